@@ -1,0 +1,38 @@
+# make test   fresh machine -> .venv, pinned deps, build (C++ and, compile-only, CUDA), pytest
+# make bench  the same set-up plus the optional peers, then `fastload bench` -> bench.json, bench.png
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+export MAX_JOBS ?= 2
+# No GPU on the build machines: compile for Hopper (the lent H100/H200). Override for other cards.
+export TORCH_CUDA_ARCH_LIST ?= 9.0
+
+DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
+        hypothesis pillow setuptools wheel
+SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
+
+.PHONY: test bench build deps clean
+
+test: build
+	$(PY) -m pytest -q
+
+bench: build
+	$(PY) -m fastload bench --json bench.json --plot bench.png
+
+build: $(VENV)/.built
+
+deps: $(VENV)/.deps
+
+$(VENV)/.deps: Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(DEPS)
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	$(PIP) install -q --no-build-isolation --no-deps -e .
+	touch $@
+
+clean:
+	rm -rf build fastload/_C*.so $(VENV)/.built

@@ -1,0 +1,102 @@
+// fastload::normalize on the CPU: parallel over image rows (at::parallel_for), one pass per row.
+// Rows whose pixels are contiguous (stride C, channels adjacent) take a loop the compiler vectorizes; GCC's
+// target_clones builds it for AVX-512, AVX2 and baseline x86-64 and picks one at load time, so a portable build is
+// still fast. Every other stride pattern (transposed, flipped rows, ...) takes the scalar loop.
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include "fastload/normalize_math.h"
+#include "ops/normalize.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define FL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define FL_CPU_CLONES
+#endif
+
+namespace fastload {
+namespace {
+
+// One output row (fixed n, h) when the input row is contiguous pixels. M0..M2 are the input channels that output
+// channels 0..2 read; `plane` is H*W (the distance between output channels when planar).
+template <OutDtype D, int C, int M0, int M1, int M2, bool ChannelsLast>
+FL_CPU_CLONES void contiguous_row(const uint8_t* __restrict in, typename OutTraits<D>::storage* __restrict out,
+                                  int64_t plane, int64_t w, const float* mean, const float* inv_std) {
+  using T = OutTraits<D>;
+  const float m0 = mean[0], s0 = inv_std[0];
+  if constexpr (C == 1) {
+    for (int64_t x = 0; x < w; ++x) out[x] = T::from_float(normalize_value(in[x], m0, s0));
+  } else {
+    const float m1 = mean[1], s1 = inv_std[1], m2 = mean[2], s2 = inv_std[2];
+    auto* __restrict o1 = out + (ChannelsLast ? 1 : plane);
+    auto* __restrict o2 = out + (ChannelsLast ? 2 : 2 * plane);
+    constexpr int step = ChannelsLast ? 3 : 1;
+    for (int64_t x = 0; x < w; ++x) {
+      const uint8_t* px = in + 3 * x;
+      out[step * x] = T::from_float(normalize_value(px[M0], m0, s0));
+      o1[step * x] = T::from_float(normalize_value(px[M1], m1, s1));
+      o2[step * x] = T::from_float(normalize_value(px[M2], m2, s2));
+    }
+  }
+}
+
+template <OutDtype D>
+using RowFn = void (*)(const uint8_t*, typename OutTraits<D>::storage*, int64_t, int64_t, const float*, const float*);
+
+template <OutDtype D>
+RowFn<D> pick_row(int64_t c, bool swap, bool channels_last) {
+  if (c == 1) return contiguous_row<D, 1, 0, 0, 0, false>;
+  if (channels_last) return swap ? contiguous_row<D, 3, 2, 1, 0, true> : contiguous_row<D, 3, 0, 1, 2, true>;
+  return swap ? contiguous_row<D, 3, 2, 1, 0, false> : contiguous_row<D, 3, 0, 1, 2, false>;
+}
+
+template <OutDtype D>
+void normalize_cpu_kernel(const NormalizeParams& p) {
+  using T = OutTraits<D>;
+  using S = typename T::storage;
+  const int64_t rows = p.n * p.h;
+  if (rows == 0 || p.w == 0) return;
+  const int64_t plane = p.h * p.w;
+  const bool identity = p.c == 1 || (p.channel_map[0] == 0 && p.channel_map[1] == 1 && p.channel_map[2] == 2);
+  const bool swap = p.c == 3 && p.channel_map[0] == 2 && p.channel_map[1] == 1 && p.channel_map[2] == 0;
+  const bool fast = p.in_stride_w == p.c && p.in_stride_c == 1 && (identity || swap);
+  const auto row_fn = pick_row<D>(p.c, swap, p.channels_last);
+  S* const out = static_cast<S*>(p.out);
+  // ~32K output elements per task: large enough to amortise scheduling, small enough to balance two cores.
+  const int64_t grain = std::max<int64_t>(1, 32768 / (p.w * p.c));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / p.h, y = r % p.h;
+      const uint8_t* in_row = p.in + n * p.in_stride_n + y * p.in_stride_h;
+      // Planar: the row of channel 0 in image n; channels_last: pixel (n, y, 0).
+      S* out_row = p.channels_last ? out + (n * plane + y * p.w) * p.c : out + n * p.c * plane + y * p.w;
+      if (fast) {
+        row_fn(in_row, out_row, plane, p.w, p.mean, p.inv_std);
+        continue;
+      }
+      const int64_t pixel_step = p.channels_last ? p.c : 1;
+      for (int64_t k = 0; k < p.c; ++k) {
+        const uint8_t* src = in_row + p.channel_map[k] * p.in_stride_c;
+        S* dst = out_row + (p.channels_last ? k : k * plane);
+        const float m = p.mean[k], s = p.inv_std[k];
+        for (int64_t x = 0; x < p.w; ++x) dst[x * pixel_step] = T::from_float(normalize_value(src[x * p.in_stride_w], m, s));
+      }
+    }
+  });
+}
+
+at::Tensor normalize_cpu(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                         at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
+                         bool channels_last) {
+  TORCH_CHECK(img.device().is_cpu(), "fastload::normalize (CPU kernel): img must be on the CPU");
+  at::Tensor out;
+  const NormalizeParams p = prepare_normalize(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last, out);
+  dispatch_out_dtype(p.dtype, [&](auto d) { normalize_cpu_kernel<decltype(d)::value>(p); });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fastload, CPU, m) { m.impl("normalize", &normalize_cpu); }
+
+}  // namespace fastload

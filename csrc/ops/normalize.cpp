@@ -1,0 +1,101 @@
+// fastload::normalize: schema and the argument checks shared by the CPU and CUDA kernels.
+#include "ops/normalize.h"
+
+#include <ATen/ops/empty_strided.h>
+#include <torch/library.h>
+
+namespace fastload {
+
+namespace {
+
+OutDtype to_out_dtype(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat:
+      return OutDtype::kFloat32;
+    case at::kHalf:
+      return OutDtype::kFloat16;
+    case at::kBFloat16:
+      return OutDtype::kBFloat16;
+    default:
+      TORCH_CHECK(false, "fastload::normalize: dtype must be float32, float16 or bfloat16, got ", dtype);
+  }
+}
+
+}  // namespace
+
+NormalizeParams prepare_normalize(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                  at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
+                                  bool channels_last, at::Tensor& out) {
+  TORCH_CHECK(img.scalar_type() == at::kByte, "fastload::normalize: img must be uint8, got ", img.scalar_type());
+  TORCH_CHECK(img.dim() == 3 || img.dim() == 4, "fastload::normalize: img must be (H, W, C) or (N, H, W, C), got ",
+              img.dim(), " dims");
+  const bool batched = img.dim() == 4;
+  const int64_t c = img.size(-1);
+  TORCH_CHECK(c == 1 || c == 3, "fastload::normalize: img must have 1 or 3 channels, got ", c);
+  TORCH_CHECK(static_cast<int64_t>(mean.size()) == c && static_cast<int64_t>(inv_std.size()) == c &&
+                  static_cast<int64_t>(channel_map.size()) == c,
+              "fastload::normalize: mean, inv_std and channel_map need one value per channel (", c, "), got ",
+              mean.size(), ", ", inv_std.size(), ", ", channel_map.size());
+
+  NormalizeParams p{};
+  p.n = batched ? img.size(0) : 1;
+  p.h = img.size(-3);
+  p.w = img.size(-2);
+  p.c = c;
+  p.in_stride_n = batched ? img.stride(0) : 0;
+  p.in_stride_h = img.stride(-3);
+  p.in_stride_w = img.stride(-2);
+  p.in_stride_c = img.stride(-1);
+  p.dtype = to_out_dtype(dtype);
+  p.channels_last = channels_last;
+
+  bool seen[kMaxChannels] = {false, false, false};
+  for (int64_t k = 0; k < c; ++k) {
+    TORCH_CHECK(channel_map[k] >= 0 && channel_map[k] < c && !seen[channel_map[k]],
+                "fastload::normalize: channel_map must be a permutation of 0..", c - 1, ", got ", channel_map);
+    seen[channel_map[k]] = true;
+    p.channel_map[k] = static_cast<int>(channel_map[k]);
+    p.mean[k] = static_cast<float>(mean[k]);
+    p.inv_std[k] = static_cast<float>(inv_std[k]);
+  }
+
+  // A flipped dim is read backwards: start at its last element and walk with the negated stride. A channel flip is
+  // folded into channel_map instead, so the kernels' contiguous-pixel fast path still applies to `img[..., ::-1]`.
+  const uint8_t* base = img.data_ptr<uint8_t>();
+  int64_t offset = 0;
+  int64_t* strides[4] = {&p.in_stride_n, &p.in_stride_h, &p.in_stride_w, &p.in_stride_c};
+  const int64_t sizes[4] = {p.n, p.h, p.w, p.c};
+  bool flipped[4] = {false, false, false, false};
+  for (const int64_t d : flip_dims) {
+    TORCH_CHECK(d >= -img.dim() && d < img.dim(), "fastload::normalize: flip dim ", d, " out of range");
+    const int64_t canonical = (d < 0 ? d + img.dim() : d) + (batched ? 0 : 1);  // index into n, h, w, c
+    TORCH_CHECK(!flipped[canonical], "fastload::normalize: flip dim ", d, " given twice");
+    flipped[canonical] = true;
+    if (canonical == 3) {
+      for (int64_t k = 0; k < c; ++k) p.channel_map[k] = static_cast<int>(c - 1 - p.channel_map[k]);
+      continue;
+    }
+    if (sizes[canonical] > 0) offset += (sizes[canonical] - 1) * *strides[canonical];
+    *strides[canonical] = -*strides[canonical];
+  }
+  p.in = base == nullptr ? nullptr : base + offset;
+
+  const auto options = img.options().dtype(dtype);
+  if (batched) {
+    out = channels_last ? at::empty_strided({p.n, c, p.h, p.w}, {p.h * p.w * c, 1, p.w * c, c}, options)
+                        : at::empty_strided({p.n, c, p.h, p.w}, {c * p.h * p.w, p.h * p.w, p.w, 1}, options);
+  } else {
+    out = channels_last ? at::empty_strided({c, p.h, p.w}, {1, p.w * c, c}, options)
+                        : at::empty_strided({c, p.h, p.w}, {p.h * p.w, p.w, 1}, options);
+  }
+  p.out = out.data_ptr();
+  return p;
+}
+
+TORCH_LIBRARY_FRAGMENT(fastload, m) {
+  m.def(
+      "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int[] flip_dims, ScalarType dtype, "
+      "bool channels_last) -> Tensor");
+}
+
+}  // namespace fastload

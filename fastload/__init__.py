@@ -1,0 +1,43 @@
+"""fastload: decoded images -> model-ready PyTorch batches, each job in one fused pass (C++/CUDA, with a pure-PyTorch
+fallback)."""
+
+from __future__ import annotations
+
+import torch
+
+from fastload import _ops, reference, transforms
+from fastload.functional import normalize
+from fastload.normalization import CAFFE, IMAGENET, Normalization
+
+__version__ = "0.1.0"
+
+__all__ = ["CAFFE", "IMAGENET", "Normalization", "backend_info", "normalize", "reference", "transforms"]
+
+
+def backend_info() -> dict:
+    """Which backend serves each op on each device, and why.
+
+    Returns a dict: `extension_loaded` (bool), `load_error` (str or None), `backend` ('auto' or 'reference'),
+    `cpu_capability`, `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled" or
+    "reference (<reason>)".
+    """
+    ops = {}
+    for op in _ops.OPS:
+        ops[op] = {}
+        for device in ("cpu", "cuda"):
+            reason = _ops.why_not_compiled(op, device)
+            if reason is not None:
+                ops[op][device] = f"reference ({reason})"
+            elif device == "cuda" and not torch.cuda.is_available():
+                ops[op][device] = "compiled (no CUDA device visible)"
+            else:
+                ops[op][device] = "compiled"
+    return {
+        "version": __version__,
+        "extension_loaded": _ops.extension_loaded(),
+        "load_error": _ops.load_error,
+        "backend": _ops.get_backend(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cuda_available": torch.cuda.is_available(),
+        "ops": ops,
+    }

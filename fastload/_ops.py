@@ -1,0 +1,99 @@
+"""Loads the compiled extension, registers fake kernels, and decides which backend serves each call.
+
+Every op exists twice: `torch.ops.fastload.<op>` (C++/CUDA, when the extension loaded and has a kernel for the
+device) and `fastload.reference.<op>` (pure PyTorch, same signature). `FASTLOAD_BACKEND=reference` forces the
+reference everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+
+from fastload import reference
+
+_BACKENDS = ("auto", "reference")
+_backend = os.environ.get("FASTLOAD_BACKEND", "auto").strip().lower() or "auto"
+if _backend not in _BACKENDS:
+    warnings.warn(f"FASTLOAD_BACKEND={_backend!r} is not one of {_BACKENDS}; using 'auto'", RuntimeWarning)
+    _backend = "auto"
+
+try:
+    from fastload import _C  # noqa: F401  (importing runs the TORCH_LIBRARY registrations)
+
+    load_error: str | None = None
+except Exception as exc:  # ImportError, or an undefined symbol from a torch version mismatch
+    load_error = f"{type(exc).__name__}: {exc}"
+    warnings.warn(
+        f"fastload's compiled ops could not be loaded ({load_error}); every op uses the pure-PyTorch reference. "
+        "Rebuild with `pip install --no-build-isolation .` against the installed torch.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+OPS = ("normalize",)
+
+
+def extension_loaded() -> bool:
+    return load_error is None
+
+
+def set_backend(name: str) -> None:
+    """'auto' (compiled kernels where available) or 'reference' (pure PyTorch everywhere)."""
+    global _backend
+    if name not in _BACKENDS:
+        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
+    _backend = name
+
+
+def get_backend() -> str:
+    return _backend
+
+
+def _registered_kernels() -> frozenset[tuple[str, str]]:
+    if load_error is not None:
+        return frozenset()
+    return frozenset(
+        (op, device)
+        for op in OPS
+        for device in ("cpu", "cuda")
+        if torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload::{op}", device.upper())
+    )
+
+
+# Looked up once: asking the dispatcher on every call would also break torch.compile's tracing.
+_KERNELS = _registered_kernels()
+
+
+def has_kernel(op: str, device_type: str) -> bool:
+    """Whether the compiled extension has a kernel of `op` for `device_type` ('cpu' or 'cuda')."""
+    return (op, device_type) in _KERNELS
+
+
+def why_not_compiled(op: str, device_type: str) -> str | None:
+    """None when the compiled kernel serves `op` on `device_type`; otherwise the reason it does not."""
+    if _backend == "reference":
+        return "FASTLOAD_BACKEND=reference"
+    if load_error is not None:
+        return f"extension not loaded ({load_error})"
+    if device_type not in ("cpu", "cuda"):
+        return f"no compiled kernels for device type {device_type!r}"
+    if not has_kernel(op, device_type):
+        return f"extension built without {device_type.upper()} kernels"
+    return None
+
+
+def pick(op: str, device: torch.device):
+    """The callable that serves `op` for a tensor on `device`: the compiled op or the reference."""
+    if _backend == "auto" and (op, device.type) in _KERNELS:
+        return getattr(torch.ops.fastload, op).default
+    return getattr(reference, op)
+
+
+if load_error is None:
+
+    @torch.library.register_fake("fastload::normalize")
+    def _normalize_fake(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last):
+        return reference.normalize_output(img, dtype, channels_last)

@@ -1,0 +1,122 @@
+"""The public ops: validate arguments (TypeError/ValueError naming the parameter), then run the compiled kernel or
+the reference (see `fastload._ops.pick`)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from fastload import _ops
+from fastload.normalization import ORDERS, Normalization
+
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _check_order(name: str, order) -> str:
+    if not isinstance(order, str) or order.lower() not in ORDERS:
+        raise ValueError(f"{name} must be 'rgb' or 'bgr', got {order!r}")
+    return order.lower()
+
+
+def _check_float_dtype(dtype) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype must be a torch.dtype (float32, float16 or bfloat16), got {dtype!r}")
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+    return dtype
+
+
+def _check_norm(norm) -> Normalization:
+    if not isinstance(norm, Normalization):
+        raise TypeError(
+            f"norm must be a fastload.Normalization (e.g. fastload.IMAGENET), got {type(norm).__name__}"
+        )
+    return norm
+
+
+def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, list[int]]:
+    """A uint8 image or batch as a tensor sharing its memory, plus the dims to read backwards.
+
+    `img`: torch tensor or numpy array, (H, W, C) or (N, H, W, C), uint8, C = 1 or 3, any strides. numpy views with
+    negative strides (`img[:, ::-1]`, `img[..., ::-1]`) are not copied: each reversed dim is turned forward and
+    listed in the returned `flip_dims`, which the ops read in reverse.
+    """
+    flip_dims: list[int] = []
+    if isinstance(img, np.ndarray):
+        if img.dtype != np.uint8:
+            raise TypeError(f"{name} must be uint8, got numpy dtype {img.dtype}")
+        flip_dims = [d for d, s in enumerate(img.strides) if s < 0]
+        if flip_dims:
+            img = img[tuple(slice(None, None, -1) if d in flip_dims else slice(None) for d in range(img.ndim))]
+        with warnings.catch_warnings():  # read-only arrays are fine: the ops never write their input
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(img)
+    elif isinstance(img, torch.Tensor):
+        tensor = img
+        if tensor.dtype != torch.uint8:
+            raise TypeError(f"{name} must be uint8, got {tensor.dtype}")
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(img).__name__}")
+    if tensor.dim() not in (3, 4):
+        raise ValueError(f"{name} must be (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
+    if tensor.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must have 1 or 3 channels in its last dim (HWC layout), got shape {tuple(tensor.shape)}; "
+            "a CHW tensor must be permuted to HWC first"
+        )
+    return tensor, flip_dims
+
+
+def channel_map(channels: int, input_order: str, output_order: str) -> list[int]:
+    """For each output channel, the input channel it reads (a swap when 3-channel orders differ)."""
+    if channels == 3 and input_order != output_order:
+        return [2, 1, 0]
+    return list(range(channels))
+
+
+def normalize(
+    img,
+    norm: Normalization,
+    *,
+    input_order: str = "bgr",
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """HWC uint8 image(s) -> normalized CHW float, in one pass.
+
+    Args:
+        img: uint8 tensor or numpy array, (H, W, C) or (N, H, W, C), C = 1 or 3, any strides (including negative
+            numpy strides), on CPU or CUDA.
+        norm: the model's `Normalization` (mean/std in pixel units, channel order the model expects).
+        input_order: channel order of `img`, "bgr" (OpenCV) or "rgb" (PIL); ignored for 1 channel.
+        dtype: torch.float32, torch.float16 or torch.bfloat16 (computed in fp32, rounded once).
+        channels_last: 4-D output with channels_last strides (3-D: an HWC-strided CHW tensor).
+
+    Returns:
+        (C, H, W) or (N, C, H, W) tensor of `dtype` on img's device, channels in `norm.order`,
+        value `(x - mean[c]) / std[c]`.
+    """
+    norm = _check_norm(norm)
+    input_order = _check_order("input_order", input_order)
+    dtype = _check_float_dtype(dtype)
+    if not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
+    tensor, flip_dims = as_image_tensor(img, "img")
+    channels = tensor.shape[-1]
+    if channels != norm.channels:
+        raise ValueError(
+            f"img has {channels} channel(s) but norm describes {norm.channels}: {norm}; "
+            "use a spec with one mean/std per image channel"
+        )
+    op = _ops.pick("normalize", tensor.device)
+    return op(
+        tensor,
+        list(norm.mean),
+        [1.0 / s for s in norm.std],
+        channel_map(channels, input_order, norm.order),
+        flip_dims,
+        dtype,
+        channels_last,
+    )

@@ -1,0 +1,45 @@
+"""Drop-in transforms (callables and nn.Modules) over `fastload.functional`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from fastload import functional as F
+from fastload.normalization import Normalization
+
+
+def _pil_to_array(img):
+    """PIL image -> (HWC uint8 array, its channel order). PIL images are RGB; 'L' stays single-channel."""
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    array = np.asarray(img)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return array, "rgb"
+
+
+class ToNormalizedTensor(nn.Module):
+    """Replaces `Compose([ToTensor(), Normalize(mean, std)])` (and a BGR->RGB flip) with one fused pass.
+
+    Accepts an HWC uint8 numpy array or tensor in `input_order`, a batch (N, H, W, C), or a PIL image (always RGB).
+    Returns (C, H, W) / (N, C, H, W) `dtype`, channels in `norm.order`, value (x - mean) / std.
+    """
+
+    def __init__(self, norm: Normalization, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
+                 channels_last: bool = False):
+        super().__init__()
+        self.norm = F._check_norm(norm)
+        self.input_order = F._check_order("input_order", input_order)
+        self.dtype = F._check_float_dtype(dtype)
+        self.channels_last = channels_last
+
+    def forward(self, img) -> torch.Tensor:
+        order = self.input_order
+        if not isinstance(img, (np.ndarray, torch.Tensor)) and hasattr(img, "mode") and hasattr(img, "size"):
+            img, order = _pil_to_array(img)
+        return F.normalize(img, self.norm, input_order=order, dtype=self.dtype, channels_last=self.channels_last)
+
+    def extra_repr(self) -> str:
+        return f"norm={self.norm}, input_order={self.input_order!r}, dtype={self.dtype}"

@@ -1,0 +1,86 @@
+"""Build fastload's C++ (and, when possible, CUDA) extension `fastload._C`.
+
+Environment:
+  FASTLOAD_FORCE_CUDA=1  build the CUDA sources even if torch cannot see a GPU (needs nvcc and a CUDA build of torch)
+  FASTLOAD_NO_CUDA=1     never build them
+  CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
+  TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or "9.0+PTX" when none is visible
+"""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from setuptools import setup
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+def _env_flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _find_cuda_home():
+    """The real toolkit folder. An `nvcc` on PATH may be a wrapper script outside the toolkit, which misleads torch's
+    own guess (parent of nvcc's folder), so ask nvcc itself: its dry run prints the toolkit's TOP."""
+    if os.environ.get("CUDA_HOME"):
+        return os.environ["CUDA_HOME"]
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        return None
+    try:
+        dry = subprocess.run([nvcc, "-dryrun", "-x", "cu", "-c", os.devnull], capture_output=True, text=True, timeout=60)
+        match = re.search(r"^#\$ TOP=(.+)$", dry.stdout + dry.stderr, re.MULTILINE)
+    except (OSError, subprocess.SubprocessError):
+        match = None
+    if match:
+        return os.path.realpath(match.group(1).strip())
+    return os.path.dirname(os.path.dirname(os.path.realpath(nvcc)))
+
+
+# torch.utils.cpp_extension reads CUDA_HOME when it is imported, so settle it first.
+_cuda_home = None if _env_flag("FASTLOAD_NO_CUDA") else _find_cuda_home()
+if _cuda_home:
+    os.environ["CUDA_HOME"] = _cuda_home
+
+import torch  # noqa: E402
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension  # noqa: E402
+
+
+def _want_cuda():
+    if _env_flag("FASTLOAD_NO_CUDA"):
+        return False
+    if _env_flag("FASTLOAD_FORCE_CUDA"):
+        return True
+    return torch.version.cuda is not None and _cuda_home is not None
+
+
+def _sources(pattern):
+    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+
+
+def make_extension():
+    sources = _sources("csrc/module.cpp") + _sources("csrc/ops/*.cpp") + _sources("csrc/cpu/*.cpp")
+    # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs
+    # is the one torch already loaded. -ffp-contract=off keeps (x - mean) * inv_std exact on every ISA clone.
+    cxx = ["-O3", "-fopenmp", "-ffp-contract=off", "-fvisibility=hidden"]
+    include_dirs = [os.path.join(ROOT, "csrc")]
+    if not _want_cuda():
+        return CppExtension("fastload._C", sources, include_dirs=include_dirs,
+                            extra_compile_args={"cxx": cxx}, extra_link_args=["-fopenmp"])
+    if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
+        os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"
+    sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu")
+    nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
+    return CUDAExtension("fastload._C", sources, include_dirs=include_dirs,
+                         extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+                         extra_link_args=["-fopenmp"])
+
+
+setup(
+    ext_modules=[make_extension()],
+    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+)

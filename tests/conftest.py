@@ -1,0 +1,46 @@
+"""Shared fixtures: the devices to test on and the backends (compiled kernels, pure-PyTorch reference) to compare."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from fastload import _ops
+
+CUDA = torch.cuda.is_available()
+
+
+def devices():
+    return ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def pytest_collection_modifyitems(config, items):
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords and not CUDA:
+            item.add_marker(skip)
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """Run the block with fastload's backend forced to 'auto' (compiled) or 'reference'."""
+    previous = _ops.get_backend()
+    _ops.set_backend(name)
+    try:
+        yield
+    finally:
+        _ops.set_backend(previous)
+
+
+def require_compiled(op: str, device: str):
+    reason = _ops.why_not_compiled(op, device)
+    if reason is not None:
+        pytest.fail(f"compiled {op} missing on {device}: {reason}")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,64 @@
+"""Test images in every memory layout the ops must accept, and the float64 oracle of normalize."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Layouts of an (..., H, W, C) uint8 input. numpy views keep negative strides; torch views cover the rest.
+VIEWS = (
+    "contiguous",  # numpy, C-contiguous
+    "torch",  # torch, contiguous
+    "sliced",  # every other column of a wider image
+    "transposed",  # H and W swapped in a (W, H, C) buffer
+    "flip_w",  # img[:, ::-1] (horizontal flip, negative stride)
+    "flip_h",  # img[::-1]
+    "flip_c",  # img[..., ::-1] (BGR <-> RGB view)
+    "flip_all",  # every dim reversed
+    "bgra",  # first 3 channels of a 4-channel image (pixel stride 4)
+    "torch_transposed",  # torch view with swapped H, W strides
+)
+
+
+def make_image(rng: np.random.Generator, shape: tuple[int, ...], view: str):
+    """A uint8 array/tensor of exactly `shape` ((H, W, C) or (N, H, W, C)) laid out as `view`."""
+    *lead, h, w, c = shape
+    lead = tuple(lead)
+
+    def rand(s):
+        return rng.integers(0, 256, size=s, dtype=np.uint8)
+
+    if view == "contiguous":
+        return rand(shape)
+    if view == "torch":
+        return torch.from_numpy(rand(shape))
+    if view == "sliced":
+        return rand(lead + (h, 2 * w + 1, c))[..., 1::2, :][..., :w, :]
+    if view in ("transposed", "torch_transposed"):
+        base = rand(lead + (w, h, c))
+        out = np.swapaxes(base, -3, -2)
+        return torch.from_numpy(base).transpose(-3, -2) if view == "torch_transposed" else out
+    if view == "flip_w":
+        return rand(shape)[..., ::-1, :]
+    if view == "flip_h":
+        return rand(shape)[..., ::-1, :, :]
+    if view == "flip_c":
+        return rand(shape)[..., ::-1]
+    if view == "flip_all":
+        return rand(shape)[tuple(slice(None, None, -1) for _ in shape)]
+    if view == "bgra":
+        return rand(lead + (h, w, 4))[..., :c] if c == 3 else rand(lead + (h, w, 2))[..., :1]
+    raise ValueError(view)
+
+
+def to_numpy(img) -> np.ndarray:
+    return img.cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+
+
+def normalize_oracle(img, mean, std, model_order: str, input_order: str) -> np.ndarray:
+    """float64 (C, H, W) / (N, C, H, W): (x - mean) / std with channels reordered to the model's order."""
+    x = np.ascontiguousarray(to_numpy(img)).astype(np.float64)
+    if x.shape[-1] == 3 and input_order != model_order:
+        x = x[..., ::-1]
+    y = (x - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)
+    return np.moveaxis(y, -1, -3)

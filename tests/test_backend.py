@@ -1,0 +1,55 @@
+"""Backend selection: the compiled extension is used when present; without it (or when forced) the reference is."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import fastload as fl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, timeout=300)
+
+
+def test_extension_is_loaded_here():
+    info = fl.backend_info()
+    assert info["extension_loaded"], info["load_error"]
+    assert info["ops"]["normalize"]["cpu"] == "compiled"
+    assert info["ops"]["normalize"]["cuda"].startswith("compiled")  # CUDA sources are built even without a GPU
+
+
+def test_missing_extension_warns_once_and_falls_back():
+    code = """
+import sys, warnings, json
+sys.modules['fastload._C'] = None  # makes `from fastload import _C` fail like a missing build
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    import fastload as fl
+    import numpy as np
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    a = fl.normalize(img, fl.IMAGENET)
+    b = fl.normalize(img, fl.IMAGENET)
+print(json.dumps({'warnings': [str(w.message) for w in caught], 'info': fl.backend_info(), 'shape': list(a.shape)}))
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len([w for w in out["warnings"] if "could not be loaded" in w]) == 1
+    assert not out["info"]["extension_loaded"]
+    assert out["info"]["ops"]["normalize"]["cpu"].startswith("reference (extension not loaded")
+    assert out["shape"] == [3, 2, 3]
+
+
+def test_env_forces_reference():
+    code = "import fastload as fl, json; print(json.dumps(fl.backend_info()))"
+    proc = run_python(code, FASTLOAD_BACKEND="reference")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["backend"] == "reference"
+    assert info["ops"]["normalize"]["cpu"] == "reference (FASTLOAD_BACKEND=reference)"
