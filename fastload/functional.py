@@ -81,8 +81,9 @@ def normalize(
     norm: Normalization,
     *,
     input_order: str = "bgr",
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     channels_last: bool = False,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HWC uint8 image(s) -> normalized CHW float, in one pass.
 
@@ -91,8 +92,11 @@ def normalize(
             numpy strides), on CPU or CUDA.
         norm: the model's `Normalization` (mean/std in pixel units, channel order the model expects).
         input_order: channel order of `img`, "bgr" (OpenCV) or "rgb" (PIL); ignored for 1 channel.
-        dtype: torch.float32, torch.float16 or torch.bfloat16 (computed in fp32, rounded once).
+        dtype: torch.float32 (default), torch.float16 or torch.bfloat16 (computed in fp32, rounded once).
         channels_last: 4-D output with channels_last strides (3-D: an HWC-strided CHW tensor).
+        out: optional preallocated result (the shape below, on img's device, contiguous or channels_last); its
+            dtype and layout are used, and it is returned. Reusing one buffer per batch avoids an allocation and
+            its page faults.
 
     Returns:
         (C, H, W) or (N, C, H, W) tensor of `dtype` on img's device, channels in `norm.order`,
@@ -100,7 +104,8 @@ def normalize(
     """
     norm = _check_norm(norm)
     input_order = _check_order("input_order", input_order)
-    dtype = _check_float_dtype(dtype)
+    if dtype is not None or out is None:
+        dtype = _check_float_dtype(torch.float32 if dtype is None else dtype)
     if not isinstance(channels_last, bool):
         raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
     tensor, flip_dims = as_image_tensor(img, "img")
@@ -110,13 +115,39 @@ def normalize(
             f"img has {channels} channel(s) but norm describes {norm.channels}: {norm}; "
             "use a spec with one mean/std per image channel"
         )
-    op = _ops.pick("normalize", tensor.device)
-    return op(
-        tensor,
-        list(norm.mean),
-        [1.0 / s for s in norm.std],
-        channel_map(channels, input_order, norm.order),
-        flip_dims,
-        dtype,
-        channels_last,
-    )
+    args = (tensor, list(norm.mean), [1.0 / s for s in norm.std], channel_map(channels, input_order, norm.order),
+            flip_dims)
+    if out is None:
+        return _ops.pick("normalize", tensor.device)(*args, dtype, channels_last)
+    _check_out(out, tensor, dtype, channels_last)
+    _ops.pick("normalize_into", tensor.device)(*args, out)
+    return out
+
+
+def _check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
+    """`out` must be what `normalize` would have returned for `img` (shape, device, float dtype, layout)."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    *lead, h, w, c = img.shape
+    shape = (*lead, c, h, w)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out must have shape {shape} for img of shape {tuple(img.shape)}, got {tuple(out.shape)}")
+    if out.device != img.device:
+        raise ValueError(f"out is on {out.device} but img is on {img.device}")
+    if out.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
+    if dtype is not None and dtype != out.dtype:
+        raise ValueError(f"dtype={dtype} disagrees with out.dtype={out.dtype}; pass one of them")
+    # A dim of size 1 may carry any stride.
+    fits = [all(s1 == s2 for s1, s2, n in zip(out.stride(), _strides(img, cl), out.shape) if n > 1)
+            for cl in (False, True)]
+    if not any(fits):
+        raise ValueError(f"out must be contiguous or channels_last, got strides {out.stride()}")
+    if channels_last and not fits[1]:
+        raise ValueError("channels_last=True but out is not channels_last")
+
+
+def _strides(img: torch.Tensor, channels_last: bool) -> tuple[int, ...]:
+    *lead, h, w, c = img.shape
+    strides = (h * w * c, 1, w * c, c) if channels_last else (c * h * w, h * w, w, 1)
+    return strides[1:] if not lead else strides

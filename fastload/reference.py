@@ -37,3 +37,15 @@ def normalize(
     # copy_ into the op's own layout: HWC order for channels_last, CHW otherwise.
     out.copy_(y.movedim(-1, -3))
     return out
+
+
+def normalize_into(
+    img: torch.Tensor,
+    mean: list[float],
+    inv_std: list[float],
+    channel_map: list[int],
+    flip_dims: list[int],
+    out: torch.Tensor,
+) -> None:
+    """`normalize` written into `out` (its dtype and layout decide the result's); returns None like the op."""
+    out.copy_(normalize(img, mean, inv_std, channel_map, flip_dims, out.dtype, False))

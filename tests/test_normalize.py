@@ -293,3 +293,54 @@ def test_cuda_more_than_2_31_output_elements():
         with backend("reference"):
             want = fl.normalize(img[i], fl.IMAGENET, dtype=torch.float16)
         assert torch.equal(out[i], want)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("mode", ["compiled", "reference"])
+@pytest.mark.parametrize("view", ["contiguous", "flip_w", "transposed"])
+@pytest.mark.parametrize("batched", [False, True])
+def test_out_buffer(device, mode, view, batched, rng):
+    img = make_image(rng, (2, 11, 13, 3) if batched else (11, 13, 3), view)
+    for dtype in DTYPES:
+        for channels_last in (False, True):
+            want = run(img, fl.IMAGENET, device, "reference", dtype=dtype, channels_last=channels_last)
+            buf = torch.full_like(want, float("nan"))  # keeps want's layout
+            got = run(img, fl.IMAGENET, device, mode, out=buf)
+            assert got is buf and torch.equal(buf, want)
+            buf.fill_(float("nan"))
+            run(img, fl.IMAGENET, device, mode, out=buf, dtype=dtype, channels_last=channels_last)
+            assert torch.equal(buf, want)
+
+
+def test_out_buffer_bad_arguments(rng):
+    img = make_image(rng, (2, 5, 7, 3), "contiguous")
+    good = torch.empty(2, 3, 5, 7)
+    cases = [
+        (dict(out=[1]), TypeError, "out"),
+        (dict(out=torch.empty(2, 3, 7, 5)), ValueError, "shape"),
+        (dict(out=torch.empty(2, 3, 5, 7, dtype=torch.float64)), ValueError, "float32"),
+        (dict(out=good, dtype=torch.float16), ValueError, "disagrees"),
+        (dict(out=good, channels_last=True), ValueError, "channels_last"),
+        (dict(out=torch.empty(2, 5, 3, 7).transpose(1, 2)), ValueError, "contiguous or channels_last"),
+        (dict(out=torch.empty(3, 5, 7)), ValueError, "shape"),
+    ]
+    for kw, exc, word in cases:
+        with pytest.raises(exc, match=word):
+            fl.normalize(img, fl.IMAGENET, **kw)
+
+
+def test_normalize_into_cpp_checks(rng):
+    require_compiled("normalize_into", "cpu")
+    img = torch.from_numpy(make_image(rng, (5, 7, 3), "contiguous"))
+    args = (img, [0.0] * 3, [1.0] * 3, [0, 1, 2], [])
+    with pytest.raises(RuntimeError, match="shape"):
+        torch.ops.fastload.normalize_into(*args, torch.empty(3, 7, 5))
+    with pytest.raises(RuntimeError, match="contiguous or channels_last"):
+        torch.ops.fastload.normalize_into(*args, torch.empty(5, 3, 7).transpose(0, 1))
+    with pytest.raises(RuntimeError, match="dtype"):
+        torch.ops.fastload.normalize_into(*args, torch.empty(3, 5, 7, dtype=torch.float64))
+    aliased = torch.empty(3 * 5 * 7 * 4, dtype=torch.uint8)
+    with pytest.raises(RuntimeError, match="share memory"):
+        torch.ops.fastload.normalize_into(aliased[: 5 * 7 * 3].view(5, 7, 3), *args[1:], aliased.view(torch.float32).view(3, 5, 7))
+    out = torch.empty(3, 5, 7, dtype=torch.bfloat16)
+    torch.library.opcheck(torch.ops.fastload.normalize_into.default, args + (out,))

@@ -1,8 +1,10 @@
-// fastload::normalize on the CPU: parallel over image rows (at::parallel_for), one pass per row.
-// Rows whose pixels are contiguous (stride C, channels adjacent) take a loop the compiler vectorizes; GCC's
+// fastload::normalize on the CPU: parallel over pixel blocks or image rows (at::parallel_for), one pass.
+// Runs of contiguous pixels (stride C, channels adjacent) take a loop the compiler vectorizes; GCC's
 // target_clones builds it for AVX-512, AVX2 and baseline x86-64 and picks one at load time, so a portable build is
 // still fast. Every other stride pattern (transposed, flipped rows, ...) takes the scalar loop.
 #include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <torch/library.h>
 
 #include "fastload/normalize_math.h"
@@ -50,27 +52,48 @@ RowFn<D> pick_row(int64_t c, bool swap, bool channels_last) {
   return swap ? contiguous_row<D, 3, 2, 1, 0, false> : contiguous_row<D, 3, 0, 1, 2, false>;
 }
 
+// Contiguous images (the common case) are processed as one long run of pixels per image, split into blocks of
+// kBlock pixels across threads: no per-row loop tails, and rows of any width vectorize fully.
+constexpr int64_t kBlock = 8192;
+
 template <OutDtype D>
 void normalize_cpu_kernel(const NormalizeParams& p) {
   using T = OutTraits<D>;
   using S = typename T::storage;
-  const int64_t rows = p.n * p.h;
-  if (rows == 0 || p.w == 0) return;
   const int64_t plane = p.h * p.w;
+  if (p.n == 0 || plane == 0) return;
   const bool identity = p.c == 1 || (p.channel_map[0] == 0 && p.channel_map[1] == 1 && p.channel_map[2] == 2);
   const bool swap = p.c == 3 && p.channel_map[0] == 2 && p.channel_map[1] == 1 && p.channel_map[2] == 0;
-  const bool fast = p.in_stride_w == p.c && p.in_stride_c == 1 && (identity || swap);
+  const bool pixels_contiguous = p.in_stride_w == p.c && p.in_stride_c == 1 && (identity || swap);
+  const bool image_contiguous = pixels_contiguous && (p.h == 1 || p.in_stride_h == p.w * p.c);
   const auto row_fn = pick_row<D>(p.c, swap, p.channels_last);
   S* const out = static_cast<S*>(p.out);
-  // ~32K output elements per task: large enough to amortise scheduling, small enough to balance two cores.
+  // Output position of pixel `pixel` (flat index within image n) in channel 0.
+  auto out_at = [&](int64_t n, int64_t pixel) {
+    return p.channels_last ? out + (n * plane + pixel) * p.c : out + n * p.c * plane + pixel;
+  };
+
+  if (image_contiguous) {
+    const int64_t blocks_per_image = (plane + kBlock - 1) / kBlock;
+    at::parallel_for(0, p.n * blocks_per_image, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        const int64_t n = b / blocks_per_image;
+        const int64_t first = (b - n * blocks_per_image) * kBlock;
+        const int64_t count = std::min(kBlock, plane - first);
+        row_fn(p.in + n * p.in_stride_n + first * p.c, out_at(n, first), plane, count, p.mean, p.inv_std);
+      }
+    });
+    return;
+  }
+
+  // ~32K output elements per task: large enough to amortise scheduling, small enough to balance the cores.
   const int64_t grain = std::max<int64_t>(1, 32768 / (p.w * p.c));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, p.n * p.h, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t n = r / p.h, y = r % p.h;
       const uint8_t* in_row = p.in + n * p.in_stride_n + y * p.in_stride_h;
-      // Planar: the row of channel 0 in image n; channels_last: pixel (n, y, 0).
-      S* out_row = p.channels_last ? out + (n * plane + y * p.w) * p.c : out + n * p.c * plane + y * p.w;
-      if (fast) {
+      S* out_row = out_at(n, y * p.w);
+      if (pixels_contiguous) {
         row_fn(in_row, out_row, plane, p.w, p.mean, p.inv_std);
         continue;
       }
@@ -79,24 +102,39 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
         const uint8_t* src = in_row + p.channel_map[k] * p.in_stride_c;
         S* dst = out_row + (p.channels_last ? k : k * plane);
         const float m = p.mean[k], s = p.inv_std[k];
-        for (int64_t x = 0; x < p.w; ++x) dst[x * pixel_step] = T::from_float(normalize_value(src[x * p.in_stride_w], m, s));
+        for (int64_t x = 0; x < p.w; ++x) {
+          dst[x * pixel_step] = T::from_float(normalize_value(src[x * p.in_stride_w], m, s));
+        }
       }
     }
   });
 }
 
+void run(const NormalizeParams& p) {
+  dispatch_out_dtype(p.dtype, [&](auto d) { normalize_cpu_kernel<decltype(d)::value>(p); });
+}
+
 at::Tensor normalize_cpu(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                          at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
                          bool channels_last) {
-  TORCH_CHECK(img.device().is_cpu(), "fastload::normalize (CPU kernel): img must be on the CPU");
-  at::Tensor out;
-  const NormalizeParams p = prepare_normalize(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last, out);
-  dispatch_out_dtype(p.dtype, [&](auto d) { normalize_cpu_kernel<decltype(d)::value>(p); });
+  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
+  at::Tensor out = allocate_normalize_output(img, p, dtype, channels_last);
+  run(p);
   return out;
+}
+
+void normalize_into_cpu(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                        at::IntArrayRef channel_map, at::IntArrayRef flip_dims, const at::Tensor& out) {
+  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
+  bind_normalize_output(img, p, out);
+  run(p);
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastload, CPU, m) { m.impl("normalize", &normalize_cpu); }
+TORCH_LIBRARY_IMPL(fastload, CPU, m) {
+  m.impl("normalize", &normalize_cpu);
+  m.impl("normalize_into", &normalize_into_cpu);
+}
 
 }  // namespace fastload

@@ -11,20 +11,34 @@
 namespace fastload {
 namespace {
 
+void run(const NormalizeParams& p) {
+  launch_normalize(p, c10::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 at::Tensor normalize_cuda(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                           at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
                           bool channels_last) {
-  TORCH_CHECK(img.is_cuda(), "fastload::normalize (CUDA kernel): img must be a CUDA tensor");
   const c10::cuda::CUDAGuard guard(img.device());
-  at::Tensor out;
-  const NormalizeParams p = prepare_normalize(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last, out);
-  launch_normalize(p, c10::cuda::getCurrentCUDAStream());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
+  at::Tensor out = allocate_normalize_output(img, p, dtype, channels_last);
+  run(p);
   return out;
+}
+
+void normalize_into_cuda(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                         at::IntArrayRef channel_map, at::IntArrayRef flip_dims, const at::Tensor& out) {
+  const c10::cuda::CUDAGuard guard(img.device());
+  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
+  bind_normalize_output(img, p, out);
+  run(p);
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastload, CUDA, m) { m.impl("normalize", &normalize_cuda); }
+TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
+  m.impl("normalize", &normalize_cuda);
+  m.impl("normalize_into", &normalize_into_cuda);
+}
 
 }  // namespace fastload

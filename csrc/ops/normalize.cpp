@@ -4,6 +4,8 @@
 #include <ATen/ops/empty_strided.h>
 #include <torch/library.h>
 
+#include <vector>
+
 namespace fastload {
 
 namespace {
@@ -17,15 +19,14 @@ OutDtype to_out_dtype(at::ScalarType dtype) {
     case at::kBFloat16:
       return OutDtype::kBFloat16;
     default:
-      TORCH_CHECK(false, "fastload::normalize: dtype must be float32, float16 or bfloat16, got ", dtype);
+      TORCH_CHECK(false, "fastload::normalize: the output dtype must be float32, float16 or bfloat16, got ", dtype);
   }
 }
 
 }  // namespace
 
-NormalizeParams prepare_normalize(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                  at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
-                                  bool channels_last, at::Tensor& out) {
+NormalizeParams describe_normalize(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                   at::IntArrayRef channel_map, at::IntArrayRef flip_dims) {
   TORCH_CHECK(img.scalar_type() == at::kByte, "fastload::normalize: img must be uint8, got ", img.scalar_type());
   TORCH_CHECK(img.dim() == 3 || img.dim() == 4, "fastload::normalize: img must be (H, W, C) or (N, H, W, C), got ",
               img.dim(), " dims");
@@ -46,8 +47,6 @@ NormalizeParams prepare_normalize(const at::Tensor& img, at::ArrayRef<double> me
   p.in_stride_h = img.stride(-3);
   p.in_stride_w = img.stride(-2);
   p.in_stride_c = img.stride(-1);
-  p.dtype = to_out_dtype(dtype);
-  p.channels_last = channels_last;
 
   bool seen[kMaxChannels] = {false, false, false};
   for (int64_t k = 0; k < c; ++k) {
@@ -79,23 +78,70 @@ NormalizeParams prepare_normalize(const at::Tensor& img, at::ArrayRef<double> me
     *strides[canonical] = -*strides[canonical];
   }
   p.in = base == nullptr ? nullptr : base + offset;
-
-  const auto options = img.options().dtype(dtype);
-  if (batched) {
-    out = channels_last ? at::empty_strided({p.n, c, p.h, p.w}, {p.h * p.w * c, 1, p.w * c, c}, options)
-                        : at::empty_strided({p.n, c, p.h, p.w}, {c * p.h * p.w, p.h * p.w, p.w, 1}, options);
-  } else {
-    out = channels_last ? at::empty_strided({c, p.h, p.w}, {1, p.w * c, c}, options)
-                        : at::empty_strided({c, p.h, p.w}, {p.h * p.w, p.w, 1}, options);
-  }
-  p.out = out.data_ptr();
   return p;
+}
+
+namespace {
+
+// Strides of the result: NCHW contiguous, or NHWC memory (channels_last); the 3-D forms drop the N stride.
+std::vector<int64_t> output_strides(const NormalizeParams& p, bool batched, bool channels_last) {
+  std::vector<int64_t> strides = channels_last ? std::vector<int64_t>{p.h * p.w * p.c, 1, p.w * p.c, p.c}
+                                               : std::vector<int64_t>{p.c * p.h * p.w, p.h * p.w, p.w, 1};
+  if (!batched) strides.erase(strides.begin());
+  return strides;
+}
+
+std::vector<int64_t> output_sizes(const NormalizeParams& p, bool batched) {
+  return batched ? std::vector<int64_t>{p.n, p.c, p.h, p.w} : std::vector<int64_t>{p.c, p.h, p.w};
+}
+
+// Same strides where they matter: a dim of size 1 may carry any stride.
+bool strides_match(const at::Tensor& t, const std::vector<int64_t>& strides) {
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.size(d) > 1 && t.stride(d) != strides[d]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+at::Tensor allocate_normalize_output(const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
+                                     bool channels_last) {
+  const bool batched = img.dim() == 4;
+  at::Tensor out = at::empty_strided(output_sizes(p, batched), output_strides(p, batched, channels_last),
+                                     img.options().dtype(dtype));
+  p.dtype = to_out_dtype(dtype);
+  p.channels_last = channels_last;
+  p.out = out.data_ptr();
+  return out;
+}
+
+void bind_normalize_output(const at::Tensor& img, NormalizeParams& p, const at::Tensor& out) {
+  const bool batched = img.dim() == 4;
+  TORCH_CHECK(out.device() == img.device(), "fastload::normalize_into: out is on ", out.device(), ", img on ",
+              img.device());
+  TORCH_CHECK(out.sizes() == at::IntArrayRef(output_sizes(p, batched)), "fastload::normalize_into: out must have shape ",
+              at::IntArrayRef(output_sizes(p, batched)), ", got ", out.sizes());
+  p.dtype = to_out_dtype(out.scalar_type());
+  if (strides_match(out, output_strides(p, batched, false))) {
+    p.channels_last = false;
+  } else {
+    TORCH_CHECK(strides_match(out, output_strides(p, batched, true)),
+                "fastload::normalize_into: out must be contiguous or channels_last, got strides ", out.strides());
+    p.channels_last = true;
+  }
+  TORCH_CHECK(out.numel() == 0 || !img.is_alias_of(out), "fastload::normalize_into: out must not share memory with img");
+  p.out = out.data_ptr();
 }
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def(
       "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int[] flip_dims, ScalarType dtype, "
       "bool channels_last) -> Tensor");
+  // The same op writing into a caller's buffer (reused across batches: no allocation, no page faults).
+  m.def(
+      "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int[] flip_dims, "
+      "Tensor(a!) out) -> ()");
 }
 
 }  // namespace fastload

@@ -1,0 +1,155 @@
+"""`fastload bench`: run the benchmark suites and report them (rich table, JSON, PNG chart)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+
+import torch
+
+SUITE_MODULES = ("fastload.bench.normalize",)  # each module registers its suite on import
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line, exit status 2
+        print(f"fastload bench: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="fastload bench", description="Measure fastload against torchvision, other peers and the "
+                "same-traffic memory copy (the floor). Medians and ratios come from one run.")
+    p.add_argument("suites", nargs="*", metavar="SUITE",
+                   help="suites to run (default: all). Known: see --list")
+    p.add_argument("--list", action="store_true", help="list the suites and exit")
+    p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
+                   help="where to run: cpu, cuda (needs a GPU) or all (cpu, plus cuda when a GPU is present)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch/OpenCV/peers (default: all cores)")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions: done in under a minute on 2 cores")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="multiply every image size by this (e.g. 0.1 for a smoke test); default 1")
+    p.add_argument("--images", metavar="DIR", help="use your own JPEG/PNG files (decoded once with OpenCV)")
+    p.add_argument("--json", metavar="PATH", help="write machine-readable results (schema in README)")
+    p.add_argument("--plot", metavar="PATH.png", help="write a bar chart of speed-ups vs torchvision")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def load_suites():
+    from fastload.bench.core import SUITES
+
+    for name in SUITE_MODULES:
+        importlib.import_module(name)
+    return SUITES
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(threads: int) -> dict:
+    import fastload
+
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except ImportError:
+        tv = None
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "fastload": fastload.__version__,
+        "backend": fastload.backend_info(),
+        "torch": torch.__version__,
+        "torchvision": tv,
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "command": "fastload bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    suites = load_suites()
+    if args.list:
+        print("\n".join(suites))
+        return 0
+    unknown = [s for s in args.suites if s not in suites]
+    if unknown:
+        print(f"fastload bench: error: unknown suite {unknown[0]!r} (known: {', '.join(suites)})", file=sys.stderr)
+        return 2
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("fastload bench: error: --device cuda but no CUDA GPU is visible", file=sys.stderr)
+        return 2
+    if args.threads is not None and args.threads < 1:
+        print("fastload bench: error: --threads must be >= 1", file=sys.stderr)
+        return 2
+    if not args.scale > 0:
+        print("fastload bench: error: --scale must be > 0", file=sys.stderr)
+        return 2
+    from fastload.bench import data, report
+    from fastload.bench.core import Settings, run_case
+
+    try:
+        photos = data.load_folder(args.images) if args.images else None
+    except ValueError as exc:
+        print(f"fastload bench: error: {exc}", file=sys.stderr)
+        return 2
+
+    threads = args.threads or os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+    except ImportError:
+        pass
+
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
+    source = data.ImageSource(photos)
+    env = environment(threads)
+    env["images"] = source.kind
+    chosen = args.suites or list(suites)
+
+    cases = []
+    for device in devices:
+        settings = Settings(source=source, device=device, threads=threads, scale=args.scale,
+                            min_reps=3 if args.quick else 7, min_time=0.05 if args.quick else 0.4)
+        for name in chosen:
+            cases += [(c, settings) for c in suites[name](settings)]
+
+    records = []
+    with report.progress(total=sum(len(c.impls) for c, _ in cases), enabled=not args.no_progress) as step:
+        for case, settings in cases:
+            results = run_case(case, settings, progress=step)
+            records.append(report.record(case, results))
+
+    doc = {"environment": env, "cases": records}
+    report.print_table(doc)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2)
+    if args.plot:
+        report.plot(doc, args.plot)
+    failed = [f"{r['case']} [{r['device']}]" for r in records if not r["check_passed"]]
+    if failed:
+        print(f"equality check failed for: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0

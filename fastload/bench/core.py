@@ -1,0 +1,159 @@
+"""The benchmark model: a Case holds implementations of one job (fastload, its reference, peers, the copy floor),
+each a zero-argument callable; run_case times them and checks that every one produced the same values."""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from fastload import _ops
+
+# Names used in every suite, so the report can compute the ratios.
+FASTLOAD = "fastload"
+REFERENCE = "fastload (reference)"
+TORCHVISION = "torchvision"
+FLOOR = "floor (copy)"
+
+SUITES: dict[str, Callable] = {}
+
+
+def suite(name: str):
+    """Register `fn(ctx) -> list[Case]` as suite `name`."""
+
+    def register(fn):
+        SUITES[name] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class Impl:
+    """One implementation of a case. `fn()` returns the result compared against fastload's (None: not compared,
+    as for the copy floor); `compare(result)` may turn it into a float tensor with fastload's shape first."""
+
+    name: str
+    fn: Callable[[], object]
+    compare: Callable[[object], torch.Tensor] | None = None
+    note: str = ""
+
+
+@dataclass
+class Case:
+    suite: str
+    name: str
+    device: str
+    bytes_moved: int  # input bytes read + output bytes written by a one-pass implementation
+    items: int  # images per call
+    impls: list[Impl]
+    unavailable: dict[str, str] = field(default_factory=dict)  # peer -> why it is not measured
+    tolerance: float = 1e-4  # max |peer - fastload| accepted as "the same values"
+
+
+@dataclass
+class Timing:
+    median: float
+    min: float
+    max: float
+    reps: int
+
+
+@dataclass
+class Result:
+    impl: str
+    timing: Timing | None
+    max_abs_diff: float | None
+    matches: bool | None
+    note: str = ""
+    error: str | None = None
+
+
+@dataclass
+class Settings:
+    source: object  # fastload.bench.data.ImageSource
+    device: str = "cpu"
+    threads: int = 1
+    scale: float = 1.0  # image sizes are multiplied by this (smoke tests use small values)
+    min_reps: int = 5
+    min_time: float = 0.5  # seconds of timed calls per implementation, at least
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    previous = _ops.get_backend()
+    _ops.set_backend(name)
+    try:
+        yield
+    finally:
+        _ops.set_backend(previous)
+
+
+def with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
+    def call():
+        with backend(name):
+            return fn()
+
+    return call
+
+
+def measure(fn: Callable[[], object], device: str, min_reps: int, min_time: float) -> Timing:
+    """Median wall time of fn() after two warm-up calls; CUDA work is synchronized around each call."""
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    for _ in range(2):
+        fn()
+    sync()
+    times: list[float] = []
+    budget_end = time.perf_counter() + min_time
+    while len(times) < min_reps or (time.perf_counter() < budget_end and len(times) < 1000):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return Timing(statistics.median(times), min(times), max(times), len(times))
+
+
+def _as_float_cpu(value) -> torch.Tensor:
+    if isinstance(value, (list, tuple)):
+        return torch.stack([_as_float_cpu(v) for v in value])
+    if not isinstance(value, torch.Tensor):
+        value = torch.as_tensor(value)
+    return value.detach().to("cpu", torch.float64)
+
+
+def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Times every implementation of `case` and compares each result with fastload's."""
+    expected = None
+    results = []
+    for impl in case.impls:
+        if progress:
+            progress(f"{case.name}: {impl.name}")
+        try:
+            output = impl.fn()
+            diff = matches = None
+            if impl.compare is not None or impl.name != FLOOR:
+                value = _as_float_cpu(impl.compare(output) if impl.compare else output)
+                if expected is None:
+                    expected = value
+                if value.shape != expected.shape:
+                    diff, matches = float("inf"), False
+                else:
+                    diff = float((value - expected).abs().max()) if value.numel() else 0.0
+                    matches = diff <= case.tolerance
+            timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)
+            results.append(Result(impl.name, timing, diff, matches, impl.note))
+        except Exception as exc:  # a peer that fails on this input is reported, not fatal
+            results.append(Result(impl.name, None, None, False, impl.note, f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+def copy_floor(bytes_moved: int, device: str) -> Impl:
+    """A copy whose read + write traffic equals the case's: the physical floor of a one-pass op."""
+    n = max(1, bytes_moved // 2)
+    src = torch.ones(n, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    return Impl(FLOOR, lambda: dst.copy_(src), compare=None, note=f"copy of {n / 1e6:.1f} MB")

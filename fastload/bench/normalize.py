@@ -1,0 +1,177 @@
+"""Suite `normalize`: BGR HWC uint8 -> normalized RGB CHW float32 (ImageNet statistics).
+
+Cases: one 800x1333 image, and a batch of 64 x 224x224. Peers start from the same BGR HWC uint8 data and must
+produce the same values; where a peer's usual input differs (timm's workers hand over CHW RGB arrays), the
+preparation is done once outside the timed call and said in the note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import fastload as fl
+from fastload.bench import peers
+from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+
+NORM = fl.IMAGENET
+MEAN_UNIT, STD_UNIT = NORM.unit()
+
+
+def _torchvision(host: np.ndarray, device: str):
+    """torchvision v2 as its docs suggest: ToImage (HWC -> contiguous CHW), BGR flip, ToDtype(scale=True),
+    Normalize. On CUDA the decoded uint8 data is already on the device (what ToImage does, on a tensor)."""
+    from torchvision.transforms import v2
+
+    to_float = v2.ToDtype(torch.float32, scale=True)
+    normalize = v2.Normalize(MEAN_UNIT, STD_UNIT)
+    to_image = v2.ToImage()
+    if device == "cpu":
+        chw = (lambda: to_image(host)) if host.ndim == 3 else (lambda: torch.from_numpy(host).permute(0, 3, 1, 2))
+    else:
+        data = torch.from_numpy(host).to(device)
+        chw = lambda: data.movedim(-1, -3).contiguous()  # noqa: E731
+
+    def run():
+        x = chw().flip(-3)  # BGR -> RGB
+        return normalize(to_float(x)).as_subclass(torch.Tensor)
+
+    return run
+
+
+def _albumentations(images: list[np.ndarray], batched: bool):
+    A, reason = peers.load("albumentations")
+    if A is None:
+        return None, reason
+    import cv2
+    from albumentations.pytorch import ToTensorV2
+
+    pipeline = A.Compose([A.Normalize(mean=MEAN_UNIT, std=STD_UNIT, max_pixel_value=255.0), ToTensorV2()])
+
+    def one(img):
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        return pipeline(image=rgb)["image"].contiguous()  # ToTensorV2 gives a transposed view
+
+    if batched:
+        return (lambda: torch.stack([one(img) for img in images])), None
+    return (lambda: one(images[0])), None
+
+
+def _mmengine(images: list[np.ndarray], device: str):
+    mmengine, reason = peers.load("mmengine")
+    if mmengine is None:
+        return None, reason
+    from mmengine.model import ImgDataPreprocessor
+
+    pre = ImgDataPreprocessor(mean=NORM.mean, std=NORM.std, bgr_to_rgb=True).to(device)
+    # mmengine's datasets hand the preprocessor CHW uint8 tensors (PackInputs permutes the decoded HWC array).
+    inputs = [torch.from_numpy(img).permute(2, 0, 1).to(device) for img in images]
+    return (lambda: pre({"inputs": inputs}, training=False)["inputs"]), None
+
+
+def _timm(images: list[np.ndarray], device: str):
+    timm, reason = peers.load("timm")
+    if timm is None:
+        return None, reason
+    from timm.data.loader import fast_collate
+
+    # timm's ToNumpy transform (in the workers) yields CHW RGB uint8 arrays; prepared here, outside the timed call.
+    samples = [(np.ascontiguousarray(img[..., ::-1].transpose(2, 0, 1)), 0) for img in images]
+    mean = torch.tensor([m for m in NORM.mean], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([s for s in NORM.std], device=device).view(1, 3, 1, 1)
+
+    def run():
+        batch, _ = fast_collate(samples)
+        # timm's PrefetchLoader: copy, then .float().sub_(mean * 255).div_(std * 255) (mean/std already in pixels).
+        return batch.to(device, non_blocking=True).float().sub_(mean).div_(std)
+
+    return run, None
+
+
+def _dali(images: list[np.ndarray], device: str, threads: int):
+    dali, reason = peers.load("dali")
+    if dali is None:
+        return None, reason
+    from nvidia.dali import fn, pipeline_def, types
+
+    batch = len(images)
+
+    @pipeline_def(batch_size=batch, num_threads=max(1, threads), device_id=0 if device == "cuda" else None,
+                  prefetch_queue_depth=1)
+    def pipe():
+        x = fn.external_source(name="images", device="cpu" if device == "cpu" else "gpu", layout="HWC")
+        x = fn.color_space_conversion(x, image_type=types.BGR, output_type=types.RGB)
+        return fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
+                                        std=list(NORM.std))
+
+    p = pipe()
+    p.build()
+    feed = images if device == "cpu" else [torch.from_numpy(img).cuda() for img in images]
+
+    def run():
+        p.feed_input("images", feed)
+        (out,) = p.run()
+        if device == "cuda":
+            out = out.as_cpu()
+        return torch.stack([torch.from_numpy(np.asarray(out.at(i))) for i in range(batch)])
+
+    return run, None, "color_space_conversion + crop_mirror_normalize pipeline run"
+
+
+def _peer_impls(case_images, device, batched, threads):
+    impls, unavailable = [], {}
+    makers = [
+        ("timm", lambda: _timm(case_images, device) if batched else (None, "n/a (batches only)"),
+         "fast_collate + PrefetchLoader normalize; CHW RGB input prepared untimed"),
+        ("mmengine", lambda: _mmengine(case_images, device), "ImgDataPreprocessor(bgr_to_rgb=True)"),
+        ("albumentations", lambda: _albumentations(case_images, batched) if device == "cpu" else (None, "CPU only"),
+         "cvtColor + Normalize + ToTensorV2 + contiguous" + (" per image + stack" if batched else "")),
+    ]
+    for name, make, note in makers:
+        fn, reason = make()
+        if fn is None:
+            unavailable[name] = reason
+        elif batched:
+            impls.append(Impl(name, fn, note=note))
+        else:
+            impls.append(Impl(name, fn, compare=lambda out: out.reshape(out.shape[-3:]), note=note))
+    made = _dali(case_images, device, threads)
+    if made[0] is None:
+        unavailable["dali"] = made[1]
+    else:
+        impls.append(Impl("dali", made[0], compare=(lambda out: out if batched else out[0]), note=made[2]))
+    return impls, unavailable
+
+
+@suite("normalize")
+def cases(settings) -> list[Case]:
+    source = settings.source
+    device = settings.device
+    out = []
+    s = settings.scale
+    for name, n, h, w in (("single 800x1333", None, 800, 1333), ("batch 64x224x224", 64, 224, 224)):
+        h, w = max(1, round(h * s)), max(1, round(w * s))
+        if n is None:
+            images = [source.image(h, w)]
+            host = images[0]
+        else:
+            n = max(2, round(n * s)) if s < 1 else n
+            host = source.batch(n, h, w)
+            images = list(host)
+        data = torch.from_numpy(host).to(device)
+        count = 1 if n is None else n
+        bytes_moved = data.numel() * (1 + 4)
+        buffer = fl.normalize(data, NORM)
+        impls = [
+            Impl(FASTLOAD, lambda data=data: fl.normalize(data, NORM)),
+            Impl(f"{FASTLOAD} (out=)", lambda data=data, buffer=buffer: fl.normalize(data, NORM, out=buffer),
+                 note="writes into a reused buffer: no allocation"),
+            Impl(REFERENCE, with_backend("reference", lambda data=data: fl.normalize(data, NORM))),
+            Impl(TORCHVISION, _torchvision(host, device), note="v2: ToImage + BGR flip + ToDtype(scale) + Normalize"),
+        ]
+        peer_impls, unavailable = _peer_impls(images, device, n is not None, settings.threads)
+        impls += peer_impls
+        impls.append(copy_floor(bytes_moved, device))
+        label = f"{name if s == 1 else f'{name} (x{s:g}: {count}x{h}x{w})'}"
+        out.append(Case("normalize", label, device, bytes_moved, count, impls, unavailable, tolerance=1e-4))
+    return out

@@ -1,0 +1,22 @@
+"""Optional peer libraries: imported when installed, reported as "not installed" otherwise."""
+
+from __future__ import annotations
+
+import importlib
+
+PEERS = {
+    "timm": "timm",
+    "mmengine": "mmengine",
+    "albumentations": "albumentations",
+    "dali": "nvidia.dali",
+}
+
+
+def load(peer: str):
+    """(module, None) when `peer` imports, else (None, reason)."""
+    try:
+        return importlib.import_module(PEERS[peer]), None
+    except ImportError:
+        return None, "not installed"
+    except Exception as exc:  # installed but broken (e.g. built for another torch/CUDA)
+        return None, f"fails to import: {type(exc).__name__}: {exc}"

@@ -1,0 +1,141 @@
+"""Turning timings into records (the JSON schema), a rich table, a matplotlib chart and a progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+from fastload.bench.core import FASTLOAD, FLOOR, TORCHVISION, Case, Result
+
+
+def record(case: Case, results: list[Result]) -> dict:
+    """One case as a JSON-ready dict; ratios are computed from this run's medians only."""
+    medians = {r.impl: r.timing.median for r in results if r.timing}
+    tv, floor = medians.get(TORCHVISION), medians.get(FLOOR)
+    rows = []
+    for r in results:
+        row = {"impl": r.impl, "note": r.note, "error": r.error, "max_abs_diff": r.max_abs_diff, "matches": r.matches}
+        if r.timing:
+            t = r.timing
+            row.update(
+                median_s=t.median, min_s=t.min, max_s=t.max, reps=t.reps,
+                mb_per_s=case.bytes_moved / t.median / 1e6,
+                items_per_s=case.items / t.median,
+                speedup_vs_torchvision=(tv / t.median) if tv else None,
+                x_floor=(t.median / floor) if floor else None,
+            )
+        rows.append(row)
+    ran = [r for r in results if r.timing is not None and r.matches is not None]
+    return {
+        "suite": case.suite,
+        "case": case.name,
+        "device": case.device,
+        "bytes_moved": case.bytes_moved,
+        "items": case.items,
+        "tolerance": case.tolerance,
+        "results": rows,
+        "unavailable": case.unavailable,
+        "check_passed": all(r.matches for r in ran),
+    }
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.2f}" if seconds < 1 else f"{seconds * 1e3:.0f}"
+
+
+def print_table(doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    env = doc["environment"]
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    info = env["backend"]
+    console.print(
+        f"[bold]fastload {env['fastload']}[/] (backend {info['backend']}, extension "
+        f"{'loaded' if info['extension_loaded'] else 'NOT loaded'}, CPU ISA {info['cpu_capability']}) · "
+        f"torch {env['torch']} · torchvision {env['torchvision']} · {env['cpu']} · {env['cores']} cores, "
+        f"{env['threads']} threads · GPU {env['gpu'] or 'none'} · images: {env['images']} · {env['date']}"
+    )
+    table = Table(show_lines=False)
+    for col, justify in (("case", "left"), ("implementation", "left"), ("median ms", "right"),
+                         ("min–max ms", "right"), ("MB/s", "right"), ("img/s", "right"), ("× vs torchvision", "right"),
+                         ("× of floor", "right"), ("max |Δ|", "right")):
+        table.add_column(col, justify=justify)
+    for rec in doc["cases"]:
+        label = f"{rec['suite']}: {rec['case']} [{rec['device']}]"
+        for i, row in enumerate(rec["results"]):
+            name = row["impl"]
+            if name == FASTLOAD:
+                name = f"[bold green]{name}[/]"
+            if row.get("error"):
+                table.add_row(label if i == 0 else "", name, "error", row["error"][:60], "", "", "", "", "")
+                continue
+            diff = row["max_abs_diff"]
+            diff_s = "" if diff is None else (f"{diff:.1e}" + ("" if row["matches"] else " [red]✗[/]"))
+            sp = row["speedup_vs_torchvision"]
+            table.add_row(
+                label if i == 0 else "", name, _ms(row["median_s"]),
+                f"{_ms(row['min_s'])}–{_ms(row['max_s'])}", f"{row['mb_per_s']:.0f}", f"{row['items_per_s']:.1f}",
+                "" if sp is None else f"{sp:.2f}×", "" if row["x_floor"] is None else f"{row['x_floor']:.2f}",
+                diff_s,
+            )
+        for peer, why in rec["unavailable"].items():
+            table.add_row("", f"[dim]{peer}[/]", f"[dim]{why}[/]", "", "", "", "", "", "")
+        table.add_section()
+    console.print(table)
+    console.print("× of floor: median time / median time of a copy moving the same bytes (1.0 = memory bound). "
+                  "max |Δ|: largest difference from fastload's output.")
+
+
+def plot(doc: dict, path: str) -> None:
+    """One panel per suite: speed-up of every implementation vs torchvision, per case (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suites = sorted({rec["suite"] for rec in doc["cases"]})
+    fig, axes = plt.subplots(len(suites), 1, figsize=(10, 3.6 * len(suites)), squeeze=False)
+    for ax, suite in zip(axes[:, 0], suites):
+        recs = [r for r in doc["cases"] if r["suite"] == suite]
+        impls = []
+        for rec in recs:
+            impls += [row["impl"] for row in rec["results"] if row["impl"] not in impls and row["impl"] != FLOOR]
+        width = 0.8 / max(1, len(impls))
+        for j, impl in enumerate(impls):
+            values = []
+            for rec in recs:
+                row = next((r for r in rec["results"] if r["impl"] == impl), None)
+                values.append(row.get("speedup_vs_torchvision") or 0 if row and not row.get("error") else 0)
+            xs = [i + (j - (len(impls) - 1) / 2) * width for i in range(len(recs))]
+            bars = ax.bar(xs, values, width, label=impl)
+            ax.bar_label(bars, labels=[f"{v:.1f}×" if v else "" for v in values], fontsize=7)
+        ax.set_xticks(range(len(recs)), [f"{r['case']} [{r['device']}]" for r in recs], fontsize=8)
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_ylabel("speed-up vs torchvision")
+        ax.set_title(f"fastload bench: {suite}")
+        ax.legend(fontsize=7, ncol=3)
+    env = doc["environment"]
+    fig.suptitle(f"{env['cpu']}, {env['threads']} threads, GPU {env['gpu'] or 'none'} — {env['date'][:10]}",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+@contextlib.contextmanager
+def progress(total: int, enabled: bool = True):
+    """Yields step(description): advance the bar by one implementation."""
+    if not enabled:
+        yield lambda description: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("benchmarking", total=total)
+
+        def step(description: str):
+            bar.update(task, advance=1, description=description[:60])
+
+        yield step
