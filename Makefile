@@ -10,7 +10,11 @@ export MAX_JOBS ?= 2
 export TORCH_CUDA_ARCH_LIST ?= 9.0
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
-        hypothesis pillow setuptools wheel
+        hypothesis pillow setuptools wheel rich matplotlib
+# Optional peers for `make bench`. mmengine goes in without its dependencies: it asks for opencv-python, which would
+# clash with opencv-python-headless; its remaining needs are listed here.
+PEERS := timm albumentations scikit-image nvidia-dali-cuda130 addict pyyaml termcolor yapf
+PEERS_NODEPS := mmengine
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
 .PHONY: test bench build deps clean
@@ -18,7 +22,7 @@ SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 test: build
 	$(PY) -m pytest -q
 
-bench: build
+bench: build $(VENV)/.peers
 	$(PY) -m fastload bench --json bench.json --plot bench.png
 
 build: $(VENV)/.built
@@ -28,6 +32,12 @@ deps: $(VENV)/.deps
 $(VENV)/.deps: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q $(DEPS)
+	touch $@
+
+# A peer that fails to install is reported by `fastload bench` as "not installed", never fatal.
+$(VENV)/.peers: $(VENV)/.deps
+	-$(PIP) install -q $(PEERS)
+	-$(PIP) install -q --no-deps $(PEERS_NODEPS)
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import fastload as fl
 from conftest import backend, devices, require_compiled
@@ -126,39 +124,6 @@ def test_every_uint8_value_every_channel_and_spec(device):
                 want = run(img, norm, device, "reference", input_order=order, dtype=dtype)
                 assert torch.equal(got, want)
                 check_against_oracle(got, img, norm, order, dtype)
-
-
-finite = st.floats(allow_nan=False, allow_infinity=False)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    h=st.integers(1, 24),
-    w=st.integers(1, 40),
-    batch=st.one_of(st.none(), st.integers(1, 3)),
-    channels=st.sampled_from([1, 3]),
-    view=st.sampled_from(VIEWS),
-    input_order=st.sampled_from(["bgr", "rgb"]),
-    model_order=st.sampled_from(["bgr", "rgb"]),
-    dtype=st.sampled_from(DTYPES),
-    channels_last=st.booleans(),
-    mean=st.lists(finite.filter(lambda v: abs(v) < 1e4), min_size=3, max_size=3),
-    log_std=st.lists(st.floats(-12, 16), min_size=3, max_size=3),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_hypothesis_compiled_equals_reference(h, w, batch, channels, view, input_order, model_order, dtype,
-                                              channels_last, mean, log_std, seed):
-    # std from 2^-12 to 2^16 drives fp16 into overflow (inf) and subnormals; results must still match bit for bit.
-    std = [2.0**v for v in log_std]
-    norm = fl.Normalization.__new__(fl.Normalization)
-    norm._init(mean[:channels], std[:channels], model_order)  # no unit-range warning for random specs
-    shape = ((batch,) if batch else ()) + (h, w, channels)
-    img = make_image(np.random.default_rng(seed), shape, view)
-    kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last)
-    got = run(img, norm, "cpu", "compiled", **kw)
-    want = run(img, norm, "cpu", "reference", **kw)
-    assert got.stride() == want.stride()
-    assert torch.equal(got, want)
 
 
 @pytest.mark.parametrize("device", devices())

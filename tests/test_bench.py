@@ -1,0 +1,125 @@
+"""`fastload bench`: the CLI runs end to end on tiny sizes, its JSON holds what README promises, missing peers are
+reported, and bad arguments give one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMOKE = ["--quick", "--scale", "0.05", "--no-progress"]
+
+
+def fastload_cli(*args, prelude: str = "", timeout: int = 600) -> subprocess.CompletedProcess:
+    code = f"import sys\n{prelude}\nfrom fastload.__main__ import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    proc = fastload_cli("bench", *SMOKE, "--json", str(tmp / "b.json"), "--plot", str(tmp / "b.png"))
+    return proc, tmp
+
+
+def test_smoke_run_writes_json_and_plot(smoke):
+    proc, tmp = smoke
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp / "b.json").read_text())
+    env = doc["environment"]
+    for key in ("fastload", "torch", "torchvision", "cpu", "cores", "threads", "gpu", "backend", "date"):
+        assert key in env
+    assert env["backend"]["extension_loaded"]
+    suites = {c["suite"] for c in doc["cases"]}
+    assert "normalize" in suites
+    for case in doc["cases"]:
+        impls = {r["impl"]: r for r in case["results"]}
+        for required in ("fastload", "fastload (reference)", "torchvision", "floor (copy)"):
+            assert required in impls, (case["case"], required)
+            assert impls[required]["median_s"] > 0
+        assert case["check_passed"], case
+        assert impls["fastload"]["max_abs_diff"] == 0.0
+        assert impls["torchvision"]["matches"] is True
+        assert impls["torchvision"]["speedup_vs_torchvision"] == pytest.approx(1.0)
+        assert impls["floor (copy)"]["x_floor"] == pytest.approx(1.0)
+    assert (tmp / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "× vs torchvision" in proc.stdout and "fastload" in proc.stdout
+
+
+def test_missing_peer_is_reported_not_fatal(tmp_path):
+    prelude = "for m in ('timm', 'albumentations', 'mmengine', 'nvidia.dali', 'nvidia'): sys.modules[m] = None"
+    proc = fastload_cli("bench", "normalize", *SMOKE, "--json", str(tmp_path / "b.json"), prelude=prelude)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "b.json").read_text())
+    batch = [c for c in doc["cases"] if c["case"].startswith("batch")][0]
+    for peer in ("timm", "albumentations", "mmengine", "dali"):
+        assert batch["unavailable"][peer] == "not installed"
+    assert "not installed" in proc.stdout
+
+
+def test_user_images_folder(tmp_path):
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), rng.integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    proc = fastload_cli("bench", "normalize", *SMOKE, "--images", str(tmp_path), "--json", str(tmp_path / "b.json"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "b.json").read_text())["environment"]["images"] == "2 photos"
+
+
+def test_help_documents_every_flag():
+    proc = fastload_cli("bench", "--help")
+    assert proc.returncode == 0
+    for flag in ("--list", "--device", "--threads", "--quick", "--scale", "--images", "--json", "--plot",
+                 "--no-progress"):
+        assert flag in proc.stdout, flag
+    assert "cpu" in proc.stdout and "cuda" in proc.stdout and "all" in proc.stdout
+
+
+def test_list_suites():
+    proc = fastload_cli("bench", "--list")
+    assert proc.returncode == 0 and "normalize" in proc.stdout.split()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["nosuchsuite"], "unknown suite"),
+        (["--device", "tpu"], "invalid choice"),
+        (["--images", "/nonexistent/folder"], "not a readable folder"),
+        (["--threads", "0"], "--threads"),
+        (["--scale", "-1"], "--scale"),
+        (["--bogus"], "unrecognized"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, words):
+    proc = fastload_cli("bench", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+
+
+def test_empty_images_folder(tmp_path):
+    proc = fastload_cli("bench", "--images", str(tmp_path))
+    assert proc.returncode == 2 and "no readable" in proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible")
+def test_cuda_without_gpu():
+    proc = fastload_cli("bench", "--device", "cuda")
+    assert proc.returncode == 2 and "no CUDA GPU" in proc.stderr
+
+
+def test_top_level_commands():
+    assert fastload_cli().returncode == 2
+    assert fastload_cli("nope").returncode == 2
+    info = fastload_cli("info")
+    assert info.returncode == 0 and json.loads(info.stdout)["extension_loaded"]
