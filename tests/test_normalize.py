@@ -130,16 +130,21 @@ def test_every_uint8_value_every_channel_and_spec(device):
 def test_reduced_precision_rounding_over_every_exponent(device):
     # y = (x - mean) * inv_std for all 256 x and inv_std across the whole fp32 exponent range: fp16 subnormals,
     # overflow to inf, ties; bf16 likewise. The compiled rounding must equal torch's own, bit for bit.
+    # 1 and 3 channels, so both the scalar rounding and the SIMD (3-channel planar) rounding are covered.
     require_compiled("normalize", device)
-    img = torch.arange(256, dtype=torch.uint8).reshape(16, 16, 1).to(device)
+    values = torch.arange(256, dtype=torch.uint8)
+    gray = values.reshape(16, 16, 1).to(device)
+    color = torch.stack([values, values.flip(0), values.roll(99)], -1).reshape(16, 16, 3).to(device)
     for k in range(-40, 40):
         for frac, mean in ((1.0, 0.0), (1.2345678, 0.0), (1.7, 127.3), (1.0, 128.0)):
-            args = (img, [mean], [frac * 2.0**k], [0], [], None, False)
-            for dtype in (torch.float16, torch.bfloat16):
-                call = args[:5] + (dtype,) + args[6:]
-                got = torch.ops.fastload.normalize(*call)
-                want = fl.reference.normalize(*call)
-                assert torch.equal(got, want), (k, frac, mean, dtype)
+            for img, cmap in ((gray, [0]), (color, [2, 1, 0]), (color, [0, 1, 2])):
+                c = img.shape[-1]
+                for dtype in (torch.float16, torch.bfloat16):
+                    for channels_last in (False, True):
+                        call = (img, [mean] * c, [frac * 2.0**k] * c, cmap, [], dtype, channels_last)
+                        got = torch.ops.fastload.normalize(*call)
+                        want = fl.reference.normalize(*call)
+                        assert torch.equal(got, want), (k, frac, mean, dtype, c, channels_last)
 
 
 def test_torchvision_v2_equivalence(rng):

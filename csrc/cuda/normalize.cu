@@ -16,25 +16,25 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 1 << 20;  // grid-stride beyond this
 
-template <OutDtype D>
+template <FloatDtype D>
 struct Vec4Store;
 template <>
-struct Vec4Store<OutDtype::kFloat32> {
+struct Vec4Store<FloatDtype::kFloat32> {
   __device__ static void store(float* dst, const float v[4]) { *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]); }
 };
-template <OutDtype D>
+template <FloatDtype D>
 struct Vec4Store {  // fp16 / bf16: four 16-bit values in one 8-byte store
   __device__ static void store(uint16_t* dst, const float v[4]) {
-    using T = OutTraits<D>;
+    using T = FloatTraits<D>;
     const uint32_t lo = T::from_float(v[0]) | (static_cast<uint32_t>(T::from_float(v[1])) << 16);
     const uint32_t hi = T::from_float(v[2]) | (static_cast<uint32_t>(T::from_float(v[3])) << 16);
     *reinterpret_cast<uint2*>(dst) = make_uint2(lo, hi);
   }
 };
 
-template <OutDtype D, int C, bool Swap, bool ChannelsLast>
+template <FloatDtype D, int C, bool Swap, bool ChannelsLast>
 __global__ void __launch_bounds__(kThreads) normalize_vec4_kernel(NormalizeParams p) {
-  using S = typename OutTraits<D>::storage;
+  using S = typename FloatTraits<D>::storage;
   const int64_t plane = p.h * p.w;
   const int64_t quads_per_image = plane / 4;
   const int64_t total = p.n * quads_per_image;
@@ -77,9 +77,9 @@ __global__ void __launch_bounds__(kThreads) normalize_vec4_kernel(NormalizeParam
   }
 }
 
-template <OutDtype D>
+template <FloatDtype D>
 __global__ void __launch_bounds__(kThreads) normalize_generic_kernel(NormalizeParams p) {
-  using T = OutTraits<D>;
+  using T = FloatTraits<D>;
   using S = typename T::storage;
   const int64_t total = p.n * p.c * p.h * p.w;
   S* const out = static_cast<S*>(p.out);
@@ -113,7 +113,7 @@ bool fast_path_applies(const NormalizeParams& p) {
          reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
 }
 
-template <OutDtype D, int C, bool Swap>
+template <FloatDtype D, int C, bool Swap>
 void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
   const int64_t blocks = blocks_for(p.n * (p.h * p.w / 4));
   if (p.channels_last)
@@ -126,8 +126,8 @@ void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
 
 void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
   if (p.n * p.h * p.w == 0) return;
-  dispatch_out_dtype(p.dtype, [&](auto d) {
-    constexpr OutDtype D = decltype(d)::value;
+  dispatch_float_dtype(p.dtype, [&](auto d) {
+    constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p)) {
       normalize_generic_kernel<D><<<blocks_for(p.n * p.c * p.h * p.w), kThreads, 0, stream>>>(p);
     } else if (p.c == 1) {

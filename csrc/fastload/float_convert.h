@@ -10,7 +10,8 @@
 
 namespace fastload {
 
-enum class OutDtype : int { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
+// The floating-point dtypes fastload reads and writes.
+enum class FloatDtype : int { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
 
 FL_HOST_DEVICE FL_INLINE uint32_t float_bits(float f) {
 #if defined(__CUDA_ARCH__)
@@ -62,39 +63,59 @@ FL_HOST_DEVICE FL_INLINE uint16_t float_to_bfloat16_bits(float f) {
   return static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? (bits >> 16) | 0x40u : rounded);
 }
 
-// Calls f(std::integral_constant<OutDtype, d>{}) so one templated kernel serves every output dtype (host code).
+// Exact widening of fp16 / bf16 bit patterns to fp32 (every value, subnormals, inf and NaN included).
+FL_HOST_DEVICE FL_INLINE float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  const uint32_t mantissa = h & 0x3ffu;
+  // Normal and inf/NaN: re-bias the exponent (15 -> 127) and widen the mantissa. Subnormal: mantissa * 2^-24, exact
+  // in fp32 arithmetic.
+  const float subnormal = static_cast<float>(mantissa) * bits_float(0x33800000u);  // 2^-24
+  const uint32_t widened = exponent == 0x1fu ? (0x7f800000u | (mantissa << 13))
+                                             : (((exponent + 112u) << 23) | (mantissa << 13));
+  const uint32_t magnitude = exponent == 0 ? float_bits(subnormal) : widened;
+  return bits_float(sign | magnitude);
+}
+
+FL_HOST_DEVICE FL_INLINE float bfloat16_bits_to_float(uint16_t b) { return bits_float(static_cast<uint32_t>(b) << 16); }
+
+// Calls f(std::integral_constant<FloatDtype, d>{}) so one templated kernel serves every output dtype (host code).
 template <typename F>
-void dispatch_out_dtype(OutDtype d, F&& f) {
+void dispatch_float_dtype(FloatDtype d, F&& f) {
   switch (d) {
-    case OutDtype::kFloat32:
-      f(std::integral_constant<OutDtype, OutDtype::kFloat32>{});
+    case FloatDtype::kFloat32:
+      f(std::integral_constant<FloatDtype, FloatDtype::kFloat32>{});
       break;
-    case OutDtype::kFloat16:
-      f(std::integral_constant<OutDtype, OutDtype::kFloat16>{});
+    case FloatDtype::kFloat16:
+      f(std::integral_constant<FloatDtype, FloatDtype::kFloat16>{});
       break;
-    case OutDtype::kBFloat16:
-      f(std::integral_constant<OutDtype, OutDtype::kBFloat16>{});
+    case FloatDtype::kBFloat16:
+      f(std::integral_constant<FloatDtype, FloatDtype::kBFloat16>{});
       break;
   }
 }
 
-// Storage type and conversion per output dtype, so kernels are written once over `OutDtype`.
-template <OutDtype D>
-struct OutTraits;
+// Storage type and conversions per float dtype, so kernels are written once over `FloatDtype`: from_float rounds
+// once to the dtype, to_float widens a stored value exactly.
+template <FloatDtype D>
+struct FloatTraits;
 template <>
-struct OutTraits<OutDtype::kFloat32> {
+struct FloatTraits<FloatDtype::kFloat32> {
   using storage = float;
   FL_HOST_DEVICE FL_INLINE static float from_float(float v) { return v; }
+  FL_HOST_DEVICE FL_INLINE static float to_float(float v) { return v; }
 };
 template <>
-struct OutTraits<OutDtype::kFloat16> {
+struct FloatTraits<FloatDtype::kFloat16> {
   using storage = uint16_t;
   FL_HOST_DEVICE FL_INLINE static uint16_t from_float(float v) { return float_to_half_bits(v); }
+  FL_HOST_DEVICE FL_INLINE static float to_float(uint16_t v) { return half_bits_to_float(v); }
 };
 template <>
-struct OutTraits<OutDtype::kBFloat16> {
+struct FloatTraits<FloatDtype::kBFloat16> {
   using storage = uint16_t;
   FL_HOST_DEVICE FL_INLINE static uint16_t from_float(float v) { return float_to_bfloat16_bits(v); }
+  FL_HOST_DEVICE FL_INLINE static float to_float(uint16_t v) { return bfloat16_bits_to_float(v); }
 };
 
 }  // namespace fastload

@@ -22,7 +22,7 @@ struct NormalizeParams {
   float mean[kMaxChannels];
   float inv_std[kMaxChannels];
   int channel_map[kMaxChannels];  // output channel k reads input channel channel_map[k]
-  OutDtype dtype;
+  FloatDtype dtype;
   bool channels_last;
 };
 

@@ -1,29 +1,14 @@
 // fastload::normalize: schema and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/normalize.h"
 
+#include "ops/common.h"
+
 #include <ATen/ops/empty_strided.h>
 #include <torch/library.h>
 
 #include <vector>
 
 namespace fastload {
-
-namespace {
-
-OutDtype to_out_dtype(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kFloat:
-      return OutDtype::kFloat32;
-    case at::kHalf:
-      return OutDtype::kFloat16;
-    case at::kBFloat16:
-      return OutDtype::kBFloat16;
-    default:
-      TORCH_CHECK(false, "fastload::normalize: the output dtype must be float32, float16 or bfloat16, got ", dtype);
-  }
-}
-
-}  // namespace
 
 NormalizeParams describe_normalize(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                    at::IntArrayRef channel_map, at::IntArrayRef flip_dims) {
@@ -110,7 +95,7 @@ at::Tensor allocate_normalize_output(const at::Tensor& img, NormalizeParams& p, 
   const bool batched = img.dim() == 4;
   at::Tensor out = at::empty_strided(output_sizes(p, batched), output_strides(p, batched, channels_last),
                                      img.options().dtype(dtype));
-  p.dtype = to_out_dtype(dtype);
+  p.dtype = to_float_dtype(dtype);
   p.channels_last = channels_last;
   p.out = out.data_ptr();
   return out;
@@ -122,7 +107,7 @@ void bind_normalize_output(const at::Tensor& img, NormalizeParams& p, const at::
               img.device());
   TORCH_CHECK(out.sizes() == at::IntArrayRef(output_sizes(p, batched)), "fastload::normalize_into: out must have shape ",
               at::IntArrayRef(output_sizes(p, batched)), ", got ", out.sizes());
-  p.dtype = to_out_dtype(out.scalar_type());
+  p.dtype = to_float_dtype(out.scalar_type());
   if (strides_match(out, output_strides(p, batched, false))) {
     p.channels_last = false;
   } else {
