@@ -95,7 +95,7 @@ def plot(doc: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     suites = sorted({rec["suite"] for rec in doc["cases"]})
-    fig, axes = plt.subplots(len(suites), 1, figsize=(10, 3.6 * len(suites)), squeeze=False)
+    fig, axes = plt.subplots(len(suites), 1, figsize=(12, 3.6 * len(suites)), squeeze=False)
     for ax, suite in zip(axes[:, 0], suites):
         recs = [r for r in doc["cases"] if r["suite"] == suite]
         impls = []
@@ -115,7 +115,7 @@ def plot(doc: dict, path: str) -> None:
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_ylabel("speed-up vs torchvision")
         ax.set_title(f"fastload bench: {suite}")
-        ax.legend(fontsize=7, ncol=3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     env = doc["environment"]
     fig.suptitle(f"{env['cpu']}, {env['threads']} threads, GPU {env['gpu'] or 'none'} — {env['date'][:10]}",
                  fontsize=9)
