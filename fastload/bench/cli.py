@@ -7,12 +7,12 @@ import datetime
 import importlib
 import json
 import os
+import pkgutil
 import platform
 import sys
 
 import torch
 
-SUITE_MODULES = ("fastload.bench.normalize",)  # each module registers its suite on import
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,10 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_suites():
+    """Imports every module of fastload.bench.suites (each registers itself) and returns the registry."""
+    from fastload.bench import suites
     from fastload.bench.core import SUITES
 
-    for name in SUITE_MODULES:
-        importlib.import_module(name)
+    for module in sorted(pkgutil.iter_modules(suites.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{suites.__name__}.{module.name}")
     return SUITES
 
 
