@@ -6,12 +6,22 @@ from __future__ import annotations
 import torch
 
 from fastload import _ops, reference, transforms
-from fastload.functional import normalize
+from fastload.functional import denormalize, normalize, to_numpy_images
 from fastload.normalization import CAFFE, IMAGENET, Normalization
 
 __version__ = "0.1.0"
 
-__all__ = ["CAFFE", "IMAGENET", "Normalization", "backend_info", "normalize", "reference", "transforms"]
+__all__ = [
+    "CAFFE",
+    "IMAGENET",
+    "Normalization",
+    "backend_info",
+    "denormalize",
+    "normalize",
+    "reference",
+    "to_numpy_images",
+    "transforms",
+]
 
 
 def backend_info() -> dict:

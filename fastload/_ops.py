@@ -33,7 +33,7 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
         stacklevel=2,
     )
 
-OPS = ("normalize", "normalize_into")
+OPS = ("normalize", "normalize_into", "denormalize")
 
 
 def extension_loaded() -> bool:
@@ -97,6 +97,10 @@ if load_error is None:
     @torch.library.register_fake("fastload::normalize")
     def _normalize_fake(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last):
         return reference.normalize_output(img, dtype, channels_last)
+
+    @torch.library.register_fake("fastload::denormalize")
+    def _denormalize_fake(x, mean, std, channel_map):
+        return reference.denormalize_output(x)
 
     @torch.library.register_fake("fastload::normalize_into")
     def _normalize_into_fake(img, mean, inv_std, channel_map, flip_dims, out):

@@ -49,3 +49,23 @@ def normalize_into(
 ) -> None:
     """`normalize` written into `out` (its dtype and layout decide the result's); returns None like the op."""
     out.copy_(normalize(img, mean, inv_std, channel_map, flip_dims, out.dtype, False))
+
+
+def denormalize_output(x: torch.Tensor) -> torch.Tensor:
+    """Empty result of `denormalize` for `x` (C, H, W) / (N, C, H, W): uint8 (H, W, C) / (N, H, W, C)."""
+    *lead, c, h, w = x.shape
+    return x.new_empty((*lead, h, w, c), dtype=torch.uint8)
+
+
+def denormalize(x: torch.Tensor, mean: list[float], std: list[float], channel_map: list[int]) -> torch.Tensor:
+    """float `x` (C, H, W) / (N, C, H, W) -> uint8 (H, W, C) / (N, H, W, C), output channel k =
+    clamp(round_half_even(x[channel_map[k]] * std[k] + mean[k]), 0, 255) in fp32; NaN -> 0, +-inf clip."""
+    x = x.detach()
+    if list(channel_map) != list(range(x.shape[-3])):
+        x = x[..., list(channel_map), :, :]
+    shape = (len(mean), 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=x.device).view(shape)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=x.device).view(shape)
+    v = x.to(torch.float32) * std_t + mean_t
+    v = torch.nan_to_num(v, nan=0.0).clamp_(0.0, 255.0).round_()
+    return v.to(torch.uint8).movedim(-3, -1).contiguous()

@@ -43,3 +43,19 @@ class ToNormalizedTensor(nn.Module):
 
     def extra_repr(self) -> str:
         return f"norm={self.norm}, input_order={self.input_order!r}, dtype={self.dtype}"
+
+
+class Denormalize(nn.Module):
+    """The inverse of ToNormalizedTensor: normalized (C, H, W) / (N, C, H, W) float -> HWC uint8 in `output_order`,
+    rounded and clipped (see `fastload.denormalize`)."""
+
+    def __init__(self, norm: Normalization, output_order: str = "bgr"):
+        super().__init__()
+        self.norm = F._check_norm(norm)
+        self.output_order = F._check_order("output_order", output_order)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.denormalize(x, self.norm, output_order=self.output_order)
+
+    def extra_repr(self) -> str:
+        return f"norm={self.norm}, output_order={self.output_order!r}"

@@ -66,3 +66,20 @@ class ImageSource:
 
     def batch(self, n: int, h: int, w: int) -> np.ndarray:
         return np.stack([self.image(h, w, i) for i in range(n)])
+
+
+def standard_inputs(settings):
+    """The image sets most suites measure, scaled by `settings.scale`: yields (label, host, count) where host is one
+    BGR (H, W, 3) image or an (N, H, W, 3) batch. CUDA adds the 256-image batch of the GPU targets."""
+    s = settings.scale
+    shapes = [("single 800x1333", None, 800, 1333), ("batch 64x224x224", 64, 224, 224)]
+    if settings.device == "cuda":
+        shapes.append(("batch 256x224x224", 256, 224, 224))
+    for name, n, h, w in shapes:
+        h, w = max(1, round(h * s)), max(1, round(w * s))
+        if n is None:
+            host, count = settings.source.image(h, w), 1
+        else:
+            count = max(2, round(n * s)) if s < 1 else n
+            host = settings.source.batch(count, h, w)
+        yield (name if s == 1 else f"{name} (x{s:g}: {count}x{h}x{w})"), host, count

@@ -9,6 +9,7 @@ PEERS = {
     "mmengine": "mmengine",
     "albumentations": "albumentations",
     "dali": "nvidia.dali",
+    "mmcv": "mmcv",
 }
 
 

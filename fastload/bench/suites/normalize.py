@@ -13,6 +13,7 @@ import torch
 import fastload as fl
 from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.bench.data import standard_inputs
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
@@ -153,24 +154,11 @@ def _peer_impls(case_images, device, batched, threads):
 
 @suite("normalize")
 def cases(settings) -> list[Case]:
-    source = settings.source
     device = settings.device
     out = []
-    s = settings.scale
-    shapes = [("single 800x1333", None, 800, 1333), ("batch 64x224x224", 64, 224, 224)]
-    if device == "cuda":  # the GPU target: B=256 x 224^2 fp32 against the device-to-device copy
-        shapes.append(("batch 256x224x224", 256, 224, 224))
-    for name, n, h, w in shapes:
-        h, w = max(1, round(h * s)), max(1, round(w * s))
-        if n is None:
-            images = [source.image(h, w)]
-            host = images[0]
-        else:
-            n = max(2, round(n * s)) if s < 1 else n
-            host = source.batch(n, h, w)
-            images = list(host)
+    for label, host, count in standard_inputs(settings):
+        batched = host.ndim == 4
         data = torch.from_numpy(host).to(device)
-        count = 1 if n is None else n
         bytes_moved = data.numel() * (1 + 4)
         buffer = fl.normalize(data, NORM)
         impls = [
@@ -180,9 +168,8 @@ def cases(settings) -> list[Case]:
             Impl(REFERENCE, with_backend("reference", lambda data=data: fl.normalize(data, NORM))),
             Impl(TORCHVISION, _torchvision(host, device), note="v2: ToImage + BGR flip + ToDtype(scale) + Normalize"),
         ]
-        peer_impls, unavailable = _peer_impls(images, device, n is not None, settings.threads)
+        peer_impls, unavailable = _peer_impls(list(host) if batched else [host], device, batched, settings.threads)
         impls += peer_impls
         impls.append(copy_floor(bytes_moved, device))
-        label = f"{name if s == 1 else f'{name} (x{s:g}: {count}x{h}x{w})'}"
         out.append(Case("normalize", label, device, bytes_moved, count, impls, unavailable, tolerance=1e-4))
     return out

@@ -1,4 +1,4 @@
-"""fastload.normalize over random shapes, layouts, orders, dtypes and specs (hypothesis): compiled == reference."""
+"""Random shapes, layouts, orders, dtypes and specs (hypothesis): compiled == reference, for every op."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import fastload as fl  # noqa: E402
+from conftest import backend  # noqa: E402
 from images import VIEWS, make_image  # noqa: E402
 from test_normalize import DTYPES, run  # noqa: E402
 
@@ -45,4 +46,44 @@ def test_hypothesis_compiled_equals_reference(h, w, batch, channels, view, input
     got = run(img, norm, "cpu", "compiled", **kw)
     want = run(img, norm, "cpu", "reference", **kw)
     assert got.stride() == want.stride()
+    assert torch.equal(got, want)
+
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    h=st.integers(1, 24),
+    w=st.integers(1, 40),
+    batch=st.one_of(st.none(), st.integers(1, 3)),
+    channels=st.sampled_from([1, 3]),
+    layout=st.sampled_from(["contiguous", "channels_last", "sliced", "transposed"]),
+    dtype=st.sampled_from(DTYPES),
+    model_order=st.sampled_from(["bgr", "rgb"]),
+    output_order=st.sampled_from(["bgr", "rgb"]),
+    scale=st.sampled_from([0.1, 1.0, 3.0, 1e3, 1e30]),
+    specials=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_hypothesis_denormalize_compiled_equals_reference(h, w, batch, channels, layout, dtype, model_order,
+                                                         output_order, scale, specials, seed):
+    gen = torch.Generator().manual_seed(seed)
+    shape = ((batch,) if batch else ()) + (channels, h, w)
+    x = torch.randn(shape, generator=gen) * scale
+    if specials:
+        flat = x.view(-1)
+        flat[:: 7] = float("nan")
+        flat[3::11] = float("inf")
+        flat[5::13] = -float("inf")
+    x = x.to(dtype)
+    if layout == "channels_last":
+        x = x.movedim(-3, -1).contiguous().movedim(-1, -3)
+    elif layout == "sliced":
+        x = torch.cat([x, x], dim=-1)[..., w // 2: w // 2 + w]
+    elif layout == "transposed":
+        x = x.transpose(-1, -2).contiguous().transpose(-1, -2)
+    norm = fl.Normalization.__new__(fl.Normalization)
+    norm._init([11.5, 120.25, 250.0][:channels], [0.5, 58.0, 3.0][:channels], model_order)
+    got = fl.denormalize(x, norm, output_order=output_order)
+    with backend("reference"):
+        want = fl.denormalize(x, norm, output_order=output_order)
     assert torch.equal(got, want)

@@ -1,0 +1,194 @@
+"""fastload.denormalize / to_numpy_images / Denormalize: every backend against a float64 oracle and each other,
+the exact round trip with normalize, layouts, NaN/inf, sizes, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import fastload as fl
+from conftest import backend, devices, require_compiled
+from images import make_image
+
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+PRESETS = (fl.IMAGENET, fl.CAFFE, fl.Normalization((0.0, 127.5, 255.0), (1.0, 127.5, 0.5), "bgr"))
+
+
+def run(x, norm, device, mode, **kw):
+    x = x.to(device)
+    if mode == "compiled":
+        require_compiled("denormalize", device)
+    with backend("auto" if mode == "compiled" else "reference"):
+        return fl.denormalize(x, norm, **kw)
+
+
+def oracle(x: torch.Tensor, norm, output_order: str) -> np.ndarray:
+    """float64: clip(round_half_even(x * std + mean)), NaN -> 0, channels reordered, HWC."""
+    v = x.detach().double().cpu().numpy()
+    v = v * np.asarray(norm.std).reshape(-1, 1, 1) + np.asarray(norm.mean).reshape(-1, 1, 1)
+    v = np.clip(np.nan_to_num(v, nan=0.0), 0, 255)
+    v = np.rint(v)  # half to even
+    v = np.moveaxis(v, -3, -1)
+    if v.shape[-1] == 3 and output_order != norm.order:
+        v = v[..., ::-1]
+    return v.astype(np.uint8)
+
+
+def layout(x: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "contiguous":
+        return x
+    if kind == "channels_last":
+        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
+    if kind == "sliced":  # a crop of a larger tensor
+        big = torch.zeros(*x.shape[:-2], x.shape[-2] + 3, x.shape[-1] + 5, dtype=x.dtype)
+        big[..., 1:-2, 2:-3] = x
+        return big[..., 1:-2, 2:-3]
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("kind", ["contiguous", "channels_last", "sliced"])
+@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 5, 7), (2, 3, 17, 31), (1, 3, 64, 33), (2, 1, 9, 8)])
+@pytest.mark.parametrize("output_order", ["bgr", "rgb"])
+def test_backends_match_oracle_and_each_other(device, kind, shape, output_order):
+    gen = torch.Generator().manual_seed(hash((kind, shape, output_order)) % 2**31)
+    norm = fl.IMAGENET if shape[-3] == 3 else fl.Normalization(127.5, 58.0)
+    for dtype in DTYPES:
+        x = (torch.randn(shape, generator=gen) * 3).to(dtype)  # a good share far outside [0, 255] after scaling
+        x = layout(x, kind)
+        got = run(x, norm, device, "compiled", output_order=output_order)
+        want = run(x, norm, device, "reference", output_order=output_order)
+        assert got.dtype == torch.uint8 and got.is_contiguous() and got.device.type == device
+        assert torch.equal(got, want), (dtype, kind)
+        np.testing.assert_array_equal(got.cpu().numpy(), oracle(x, norm, output_order))
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("norm", PRESETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["compiled", "reference"])
+def test_exact_round_trip_every_value(device, norm, dtype, mode):
+    values = torch.arange(256, dtype=torch.uint8)
+    img = torch.stack([values, values.flip(0), values.roll(77)], dim=-1).reshape(16, 16, 3)
+    for order in ("bgr", "rgb"):
+        with backend("auto" if mode == "compiled" else "reference"):
+            x = fl.normalize(img.to(device), norm, input_order=order, dtype=dtype)
+        back = run(x, norm, device, mode, output_order=order).cpu()
+        if dtype == torch.bfloat16:
+            assert (back.int() - img.int()).abs().max() <= 1
+        else:
+            assert torch.equal(back, img), (norm, dtype, order)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_nan_inf_and_ties(device):
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), -0.0, 1e30, -1e30, 0.5, 1.5, 2.5, 254.5, 255.5])
+    x = x.reshape(1, 1, -1)
+    norm = fl.Normalization(0.0, 1.0)
+    for mode in ("compiled", "reference"):
+        out = run(x, norm, device, mode).cpu().flatten().tolist()
+        assert out == [0, 255, 0, 0, 255, 0, 0, 2, 2, 254, 255]
+
+
+@pytest.mark.parametrize("device", devices())
+def test_sizes_crop_and_to_numpy(device, rng):
+    images = [make_image(rng, (h, w, 3), "contiguous") for h, w in ((5, 7), (3, 9), (6, 2))]
+    x = torch.zeros(3, 3, 6, 9)
+    for i, img in enumerate(images):
+        x[i, :, : img.shape[0], : img.shape[1]] = fl.normalize(img, fl.IMAGENET)
+    sizes = torch.tensor([img.shape[:2] for img in images])
+    x = x.to(device)
+    for s in (sizes, sizes.tolist(), [tuple(v) for v in sizes.tolist()]):
+        crops = fl.denormalize(x, fl.IMAGENET, sizes=s)
+        assert [tuple(c.shape) for c in crops] == [img.shape for img in images]
+        for c, img in zip(crops, images):
+            assert c.is_contiguous() and np.array_equal(c.cpu().numpy(), img)
+    arrays = fl.to_numpy_images(x, fl.IMAGENET, sizes=sizes)
+    for a, img in zip(arrays, images):
+        assert isinstance(a, np.ndarray) and a.flags["C_CONTIGUOUS"] and np.array_equal(a, img)
+    full = fl.to_numpy_images(x, fl.IMAGENET)
+    assert len(full) == 3 and full[0].shape == (6, 9, 3)
+    single = fl.to_numpy_images(x[0], fl.IMAGENET, output_order="rgb")
+    assert len(single) == 1 and np.array_equal(single[0][:5, :7], images[0][..., ::-1])
+
+
+def test_requires_grad_is_detached():
+    x = torch.randn(3, 4, 4, requires_grad=True)
+    out = fl.denormalize(x * 1.0, fl.IMAGENET)
+    assert not out.requires_grad and out.dtype == torch.uint8
+
+
+def test_matches_mmcv_style_imdenormalize_with_round_and_clip(rng):
+    # mmcv: img * std + mean (float64 there), then RGB->BGR; we add the round and clip it lacks.
+    x = torch.randn(3, 12, 10) * 2
+    mean, std = np.array(fl.IMAGENET.mean), np.array(fl.IMAGENET.std)
+    hwc = x.permute(1, 2, 0).double().numpy()
+    mm = (hwc * std + mean)[..., ::-1]
+    want = np.clip(np.rint(mm), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(fl.denormalize(x, fl.IMAGENET, output_order="bgr").numpy(), want)
+
+
+def test_transform():
+    t = fl.transforms.Denormalize(fl.CAFFE, output_order="rgb")
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    assert np.array_equal(t(fl.normalize(img, fl.CAFFE, input_order="rgb")).numpy(), img)
+    assert "output_order='rgb'" in repr(t) and isinstance(t, torch.nn.Module)
+
+
+def test_opcheck_and_compile():
+    x = torch.randn(2, 3, 5, 7)
+    for dtype in DTYPES:
+        torch.library.opcheck(torch.ops.fastload.denormalize.default,
+                              (x.to(dtype), [1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [2, 1, 0]))
+
+    def f(t):
+        return fl.denormalize(t, fl.IMAGENET).float().mean()
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    assert compiled(x) == f(x)
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ["x", "float"]),
+        (lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ["x", "float"]),
+        (lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ["x", "Tensor"]),
+        (lambda: fl.denormalize(torch.zeros(1, 4, 4), fl.IMAGENET), ValueError, ["channel", "norm"]),
+        (lambda: fl.denormalize(torch.zeros(4, 4), fl.IMAGENET), ValueError, ["(C, H, W)"]),
+        (lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, output_order="xyz"), ValueError, ["output_order"]),
+        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4), (5, 4)]), ValueError,
+         ["larger"]),
+        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4), (-1, 4)]), ValueError,
+         ["negative"]),
+        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4)]), ValueError, ["one (h, w)"]),
+        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4, 1), (4, 4, 1)]), ValueError,
+         ["pair"]),
+        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=torch.zeros(2, 2)), TypeError,
+         ["integers"]),
+        (lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, sizes=[(4, 4)]), ValueError, ["batch"]),
+        (lambda: fl.to_numpy_images(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(9, 4), (4, 4)]), ValueError,
+         ["larger"]),
+    ],
+)
+def test_bad_input(call, exc, words):
+    with pytest.raises(exc) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_cpp_op_rechecks_its_arguments():
+    require_compiled("denormalize", "cpu")
+    op = torch.ops.fastload.denormalize
+    with pytest.raises(RuntimeError, match="float32"):
+        op(torch.zeros(3, 2, 2, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2])
+    with pytest.raises(RuntimeError, match="dims"):
+        op(torch.zeros(2, 2), [0.0] * 3, [1.0] * 3, [0, 1, 2])
+    with pytest.raises(RuntimeError, match="channels"):
+        op(torch.zeros(2, 2, 2), [0.0] * 2, [1.0] * 2, [0, 1])
+    with pytest.raises(RuntimeError, match="permutation"):
+        op(torch.zeros(3, 2, 2), [0.0] * 3, [1.0] * 3, [0, 0, 1])
+    with pytest.raises(RuntimeError, match="one value per channel"):
+        op(torch.zeros(3, 2, 2), [0.0] * 2, [1.0] * 3, [0, 1, 2])
