@@ -25,7 +25,8 @@ def fastload_cli(*args, prelude: str = "", timeout: int = 600) -> subprocess.Com
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
-    proc = fastload_cli("bench", *SMOKE, "--json", str(tmp / "b.json"), "--plot", str(tmp / "b.png"))
+    proc = fastload_cli("bench", *SMOKE, "--json", str(tmp / "b.json"), "--plot", str(tmp / "b.png"),
+                        "--markdown", str(tmp / "b.md"))
     return proc, tmp
 
 
@@ -51,6 +52,8 @@ def test_smoke_run_writes_json_and_plot(smoke):
         assert impls["floor (copy)"]["x_floor"] == pytest.approx(1.0)
     assert (tmp / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "× vs torchvision" in proc.stdout and "fastload" in proc.stdout
+    md = (tmp / "b.md").read_text()
+    assert "| case | implementation |" in md and "floor (copy)" in md
 
 
 def test_missing_peer_is_reported_not_fatal(tmp_path):
@@ -79,7 +82,7 @@ def test_help_documents_every_flag():
     proc = fastload_cli("bench", "--help")
     assert proc.returncode == 0
     for flag in ("--list", "--device", "--threads", "--quick", "--scale", "--images", "--json", "--plot",
-                 "--no-progress"):
+                 "--markdown", "--no-progress"):
         assert flag in proc.stdout, flag
     assert "cpu" in proc.stdout and "cuda" in proc.stdout and "all" in proc.stdout
 

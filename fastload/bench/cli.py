@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", metavar="DIR", help="use your own JPEG/PNG files (decoded once with OpenCV)")
     p.add_argument("--json", metavar="PATH", help="write machine-readable results (schema in README)")
     p.add_argument("--plot", metavar="PATH.png", help="write a bar chart of speed-ups vs torchvision")
+    p.add_argument("--markdown", metavar="PATH.md", help="write the tables as markdown (to paste into an issue)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(doc, f, indent=2)
     if args.plot:
         report.plot(doc, args.plot)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(report.markdown(doc))
     failed = [f"{r['case']} [{r['device']}]" for r in records if not r["check_passed"]]
     if failed:
         print(f"equality check failed for: {', '.join(failed)}", file=sys.stderr)

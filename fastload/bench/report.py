@@ -87,6 +87,34 @@ def print_table(doc: dict) -> None:
                   "max |Δ|: largest difference from fastload's output.")
 
 
+def markdown(doc: dict) -> str:
+    """The results as GitHub markdown: one table per suite, ready to paste into an issue or RESULTS.md."""
+    env = doc["environment"]
+    lines = [
+        f"fastload {env['fastload']} · torch {env['torch']} · torchvision {env['torchvision']} · {env['cpu']}, "
+        f"{env['cores']} cores, {env['threads']} threads · GPU {env['gpu'] or 'none'} · {env['date']} · "
+        f"`{env['command']}`",
+    ]
+    for suite in dict.fromkeys(rec["suite"] for rec in doc["cases"]):
+        lines += ["", f"**{suite}**", "",
+                  "| case | implementation | median ms | × vs torchvision | × of floor | max \\|Δ\\| |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for rec in (r for r in doc["cases"] if r["suite"] == suite):
+            case = f"{rec['case']} [{rec['device']}]"
+            for row in rec["results"]:
+                if row.get("error"):
+                    lines.append(f"| {case} | {row['impl']} | error: {row['error'][:60]} | | | |")
+                    continue
+                sp, xf, diff = row["speedup_vs_torchvision"], row["x_floor"], row["max_abs_diff"]
+                lines.append(
+                    f"| {case} | {row['impl']} | {_ms(row['median_s'])} | {'' if sp is None else f'{sp:.2f}×'} | "
+                    f"{'' if xf is None else f'{xf:.2f}'} | {'' if diff is None else f'{diff:.1e}'} |"
+                )
+            for peer, why in rec["unavailable"].items():
+                lines.append(f"| {case} | {peer} | {why} | | | |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(doc: dict, path: str) -> None:
     """One panel per suite: speed-up of every implementation vs torchvision, per case (log scale)."""
     import matplotlib
