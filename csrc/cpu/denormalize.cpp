@@ -6,14 +6,9 @@
 
 #include <algorithm>
 
+#include "cpu/isa.h"
 #include "fastload/denormalize_math.h"
 #include "ops/denormalize.h"
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FL_CPU_CLONES
-#endif
 
 namespace fastload {
 namespace {

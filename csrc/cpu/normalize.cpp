@@ -1,119 +1,17 @@
-// fastload::normalize on the CPU: parallel over pixel blocks or image rows (at::parallel_for), one pass.
-// Runs of contiguous pixels (stride C, channels adjacent) take a loop the compiler vectorizes; GCC's
-// target_clones builds it for AVX-512, AVX2 and baseline x86-64 and picks one at load time, so a portable build is
-// still fast. Every other stride pattern (transposed, flipped rows, ...) takes the scalar loop.
+// fastload::normalize on the CPU: parallel over pixel blocks or image rows (at::parallel_for), one pass; the row
+// kernels live in normalize_rows.h.
 #include <ATen/Parallel.h>
 
-#include <algorithm>
 #include <torch/library.h>
 
+#include <algorithm>
+
+#include "cpu/normalize_rows.h"
 #include "fastload/normalize_math.h"
 #include "ops/normalize.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define FL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FL_HAVE_AVX512_ROWS 1
-#include <immintrin.h>
-#else
-#define FL_CPU_CLONES
-#define FL_HAVE_AVX512_ROWS 0
-#endif
-
 namespace fastload {
 namespace {
-
-// One output row (fixed n, h) when the input row is contiguous pixels. M0..M2 are the input channels that output
-// channels 0..2 read; `plane` is H*W (the distance between output channels when planar).
-template <FloatDtype D, int C, int M0, int M1, int M2, bool ChannelsLast>
-FL_CPU_CLONES void contiguous_row(const uint8_t* __restrict in, typename FloatTraits<D>::storage* __restrict out,
-                                  int64_t plane, int64_t w, const float* mean, const float* inv_std) {
-  using T = FloatTraits<D>;
-  const float m0 = mean[0], s0 = inv_std[0];
-  if constexpr (C == 1) {
-    for (int64_t x = 0; x < w; ++x) out[x] = T::from_float(normalize_value(in[x], m0, s0));
-  } else {
-    const float m1 = mean[1], s1 = inv_std[1], m2 = mean[2], s2 = inv_std[2];
-    auto* __restrict o1 = out + (ChannelsLast ? 1 : plane);
-    auto* __restrict o2 = out + (ChannelsLast ? 2 : 2 * plane);
-    constexpr int step = ChannelsLast ? 3 : 1;
-    for (int64_t x = 0; x < w; ++x) {
-      const uint8_t* px = in + 3 * x;
-      out[step * x] = T::from_float(normalize_value(px[M0], m0, s0));
-      o1[step * x] = T::from_float(normalize_value(px[M1], m1, s1));
-      o2[step * x] = T::from_float(normalize_value(px[M2], m2, s2));
-    }
-  }
-}
-
-#if FL_HAVE_AVX512_ROWS
-// Hand-written AVX-512BW row for the most common case, 3 channels to planar output: ~25% faster than what GCC makes
-// of contiguous_row (measured on Zen 4). Per 16 pixels: one 48-byte load, a dword permute that gives each 128-bit
-// lane 4 whole pixels, a byte shuffle that groups each lane's bytes by channel, then per channel a dword gather,
-// widening, the same fp32 sub/mul as normalize_value, and one store. The tail uses masked loads and stores.
-template <FloatDtype D>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v,
-                                                                    __mmask16 mask) {
-  if constexpr (D == FloatDtype::kFloat32) {
-    _mm512_mask_storeu_ps(dst, mask, v);
-  } else if constexpr (D == FloatDtype::kFloat16) {
-    _mm256_mask_storeu_epi16(dst, mask, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-  } else {  // bf16, round to nearest even on the bits (values are never NaN here: inputs and spec are finite)
-    const __m512i bits = _mm512_castps_si512(v);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    _mm256_mask_storeu_epi16(dst, mask, _mm512_cvtepi32_epi16(rounded));
-  }
-}
-
-template <FloatDtype D, bool Swap>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void planar_row_avx512(const uint8_t* in,
-                                                                    typename FloatTraits<D>::storage* out,
-                                                                    int64_t plane, int64_t w, const float* mean,
-                                                                    const float* inv_std) {
-  const __m512i to_lanes = _mm512_setr_epi32(0, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 11, 11);
-  const __m512i by_channel =
-      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, -1, -1, -1, -1));
-  __m512i gather[3];
-  __m512 m[3], s[3];
-  for (int k = 0; k < 3; ++k) {
-    const int src = Swap ? 2 - k : k;
-    gather[k] = _mm512_setr_epi32(src, src + 4, src + 8, src + 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
-    m[k] = _mm512_set1_ps(mean[k]);
-    s[k] = _mm512_set1_ps(inv_std[k]);
-  }
-  for (int64_t x = 0; x < w; x += 16) {
-    const int64_t count = std::min<int64_t>(16, w - x);
-    const __mmask64 load_mask = count == 16 ? 0xffffffffffffull : (1ull << (3 * count)) - 1;
-    const __mmask16 store_mask = static_cast<__mmask16>(count == 16 ? 0xffff : (1u << count) - 1);
-    __m512i v = _mm512_maskz_loadu_epi8(load_mask, in + 3 * x);
-    v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(to_lanes, v), by_channel);
-    for (int k = 0; k < 3; ++k) {
-      const __m128i bytes = _mm512_castsi512_si128(_mm512_permutexvar_epi32(gather[k], v));
-      const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
-      store16<D>(out + k * plane + x, _mm512_mul_ps(_mm512_sub_ps(f, m[k]), s[k]), store_mask);
-    }
-  }
-}
-
-bool cpu_has_avx512bw_vl() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
-  return has;
-}
-#endif
-
-template <FloatDtype D>
-using RowFn = void (*)(const uint8_t*, typename FloatTraits<D>::storage*, int64_t, int64_t, const float*, const float*);
-
-template <FloatDtype D>
-RowFn<D> pick_row(int64_t c, bool swap, bool channels_last) {
-  if (c == 1) return contiguous_row<D, 1, 0, 0, 0, false>;
-  if (channels_last) return swap ? contiguous_row<D, 3, 2, 1, 0, true> : contiguous_row<D, 3, 0, 1, 2, true>;
-#if FL_HAVE_AVX512_ROWS
-  if (cpu_has_avx512bw_vl()) return swap ? planar_row_avx512<D, true> : planar_row_avx512<D, false>;
-#endif
-  return swap ? contiguous_row<D, 3, 2, 1, 0, false> : contiguous_row<D, 3, 0, 1, 2, false>;
-}
 
 // Contiguous images (the common case) are processed as one long run of pixels per image, split into blocks of
 // kBlock pixels across threads: no per-row loop tails, and rows of any width vectorize fully.
@@ -125,11 +23,8 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
   using S = typename T::storage;
   const int64_t plane = p.h * p.w;
   if (p.n == 0 || plane == 0) return;
-  const bool identity = p.c == 1 || (p.channel_map[0] == 0 && p.channel_map[1] == 1 && p.channel_map[2] == 2);
-  const bool swap = p.c == 3 && p.channel_map[0] == 2 && p.channel_map[1] == 1 && p.channel_map[2] == 0;
-  const bool pixels_contiguous = p.in_stride_w == p.c && p.in_stride_c == 1 && (identity || swap);
-  const bool image_contiguous = pixels_contiguous && (p.h == 1 || p.in_stride_h == p.w * p.c);
-  const auto row_fn = pick_row<D>(p.c, swap, p.channels_last);
+  const RowNormalizer<D> rows(p.c, p.channel_map, p.mean, p.inv_std, p.channels_last);
+  const bool image_contiguous = rows.vectorized(p.in_stride_w, p.in_stride_c) && (p.h == 1 || p.in_stride_h == p.w * p.c);
   S* const out = static_cast<S*>(p.out);
   // Output position of pixel `pixel` (flat index within image n) in channel 0.
   auto out_at = [&](int64_t n, int64_t pixel) {
@@ -143,7 +38,7 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
         const int64_t n = b / blocks_per_image;
         const int64_t first = (b - n * blocks_per_image) * kBlock;
         const int64_t count = std::min(kBlock, plane - first);
-        row_fn(p.in + n * p.in_stride_n + first * p.c, out_at(n, first), plane, count, p.mean, p.inv_std);
+        rows(p.in + n * p.in_stride_n + first * p.c, p.c, 1, out_at(n, first), plane, count);
       }
     });
     return;
@@ -154,21 +49,7 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
   at::parallel_for(0, p.n * p.h, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t n = r / p.h, y = r % p.h;
-      const uint8_t* in_row = p.in + n * p.in_stride_n + y * p.in_stride_h;
-      S* out_row = out_at(n, y * p.w);
-      if (pixels_contiguous) {
-        row_fn(in_row, out_row, plane, p.w, p.mean, p.inv_std);
-        continue;
-      }
-      const int64_t pixel_step = p.channels_last ? p.c : 1;
-      for (int64_t k = 0; k < p.c; ++k) {
-        const uint8_t* src = in_row + p.channel_map[k] * p.in_stride_c;
-        S* dst = out_row + (p.channels_last ? k : k * plane);
-        const float m = p.mean[k], s = p.inv_std[k];
-        for (int64_t x = 0; x < p.w; ++x) {
-          dst[x * pixel_step] = T::from_float(normalize_value(src[x * p.in_stride_w], m, s));
-        }
-      }
+      rows(p.in + n * p.in_stride_n + y * p.in_stride_h, p.in_stride_w, p.in_stride_c, out_at(n, y * p.w), plane, p.w);
     }
   });
 }
