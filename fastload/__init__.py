@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 
 from fastload import _ops, reference, transforms
-from fastload.functional import denormalize, normalize, to_numpy_images
+from fastload.functional import PaddedBatch, denormalize, normalize, pack_images, pad_batch, to_numpy_images
 from fastload.normalization import CAFFE, IMAGENET, Normalization
+from fastload.packed import PackedImages
 
 __version__ = "0.1.0"
 
@@ -15,9 +16,13 @@ __all__ = [
     "CAFFE",
     "IMAGENET",
     "Normalization",
+    "PackedImages",
+    "PaddedBatch",
     "backend_info",
     "denormalize",
     "normalize",
+    "pack_images",
+    "pad_batch",
     "reference",
     "to_numpy_images",
     "transforms",

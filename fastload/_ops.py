@@ -33,7 +33,7 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
         stacklevel=2,
     )
 
-OPS = ("normalize", "normalize_into", "denormalize")
+OPS = ("normalize", "normalize_into", "denormalize", "pad_batch", "pad_batch_packed")
 
 
 def extension_loaded() -> bool:
@@ -101,6 +101,17 @@ if load_error is None:
     @torch.library.register_fake("fastload::denormalize")
     def _denormalize_fake(x, mean, std, channel_map):
         return reference.denormalize_output(x)
+
+    @torch.library.register_fake("fastload::pad_batch")
+    def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
+        return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, mean is not None, dtype,
+                                          channels_last, images[0].device)
+
+    @torch.library.register_fake("fastload::pad_batch_packed")
+    def _pad_batch_packed_fake(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value,
+                               dtype, channels_last):
+        return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, mean is not None, dtype,
+                                          channels_last, data.device)
 
     @torch.library.register_fake("fastload::normalize_into")
     def _normalize_into_fake(img, mean, inv_std, channel_map, flip_dims, out):

@@ -3,13 +3,16 @@ the reference (see `fastload._ops.pick`)."""
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from fastload import _ops
 from fastload.normalization import ORDERS, Normalization
+from fastload.packed import PackedImages, pack
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -240,3 +243,157 @@ def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str =
     if crops is None:
         return list(host)
     return [np.ascontiguousarray(host[i, :h, :w]) for i, (h, w) in enumerate(crops)]
+
+
+class PaddedBatch(NamedTuple):
+    """Result of `pad_batch`: `images` (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C) uint8 (not normalized),
+    and `sizes`, an int64 (N, 2) CPU tensor of each image's true (h, w) (what `denormalize(sizes=)` takes)."""
+
+    images: torch.Tensor
+    sizes: torch.Tensor
+
+
+def _check_image_list(images, name: str = "images"):
+    """Validated images: (list of tensors sharing memory, their flip masks, the originals, C)."""
+    if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
+        images = list(images)
+    if isinstance(images, (str, bytes)) or not hasattr(images, "__len__") or not hasattr(images, "__getitem__"):
+        raise TypeError(f"{name} must be a sequence of HWC uint8 images or a PackedImages, got {type(images).__name__}")
+    if len(images) == 0:
+        raise ValueError(f"{name} must not be empty")
+    tensors, masks = [], []
+    for i, img in enumerate(images):
+        tensor, flips = as_image_tensor(img, f"{name}[{i}]")
+        if tensor.dim() != 3:
+            raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
+        if tensors and tensor.shape[-1] != tensors[0].shape[-1]:
+            raise ValueError(f"{name}[{i}] has {tensor.shape[-1]} channel(s) but {name}[0] has {tensors[0].shape[-1]}")
+        if tensors and tensor.device != tensors[0].device:
+            raise ValueError(f"{name}[{i}] is on {tensor.device} but {name}[0] is on {tensors[0].device}")
+        tensors.append(tensor)
+        masks.append(sum(1 << d for d in flips))
+    return tensors, masks, list(images), int(tensors[0].shape[-1])
+
+
+def pack_images(images, *, pin_memory: bool = False) -> PackedImages:
+    """Pack a sequence of HWC uint8 images (numpy or torch, any strides, equal C) into one contiguous buffer.
+
+    Returns a `PackedImages` (data on the images' device; page-locked when `pin_memory` and CUDA is available).
+    """
+    _, _, originals, channels = _check_image_list(images)
+    return pack(originals, channels, pin_memory=pin_memory)
+
+
+def _check_pad_value(pad_value, channels: int, normalized: bool) -> list[float]:
+    values = [pad_value] if isinstance(pad_value, (int, float)) and not isinstance(pad_value, bool) else pad_value
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"pad_value must be a number or one number per channel, got {pad_value!r}") from None
+    if len(values) == 1:
+        values = values * channels
+    if len(values) != channels:
+        raise ValueError(f"pad_value needs 1 or {channels} values, got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"pad_value must be finite, got {values}")
+    if not normalized and not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"pad_value of a uint8 batch (norm=None) must be in [0, 255], got {values}")
+    return values
+
+
+def _check_size(name: str, value, minimum: int = 0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def batch_extent(sizes: list[tuple[int, int]], size_divisor: int, pad_to) -> tuple[int, int]:
+    """(Hp, Wp): `pad_to`, or the largest h and w rounded up to a multiple of `size_divisor`."""
+    if pad_to is not None:
+        if not hasattr(pad_to, "__len__") or len(pad_to) != 2:
+            raise ValueError(f"pad_to must be an (h, w) pair, got {pad_to!r}")
+        ph, pw = _check_size("pad_to[0]", pad_to[0]), _check_size("pad_to[1]", pad_to[1])
+        for i, (h, w) in enumerate(sizes):
+            if h > ph or w > pw:
+                raise ValueError(f"images[{i}] is {h}x{w} (h x w), larger than pad_to={ph, pw}")
+        return ph, pw
+    d = size_divisor
+    return (-(-max(h for h, _ in sizes) // d) * d, -(-max(w for _, w in sizes) // d) * d)
+
+
+def pad_batch(
+    images,
+    norm: Normalization | None = None,
+    *,
+    input_order: str = "bgr",
+    size_divisor: int = 1,
+    pad_to=None,
+    pad_value=0.0,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    device=None,
+) -> PaddedBatch:
+    """Variable-size HWC uint8 images -> one padded batch, in one pass (each image at the top-left).
+
+    Args:
+        images: a sequence of (H, W, C) uint8 numpy arrays or tensors (any strides, equal C), or a `PackedImages`.
+        norm: with a `Normalization`, the batch is normalized float (N, C, Hp, Wp) with channels in `norm.order`;
+            without, a padded uint8 (N, Hp, Wp, C) batch in the input's channel order (to normalize later, e.g. on
+            the GPU).
+        input_order: channel order of the images ("bgr" or "rgb"), used with `norm`.
+        size_divisor: Hp and Wp are the largest h and w rounded up to a multiple of this (e.g. 32).
+        pad_to: an explicit (Hp, Wp) instead; an image larger than it is an error.
+        pad_value: the padding, one number or one per channel: in output (normalized) space with `norm` (0.0 = the
+            mean colour, as mmengine's stack_batch and detectron2's ImageList after normalization), a byte without.
+        dtype, channels_last: of the normalized output, as in `normalize`.
+        device: where the batch is built (default: where the images are). CPU images with device="cuda" are packed
+            into one pinned buffer, copied in one host->device transfer, and assembled by one kernel.
+
+    Returns:
+        PaddedBatch(images, sizes): sizes is an int64 (N, 2) CPU tensor of the true (h, w) of each image.
+    """
+    normalized = norm is not None
+    if normalized:
+        norm = _check_norm(norm)
+        dtype = _check_float_dtype(dtype)
+    input_order = _check_order("input_order", input_order)
+    size_divisor = _check_size("size_divisor", size_divisor, minimum=1)
+    if not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
+    target = torch.device(device) if device is not None else None
+
+    if isinstance(images, PackedImages):
+        packed, channels = images, images.channels
+        if len(packed) == 0:
+            raise ValueError("images must not be empty")
+        sizes_list = [tuple(hw) for hw in packed.sizes.tolist()]
+    else:
+        tensors, masks, originals, channels = _check_image_list(images)
+        sizes_list = [tuple(t.shape[:2]) for t in tensors]
+        packed = None
+        if target is not None and target != tensors[0].device:
+            # One pinned staging buffer, one host -> device copy, one kernel.
+            packed = pack(originals, channels, pin_memory=target.type == "cuda")
+    if normalized and channels != norm.channels:
+        raise ValueError(f"images have {channels} channel(s) but norm describes {norm.channels}: {norm}")
+    if packed is not None and target is not None and packed.device != target:
+        packed = packed.to(target, non_blocking=packed.is_pinned())
+
+    batch_hw = list(batch_extent(sizes_list, size_divisor, pad_to))
+    pad = _check_pad_value(pad_value, channels, normalized)
+    if normalized:
+        cmap = channel_map(channels, input_order, norm.order)
+        mean, inv_std, out_dtype = list(norm.mean), [1.0 / v for v in norm.std], dtype
+    else:
+        cmap, mean, inv_std, out_dtype = list(range(channels)), None, None, None
+    sizes = torch.tensor(sizes_list, dtype=torch.int64).reshape(-1, 2)
+    if packed is not None:
+        op = _ops.pick("pad_batch_packed", packed.device)
+        out = op(packed.data, packed.offsets, packed.sizes, channels, batch_hw, mean, inv_std, cmap, pad, out_dtype,
+                 channels_last)
+    else:
+        op = _ops.pick("pad_batch", tensors[0].device)
+        out = op(tensors, masks, batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
+    return PaddedBatch(out, sizes)

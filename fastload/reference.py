@@ -69,3 +69,72 @@ def denormalize(x: torch.Tensor, mean: list[float], std: list[float], channel_ma
     v = x.to(torch.float32) * std_t + mean_t
     v = torch.nan_to_num(v, nan=0.0).clamp_(0.0, 255.0).round_()
     return v.to(torch.uint8).movedim(-3, -1).contiguous()
+
+
+def _flip(img: torch.Tensor, mask: int) -> torch.Tensor:
+    dims = [d for d in range(3) if mask & (1 << d)]
+    return img.flip(dims) if dims else img
+
+
+def pad_batch_output(n: int, c: int, batch_hw, normalized: bool, dtype, channels_last: bool, device):
+    """Empty result of `pad_batch`: (N, C, Hp, Wp) `dtype` (contiguous or channels_last) when normalized, else
+    (N, Hp, Wp, C) uint8."""
+    h, w = batch_hw
+    if not normalized:
+        return torch.empty((n, h, w, c), dtype=torch.uint8, device=device)
+    out = torch.empty((n, h, w, c) if channels_last else (n, c, h, w), dtype=dtype or torch.float32, device=device)
+    return out.permute(0, 3, 1, 2) if channels_last else out
+
+
+def pad_batch(
+    images: list[torch.Tensor],
+    flip_masks: list[int],
+    batch_hw: list[int],
+    mean: list[float] | None,
+    inv_std: list[float] | None,
+    channel_map: list[int],
+    pad_value: list[float],
+    dtype: torch.dtype | None,
+    channels_last: bool,
+) -> torch.Tensor:
+    """HWC uint8 images (image i read with the dims in bit mask flip_masks[i] reversed) -> one padded batch, each
+    image at the top-left. With mean/inv_std: (N, C, Hp, Wp) `dtype`, normalize() inside the images and pad_value
+    (output space, per output channel) elsewhere; without: (N, Hp, Wp, C) uint8 with pad_value bytes."""
+    c = images[0].shape[-1]
+    normalized = mean is not None
+    device = images[0].device
+    out = pad_batch_output(len(images), c, batch_hw, normalized, dtype, channels_last, device)
+    if normalized:
+        # via fp32, as the kernels round: double -> float -> dtype
+        fill = torch.tensor(pad_value, dtype=torch.float32, device=device).to(out.dtype)
+        out.copy_(fill.view(1, c, 1, 1).expand_as(out))
+        for i, img in enumerate(images):
+            h, w = img.shape[:2]
+            out[i, :, :h, :w] = normalize(_flip(img, flip_masks[i]), mean, inv_std, channel_map, [], out.dtype, False)
+    else:
+        fill = torch.tensor([round(v) for v in pad_value], dtype=torch.uint8, device=device)
+        out.copy_(fill.expand_as(out))
+        for i, img in enumerate(images):
+            h, w = img.shape[:2]
+            out[i, :h, :w] = _flip(img, flip_masks[i])[..., list(channel_map)]
+    return out
+
+
+def pad_batch_packed(
+    data: torch.Tensor,
+    offsets: torch.Tensor,
+    sizes: torch.Tensor,
+    channels: int,
+    batch_hw: list[int],
+    mean: list[float] | None,
+    inv_std: list[float] | None,
+    channel_map: list[int],
+    pad_value: list[float],
+    dtype: torch.dtype | None,
+    channels_last: bool,
+) -> torch.Tensor:
+    """`pad_batch` over a packed buffer: image i is the contiguous (h, w, C) block at byte offsets[i] of `data`."""
+    images = [
+        data[o : o + h * w * channels].view(h, w, channels) for o, (h, w) in zip(offsets.tolist(), sizes.tolist())
+    ]
+    return pad_batch(images, [0] * len(images), batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last)

@@ -1,0 +1,73 @@
+// fastload::pad_batch CUDA kernel: one thread per output pixel of the whole batch, in output order, so the stores
+// of neighbouring threads are adjacent (planar: per channel plane; NHWC: C consecutive values). A thread reads its
+// image's descriptor (cached, shared by the whole row) and its source pixel, or writes the pad values: every output
+// element is written once, in one launch for the whole batch. Torch-free (cuda_runtime only) for fast builds.
+#include <stdint.h>
+
+#include <algorithm>
+
+#include "cuda/pad_batch_launch.h"
+
+namespace fastload {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxBlocks = 1 << 20;
+
+template <FloatDtype D>
+__global__ void __launch_bounds__(kThreads) pad_normalized_kernel(PadBatchParams p) {
+  using T = FloatTraits<D>;
+  using S = typename T::storage;
+  const int64_t plane = p.out_h * p.out_w;
+  const int64_t total = p.n * plane;
+  S* const out = static_cast<S*>(p.out);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t n = i / plane;
+    const int64_t pixel = i - n * plane;
+    const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
+    const ImageDesc img = p.images[n];
+    const bool inside = y < img.h && x < img.w;
+    const uint8_t* src = img.data + y * img.stride_h + x * img.stride_w;
+#pragma unroll
+    for (int k = 0; k < kMaxChannels; ++k) {
+      if (k >= p.c) break;
+      const float v = inside ? normalize_value(src[p.channel_map[k] * img.stride_c], p.mean[k], p.inv_std[k])
+                             : p.pad_value[k];
+      out[p.channels_last ? i * p.c + k : (n * p.c + k) * plane + pixel] = T::from_float(v);
+    }
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) pad_bytes_kernel(PadBatchParams p) {
+  const int64_t plane = p.out_h * p.out_w;
+  const int64_t total = p.n * plane;
+  uint8_t* const out = static_cast<uint8_t*>(p.out);
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t n = i / plane;
+    const int64_t pixel = i - n * plane;
+    const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
+    const ImageDesc img = p.images[n];
+    const bool inside = y < img.h && x < img.w;
+    const uint8_t* src = img.data + y * img.stride_h + x * img.stride_w;
+    for (int k = 0; k < p.c; ++k) out[i * p.c + k] = inside ? src[p.channel_map[k] * img.stride_c] : p.pad_byte[k];
+  }
+}
+
+}  // namespace
+
+void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream) {
+  const int64_t total = p.n * p.out_h * p.out_w;
+  if (total == 0) return;
+  const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxBlocks);
+  if (!p.normalize) {
+    pad_bytes_kernel<<<blocks, kThreads, 0, stream>>>(p);
+    return;
+  }
+  dispatch_float_dtype(p.dtype, [&](auto d) {
+    pad_normalized_kernel<decltype(d)::value><<<blocks, kThreads, 0, stream>>>(p);
+  });
+}
+
+}  // namespace fastload

@@ -1,0 +1,100 @@
+"""PackedImages: a ragged batch of HWC uint8 images in one contiguous buffer, so a DataLoader can ship raw decoded
+images (uint8, any sizes) as one tensor and the GPU can resize/normalize/pad them in one kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class PackedImages:
+    """N HWC uint8 images of equal channel count C and any sizes, back to back in one 1-D buffer.
+
+    Attributes:
+        data: 1-D uint8 tensor (CPU, pinned CPU or CUDA) holding the images contiguously, HWC each.
+        offsets: int64 (N,) CPU tensor: byte offset of image i in `data`.
+        sizes: int64 (N, 2) CPU tensor: (h, w) of image i.
+        channels: C (1 or 3).
+
+    Picklable (DataLoader workers send it through shared memory like any tensor), and the DataLoader's
+    pin_memory thread calls `pin_memory()`. Metadata stays on the CPU so no device sync is needed to read sizes.
+    """
+
+    __slots__ = ("data", "offsets", "sizes", "channels")
+
+    def __init__(self, data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int):
+        if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
+            raise TypeError("PackedImages data must be a 1-D uint8 tensor")
+        offsets = torch.as_tensor(offsets, dtype=torch.int64).cpu()
+        sizes = torch.as_tensor(sizes, dtype=torch.int64).cpu().reshape(-1, 2)
+        if offsets.shape != (sizes.shape[0],):
+            raise ValueError(f"PackedImages offsets {tuple(offsets.shape)} and sizes {tuple(sizes.shape)} disagree")
+        if channels not in (1, 3):
+            raise ValueError(f"PackedImages channels must be 1 or 3, got {channels}")
+        ends = offsets + sizes[:, 0] * sizes[:, 1] * channels
+        if len(offsets) and (int(offsets.min()) < 0 or int(sizes.min()) < 0 or int(ends.max()) > data.numel()):
+            raise ValueError("PackedImages offsets/sizes point outside data")
+        self.data, self.offsets, self.sizes, self.channels = data.contiguous(), offsets, sizes, int(channels)
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0])
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        """Image i as an (h, w, C) view of `data`."""
+        h, w = self.sizes[i].tolist()
+        o = int(self.offsets[i])
+        return self.data[o : o + h * w * self.channels].view(h, w, self.channels)
+
+    def unpack(self) -> list[torch.Tensor]:
+        """The images as a list of (h, w, C) uint8 views of `data` (on its device)."""
+        return [self[i] for i in range(len(self))]
+
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.numel()
+
+    def is_pinned(self) -> bool:
+        return self.data.is_pinned()
+
+    def pin_memory(self, device=None) -> PackedImages:
+        """A copy with `data` in page-locked memory (for asynchronous host -> device copies)."""
+        data = self.data.pin_memory() if device is None else self.data.pin_memory(device)
+        return PackedImages(data, self.offsets, self.sizes, self.channels)
+
+    def to(self, device, non_blocking: bool = False) -> PackedImages:
+        """`data` moved to `device` in one copy (asynchronous from pinned memory with non_blocking=True)."""
+        return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
+
+    def __reduce__(self):
+        return (PackedImages, (self.data, self.offsets, self.sizes, self.channels))
+
+    def __repr__(self) -> str:
+        return (f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "
+                f"device={self.device}, pinned={self.is_pinned()})")
+
+
+def pack(arrays: list, channels: int, pin_memory: bool = False) -> PackedImages:
+    """Copy checked (h, w, C) uint8 numpy arrays or tensors (any strides, negative numpy strides included) into one
+    buffer, one pass per image. The caller has validated dtype, shape and channel count."""
+    sizes = [tuple(a.shape[:2]) for a in arrays]
+    counts = [h * w * channels for h, w in sizes]
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)
+    total = int(sum(counts))
+    pin = pin_memory and torch.cuda.is_available()
+    device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
+    data = torch.empty(total, dtype=torch.uint8, device=device, pin_memory=pin and device.type == "cpu")
+    host = data.numpy() if device.type == "cpu" else None
+    for a, o, n, (h, w) in zip(arrays, offsets.tolist(), counts, sizes):
+        if isinstance(a, np.ndarray):
+            if host is None:  # numpy image into a CUDA buffer
+                data[o : o + n].view(h, w, channels).copy_(torch.from_numpy(np.ascontiguousarray(a)))
+            else:
+                np.copyto(host[o : o + n].reshape(h, w, channels), a)  # reads negative strides directly
+        else:
+            data[o : o + n].view(h, w, channels).copy_(a)
+    return PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
+                        channels)
