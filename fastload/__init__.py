@@ -6,17 +6,21 @@ from __future__ import annotations
 import torch
 
 from fastload import _ops, reference, transforms
+from fastload.collate import PadCollate
 from fastload.functional import PaddedBatch, denormalize, normalize, pack_images, pad_batch, to_numpy_images
 from fastload.normalization import CAFFE, IMAGENET, Normalization
+from fastload.loader import DevicePrefetcher
 from fastload.packed import PackedImages
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CAFFE",
+    "DevicePrefetcher",
     "IMAGENET",
     "Normalization",
     "PackedImages",
+    "PadCollate",
     "PaddedBatch",
     "backend_info",
     "denormalize",

@@ -87,3 +87,29 @@ def test_hypothesis_denormalize_compiled_equals_reference(h, w, batch, channels,
     with backend("reference"):
         want = fl.denormalize(x, norm, output_order=output_order)
     assert torch.equal(got, want)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.tuples(st.integers(1, 20), st.integers(1, 30)), min_size=1, max_size=5),
+    channels=st.sampled_from([1, 3]),
+    views=st.lists(st.sampled_from(VIEWS), min_size=1, max_size=3),
+    normalized=st.booleans(),
+    divisor=st.sampled_from([1, 2, 7, 32]),
+    dtype=st.sampled_from(DTYPES),
+    channels_last=st.booleans(),
+    packed=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_hypothesis_pad_batch_compiled_equals_reference(sizes, channels, views, normalized, divisor, dtype,
+                                                        channels_last, packed, seed):
+    rng = np.random.default_rng(seed)
+    images = [make_image(rng, (h, w, channels), views[i % len(views)]) for i, (h, w) in enumerate(sizes)]
+    norm = (fl.IMAGENET if channels == 3 else fl.Normalization(127.5, 58.0)) if normalized else None
+    source = fl.pack_images(images) if packed else images
+    kw = dict(size_divisor=divisor, dtype=dtype, channels_last=channels_last, pad_value=3.0)
+    got = fl.pad_batch(source, norm, **kw)
+    with backend("reference"):
+        want = fl.pad_batch(source, norm, **kw)
+    assert got.images.stride() == want.images.stride()
+    assert torch.equal(got.images, want.images) and torch.equal(got.sizes, want.sizes)

@@ -1,0 +1,118 @@
+"""DevicePrefetcher: overlaps the host->device copy of batch N+1 with the model's work on batch N, and finishes the
+batch on the device with the fused ops (normalize / pad) when the loader ships uint8 or PackedImages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import torch
+
+from fastload import functional as F
+from fastload.normalization import Normalization
+from fastload.packed import PackedImages
+
+
+def _move(obj, device: torch.device):
+    if isinstance(obj, (torch.Tensor, PackedImages)):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, Mapping):
+        return {k: _move(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return type(obj)(*(_move(v, device) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_move(v, device) for v in obj)
+    return obj
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, PackedImages):
+        yield obj.data
+    elif isinstance(obj, Mapping):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
+
+
+class DevicePrefetcher:
+    """Wraps a DataLoader: yields its batches on `device`, one batch ahead.
+
+    On CUDA, batch N+1 is copied (non_blocking, from pinned memory when the loader uses pin_memory=True) and finished
+    on a side stream while the caller works on batch N; the caller's stream waits for it and every tensor is marked
+    with record_stream, so memory is never reused too early. On the CPU it runs synchronously, so one training script
+    runs anywhere.
+
+    With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
+    a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a uint8 (N, H, W, C) batch ->
+    `normalize(..., norm)`. Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader
+    (with a DistributedSampler) with device=f"cuda:{local_rank}".
+    """
+
+    def __init__(self, loader: Iterable, device="cuda", norm: Normalization | None = None, *, image_key: str = "img",
+                 input_order: str = "bgr", dtype: torch.dtype = torch.float32, channels_last: bool = False,
+                 size_divisor: int = 1, pad_value=0.0):
+        self.loader = loader
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("DevicePrefetcher: device is CUDA but no CUDA GPU is available")
+        self.norm = F._check_norm(norm) if norm is not None else None
+        self.image_key = image_key
+        self.input_order = F._check_order("input_order", input_order)
+        self.dtype = F._check_float_dtype(dtype)
+        self.channels_last, self.pad_value = channels_last, pad_value
+        self.size_divisor = F._check_size("size_divisor", size_divisor, minimum=1)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def _finish_images(self, images):
+        if self.norm is None:
+            return images
+        if isinstance(images, PackedImages):
+            return F.pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
+                               pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
+        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+            return F.normalize(images, self.norm, input_order=self.input_order, dtype=self.dtype,
+                               channels_last=self.channels_last)
+        return images
+
+    def _prepare(self, batch):
+        batch = _move(batch, self.device)
+        if isinstance(batch, Mapping) and self.image_key in batch:
+            batch = dict(batch)
+            batch[self.image_key] = self._finish_images(batch[self.image_key])
+        elif isinstance(batch, (list, tuple)) and batch:
+            batch = type(batch)([self._finish_images(batch[0]), *batch[1:]])
+        return batch
+
+    def __iter__(self):
+        if self.device.type != "cuda":
+            for batch in self.loader:
+                yield self._prepare(batch)
+            return
+        stream = torch.cuda.Stream(device=self.device)
+        it = iter(self.loader)
+
+        def preload():
+            try:
+                batch = next(it)
+            except StopIteration:
+                return None
+            # The side stream must not start before the caller's pending work on the memory it may reuse.
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                return self._prepare(batch)
+
+        ready = preload()
+        while ready is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_stream(stream)
+            for t in _tensors(ready):
+                if t.device.type == "cuda":
+                    t.record_stream(current)
+            following = preload()
+            yield ready
+            ready = following

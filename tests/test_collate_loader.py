@@ -1,0 +1,155 @@
+"""PadCollate and DevicePrefetcher in real DataLoaders (2 workers, fork and spawn, pin_memory), dict and tuple
+samples, packed and padded, label conventions, bad samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+import fastload as fl
+from conftest import CUDA
+
+SIZES = [(30, 41), (17, 64), (48, 33), (25, 25), (40, 12), (33, 50)]
+
+
+class DetectionSet(Dataset):
+    """Dict samples, mmdet style: a BGR image of its own size, boxes, 1-based labels, and a scalar."""
+
+    def __len__(self):
+        return len(SIZES)
+
+    def __getitem__(self, i):
+        h, w = SIZES[i]
+        rng = np.random.default_rng(i)
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        if i % 2:
+            img = img[:, ::-1]  # a flip augmentation as a negative-stride view
+        n = i % 3 + 1
+        return {"img": img, "bboxes": rng.random((n, 4)) * 10, "labels": np.arange(1, n + 1), "idx": i}
+
+
+class ClassificationSet(DetectionSet):
+    def __getitem__(self, i):
+        sample = super().__getitem__(i)
+        return sample["img"], i % 4
+
+
+def expected_images(indices, norm, divisor):
+    ds = DetectionSet()
+    return fl.pad_batch([ds[i]["img"] for i in indices], norm, size_divisor=divisor)
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+@pytest.mark.parametrize("pack", [False, True])
+def test_dict_samples_in_workers(context, pack):
+    collate = fl.PadCollate(None if pack else fl.IMAGENET, size_divisor=32, pack=pack, label_mode="detection",
+                            num_classes=3)
+    loader = DataLoader(DetectionSet(), batch_size=3, num_workers=2, multiprocessing_context=context,
+                        collate_fn=collate, pin_memory=CUDA)
+    seen = []
+    for batch in loader:
+        idx = batch["idx"].tolist()
+        seen += idx
+        want = expected_images(idx, fl.IMAGENET, 32)
+        if pack:
+            assert isinstance(batch["img"], fl.PackedImages)
+            assert batch["img"].is_pinned() == CUDA
+            got = fl.pad_batch(batch["img"], fl.IMAGENET, size_divisor=32).images
+        else:
+            got = batch["img"]
+        assert torch.equal(got, want.images)
+        assert batch["img_shape"] == [SIZES[i] for i in idx]
+        assert batch["batch_input_shape"] == tuple(want.images.shape[-2:])
+        assert batch["pad_shape"] == [tuple(want.images.shape[-2:])] * len(idx)
+        assert all(lab.dtype == torch.int64 for lab in batch["labels"])
+        assert all(box.dtype == torch.float32 and box.shape[1] == 4 for box in batch["bboxes"])
+    assert sorted(seen) == list(range(len(SIZES)))
+
+
+def test_tuple_samples_and_uint8_batches():
+    loader = DataLoader(ClassificationSet(), batch_size=4, num_workers=2, collate_fn=fl.PadCollate(size_divisor=8,
+                        label_mode="classification", num_classes=4))
+    images, labels = next(iter(loader))
+    assert images.dtype == torch.uint8 and images.shape == (4, 48, 64, 3)
+    assert labels.dtype == torch.int64 and labels.tolist() == [0, 1, 2, 3]
+
+
+def test_prefetcher_finishes_packed_batches_on_cpu():
+    loader = DataLoader(DetectionSet(), batch_size=3, num_workers=2, collate_fn=fl.PadCollate(pack=True))
+    prefetcher = fl.DevicePrefetcher(loader, "cpu", fl.IMAGENET, size_divisor=32)
+    assert len(prefetcher) == 2
+    for epoch in range(2):
+        count = 0
+        for batch in prefetcher:
+            want = expected_images(batch["idx"].tolist(), fl.IMAGENET, 32)
+            assert torch.equal(batch["img"], want.images)
+            count += 1
+        assert count == 2, epoch
+
+
+def test_prefetcher_normalizes_uint8_tuples():
+    loader = DataLoader(ClassificationSet(), batch_size=2, collate_fn=fl.PadCollate(size_divisor=4))
+    batch = next(iter(fl.DevicePrefetcher(loader, "cpu", fl.IMAGENET, channels_last=True)))
+    images, labels = batch
+    assert images.dtype == torch.float32 and images.is_contiguous(memory_format=torch.channels_last)
+    ds = ClassificationSet()
+    # The padding was added in pixel space (byte 0) before normalization: it is normalized black, not 0.
+    raw = fl.pad_batch([ds[0][0], ds[1][0]], size_divisor=4).images
+    assert torch.equal(images, fl.normalize(raw, fl.IMAGENET)) and labels.tolist() == [0, 1]
+    assert images[0, 0, -1, -1] == pytest.approx((0 - fl.IMAGENET.mean[0]) / fl.IMAGENET.std[0])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("pack", [False, True])
+def test_prefetcher_on_cuda(pack):
+    collate = fl.PadCollate(None if pack else fl.IMAGENET, pack=pack, size_divisor=32)
+    loader = DataLoader(DetectionSet(), batch_size=3, num_workers=2, collate_fn=collate, pin_memory=True)
+    for batch in fl.DevicePrefetcher(loader, "cuda", fl.IMAGENET, size_divisor=32):
+        assert batch["img"].is_cuda
+        want = expected_images(batch["idx"].tolist(), fl.IMAGENET, 32)
+        assert torch.equal(batch["img"].cpu(), want.images)
+        assert all(b.is_cuda for b in batch["bboxes"])
+
+
+@pytest.mark.parametrize(
+    "labels, mode, k, words",
+    [
+        ([0, 1], "detection", 3, ["sample 1", "label 0", "[1, K]", "background"]),
+        ([1, 4], "detection", 3, ["label 4", "K = 3"]),
+        ([3, -1], "classification", None, ["label -1", "[0, K-1]"]),
+        ([0, 5], "classification", 5, ["label 5", "K = 5"]),
+    ],
+)
+def test_label_conventions(labels, mode, k, words):
+    img = np.zeros((4, 4, 3), np.uint8)
+    samples = [{"img": img, "labels": [1]}, {"img": img, "labels": labels}]
+    with pytest.raises(ValueError) as info:
+        fl.PadCollate(label_mode=mode, num_classes=k)(samples)
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+    fl.PadCollate(label_mode=None)(samples)  # unchecked without a mode
+
+
+def test_bad_samples_and_arguments():
+    img = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"sample 1 has no image key 'img'"):
+        fl.PadCollate()([{"img": img}, {"image": img}])
+    with pytest.raises(ValueError, match="empty"):
+        fl.PadCollate()([])
+    with pytest.raises(ValueError, match="images\\[1\\].*channel"):
+        fl.PadCollate()([{"img": img}, {"img": img[..., :1]}])
+    with pytest.raises(TypeError, match="uint8"):
+        fl.PadCollate()([{"img": img}, {"img": img.astype(np.float32)}])
+    with pytest.raises(ValueError, match="size_divisor"):
+        fl.PadCollate(size_divisor=0)
+    with pytest.raises(ValueError, match="label_mode"):
+        fl.PadCollate(label_mode="segmentation")
+    with pytest.raises(ValueError, match="pack=True"):
+        fl.PadCollate(fl.IMAGENET, pack=True)
+    with pytest.raises(TypeError, match="dict or tuple"):
+        fl.PadCollate()([img, img])
+    if not CUDA:
+        with pytest.raises(ValueError, match="no CUDA"):
+            fl.DevicePrefetcher([], "cuda")
