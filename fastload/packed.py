@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.utils.data
 
 
 class PackedImages:
@@ -86,7 +87,12 @@ def pack(arrays: list, channels: int, pin_memory: bool = False) -> PackedImages:
     total = int(sum(counts))
     pin = pin_memory and torch.cuda.is_available()
     device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
-    data = torch.empty(total, dtype=torch.uint8, device=device, pin_memory=pin and device.type == "cpu")
+    if device.type == "cpu" and not pin and torch.utils.data.get_worker_info() is not None:
+        # In a DataLoader worker: build the buffer in shared memory, as default_collate does, so sending it to the
+        # main process costs no second copy.
+        data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
+    else:
+        data = torch.empty(total, dtype=torch.uint8, device=device, pin_memory=pin and device.type == "cpu")
     host = data.numpy() if device.type == "cpu" else None
     for a, o, n, (h, w) in zip(arrays, offsets.tolist(), counts, sizes):
         if isinstance(a, np.ndarray):

@@ -18,6 +18,7 @@ FASTLOAD = "fastload"
 REFERENCE = "fastload (reference)"
 TORCHVISION = "torchvision"
 FLOOR = "floor (copy)"
+FRESH = "fresh output (alloc + fill)"
 
 SUITES: dict[str, Callable] = {}
 
@@ -41,6 +42,7 @@ class Impl:
     fn: Callable[[], object]
     compare: Callable[[object], torch.Tensor] | None = None
     note: str = ""
+    checked: bool = True  # False for the reference points (floor, fresh-output fill): their output is not compared
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Case:
     impls: list[Impl]
     unavailable: dict[str, str] = field(default_factory=dict)  # peer -> why it is not measured
     tolerance: float = 1e-4  # max |peer - fastload| accepted as "the same values"
+    reps: int | None = None  # fixed repetitions (slow end-to-end cases) instead of the settings' time budget
 
 
 @dataclass
@@ -101,10 +104,10 @@ def with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
     return call
 
 
-def measure(fn: Callable[[], object], device: str, min_reps: int, min_time: float) -> Timing:
-    """Median wall time of fn() after two warm-up calls; CUDA work is synchronized around each call."""
+def measure(fn: Callable[[], object], device: str, min_reps: int, min_time: float, warmup: int = 2) -> Timing:
+    """Median wall time of fn() after `warmup` calls; CUDA work is synchronized around each call."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for _ in range(2):
+    for _ in range(warmup):
         fn()
     sync()
     times: list[float] = []
@@ -135,7 +138,7 @@ def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | N
         try:
             output = impl.fn()
             diff = matches = None
-            if impl.compare is not None or impl.name != FLOOR:
+            if impl.checked:
                 value = _as_float_cpu(impl.compare(output) if impl.compare else output)
                 if expected is None:
                     expected = value
@@ -144,7 +147,10 @@ def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | N
                 else:
                     diff = float((value - expected).abs().max()) if value.numel() else 0.0
                     matches = diff <= case.tolerance
-            timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)
+            if case.reps is None:
+                timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)
+            else:  # the call above was the warm-up
+                timing = measure(impl.fn, case.device, case.reps, 0.0, warmup=0)
             results.append(Result(impl.name, timing, diff, matches, impl.note))
         except Exception as exc:  # a peer that fails on this input is reported, not fatal
             results.append(Result(impl.name, None, None, False, impl.note, f"{type(exc).__name__}: {exc}"))
@@ -156,4 +162,11 @@ def copy_floor(bytes_moved: int, device: str) -> Impl:
     n = max(1, bytes_moved // 2)
     src = torch.ones(n, dtype=torch.uint8, device=device)
     dst = torch.empty_like(src)
-    return Impl(FLOOR, lambda: dst.copy_(src), compare=None, note=f"copy of {n / 1e6:.1f} MB")
+    return Impl(FLOOR, lambda: dst.copy_(src), note=f"copy of {n / 1e6:.1f} MB", checked=False)
+
+
+def fresh_output_fill(nbytes: int, device: str) -> Impl:
+    """Allocating a fresh output of `nbytes` and writing it once: what any op that returns new memory pays at
+    least. On the CPU, blocks over glibc's mmap threshold (32 MB) are page-faulted in 4 KiB at a time."""
+    return Impl(FRESH, lambda: torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(0),
+                note=f"torch.empty({nbytes / 1e6:.1f} MB).fill_(0)", checked=False)

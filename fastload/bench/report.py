@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from fastload.bench.core import FASTLOAD, FLOOR, TORCHVISION, Case, Result
+from fastload.bench.core import FASTLOAD, FLOOR, FRESH, TORCHVISION, Case, Result
 
 
 def record(case: Case, results: list[Result]) -> dict:
@@ -83,8 +83,9 @@ def print_table(doc: dict) -> None:
             table.add_row("", f"[dim]{peer}[/]", f"[dim]{why}[/]", "", "", "", "", "", "")
         table.add_section()
     console.print(table)
-    console.print("× of floor: median time / median time of a copy moving the same bytes (1.0 = memory bound). "
-                  "max |Δ|: largest difference from fastload's output.")
+    console.print("× of floor: median time / median time of a copy moving the same bytes into preallocated memory "
+                  "(1.0 = memory bound). fresh output: allocating the result and writing it once, which every "
+                  "allocating implementation pays. max |Δ|: largest difference from fastload's output.")
 
 
 def markdown(doc: dict) -> str:
@@ -128,7 +129,7 @@ def plot(doc: dict, path: str) -> None:
         recs = [r for r in doc["cases"] if r["suite"] == suite]
         impls = []
         for rec in recs:
-            impls += [row["impl"] for row in rec["results"] if row["impl"] not in impls and row["impl"] != FLOOR]
+            impls += [r["impl"] for r in rec["results"] if r["impl"] not in impls and r["impl"] not in (FLOOR, FRESH)]
         width = 0.8 / max(1, len(impls))
         for j, impl in enumerate(impls):
             values = []

@@ -12,7 +12,17 @@ import torch
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.bench.core import (
+    FASTLOAD,
+    REFERENCE,
+    TORCHVISION,
+    Case,
+    Impl,
+    copy_floor,
+    fresh_output_fill,
+    suite,
+    with_backend,
+)
 from fastload.bench.data import standard_inputs
 
 NORM = fl.IMAGENET
@@ -171,5 +181,6 @@ def cases(settings) -> list[Case]:
         peer_impls, unavailable = _peer_impls(list(host) if batched else [host], device, batched, settings.threads)
         impls += peer_impls
         impls.append(copy_floor(bytes_moved, device))
+        impls.append(fresh_output_fill(data.numel() * 4, device))
         out.append(Case("normalize", label, device, bytes_moved, count, impls, unavailable, tolerance=1e-4))
     return out
