@@ -83,6 +83,9 @@ def environment(threads: int) -> dict:
         "cores": os.cpu_count(),
         "threads": threads,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        # Large CPU outputs are page-fault bound under glibc's defaults; say which allocator settings were in force.
+        "malloc": " ".join(f"{k}={os.environ[k]}" for k in ("GLIBC_TUNABLES", "LD_PRELOAD") if os.environ.get(k))
+        or "glibc defaults",
         "command": "fastload bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
     }
 

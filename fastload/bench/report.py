@@ -54,7 +54,8 @@ def print_table(doc: dict) -> None:
         f"[bold]fastload {env['fastload']}[/] (backend {info['backend']}, extension "
         f"{'loaded' if info['extension_loaded'] else 'NOT loaded'}, CPU ISA {info['cpu_capability']}) · "
         f"torch {env['torch']} · torchvision {env['torchvision']} · {env['cpu']} · {env['cores']} cores, "
-        f"{env['threads']} threads · GPU {env['gpu'] or 'none'} · images: {env['images']} · {env['date']}"
+        f"{env['threads']} threads · GPU {env['gpu'] or 'none'} · malloc: {env['malloc']} · images: {env['images']} · "
+        f"{env['date']}"
     )
     table = Table(show_lines=False)
     for col, justify in (("case", "left"), ("implementation", "left"), ("median ms", "right"),
@@ -93,7 +94,8 @@ def markdown(doc: dict) -> str:
     env = doc["environment"]
     lines = [
         f"fastload {env['fastload']} · torch {env['torch']} · torchvision {env['torchvision']} · {env['cpu']}, "
-        f"{env['cores']} cores, {env['threads']} threads · GPU {env['gpu'] or 'none'} · {env['date']} · "
+        f"{env['cores']} cores, {env['threads']} threads · GPU {env['gpu'] or 'none'} · malloc: {env['malloc']} · "
+        f"{env['date']} · "
         f"`{env['command']}`",
     ]
     for suite in dict.fromkeys(rec["suite"] for rec in doc["cases"]):
