@@ -7,6 +7,7 @@ reference everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -50,6 +51,17 @@ def set_backend(name: str) -> None:
 
 def get_backend() -> str:
     return _backend
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """Run a block with the backend forced to 'auto' (compiled kernels) or 'reference' (pure PyTorch)."""
+    previous = _backend
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
 
 
 def _registered_kernels() -> frozenset[tuple[str, str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pytest
 import torch
@@ -24,15 +22,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@contextlib.contextmanager
-def backend(name: str):
-    """Run the block with fastload's backend forced to 'auto' (compiled) or 'reference'."""
-    previous = _ops.get_backend()
-    _ops.set_backend(name)
-    try:
-        yield
-    finally:
-        _ops.set_backend(previous)
+backend = _ops.backend
 
 
 def require_compiled(op: str, device: str):

@@ -63,24 +63,24 @@ void pad_bytes(const PadBatchParams& p) {
   });
 }
 
-void run(PadBatchParams& p, const std::vector<ImageDesc>& images) {
-  p.images = images.data();
-  if (p.n * p.out_h * p.out_w == 0) return;
-  if (!p.normalize) return pad_bytes(p);
-  dispatch_float_dtype(p.dtype, [&](auto d) { pad_normalized<decltype(d)::value>(p); });
+at::Tensor run(PadBatchCall call) {
+  PadBatchParams& p = call.params;
+  p.images = call.images.data();
+  if (p.n * p.out_h * p.out_w == 0) return call.out;
+  if (!p.normalize) {
+    pad_bytes(p);
+  } else {
+    dispatch_float_dtype(p.dtype, [&](auto d) { pad_normalized<decltype(d)::value>(p); });
+  }
+  return call.out;
 }
 
 at::Tensor pad_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
                          std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
                          at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                          std::optional<at::ScalarType> dtype, bool channels_last) {
-  int64_t channels = 0;
-  const std::vector<ImageDesc> descs = describe_images(images, flip_masks, channels);
-  at::Tensor out;
-  PadBatchParams p = prepare_pad_batch(descs, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                       channels_last, images[0].options(), out);
-  run(p, descs);
-  return out;
+  return run(prepare_pad_batch_list(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                    channels_last));
 }
 
 at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
@@ -88,12 +88,8 @@ at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offset
                                 std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
                                 at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
                                 bool channels_last) {
-  const std::vector<ImageDesc> descs = describe_packed(data, offsets, sizes, channels);
-  at::Tensor out;
-  PadBatchParams p = prepare_pad_batch(descs, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                       channels_last, data.options(), out);
-  run(p, descs);
-  return out;
+  return run(prepare_pad_batch_packed(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+                                      pad_value, dtype, channels_last));
 }
 
 }  // namespace

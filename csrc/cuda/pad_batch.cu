@@ -14,6 +14,25 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 1 << 20;
 
+// Output pixel i of the batch (flat over n, y, x): which image, where in the plane, and its source pixel if inside.
+struct PixelAt {
+  int64_t n, pixel;
+  bool inside;
+  const uint8_t* src;
+  int64_t stride_c;
+
+  __device__ PixelAt(const PadBatchParams& p, int64_t i) {
+    const int64_t plane = p.out_h * p.out_w;
+    n = i / plane;
+    pixel = i - n * plane;
+    const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
+    const ImageDesc img = p.images[n];
+    inside = y < img.h && x < img.w;
+    src = img.data + y * img.stride_h + x * img.stride_w;  // dereferenced only when inside
+    stride_c = img.stride_c;
+  }
+};
+
 template <FloatDtype D>
 __global__ void __launch_bounds__(kThreads) pad_normalized_kernel(PadBatchParams p) {
   using T = FloatTraits<D>;
@@ -23,35 +42,24 @@ __global__ void __launch_bounds__(kThreads) pad_normalized_kernel(PadBatchParams
   S* const out = static_cast<S*>(p.out);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t n = i / plane;
-    const int64_t pixel = i - n * plane;
-    const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
-    const ImageDesc img = p.images[n];
-    const bool inside = y < img.h && x < img.w;
-    const uint8_t* src = img.data + y * img.stride_h + x * img.stride_w;
+    const PixelAt at(p, i);
 #pragma unroll
     for (int k = 0; k < kMaxChannels; ++k) {
       if (k >= p.c) break;
-      const float v = inside ? normalize_value(src[p.channel_map[k] * img.stride_c], p.mean[k], p.inv_std[k])
-                             : p.pad_value[k];
-      out[p.channels_last ? i * p.c + k : (n * p.c + k) * plane + pixel] = T::from_float(v);
+      const float v = at.inside ? normalize_value(at.src[p.channel_map[k] * at.stride_c], p.mean[k], p.inv_std[k])
+                                : p.pad_value[k];
+      out[p.channels_last ? i * p.c + k : (at.n * p.c + k) * plane + at.pixel] = T::from_float(v);
     }
   }
 }
 
 __global__ void __launch_bounds__(kThreads) pad_bytes_kernel(PadBatchParams p) {
-  const int64_t plane = p.out_h * p.out_w;
-  const int64_t total = p.n * plane;
+  const int64_t total = p.n * p.out_h * p.out_w;
   uint8_t* const out = static_cast<uint8_t*>(p.out);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t n = i / plane;
-    const int64_t pixel = i - n * plane;
-    const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
-    const ImageDesc img = p.images[n];
-    const bool inside = y < img.h && x < img.w;
-    const uint8_t* src = img.data + y * img.stride_h + x * img.stride_w;
-    for (int k = 0; k < p.c; ++k) out[i * p.c + k] = inside ? src[p.channel_map[k] * img.stride_c] : p.pad_byte[k];
+    const PixelAt at(p, i);
+    for (int k = 0; k < p.c; ++k) out[i * p.c + k] = at.inside ? at.src[p.channel_map[k] * at.stride_c] : p.pad_byte[k];
   }
 }
 

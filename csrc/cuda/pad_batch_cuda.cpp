@@ -14,31 +14,29 @@
 namespace fastload {
 namespace {
 
-void run(PadBatchParams& p, const std::vector<ImageDesc>& images, const at::Device& device) {
-  if (p.n * p.out_h * p.out_w == 0) return;
-  const int64_t bytes = static_cast<int64_t>(images.size() * sizeof(ImageDesc));
+at::Tensor run(PadBatchCall call, const at::Device& device) {
+  PadBatchParams& p = call.params;
+  if (p.n * p.out_h * p.out_w == 0) return call.out;
+  const int64_t bytes = static_cast<int64_t>(call.images.size() * sizeof(ImageDesc));
   at::Tensor host = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
-  std::memcpy(host.data_ptr(), images.data(), static_cast<size_t>(bytes));
+  std::memcpy(host.data_ptr(), call.images.data(), static_cast<size_t>(bytes));
   // The caching allocators keep both buffers alive until the copy and the kernel on this stream are done.
   const at::Tensor on_device = host.to(device, /*non_blocking=*/true);
   p.images = reinterpret_cast<const ImageDesc*>(on_device.data_ptr());
   launch_pad_batch(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return call.out;
 }
 
 at::Tensor pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
                           std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
                           at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                           std::optional<at::ScalarType> dtype, bool channels_last) {
-  int64_t channels = 0;
-  const std::vector<ImageDesc> descs = describe_images(images, flip_masks, channels);
-  TORCH_CHECK(images[0].is_cuda(), "fastload::pad_batch (CUDA kernel): images must be CUDA tensors");
+  TORCH_CHECK(!images.empty() && images[0].is_cuda(), "fastload::pad_batch (CUDA kernel): images must be CUDA tensors");
   const c10::cuda::CUDAGuard guard(images[0].device());
-  at::Tensor out;
-  PadBatchParams p = prepare_pad_batch(descs, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                       channels_last, images[0].options(), out);
-  run(p, descs, images[0].device());
-  return out;
+  return run(prepare_pad_batch_list(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                    channels_last),
+             images[0].device());
 }
 
 at::Tensor pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
@@ -48,12 +46,9 @@ at::Tensor pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offse
                                  bool channels_last) {
   TORCH_CHECK(data.is_cuda(), "fastload::pad_batch_packed (CUDA kernel): data must be a CUDA tensor");
   const c10::cuda::CUDAGuard guard(data.device());
-  const std::vector<ImageDesc> descs = describe_packed(data, offsets, sizes, channels);
-  at::Tensor out;
-  PadBatchParams p = prepare_pad_batch(descs, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                       channels_last, data.options(), out);
-  run(p, descs, data.device());
-  return out;
+  return run(prepare_pad_batch_packed(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+                                      pad_value, dtype, channels_last),
+             data.device());
 }
 
 }  // namespace

@@ -138,6 +138,32 @@ PadBatchParams prepare_pad_batch(const std::vector<ImageDesc>& images, int64_t c
   return p;
 }
 
+PadBatchCall prepare_pad_batch_list(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
+                                    std::optional<at::ArrayRef<double>> mean,
+                                    std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                    at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                    bool channels_last) {
+  PadBatchCall call;
+  int64_t channels = 0;
+  call.images = describe_images(images, flip_masks, channels);
+  call.params = prepare_pad_batch(call.images, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                  channels_last, images[0].options(), call.out);
+  return call;
+}
+
+PadBatchCall prepare_pad_batch_packed(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                      int64_t channels, at::IntArrayRef batch_hw,
+                                      std::optional<at::ArrayRef<double>> mean,
+                                      std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                      at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                      bool channels_last) {
+  PadBatchCall call;
+  call.images = describe_packed(data, offsets, sizes, channels);
+  call.params = prepare_pad_batch(call.images, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                  channels_last, data.options(), call.out);
+  return call;
+}
+
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   // mean/inv_std None: a padded uint8 (N, Hp, Wp, C) batch in the input's channel order.
   m.def(

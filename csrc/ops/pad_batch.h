@@ -25,4 +25,24 @@ PadBatchParams prepare_pad_batch(const std::vector<ImageDesc>& images, int64_t c
                                  at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
                                  bool channels_last, const at::TensorOptions& device, at::Tensor& out);
 
+// What a backend needs for one call: the descriptors (host memory), the kernel description and the result.
+struct PadBatchCall {
+  std::vector<ImageDesc> images;
+  PadBatchParams params;
+  at::Tensor out;
+};
+
+// The two entry points' full argument checks and allocation, shared by the CPU and CUDA registrations.
+PadBatchCall prepare_pad_batch_list(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
+                                    std::optional<at::ArrayRef<double>> mean,
+                                    std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                    at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                    bool channels_last);
+PadBatchCall prepare_pad_batch_packed(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                      int64_t channels, at::IntArrayRef batch_hw,
+                                      std::optional<at::ArrayRef<double>> mean,
+                                      std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                      at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                      bool channels_last);
+
 }  // namespace fastload

@@ -3,7 +3,6 @@ each a zero-argument callable; run_case times them and checks that every one pro
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -86,19 +85,9 @@ class Settings:
     min_time: float = 0.5  # seconds of timed calls per implementation, at least
 
 
-@contextlib.contextmanager
-def backend(name: str):
-    previous = _ops.get_backend()
-    _ops.set_backend(name)
-    try:
-        yield
-    finally:
-        _ops.set_backend(previous)
-
-
 def with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
     def call():
-        with backend(name):
+        with _ops.backend(name):
             return fn()
 
     return call
