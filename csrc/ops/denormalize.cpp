@@ -35,12 +35,8 @@ DenormalizeParams prepare_denormalize(const at::Tensor& x, at::ArrayRef<double> 
   p.in_stride_h = x.stride(-2);
   p.in_stride_w = x.stride(-1);
   p.dtype = to_float_dtype(x.scalar_type());
-  bool seen[kMaxDenormChannels] = {false, false, false};
+  read_channel_map("fastload::denormalize", channel_map, c, p.channel_map);
   for (int64_t k = 0; k < c; ++k) {
-    TORCH_CHECK(channel_map[k] >= 0 && channel_map[k] < c && !seen[channel_map[k]],
-                "fastload::denormalize: channel_map must be a permutation of 0..", c - 1, ", got ", channel_map);
-    seen[channel_map[k]] = true;
-    p.channel_map[k] = static_cast<int>(channel_map[k]);
     p.mean[k] = static_cast<float>(mean[k]);
     p.std[k] = static_cast<float>(std[k]);
   }

@@ -33,12 +33,8 @@ NormalizeParams describe_normalize(const at::Tensor& img, at::ArrayRef<double> m
   p.in_stride_w = img.stride(-2);
   p.in_stride_c = img.stride(-1);
 
-  bool seen[kMaxChannels] = {false, false, false};
+  read_channel_map("fastload::normalize", channel_map, c, p.channel_map);
   for (int64_t k = 0; k < c; ++k) {
-    TORCH_CHECK(channel_map[k] >= 0 && channel_map[k] < c && !seen[channel_map[k]],
-                "fastload::normalize: channel_map must be a permutation of 0..", c - 1, ", got ", channel_map);
-    seen[channel_map[k]] = true;
-    p.channel_map[k] = static_cast<int>(channel_map[k]);
     p.mean[k] = static_cast<float>(mean[k]);
     p.inv_std[k] = static_cast<float>(inv_std[k]);
   }

@@ -102,13 +102,7 @@ PadBatchParams prepare_pad_batch(const std::vector<ImageDesc>& images, int64_t c
     TORCH_CHECK(images[i].h <= p.out_h && images[i].w <= p.out_w, "fastload::pad_batch: image ", i, " (",
                 images[i].h, "x", images[i].w, ") does not fit in the batch (", p.out_h, "x", p.out_w, ")");
   }
-  bool seen[kMaxChannels] = {false, false, false};
-  for (int64_t k = 0; k < channels; ++k) {
-    TORCH_CHECK(channel_map[k] >= 0 && channel_map[k] < channels && !seen[channel_map[k]],
-                "fastload::pad_batch: channel_map must be a permutation of 0..", channels - 1, ", got ", channel_map);
-    seen[channel_map[k]] = true;
-    p.channel_map[k] = static_cast<int>(channel_map[k]);
-  }
+  read_channel_map("fastload::pad_batch", channel_map, channels, p.channel_map);
   p.normalize = mean.has_value();
   p.channels_last = channels_last;
   const int64_t n = p.n, c = p.c, h = p.out_h, w = p.out_w;
