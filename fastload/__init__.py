@@ -7,7 +7,16 @@ import torch
 
 from fastload import _ops, reference, transforms
 from fastload.collate import PadCollate
-from fastload.functional import PaddedBatch, denormalize, normalize, pack_images, pad_batch, to_numpy_images
+from fastload.functional import (
+    PaddedBatch,
+    denormalize,
+    normalize,
+    pack_images,
+    pad_batch,
+    resize_pad_batch,
+    to_numpy_images,
+)
+from fastload.geometry import rescale_size
 from fastload.normalization import CAFFE, IMAGENET, Normalization
 from fastload.loader import DevicePrefetcher
 from fastload.packed import PackedImages
@@ -28,6 +37,8 @@ __all__ = [
     "pack_images",
     "pad_batch",
     "reference",
+    "rescale_size",
+    "resize_pad_batch",
     "to_numpy_images",
     "transforms",
 ]

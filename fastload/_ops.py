@@ -34,7 +34,8 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
         stacklevel=2,
     )
 
-OPS = ("normalize", "normalize_into", "denormalize", "pad_batch", "pad_batch_packed")
+OPS = ("normalize", "normalize_into", "denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
+       "resize_pad_batch_packed")
 
 
 def extension_loaded() -> bool:
@@ -124,6 +125,18 @@ if load_error is None:
                                dtype, channels_last):
         return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, mean is not None, dtype,
                                           channels_last, data.device)
+
+    @torch.library.register_fake("fastload::resize_pad_batch")
+    def _resize_pad_batch_fake(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+                               interpolation, dtype, channels_last):
+        return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last,
+                                          images[0].device)
+
+    @torch.library.register_fake("fastload::resize_pad_batch_packed")
+    def _resize_pad_batch_packed_fake(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
+                                      channel_map, pad_value, interpolation, dtype, channels_last):
+        return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last,
+                                          data.device)
 
     @torch.library.register_fake("fastload::normalize_into")
     def _normalize_into_fake(img, mean, inv_std, channel_map, flip_dims, out):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from fastload import _ops
+from fastload.geometry import rescale_size
 from fastload.normalization import ORDERS, Normalization
 from fastload.packed import PackedImages, pack
 
@@ -246,11 +247,50 @@ def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str =
 
 
 class PaddedBatch(NamedTuple):
-    """Result of `pad_batch`: `images` (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C) uint8 (not normalized),
-    and `sizes`, an int64 (N, 2) CPU tensor of each image's true (h, w) (what `denormalize(sizes=)` takes)."""
+    """Result of `pad_batch` / `resize_pad_batch`: `images` (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C)
+    uint8 (not normalized); `sizes`, an int64 (N, 2) CPU tensor of each image's true (h, w) in the batch (what
+    `denormalize(sizes=)` takes); `scale_factors`, a float32 (N, 2) CPU tensor of (w_scale, h_scale) per image
+    (resize_pad_batch only, else None)."""
 
     images: torch.Tensor
     sizes: torch.Tensor
+    scale_factors: torch.Tensor | None = None
+
+
+class _BatchSource(NamedTuple):
+    """The images of a batch op, checked: either a PackedImages on the target device or a list of tensors."""
+
+    packed: PackedImages | None
+    tensors: list
+    masks: list
+    sizes: list
+    channels: int
+
+    def run(self, op: str, *args):
+        """Calls `op` (list form) or `op + "_packed"` with the image arguments first, then `args`."""
+        if self.packed is not None:
+            p = self.packed
+            return _ops.pick(f"{op}_packed", p.device)(p.data, p.offsets, p.sizes, self.channels, *args)
+        return _ops.pick(op, self.tensors[0].device)(self.tensors, self.masks, *args)
+
+
+def _batch_source(images, device) -> _BatchSource:
+    """Checks `images` (a sequence of HWC uint8 images or a PackedImages) and brings them to `device`: CPU images
+    bound for CUDA are packed into one pinned buffer and sent in one host -> device copy."""
+    target = torch.device(device) if device is not None else None
+    if isinstance(images, PackedImages):
+        if len(images) == 0:
+            raise ValueError("images must not be empty")
+        packed = images
+        if target is not None and packed.device != target:
+            packed = packed.to(target, non_blocking=packed.is_pinned())
+        return _BatchSource(packed, [], [], [tuple(hw) for hw in packed.sizes.tolist()], packed.channels)
+    tensors, masks, originals, channels = _check_image_list(images)
+    sizes = [tuple(t.shape[:2]) for t in tensors]
+    if target is not None and target != tensors[0].device:
+        packed = pack(originals, channels, pin_memory=target.type == "cuda")
+        return _BatchSource(packed.to(target, non_blocking=packed.is_pinned()), [], [], sizes, channels)
+    return _BatchSource(None, tensors, masks, sizes, channels)
 
 
 def _check_image_list(images, name: str = "images"):
@@ -362,24 +402,10 @@ def pad_batch(
     size_divisor = _check_size("size_divisor", size_divisor, minimum=1)
     if not isinstance(channels_last, bool):
         raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
-    target = torch.device(device) if device is not None else None
-
-    if isinstance(images, PackedImages):
-        packed, channels = images, images.channels
-        if len(packed) == 0:
-            raise ValueError("images must not be empty")
-        sizes_list = [tuple(hw) for hw in packed.sizes.tolist()]
-    else:
-        tensors, masks, originals, channels = _check_image_list(images)
-        sizes_list = [tuple(t.shape[:2]) for t in tensors]
-        packed = None
-        if target is not None and target != tensors[0].device:
-            # One pinned staging buffer, one host -> device copy, one kernel.
-            packed = pack(originals, channels, pin_memory=target.type == "cuda")
+    src = _batch_source(images, device)
+    channels, sizes_list = src.channels, src.sizes
     if normalized and channels != norm.channels:
         raise ValueError(f"images have {channels} channel(s) but norm describes {norm.channels}: {norm}")
-    if packed is not None and target is not None and packed.device != target:
-        packed = packed.to(target, non_blocking=packed.is_pinned())
 
     batch_hw = list(batch_extent(sizes_list, size_divisor, pad_to))
     pad = _check_pad_value(pad_value, channels, normalized)
@@ -389,11 +415,61 @@ def pad_batch(
     else:
         cmap, mean, inv_std, out_dtype = list(range(channels)), None, None, None
     sizes = torch.tensor(sizes_list, dtype=torch.int64).reshape(-1, 2)
-    if packed is not None:
-        op = _ops.pick("pad_batch_packed", packed.device)
-        out = op(packed.data, packed.offsets, packed.sizes, channels, batch_hw, mean, inv_std, cmap, pad, out_dtype,
-                 channels_last)
-    else:
-        op = _ops.pick("pad_batch", tensors[0].device)
-        out = op(tensors, masks, batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
+    out = src.run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
     return PaddedBatch(out, sizes)
+
+
+INTERPOLATIONS = {"bilinear": 0, "nearest": 1}
+
+
+def resize_pad_batch(
+    images,
+    norm: Normalization,
+    *,
+    scale=(1333, 800),
+    input_order: str = "bgr",
+    size_divisor: int = 32,
+    pad_value=0.0,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    interpolation: str = "bilinear",
+    device=None,
+) -> PaddedBatch:
+    """Keep-ratio resize -> channel swap -> normalize -> pad of a whole batch, in one kernel.
+
+    Args:
+        images: a sequence of (H, W, C) uint8 images (numpy or torch, any strides, equal C) or a `PackedImages`.
+        norm: the model's `Normalization` (channels in `norm.order`).
+        scale: a (w, h)-style bound such as (1333, 800) (orientation agnostic, see `rescale_size`) or a factor.
+        interpolation: "bilinear" (OpenCV INTER_LINEAR: half-pixel centres, no antialias; within 1 grey level of
+            cv2.resize) or "nearest" (OpenCV INTER_NEAREST exactly).
+        size_divisor, pad_value, dtype, channels_last, device: as in `pad_batch`.
+
+    Returns:
+        PaddedBatch(images (N, C, Hp, Wp), sizes = resized (h, w), scale_factors = (new_w / w, new_h / h)).
+    """
+    norm = _check_norm(norm)
+    dtype = _check_float_dtype(dtype)
+    input_order = _check_order("input_order", input_order)
+    size_divisor = _check_size("size_divisor", size_divisor, minimum=1)
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+    if not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
+    src = _batch_source(images, device)
+    if src.channels != norm.channels:
+        raise ValueError(f"images have {src.channels} channel(s) but norm describes {norm.channels}: {norm}")
+    new_sizes, factors = [], []
+    for i, (h, w) in enumerate(src.sizes):
+        if h == 0 or w == 0:
+            raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
+        (new_w, new_h), _ = rescale_size((w, h), scale)
+        new_sizes.append((new_h, new_w))
+        factors.append((new_w / w, new_h / h))
+    batch_hw = list(batch_extent(new_sizes, size_divisor, None))
+    pad = _check_pad_value(pad_value, src.channels, True)
+    cmap = channel_map(src.channels, input_order, norm.order)
+    out = src.run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, list(norm.mean),
+                  [1.0 / v for v in norm.std], cmap, pad, INTERPOLATIONS[interpolation], dtype, channels_last)
+    return PaddedBatch(out, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
+                       torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))

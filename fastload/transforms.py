@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from fastload import functional as F
+from fastload.geometry import rescale_size
 from fastload.normalization import Normalization
 
 
@@ -59,3 +60,40 @@ class Denormalize(nn.Module):
 
     def extra_repr(self) -> str:
         return f"norm={self.norm}, output_order={self.output_order!r}"
+
+
+class RescaleKeepRatio:
+    """Keep-ratio resize of HWC images with OpenCV on the CPU (what mmcv's `Resize(keep_ratio=True)` does).
+
+    `scale` is a (w, h)-style bound such as (1333, 800) or a factor (see `fastload.rescale_size`). Called on an
+    array, returns the resized array; called on a dict sample, resizes `sample[key]` and records `img_shape`
+    (new h, w), `scale_factor` (w_scale, h_scale) = (new_w / w, new_h / h) and `keep_ratio` = True.
+    """
+
+    def __init__(self, scale=(1333, 800), interpolation: str = "bilinear", key: str = "img"):
+        rescale_size((1, 1), scale)  # validates scale
+        if interpolation not in F.INTERPOLATIONS:
+            raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+        self.scale, self.interpolation, self.key = scale, interpolation, key
+
+    def _resize(self, img: np.ndarray):
+        import cv2
+
+        if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
+            raise TypeError(f"RescaleKeepRatio takes HWC numpy images, got {type(img).__name__}")
+        h, w = img.shape[:2]
+        (new_w, new_h), _ = rescale_size((w, h), self.scale)
+        flag = cv2.INTER_LINEAR if self.interpolation == "bilinear" else cv2.INTER_NEAREST
+        out = cv2.resize(img, (new_w, new_h), interpolation=flag)
+        if img.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel
+            out = out[:, :, None]
+        return out, (new_w / w, new_h / h)
+
+    def __call__(self, sample):
+        if isinstance(sample, dict):
+            img, factors = self._resize(sample[self.key])
+            return {**sample, self.key: img, "img_shape": img.shape[:2], "scale_factor": factors, "keep_ratio": True}
+        return self._resize(sample)[0]
+
+    def __repr__(self) -> str:
+        return f"RescaleKeepRatio(scale={self.scale}, interpolation={self.interpolation!r})"

@@ -1,13 +1,11 @@
 // fastload::pad_batch / pad_batch_packed on CUDA: the image descriptors go to the device in one small asynchronous
 // copy from pinned memory, then one kernel assembles the whole batch on the current stream.
-#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include <cstring>
-
+#include "cuda/descriptors.h"
 #include "cuda/pad_batch_launch.h"
 #include "ops/pad_batch.h"
 
@@ -17,11 +15,7 @@ namespace {
 at::Tensor run(PadBatchCall call, const at::Device& device) {
   PadBatchParams& p = call.params;
   if (p.n * p.out_h * p.out_w == 0) return call.out;
-  const int64_t bytes = static_cast<int64_t>(call.images.size() * sizeof(ImageDesc));
-  at::Tensor host = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
-  std::memcpy(host.data_ptr(), call.images.data(), static_cast<size_t>(bytes));
-  // The caching allocators keep both buffers alive until the copy and the kernel on this stream are done.
-  const at::Tensor on_device = host.to(device, /*non_blocking=*/true);
+  const at::Tensor on_device = descriptors_to_device(call.images, device);
   p.images = reinterpret_cast<const ImageDesc*>(on_device.data_ptr());
   launch_pad_batch(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();

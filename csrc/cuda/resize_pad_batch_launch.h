@@ -1,0 +1,12 @@
+// Launcher of the resize_pad_batch CUDA kernel; implemented in resize_pad_batch.cu (no torch headers).
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include "fastload/resize_math.h"
+
+namespace fastload {
+
+// Enqueues the kernel on `stream` (p.images must be device memory); the caller checks the launch.
+void launch_resize_pad_batch(const ResizePadParams& p, cudaStream_t stream);
+
+}  // namespace fastload

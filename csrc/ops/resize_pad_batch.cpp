@@ -1,0 +1,97 @@
+// fastload::resize_pad_batch(_packed): schemas and the argument checks shared by the CPU and CUDA kernels.
+#include "ops/resize_pad_batch.h"
+
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_strided.h>
+#include <torch/library.h>
+
+#include "ops/common.h"
+#include "ops/pad_batch.h"
+
+namespace fastload {
+namespace {
+
+ResizePadCall prepare(std::vector<ImageDesc> sources, int64_t channels, at::IntArrayRef new_sizes,
+                      at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                      at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, int64_t interpolation,
+                      at::ScalarType dtype, bool channels_last, const at::TensorOptions& device) {
+  const char* op = "fastload::resize_pad_batch";
+  const int64_t n = static_cast<int64_t>(sources.size());
+  TORCH_CHECK(channels == 1 || channels == 3, op, ": images must have 1 or 3 channels, got ", channels);
+  TORCH_CHECK(static_cast<int64_t>(new_sizes.size()) == 2 * n, op, ": new_sizes needs an (h, w) per image, got ",
+              new_sizes.size(), " values for ", n, " images");
+  TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0, op, ": batch_hw must be (H, W) >= 0");
+  TORCH_CHECK(static_cast<int64_t>(mean.size()) == channels && static_cast<int64_t>(inv_std.size()) == channels &&
+                  static_cast<int64_t>(pad_value.size()) == channels,
+              op, ": mean, inv_std and pad_value need one value per channel (", channels, ")");
+  TORCH_CHECK(interpolation == 0 || interpolation == 1, op, ": interpolation must be 0 (bilinear) or 1 (nearest)");
+  ResizePadCall call;
+  ResizePadParams& p = call.params;
+  p = ResizePadParams{};
+  p.n = n;
+  p.c = channels;
+  p.out_h = batch_hw[0];
+  p.out_w = batch_hw[1];
+  p.interpolation = static_cast<Interpolation>(interpolation);
+  p.dtype = to_float_dtype(dtype);
+  p.channels_last = channels_last;
+  read_channel_map(op, channel_map, channels, p.channel_map);
+  for (int64_t k = 0; k < channels; ++k) {
+    p.mean[k] = static_cast<float>(mean[k]);
+    p.inv_std[k] = static_cast<float>(inv_std[k]);
+    p.pad_value[k] = static_cast<float>(pad_value[k]);
+  }
+  call.images.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    ResizeDesc& r = call.images[i];
+    r.src = sources[i];
+    r.new_h = new_sizes[2 * i];
+    r.new_w = new_sizes[2 * i + 1];
+    TORCH_CHECK(r.new_h >= 0 && r.new_w >= 0 && r.new_h <= p.out_h && r.new_w <= p.out_w, op, ": image ", i,
+                " resized to ", r.new_h, "x", r.new_w, " does not fit in the batch (", p.out_h, "x", p.out_w, ")");
+    TORCH_CHECK(r.new_h * r.new_w == 0 || (r.src.h > 0 && r.src.w > 0), op, ": image ", i,
+                " is empty and cannot be resized to ", r.new_h, "x", r.new_w);
+    r.scale_y = r.new_h > 0 ? 1.0 / (static_cast<double>(r.new_h) / static_cast<double>(r.src.h)) : 0.0;
+    r.scale_x = r.new_w > 0 ? 1.0 / (static_cast<double>(r.new_w) / static_cast<double>(r.src.w)) : 0.0;
+  }
+  const int64_t c = channels, h = p.out_h, w = p.out_w;
+  call.out = channels_last ? at::empty_strided({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(dtype))
+                           : at::empty({n, c, h, w}, device.dtype(dtype));
+  p.out = call.out.data_ptr();
+  return call;
+}
+
+}  // namespace
+
+ResizePadCall prepare_resize_pad_list(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
+                                      at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
+                                      at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
+                                      at::ArrayRef<double> pad_value, int64_t interpolation, at::ScalarType dtype,
+                                      bool channels_last) {
+  int64_t channels = 0;
+  std::vector<ImageDesc> sources = describe_images(images, flip_masks, channels);
+  return prepare(std::move(sources), channels, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+                 interpolation, dtype, channels_last, images[0].options());
+}
+
+ResizePadCall prepare_resize_pad_packed(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                        int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                        int64_t interpolation, at::ScalarType dtype, bool channels_last) {
+  return prepare(describe_packed(data, offsets, sizes, channels), channels, new_sizes, batch_hw, mean, inv_std,
+                 channel_map, pad_value, interpolation, dtype, channels_last, data.options());
+}
+
+TORCH_LIBRARY_FRAGMENT(fastload, m) {
+  m.def(
+      "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
+      "float[] inv_std, int[] channel_map, float[] pad_value, int interpolation, ScalarType dtype, "
+      "bool channels_last) -> Tensor");
+  m.def(
+      "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
+      "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, int interpolation, "
+      "ScalarType dtype, bool channels_last) -> Tensor");
+}
+
+}  // namespace fastload

@@ -1,0 +1,42 @@
+"""Size rules, as plain Python (no tensors): the keep-ratio rescale that detection pipelines use."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return value
+
+
+def rescale_size(size, scale) -> tuple[tuple[int, int], float]:
+    """The keep-ratio size of an image, exactly as OpenMMLab's `mmcv.rescale_size` computes it.
+
+    Args:
+        size: the image's (w, h) — width first, as OpenCV and mmcv configs write sizes.
+        scale: a (w, h)-style pair such as (1333, 800): the image is scaled to fit inside max(scale) x min(scale)
+            whichever way it is turned (long edge <= max(scale), short edge <= min(scale)); or a positive number,
+            the scale factor itself.
+
+    Returns:
+        ((new_w, new_h), scale_factor) with new = int(old * scale_factor + 0.5).
+    """
+    if not hasattr(size, "__len__") or len(size) != 2:
+        raise ValueError(f"size must be a (w, h) pair, got {size!r}")
+    w, h = _positive("size[0] (w)", size[0]), _positive("size[1] (h)", size[1])
+    if isinstance(scale, numbers.Real) and not isinstance(scale, bool):
+        factor = _positive("scale", scale)
+    elif hasattr(scale, "__len__") and not isinstance(scale, str):
+        if len(scale) != 2:
+            raise ValueError(f"scale must be a (w, h) pair or a number, got {scale!r}")
+        a, b = _positive("scale[0]", scale[0]), _positive("scale[1]", scale[1])
+        factor = min(max(a, b) / max(h, w), min(a, b) / min(h, w))
+    else:
+        raise ValueError(f"scale must be a (w, h) pair or a positive number, got {scale!r}")
+    return (int(w * factor + 0.5), int(h * factor + 0.5)), factor
