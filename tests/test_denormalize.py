@@ -3,6 +3,8 @@ the exact round trip with normalize, layouts, NaN/inf, sizes, bad input."""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -23,16 +25,26 @@ def run(x, norm, device, mode, **kw):
         return fl.denormalize(x, norm, **kw)
 
 
-def oracle(x: torch.Tensor, norm, output_order: str) -> np.ndarray:
-    """float64: clip(round_half_even(x * std + mean)), NaN -> 0, channels reordered, HWC."""
+def oracle(x: torch.Tensor, norm, output_order: str) -> tuple[np.ndarray, np.ndarray]:
+    """float64: clip(round_half_even(x * std + mean)), NaN -> 0, channels reordered, HWC; and a mask of the values
+    so close to a rounding tie (x.5) that fp32 arithmetic may legitimately land on the other side."""
     v = x.detach().double().cpu().numpy()
     v = v * np.asarray(norm.std).reshape(-1, 1, 1) + np.asarray(norm.mean).reshape(-1, 1, 1)
     v = np.clip(np.nan_to_num(v, nan=0.0), 0, 255)
+    near_tie = np.abs(np.abs(v - np.floor(v)) - 0.5) < 1e-4
     v = np.rint(v)  # half to even
-    v = np.moveaxis(v, -3, -1)
-    if v.shape[-1] == 3 and output_order != norm.order:
-        v = v[..., ::-1]
-    return v.astype(np.uint8)
+
+    def hwc(a):
+        a = np.moveaxis(a, -3, -1)
+        return a[..., ::-1] if a.shape[-1] == 3 and output_order != norm.order else a
+
+    return hwc(v).astype(np.uint8), hwc(near_tie)
+
+
+def assert_matches_oracle(got: torch.Tensor, x: torch.Tensor, norm, output_order: str) -> None:
+    want, near_tie = oracle(x, norm, output_order)
+    diff = np.abs(got.cpu().numpy().astype(int) - want.astype(int))
+    assert diff.max(initial=0) <= 1 and not (diff[~near_tie] > 0).any()
 
 
 def layout(x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -52,7 +64,7 @@ def layout(x: torch.Tensor, kind: str) -> torch.Tensor:
 @pytest.mark.parametrize("shape", [(3, 1, 1), (3, 5, 7), (2, 3, 17, 31), (1, 3, 64, 33), (2, 1, 9, 8)])
 @pytest.mark.parametrize("output_order", ["bgr", "rgb"])
 def test_backends_match_oracle_and_each_other(device, kind, shape, output_order):
-    gen = torch.Generator().manual_seed(hash((kind, shape, output_order)) % 2**31)
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((kind, shape, output_order)).encode()))
     norm = fl.IMAGENET if shape[-3] == 3 else fl.Normalization(127.5, 58.0)
     for dtype in DTYPES:
         x = (torch.randn(shape, generator=gen) * 3).to(dtype)  # a good share far outside [0, 255] after scaling
@@ -61,7 +73,7 @@ def test_backends_match_oracle_and_each_other(device, kind, shape, output_order)
         want = run(x, norm, device, "reference", output_order=output_order)
         assert got.dtype == torch.uint8 and got.is_contiguous() and got.device.type == device
         assert torch.equal(got, want), (dtype, kind)
-        np.testing.assert_array_equal(got.cpu().numpy(), oracle(x, norm, output_order))
+        assert_matches_oracle(got, x, norm, output_order)
 
 
 @pytest.mark.parametrize("device", devices())
@@ -119,14 +131,16 @@ def test_requires_grad_is_detached():
     assert not out.requires_grad and out.dtype == torch.uint8
 
 
-def test_matches_mmcv_style_imdenormalize_with_round_and_clip(rng):
+def test_matches_mmcv_style_imdenormalize_with_round_and_clip():
     # mmcv: img * std + mean (float64 there), then RGB->BGR; we add the round and clip it lacks.
-    x = torch.randn(3, 12, 10) * 2
+    x = torch.randn(3, 12, 10, generator=torch.Generator().manual_seed(5)) * 2
     mean, std = np.array(fl.IMAGENET.mean), np.array(fl.IMAGENET.std)
     hwc = x.permute(1, 2, 0).double().numpy()
     mm = (hwc * std + mean)[..., ::-1]
     want = np.clip(np.rint(mm), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(fl.denormalize(x, fl.IMAGENET, output_order="bgr").numpy(), want)
+    near_tie = np.abs(np.abs(mm - np.floor(mm)) - 0.5) < 1e-4
+    diff = np.abs(fl.denormalize(x, fl.IMAGENET, output_order="bgr").numpy().astype(int) - want)
+    assert not (diff[~near_tie] > 0).any() and diff.max() <= 1
 
 
 def test_transform():
