@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from fastload import _ops, reference, transforms
+from fastload import _ops, reference, transforms, utils
 from fastload.collate import PadCollate
 from fastload.functional import (
     PaddedBatch,
@@ -20,6 +20,7 @@ from fastload.geometry import rescale_size
 from fastload.normalization import CAFFE, IMAGENET, Normalization
 from fastload.loader import DevicePrefetcher
 from fastload.packed import PackedImages
+from fastload.utils import compute_mean_std, conv_output_size, load_pretrained, to_tensor
 
 __version__ = "0.1.0"
 
@@ -32,7 +33,10 @@ __all__ = [
     "PadCollate",
     "PaddedBatch",
     "backend_info",
+    "compute_mean_std",
+    "conv_output_size",
     "denormalize",
+    "load_pretrained",
     "normalize",
     "pack_images",
     "pad_batch",
@@ -40,7 +44,9 @@ __all__ = [
     "rescale_size",
     "resize_pad_batch",
     "to_numpy_images",
+    "to_tensor",
     "transforms",
+    "utils",
 ]
 
 

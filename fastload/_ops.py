@@ -35,7 +35,7 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
     )
 
 OPS = ("normalize", "normalize_into", "denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
-       "resize_pad_batch_packed")
+       "resize_pad_batch_packed", "channel_stats")
 
 
 def extension_loaded() -> bool:
@@ -137,6 +137,10 @@ if load_error is None:
                                       channel_map, pad_value, interpolation, dtype, channels_last):
         return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last,
                                           data.device)
+
+    @torch.library.register_fake("fastload::channel_stats")
+    def _channel_stats_fake(images, flip_masks):
+        return images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)
 
     @torch.library.register_fake("fastload::normalize_into")
     def _normalize_into_fake(img, mean, inv_std, channel_map, flip_dims, out):

@@ -229,3 +229,14 @@ def resize_pad_batch_packed(
     ]
     return resize_pad_batch(images, [0] * len(images), new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                             interpolation, dtype, channels_last)
+
+
+def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Tensor:
+    """(2, C) int64: per-channel sum and sum of squares over every pixel of every uint8 image (exact)."""
+    c = images[0].shape[-1]
+    out = torch.zeros((2, c), dtype=torch.int64, device=images[0].device)
+    for img in images:
+        v = img.reshape(-1, c).to(torch.int64)  # flips do not change sums
+        out[0] += v.sum(0)
+        out[1] += (v * v).sum(0)
+    return out

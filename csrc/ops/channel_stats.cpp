@@ -1,0 +1,24 @@
+// fastload::channel_stats: exact per-channel sums and sums of squares of uint8 images (for dataset mean/std).
+#include "ops/channel_stats.h"
+
+#include <ATen/ops/zeros.h>
+#include <torch/library.h>
+
+#include "ops/pad_batch.h"
+
+namespace fastload {
+
+std::vector<ImageDesc> prepare_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out) {
+  int64_t channels = 0;
+  std::vector<ImageDesc> descs = describe_images(images, flip_masks, channels);
+  TORCH_CHECK(channels >= 1 && channels <= 3, "fastload::channel_stats: images must have 1 to 3 channels");
+  out = at::zeros({2, channels}, images[0].options().dtype(at::kLong));
+  return descs;
+}
+
+TORCH_LIBRARY_FRAGMENT(fastload, m) {
+  // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
+  m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
+}
+
+}  // namespace fastload

@@ -1,0 +1,228 @@
+"""Small tools a training script needs around the ops, each written once and tested against PyTorch's behaviour:
+tensors from anything, conv/pool output sizes, loading pretrained weights into a changed model, dataset mean/std."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from fastload import _ops
+from fastload import functional as F
+from fastload.normalization import Normalization
+from fastload.packed import PackedImages
+
+
+def to_tensor(data) -> torch.Tensor:
+    """A tensor from common Python/numpy values.
+
+    Tensor -> itself; numpy array -> tensor sharing memory where possible (negative-stride and non-contiguous arrays
+    are made contiguous, no error); a sequence (not str) -> torch.tensor; int -> int64 [x]; float -> float32 [x].
+    Anything else is a TypeError naming the type.
+    """
+    if isinstance(data, torch.Tensor):
+        return data
+    if isinstance(data, np.ndarray):
+        if any(s < 0 for s in data.strides) or not (data.flags["C_CONTIGUOUS"] or data.flags["F_CONTIGUOUS"]):
+            data = np.ascontiguousarray(data)
+        return torch.from_numpy(data)
+    if isinstance(data, bool):
+        raise TypeError("to_tensor: bool is ambiguous (a label? a mask?); wrap it in a list or array")
+    if isinstance(data, numbers.Integral):
+        return torch.tensor([int(data)], dtype=torch.int64)
+    if isinstance(data, numbers.Real):
+        return torch.tensor([float(data)], dtype=torch.float32)
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return torch.tensor(data)
+    raise TypeError(f"to_tensor: cannot convert {type(data).__name__} to a tensor")
+
+
+def image_to_tensor(data) -> torch.Tensor:
+    """`to_tensor(data)` as float32 (what conv weights expect)."""
+    return to_tensor(data).to(torch.float32)
+
+
+def labels_to_tensor(data) -> torch.Tensor:
+    """`to_tensor(data)` as int64 class indices (what nn.CrossEntropyLoss expects); non-integer values are an error."""
+    t = to_tensor(data)
+    if t.dtype.is_floating_point:
+        if not torch.equal(t, t.round()):
+            raise ValueError(f"labels must be whole numbers, got {t.tolist()}")
+    elif t.dtype == torch.bool:
+        raise TypeError("labels must be integers, got bool")
+    return t.to(torch.int64)
+
+
+def _pair(name: str, value) -> tuple[int, int]:
+    values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
+    return int(values[0]), int(values[1])
+
+
+def _output_size_1d(size, kernel, stride, padding, dilation, ceil_mode, dim) -> int:
+    if stride < 1 or kernel < 1 or dilation < 1 or padding < 0:
+        raise ValueError(f"conv_output_size: need kernel_size >= 1, stride >= 1, dilation >= 1, padding >= 0 "
+                         f"(dim {dim}: kernel {kernel}, stride {stride}, dilation {dilation}, padding {padding})")
+    span = dilation * (kernel - 1) + 1
+    if size + 2 * padding < span:
+        raise ValueError(f"conv_output_size: the window ({span} = dilation {dilation} * (kernel {kernel} - 1) + 1) "
+                         f"is larger than the padded input ({size} + 2 * {padding}) in dim {dim}")
+    numerator = size + 2 * padding - span
+    out = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
+    # PyTorch's pooling rule: with ceil_mode the last window must start inside the input or its left padding.
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode: bool = False):
+    """Output size of a convolution or pooling layer, identical to PyTorch's Conv/MaxPool/AvgPool arithmetic:
+    floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1, or ceil with `ceil_mode` (where the
+    last window must start inside the input or the left padding).
+
+    Args: `size` an int or (h, w); the others an int or (h, w) pair. Returns an int, or an (h, w) tuple when any
+    argument is a pair. Raises ValueError (with the numbers) for a window larger than the padded input, stride 0...
+    """
+    args = (size, kernel_size, stride, padding, dilation)
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
+        return _output_size_1d(size, kernel_size, stride, padding, dilation, ceil_mode, 0)
+    pairs = [_pair(n, a) for n, a in zip(("size", "kernel_size", "stride", "padding", "dilation"), args)]
+    return tuple(_output_size_1d(*(p[d] for p in pairs), ceil_mode, d) for d in range(2))
+
+
+@dataclass
+class LoadReport:
+    """What `load_pretrained` did: keys loaded, missing in the checkpoint, unexpected (not in the model), and
+    shape-mismatched (name -> (checkpoint shape, model shape))."""
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"loaded {len(self.loaded)} tensors"]
+        if self.missing:
+            lines.append(f"missing from the checkpoint ({len(self.missing)}): {', '.join(self.missing)}")
+        if self.unexpected:
+            lines.append(f"not in the model ({len(self.unexpected)}): {', '.join(self.unexpected)}")
+        for name, (ckpt, model) in self.mismatched.items():
+            lines.append(f"shape mismatch {name}: checkpoint {tuple(ckpt)} vs model {tuple(model)}")
+        return "\n".join(lines)
+
+
+def _state_dict_of(checkpoint) -> Mapping[str, torch.Tensor]:
+    if isinstance(checkpoint, (str, os.PathLike)):
+        path = os.fspath(os.path.expanduser(checkpoint))
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"load_pretrained: no checkpoint file at {path!r}") from None
+        except IsADirectoryError:
+            raise FileNotFoundError(f"load_pretrained: {path!r} is a folder, not a checkpoint file") from None
+    if not isinstance(checkpoint, Mapping):
+        raise TypeError(f"load_pretrained: checkpoint must be a path or a dict, got {type(checkpoint).__name__}")
+    for wrapper in ("state_dict", "model"):
+        inner = checkpoint.get(wrapper)
+        if isinstance(inner, Mapping):
+            return inner
+    return checkpoint
+
+
+def load_pretrained(model: torch.nn.Module, checkpoint, *, strip_prefixes: Iterable[str] = ("module.",),
+                    strict: bool = False, verbose: bool = True) -> LoadReport:
+    """Load what fits from `checkpoint` (a path, e.g. under ~/.cache/torch, or a dict, optionally wrapped in
+    "state_dict" / "model") into `model`: keys are stripped of `strip_prefixes` (DataParallel's "module."); keys
+    the model lacks and tensors whose shapes differ (a new classifier head) are skipped and reported.
+    With `strict=True` any skipped or missing key raises a RuntimeError carrying the report. Returns the LoadReport
+    (also printed when `verbose`)."""
+    state = {}
+    for key, value in _state_dict_of(checkpoint).items():
+        for prefix in strip_prefixes:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        state[key] = value
+    own = model.state_dict()
+    report = LoadReport()
+    usable = {}
+    for key, value in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif tuple(value.shape) != tuple(own[key].shape):
+            report.mismatched[key] = (tuple(value.shape), tuple(own[key].shape))
+        else:
+            usable[key] = value
+    report.missing = [k for k in own if k not in usable and k not in report.mismatched]
+    report.missing += [k for k in report.mismatched if k not in report.missing]
+    if strict and not report.ok:
+        raise RuntimeError(f"load_pretrained(strict=True):\n{report}")
+    model.load_state_dict(usable, strict=False)
+    report.loaded = list(usable)
+    if verbose:
+        print(report)
+    return report
+
+
+def _image_batches(images) -> Iterable:
+    """Yields lists of HWC uint8 images from a sequence, a PackedImages, or a DataLoader yielding either (or
+    batches / dicts / tuples holding them)."""
+    if isinstance(images, PackedImages):
+        yield images.unpack()
+    elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
+        yield list(images)
+    elif isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
+        yield list(images)
+    elif isinstance(images, Iterable):
+        for item in images:
+            if isinstance(item, Mapping):
+                item = item.get("img", item.get("image"))
+            elif isinstance(item, tuple):
+                item = item[0]
+            yield from _image_batches(item if not (hasattr(item, "ndim") and item.ndim == 3) else [item])
+    else:
+        raise TypeError(f"compute_mean_std: cannot read images from {type(images).__name__}")
+
+
+def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") -> Normalization:
+    """Per-channel mean and (population) std of a dataset, in pixel units and the channel order the model uses.
+
+    `images`: a sequence of HWC uint8 images, a PackedImages, or a DataLoader yielding them (dict samples: "img").
+    Streams over the data with the fused `channel_stats` op (exact integer sums on CPU or CUDA), so the result
+    equals numpy's float64 mean/std to rounding.
+    """
+    input_order = F._check_order("input_order", input_order)
+    order = F._check_order("order", order)
+    totals, count, channels = None, 0, None
+    for batch in _image_batches(images):
+        if len(batch) == 0:
+            continue
+        tensors, masks, _, c = F._check_image_list(batch)
+        if channels is not None and c != channels:
+            raise ValueError(f"compute_mean_std: images with {c} and {channels} channels")
+        channels = c
+        stats = _ops.pick("channel_stats", tensors[0].device)(tensors, masks).cpu()
+        totals = stats if totals is None else totals + stats
+        count += sum(t.shape[0] * t.shape[1] for t in tensors)
+    if totals is None or count == 0:
+        raise ValueError("compute_mean_std: no pixels")
+    sums = [int(v) for v in totals[0].tolist()]
+    squares = [int(v) for v in totals[1].tolist()]
+    mean = [s / count for s in sums]
+    # Exact integer variance numerator: N * sum(x^2) - (sum x)^2, then one division.
+    std = [math.sqrt((count * q - s * s) / (count * count)) for s, q in zip(sums, squares)]
+    if channels == 3 and input_order != order:
+        mean, std = mean[::-1], std[::-1]
+    std = [v if v > 0 else 1e-12 for v in std]  # a constant channel: keep the spec valid
+    spec = Normalization.__new__(Normalization)
+    spec._init(mean, std, order)
+    return spec
