@@ -10,10 +10,10 @@ export MAX_JOBS ?= 2
 export TORCH_CUDA_ARCH_LIST ?= 9.0
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
-        hypothesis pillow setuptools wheel rich matplotlib
+        hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn
 # Optional peers for `make bench`. mmengine goes in without its dependencies: it asks for opencv-python, which would
 # clash with opencv-python-headless; its remaining needs are listed here.
-PEERS := timm albumentations scikit-image nvidia-dali-cuda130 addict pyyaml termcolor yapf
+PEERS := timm albumentations nvidia-dali-cuda130 addict pyyaml termcolor yapf
 PEERS_NODEPS := mmengine
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 

@@ -1,0 +1,122 @@
+"""Train a small CNN on scikit-learn's handwritten digits with fastload's data pipeline, then reload it into a
+model with a different head. Runs on the CPU or a GPU:
+
+    python examples/train_classifier.py --device cpu      # ~97% test accuracy in well under a minute
+
+The parts a training script usually gets subtly wrong, done right:
+- images are uint8 HWC (what a decoder gives); PadCollate batches them, DevicePrefetcher normalizes on the device;
+- the dataset's own mean/std (compute_mean_std), in pixel units;
+- labels int64 in 0..K-1 (checked by PadCollate), nn.CrossEntropyLoss on raw logits: no softmax, no one-hot;
+- the loop zero_grad -> forward -> loss -> backward -> step, model.train() / model.eval() + torch.no_grad();
+- an AdaptiveAvgPool2d(1) head instead of a large fully connected layer, so any input size works;
+- a checkpoint saved and reloaded with load_pretrained into a model whose head has another number of classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+import fastload as fl
+
+
+def digits_dataset(seed: int = 0):
+    """scikit-learn's 8x8 digits (values 0..16) as 16x16 uint8 HWC images, split 80/20."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    images = np.repeat(np.repeat(images, 2, axis=1), 2, axis=2)[..., None]  # 16x16x1
+    labels = digits.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    split = int(0.8 * len(labels))
+
+    def samples(idx):
+        return [(images[i], int(labels[i])) for i in idx]
+
+    return samples(order[:split]), samples(order[split:])
+
+
+def make_model(num_classes: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(64, num_classes),  # logits: CrossEntropyLoss applies log-softmax itself
+    )
+
+
+def evaluate(model: nn.Module, batches) -> float:
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for images, labels in batches:
+            correct += (model(images).argmax(1) == labels).sum().item()
+            total += labels.numel()
+    return correct / total
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop early (for smoke tests)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "fastload_digits.pth"))
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    start = time.perf_counter()
+
+    train, test = digits_dataset()
+    norm = fl.compute_mean_std([img for img, _ in train])  # this dataset's statistics, pixel units
+    print(f"dataset: {len(train)} train / {len(test)} test images, {norm}")
+    collate = fl.PadCollate(label_mode="classification", num_classes=10)  # uint8 batches, labels checked 0..9
+    loader_args = dict(collate_fn=collate, num_workers=args.workers, pin_memory=args.device == "cuda",
+                       persistent_workers=args.workers > 0)
+    train_loader = DataLoader(train, batch_size=64, shuffle=True, **loader_args)
+    test_loader = DataLoader(test, batch_size=256, **loader_args)
+    train_batches = fl.DevicePrefetcher(train_loader, args.device, norm)
+    test_batches = fl.DevicePrefetcher(test_loader, args.device, norm)
+
+    model = make_model(10).to(args.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    # Cosine decay to zero: the last epochs settle instead of bouncing around at the peak learning rate.
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(train_batches))
+    loss_fn = nn.CrossEntropyLoss()
+    step = 0
+    for epoch in range(args.epochs):
+        model.train()
+        for images, labels in train_batches:
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if args.max_steps is not None and step >= args.max_steps:
+                break
+        accuracy = evaluate(model, test_batches)
+        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, test accuracy {accuracy:.2%}")
+        if args.max_steps is not None and step >= args.max_steps:
+            break
+
+    torch.save({"state_dict": model.state_dict(), "accuracy": accuracy}, args.checkpoint)
+    # Fine-tuning on another task: same backbone, a 5-class head. The head is reported and left initialised.
+    report = fl.load_pretrained(make_model(5), args.checkpoint, verbose=False)
+    print(f"reloaded into a 5-class model: {len(report.loaded)} tensors loaded, "
+          f"skipped {sorted(report.mismatched)} (shape mismatch)")
+    print(f"done in {time.perf_counter() - start:.1f} s, final test accuracy {accuracy:.2%}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
