@@ -121,6 +121,11 @@ def pad_batch(
     return out
 
 
+def _unpack(data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int) -> list[torch.Tensor]:
+    """The (h, w, C) views of a packed buffer (image i at byte offsets[i] of the 1-D `data`)."""
+    return [data[o : o + h * w * channels].view(h, w, channels) for o, (h, w) in zip(offsets.tolist(), sizes.tolist())]
+
+
 def pad_batch_packed(
     data: torch.Tensor,
     offsets: torch.Tensor,
@@ -135,9 +140,7 @@ def pad_batch_packed(
     channels_last: bool,
 ) -> torch.Tensor:
     """`pad_batch` over a packed buffer: image i is the contiguous (h, w, C) block at byte offsets[i] of `data`."""
-    images = [
-        data[o : o + h * w * channels].view(h, w, channels) for o, (h, w) in zip(offsets.tolist(), sizes.tolist())
-    ]
+    images = _unpack(data, offsets, sizes, channels)
     return pad_batch(images, [0] * len(images), batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last)
 
 
@@ -224,9 +227,7 @@ def resize_pad_batch_packed(
     channels_last: bool,
 ) -> torch.Tensor:
     """`resize_pad_batch` over a packed buffer (see `pad_batch_packed`)."""
-    images = [
-        data[o : o + h * w * channels].view(h, w, channels) for o, (h, w) in zip(offsets.tolist(), sizes.tolist())
-    ]
+    images = _unpack(data, offsets, sizes, channels)
     return resize_pad_batch(images, [0] * len(images), new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                             interpolation, dtype, channels_last)
 

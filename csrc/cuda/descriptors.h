@@ -3,6 +3,8 @@
 // the caching allocators then keep both buffers alive until the copy and the kernel are done.
 #pragma once
 #include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <cstring>
 #include <vector>
@@ -15,6 +17,19 @@ at::Tensor descriptors_to_device(const std::vector<Desc>& descs, const at::Devic
   at::Tensor host = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).pinned_memory(true));
   std::memcpy(host.data_ptr(), descs.data(), static_cast<size_t>(bytes));
   return host.to(device, /*non_blocking=*/true);
+}
+
+// The CUDA side of every batch op: `call` holds host descriptors (`images`), the kernel description (`params`, whose
+// `images` field receives the device copy) and the result (`out`); `launch(params, stream)` enqueues the kernel.
+template <typename Call, typename Launch>
+at::Tensor launch_with_descriptors(Call& call, const at::Device& device, Launch launch) {
+  auto& p = call.params;
+  if (p.n * p.out_h * p.out_w == 0) return call.out;
+  const at::Tensor on_device = descriptors_to_device(call.images, device);
+  p.images = reinterpret_cast<decltype(p.images)>(on_device.data_ptr());
+  launch(p, c10::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return call.out;
 }
 
 }  // namespace fastload

@@ -13,13 +13,7 @@ namespace fastload {
 namespace {
 
 at::Tensor run(PadBatchCall call, const at::Device& device) {
-  PadBatchParams& p = call.params;
-  if (p.n * p.out_h * p.out_w == 0) return call.out;
-  const at::Tensor on_device = descriptors_to_device(call.images, device);
-  p.images = reinterpret_cast<const ImageDesc*>(on_device.data_ptr());
-  launch_pad_batch(p, c10::cuda::getCurrentCUDAStream());
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-  return call.out;
+  return launch_with_descriptors(call, device, launch_pad_batch);
 }
 
 at::Tensor pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
