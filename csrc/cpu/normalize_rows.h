@@ -47,7 +47,7 @@ FL_CPU_CLONES void contiguous_row(const uint8_t* __restrict in, typename FloatTr
 // lane 4 whole pixels, a byte shuffle that groups each lane's bytes by channel, then per channel a dword gather,
 // widening, the same fp32 sub/mul as normalize_value, and one store. The tail uses masked loads and stores.
 template <FloatDtype D>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v,
+FL_AVX512 FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v,
                                                                     __mmask16 mask) {
   if constexpr (D == FloatDtype::kFloat32) {
     _mm512_mask_storeu_ps(dst, mask, v);
@@ -62,7 +62,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) FL_INLINE void store16(type
 }
 
 template <FloatDtype D, bool Swap>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void planar_row_avx512(const uint8_t* in,
+FL_AVX512 void planar_row_avx512(const uint8_t* in,
                                                                     typename FloatTraits<D>::storage* out,
                                                                     int64_t plane, int64_t w, const float* mean,
                                                                     const float* inv_std) {
@@ -91,11 +91,6 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void planar_row_avx512(cons
   }
 }
 
-bool cpu_has_avx512bw_vl() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
-  return has;
-}
 #endif
 
 template <FloatDtype D>
