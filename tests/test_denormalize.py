@@ -102,7 +102,7 @@ def test_nan_inf_and_ties(device):
         out = run(x, norm, device, mode).cpu().flatten().tolist()
         assert out == [0, 255, 0, 0, 255, 0, 0, 2, 2, 254, 255]
     # The same specials through the 3-channel planar path (vectorized on the CPU), every dtype, odd widths.
-    x3 = torch.cat([x, x.flip(-1), x.roll(3, -1)], dim=0).repeat(2, 1, 3)[..., :31]
+    x3 = torch.cat([x, x.flip(-1), x.roll(3, -1)], dim=0).repeat(1, 2, 3)[..., :31]
     norm3 = fl.Normalization((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
     for dtype in DTYPES:
         got = run(x3.to(dtype), norm3, device, "compiled")
