@@ -23,7 +23,7 @@ SUITES: dict[str, Callable] = {}
 
 
 def suite(name: str):
-    """Register `fn(ctx) -> list[Case]` as suite `name`."""
+    """Register `fn(settings: Settings) -> list[Case]` as suite `name`."""
 
     def register(fn):
         SUITES[name] = fn
@@ -34,8 +34,9 @@ def suite(name: str):
 
 @dataclass
 class Impl:
-    """One implementation of a case. `fn()` returns the result compared against fastload's (None: not compared,
-    as for the copy floor); `compare(result)` may turn it into a float tensor with fastload's shape first."""
+    """One implementation of a case. `fn()` returns its result, which is compared with fastload's unless `checked`
+    is False (the floor and fresh-output rows); `compare(result)` may first turn it into a tensor of fastload's
+    shape (e.g. drop a batch dim, convert a DALI batch)."""
 
     name: str
     fn: Callable[[], object]
