@@ -61,14 +61,17 @@ FL_AVX512 FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v
   }
 }
 
-template <FloatDtype D, bool Swap>
-FL_AVX512 void planar_row_avx512(const uint8_t* in,
-                                                                    typename FloatTraits<D>::storage* out,
-                                                                    int64_t plane, int64_t w, const float* mean,
-                                                                    const float* inv_std) {
-  const __m512i to_lanes = _mm512_setr_epi32(0, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 11, 11);
+// Reverse: the row is read right to left (a horizontally flipped numpy view, pixel stride -3): `in` points at the
+// row's first output pixel, the highest address. Each 48-byte load then holds its 16 pixels in reverse order, which
+// the lane permute (lanes taken last to first) and the byte shuffle (pixels within a lane last to first) undo.
+template <FloatDtype D, bool Swap, bool Reverse = false>
+FL_AVX512 void planar_row_avx512(const uint8_t* in, typename FloatTraits<D>::storage* out, int64_t plane, int64_t w,
+                                 const float* mean, const float* inv_std) {
+  const __m512i to_lanes = Reverse ? _mm512_setr_epi32(9, 10, 11, 11, 6, 7, 8, 8, 3, 4, 5, 5, 0, 1, 2, 2)
+                                   : _mm512_setr_epi32(0, 1, 2, 2, 3, 4, 5, 5, 6, 7, 8, 8, 9, 10, 11, 11);
   const __m512i by_channel =
-      _mm512_broadcast_i32x4(_mm_setr_epi8(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, -1, -1, -1, -1));
+      Reverse ? _mm512_broadcast_i32x4(_mm_setr_epi8(9, 6, 3, 0, 10, 7, 4, 1, 11, 8, 5, 2, -1, -1, -1, -1))
+              : _mm512_broadcast_i32x4(_mm_setr_epi8(0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11, -1, -1, -1, -1));
   __m512i gather[3];
   __m512 m[3], s[3];
   for (int k = 0; k < 3; ++k) {
@@ -79,9 +82,17 @@ FL_AVX512 void planar_row_avx512(const uint8_t* in,
   }
   for (int64_t x = 0; x < w; x += 16) {
     const int64_t count = std::min<int64_t>(16, w - x);
-    const __mmask64 load_mask = count == 16 ? 0xffffffffffffull : (1ull << (3 * count)) - 1;
+    const __mmask64 valid = count == 16 ? 0xffffffffffffull : (1ull << (3 * count)) - 1;
     const __mmask16 store_mask = static_cast<__mmask16>(count == 16 ? 0xffff : (1u << count) - 1);
-    __m512i v = _mm512_maskz_loadu_epi8(load_mask, in + 3 * x);
+    __m512i v;
+    if constexpr (Reverse) {
+      // Pixels x .. x+15 live at in - 3*(x+15) .. in - 3*x + 2; for a short tail only the top 3*count bytes are
+      // loaded (masked-off bytes are never touched, so the start may lie before the image).
+      const uintptr_t base = reinterpret_cast<uintptr_t>(in) - static_cast<uintptr_t>(3 * (x + 15));
+      v = _mm512_maskz_loadu_epi8(valid << (48 - 3 * count), reinterpret_cast<const void*>(base));
+    } else {
+      v = _mm512_maskz_loadu_epi8(valid, in + 3 * x);
+    }
     v = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(to_lanes, v), by_channel);
     for (int k = 0; k < 3; ++k) {
       const __m128i bytes = _mm512_castsi512_si128(_mm512_permutexvar_epi32(gather[k], v));
@@ -118,6 +129,11 @@ class RowNormalizer {
     const bool identity = c == 1 || (channel_map[0] == 0 && channel_map[1] == 1 && channel_map[2] == 2);
     const bool swap = c == 3 && channel_map[0] == 2 && channel_map[1] == 1 && channel_map[2] == 0;
     if (identity || swap) fast_ = pick_row<D>(c, swap, channels_last);
+#if FL_HAVE_AVX512_ROWS
+    if (c == 3 && (identity || swap) && !channels_last && cpu_has_avx512bw_vl()) {
+      reverse_ = swap ? planar_row_avx512<D, true, true> : planar_row_avx512<D, false, true>;
+    }
+#endif
   }
 
   // Whether rows with these strides (in bytes) take the vectorized loop.
@@ -130,6 +146,10 @@ class RowNormalizer {
   void operator()(const uint8_t* in, int64_t stride_w, int64_t stride_c, S* out, int64_t plane, int64_t w) const {
     if (vectorized(stride_w, stride_c)) {
       fast_(in, out, plane, w, mean_, inv_std_);
+      return;
+    }
+    if (reverse_ != nullptr && stride_w == -c_ && stride_c == 1) {  // a horizontally flipped view
+      reverse_(in, out, plane, w, mean_, inv_std_);
       return;
     }
     const int64_t pixel_step = channels_last_ ? c_ : 1;
@@ -148,6 +168,7 @@ class RowNormalizer {
   const float* inv_std_;
   bool channels_last_;
   RowFn<D> fast_ = nullptr;
+  RowFn<D> reverse_ = nullptr;
 };
 
 }  // namespace
