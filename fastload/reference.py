@@ -87,6 +87,12 @@ def pad_batch_output(n: int, c: int, batch_hw, normalized: bool, dtype, channels
     return out.permute(0, 3, 1, 2) if channels_last else out
 
 
+def _fill_channels(out: torch.Tensor, values: list[float]) -> None:
+    """Fill channel k of the (N, C, H, W) `out` with values[k], rounded via fp32 as the kernels do."""
+    fill = torch.tensor(values, dtype=torch.float32, device=out.device).to(out.dtype)
+    out.copy_(fill.view(1, -1, 1, 1).expand_as(out))
+
+
 def pad_batch(
     images: list[torch.Tensor],
     flip_masks: list[int],
@@ -106,9 +112,7 @@ def pad_batch(
     device = images[0].device
     out = pad_batch_output(len(images), c, batch_hw, normalized, dtype, channels_last, device)
     if normalized:
-        # via fp32, as the kernels round: double -> float -> dtype
-        fill = torch.tensor(pad_value, dtype=torch.float32, device=device).to(out.dtype)
-        out.copy_(fill.view(1, c, 1, 1).expand_as(out))
+        _fill_channels(out, pad_value)
         for i, img in enumerate(images):
             h, w = img.shape[:2]
             out[i, :, :h, :w] = normalize(_flip(img, flip_masks[i]), mean, inv_std, channel_map, [], out.dtype, False)
@@ -188,7 +192,7 @@ def resize_pad_batch(
     c = images[0].shape[-1]
     device = images[0].device
     out = pad_batch_output(len(images), c, batch_hw, True, dtype, channels_last, device)
-    out.copy_(torch.tensor(pad_value, dtype=torch.float32, device=device).to(dtype).view(1, c, 1, 1).expand_as(out))
+    _fill_channels(out, pad_value)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
     inv_std_t = torch.tensor(inv_std, dtype=torch.float32, device=device)
     for i, img in enumerate(images):
