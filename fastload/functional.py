@@ -110,17 +110,11 @@ def normalize(
     input_order = _check_order("input_order", input_order)
     if dtype is not None or out is None:
         dtype = _check_float_dtype(torch.float32 if dtype is None else dtype)
-    if not isinstance(channels_last, bool):
-        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
+    _check_bool("channels_last", channels_last)
     tensor, flip_dims = as_image_tensor(img, "img")
     channels = tensor.shape[-1]
-    if channels != norm.channels:
-        raise ValueError(
-            f"img has {channels} channel(s) but norm describes {norm.channels}: {norm}; "
-            "use a spec with one mean/std per image channel"
-        )
-    args = (tensor, list(norm.mean), [1.0 / s for s in norm.std], channel_map(channels, input_order, norm.order),
-            flip_dims)
+    _check_channels(channels, norm, "img has")
+    args = (tensor, *_kernel_stats(norm), channel_map(channels, input_order, norm.order), flip_dims)
     if out is None:
         return _ops.pick("normalize", tensor.device)(*args, dtype, channels_last)
     _check_out(out, tensor, dtype, channels_last)
@@ -258,13 +252,31 @@ class PaddedBatch(NamedTuple):
 
 
 class _BatchSource(NamedTuple):
-    """The images of a batch op, checked: either a PackedImages on the target device or a list of tensors."""
+    """The checked images of a batch op: a PackedImages, or a list of tensors (with their flip masks and the
+    caller's originals, which `to` packs straight from numpy)."""
 
     packed: PackedImages | None
     tensors: list
     masks: list
+    originals: list
     sizes: list
     channels: int
+
+    def to(self, device) -> _BatchSource:
+        """The images on `device` (None: where they are). CPU images bound for CUDA are packed into one pinned
+        buffer and sent in one host -> device copy. Called after every other check, so a bad argument costs no
+        transfer."""
+        target = torch.device(device) if device is not None else None
+        if self.packed is not None:
+            if target is None or self.packed.device == target:
+                return self
+            packed = self.packed
+        elif target is None or target == self.tensors[0].device:
+            return self
+        else:
+            packed = pack(self.originals, self.channels, pin_memory=target.type == "cuda")
+        moved = packed.to(target, non_blocking=packed.is_pinned())
+        return _BatchSource(moved, [], [], [], self.sizes, self.channels)
 
     def run(self, op: str, *args):
         """Calls `op` (list form) or `op + "_packed"` with the image arguments first, then `args`."""
@@ -274,23 +286,37 @@ class _BatchSource(NamedTuple):
         return _ops.pick(op, self.tensors[0].device)(self.tensors, self.masks, *args)
 
 
-def _batch_source(images, device) -> _BatchSource:
-    """Checks `images` (a sequence of HWC uint8 images or a PackedImages) and brings them to `device`: CPU images
-    bound for CUDA are packed into one pinned buffer and sent in one host -> device copy."""
-    target = torch.device(device) if device is not None else None
+def _batch_source(images, norm: Normalization | None) -> _BatchSource:
+    """Checks `images` (a sequence of HWC uint8 images or a PackedImages), and their channels against `norm`."""
     if isinstance(images, PackedImages):
         if len(images) == 0:
             raise ValueError("images must not be empty")
-        packed = images
-        if target is not None and packed.device != target:
-            packed = packed.to(target, non_blocking=packed.is_pinned())
-        return _BatchSource(packed, [], [], [tuple(hw) for hw in packed.sizes.tolist()], packed.channels)
-    tensors, masks, originals, channels = _check_image_list(images)
-    sizes = [tuple(t.shape[:2]) for t in tensors]
-    if target is not None and target != tensors[0].device:
-        packed = pack(originals, channels, pin_memory=target.type == "cuda")
-        return _BatchSource(packed.to(target, non_blocking=packed.is_pinned()), [], [], sizes, channels)
-    return _BatchSource(None, tensors, masks, sizes, channels)
+        src = _BatchSource(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
+    else:
+        tensors, masks, originals, channels = _check_image_list(images)
+        src = _BatchSource(None, tensors, masks, originals, [tuple(t.shape[:2]) for t in tensors], channels)
+    if norm is not None:
+        _check_channels(src.channels, norm, "images have")
+    return src
+
+
+def _check_channels(channels: int, norm: Normalization, what: str) -> None:
+    if channels != norm.channels:
+        raise ValueError(
+            f"{what} {channels} channel(s) but norm describes {norm.channels}: {norm}; "
+            "use a spec with one mean/std per image channel"
+        )
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def _kernel_stats(norm: Normalization) -> tuple[list[float], list[float]]:
+    """The (mean, 1 / std) lists the ops take: the kernels multiply by the reciprocal."""
+    return list(norm.mean), [1.0 / v for v in norm.std]
 
 
 def _check_image_list(images, name: str = "images"):
@@ -400,23 +426,17 @@ def pad_batch(
         dtype = _check_float_dtype(dtype)
     input_order = _check_order("input_order", input_order)
     size_divisor = _check_size("size_divisor", size_divisor, minimum=1)
-    if not isinstance(channels_last, bool):
-        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
-    src = _batch_source(images, device)
-    channels, sizes_list = src.channels, src.sizes
-    if normalized and channels != norm.channels:
-        raise ValueError(f"images have {channels} channel(s) but norm describes {norm.channels}: {norm}")
-
-    batch_hw = list(batch_extent(sizes_list, size_divisor, pad_to))
-    pad = _check_pad_value(pad_value, channels, normalized)
+    _check_bool("channels_last", channels_last)
+    src = _batch_source(images, norm)
+    batch_hw = list(batch_extent(src.sizes, size_divisor, pad_to))
+    pad = _check_pad_value(pad_value, src.channels, normalized)
     if normalized:
-        cmap = channel_map(channels, input_order, norm.order)
-        mean, inv_std, out_dtype = list(norm.mean), [1.0 / v for v in norm.std], dtype
+        cmap = channel_map(src.channels, input_order, norm.order)
+        (mean, inv_std), out_dtype = _kernel_stats(norm), dtype
     else:
-        cmap, mean, inv_std, out_dtype = list(range(channels)), None, None, None
-    sizes = torch.tensor(sizes_list, dtype=torch.int64).reshape(-1, 2)
-    out = src.run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
-    return PaddedBatch(out, sizes)
+        cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
+    out = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
+    return PaddedBatch(out, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))
 
 
 INTERPOLATIONS = {"bilinear": 0, "nearest": 1}
@@ -454,11 +474,8 @@ def resize_pad_batch(
     size_divisor = _check_size("size_divisor", size_divisor, minimum=1)
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
-    if not isinstance(channels_last, bool):
-        raise TypeError(f"channels_last must be a bool, got {type(channels_last).__name__}")
-    src = _batch_source(images, device)
-    if src.channels != norm.channels:
-        raise ValueError(f"images have {src.channels} channel(s) but norm describes {norm.channels}: {norm}")
+    _check_bool("channels_last", channels_last)
+    src = _batch_source(images, norm)
     new_sizes, factors = [], []
     for i, (h, w) in enumerate(src.sizes):
         if h == 0 or w == 0:
@@ -469,7 +486,7 @@ def resize_pad_batch(
     batch_hw = list(batch_extent(new_sizes, size_divisor, None))
     pad = _check_pad_value(pad_value, src.channels, True)
     cmap = channel_map(src.channels, input_order, norm.order)
-    out = src.run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, list(norm.mean),
-                  [1.0 / v for v in norm.std], cmap, pad, INTERPOLATIONS[interpolation], dtype, channels_last)
+    out = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, *_kernel_stats(norm),
+                             cmap, pad, INTERPOLATIONS[interpolation], dtype, channels_last)
     return PaddedBatch(out, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
                        torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))

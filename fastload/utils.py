@@ -202,7 +202,9 @@ def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") ->
     """
     input_order = F._check_order("input_order", input_order)
     order = F._check_order("order", order)
-    totals, count, channels = None, 0, None
+    # Sums stay on the device they were computed on (no sync per batch); one transfer each at the end.
+    totals: dict[torch.device, torch.Tensor] = {}
+    count, channels = 0, None
     for batch in _image_batches(images):
         if len(batch) == 0:
             continue
@@ -210,13 +212,15 @@ def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") ->
         if channels is not None and c != channels:
             raise ValueError(f"compute_mean_std: images with {c} and {channels} channels")
         channels = c
-        stats = _ops.pick("channel_stats", tensors[0].device)(tensors, masks).cpu()
-        totals = stats if totals is None else totals + stats
+        device = tensors[0].device
+        stats = _ops.pick("channel_stats", device)(tensors, masks)
+        totals[device] = stats if device not in totals else totals[device] + stats
         count += sum(t.shape[0] * t.shape[1] for t in tensors)
-    if totals is None or count == 0:
+    if count == 0:
         raise ValueError("compute_mean_std: no pixels")
-    sums = [int(v) for v in totals[0].tolist()]
-    squares = [int(v) for v in totals[1].tolist()]
+    total = sum(t.cpu() for t in totals.values())
+    sums = [int(v) for v in total[0].tolist()]
+    squares = [int(v) for v in total[1].tolist()]
     mean = [s / count for s in sums]
     # Exact integer variance numerator: N * sum(x^2) - (sum x)^2, then one division.
     std = [math.sqrt((count * q - s * s) / (count * count)) for s, q in zip(sums, squares)]

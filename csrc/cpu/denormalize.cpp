@@ -92,7 +92,7 @@ void denormalize_cpu_kernel(const DenormalizeParams& p) {
       const S* row = in + n * p.in_stride_n + y * p.in_stride_h;
       uint8_t* out = p.out + r * p.w * p.c;
       if (planar) {
-        const S* planes[kMaxDenormChannels];
+        const S* planes[kMaxChannels];
         for (int64_t k = 0; k < p.c; ++k) planes[k] = row + p.channel_map[k] * p.in_stride_c;
         if (p.c == 1) {
           planar_row<D, 1>(planes, out, p.w, p.mean, p.std);

@@ -126,11 +126,12 @@ class RowNormalizer {
 
   RowNormalizer(int64_t c, const int* channel_map, const float* mean, const float* inv_std, bool channels_last)
       : c_(c), channel_map_(channel_map), mean_(mean), inv_std_(inv_std), channels_last_(channels_last) {
-    const bool identity = c == 1 || (channel_map[0] == 0 && channel_map[1] == 1 && channel_map[2] == 2);
-    const bool swap = c == 3 && channel_map[0] == 2 && channel_map[1] == 1 && channel_map[2] == 0;
-    if (identity || swap) fast_ = pick_row<D>(c, swap, channels_last);
+    const ChannelOrder order = classify_channels(channel_map, c);
+    if (order == ChannelOrder::kOther) return;  // only the scalar loop reads arbitrary channel maps
+    const bool swap = order == ChannelOrder::kSwap;
+    fast_ = pick_row<D>(c, swap, channels_last);
 #if FL_HAVE_AVX512_ROWS
-    if (c == 3 && (identity || swap) && !channels_last && cpu_has_avx512bw_vl()) {
+    if (c == 3 && !channels_last && cpu_has_avx512bw_vl()) {
       reverse_ = swap ? planar_row_avx512<D, true, true> : planar_row_avx512<D, false, true>;
     }
 #endif

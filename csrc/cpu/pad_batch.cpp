@@ -14,6 +14,20 @@
 namespace fastload {
 namespace {
 
+// Calls row(n, y, img, valid) for every output row of the batch, in parallel (tasks of about `grain_elements`
+// output values); `valid` is how many of the row's pixels come from the image (0 below it).
+template <typename RowFn>
+void for_each_row(const PadBatchParams& p, int64_t grain_elements, const RowFn& row) {
+  const int64_t grain = std::max<int64_t>(1, grain_elements / std::max<int64_t>(1, p.out_w * p.c));
+  at::parallel_for(0, p.n * p.out_h, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / p.out_h, y = r % p.out_h;
+      const ImageDesc& img = p.images[n];
+      row(n, y, img, y < img.h ? img.w : 0);
+    }
+  });
+}
+
 template <FloatDtype D>
 void pad_normalized(const PadBatchParams& p) {
   using S = typename FloatTraits<D>::storage;
@@ -22,44 +36,32 @@ void pad_normalized(const PadBatchParams& p) {
   for (int64_t k = 0; k < p.c; ++k) pad[k] = FloatTraits<D>::from_float(p.pad_value[k]);
   const int64_t plane = p.out_h * p.out_w;
   S* const out = static_cast<S*>(p.out);
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(1, p.out_w * p.c));
-  at::parallel_for(0, p.n * p.out_h, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / p.out_h, y = r % p.out_h;
-      const ImageDesc& img = p.images[n];
-      const int64_t valid = y < img.h ? img.w : 0;
-      S* row = p.channels_last ? out + (n * plane + y * p.out_w) * p.c : out + n * p.c * plane + y * p.out_w;
-      if (valid > 0) rows(img.data + y * img.stride_h, img.stride_w, img.stride_c, row, plane, valid);
-      if (p.channels_last) {
-        for (int64_t x = valid; x < p.out_w; ++x)
-          for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = pad[k];
-      } else {
-        for (int64_t k = 0; k < p.c; ++k) std::fill(row + k * plane + valid, row + k * plane + p.out_w, pad[k]);
-      }
+  for_each_row(p, 32768, [&](int64_t n, int64_t y, const ImageDesc& img, int64_t valid) {
+    S* row = p.channels_last ? out + (n * plane + y * p.out_w) * p.c : out + n * p.c * plane + y * p.out_w;
+    if (valid > 0) rows(img.data + y * img.stride_h, img.stride_w, img.stride_c, row, plane, valid);
+    if (p.channels_last) {
+      for (int64_t x = valid; x < p.out_w; ++x)
+        for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = pad[k];
+    } else {
+      for (int64_t k = 0; k < p.c; ++k) std::fill(row + k * plane + valid, row + k * plane + p.out_w, pad[k]);
     }
   });
 }
 
 void pad_bytes(const PadBatchParams& p) {
   uint8_t* const out = static_cast<uint8_t*>(p.out);
-  const bool identity = p.c == 1 || (p.channel_map[0] == 0 && p.channel_map[1] == 1 && p.channel_map[2] == 2);
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.out_w * p.c));
-  at::parallel_for(0, p.n * p.out_h, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / p.out_h, y = r % p.out_h;
-      const ImageDesc& img = p.images[n];
-      const int64_t valid = y < img.h ? img.w : 0;
-      uint8_t* row = out + r * p.out_w * p.c;
-      const uint8_t* src = img.data + y * img.stride_h;
-      if (valid > 0 && identity && img.stride_w == p.c && img.stride_c == 1) {
-        std::memcpy(row, src, static_cast<size_t>(valid * p.c));
-      } else {
-        for (int64_t x = 0; x < valid; ++x)
-          for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = src[x * img.stride_w + p.channel_map[k] * img.stride_c];
-      }
-      for (int64_t x = valid; x < p.out_w; ++x)
-        for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = p.pad_byte[k];
+  const bool keep = classify_channels(p.channel_map, p.c) == ChannelOrder::kKeep;
+  for_each_row(p, 65536, [&](int64_t n, int64_t y, const ImageDesc& img, int64_t valid) {
+    uint8_t* row = out + (n * p.out_h + y) * p.out_w * p.c;
+    const uint8_t* src = img.data + y * img.stride_h;
+    if (valid > 0 && keep && img.stride_w == p.c && img.stride_c == 1) {
+      std::memcpy(row, src, static_cast<size_t>(valid * p.c));
+    } else {
+      for (int64_t x = 0; x < valid; ++x)
+        for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = src[x * img.stride_w + p.channel_map[k] * img.stride_c];
     }
+    for (int64_t x = valid; x < p.out_w; ++x)
+      for (int64_t k = 0; k < p.c; ++k) row[x * p.c + k] = p.pad_byte[k];
   });
 }
 

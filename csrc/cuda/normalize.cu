@@ -105,10 +105,8 @@ __global__ void __launch_bounds__(kThreads) normalize_generic_kernel(NormalizePa
 int64_t blocks_for(int64_t work) { return work <= 0 ? 0 : std::min<int64_t>((work + kThreads - 1) / kThreads, kMaxBlocks); }
 
 bool fast_path_applies(const NormalizeParams& p) {
-  const bool identity = p.c == 1 || (p.channel_map[0] == 0 && p.channel_map[1] == 1 && p.channel_map[2] == 2);
-  const bool swap = p.c == 3 && p.channel_map[0] == 2 && p.channel_map[1] == 1 && p.channel_map[2] == 0;
   const int64_t plane = p.h * p.w;
-  return (identity || swap) && p.in_stride_c == 1 && p.in_stride_w == p.c && p.in_stride_h == p.w * p.c &&
+  return classify_channels(p.channel_map, p.c) != ChannelOrder::kOther && p.in_stride_c == 1 && p.in_stride_w == p.c && p.in_stride_h == p.w * p.c &&
          (p.n == 1 || p.in_stride_n % 4 == 0) && plane % 4 == 0 && reinterpret_cast<uintptr_t>(p.in) % 4 == 0 &&
          reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
 }
@@ -132,7 +130,7 @@ void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
       normalize_generic_kernel<D><<<blocks_for(p.n * p.c * p.h * p.w), kThreads, 0, stream>>>(p);
     } else if (p.c == 1) {
       launch_vec4<D, 1, false>(p, stream);
-    } else if (p.channel_map[0] == 2) {
+    } else if (classify_channels(p.channel_map, p.c) == ChannelOrder::kSwap) {
       launch_vec4<D, 3, true>(p, stream);
     } else {
       launch_vec4<D, 3, false>(p, stream);

@@ -4,12 +4,11 @@
 #pragma once
 #include <stdint.h>
 
+#include "fastload/channels.h"
 #include "fastload/float_convert.h"
 #include "fastload/macros.h"
 
 namespace fastload {
-
-constexpr int kMaxDenormChannels = 3;
 
 // Everything a denormalize kernel needs, already checked by csrc/ops/denormalize.cpp. Input strides are in elements
 // (any non-negative strides: contiguous, channels_last, sliced); the output is a fresh (N, H, W, C) uint8 tensor.
@@ -18,9 +17,9 @@ struct DenormalizeParams {
   uint8_t* out;
   int64_t n, c, h, w;
   int64_t in_stride_n, in_stride_c, in_stride_h, in_stride_w;
-  float mean[kMaxDenormChannels];  // per output channel
-  float std[kMaxDenormChannels];
-  int channel_map[kMaxDenormChannels];  // output channel k reads input channel channel_map[k]
+  float mean[kMaxChannels];  // per output channel
+  float std[kMaxChannels];
+  int channel_map[kMaxChannels];  // output channel k reads input channel channel_map[k]
   FloatDtype dtype;
 };
 

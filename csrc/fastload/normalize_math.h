@@ -4,12 +4,11 @@
 #pragma once
 #include <stdint.h>
 
+#include "fastload/channels.h"
 #include "fastload/float_convert.h"
 #include "fastload/macros.h"
 
 namespace fastload {
-
-constexpr int kMaxChannels = 3;
 
 // Everything a normalize kernel needs, already checked by csrc/ops/normalize.cpp. Input strides are in bytes and may
 // be negative (a flipped numpy view); `in` points at element (0, 0, 0, 0). The output is freshly allocated: NCHW
