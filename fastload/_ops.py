@@ -1,25 +1,78 @@
-"""Loads the compiled extension, registers fake kernels, and decides which backend serves each call.
+"""The op table: every fastload op declared once, and everything derived from it (fake kernels, backend choice,
+backend_info and the reason a compiled kernel is not used).
 
-Every op exists twice: `torch.ops.fastload.<op>` (C++/CUDA, when the extension loaded and has a kernel for the
-device) and `fastload.reference.<op>` (pure PyTorch, same signature). `FASTLOAD_BACKEND=reference` forces the
-reference everywhere.
+Each op exists twice: `torch.ops.fastload.<name>` (C++/CUDA, when the extension loaded and has a kernel for the
+device) and `fastload.reference.<name>` (pure PyTorch, same signature). `FASTLOAD_BACKEND=reference` forces the
+reference everywhere; `backend("reference")` does so for one block of one thread.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from fastload import reference
 
-_BACKENDS = ("auto", "reference")
-_backend = os.environ.get("FASTLOAD_BACKEND", "auto").strip().lower() or "auto"
-if _backend not in _BACKENDS:
-    warnings.warn(f"FASTLOAD_BACKEND={_backend!r} is not one of {_BACKENDS}; using 'auto'", RuntimeWarning)
-    _backend = "auto"
+DEVICE_TYPES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """One op: `name` of its schema (csrc/ops/<op>.cpp), its pure-PyTorch `reference` (same signature), its `fake`
+    (the empty result for torch.compile/meta tensors; None for an op that returns nothing), the device types that
+    have compiled kernels, and `packed`, the name of its twin taking a PackedImages' buffers instead of a list."""
+
+    name: str
+    reference: Callable
+    fake: Callable
+    devices: tuple[str, ...] = DEVICE_TYPES
+    packed: str | None = None
+
+
+def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
+    return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, mean is not None, dtype,
+                                      channels_last, images[0].device)
+
+
+def _pad_batch_packed_fake(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                           channels_last):
+    return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, mean is not None, dtype, channels_last,
+                                      data.device)
+
+
+def _resize_pad_batch_fake(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+                           interpolation, dtype, channels_last):
+    return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last,
+                                      images[0].device)
+
+
+def _resize_pad_batch_packed_fake(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std, channel_map,
+                                  pad_value, interpolation, dtype, channels_last):
+    return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last, data.device)
+
+
+OPS: dict[str, OpDef] = {op.name: op for op in (
+    OpDef("normalize", reference.normalize,
+          lambda img, mean, inv_std, channel_map, flip_mask, dtype, channels_last:
+          reference.normalize_output(img, dtype, channels_last)),
+    OpDef("normalize_into", reference.normalize_into,
+          lambda img, mean, inv_std, channel_map, flip_mask, out: None),
+    OpDef("denormalize", reference.denormalize, lambda x, mean, std, channel_map: reference.denormalize_output(x)),
+    OpDef("pad_batch", reference.pad_batch, _pad_batch_fake, packed="pad_batch_packed"),
+    OpDef("pad_batch_packed", reference.pad_batch_packed, _pad_batch_packed_fake),
+    OpDef("resize_pad_batch", reference.resize_pad_batch, _resize_pad_batch_fake, packed="resize_pad_batch_packed"),
+    OpDef("resize_pad_batch_packed", reference.resize_pad_batch_packed, _resize_pad_batch_packed_fake),
+    OpDef("channel_stats", reference.channel_stats,
+          lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
+)}
+
+BACKENDS = ("auto", "reference")
 
 try:
     from fastload import _C  # noqa: F401  (importing runs the TORCH_LIBRARY registrations)
@@ -34,114 +87,117 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
         stacklevel=2,
     )
 
-OPS = ("normalize", "normalize_into", "denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
-       "resize_pad_batch_packed", "channel_stats")
+
+def _kernels() -> frozenset[tuple[str, str]]:
+    """(op, device type) pairs the loaded extension has kernels for; looked up once, since asking the dispatcher on
+    every call would also break torch.compile's tracing."""
+    if load_error is not None:
+        return frozenset()
+    return frozenset((op.name, device) for op in OPS.values() for device in op.devices
+                     if torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload::{op.name}", device.upper()))
+
+
+KERNELS = _kernels()
+
+if load_error is None:
+    for _op in OPS.values():
+        torch.library.register_fake(f"fastload::{_op.name}")(_op.fake)
+
+# The process-wide choice (environment or set_backend) and a per-thread/per-task override (backend()).
+_default = os.environ.get("FASTLOAD_BACKEND", "auto").strip().lower() or "auto"
+_default_source = "FASTLOAD_BACKEND=reference"
+if _default not in BACKENDS:
+    warnings.warn(f"FASTLOAD_BACKEND={_default!r} is not one of {BACKENDS}; using 'auto'", RuntimeWarning)
+    _default = "auto"
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastload_backend", default=None)
+
+
+def _check_backend(name) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Process-wide: 'auto' (compiled kernels where available) or 'reference' (pure PyTorch everywhere)."""
+    global _default, _default_source
+    _default = _check_backend(name)
+    _default_source = "fastload set_backend('reference')"
+
+
+def get_backend() -> str:
+    """The backend in force in this thread: a `backend()` block's, else the process-wide one."""
+    return _override.get() or _default
+
+
+@contextlib.contextmanager
+def backend(name: str):
+    """Run a block of this thread (or asyncio task) with the backend forced to 'auto' or 'reference'; other threads
+    keep theirs."""
+    token = _override.set(_check_backend(name))
+    try:
+        yield
+    finally:
+        _override.reset(token)
 
 
 def extension_loaded() -> bool:
     return load_error is None
 
 
-def set_backend(name: str) -> None:
-    """'auto' (compiled kernels where available) or 'reference' (pure PyTorch everywhere)."""
-    global _backend
-    if name not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
-    _backend = name
-
-
-def get_backend() -> str:
-    return _backend
-
-
-@contextlib.contextmanager
-def backend(name: str):
-    """Run a block with the backend forced to 'auto' (compiled kernels) or 'reference' (pure PyTorch)."""
-    previous = _backend
-    set_backend(name)
-    try:
-        yield
-    finally:
-        set_backend(previous)
-
-
-def _registered_kernels() -> frozenset[tuple[str, str]]:
-    if load_error is not None:
-        return frozenset()
-    return frozenset(
-        (op, device)
-        for op in OPS
-        for device in ("cpu", "cuda")
-        if torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload::{op}", device.upper())
-    )
-
-
-# Looked up once: asking the dispatcher on every call would also break torch.compile's tracing.
-_KERNELS = _registered_kernels()
-
-
 def has_kernel(op: str, device_type: str) -> bool:
     """Whether the compiled extension has a kernel of `op` for `device_type` ('cpu' or 'cuda')."""
-    return (op, device_type) in _KERNELS
+    return (op, device_type) in KERNELS
 
 
 def why_not_compiled(op: str, device_type: str) -> str | None:
-    """None when the compiled kernel serves `op` on `device_type`; otherwise the reason it does not."""
-    if _backend == "reference":
-        return "FASTLOAD_BACKEND=reference"
+    """None when the compiled kernel serves `op` on `device_type` in this thread; otherwise the reason it does not."""
+    if _override.get() == "reference":
+        return "inside a fastload backend('reference') block"
+    if _override.get() is None and _default == "reference":
+        return _default_source
     if load_error is not None:
         return f"extension not loaded ({load_error})"
-    if device_type not in ("cpu", "cuda"):
+    if device_type not in OPS[op].devices:
         return f"no compiled kernels for device type {device_type!r}"
     if not has_kernel(op, device_type):
         return f"extension built without {device_type.upper()} kernels"
     return None
 
 
-def pick(op: str, device: torch.device):
-    """The callable that serves `op` for a tensor on `device`: the compiled op or the reference."""
-    if _backend == "auto" and (op, device.type) in _KERNELS:
-        return getattr(torch.ops.fastload, op).default
-    return getattr(reference, op)
+def pick(op: str, device: torch.device, *, packed: bool = False) -> Callable:
+    """The callable that serves `op` (or its packed twin) for tensors on `device`: compiled op or reference."""
+    spec = OPS[op]
+    if packed:
+        spec = OPS[spec.packed]
+    if get_backend() == "auto" and (spec.name, device.type) in KERNELS:
+        return getattr(torch.ops.fastload, spec.name).default
+    return spec.reference
 
 
-if load_error is None:
+def backend_info() -> dict:
+    """Which backend serves each op on each device, and why.
 
-    @torch.library.register_fake("fastload::normalize")
-    def _normalize_fake(img, mean, inv_std, channel_map, flip_dims, dtype, channels_last):
-        return reference.normalize_output(img, dtype, channels_last)
-
-    @torch.library.register_fake("fastload::denormalize")
-    def _denormalize_fake(x, mean, std, channel_map):
-        return reference.denormalize_output(x)
-
-    @torch.library.register_fake("fastload::pad_batch")
-    def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
-        return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, mean is not None, dtype,
-                                          channels_last, images[0].device)
-
-    @torch.library.register_fake("fastload::pad_batch_packed")
-    def _pad_batch_packed_fake(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value,
-                               dtype, channels_last):
-        return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, mean is not None, dtype,
-                                          channels_last, data.device)
-
-    @torch.library.register_fake("fastload::resize_pad_batch")
-    def _resize_pad_batch_fake(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
-                               interpolation, dtype, channels_last):
-        return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last,
-                                          images[0].device)
-
-    @torch.library.register_fake("fastload::resize_pad_batch_packed")
-    def _resize_pad_batch_packed_fake(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
-                                      channel_map, pad_value, interpolation, dtype, channels_last):
-        return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last,
-                                          data.device)
-
-    @torch.library.register_fake("fastload::channel_stats")
-    def _channel_stats_fake(images, flip_masks):
-        return images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)
-
-    @torch.library.register_fake("fastload::normalize_into")
-    def _normalize_into_fake(img, mean, inv_std, channel_map, flip_dims, out):
-        return None
+    Returns a dict: `extension_loaded` (bool), `load_error` (str or None), `backend` ('auto' or 'reference'),
+    `cpu_capability`, `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled",
+    "compiled (no CUDA device visible)" or "reference (<reason>)".
+    """
+    ops = {}
+    for name in OPS:
+        ops[name] = {}
+        for device in DEVICE_TYPES:
+            reason = why_not_compiled(name, device)
+            if reason is not None:
+                ops[name][device] = f"reference ({reason})"
+            elif device == "cuda" and not torch.cuda.is_available():
+                ops[name][device] = "compiled (no CUDA device visible)"
+            else:
+                ops[name][device] = "compiled"
+    return {
+        "extension_loaded": extension_loaded(),
+        "load_error": load_error,
+        "backend": get_backend(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cuda_available": torch.cuda.is_available(),
+        "ops": ops,
+    }

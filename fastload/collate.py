@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from torch.utils.data import default_collate
 
-from fastload import functional as F
+from fastload import _validation as V
+from fastload.batching import pack_images, pad_batch
+from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
 
 LABEL_MODES = (None, "classification", "detection")
@@ -59,25 +61,25 @@ class PadCollate:
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
                  num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False):
         if norm is not None:
-            F._check_norm(norm)
+            V.check_norm(norm)
         if label_mode not in LABEL_MODES:
             raise ValueError(f"label_mode must be None, 'classification' or 'detection', got {label_mode!r}")
         if num_classes is not None:
-            F._check_size("num_classes", num_classes, minimum=1)
+            V.check_size("num_classes", num_classes, minimum=1)
         if pack and norm is not None:
             raise ValueError("pack=True ships raw uint8 images; normalize them later (DevicePrefetcher(norm=...)), "
                              "so give norm to the prefetcher, not to PadCollate")
         self.norm, self.image_key, self.pack = norm, image_key, pack
-        self.input_order = F._check_order("input_order", input_order)
-        self.size_divisor = F._check_size("size_divisor", size_divisor, minimum=1)
+        self.input_order = V.check_order("input_order", input_order)
+        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
         self.pad_value, self.list_keys = pad_value, tuple(list_keys)
         self.label_mode, self.num_classes = label_mode, num_classes
         self.dtype, self.channels_last = dtype, channels_last
 
     def _images(self, images: list):
         if self.pack:
-            return F.pack_images(images)
-        return F.pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
+            return pack_images(images)
+        return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
                            pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
 
     def __call__(self, samples: Sequence):
@@ -96,7 +98,7 @@ class PadCollate:
         images = [s[self.image_key] for s in samples]
         batch = self._images(images)
         sizes = [tuple(int(v) for v in np.shape(img)[:2]) for img in images]
-        hp, wp = F.batch_extent(sizes, self.size_divisor, None)
+        hp, wp = batch_extent(sizes, self.size_divisor, None)
         out = {self.image_key: batch, "img_shape": sizes, "pad_shape": [(hp, wp)] * len(samples),
                "batch_input_shape": (hp, wp)}
         for key in samples[0]:

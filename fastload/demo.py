@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="where to build the batch (cpu or cuda)")
     args = parser.parse_args(argv)
 
-    from fastload.bench.data import bundled_photos
+    from fastload.photos import bundled_photos
 
     timings = {}
     start = time.perf_counter()

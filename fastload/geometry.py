@@ -1,9 +1,12 @@
-"""Size rules, as plain Python (no tensors): the keep-ratio rescale that detection pipelines use."""
+"""Size rules, as plain Python (no tensors): the keep-ratio rescale of detection pipelines and the padded extent
+of a batch."""
 
 from __future__ import annotations
 
 import math
 import numbers
+
+from fastload._validation import check_size
 
 
 def _positive(name: str, value) -> float:
@@ -40,3 +43,19 @@ def rescale_size(size, scale) -> tuple[tuple[int, int], float]:
     else:
         raise ValueError(f"scale must be a (w, h) pair or a positive number, got {scale!r}")
     return (int(w * factor + 0.5), int(h * factor + 0.5)), factor
+
+
+def batch_extent(sizes, size_divisor: int, pad_to) -> tuple[int, int]:
+    """(Hp, Wp) of a padded batch of images with (h, w) `sizes`: `pad_to`, or the largest h and w rounded up to a
+    multiple of `size_divisor` (detectron2's and mmengine's rule)."""
+    if pad_to is not None:
+        if not hasattr(pad_to, "__len__") or len(pad_to) != 2:
+            raise ValueError(f"pad_to must be an (h, w) pair, got {pad_to!r}")
+        ph, pw = (check_size(f"pad_to[{i}]", v) for i, v in enumerate(pad_to))
+        for i, (h, w) in enumerate(sizes):
+            if h > ph or w > pw:
+                raise ValueError(f"images[{i}] is {h}x{w} (h x w), larger than pad_to={ph, pw}")
+        return ph, pw
+    d = size_divisor
+    return (-(-max(h for h, _ in sizes) // d) * d, -(-max(w for _, w in sizes) // d) * d)
+

@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
-from fastload import functional as F
+from fastload import _validation as V
+from fastload.batching import pad_batch
+from fastload.normalizing import normalize
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
@@ -58,12 +60,12 @@ class DevicePrefetcher:
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("DevicePrefetcher: device is CUDA but no CUDA GPU is available")
-        self.norm = F._check_norm(norm) if norm is not None else None
+        self.norm = V.check_norm(norm) if norm is not None else None
         self.image_key = image_key
-        self.input_order = F._check_order("input_order", input_order)
-        self.dtype = F._check_float_dtype(dtype)
+        self.input_order = V.check_order("input_order", input_order)
+        self.dtype = V.check_float_dtype(dtype)
         self.channels_last, self.pad_value = channels_last, pad_value
-        self.size_divisor = F._check_size("size_divisor", size_divisor, minimum=1)
+        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -72,10 +74,10 @@ class DevicePrefetcher:
         if self.norm is None:
             return images
         if isinstance(images, PackedImages):
-            return F.pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
+            return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
                                pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
         if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
-            return F.normalize(images, self.norm, input_order=self.input_order, dtype=self.dtype,
+            return normalize(images, self.norm, input_order=self.input_order, dtype=self.dtype,
                                channels_last=self.channels_last)
         return images
 

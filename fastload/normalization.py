@@ -33,7 +33,8 @@ class Normalization:
     model expects (`order`, "rgb" or "bgr"). A normalized value is `(x - mean[c]) / std[c]` for a uint8 pixel `x`.
 
     Give 1 value for single-channel models or 3 values for colour models; a single value next to three is repeated.
-    Use `Normalization.from_unit` for torchvision-style values in 0-1 units. Immutable, hashable, equal by value.
+    Use `Normalization.from_unit` for torchvision-style values in 0-1 units; values that all look like 0-1 units
+    warn unless `check_units=False` (computed statistics of a dark dataset). Immutable, hashable, equal by value.
     """
 
     __slots__ = ("mean", "std", "order")
@@ -42,9 +43,9 @@ class Normalization:
     std: tuple[float, ...]
     order: str
 
-    def __init__(self, mean, std, order: str = "rgb"):
+    def __init__(self, mean, std, order: str = "rgb", *, check_units: bool = True):
         self._init(mean, std, order)
-        if max(self.mean) <= 1.0 and max(self.std) <= 1.0 and not (set(self.mean) == {0.0} and set(self.std) == {1.0}):
+        if check_units and max(self.mean) <= 1.0 and max(self.std) <= 1.0 and not (set(self.mean) == {0.0} and set(self.std) == {1.0}):
             warnings.warn(
                 f"Normalization(mean={self.mean}, std={self.std}) looks like 0-1 unit values, but Normalization "
                 "takes pixel units (0-255); use Normalization.from_unit(...) for torchvision-style values",
@@ -121,6 +122,18 @@ class Normalization:
 
     def __reduce__(self):
         return (_rebuild, (self.mean, self.std, self.order))
+
+
+def channel_map(channels: int, input_order: str, output_order: str) -> list[int]:
+    """For each output channel, the input channel it reads (a swap when 3-channel orders differ)."""
+    if channels == 3 and input_order != output_order:
+        return [2, 1, 0]
+    return list(range(channels))
+
+
+def kernel_stats(norm: Normalization) -> tuple[list[float], list[float]]:
+    """The (mean, 1 / std) lists the ops take: the kernels multiply by the reciprocal."""
+    return list(norm.mean), [1.0 / v for v in norm.std]
 
 
 def _rebuild(mean, std, order):

@@ -17,18 +17,25 @@ def normalize_output(img: torch.Tensor, dtype: torch.dtype, channels_last: bool)
     return img.new_empty((*lead, c, h, w), dtype=dtype)
 
 
+def flip(img: torch.Tensor, flip_mask: int) -> torch.Tensor:
+    """`img` with every dim d whose bit is set in `flip_mask` reversed (the ops' encoding of negative strides)."""
+    dims = [d for d in range(img.dim()) if flip_mask & (1 << d)]
+    return img.flip(dims) if dims else img
+
+
 def normalize(
     img: torch.Tensor,
     mean: list[float],
     inv_std: list[float],
     channel_map: list[int],
-    flip_dims: list[int],
+    flip_mask: int,
     dtype: torch.dtype,
     channels_last: bool,
 ) -> torch.Tensor:
-    """uint8 `img` (H, W, C) or (N, H, W, C), read with `flip_dims` reversed -> `dtype` (C, H, W) / (N, C, H, W),
-    output channel k = (img[..., channel_map[k]] - mean[k]) * inv_std[k] computed in fp32, rounded once to `dtype`."""
-    x = img.flip(flip_dims) if flip_dims else img
+    """uint8 `img` (H, W, C) or (N, H, W, C), read with the dims in bit mask `flip_mask` reversed -> `dtype`
+    (C, H, W) / (N, C, H, W), output channel k = (img[..., channel_map[k]] - mean[k]) * inv_std[k] computed in fp32,
+    rounded once to `dtype`."""
+    x = flip(img, flip_mask)
     if list(channel_map) != list(range(x.shape[-1])):
         x = x[..., list(channel_map)]
     mean_t = torch.tensor(mean, dtype=torch.float32, device=x.device)
@@ -45,11 +52,11 @@ def normalize_into(
     mean: list[float],
     inv_std: list[float],
     channel_map: list[int],
-    flip_dims: list[int],
+    flip_mask: int,
     out: torch.Tensor,
 ) -> None:
     """`normalize` written into `out` (its dtype and layout decide the result's); returns None like the op."""
-    out.copy_(normalize(img, mean, inv_std, channel_map, flip_dims, out.dtype, False))
+    out.copy_(normalize(img, mean, inv_std, channel_map, flip_mask, out.dtype, False))
 
 
 def denormalize_output(x: torch.Tensor) -> torch.Tensor:
@@ -70,11 +77,6 @@ def denormalize(x: torch.Tensor, mean: list[float], std: list[float], channel_ma
     v = x.to(torch.float32) * std_t + mean_t
     v = torch.nan_to_num(v, nan=0.0).clamp_(0.0, 255.0).round_()
     return v.to(torch.uint8).movedim(-3, -1).contiguous()
-
-
-def _flip(img: torch.Tensor, mask: int) -> torch.Tensor:
-    dims = [d for d in range(3) if mask & (1 << d)]
-    return img.flip(dims) if dims else img
 
 
 def pad_batch_output(n: int, c: int, batch_hw, normalized: bool, dtype, channels_last: bool, device):
@@ -115,13 +117,13 @@ def pad_batch(
         _fill_channels(out, pad_value)
         for i, img in enumerate(images):
             h, w = img.shape[:2]
-            out[i, :, :h, :w] = normalize(_flip(img, flip_masks[i]), mean, inv_std, channel_map, [], out.dtype, False)
+            out[i, :, :h, :w] = normalize(img, mean, inv_std, channel_map, flip_masks[i], out.dtype, False)
     else:
         fill = torch.tensor([round(v) for v in pad_value], dtype=torch.uint8, device=device)
         out.copy_(fill.expand_as(out))
         for i, img in enumerate(images):
             h, w = img.shape[:2]
-            out[i, :h, :w] = _flip(img, flip_masks[i])[..., list(channel_map)]
+            out[i, :h, :w] = flip(img, flip_masks[i])[..., list(channel_map)]
     return out
 
 
@@ -183,11 +185,11 @@ def resize_pad_batch(
     inv_std: list[float],
     channel_map: list[int],
     pad_value: list[float],
-    interpolation: int,
+    interpolation: str,
     dtype: torch.dtype,
     channels_last: bool,
 ) -> torch.Tensor:
-    """Resize image i to (new_sizes[2i], new_sizes[2i+1]) (0: OpenCV bilinear, 1: nearest; half-pixel centres, no
+    """Resize image i to (new_sizes[2i], new_sizes[2i+1]) ("bilinear" or "nearest", OpenCV coordinates: half-pixel centres, no
     antialias), swap channels, normalize, and pad into one (N, C, Hp, Wp) `dtype` batch."""
     c = images[0].shape[-1]
     device = images[0].device
@@ -196,12 +198,12 @@ def resize_pad_batch(
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
     inv_std_t = torch.tensor(inv_std, dtype=torch.float32, device=device)
     for i, img in enumerate(images):
-        img = _flip(img, flip_masks[i])[..., list(channel_map)]
+        img = flip(img, flip_masks[i])[..., list(channel_map)]
         h, w = img.shape[:2]
         nh, nw = new_sizes[2 * i], new_sizes[2 * i + 1]
         if nh == 0 or nw == 0:
             continue
-        if interpolation == 1:
+        if interpolation == "nearest":
             v = img[_nearest_index(nh, h).to(device)][:, _nearest_index(nw, w).to(device)].to(torch.float32)
         else:
             y0, y1, fy = (t.to(device) for t in _linear_taps(nh, h))
@@ -226,7 +228,7 @@ def resize_pad_batch_packed(
     inv_std: list[float],
     channel_map: list[int],
     pad_value: list[float],
-    interpolation: int,
+    interpolation: str,
     dtype: torch.dtype,
     channels_last: bool,
 ) -> torch.Tensor:
@@ -237,11 +239,12 @@ def resize_pad_batch_packed(
 
 
 def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Tensor:
-    """(2, C) int64: per-channel sum and sum of squares over every pixel of every uint8 image (exact)."""
+    """(2, C) int64: per-channel sum and sum of squares over every pixel of every uint8 image (exact); image i is
+    read with the dims in bit mask flip_masks[i] reversed (a reversed channel dim swaps channels)."""
     c = images[0].shape[-1]
     out = torch.zeros((2, c), dtype=torch.int64, device=images[0].device)
-    for img in images:
-        v = img.reshape(-1, c).to(torch.int64)  # flips do not change sums
+    for img, mask in zip(images, flip_masks):
+        v = flip(img, mask).reshape(-1, c).to(torch.int64)
         out[0] += v.sum(0)
         out[1] += (v * v).sum(0)
     return out

@@ -1,4 +1,4 @@
-"""Drop-in transforms (callables and nn.Modules) over `fastload.functional`."""
+"""Drop-in transforms (callables and nn.Modules) over the fused ops."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastload import functional as F
+from fastload import _validation as V
+from fastload.normalizing import denormalize, normalize
+from fastload.resizing import INTERPOLATIONS
 from fastload.geometry import rescale_size
 from fastload.normalization import Normalization
 
@@ -31,16 +33,16 @@ class ToNormalizedTensor(nn.Module):
     def __init__(self, norm: Normalization, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
                  channels_last: bool = False):
         super().__init__()
-        self.norm = F._check_norm(norm)
-        self.input_order = F._check_order("input_order", input_order)
-        self.dtype = F._check_float_dtype(dtype)
+        self.norm = V.check_norm(norm)
+        self.input_order = V.check_order("input_order", input_order)
+        self.dtype = V.check_float_dtype(dtype)
         self.channels_last = channels_last
 
     def forward(self, img) -> torch.Tensor:
         order = self.input_order
         if not isinstance(img, (np.ndarray, torch.Tensor)) and hasattr(img, "mode") and hasattr(img, "size"):
             img, order = _pil_to_array(img)
-        return F.normalize(img, self.norm, input_order=order, dtype=self.dtype, channels_last=self.channels_last)
+        return normalize(img, self.norm, input_order=order, dtype=self.dtype, channels_last=self.channels_last)
 
     def extra_repr(self) -> str:
         return f"norm={self.norm}, input_order={self.input_order!r}, dtype={self.dtype}"
@@ -52,11 +54,11 @@ class Denormalize(nn.Module):
 
     def __init__(self, norm: Normalization, output_order: str = "bgr"):
         super().__init__()
-        self.norm = F._check_norm(norm)
-        self.output_order = F._check_order("output_order", output_order)
+        self.norm = V.check_norm(norm)
+        self.output_order = V.check_order("output_order", output_order)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.denormalize(x, self.norm, output_order=self.output_order)
+        return denormalize(x, self.norm, output_order=self.output_order)
 
     def extra_repr(self) -> str:
         return f"norm={self.norm}, output_order={self.output_order!r}"
@@ -72,8 +74,7 @@ class RescaleKeepRatio:
 
     def __init__(self, scale=(1333, 800), interpolation: str = "bilinear", key: str = "img"):
         rescale_size((1, 1), scale)  # validates scale
-        if interpolation not in F.INTERPOLATIONS:
-            raise ValueError(f"interpolation must be 'bilinear' or 'nearest', got {interpolation!r}")
+        V.check_interpolation(interpolation, INTERPOLATIONS)
         self.scale, self.interpolation, self.key = scale, interpolation, key
 
     def _resize(self, img: np.ndarray):

@@ -1,5 +1,5 @@
-"""Small tools a training script needs around the ops, each written once and tested against PyTorch's behaviour:
-tensors from anything, conv/pool output sizes, loading pretrained weights into a changed model, dataset mean/std."""
+"""Training-script helpers, each tested against PyTorch's own behaviour: tensors and labels from anything, conv/pool
+output sizes, loading pretrained weights into a changed model."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-from fastload import _ops
-from fastload import functional as F
-from fastload.normalization import Normalization
-from fastload.packed import PackedImages
 
 
 def to_tensor(data) -> torch.Tensor:
@@ -171,62 +166,3 @@ def load_pretrained(model: torch.nn.Module, checkpoint, *, strip_prefixes: Itera
     if verbose:
         print(report)
     return report
-
-
-def _image_batches(images) -> Iterable:
-    """Yields lists of HWC uint8 images from a sequence, a PackedImages, or a DataLoader yielding either (or
-    batches / dicts / tuples holding them)."""
-    if isinstance(images, PackedImages):
-        yield images.unpack()
-    elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
-        yield list(images)
-    elif isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
-        yield list(images)
-    elif isinstance(images, Iterable):
-        for item in images:
-            if isinstance(item, Mapping):
-                item = item.get("img", item.get("image"))
-            elif isinstance(item, tuple):
-                item = item[0]
-            yield from _image_batches(item if not (hasattr(item, "ndim") and item.ndim == 3) else [item])
-    else:
-        raise TypeError(f"compute_mean_std: cannot read images from {type(images).__name__}")
-
-
-def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") -> Normalization:
-    """Per-channel mean and (population) std of a dataset, in pixel units and the channel order the model uses.
-
-    `images`: a sequence of HWC uint8 images, a PackedImages, or a DataLoader yielding them (dict samples: "img").
-    Streams over the data with the fused `channel_stats` op (exact integer sums on CPU or CUDA), so the result
-    equals numpy's float64 mean/std to rounding.
-    """
-    input_order = F._check_order("input_order", input_order)
-    order = F._check_order("order", order)
-    # Sums stay on the device they were computed on (no sync per batch); one transfer each at the end.
-    totals: dict[torch.device, torch.Tensor] = {}
-    count, channels = 0, None
-    for batch in _image_batches(images):
-        if len(batch) == 0:
-            continue
-        tensors, masks, _, c = F._check_image_list(batch)
-        if channels is not None and c != channels:
-            raise ValueError(f"compute_mean_std: images with {c} and {channels} channels")
-        channels = c
-        device = tensors[0].device
-        stats = _ops.pick("channel_stats", device)(tensors, masks)
-        totals[device] = stats if device not in totals else totals[device] + stats
-        count += sum(t.shape[0] * t.shape[1] for t in tensors)
-    if count == 0:
-        raise ValueError("compute_mean_std: no pixels")
-    total = sum(t.cpu() for t in totals.values())
-    sums = [int(v) for v in total[0].tolist()]
-    squares = [int(v) for v in total[1].tolist()]
-    mean = [s / count for s in sums]
-    # Exact integer variance numerator: N * sum(x^2) - (sum x)^2, then one division.
-    std = [math.sqrt((count * q - s * s) / (count * count)) for s, q in zip(sums, squares)]
-    if channels == 3 and input_order != order:
-        mean, std = mean[::-1], std[::-1]
-    std = [v if v > 0 else 1e-12 for v in std]  # a constant channel: keep the spec valid
-    spec = Normalization.__new__(Normalization)
-    spec._init(mean, std, order)
-    return spec

@@ -12,7 +12,7 @@ namespace {
 
 at::Tensor channel_stats_cpu(at::TensorList images, at::IntArrayRef flip_masks) {
   at::Tensor out;
-  const std::vector<ImageDesc> descs = prepare_channel_stats(images, flip_masks, out);
+  const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
   const int64_t c = out.size(1);
   int64_t* totals = out.data_ptr<int64_t>();
   std::mutex lock;

@@ -120,7 +120,7 @@ void denormalize_cpu_kernel(const DenormalizeParams& p) {
 at::Tensor denormalize_cpu(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
                            at::IntArrayRef channel_map) {
   at::Tensor out;
-  const DenormalizeParams p = prepare_denormalize(x, mean, std, channel_map, out);
+  const DenormalizeParams p = describe_denormalize(x, mean, std, channel_map, out);
   dispatch_float_dtype(p.dtype, [&](auto d) { denormalize_cpu_kernel<decltype(d)::value>(p); });
   return out;
 }

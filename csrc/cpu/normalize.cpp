@@ -54,31 +54,15 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
   });
 }
 
-void run(const NormalizeParams& p) {
+void run(const at::Tensor& /*img*/, const NormalizeParams& p) {
   dispatch_float_dtype(p.dtype, [&](auto d) { normalize_cpu_kernel<decltype(d)::value>(p); });
-}
-
-at::Tensor normalize_cpu(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                         at::IntArrayRef channel_map, at::IntArrayRef flip_dims, at::ScalarType dtype,
-                         bool channels_last) {
-  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
-  at::Tensor out = allocate_normalize_output(img, p, dtype, channels_last);
-  run(p);
-  return out;
-}
-
-void normalize_into_cpu(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                        at::IntArrayRef channel_map, at::IntArrayRef flip_dims, const at::Tensor& out) {
-  NormalizeParams p = describe_normalize(img, mean, inv_std, channel_map, flip_dims);
-  bind_normalize_output(img, p, out);
-  run(p);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(fastload, CPU, m) {
-  m.impl("normalize", &normalize_cpu);
-  m.impl("normalize_into", &normalize_into_cpu);
+  m.impl("normalize", &normalize_op<run>);
+  m.impl("normalize_into", &normalize_into_op<run>);
 }
 
 }  // namespace fastload

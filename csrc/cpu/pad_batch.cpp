@@ -81,7 +81,7 @@ at::Tensor pad_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, at::
                          std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
                          at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                          std::optional<at::ScalarType> dtype, bool channels_last) {
-  return run(prepare_pad_batch_list(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+  return run(describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
                                     channels_last));
 }
 
@@ -90,7 +90,7 @@ at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offset
                                 std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
                                 at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
                                 bool channels_last) {
-  return run(prepare_pad_batch_packed(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+  return run(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
                                       pad_value, dtype, channels_last));
 }
 

@@ -21,7 +21,7 @@ struct ColumnTaps {
   std::vector<float> frac;
 };
 
-ColumnTaps column_taps(const ResizePadParams& p, const ResizeDesc& r) {
+ColumnTaps column_taps(const ResizePadBatchParams& p, const ResizeDesc& r) {
   ColumnTaps t;
   t.off0.resize(r.new_w);
   t.off1.resize(r.new_w);
@@ -64,7 +64,7 @@ FL_CPU_CLONES void blend_rows(const float* top, const float* bottom, int64_t c, 
 // mostly read the same source rows (each is computed once instead of once per output row that uses it).
 class RowCache {
  public:
-  RowCache(const ResizePadParams& p, const std::vector<ColumnTaps>& columns) : p_(p), columns_(columns) {
+  RowCache(const ResizePadBatchParams& p, const std::vector<ColumnTaps>& columns) : p_(p), columns_(columns) {
     for (auto& slot : slots_) slot.values.resize(static_cast<size_t>(p.out_w * p.c));
     for (int64_t k = 0; k < p.c; ++k) channel_offsets_[k] = 0;
   }
@@ -90,14 +90,14 @@ class RowCache {
     int64_t n = -1, y = -1;
     std::vector<float> values;
   };
-  const ResizePadParams& p_;
+  const ResizePadBatchParams& p_;
   const std::vector<ColumnTaps>& columns_;
   Slot slots_[2];
   int64_t channel_offsets_[kMaxChannels];
 };
 
 template <FloatDtype D>
-void resize_pad_kernel(const ResizePadParams& p) {
+void resize_pad_kernel(const ResizePadBatchParams& p) {
   using T = FloatTraits<D>;
   using S = typename T::storage;
   const int64_t plane = p.out_h * p.out_w;
@@ -140,8 +140,8 @@ void resize_pad_kernel(const ResizePadParams& p) {
   });
 }
 
-at::Tensor run(ResizePadCall call) {
-  ResizePadParams& p = call.params;
+at::Tensor run(ResizePadBatchCall call) {
+  ResizePadBatchParams& p = call.params;
   p.images = call.images.data();
   if (p.n * p.out_h * p.out_w > 0) {
     dispatch_float_dtype(p.dtype, [&](auto d) { resize_pad_kernel<decltype(d)::value>(p); });
@@ -151,9 +151,9 @@ at::Tensor run(ResizePadCall call) {
 
 at::Tensor resize_pad_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
                                 at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, int64_t interpolation,
+                                at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, c10::string_view interpolation,
                                 at::ScalarType dtype, bool channels_last) {
-  return run(prepare_resize_pad_list(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+  return run(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                                      interpolation, dtype, channels_last));
 }
 
@@ -161,8 +161,8 @@ at::Tensor resize_pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor&
                                        int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                       int64_t interpolation, at::ScalarType dtype, bool channels_last) {
-  return run(prepare_resize_pad_packed(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
+                                       c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
+  return run(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
                                        channel_map, pad_value, interpolation, dtype, channels_last));
 }
 

@@ -5,11 +5,10 @@
 #include <algorithm>
 
 #include "cuda/channel_stats_launch.h"
+#include "cuda/launch.h"
 
 namespace fastload {
 namespace {
-
-constexpr int kThreads = 256;
 
 __global__ void __launch_bounds__(kThreads) channel_stats_kernel(ImageDesc img, int64_t c, unsigned long long* totals) {
   unsigned long long sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
@@ -41,7 +40,8 @@ __global__ void __launch_bounds__(kThreads) channel_stats_kernel(ImageDesc img, 
 void launch_channel_stats(const ImageDesc& img, int64_t c, unsigned long long* totals, cudaStream_t stream) {
   const int64_t pixels = img.h * img.w;
   if (pixels == 0) return;
-  const int64_t blocks = std::min<int64_t>((pixels + kThreads - 1) / kThreads, 4096);
+  // A few thousand blocks saturate the GPU; more only add atomics on the same totals.
+  const int64_t blocks = std::min<int64_t>(blocks_for(pixels), 4096);
   channel_stats_kernel<<<blocks, kThreads, 0, stream>>>(img, c, totals);
 }
 

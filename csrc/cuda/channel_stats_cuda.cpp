@@ -14,7 +14,7 @@ at::Tensor channel_stats_cuda(at::TensorList images, at::IntArrayRef flip_masks)
   TORCH_CHECK(!images.empty() && images[0].is_cuda(), "fastload::channel_stats (CUDA kernel): images must be CUDA tensors");
   const c10::cuda::CUDAGuard guard(images[0].device());
   at::Tensor out;
-  const std::vector<ImageDesc> descs = prepare_channel_stats(images, flip_masks, out);
+  const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
   auto* totals = reinterpret_cast<unsigned long long*>(out.data_ptr<int64_t>());
   for (const ImageDesc& img : descs) {
     launch_channel_stats(img, out.size(1), totals, c10::cuda::getCurrentCUDAStream());

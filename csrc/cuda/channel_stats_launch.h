@@ -2,7 +2,7 @@
 #pragma once
 #include <cuda_runtime_api.h>
 
-#include "fastload/pad_batch_math.h"
+#include "fastload/images.h"
 
 namespace fastload {
 

@@ -5,15 +5,11 @@
 // Everything else (channels_last, sliced, odd sizes): one output pixel per thread.
 #include <stdint.h>
 
-#include <algorithm>
-
 #include "cuda/denormalize_launch.h"
+#include "cuda/launch.h"
 
 namespace fastload {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 20;  // grid-stride beyond this
 
 template <FloatDtype D>
 __device__ FL_INLINE void load4(const typename FloatTraits<D>::storage* src, float v[4]) {
@@ -74,8 +70,6 @@ __global__ void __launch_bounds__(kThreads) denormalize_generic_kernel(Denormali
     }
   }
 }
-
-int64_t blocks_for(int64_t work) { return work <= 0 ? 0 : std::min<int64_t>((work + kThreads - 1) / kThreads, kMaxBlocks); }
 
 bool fast_path_applies(const DenormalizeParams& p, int64_t element_bytes) {
   const int64_t plane = p.h * p.w;

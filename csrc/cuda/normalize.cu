@@ -6,15 +6,11 @@
 // sliced or flipped views) runs the generic kernel: one output element per thread, in output memory order.
 #include <stdint.h>
 
-#include <algorithm>
-
+#include "cuda/launch.h"
 #include "cuda/normalize_launch.h"
 
 namespace fastload {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 20;  // grid-stride beyond this
 
 template <FloatDtype D>
 struct Vec4Store;
@@ -101,8 +97,6 @@ __global__ void __launch_bounds__(kThreads) normalize_generic_kernel(NormalizePa
     out[i] = T::from_float(normalize_value(value, p.mean[k], p.inv_std[k]));
   }
 }
-
-int64_t blocks_for(int64_t work) { return work <= 0 ? 0 : std::min<int64_t>((work + kThreads - 1) / kThreads, kMaxBlocks); }
 
 bool fast_path_applies(const NormalizeParams& p) {
   const int64_t plane = p.h * p.w;

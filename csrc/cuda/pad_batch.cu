@@ -4,15 +4,11 @@
 // element is written once, in one launch for the whole batch. Torch-free (cuda_runtime only) for fast builds.
 #include <stdint.h>
 
-#include <algorithm>
-
+#include "cuda/launch.h"
 #include "cuda/pad_batch_launch.h"
 
 namespace fastload {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 20;
 
 // Output pixel i of the batch (flat over n, y, x): which image, where in the plane, and its source pixel if inside.
 struct PixelAt {
@@ -68,7 +64,7 @@ __global__ void __launch_bounds__(kThreads) pad_bytes_kernel(PadBatchParams p) {
 void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream) {
   const int64_t total = p.n * p.out_h * p.out_w;
   if (total == 0) return;
-  const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxBlocks);
+  const int64_t blocks = blocks_for(total);
   if (!p.normalize) {
     pad_bytes_kernel<<<blocks, kThreads, 0, stream>>>(p);
     return;

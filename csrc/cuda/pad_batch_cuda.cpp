@@ -22,7 +22,7 @@ at::Tensor pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at:
                           std::optional<at::ScalarType> dtype, bool channels_last) {
   TORCH_CHECK(!images.empty() && images[0].is_cuda(), "fastload::pad_batch (CUDA kernel): images must be CUDA tensors");
   const c10::cuda::CUDAGuard guard(images[0].device());
-  return run(prepare_pad_batch_list(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+  return run(describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
                                     channels_last),
              images[0].device());
 }
@@ -34,7 +34,7 @@ at::Tensor pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offse
                                  bool channels_last) {
   TORCH_CHECK(data.is_cuda(), "fastload::pad_batch_packed (CUDA kernel): data must be a CUDA tensor");
   const c10::cuda::CUDAGuard guard(data.device());
-  return run(prepare_pad_batch_packed(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+  return run(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
                                       pad_value, dtype, channels_last),
              data.device());
 }

@@ -4,18 +4,14 @@
 // channels and normalizes; outside it writes the pad value. Torch-free for fast builds.
 #include <stdint.h>
 
-#include <algorithm>
-
+#include "cuda/launch.h"
 #include "cuda/resize_pad_batch_launch.h"
 
 namespace fastload {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 1 << 20;
-
 template <FloatDtype D>
-__global__ void __launch_bounds__(kThreads) resize_pad_kernel(ResizePadParams p) {
+__global__ void __launch_bounds__(kThreads) resize_pad_kernel(ResizePadBatchParams p) {
   using T = FloatTraits<D>;
   using S = typename T::storage;
   const int64_t plane = p.out_h * p.out_w;
@@ -37,10 +33,10 @@ __global__ void __launch_bounds__(kThreads) resize_pad_kernel(ResizePadParams p)
 
 }  // namespace
 
-void launch_resize_pad_batch(const ResizePadParams& p, cudaStream_t stream) {
+void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream) {
   const int64_t total = p.n * p.out_h * p.out_w;
   if (total == 0) return;
-  const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, kMaxBlocks);
+  const int64_t blocks = blocks_for(total);
   dispatch_float_dtype(p.dtype, [&](auto d) {
     resize_pad_kernel<decltype(d)::value><<<blocks, kThreads, 0, stream>>>(p);
   });

@@ -12,17 +12,17 @@
 namespace fastload {
 namespace {
 
-at::Tensor run(ResizePadCall call, const at::Device& device) {
+at::Tensor run(ResizePadBatchCall call, const at::Device& device) {
   return launch_with_descriptors(call, device, launch_resize_pad_batch);
 }
 
 at::Tensor resize_pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
                                  at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                 at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, int64_t interpolation,
+                                 at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, c10::string_view interpolation,
                                  at::ScalarType dtype, bool channels_last) {
   TORCH_CHECK(!images.empty() && images[0].is_cuda(), "fastload::resize_pad_batch (CUDA kernel): images must be CUDA tensors");
   const c10::cuda::CUDAGuard guard(images[0].device());
-  return run(prepare_resize_pad_list(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+  return run(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                                      interpolation, dtype, channels_last),
              images[0].device());
 }
@@ -31,10 +31,10 @@ at::Tensor resize_pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor
                                         int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
                                         at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                         at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                        int64_t interpolation, at::ScalarType dtype, bool channels_last) {
+                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   TORCH_CHECK(data.is_cuda(), "fastload::resize_pad_batch_packed (CUDA kernel): data must be a CUDA tensor");
   const c10::cuda::CUDAGuard guard(data.device());
-  return run(prepare_resize_pad_packed(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
+  return run(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
                                        channel_map, pad_value, interpolation, dtype, channels_last),
              data.device());
 }

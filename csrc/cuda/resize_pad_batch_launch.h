@@ -7,6 +7,6 @@
 namespace fastload {
 
 // Enqueues the kernel on `stream` (p.images must be device memory); the caller checks the launch.
-void launch_resize_pad_batch(const ResizePadParams& p, cudaStream_t stream);
+void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream);
 
 }  // namespace fastload

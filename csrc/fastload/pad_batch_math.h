@@ -5,17 +5,10 @@
 #include <stdint.h>
 
 #include "fastload/float_convert.h"
+#include "fastload/images.h"
 #include "fastload/normalize_math.h"
 
 namespace fastload {
-
-// One source image, already checked: `data` points at pixel (0, 0) channel 0; strides in bytes, negative for a
-// flipped numpy view.
-struct ImageDesc {
-  const uint8_t* data;
-  int64_t h, w;
-  int64_t stride_h, stride_w, stride_c;
-};
 
 struct PadBatchParams {
   const ImageDesc* images;  // n descriptors, in memory the kernel can read (host for CPU, device for CUDA)

@@ -21,7 +21,7 @@ struct ResizeDesc {
   double scale_y, scale_x;
 };
 
-struct ResizePadParams {
+struct ResizePadBatchParams {
   const ResizeDesc* images;  // n descriptors, in memory the kernel can read
   void* out;
   int64_t n, c, out_h, out_w;
@@ -75,7 +75,7 @@ FL_HOST_DEVICE FL_INLINE float normalize_float(float v, float mean, float inv_st
 }
 
 // The normalized value of output channel k at destination (y, x) of image r (inside its resized extent).
-FL_HOST_DEVICE FL_INLINE float resize_sample(const ResizePadParams& p, const ResizeDesc& r, int64_t y, int64_t x,
+FL_HOST_DEVICE FL_INLINE float resize_sample(const ResizePadBatchParams& p, const ResizeDesc& r, int64_t y, int64_t x,
                                              int k) {
   const ImageDesc& s = r.src;
   const int64_t c_off = p.channel_map[k] * s.stride_c;

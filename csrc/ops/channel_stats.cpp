@@ -4,14 +4,15 @@
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
-#include "ops/pad_batch.h"
+#include "ops/images.h"
 
 namespace fastload {
 
-std::vector<ImageDesc> prepare_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out) {
+std::vector<ImageDesc> describe_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out) {
   int64_t channels = 0;
-  std::vector<ImageDesc> descs = describe_images(images, flip_masks, channels);
-  TORCH_CHECK(channels >= 1 && channels <= 3, "fastload::channel_stats: images must have 1 to 3 channels");
+  const char* op = "fastload::channel_stats";
+  std::vector<ImageDesc> descs = describe_images(op, images, flip_masks, channels);
+  TORCH_CHECK(channels >= 1 && channels <= 3, op, ": images must have 1 to 3 channels, got ", channels);
   out = at::zeros({2, channels}, images[0].options().dtype(at::kLong));
   return descs;
 }

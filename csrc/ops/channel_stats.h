@@ -1,14 +1,14 @@
-// Shared argument checks for fastload::channel_stats.
+// Argument checks of fastload::channel_stats, shared by the CPU and CUDA registrations.
 #pragma once
 #include <ATen/core/Tensor.h>
 
 #include <vector>
 
-#include "fastload/pad_batch_math.h"
+#include "fastload/images.h"
 
 namespace fastload {
 
 // Checked descriptors of the images and the zeroed (2, C) int64 result on their device.
-std::vector<ImageDesc> prepare_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out);
+std::vector<ImageDesc> describe_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out);
 
 }  // namespace fastload

@@ -1,10 +1,11 @@
+// Helpers shared by the ops' argument checks (see common.h).
 #include "ops/common.h"
 
 #include <c10/util/Exception.h>
 
 namespace fastload {
 
-FloatDtype to_float_dtype(at::ScalarType dtype) {
+FloatDtype to_float_dtype(const char* op, at::ScalarType dtype) {
   switch (dtype) {
     case at::kFloat:
       return FloatDtype::kFloat32;
@@ -13,7 +14,7 @@ FloatDtype to_float_dtype(at::ScalarType dtype) {
     case at::kBFloat16:
       return FloatDtype::kBFloat16;
     default:
-      TORCH_CHECK(false, "fastload: the float dtype must be float32, float16 or bfloat16, got ", dtype);
+      TORCH_CHECK(false, op, ": the float dtype must be float32, float16 or bfloat16, got ", dtype);
   }
 }
 

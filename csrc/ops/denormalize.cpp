@@ -8,7 +8,7 @@
 
 namespace fastload {
 
-DenormalizeParams prepare_denormalize(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
+DenormalizeParams describe_denormalize(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
                                       at::IntArrayRef channel_map, at::Tensor& out) {
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16,
               "fastload::denormalize: x must be float32, float16 or bfloat16, got ", x.scalar_type());
@@ -34,7 +34,7 @@ DenormalizeParams prepare_denormalize(const at::Tensor& x, at::ArrayRef<double> 
   p.in_stride_c = x.stride(-3);
   p.in_stride_h = x.stride(-2);
   p.in_stride_w = x.stride(-1);
-  p.dtype = to_float_dtype(x.scalar_type());
+  p.dtype = to_float_dtype("fastload::denormalize", x.scalar_type());
   read_channel_map("fastload::denormalize", channel_map, c, p.channel_map);
   for (int64_t k = 0; k < c; ++k) {
     p.mean[k] = static_cast<float>(mean[k]);

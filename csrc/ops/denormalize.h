@@ -8,7 +8,7 @@ namespace fastload {
 
 // Validates the arguments (TORCH_CHECK with a message for each), allocates the (H, W, C) / (N, H, W, C) uint8 result
 // on x's device into `out`, and returns the kernel description.
-DenormalizeParams prepare_denormalize(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
+DenormalizeParams describe_denormalize(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
                                       at::IntArrayRef channel_map, at::Tensor& out);
 
 }  // namespace fastload

@@ -1,64 +1,53 @@
 // fastload::normalize: schema and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/normalize.h"
 
-#include "ops/common.h"
-
 #include <ATen/ops/empty_strided.h>
 #include <torch/library.h>
 
 #include <vector>
 
+#include "ops/common.h"
+#include "ops/images.h"
+
 namespace fastload {
 
-NormalizeParams describe_normalize(const at::Tensor& img, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                   at::IntArrayRef channel_map, at::IntArrayRef flip_dims) {
-  TORCH_CHECK(img.scalar_type() == at::kByte, "fastload::normalize: img must be uint8, got ", img.scalar_type());
-  TORCH_CHECK(img.dim() == 3 || img.dim() == 4, "fastload::normalize: img must be (H, W, C) or (N, H, W, C), got ",
-              img.dim(), " dims");
+NormalizeParams describe_normalize(const char* op, const at::Tensor& img, at::ArrayRef<double> mean,
+                                   at::ArrayRef<double> inv_std, at::IntArrayRef channel_map, int64_t flip_mask) {
+  TORCH_CHECK(img.scalar_type() == at::kByte, op, ": img must be uint8, got ", img.scalar_type());
+  TORCH_CHECK(img.dim() == 3 || img.dim() == 4, op, ": img must be (H, W, C) or (N, H, W, C), got ", img.dim(),
+              " dims");
   const bool batched = img.dim() == 4;
   const int64_t c = img.size(-1);
-  TORCH_CHECK(c == 1 || c == 3, "fastload::normalize: img must have 1 or 3 channels, got ", c);
+  TORCH_CHECK(c == 1 || c == 3, op, ": img must have 1 or 3 channels, got ", c);
   TORCH_CHECK(static_cast<int64_t>(mean.size()) == c && static_cast<int64_t>(inv_std.size()) == c &&
                   static_cast<int64_t>(channel_map.size()) == c,
-              "fastload::normalize: mean, inv_std and channel_map need one value per channel (", c, "), got ",
-              mean.size(), ", ", inv_std.size(), ", ", channel_map.size());
+              op, ": mean, inv_std and channel_map need one value per channel (", c, "), got ", mean.size(), ", ",
+              inv_std.size(), ", ", channel_map.size());
 
   NormalizeParams p{};
   p.n = batched ? img.size(0) : 1;
   p.h = img.size(-3);
   p.w = img.size(-2);
   p.c = c;
-  p.in_stride_n = batched ? img.stride(0) : 0;
-  p.in_stride_h = img.stride(-3);
-  p.in_stride_w = img.stride(-2);
-  p.in_stride_c = img.stride(-1);
-
-  read_channel_map("fastload::normalize", channel_map, c, p.channel_map);
+  read_channel_map(op, channel_map, c, p.channel_map);
   for (int64_t k = 0; k < c; ++k) {
     p.mean[k] = static_cast<float>(mean[k]);
     p.inv_std[k] = static_cast<float>(inv_std[k]);
   }
 
-  // A flipped dim is read backwards: start at its last element and walk with the negated stride. A channel flip is
-  // folded into channel_map instead, so the kernels' contiguous-pixel fast path still applies to `img[..., ::-1]`.
-  const uint8_t* base = img.data_ptr<uint8_t>();
-  int64_t offset = 0;
-  int64_t* strides[4] = {&p.in_stride_n, &p.in_stride_h, &p.in_stride_w, &p.in_stride_c};
-  const int64_t sizes[4] = {p.n, p.h, p.w, p.c};
-  bool flipped[4] = {false, false, false, false};
-  for (const int64_t d : flip_dims) {
-    TORCH_CHECK(d >= -img.dim() && d < img.dim(), "fastload::normalize: flip dim ", d, " out of range");
-    const int64_t canonical = (d < 0 ? d + img.dim() : d) + (batched ? 0 : 1);  // index into n, h, w, c
-    TORCH_CHECK(!flipped[canonical], "fastload::normalize: flip dim ", d, " given twice");
-    flipped[canonical] = true;
-    if (canonical == 3) {
-      for (int64_t k = 0; k < c; ++k) p.channel_map[k] = static_cast<int>(c - 1 - p.channel_map[k]);
-      continue;
-    }
-    if (sizes[canonical] > 0) offset += (sizes[canonical] - 1) * *strides[canonical];
-    *strides[canonical] = -*strides[canonical];
+  // A reversed channel dim is folded into channel_map rather than read with a negative stride, so the kernels'
+  // contiguous-pixel fast path still applies to `img[..., ::-1]`.
+  const int64_t channel_bit = int64_t{1} << (img.dim() - 1);
+  int64_t strides[4];
+  p.in = flipped_origin(op, img, flip_mask & ~channel_bit, strides);
+  if (flip_mask & channel_bit) {
+    for (int64_t k = 0; k < c; ++k) p.channel_map[k] = static_cast<int>(c - 1 - p.channel_map[k]);
   }
-  p.in = base == nullptr ? nullptr : base + offset;
+  const int64_t* hwc = strides + (batched ? 1 : 0);
+  p.in_stride_n = batched ? strides[0] : 0;
+  p.in_stride_h = hwc[0];
+  p.in_stride_w = hwc[1];
+  p.in_stride_c = hwc[2];
   return p;
 }
 
@@ -86,42 +75,42 @@ bool strides_match(const at::Tensor& t, const std::vector<int64_t>& strides) {
 
 }  // namespace
 
-at::Tensor allocate_normalize_output(const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
+at::Tensor allocate_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
                                      bool channels_last) {
   const bool batched = img.dim() == 4;
   at::Tensor out = at::empty_strided(output_sizes(p, batched), output_strides(p, batched, channels_last),
                                      img.options().dtype(dtype));
-  p.dtype = to_float_dtype(dtype);
+  p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;
   p.out = out.data_ptr();
   return out;
 }
 
-void bind_normalize_output(const at::Tensor& img, NormalizeParams& p, const at::Tensor& out) {
+void bind_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, const at::Tensor& out) {
   const bool batched = img.dim() == 4;
-  TORCH_CHECK(out.device() == img.device(), "fastload::normalize_into: out is on ", out.device(), ", img on ",
+  TORCH_CHECK(out.device() == img.device(), op, ": out is on ", out.device(), ", img on ",
               img.device());
-  TORCH_CHECK(out.sizes() == at::IntArrayRef(output_sizes(p, batched)), "fastload::normalize_into: out must have shape ",
+  TORCH_CHECK(out.sizes() == at::IntArrayRef(output_sizes(p, batched)), op, ": out must have shape ",
               at::IntArrayRef(output_sizes(p, batched)), ", got ", out.sizes());
-  p.dtype = to_float_dtype(out.scalar_type());
-  if (strides_match(out, output_strides(p, batched, false))) {
+  p.dtype = to_float_dtype(op, out.scalar_type());
+  if (out.numel() == 0 || strides_match(out, output_strides(p, batched, false))) {
     p.channels_last = false;
   } else {
     TORCH_CHECK(strides_match(out, output_strides(p, batched, true)),
-                "fastload::normalize_into: out must be contiguous or channels_last, got strides ", out.strides());
+                op, ": out must be contiguous or channels_last, got strides ", out.strides());
     p.channels_last = true;
   }
-  TORCH_CHECK(out.numel() == 0 || !img.is_alias_of(out), "fastload::normalize_into: out must not share memory with img");
+  TORCH_CHECK(out.numel() == 0 || !img.is_alias_of(out), op, ": out must not share memory with img");
   p.out = out.data_ptr();
 }
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def(
-      "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int[] flip_dims, ScalarType dtype, "
+      "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
       "bool channels_last) -> Tensor");
   // The same op writing into a caller's buffer (reused across batches: no allocation, no page faults).
   m.def(
-      "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int[] flip_dims, "
+      "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, "
       "Tensor(a!) out) -> ()");
 }
 

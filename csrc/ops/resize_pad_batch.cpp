@@ -5,17 +5,25 @@
 #include <ATen/ops/empty_strided.h>
 #include <torch/library.h>
 
+#include <string>
+
 #include "ops/common.h"
-#include "ops/pad_batch.h"
+#include "ops/images.h"
 
 namespace fastload {
 namespace {
 
-ResizePadCall prepare(std::vector<ImageDesc> sources, int64_t channels, at::IntArrayRef new_sizes,
-                      at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                      at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, int64_t interpolation,
-                      at::ScalarType dtype, bool channels_last, const at::TensorOptions& device) {
-  const char* op = "fastload::resize_pad_batch";
+Interpolation parse_interpolation(const char* op, c10::string_view name) {
+  if (name == "bilinear") return Interpolation::kBilinear;
+  TORCH_CHECK(name == "nearest", op, ": interpolation must be 'bilinear' or 'nearest', got '", std::string(name), "'");
+  return Interpolation::kNearest;
+}
+
+ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int64_t channels,
+                            at::IntArrayRef new_sizes, at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
+                            at::ArrayRef<double> inv_std, at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                            c10::string_view interpolation, at::ScalarType dtype, bool channels_last,
+                            const at::TensorOptions& device) {
   const int64_t n = static_cast<int64_t>(sources.size());
   TORCH_CHECK(channels == 1 || channels == 3, op, ": images must have 1 or 3 channels, got ", channels);
   TORCH_CHECK(static_cast<int64_t>(new_sizes.size()) == 2 * n, op, ": new_sizes needs an (h, w) per image, got ",
@@ -24,16 +32,15 @@ ResizePadCall prepare(std::vector<ImageDesc> sources, int64_t channels, at::IntA
   TORCH_CHECK(static_cast<int64_t>(mean.size()) == channels && static_cast<int64_t>(inv_std.size()) == channels &&
                   static_cast<int64_t>(pad_value.size()) == channels,
               op, ": mean, inv_std and pad_value need one value per channel (", channels, ")");
-  TORCH_CHECK(interpolation == 0 || interpolation == 1, op, ": interpolation must be 0 (bilinear) or 1 (nearest)");
-  ResizePadCall call;
-  ResizePadParams& p = call.params;
-  p = ResizePadParams{};
+  ResizePadBatchCall call;
+  ResizePadBatchParams& p = call.params;
+  p = ResizePadBatchParams{};
   p.n = n;
   p.c = channels;
   p.out_h = batch_hw[0];
   p.out_w = batch_hw[1];
-  p.interpolation = static_cast<Interpolation>(interpolation);
-  p.dtype = to_float_dtype(dtype);
+  p.interpolation = parse_interpolation(op, interpolation);
+  p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;
   read_channel_map(op, channel_map, channels, p.channel_map);
   for (int64_t k = 0; k < channels; ++k) {
@@ -63,34 +70,36 @@ ResizePadCall prepare(std::vector<ImageDesc> sources, int64_t channels, at::IntA
 
 }  // namespace
 
-ResizePadCall prepare_resize_pad_list(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
+ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
                                       at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
                                       at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                      at::ArrayRef<double> pad_value, int64_t interpolation, at::ScalarType dtype,
+                                      at::ArrayRef<double> pad_value, c10::string_view interpolation, at::ScalarType dtype,
                                       bool channels_last) {
+  const char* op = "fastload::resize_pad_batch";
   int64_t channels = 0;
-  std::vector<ImageDesc> sources = describe_images(images, flip_masks, channels);
-  return prepare(std::move(sources), channels, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
+  std::vector<ImageDesc> sources = describe_images(op, images, flip_masks, channels);
+  return describe(op, std::move(sources), channels, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                  interpolation, dtype, channels_last, images[0].options());
 }
 
-ResizePadCall prepare_resize_pad_packed(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+ResizePadBatchCall describe_resize_pad_batch(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
                                         int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
                                         at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                         at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                        int64_t interpolation, at::ScalarType dtype, bool channels_last) {
-  return prepare(describe_packed(data, offsets, sizes, channels), channels, new_sizes, batch_hw, mean, inv_std,
+                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
+  const char* op = "fastload::resize_pad_batch_packed";
+  return describe(op, describe_packed(op, data, offsets, sizes, channels), channels, new_sizes, batch_hw, mean, inv_std,
                  channel_map, pad_value, interpolation, dtype, channels_last, data.options());
 }
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def(
       "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
-      "float[] inv_std, int[] channel_map, float[] pad_value, int interpolation, ScalarType dtype, "
+      "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
       "bool channels_last) -> Tensor");
   m.def(
       "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
-      "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, int interpolation, "
+      "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, "
       "ScalarType dtype, bool channels_last) -> Tensor");
 }
 

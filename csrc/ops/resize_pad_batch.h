@@ -1,6 +1,8 @@
-// Shared argument checks and output allocation for fastload::resize_pad_batch(_packed).
+// Argument checks and output allocation of fastload::resize_pad_batch(_packed), shared by the CPU and CUDA
+// registrations.
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <c10/util/string_view.h>
 
 #include <vector>
 
@@ -9,21 +11,21 @@
 namespace fastload {
 
 // What a backend needs for one call: the descriptors (host memory), the kernel description and the result.
-struct ResizePadCall {
+struct ResizePadBatchCall {
   std::vector<ResizeDesc> images;
-  ResizePadParams params;
+  ResizePadBatchParams params;
   at::Tensor out;
 };
 
-ResizePadCall prepare_resize_pad_list(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
+ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
                                       at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
                                       at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                      at::ArrayRef<double> pad_value, int64_t interpolation, at::ScalarType dtype,
+                                      at::ArrayRef<double> pad_value, c10::string_view interpolation, at::ScalarType dtype,
                                       bool channels_last);
-ResizePadCall prepare_resize_pad_packed(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+ResizePadBatchCall describe_resize_pad_batch(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
                                         int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
                                         at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                         at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                        int64_t interpolation, at::ScalarType dtype, bool channels_last);
+                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last);
 
 }  // namespace fastload

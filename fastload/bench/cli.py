@@ -110,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print("fastload bench: error: --scale must be > 0", file=sys.stderr)
         return 2
     from fastload.bench import data, report
+    from fastload.photos import load_folder
     from fastload.bench.core import Settings, run_case
 
     try:
-        photos = data.load_folder(args.images) if args.images else None
+        photos = load_folder(args.images) if args.images else None
     except ValueError as exc:
         print(f"fastload bench: error: {exc}", file=sys.stderr)
         return 2

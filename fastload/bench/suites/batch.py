@@ -75,7 +75,7 @@ def _detection_case(settings) -> Case:
     device, s = settings.device, settings.scale
     sizes = [(max(1, round(h * s)), max(1, round(w * s))) for h, w in DETECTION_SIZES]
     images = [settings.source.image(h, w, i) for i, (h, w) in enumerate(sizes)]
-    hp, wp = fl.functional.batch_extent(sizes, 32, None)
+    hp, wp = fl.geometry.batch_extent(sizes, 32, None)
     bytes_moved = sum(img.size for img in images) + len(images) * 3 * hp * wp * 4
     on_device = [torch.from_numpy(img).to(device) for img in images]
     impls = [

@@ -84,7 +84,7 @@ def cases(settings) -> list[Case]:
     float_bytes = 0
     for i in range(0, count, BATCH):
         group = images[i : i + BATCH]
-        hp, wp = fl.functional.batch_extent([img.shape[:2] for img in group], 32, None)
+        hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in group], 32, None)
         float_bytes += len(group) * 3 * hp * wp * 4
     batches = -(-count // BATCH)
     impls = [

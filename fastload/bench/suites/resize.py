@@ -32,7 +32,7 @@ def _torchvision(images, device):
 
     chw = [torch.from_numpy(img).to(device).permute(2, 0, 1) for img in images]
     sizes = _new_sizes(images)
-    hp, wp = fl.functional.batch_extent([(h, w) for w, h in sizes], 32, None)
+    hp, wp = fl.geometry.batch_extent([(h, w) for w, h in sizes], 32, None)
     to_float = v2.ToDtype(torch.float32, scale=True)
     normalize = v2.Normalize(MEAN_UNIT, STD_UNIT)
 

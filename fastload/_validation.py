@@ -1,0 +1,219 @@
+"""Argument checks shared by every layer: each raises TypeError/ValueError naming the parameter and what was expected.
+
+Public inside the package (transforms, collate, loader and the op modules all use it); the compiled ops re-check
+what they rely on, so nothing here guards memory safety on its own.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+
+from fastload.normalization import ORDERS, Normalization
+
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def check_order(name: str, order) -> str:
+    """'rgb' or 'bgr' (any case) -> lower case."""
+    if not isinstance(order, str) or order.lower() not in ORDERS:
+        raise ValueError(f"{name} must be 'rgb' or 'bgr', got {order!r}")
+    return order.lower()
+
+
+def check_float_dtype(dtype, name: str = "dtype") -> torch.dtype:
+    """torch.float32 / float16 / bfloat16."""
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype (float32, float16 or bfloat16), got {dtype!r}")
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+    return dtype
+
+
+def check_norm(norm, name: str = "norm") -> Normalization:
+    if not isinstance(norm, Normalization):
+        raise TypeError(f"{name} must be a fastload.Normalization (e.g. fastload.IMAGENET), got {type(norm).__name__}")
+    return norm
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_size(name: str, value, minimum: int = 0) -> int:
+    """A Python or numpy int >= minimum (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_channels(channels: int, norm: Normalization, what: str) -> None:
+    """`what` ("img has", "images have") holds `channels` channels: norm must describe as many."""
+    if channels != norm.channels:
+        raise ValueError(
+            f"{what} {channels} channel(s) but norm describes {norm.channels}: {norm}; "
+            "use a spec with one mean/std per image channel"
+        )
+
+
+def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
+    """A uint8 image or batch as a tensor sharing its memory, plus the bit mask of dims to read backwards.
+
+    `img`: torch tensor or numpy array, (H, W, C) or (N, H, W, C), uint8, C = 1 or 3, any strides. numpy views with
+    negative strides (`img[:, ::-1]`, `img[..., ::-1]`) are not copied: each reversed dim d is turned forward and
+    bit d of the returned mask is set; the ops read those dims in reverse.
+    """
+    flip_mask = 0
+    if isinstance(img, np.ndarray):
+        if img.dtype != np.uint8:
+            raise TypeError(f"{name} must be uint8, got numpy dtype {img.dtype}")
+        flipped = [d for d, s in enumerate(img.strides) if s < 0]
+        if flipped:
+            img = img[tuple(slice(None, None, -1) if d in flipped else slice(None) for d in range(img.ndim))]
+            flip_mask = sum(1 << d for d in flipped)
+        with warnings.catch_warnings():  # read-only arrays are fine: the ops never write their input
+            warnings.simplefilter("ignore", UserWarning)
+            tensor = torch.from_numpy(img)
+    elif isinstance(img, torch.Tensor):
+        tensor = img
+        if tensor.dtype != torch.uint8:
+            raise TypeError(f"{name} must be uint8, got {tensor.dtype}")
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(img).__name__}")
+    if tensor.dim() not in (3, 4):
+        raise ValueError(f"{name} must be (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
+    if tensor.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must have 1 or 3 channels in its last dim (HWC layout), got shape {tuple(tensor.shape)}; "
+            "a CHW tensor must be permuted to HWC first"
+        )
+    return tensor, flip_mask
+
+
+def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], list[int], list, int]:
+    """A sequence of (H, W, C) uint8 images of equal C on one device -> (tensors sharing memory, their flip masks,
+    the caller's originals, C). An (N, H, W, C) array or tensor counts as N images."""
+    if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
+        images = list(images)
+    if isinstance(images, (str, bytes)) or not hasattr(images, "__len__") or not hasattr(images, "__getitem__"):
+        raise TypeError(f"{name} must be a sequence of HWC uint8 images or a PackedImages, got {type(images).__name__}")
+    if len(images) == 0:
+        raise ValueError(f"{name} must not be empty")
+    tensors, masks = [], []
+    for i, img in enumerate(images):
+        tensor, mask = as_image_tensor(img, f"{name}[{i}]")
+        if tensor.dim() != 3:
+            raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
+        if tensors and tensor.shape[-1] != tensors[0].shape[-1]:
+            raise ValueError(f"{name}[{i}] has {tensor.shape[-1]} channel(s) but {name}[0] has {tensors[0].shape[-1]}")
+        if tensors and tensor.device != tensors[0].device:
+            raise ValueError(f"{name}[{i}] is on {tensor.device} but {name}[0] is on {tensors[0].device}")
+        tensors.append(tensor)
+        masks.append(mask)
+    return tensors, masks, list(images), int(tensors[0].shape[-1])
+
+
+def normalized_strides(img: torch.Tensor, channels_last: bool) -> tuple[int, ...]:
+    """Strides of `normalize(img)`'s result: (N)CHW contiguous, or (N)HWC memory for channels_last."""
+    *lead, h, w, c = img.shape
+    strides = (h * w * c, 1, w * c, c) if channels_last else (c * h * w, h * w, w, 1)
+    return strides[1:] if not lead else strides
+
+
+def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
+    """`out` must be what `normalize` would have returned for `img` (shape, device, float dtype, layout)."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    *lead, h, w, c = img.shape
+    shape = (*lead, c, h, w)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out must have shape {shape} for img of shape {tuple(img.shape)}, got {tuple(out.shape)}")
+    if out.device != img.device:
+        raise ValueError(f"out is on {out.device} but img is on {img.device}")
+    if out.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
+    if dtype is not None and dtype != out.dtype:
+        raise ValueError(f"dtype={dtype} disagrees with out.dtype={out.dtype}; pass one of them")
+    if out.numel() == 0:
+        return  # an empty buffer has no layout to get wrong
+    # A dim of size 1 may carry any stride.
+    fits = [all(s1 == s2 for s1, s2, n in zip(out.stride(), normalized_strides(img, cl), out.shape) if n > 1)
+            for cl in (False, True)]
+    if not any(fits):
+        raise ValueError(f"out must be contiguous or channels_last, got strides {out.stride()}")
+    if channels_last and not fits[1]:
+        raise ValueError("channels_last=True but out is not channels_last")
+
+
+def check_normalized(x, norm: Normalization) -> torch.Tensor:
+    """A normalized float (C, H, W) / (N, C, H, W) tensor with norm's channel count, detached."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"x must be a normalized float32, float16 or bfloat16 tensor, got {x.dtype}")
+    if x.dim() not in (3, 4):
+        raise ValueError(f"x must be (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
+    if x.shape[-3] != norm.channels:
+        raise ValueError(f"x has {x.shape[-3]} channel(s) in dim -3 but norm describes {norm.channels}: {norm}")
+    return x.detach()
+
+
+def check_sizes(sizes, x: torch.Tensor) -> list[tuple[int, int]]:
+    """`sizes` as a list of (h, w) ints: one per image of the 4-D `x`, each inside the tensor."""
+    if x.dim() != 4:
+        raise ValueError(f"sizes needs a batch x of shape (N, C, H, W), got shape {tuple(x.shape)}")
+    if isinstance(sizes, torch.Tensor):
+        if sizes.dtype.is_floating_point or sizes.dtype == torch.bool:
+            raise TypeError(f"sizes must hold integers, got {sizes.dtype}")
+        sizes = sizes.tolist()
+    elif isinstance(sizes, np.ndarray):
+        sizes = sizes.tolist()
+    try:
+        pairs = [tuple(pair) for pair in sizes]
+    except TypeError:
+        raise TypeError("sizes must be an (N, 2) tensor or a sequence of (h, w) pairs") from None
+    n, _, height, width = x.shape
+    if len(pairs) != n:
+        raise ValueError(f"sizes must have one (h, w) per image: x holds {n} images, got {len(pairs)} sizes")
+    out = []
+    for i, pair in enumerate(pairs):
+        if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+            raise ValueError(f"sizes[{i}] must be an (h, w) pair of ints, got {pair!r}")
+        h, w = int(pair[0]), int(pair[1])
+        if h < 0 or w < 0:
+            raise ValueError(f"sizes[{i}] = {(h, w)} is negative")
+        if h > height or w > width:
+            raise ValueError(f"sizes[{i}] = {(h, w)} is larger than the tensor's (H, W) = {(height, width)}")
+        out.append((h, w))
+    return out
+
+
+def check_pad_value(pad_value, channels: int, normalized: bool) -> list[float]:
+    """One number or one per channel -> a list of `channels` floats; bytes (0-255) when not normalized."""
+    values = [pad_value] if isinstance(pad_value, (int, float)) and not isinstance(pad_value, bool) else pad_value
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"pad_value must be a number or one number per channel, got {pad_value!r}") from None
+    if len(values) == 1:
+        values = values * channels
+    if len(values) != channels:
+        raise ValueError(f"pad_value needs 1 or {channels} values, got {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"pad_value must be finite, got {values}")
+    if not normalized and not all(0 <= v <= 255 for v in values):
+        raise ValueError(f"pad_value of a uint8 batch (norm=None) must be in [0, 255], got {values}")
+    return values
+
+
+def check_interpolation(interpolation, choices=("bilinear", "nearest")) -> str:
+    if not isinstance(interpolation, str) or interpolation not in choices:
+        raise ValueError(f"interpolation must be one of {', '.join(repr(c) for c in choices)}, got {interpolation!r}")
+    return interpolation

@@ -1,0 +1,141 @@
+"""Padded batches from variable-size images: pad_batch, pack_images, and the image source both batch ops share."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from fastload import _ops
+from fastload import _validation as V
+from fastload.geometry import batch_extent
+from fastload.normalization import Normalization, channel_map, kernel_stats
+from fastload.packed import PackedImages, pack
+
+
+class PaddedBatch(NamedTuple):
+    """Result of `pad_batch` / `resize_pad_batch`: `images` (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C)
+    uint8 (not normalized); `sizes`, an int64 (N, 2) CPU tensor of each image's true (h, w) in the batch (what
+    `denormalize(sizes=)` takes); `scale_factors`, a float32 (N, 2) CPU tensor of (w_scale, h_scale) per image
+    (resize_pad_batch only, else None)."""
+
+    images: torch.Tensor
+    sizes: torch.Tensor
+    scale_factors: torch.Tensor | None = None
+
+
+class BatchSource(NamedTuple):
+    """The checked images of a batch op: a PackedImages, or a list of tensors (with their flip masks and the
+    caller's originals, which `to` packs straight from numpy)."""
+
+    packed: PackedImages | None
+    tensors: list
+    masks: list
+    originals: list
+    sizes: list
+    channels: int
+
+    @classmethod
+    def of(cls, images, norm: Normalization | None) -> BatchSource:
+        """Checks `images` (a sequence of HWC uint8 images or a PackedImages) and their channels against `norm`."""
+        if isinstance(images, PackedImages):
+            if len(images) == 0:
+                raise ValueError("images must not be empty")
+            src = cls(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
+        else:
+            tensors, masks, originals, channels = V.check_image_list(images)
+            src = cls(None, tensors, masks, originals, [tuple(t.shape[:2]) for t in tensors], channels)
+        if norm is not None:
+            V.check_channels(src.channels, norm, "images have")
+        return src
+
+    @property
+    def device(self) -> torch.device:
+        return self.packed.device if self.packed is not None else self.tensors[0].device
+
+    def to(self, device) -> BatchSource:
+        """The images on `device` (None: where they are). CPU images bound for CUDA are packed into one pinned
+        buffer and sent in one host -> device copy. Called after every other check, so a bad argument costs no
+        transfer."""
+        if device is None or _same_device(self.device, torch.device(device)):
+            return self
+        target = torch.device(device)
+        packed = self.packed or pack(self.originals, self.channels, pin_memory=target.type == "cuda")
+        moved = packed.to(target, non_blocking=packed.is_pinned())
+        return BatchSource(moved, [], [], [], self.sizes, self.channels)
+
+    def run(self, op: str, *args):
+        """Calls `op` (list form) or its packed twin with the image arguments first, then `args`."""
+        if self.packed is not None:
+            p = self.packed
+            return _ops.pick(op, p.device, packed=True)(p.data, p.offsets, p.sizes, self.channels, *args)
+        return _ops.pick(op, self.device)(self.tensors, self.masks, *args)
+
+
+def _same_device(have: torch.device, want: torch.device) -> bool:
+    """Whether tensors on `have` are already on `want`; a bare "cuda" means the current CUDA device, as in `.to()`."""
+    if have.type != want.type:
+        return False
+    if have.type != "cuda":
+        return True
+    index = lambda d: torch.cuda.current_device() if d.index is None else d.index  # noqa: E731
+    return index(have) == index(want)
+
+
+def pack_images(images, *, pin_memory: bool = False) -> PackedImages:
+    """Pack a sequence of HWC uint8 images (numpy or torch, any strides, equal C) into one contiguous buffer.
+
+    Returns a `PackedImages` (data on the images' device; page-locked when `pin_memory` and CUDA is available).
+    """
+    _, _, originals, channels = V.check_image_list(images)
+    return pack(originals, channels, pin_memory=pin_memory)
+
+
+def pad_batch(
+    images,
+    norm: Normalization | None = None,
+    *,
+    input_order: str = "bgr",
+    size_divisor: int = 1,
+    pad_to=None,
+    pad_value=0.0,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    device=None,
+) -> PaddedBatch:
+    """Variable-size HWC uint8 images -> one padded batch, in one pass (each image at the top-left).
+
+    Args:
+        images: a sequence of (H, W, C) uint8 numpy arrays or tensors (any strides, equal C), or a `PackedImages`.
+        norm: with a `Normalization`, the batch is normalized float (N, C, Hp, Wp) with channels in `norm.order`;
+            without, a padded uint8 (N, Hp, Wp, C) batch in the input's channel order (to normalize later, e.g. on
+            the GPU).
+        input_order: channel order of the images ("bgr" or "rgb"), used with `norm`.
+        size_divisor: Hp and Wp are the largest h and w rounded up to a multiple of this (e.g. 32).
+        pad_to: an explicit (Hp, Wp) instead; an image larger than it is an error.
+        pad_value: the padding, one number or one per channel: in output (normalized) space with `norm` (0.0 = the
+            mean colour, as mmengine's stack_batch and detectron2's ImageList after normalization), a byte without.
+        dtype, channels_last: of the normalized output, as in `normalize`.
+        device: where the batch is built (default: where the images are). CPU images with device="cuda" are packed
+            into one pinned buffer, copied in one host->device transfer, and assembled by one kernel.
+
+    Returns:
+        PaddedBatch(images, sizes): sizes is an int64 (N, 2) CPU tensor of the true (h, w) of each image.
+    """
+    normalized = norm is not None
+    if normalized:
+        norm = V.check_norm(norm)
+        dtype = V.check_float_dtype(dtype)
+    input_order = V.check_order("input_order", input_order)
+    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
+    V.check_bool("channels_last", channels_last)
+    src = BatchSource.of(images, norm)
+    batch_hw = list(batch_extent(src.sizes, size_divisor, pad_to))
+    pad = V.check_pad_value(pad_value, src.channels, normalized)
+    if normalized:
+        cmap = channel_map(src.channels, input_order, norm.order)
+        (mean, inv_std), out_dtype = kernel_stats(norm), dtype
+    else:
+        cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
+    out = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
+    return PaddedBatch(out, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

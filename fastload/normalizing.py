@@ -1,0 +1,97 @@
+"""normalize and its inverse: HWC uint8 images <-> normalized CHW float, one pass each way."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from fastload import _ops
+from fastload import _validation as V
+from fastload.normalization import Normalization, channel_map, kernel_stats
+
+
+def normalize(
+    img,
+    norm: Normalization,
+    *,
+    input_order: str = "bgr",
+    dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """HWC uint8 image(s) -> normalized CHW float, in one pass.
+
+    Args:
+        img: uint8 tensor or numpy array, (H, W, C) or (N, H, W, C), C = 1 or 3, any strides (including negative
+            numpy strides), on CPU or CUDA.
+        norm: the model's `Normalization` (mean/std in pixel units, channel order the model expects).
+        input_order: channel order of `img`, "bgr" (OpenCV) or "rgb" (PIL); ignored for 1 channel.
+        dtype: torch.float32 (default), torch.float16 or torch.bfloat16 (computed in fp32, rounded once).
+        channels_last: 4-D output with channels_last strides (3-D: an HWC-strided CHW tensor).
+        out: optional preallocated result (the shape below, on img's device, contiguous or channels_last); its
+            dtype and layout are used, and it is returned. Reusing one buffer per batch avoids an allocation and
+            its page faults.
+
+    Returns:
+        (C, H, W) or (N, C, H, W) tensor of `dtype` on img's device, channels in `norm.order`,
+        value `(x - mean[c]) / std[c]`.
+    """
+    norm = V.check_norm(norm)
+    input_order = V.check_order("input_order", input_order)
+    if dtype is not None or out is None:
+        dtype = V.check_float_dtype(torch.float32 if dtype is None else dtype)
+    V.check_bool("channels_last", channels_last)
+    tensor, flip_mask = V.as_image_tensor(img, "img")
+    channels = tensor.shape[-1]
+    V.check_channels(channels, norm, "img has")
+    args = (tensor, *kernel_stats(norm), channel_map(channels, input_order, norm.order), flip_mask)
+    if out is None:
+        return _ops.pick("normalize", tensor.device)(*args, dtype, channels_last)
+    V.check_out(out, tensor, dtype, channels_last)
+    _ops.pick("normalize_into", tensor.device)(*args, out)
+    return out
+
+
+def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None):
+    """Normalized CHW float -> HWC uint8 image(s), in one pass: the inverse of `normalize`.
+
+    Args:
+        x: float32/float16/bfloat16 tensor (C, H, W) or (N, C, H, W), any strides (contiguous, channels_last,
+            sliced), any device, channels in `norm.order`; requires_grad is fine (the result is detached).
+        norm: the `Normalization` that produced `x`.
+        output_order: channel order of the result, "bgr" (OpenCV, the default) or "rgb".
+        sizes: optional (N, 2) int tensor or list of (h, w), e.g. `pad_batch(...).sizes`: crop each image to its
+            true size (padding removed).
+
+    Returns:
+        uint8 (H, W, C) / (N, H, W, C) on x's device, value clamp(round_half_even(x * std + mean), 0, 255), NaN -> 0,
+        +-inf clipped; with `sizes`, a list of N contiguous (h_i, w_i, C) uint8 tensors.
+    """
+    norm = V.check_norm(norm)
+    output_order = V.check_order("output_order", output_order)
+    x = V.check_normalized(x, norm)
+    cmap = channel_map(norm.channels, norm.order, output_order)
+    mean = [norm.mean[k] for k in cmap]
+    std = [norm.std[k] for k in cmap]
+    op = _ops.pick("denormalize", x.device)
+    if sizes is None:
+        return op(x, mean, std, cmap)
+    return [op(x[i, :, :h, :w], mean, std, cmap) for i, (h, w) in enumerate(V.check_sizes(sizes, x))]
+
+
+def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None) -> list:
+    """Normalized CHW float image(s) -> a list of contiguous numpy HWC uint8 arrays on the CPU, ready for
+    `cv2.imwrite` (BGR by default). The conversion runs on x's device; only uint8 crosses to the host, in one copy.
+
+    Args: as `denormalize`. Returns: list of N (or 1 for a 3-D `x`) arrays of shape (h, w, C).
+    """
+    norm = V.check_norm(norm)
+    output_order = V.check_order("output_order", output_order)
+    x = V.check_normalized(x, norm)
+    crops = V.check_sizes(sizes, x) if sizes is not None else None
+    host = denormalize(x, norm, output_order=output_order).cpu().numpy()
+    if host.ndim == 3:
+        return [host]
+    if crops is None:
+        return list(host)
+    return [np.ascontiguousarray(host[i, :h, :w]) for i, (h, w) in enumerate(crops)]

@@ -1,0 +1,45 @@
+"""Real photos for the demo and the benchmarks: a folder decoded with OpenCV, or scikit-image's bundled samples, as
+BGR uint8 HWC arrays the way OpenCV decodes them."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def load_folder(path: str) -> list[np.ndarray]:
+    """Decode every image in `path` with OpenCV (BGR uint8). Raises ValueError when none can be read."""
+    import cv2
+
+    if not os.path.isdir(path):
+        raise ValueError(f"--images: {path!r} is not a readable folder")
+    images = []
+    for name in sorted(os.listdir(path)):
+        if name.lower().endswith(IMAGE_EXTENSIONS):
+            img = cv2.imread(os.path.join(path, name), cv2.IMREAD_COLOR)
+            if img is not None:
+                images.append(img)
+    if not images:
+        raise ValueError(f"--images: no readable JPEG/PNG images in {path!r}")
+    return images
+
+
+def bundled_photos() -> list[np.ndarray]:
+    """scikit-image's sample photos as BGR uint8, or [] when scikit-image is not installed."""
+    try:
+        from skimage import data
+    except ImportError:
+        return []
+    photos = []
+    for name in SKIMAGE_PHOTOS:
+        try:
+            rgb = getattr(data, name)()
+        except Exception:  # a sample that needs a download (pooch) is skipped
+            continue
+        if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8:
+            photos.append(np.ascontiguousarray(rgb[..., ::-1]))
+    return photos

@@ -1,0 +1,61 @@
+"""resize_pad_batch: keep-ratio resize, channel swap, normalize and pad of a whole batch in one kernel."""
+
+from __future__ import annotations
+
+import torch
+
+from fastload import _validation as V
+from fastload.batching import BatchSource, PaddedBatch
+from fastload.geometry import batch_extent, rescale_size
+from fastload.normalization import Normalization, channel_map, kernel_stats
+
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def resize_pad_batch(
+    images,
+    norm: Normalization,
+    *,
+    scale=(1333, 800),
+    input_order: str = "bgr",
+    size_divisor: int = 32,
+    pad_value=0.0,
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    interpolation: str = "bilinear",
+    device=None,
+) -> PaddedBatch:
+    """Keep-ratio resize -> channel swap -> normalize -> pad of a whole batch, in one kernel.
+
+    Args:
+        images: a sequence of (H, W, C) uint8 images (numpy or torch, any strides, equal C) or a `PackedImages`.
+        norm: the model's `Normalization` (channels in `norm.order`).
+        scale: a (w, h)-style bound such as (1333, 800) (orientation agnostic, see `rescale_size`) or a factor.
+        interpolation: "bilinear" (OpenCV INTER_LINEAR: half-pixel centres, no antialias; within 1 grey level of
+            cv2.resize) or "nearest" (OpenCV INTER_NEAREST exactly).
+        size_divisor, pad_value, dtype, channels_last, device: as in `pad_batch`.
+
+    Returns:
+        PaddedBatch(images (N, C, Hp, Wp), sizes = resized (h, w), scale_factors = (new_w / w, new_h / h)).
+    """
+    norm = V.check_norm(norm)
+    dtype = V.check_float_dtype(dtype)
+    input_order = V.check_order("input_order", input_order)
+    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
+    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
+    V.check_bool("channels_last", channels_last)
+    src = BatchSource.of(images, norm)
+    new_sizes, factors = [], []
+    for i, (h, w) in enumerate(src.sizes):
+        if h == 0 or w == 0:
+            raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
+        (new_w, new_h), _ = rescale_size((w, h), scale)
+        new_sizes.append((new_h, new_w))
+        factors.append((new_w / w, new_h / h))
+    batch_hw = list(batch_extent(new_sizes, size_divisor, None))
+    pad = V.check_pad_value(pad_value, src.channels, True)
+    cmap = channel_map(src.channels, input_order, norm.order)
+    out = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, *kernel_stats(norm),
+                             cmap, pad, interpolation, dtype, channels_last)
+    return PaddedBatch(out, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
+                       torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))
