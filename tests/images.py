@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+import fastload as fl
+
 # Layouts of an (..., H, W, C) uint8 input. numpy views keep negative strides; torch views cover the rest.
 VIEWS = (
     "contiguous",  # numpy, C-contiguous
@@ -62,3 +64,30 @@ def normalize_oracle(img, mean, std, model_order: str, input_order: str) -> np.n
         x = x[..., ::-1]
     y = (x - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)
     return np.moveaxis(y, -1, -3)
+
+
+def random_norm(rng: np.random.Generator, channels: int) -> fl.Normalization:
+    """A random spec (means anywhere in 0-255, stds from 0.5 to 100) in a random model order."""
+    return fl.Normalization(rng.uniform(0, 255, channels).tolist(), rng.uniform(0.5, 100, channels).tolist(),
+                            str(rng.choice(["rgb", "bgr"])), check_units=False)
+
+
+def pad_batch_oracle(images, norm, input_order, size_divisor, pad_value):
+    """float64 (N, C, Hp, Wp) normalized batch, or uint8 (N, Hp, Wp, C) when norm is None."""
+    arrays = [np.ascontiguousarray(img.cpu().numpy() if isinstance(img, torch.Tensor) else img) for img in images]
+    d = size_divisor
+    hp = -(-max(a.shape[0] for a in arrays) // d) * d
+    wp = -(-max(a.shape[1] for a in arrays) // d) * d
+    c = arrays[0].shape[2]
+    pad = np.broadcast_to(np.asarray(pad_value, dtype=np.float64), (c,))
+    if norm is None:
+        out = np.empty((len(arrays), hp, wp, c), np.uint8)
+        out[:] = pad.round().astype(np.uint8)
+        for i, a in enumerate(arrays):
+            out[i, : a.shape[0], : a.shape[1]] = a
+        return out
+    out = np.empty((len(arrays), c, hp, wp))
+    out[:] = pad.reshape(1, c, 1, 1)
+    for i, a in enumerate(arrays):
+        out[i, :, : a.shape[0], : a.shape[1]] = normalize_oracle(a, norm.mean, norm.std, norm.order, input_order)
+    return out

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
 import sys
+import threading
+
+import torch
 
 import fastload as fl
+from fastload import _ops
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -53,3 +58,42 @@ def test_env_forces_reference():
     info = json.loads(proc.stdout)
     assert info["backend"] == "reference"
     assert info["ops"]["normalize"]["cpu"] == "reference (FASTLOAD_BACKEND=reference)"
+
+
+def test_backend_info_lists_every_op_of_the_table():
+    info = fl.backend_info()
+    assert set(info["ops"]) == set(_ops.OPS)
+    for spec in _ops.OPS.values():
+        assert info["ops"][spec.name]["cpu"] == "compiled"
+        if spec.packed:
+            assert spec.packed in _ops.OPS and _ops.OPS[spec.packed].packed is None
+
+
+def test_every_op_of_the_table_has_a_schema_fake_and_reference():
+    for spec in _ops.OPS.values():
+        schema = getattr(torch.ops.fastload, spec.name).default._schema
+        names = [a.name for a in schema.arguments]
+        # The reference and the fake take the schema's arguments, by the same names, in the same order.
+        for fn in (spec.reference, spec.fake):
+            assert list(inspect.signature(fn).parameters) == names, (spec.name, fn)
+
+
+def test_backend_override_is_per_thread():
+    # Two threads in overlapping backend("reference") blocks: neither leaks its choice to the other or the process.
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with _ops.backend("reference"):
+            inside.set()
+            release.wait(10)
+            seen["worker"] = _ops.why_not_compiled("normalize", "cpu")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(10)
+    seen["main"] = _ops.why_not_compiled("normalize", "cpu")
+    release.set()
+    thread.join()
+    assert seen["main"] is None and "backend('reference') block" in seen["worker"]
+    assert _ops.get_backend() == "auto" and fl.backend_info()["ops"]["normalize"]["cpu"] == "compiled"

@@ -3,15 +3,15 @@ the exact round trip with normalize, layouts, NaN/inf, sizes, bad input."""
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 import torch
 
 import fastload as fl
+import harness
 from conftest import backend, devices, require_compiled
-from images import make_image
+from harness import Bad, OpTest, Sample
+from images import make_image, random_norm
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 PRESETS = (fl.IMAGENET, fl.CAFFE, fl.Normalization((0.0, 127.5, 255.0), (1.0, 127.5, 0.5), "bgr"))
@@ -25,7 +25,7 @@ def run(x, norm, device, mode, **kw):
         return fl.denormalize(x, norm, **kw)
 
 
-def oracle(x: torch.Tensor, norm, output_order: str) -> tuple[np.ndarray, np.ndarray]:
+def float64_oracle(x: torch.Tensor, norm, output_order: str) -> tuple[np.ndarray, np.ndarray]:
     """float64: clip(round_half_even(x * std + mean)), NaN -> 0, channels reordered, HWC; and a mask of the values
     so close to a rounding tie (x.5) that fp32 arithmetic may legitimately land on the other side."""
     v = x.detach().double().cpu().numpy()
@@ -42,38 +42,54 @@ def oracle(x: torch.Tensor, norm, output_order: str) -> tuple[np.ndarray, np.nda
 
 
 def assert_matches_oracle(got: torch.Tensor, x: torch.Tensor, norm, output_order: str) -> None:
-    want, near_tie = oracle(x, norm, output_order)
+    want, near_tie = float64_oracle(x, norm, output_order)
     diff = np.abs(got.cpu().numpy().astype(int) - want.astype(int))
     assert diff.max(initial=0) <= 1 and not (diff[~near_tie] > 0).any()
 
 
-def layout(x: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "contiguous":
-        return x
-    if kind == "channels_last":
-        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x.permute(1, 2, 0).contiguous().permute(2, 0, 1)
-    if kind == "sliced":  # a crop of a larger tensor
-        big = torch.zeros(*x.shape[:-2], x.shape[-2] + 3, x.shape[-1] + 5, dtype=x.dtype)
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    h, w = harness.image_size(rng, layout)
+    batch = [(), (int(rng.integers(1, 4)),)][int(rng.integers(2))]
+    channels = int(rng.choice([1, 3]))
+    shape = batch + (channels, h, w)
+    # About a third of the values land outside [0, 255] after scaling: both clips are exercised.
+    x = (torch.from_numpy(rng.standard_normal(shape).astype(np.float32)) * 3).to(dtype)
+    if layout == "channels_last":
+        x = x.movedim(-3, -1).contiguous().movedim(-1, -3)
+    elif layout == "sliced":  # a crop of a larger tensor
+        big = torch.zeros(*shape[:-2], h + 3, w + 5, dtype=dtype)
         big[..., 1:-2, 2:-3] = x
-        return big[..., 1:-2, 2:-3]
-    raise ValueError(kind)
+        x = big[..., 1:-2, 2:-3]
+    elif layout == "transposed":
+        x = x.transpose(-1, -2).contiguous().transpose(-1, -2)
+    norm = random_norm(rng, channels)
+    # A float tensor has no negative strides: "flipped" is the channel swap (output order != the model's).
+    order = ("rgb" if norm.order == "bgr" else "bgr") if layout == "flipped" else str(rng.choice(["bgr", "rgb"]))
+    out = [Sample((x, norm), {"output_order": order}, f"{layout} {shape}")]
+    if batch:
+        sizes = [(int(rng.integers(0, h + 1)), int(rng.integers(0, w + 1))) for _ in range(batch[0])]
+        out.append(Sample((x, norm), {"output_order": order, "sizes": sizes}, f"{layout} {shape} sizes"))
+    return out
 
 
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("kind", ["contiguous", "channels_last", "sliced"])
-@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 5, 7), (2, 3, 17, 31), (1, 3, 64, 33), (2, 1, 9, 8)])
-@pytest.mark.parametrize("output_order", ["bgr", "rgb"])
-def test_backends_match_oracle_and_each_other(device, kind, shape, output_order):
-    gen = torch.Generator().manual_seed(zlib.crc32(repr((kind, shape, output_order)).encode()))
-    norm = fl.IMAGENET if shape[-3] == 3 else fl.Normalization(127.5, 58.0)
-    for dtype in DTYPES:
-        x = (torch.randn(shape, generator=gen) * 3).to(dtype)  # a good share far outside [0, 255] after scaling
-        x = layout(x, kind)
-        got = run(x, norm, device, "compiled", output_order=output_order)
-        want = run(x, norm, device, "reference", output_order=output_order)
-        assert got.dtype == torch.uint8 and got.is_contiguous() and got.device.type == device
-        assert torch.equal(got, want), (dtype, kind)
-        assert_matches_oracle(got, x, norm, output_order)
+def oracle(sample: Sample, result) -> None:
+    x, norm = sample.args
+    order = sample.kwargs["output_order"]
+    if "sizes" not in sample.kwargs:
+        assert result.dtype == torch.uint8 and result.is_contiguous()
+        assert_matches_oracle(result, x, norm, order)
+        return
+    for i, (crop, (h, w)) in enumerate(zip(result, sample.kwargs["sizes"])):
+        assert crop.shape == (h, w, x.shape[1]) and crop.is_contiguous()
+        assert_matches_oracle(crop, x[i, :, :h, :w], norm, order)
+
+
+DENORMALIZE = OpTest("denormalize", fl.denormalize, samples, oracle, raw_ops=("denormalize",))
+
+test_backends = harness.backend_test(DENORMALIZE)
+test_property = harness.property_test(DENORMALIZE, max_examples=100)
+test_opcheck = harness.opcheck_test(DENORMALIZE)
+test_compile = harness.compile_test(DENORMALIZE)
 
 
 @pytest.mark.parametrize("device", devices())
@@ -157,47 +173,22 @@ def test_transform():
     assert "output_order='rgb'" in repr(t) and isinstance(t, torch.nn.Module)
 
 
-def test_opcheck_and_compile():
-    x = torch.randn(2, 3, 5, 7)
-    for dtype in DTYPES:
-        torch.library.opcheck(torch.ops.fastload.denormalize.default,
-                              (x.to(dtype), [1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [2, 1, 0]))
-
-    def f(t):
-        return fl.denormalize(t, fl.IMAGENET).float().mean()
-
-    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
-    assert compiled(x) == f(x)
-
-
-@pytest.mark.parametrize(
-    "call, exc, words",
-    [
-        (lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ["x", "float"]),
-        (lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ["x", "float"]),
-        (lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ["x", "Tensor"]),
-        (lambda: fl.denormalize(torch.zeros(1, 4, 4), fl.IMAGENET), ValueError, ["channel", "norm"]),
-        (lambda: fl.denormalize(torch.zeros(4, 4), fl.IMAGENET), ValueError, ["(C, H, W)"]),
-        (lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, output_order="xyz"), ValueError, ["output_order"]),
-        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4), (5, 4)]), ValueError,
-         ["larger"]),
-        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4), (-1, 4)]), ValueError,
-         ["negative"]),
-        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4)]), ValueError, ["one (h, w)"]),
-        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(4, 4, 1), (4, 4, 1)]), ValueError,
-         ["pair"]),
-        (lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=torch.zeros(2, 2)), TypeError,
-         ["integers"]),
-        (lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, sizes=[(4, 4)]), ValueError, ["batch"]),
-        (lambda: fl.to_numpy_images(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(9, 4), (4, 4)]), ValueError,
-         ["larger"]),
-    ],
-)
-def test_bad_input(call, exc, words):
-    with pytest.raises(exc) as info:
-        call()
-    for word in words:
-        assert word in str(info.value), (word, str(info.value))
+X = torch.zeros(2, 3, 4, 4)
+test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ("x", "float")),
+    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ("x", "float")),
+    Bad(lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ("x", "Tensor")),
+    Bad(lambda: fl.denormalize(torch.zeros(1, 4, 4), fl.IMAGENET), ValueError, ("channel", "norm")),
+    Bad(lambda: fl.denormalize(torch.zeros(4, 4), fl.IMAGENET), ValueError, ("(C, H, W)",)),
+    Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, output_order="xyz"), ValueError, ("output_order",)),
+    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (5, 4)]), ValueError, ("sizes[1]", "larger")),
+    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (-1, 4)]), ValueError, ("sizes[1]", "negative")),
+    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("one (h, w)",)),
+    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4, 1), (4, 4, 1)]), ValueError, ("sizes[0]", "pair")),
+    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=torch.zeros(2, 2)), TypeError, ("sizes", "integers")),
+    Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("sizes", "batch")),
+    Bad(lambda: fl.to_numpy_images(X, fl.IMAGENET, sizes=[(9, 4), (4, 4)]), ValueError, ("sizes[0]", "larger")),
+])
 
 
 def test_cpp_op_rechecks_its_arguments():

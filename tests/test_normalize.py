@@ -1,5 +1,6 @@
-"""fastload.normalize: every backend against a float64 oracle and against each other, over shapes, layouts, channel
-orders, dtypes and memory formats; torchvision equivalence; opcheck and torch.compile; bad input."""
+"""fastload.normalize (and its out= form, normalize_into): the op table over every backend x layout x dtype against
+a float64 oracle and bit for bit between backends; exhaustive values and rounding; torchvision equivalence; bad
+input in Python and in the C++ op."""
 
 from __future__ import annotations
 
@@ -8,23 +9,32 @@ import pytest
 import torch
 
 import fastload as fl
+import harness
 from conftest import backend, devices, require_compiled
-from images import VIEWS, make_image, normalize_oracle, to_numpy
-
-DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-SHAPES = [(1, 1), (1, 7), (5, 1), (3, 5), (17, 31), (64, 33), (800, 1333)]
+from harness import DTYPES, Bad, OpTest, Sample
+from images import make_image, normalize_oracle, random_norm, to_numpy
 
 
-def run(img, norm, device, mode, **kw):
-    """normalize with the compiled op ('compiled') or the reference, on `device`."""
-    if isinstance(img, np.ndarray) and device != "cpu":
-        img = torch.from_numpy(np.ascontiguousarray(img))
-    if isinstance(img, torch.Tensor):
-        img = img.to(device)
-    if mode == "compiled":
-        require_compiled("normalize", device)
-    with backend("auto" if mode == "compiled" else "reference"):
-        return fl.normalize(img, norm, **kw)
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    h, w = harness.image_size(rng, layout)
+    batch = [(), (int(rng.integers(1, 4)),)][int(rng.integers(2))]
+    channels = int(rng.choice([1, 3]))
+    shape = batch + (h, w, channels)
+    img = harness.image_in_layout(rng, shape, harness.storage_layout(layout))
+    if layout == "transposed" and rng.integers(2):
+        img = torch.from_numpy(np.ascontiguousarray(img)).transpose(-3, -2).contiguous().transpose(-3, -2)
+    channels_last = layout == "channels_last"
+    kw = dict(input_order=str(rng.choice(["bgr", "rgb"])), dtype=dtype, channels_last=channels_last)
+    norm = random_norm(rng, channels)
+    out = [Sample((img, norm), kw, f"{layout} {shape}")]
+    # The out= form (normalize_into) on a buffer in the requested layout, prefilled with NaN.
+    *lead, c = batch + (channels,)
+    if channels_last:
+        buf = torch.full((*lead, h, w, c), float("nan"), dtype=dtype).movedim(-1, -3)
+    else:
+        buf = torch.full((*lead, c, h, w), float("nan"), dtype=dtype)
+    out.append(Sample((img, norm), {**kw, "out": buf}, f"{layout} {shape} out="))
+    return out
 
 
 def check_against_oracle(out, img, norm, input_order, dtype):
@@ -40,76 +50,64 @@ def check_against_oracle(out, img, norm, input_order, dtype):
         np.testing.assert_array_less(np.abs(got - expected), eps * np.abs(expected) + 1e-5 + 6e-8)
 
 
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("mode", ["compiled", "reference"])
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("batch", [None, 3])
-def test_shapes_against_oracle(device, mode, shape, batch, rng):
-    if batch and shape == (800, 1333):
-        batch = 2
-    full = ((batch,) if batch else ()) + shape + (3,)
-    img = make_image(rng, full, "contiguous")
-    out = run(img, fl.IMAGENET, device, mode)
-    assert out.dtype == torch.float32 and out.device.type == device and out.is_contiguous()
-    check_against_oracle(out, img, fl.IMAGENET, "bgr", torch.float32)
+def oracle(sample: Sample, result) -> None:
+    img, norm = sample.args
+    kw = sample.kwargs
+    if "out" in kw:
+        assert result.data_ptr() == kw["out"].data_ptr() or result.numel() == 0
+    assert result.dtype == kw["dtype"]
+    if kw["channels_last"] and result.dim() == 4:
+        assert result.is_contiguous(memory_format=torch.channels_last)
+    elif result.dim() == 4:
+        assert result.is_contiguous()
+    check_against_oracle(result, img, norm, kw["input_order"], kw["dtype"])
 
 
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("view", VIEWS)
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("batch", [None, 2])
-@pytest.mark.parametrize("input_order", ["bgr", "rgb"])
-def test_layouts_match_reference_bit_for_bit(device, view, channels, batch, input_order, rng):
-    shape = ((batch,) if batch else ()) + (13, 21, channels)
-    img = make_image(rng, shape, view)
-    before = to_numpy(img).copy()
-    norm = fl.IMAGENET if channels == 3 else fl.Normalization(127.5, 58.0)
-    for dtype in DTYPES:
-        for channels_last in (False, True):
-            kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last)
-            got = run(img, norm, device, "compiled", **kw)
-            want = run(img, norm, device, "reference", **kw)
-            assert got.dtype == dtype and got.shape == want.shape
-            assert got.stride() == want.stride(), (got.stride(), want.stride())
-            assert torch.equal(got, want), f"{view} {dtype} cl={channels_last}: max diff {(got.float() - want.float()).abs().max()}"
-            check_against_oracle(got, img, norm, input_order, dtype)
-    np.testing.assert_array_equal(to_numpy(img), before)  # the caller's data is untouched
+NORMALIZE = OpTest("normalize", fl.normalize, samples, oracle, raw_ops=("normalize", "normalize_into"))
+
+test_backends = harness.backend_test(NORMALIZE)
+test_property = harness.property_test(NORMALIZE, max_examples=150)
+test_opcheck = harness.opcheck_test(NORMALIZE)
+test_compile = harness.compile_test(NORMALIZE)
+
+IMG = np.zeros((4, 4, 3), np.uint8)
+test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.normalize(np.zeros((4, 4, 3), np.float32), fl.IMAGENET), TypeError, ("img", "uint8")),
+    Bad(lambda: fl.normalize(torch.zeros(4, 4, 3), fl.IMAGENET), TypeError, ("img", "uint8")),
+    Bad(lambda: fl.normalize([[1, 2, 3]], fl.IMAGENET), TypeError, ("img", "list")),
+    Bad(lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ("img", "(H, W, C)")),
+    Bad(lambda: fl.normalize(np.zeros((1, 2, 4, 4, 3), np.uint8), fl.IMAGENET), ValueError, ("img",)),
+    Bad(lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ("channels", "HWC")),
+    Bad(lambda: fl.normalize(np.zeros((4, 4, 1), np.uint8), fl.IMAGENET), ValueError, ("1 channel", "norm")),
+    Bad(lambda: fl.normalize(IMG, fl.Normalization(0.0, 1.0)), ValueError, ("norm",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, input_order="rbg"), ValueError, ("input_order",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype=torch.int32), ValueError, ("dtype",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype="float32"), TypeError, ("dtype",)),
+    Bad(lambda: fl.normalize(IMG, (0.5, 0.5)), TypeError, ("norm", "Normalization")),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, channels_last=1), TypeError, ("channels_last",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=[1]), TypeError, ("out",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 5)), ValueError, ("out", "shape")),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.float64)), ValueError,
+        ("out", "float32")),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), dtype=torch.float16), ValueError,
+        ("disagrees",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), channels_last=True), ValueError,
+        ("channels_last",)),
+    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(4, 3, 4).transpose(0, 1)), ValueError,
+        ("contiguous or channels_last",)),
+])
 
 
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("mode", ["compiled", "reference"])
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_reduced_precision_is_fp32_rounded_once(device, mode, dtype, rng):
-    img = make_image(rng, (4, 37, 29, 3), "contiguous")
-    fp32 = run(img, fl.IMAGENET, device, mode)
-    low = run(img, fl.IMAGENET, device, mode, dtype=dtype)
-    assert torch.equal(low, fp32.to(dtype))
-
-
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("batched", [False, True])
-def test_channels_last_layout(device, batched, rng):
-    shape = (2, 9, 11, 3) if batched else (9, 11, 3)
-    img = make_image(rng, shape, "contiguous")
-    out = run(img, fl.IMAGENET, device, "compiled", channels_last=True)
-    if batched:
-        assert out.is_contiguous(memory_format=torch.channels_last)
-    else:
-        assert out.stride() == (1, 11 * 3, 3)  # HWC memory seen as CHW
-        assert out.permute(1, 2, 0).is_contiguous()
-    plain = run(img, fl.IMAGENET, device, "compiled")
-    assert torch.equal(out, plain)
-
-
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("shape", [(0, 5, 3), (4, 0, 3), (0, 4, 4, 3), (2, 0, 0, 1)])
-def test_empty_images(device, shape):
-    img = torch.zeros(shape, dtype=torch.uint8)
-    norm = fl.IMAGENET if shape[-1] == 3 else fl.Normalization(0.0, 1.0)
-    for mode in ("compiled", "reference"):
-        out = run(img, norm, device, mode)
-        *lead, h, w, c = shape
-        assert tuple(out.shape) == (*lead, c, h, w)
+def run(img, norm, device, mode, **kw):
+    """normalize with the compiled op ('compiled') or the reference, on `device`."""
+    if isinstance(img, np.ndarray) and device != "cpu":
+        img = torch.from_numpy(np.ascontiguousarray(img))
+    if isinstance(img, torch.Tensor):
+        img = img.to(device)
+    if mode == "compiled":
+        require_compiled("normalize", device)
+    with backend("auto" if mode == "compiled" else "reference"):
+        return fl.normalize(img, norm, **kw)
 
 
 @pytest.mark.parametrize("device", devices())
@@ -141,7 +139,7 @@ def test_reduced_precision_rounding_over_every_exponent(device):
                 c = img.shape[-1]
                 for dtype in (torch.float16, torch.bfloat16):
                     for channels_last in (False, True):
-                        call = (img, [mean] * c, [frac * 2.0**k] * c, cmap, [], dtype, channels_last)
+                        call = (img, [mean] * c, [frac * 2.0**k] * c, cmap, 0, dtype, channels_last)
                         got = torch.ops.fastload.normalize(*call)
                         want = fl.reference.normalize(*call)
                         assert torch.equal(got, want), (k, frac, mean, dtype, c, channels_last)
@@ -158,77 +156,31 @@ def test_torchvision_v2_equivalence(rng):
     torch.testing.assert_close(got, want.as_subclass(torch.Tensor), atol=2e-5, rtol=1e-5)
 
 
-def test_opcheck(rng):
-    img = torch.from_numpy(make_image(rng, (2, 5, 7, 3), "contiguous"))
-    for dtype in DTYPES:
-        for channels_last in (False, True):
-            args = (img, [1.0, 2.0, 3.0], [0.5, 0.25, 2.0], [2, 1, 0], [], dtype, channels_last)
-            torch.library.opcheck(torch.ops.fastload.normalize.default, args)
-    torch.library.opcheck(torch.ops.fastload.normalize.default,
-                          (img[0], [1.0, 2.0, 3.0], [0.5, 0.25, 2.0], [0, 1, 2], [1], torch.float16, True))
-
-
-def test_torch_compile_fullgraph(rng):
-    img = torch.from_numpy(make_image(rng, (2, 8, 10, 3), "contiguous"))
-
-    def f(x):
-        return fl.normalize(x, fl.IMAGENET, dtype=torch.float32) * 2.0
-
-    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
-    torch.testing.assert_close(compiled(img), f(img), rtol=0, atol=0)
-
-
-@pytest.mark.parametrize(
-    "call, exc, words",
-    [
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.float32), fl.IMAGENET), TypeError, ["img", "uint8"]),
-        (lambda: fl.normalize(torch.zeros(4, 4, 3), fl.IMAGENET), TypeError, ["img", "uint8"]),
-        (lambda: fl.normalize([[1, 2, 3]], fl.IMAGENET), TypeError, ["img", "list"]),
-        (lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ["img", "(H, W, C)"]),
-        (lambda: fl.normalize(np.zeros((1, 2, 4, 4, 3), np.uint8), fl.IMAGENET), ValueError, ["img"]),
-        (lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ["channels", "HWC"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 1), np.uint8), fl.IMAGENET), ValueError, ["1 channel", "norm"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), fl.Normalization(0.0, 1.0)), ValueError, ["norm"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), fl.IMAGENET, input_order="rbg"), ValueError,
-         ["input_order"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), fl.IMAGENET, dtype=torch.int32), ValueError, ["dtype"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), fl.IMAGENET, dtype="float32"), TypeError, ["dtype"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), (0.5, 0.5)), TypeError, ["norm", "Normalization"]),
-        (lambda: fl.normalize(np.zeros((4, 4, 3), np.uint8), fl.IMAGENET, channels_last=1), TypeError,
-         ["channels_last"]),
-    ],
-)
-def test_bad_input(call, exc, words):
-    with pytest.raises(exc) as info:
-        call()
-    for word in words:
-        assert word in str(info.value), (word, str(info.value))
-
-
 @pytest.mark.parametrize(
     "args, words",
     [
-        ((torch.zeros(4, 4, 3), [0.0] * 3, [1.0] * 3, [0, 1, 2], [], torch.float32, False), "uint8"),
-        ((torch.zeros(4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], [], torch.float32, False), "dims"),
-        ((torch.zeros(4, 4, 2, dtype=torch.uint8), [0.0] * 2, [1.0] * 2, [0, 1], [], torch.float32, False),
+        ((torch.zeros(4, 4, 3), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False), "uint8"),
+        ((torch.zeros(4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False), "dims"),
+        ((torch.zeros(4, 4, 2, dtype=torch.uint8), [0.0] * 2, [1.0] * 2, [0, 1], 0, torch.float32, False),
          "channels"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 2, [1.0] * 3, [0, 1, 2], [], torch.float32, False),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 2, [1.0] * 3, [0, 1, 2], 0, torch.float32, False),
          "one value per channel"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 0, 2], [], torch.float32, False),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 0, 2], 0, torch.float32, False),
          "permutation"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 3], [], torch.float32, False),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 3], 0, torch.float32, False),
          "permutation"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], [5], torch.float32, False),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 32, torch.float32, False),
          "out of range"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], [0, -3], torch.float32, False),
-         "twice"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], [], torch.int32, False), "dtype"),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], -1, torch.float32, False),
+         "out of range"),
+        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.int32, False), "dtype"),
     ],
 )
 def test_cpp_op_rechecks_its_arguments(args, words):
     require_compiled("normalize", "cpu")
-    with pytest.raises(RuntimeError, match=words):
+    with pytest.raises(RuntimeError, match=words) as info:
         torch.ops.fastload.normalize(*args)
+    assert str(info.value).startswith("fastload::normalize: ")  # every message names the op
 
 
 @pytest.mark.cuda
@@ -265,44 +217,10 @@ def test_cuda_more_than_2_31_output_elements():
         assert torch.equal(out[i], want)
 
 
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("mode", ["compiled", "reference"])
-@pytest.mark.parametrize("view", ["contiguous", "flip_w", "transposed"])
-@pytest.mark.parametrize("batched", [False, True])
-def test_out_buffer(device, mode, view, batched, rng):
-    img = make_image(rng, (2, 11, 13, 3) if batched else (11, 13, 3), view)
-    for dtype in DTYPES:
-        for channels_last in (False, True):
-            want = run(img, fl.IMAGENET, device, "reference", dtype=dtype, channels_last=channels_last)
-            buf = torch.full_like(want, float("nan"))  # keeps want's layout
-            got = run(img, fl.IMAGENET, device, mode, out=buf)
-            assert got is buf and torch.equal(buf, want)
-            buf.fill_(float("nan"))
-            run(img, fl.IMAGENET, device, mode, out=buf, dtype=dtype, channels_last=channels_last)
-            assert torch.equal(buf, want)
-
-
-def test_out_buffer_bad_arguments(rng):
-    img = make_image(rng, (2, 5, 7, 3), "contiguous")
-    good = torch.empty(2, 3, 5, 7)
-    cases = [
-        (dict(out=[1]), TypeError, "out"),
-        (dict(out=torch.empty(2, 3, 7, 5)), ValueError, "shape"),
-        (dict(out=torch.empty(2, 3, 5, 7, dtype=torch.float64)), ValueError, "float32"),
-        (dict(out=good, dtype=torch.float16), ValueError, "disagrees"),
-        (dict(out=good, channels_last=True), ValueError, "channels_last"),
-        (dict(out=torch.empty(2, 5, 3, 7).transpose(1, 2)), ValueError, "contiguous or channels_last"),
-        (dict(out=torch.empty(3, 5, 7)), ValueError, "shape"),
-    ]
-    for kw, exc, word in cases:
-        with pytest.raises(exc, match=word):
-            fl.normalize(img, fl.IMAGENET, **kw)
-
-
 def test_normalize_into_cpp_checks(rng):
     require_compiled("normalize_into", "cpu")
     img = torch.from_numpy(make_image(rng, (5, 7, 3), "contiguous"))
-    args = (img, [0.0] * 3, [1.0] * 3, [0, 1, 2], [])
+    args = (img, [0.0] * 3, [1.0] * 3, [0, 1, 2], 0)
     with pytest.raises(RuntimeError, match="shape"):
         torch.ops.fastload.normalize_into(*args, torch.empty(3, 7, 5))
     with pytest.raises(RuntimeError, match="contiguous or channels_last"):

@@ -1,7 +1,9 @@
-"""ToNormalizedTensor as a drop-in for torchvision's Compose([ToTensor(), Normalize(...)])."""
+"""fastload.transforms: ToNormalizedTensor as a drop-in for torchvision's Compose([ToTensor(), Normalize(...)]),
+and RescaleKeepRatio against cv2.resize."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from PIL import Image
 
 import fastload as fl
 from fastload.transforms import ToNormalizedTensor
+from images import make_image
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -63,3 +66,16 @@ def test_bad_arguments():
         ToNormalizedTensor(fl.IMAGENET, input_order="xyz")
     with pytest.raises(ValueError, match="dtype"):
         ToNormalizedTensor(fl.IMAGENET, dtype=torch.float64)
+
+
+def test_rescale_keep_ratio_transform(rng):
+    img = make_image(rng, (480, 640, 3), "contiguous")
+    t = fl.transforms.RescaleKeepRatio((1333, 800))
+    out = t({"img": img, "id": 7})
+    assert out["img"].shape == (800, 1067, 3) and out["img_shape"] == (800, 1067) and out["keep_ratio"]
+    assert out["scale_factor"] == (1067 / 640, 800 / 480) and out["id"] == 7
+    np.testing.assert_array_equal(out["img"], cv2.resize(img, (1067, 800), interpolation=cv2.INTER_LINEAR))
+    gray = t(make_image(rng, (100, 50, 1), "contiguous"))
+    assert gray.shape == (1333, 667, 1)
+    with pytest.raises(ValueError, match="interpolation"):
+        fl.transforms.RescaleKeepRatio(interpolation="cubic")

@@ -1,6 +1,5 @@
 """fastload.utils against PyTorch's own behaviour: to_tensor, conv_output_size (vs real Conv/Pool modules on a dense
-grid), load_pretrained (a real torchvision model saved to disk with a new head), compute_mean_std (vs numpy, every
-backend, every input kind)."""
+grid), load_pretrained (a real torchvision model saved to disk with a new head)."""
 
 from __future__ import annotations
 
@@ -91,45 +90,3 @@ def test_load_pretrained_real_torchvision_model(tmp_path):
         load_pretrained(target, tmp_path / "missing.pth", verbose=False)
     with pytest.raises(TypeError, match="checkpoint"):
         load_pretrained(target, 42, verbose=False)
-
-
-def numpy_stats(images, input_order="bgr", order="rgb"):
-    pixels = np.concatenate([np.ascontiguousarray(i).reshape(-1, i.shape[-1]) for i in images]).astype(np.float64)
-    mean, std = pixels.mean(0), pixels.std(0)
-    if pixels.shape[1] == 3 and input_order != order:
-        mean, std = mean[::-1], std[::-1]
-    return mean, std
-
-
-@pytest.mark.parametrize("device", devices())
-@pytest.mark.parametrize("mode", ["compiled", "reference"])
-def test_compute_mean_std_matches_numpy(device, mode, rng):
-    images = [make_image(rng, (h, w, 3), v) for (h, w), v in zip([(5, 7), (30, 20), (1, 1), (64, 33)],
-                                                                   ["contiguous", "flip_w", "transposed", "bgra"])]
-    if mode == "compiled":
-        require_compiled("channel_stats", device)
-    inputs = images if device == "cpu" else [torch.from_numpy(np.ascontiguousarray(i)).to(device) for i in images]
-    with backend("auto" if mode == "compiled" else "reference"):
-        spec = fl.compute_mean_std(inputs)
-        packed = fl.compute_mean_std(fl.pack_images(images), order="bgr")
-    mean, std = numpy_stats(images)
-    np.testing.assert_allclose(spec.mean, mean, rtol=1e-6)
-    np.testing.assert_allclose(spec.std, std, rtol=1e-6)
-    np.testing.assert_allclose(packed.mean, mean[::-1], rtol=1e-6)
-    assert spec.order == "rgb" and packed.order == "bgr"
-
-
-def test_compute_mean_std_from_a_dataloader_and_gray(rng):
-    images = [make_image(rng, (h, w, 1), "contiguous") for h, w in ((8, 9), (4, 3), (7, 7))]
-    loader = DataLoader([{"img": i} for i in images], batch_size=2, collate_fn=fl.PadCollate(pack=True))
-    spec = fl.compute_mean_std(loader)
-    mean, std = numpy_stats(images)
-    np.testing.assert_allclose(spec.mean, mean, rtol=1e-6)
-    np.testing.assert_allclose(spec.std, std, rtol=1e-6)
-    assert spec.channels == 1
-    require_compiled("channel_stats", "cpu")
-    stats = torch.ops.fastload.channel_stats([torch.from_numpy(i) for i in images], [0, 0, 0])
-    torch.library.opcheck(torch.ops.fastload.channel_stats.default, ([torch.from_numpy(images[0])], [0]))
-    assert stats[0, 0] == sum(int(i.sum()) for i in images)
-    with pytest.raises(ValueError, match="no pixels"):
-        fl.compute_mean_std(iter([]))

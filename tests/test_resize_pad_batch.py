@@ -1,0 +1,144 @@
+"""resize_pad_batch: the op table over every backend x layout x dtype, bit for bit between backends and against
+cv2.resize + a float64 normalize and pad (bilinear within 1 grey level, nearest exact); bad input."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import fastload as fl
+import harness
+from conftest import require_compiled
+from harness import Bad, OpTest, Sample
+from images import make_image, pad_batch_oracle, random_norm
+
+
+
+def cv2_path(images, norm, scale, divisor, interpolation, input_order="bgr"):
+    """OpenCV resize of each image, then fastload normalize + pad: the three-pass path the fused op replaces."""
+    flag = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST
+    resized = []
+    for img in images:
+        a = np.ascontiguousarray(img)
+        (nw, nh), _ = fl.rescale_size((a.shape[1], a.shape[0]), scale)
+        r = cv2.resize(a, (nw, nh), interpolation=flag)
+        resized.append(r[:, :, None] if r.ndim == 2 else r)
+    return fl.pad_batch(resized, norm, input_order=input_order, size_divisor=divisor)
+
+
+SIZES = [(48, 64), (64, 48), (33, 17), (1, 5), (7, 1), (100, 3)]
+SCALES = [(96, 64), (40, 30), (1333, 800), 0.5, 2.0]
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+@pytest.mark.parametrize("scale", SCALES)
+def test_against_cv2_resize(interpolation, scale, rng):
+    images = [make_image(rng, (h, w, 3), "contiguous") for h, w in SIZES]
+    got = fl.resize_pad_batch(images, fl.IMAGENET, scale=scale, size_divisor=8, interpolation=interpolation)
+    want = cv2_path(images, fl.IMAGENET, scale, 8, interpolation)
+    assert torch.equal(got.sizes, want.sizes) and got.images.shape == want.images.shape
+    std = torch.tensor(fl.IMAGENET.std).view(1, 3, 1, 1)
+    grey_levels = ((got.images - want.images) * std).abs()  # back in pixel units
+    if interpolation == "nearest":
+        assert grey_levels.max() < 1e-3
+    else:
+        assert grey_levels.max() <= 1.0 + 1e-3
+    for i, (h, w) in enumerate(SIZES):
+        nh, nw = got.sizes[i].tolist()
+        assert got.scale_factors[i].tolist() == pytest.approx([nw / w, nh / h])
+
+
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    n = int(rng.integers(1, 4))
+    channels = int(rng.choice([1, 3]))
+    sizes = [harness.image_size(rng, layout) for _ in range(n)]
+    images = [harness.image_in_layout(rng, (h, w, channels), harness.storage_layout(layout)) for h, w in sizes]
+    norm = random_norm(rng, channels)
+    scales = [(96, 64), (40, 30), (17, 9), 0.5, 2.0, 1.7]
+    kw = dict(scale=scales[int(rng.integers(len(scales)))], input_order=str(rng.choice(["bgr", "rgb"])),
+              size_divisor=int(rng.choice([1, 8, 32])), pad_value=rng.uniform(-3, 3, channels).round(3).tolist(),
+              dtype=dtype, channels_last=layout == "channels_last",
+              interpolation=str(rng.choice(["bilinear", "nearest"])))
+    out = [Sample((images, norm), kw, f"{layout} {sizes} {kw['scale']} {kw['interpolation']}")]
+    if layout in ("contiguous", "flipped", "odd"):
+        out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
+    return out
+
+
+def oracle(sample: Sample, result) -> None:
+    """cv2.resize each image, then a float64 normalize and pad: bilinear within 1 grey level (OpenCV rounds to
+    uint8 after its fixed-point blend), nearest exact; both up to the output dtype's rounding."""
+    images, norm = sample.args
+    kw = sample.kwargs
+    if isinstance(images, fl.PackedImages):
+        images = images.unpack()
+    flag = cv2.INTER_LINEAR if kw["interpolation"] == "bilinear" else cv2.INTER_NEAREST
+    arrays = [np.ascontiguousarray(np.asarray(img)) for img in images]
+    resized = []
+    for a in arrays:
+        (nw, nh), _ = fl.rescale_size((a.shape[1], a.shape[0]), kw["scale"])
+        r = cv2.resize(a, (nw, nh), interpolation=flag) if nw and nh else np.zeros((nh, nw, a.shape[2]), np.uint8)
+        resized.append(r.reshape(nh, nw, a.shape[2]))
+    assert result.sizes.tolist() == [list(r.shape[:2]) for r in resized]
+    for a, r, factors in zip(arrays, resized, result.scale_factors.tolist()):
+        assert factors == pytest.approx([r.shape[1] / a.shape[1], r.shape[0] / a.shape[0]])
+    expected = pad_batch_oracle(resized, norm, kw["input_order"], kw["size_divisor"], kw["pad_value"])
+    got = result.images.float().cpu().numpy().astype(np.float64)
+    assert result.images.dtype == kw["dtype"] and got.shape == expected.shape
+    if kw["channels_last"]:
+        assert result.images.is_contiguous(memory_format=torch.channels_last)
+    grey = 1.0 + 1e-3 if kw["interpolation"] == "bilinear" else 1e-3
+    per_channel = grey / np.asarray(norm.std).reshape(1, -1, 1, 1)
+    eps = {torch.float32: 1e-6, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[kw["dtype"]]
+    np.testing.assert_array_less(np.abs(got - expected), per_channel * (1 + eps) + eps * np.abs(expected) + 1e-5)
+
+
+RESIZE_PAD_BATCH = OpTest("resize_pad_batch", fl.resize_pad_batch, samples, oracle,
+                          raw_ops=("resize_pad_batch", "resize_pad_batch_packed"),
+                          layouts=tuple(x for x in harness.LAYOUTS if x != "empty"))
+
+test_backends = harness.backend_test(RESIZE_PAD_BATCH)
+test_property = harness.property_test(RESIZE_PAD_BATCH, max_examples=60)
+test_opcheck = harness.opcheck_test(RESIZE_PAD_BATCH)
+test_compile = harness.compile_test(RESIZE_PAD_BATCH)
+
+
+def test_grayscale_and_rgb_input(rng):
+    gray = [make_image(rng, (h, w, 1), "contiguous") for h, w in ((20, 30), (9, 4))]
+    norm = fl.Normalization(127.5, 58.0)
+    got = fl.resize_pad_batch(gray, norm, scale=(60, 40), size_divisor=4)
+    want = cv2_path(gray, norm, (60, 40), 4, "bilinear")
+    assert ((got.images - want.images) * 58.0).abs().max() <= 1.0 + 1e-3
+    rgb = [make_image(rng, (20, 30, 3), "contiguous")]
+    a = fl.resize_pad_batch(rgb, fl.IMAGENET, scale=2.0, input_order="rgb").images
+    b = fl.resize_pad_batch([np.ascontiguousarray(rgb[0][..., ::-1])], fl.IMAGENET, scale=2.0).images
+    assert torch.equal(a, b)
+
+
+IMG = np.zeros((10, 12, 3), np.uint8)
+test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(0, 10)), ValueError, ("scale",)),
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation="area"), ValueError, ("interpolation",)),
+    Bad(lambda: fl.resize_pad_batch([np.zeros((0, 5, 3), np.uint8)], fl.IMAGENET), ValueError, ("images[0]", "empty")),
+    Bad(lambda: fl.resize_pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
+    Bad(lambda: fl.resize_pad_batch([IMG], None), TypeError, ("norm",)),
+    Bad(lambda: fl.resize_pad_batch([IMG[..., :1]], fl.IMAGENET), ValueError, ("channel",)),
+])
+
+
+def test_cpp_op_rechecks_its_arguments():
+    require_compiled("resize_pad_batch", "cpu")
+    t = torch.from_numpy(IMG)
+    args = ([t], [0], [20, 20], [10, 10], [0.0] * 3, [1.0] * 3, [0, 1, 2], [0.0] * 3)
+    with pytest.raises(RuntimeError, match="fastload::resize_pad_batch: image 0 resized to 20x20 does not fit"):
+        torch.ops.fastload.resize_pad_batch(*args, "bilinear", torch.float32, False)
+    with pytest.raises(RuntimeError, match="fastload::resize_pad_batch: interpolation must be"):
+        torch.ops.fastload.resize_pad_batch([t], [0], [5, 5], *args[3:], "area", torch.float32, False)
+    with pytest.raises(RuntimeError, match="fastload::resize_pad_batch: flip mask 8 out of range"):
+        torch.ops.fastload.resize_pad_batch([t], [8], [5, 5], *args[3:], "nearest", torch.float32, False)
+    data = torch.zeros(10, dtype=torch.uint8)
+    with pytest.raises(RuntimeError, match="fastload::resize_pad_batch_packed: image 0 .* runs past the end"):
+        torch.ops.fastload.resize_pad_batch_packed(data, torch.tensor([0]), torch.tensor([[2, 2]]), 3, [2, 2], [2, 2],
+                                                   *args[4:], "nearest", torch.float32, False)
