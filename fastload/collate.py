@@ -13,25 +13,33 @@ from fastload import _validation as V
 from fastload.batching import pack_images, pad_batch
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
+from fastload.utils import labels_to_tensor, to_tensor
 
 LABEL_MODES = (None, "classification", "detection")
+# Keys that identify a sample to a person reading an error (in this order of preference).
+IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx")
 
 
-def _to_tensor(value, dtype: torch.dtype) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.to(dtype)
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value)).to(dtype)
-    return torch.as_tensor(value, dtype=dtype)
+def describe_sample(samples: Sequence, i: int) -> str:
+    """'sample 5 of the batch' plus an identifying key of a dict sample when it has one."""
+    text = f"sample {i} of the batch"
+    if isinstance(samples[i], Mapping):
+        key = next((k for k in IDENTIFYING_KEYS if k in samples[i]), None)
+        if key is not None:
+            text += f" ({key}={samples[i][key]!r})"
+    return text
 
 
-def check_labels(labels: torch.Tensor, sample: int, label_mode: str | None, num_classes: int | None) -> None:
-    """Raise ValueError naming the sample, the value and the rule when a label breaks the convention:
-    classification labels are 0..K-1; detection labels are 1..K (0 is the background class of detection heads)."""
+def checked_labels(value, where: str, label_mode: str | None, num_classes: int | None) -> torch.Tensor:
+    """Labels as int64, checked before any cast (never truncated): ValueError naming `where`, the value and the rule
+    when one is not a whole number or breaks the convention: classification labels are 0..K-1; detection labels are
+    1..K (0 is the background class of detection heads)."""
+    try:
+        labels = labels_to_tensor(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
     if label_mode is None or labels.numel() == 0:
-        return
-    if labels.dtype.is_floating_point and not torch.equal(labels, labels.round()):
-        raise ValueError(f"sample {sample}: labels must be integers, got {labels.tolist()}")
+        return labels
     low = 0 if label_mode == "classification" else 1
     high = None if num_classes is None else (num_classes - 1 if label_mode == "classification" else num_classes)
     rule = f"{label_mode} labels are in [{low}, {'K-1' if low == 0 else 'K'}]" + (
@@ -41,7 +49,16 @@ def check_labels(labels: torch.Tensor, sample: int, label_mode: str | None, num_
     bad = labels < low if high is None else (labels < low) | (labels > high)
     if bool(bad.any()):
         value = labels[bad].flatten()[0].item()
-        raise ValueError(f"sample {sample}: label {value} breaks the rule: {rule}")
+        raise ValueError(f"{where}: label {value} breaks the rule: {rule}")
+    return labels
+
+
+def _empty_like_others(values: list, dtype: torch.dtype) -> torch.Tensor:
+    """An empty entry for a sample without annotations: (0, *trailing) with the trailing shape the other samples
+    have (boxes (0, 4), masks (0, H, W)), or (0,)."""
+    present = next((v for v in values if v is not None), None)
+    trailing = tuple(to_tensor(present).shape[1:]) if present is not None else ()
+    return torch.zeros((0, *trailing), dtype=dtype)
 
 
 class PadCollate:
@@ -52,14 +69,16 @@ class PadCollate:
     (N, Hp, Wp, C) batch without, or a `PackedImages` with `pack=True` (raw uint8 shipped as one buffer, to be
     normalized and padded on the GPU by `DevicePrefetcher`). Dict samples also get per-sample `img_shape` (h, w) and
     `pad_shape` (Hp, Wp) lists and `batch_input_shape` (Hp, Wp). Keys in `list_keys` become lists of tensors
-    (labels int64, everything else float32); all other keys (and tuple positions after the image) go through torch's
-    `default_collate`. With `label_mode`, labels are checked: "classification" 0..K-1, "detection" 1..K.
+    (labels int64, everything else float32; a sample without the key, or with None, gets an empty entry); every other
+    key must be in every sample and goes through torch's `default_collate`. With `label_mode`, labels are checked:
+    "classification" 0..K-1, "detection" 1..K; tuple samples then get their labels (position 1) as int64.
     """
 
     def __init__(self, norm: Normalization | None = None, *, image_key: str = "img", input_order: str = "bgr",
                  size_divisor: int = 1, pad_value=0.0, pack: bool = False,
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
                  num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False):
+        # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
         if label_mode not in LABEL_MODES:
@@ -69,18 +88,25 @@ class PadCollate:
         if pack and norm is not None:
             raise ValueError("pack=True ships raw uint8 images; normalize them later (DevicePrefetcher(norm=...)), "
                              "so give norm to the prefetcher, not to PadCollate")
-        self.norm, self.image_key, self.pack = norm, image_key, pack
+        if not isinstance(image_key, str):
+            raise TypeError(f"image_key must be a str, got {type(image_key).__name__}")
+        list_keys = (list_keys,) if isinstance(list_keys, str) else tuple(list_keys)
+        if not all(isinstance(k, str) for k in list_keys):
+            raise TypeError(f"list_keys must be a sequence of str, got {list_keys!r}")
+        self.norm, self.image_key, self.pack, self.list_keys = norm, image_key, pack, list_keys
         self.input_order = V.check_order("input_order", input_order)
-        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
-        self.pad_value, self.list_keys = pad_value, tuple(list_keys)
+        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
+        self.dtype = V.check_float_dtype(dtype)
+        self.channels_last = V.check_bool("channels_last", channels_last)
+        V.check_pad_value(pad_value, None, norm is not None, self.dtype)
+        self.pad_value = pad_value
         self.label_mode, self.num_classes = label_mode, num_classes
-        self.dtype, self.channels_last = dtype, channels_last
 
     def _images(self, images: list):
         if self.pack:
             return pack_images(images)
         return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
-                           pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
+                         pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
 
     def __call__(self, samples: Sequence):
         if len(samples) == 0:
@@ -93,27 +119,37 @@ class PadCollate:
 
     def _collate_dicts(self, samples):
         for i, s in enumerate(samples):
+            if not isinstance(s, Mapping):
+                raise TypeError(f"{describe_sample(samples, i)} is a {type(s).__name__}, sample 0 a dict")
             if self.image_key not in s:
-                raise ValueError(f"sample {i} has no image key {self.image_key!r} (keys: {sorted(s)})")
+                raise ValueError(f"{describe_sample(samples, i)} has no image key {self.image_key!r} "
+                                 f"(keys: {sorted(s)})")
         images = [s[self.image_key] for s in samples]
         batch = self._images(images)
-        sizes = [tuple(int(v) for v in np.shape(img)[:2]) for img in images]
+        sizes = [tuple(int(v) for v in img.shape[:2]) for img in images]
         hp, wp = batch_extent(sizes, self.size_divisor, None)
         out = {self.image_key: batch, "img_shape": sizes, "pad_shape": [(hp, wp)] * len(samples),
                "batch_input_shape": (hp, wp)}
-        for key in samples[0]:
-            if key == self.image_key:
-                continue
+        keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key))
+        for key in keys:
             values = [s.get(key) for s in samples]
             if key in self.list_keys:
-                dtype = torch.int64 if key == "labels" else torch.float32
-                out[key] = [_to_tensor(v, dtype) for v in values]
-                if key == "labels":
-                    for i, labels in enumerate(out[key]):
-                        check_labels(labels, i, self.label_mode, self.num_classes)
-            else:
-                out[key] = default_collate(values)
+                out[key] = [self._list_entry(key, v, values, samples, i) for i, v in enumerate(values)]
+                continue
+            missing = [i for i, s in enumerate(samples) if key not in s]
+            if missing:
+                raise ValueError(f"{describe_sample(samples, missing[0])} has no key {key!r}, which other samples "
+                                 f"have; give every sample the key, or name it in list_keys to allow empty entries")
+            out[key] = default_collate(values)
         return out
+
+    def _list_entry(self, key: str, value, values: list, samples, i: int) -> torch.Tensor:
+        dtype = torch.int64 if key == "labels" else torch.float32
+        if value is None:
+            return _empty_like_others(values, dtype)
+        if key == "labels":
+            return checked_labels(value, describe_sample(samples, i), self.label_mode, self.num_classes)
+        return to_tensor(value).to(dtype)
 
     def _collate_tuples(self, samples):
         batch = self._images([s[0] for s in samples])
@@ -121,7 +157,9 @@ class PadCollate:
         for position in range(1, len(samples[0])):
             values = [s[position] for s in samples]
             if position == 1 and self.label_mode is not None:
-                for i, v in enumerate(values):
-                    check_labels(_to_tensor(v, torch.int64).reshape(-1), i, self.label_mode, self.num_classes)
+                checked = [checked_labels(v, describe_sample(samples, i), self.label_mode, self.num_classes)
+                           for i, v in enumerate(values)]
+                # A scalar label stays a scalar (to_tensor makes it a 1-element vector), so the batch is (N,).
+                values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
             rest.append(default_collate(values))
         return (batch, *rest)

@@ -64,8 +64,10 @@ class DevicePrefetcher:
         self.image_key = image_key
         self.input_order = V.check_order("input_order", input_order)
         self.dtype = V.check_float_dtype(dtype)
-        self.channels_last, self.pad_value = channels_last, pad_value
-        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
+        self.channels_last = V.check_bool("channels_last", channels_last)
+        V.check_pad_value(pad_value, None, True, self.dtype)
+        self.pad_value = pad_value
+        self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -85,7 +87,16 @@ class DevicePrefetcher:
         batch = _move(batch, self.device)
         if isinstance(batch, Mapping) and self.image_key in batch:
             batch = dict(batch)
-            batch[self.image_key] = self._finish_images(batch[self.image_key])
+            images = batch[self.image_key] = self._finish_images(batch[self.image_key])
+            # The metadata must describe the batch the model receives: padding added here changes it.
+            if isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point():
+                hp, wp = images.shape[-2:]
+                if "batch_input_shape" in batch:
+                    batch["batch_input_shape"] = (hp, wp)
+                if "pad_shape" in batch:
+                    batch["pad_shape"] = [(hp, wp)] * images.shape[0]
+        elif isinstance(batch, tuple) and hasattr(batch, "_fields") and batch:  # namedtuple
+            batch = type(batch)(self._finish_images(batch[0]), *batch[1:])
         elif isinstance(batch, (list, tuple)) and batch:
             batch = type(batch)([self._finish_images(batch[0]), *batch[1:]])
         return batch

@@ -24,7 +24,8 @@ def to_tensor(data) -> torch.Tensor:
         return data
     if isinstance(data, np.ndarray):
         if any(s < 0 for s in data.strides) or not (data.flags["C_CONTIGUOUS"] or data.flags["F_CONTIGUOUS"]):
-            data = np.ascontiguousarray(data)
+            # copy(order="C") gives fresh strides; ascontiguousarray would keep a negative stride on a length-1 dim.
+            data = data.copy(order="C")
         return torch.from_numpy(data)
     if isinstance(data, bool):
         raise TypeError("to_tensor: bool is ambiguous (a label? a mask?); wrap it in a list or array")
@@ -43,17 +44,24 @@ def image_to_tensor(data) -> torch.Tensor:
 
 
 def labels_to_tensor(data) -> torch.Tensor:
-    """`to_tensor(data)` as int64 class indices (what nn.CrossEntropyLoss expects); non-integer values are an error."""
+    """`to_tensor(data)` as int64 class indices (what nn.CrossEntropyLoss expects), checked before the cast:
+    NaN, infinite or fractional values are a ValueError, bools a TypeError (never truncated)."""
     t = to_tensor(data)
     if t.dtype.is_floating_point:
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"labels must be finite whole numbers, got {t.tolist()}")
         if not torch.equal(t, t.round()):
             raise ValueError(f"labels must be whole numbers, got {t.tolist()}")
     elif t.dtype == torch.bool:
         raise TypeError("labels must be integers, got bool")
+    elif t.is_complex():
+        raise TypeError(f"labels must be integers, got {t.dtype}")
     return t.to(torch.int64)
 
 
 def _pair(name: str, value) -> tuple[int, int]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Integral, tuple, list)):
+        raise TypeError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
     values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
     if len(values) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
         raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
@@ -140,7 +148,9 @@ def load_pretrained(model: torch.nn.Module, checkpoint, *, strip_prefixes: Itera
     "state_dict" / "model") into `model`: keys are stripped of `strip_prefixes` (DataParallel's "module."); keys
     the model lacks and tensors whose shapes differ (a new classifier head) are skipped and reported.
     With `strict=True` any skipped or missing key raises a RuntimeError carrying the report. Returns the LoadReport
-    (also printed when `verbose`)."""
+    (also printed when `verbose`). A single string is one prefix."""
+    if isinstance(strip_prefixes, str):
+        strip_prefixes = (strip_prefixes,)
     state = {}
     for key, value in _state_dict_of(checkpoint).items():
         for prefix in strip_prefixes:

@@ -119,7 +119,7 @@ def test_prefetcher_on_cuda(pack):
 @pytest.mark.parametrize(
     "labels, mode, k, words",
     [
-        ([0, 1], "detection", 3, ["sample 1", "label 0", "[1, K]", "background"]),
+        ([0, 1], "detection", 3, ["sample 1 of the batch", "label 0", "[1, K]", "background"]),
         ([1, 4], "detection", 3, ["label 4", "K = 3"]),
         ([3, -1], "classification", None, ["label -1", "[0, K-1]"]),
         ([0, 5], "classification", 5, ["label 5", "K = 5"]),
@@ -137,7 +137,7 @@ def test_label_conventions(labels, mode, k, words):
 
 def test_bad_samples_and_arguments():
     img = np.zeros((4, 4, 3), np.uint8)
-    with pytest.raises(ValueError, match=r"sample 1 has no image key 'img'"):
+    with pytest.raises(ValueError, match=r"sample 1 of the batch has no image key 'img'"):
         fl.PadCollate()([{"img": img}, {"image": img}])
     with pytest.raises(ValueError, match="empty"):
         fl.PadCollate()([])
@@ -156,3 +156,91 @@ def test_bad_samples_and_arguments():
     if not CUDA:
         with pytest.raises(ValueError, match="no CUDA"):
             fl.DevicePrefetcher([], "cuda")
+
+
+# Findings of the adversarial probe (each failed before its fix).
+
+IMG = np.zeros((5, 7, 3), np.uint8)
+
+
+def test_prefetcher_padding_updates_the_metadata():
+    loader = DataLoader(DetectionSet(), batch_size=2, collate_fn=fl.PadCollate(pack=True))
+    for batch in fl.DevicePrefetcher(loader, "cpu", fl.IMAGENET, size_divisor=32):
+        hp, wp = batch["img"].shape[-2:]
+        assert hp % 32 == 0 and wp % 32 == 0
+        assert batch["batch_input_shape"] == (hp, wp) and batch["pad_shape"] == [(hp, wp)] * 2
+
+
+@pytest.mark.parametrize("labels, words", [
+    ([2.7, 9.99], ["sample 1 of the batch", "whole numbers"]),
+    ([float("nan")], ["sample 1 of the batch", "finite"]),
+    ([True], ["sample 1 of the batch", "bool"]),
+])
+def test_labels_are_checked_before_any_cast(labels, words):
+    samples = [{"img": IMG, "labels": [1]}, {"img": IMG, "labels": labels}]
+    for mode in (None, "detection"):
+        with pytest.raises((TypeError, ValueError)) as info:
+            fl.PadCollate(label_mode=mode)(samples)
+        for word in words:
+            assert word in str(info.value), (word, str(info.value))
+    with pytest.raises(ValueError, match="sample 1 of the batch: labels must be whole numbers"):
+        fl.PadCollate(label_mode="classification")([(IMG, 1), (IMG, 2.5)])
+
+
+def test_label_dtypes_are_int64():
+    out = fl.PadCollate()([{"img": IMG, "labels": np.array([1, 2], np.int32)}, {"img": IMG, "labels": [3.0]}])
+    assert [t.dtype for t in out["labels"]] == [torch.int64, torch.int64] and out["labels"][1].tolist() == [3]
+    images, labels = fl.PadCollate(label_mode="classification")([(IMG, np.int32(1)), (IMG, 2.0)])
+    assert labels.dtype == torch.int64 and labels.tolist() == [1, 2]
+
+
+def test_a_sample_without_annotations_gets_empty_entries():
+    boxes = np.ones((2, 4))
+    for order in ((0, 1), (1, 0)):
+        samples = [[{"img": IMG}, {"img": IMG, "bboxes": boxes, "labels": [1, 2]}][i] for i in order]
+        out = fl.PadCollate(label_mode="detection")(samples)
+        empty = order.index(0)
+        assert out["bboxes"][empty].shape == (0, 4) and out["bboxes"][empty].dtype == torch.float32
+        assert out["labels"][empty].shape == (0,) and out["labels"][empty].dtype == torch.int64
+        assert out["bboxes"][1 - empty].shape == (2, 4)
+    out = fl.PadCollate()([{"img": IMG, "bboxes": None}, {"img": IMG, "bboxes": boxes}])
+    assert out["bboxes"][0].shape == (0, 4)
+
+
+def test_a_missing_ordinary_key_names_the_key_and_the_sample():
+    samples = [{"img": IMG, "img_id": 3, "score": 0.5}, {"img": IMG, "img_id": 4}]
+    with pytest.raises(ValueError, match=r"sample 1 of the batch \(img_id=4\) has no key 'score'"):
+        fl.PadCollate()(samples)
+    with pytest.raises(ValueError, match=r"sample 1 of the batch \(img_path='b.jpg'\): label 0 breaks the rule"):
+        fl.PadCollate(label_mode="detection")([{"img": IMG, "labels": [1], "img_path": "a.jpg"},
+                                               {"img": IMG, "labels": [0], "img_path": "b.jpg"}])
+
+
+def test_constructor_checks_every_argument():
+    with pytest.raises(TypeError, match="dtype"):
+        fl.PadCollate(dtype="float16")
+    with pytest.raises(TypeError, match="channels_last"):
+        fl.PadCollate(channels_last=1)
+    with pytest.raises(TypeError, match="pad_value"):
+        fl.PadCollate(pad_value="grey")
+    with pytest.raises(ValueError, match="pad_value"):
+        fl.PadCollate(pad_value=300)
+    with pytest.raises(TypeError, match="channels_last"):
+        fl.DevicePrefetcher([], "cpu", channels_last="yes")
+    with pytest.raises(ValueError, match="pad_value"):
+        fl.DevicePrefetcher([], "cpu", pad_value=1e39)
+    # A single string is one key, not one key per character.
+    out = fl.PadCollate(list_keys="points")([{"img": IMG, "points": [[1, 2]]}, {"img": IMG, "points": [[3, 4]]}])
+    assert isinstance(out["points"], list) and out["points"][0].dtype == torch.float32
+
+
+def test_prefetcher_keeps_namedtuple_batches():
+    from collections import namedtuple
+
+    Batch = namedtuple("Batch", "images labels")
+    One = namedtuple("One", "images")
+    raw = fl.pad_batch([IMG, IMG], size_divisor=4).images
+    out = next(iter(fl.DevicePrefetcher([Batch(raw, torch.tensor([1, 2]))], "cpu", fl.IMAGENET)))
+    assert isinstance(out, Batch) and out.images.dtype == torch.float32 and out.labels.tolist() == [1, 2]
+    single = next(iter(fl.DevicePrefetcher([One(raw)], "cpu", fl.IMAGENET)))
+    assert isinstance(single, One) and isinstance(single.images, torch.Tensor)

@@ -90,3 +90,22 @@ def test_load_pretrained_real_torchvision_model(tmp_path):
         load_pretrained(target, tmp_path / "missing.pth", verbose=False)
     with pytest.raises(TypeError, match="checkpoint"):
         load_pretrained(target, 42, verbose=False)
+
+
+def test_negative_stride_on_a_length_one_dim():
+    # np.ascontiguousarray keeps such a stride (the array counts as contiguous); torch.from_numpy refuses it.
+    a = np.zeros((1, 4))[::-1]
+    assert a.strides[0] < 0
+    assert to_tensor(a).tolist() == [[0.0] * 4]
+    assert labels_to_tensor(np.arange(3).reshape(1, 3)[::-1]).tolist() == [[0, 1, 2]]
+
+
+def test_small_argument_mistakes_name_the_parameter(tmp_path):
+    with pytest.raises(TypeError, match="size must be an int or an"):
+        conv_output_size(224.0, 3)
+    with pytest.raises(ValueError, match="finite"):
+        labels_to_tensor([float("nan")])
+    model = nn.Linear(2, 2)
+    report = load_pretrained(model, {"module.weight": torch.zeros(2, 2), "module.bias": torch.zeros(2)},
+                             strip_prefixes="module.", verbose=False)
+    assert report.ok  # a single string is one prefix, not one prefix per character
