@@ -7,6 +7,7 @@ what they rely on, so nothing here guards memory safety on its own.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -15,6 +16,14 @@ import torch
 from fastload.normalization import ORDERS, Normalization
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# Largest finite value of each output dtype: a pad value beyond it would silently become inf.
+DTYPE_MAX = {torch.float32: float(torch.finfo(torch.float32).max), torch.float16: 65504.0,
+             torch.bfloat16: float(torch.finfo(torch.bfloat16).max)}
+# Longest image side or batch extent the ops accept (the kernels index rows with int64, but no real image comes
+# near this, and it keeps every product of sizes far from int64 overflow).
+MAX_SIDE = 2**31 - 1
+# Largest output a batch op will try to allocate; anything bigger is a mistake in its sizes, not a batch.
+MAX_BATCH_BYTES = 2**46
 
 
 def check_order(name: str, order) -> str:
@@ -40,18 +49,32 @@ def check_norm(norm, name: str = "norm") -> Normalization:
 
 
 def check_bool(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+    """A Python or numpy bool."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__}")
+    return bool(value)
 
 
-def check_size(name: str, value, minimum: int = 0) -> int:
-    """A Python or numpy int >= minimum (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+def check_size(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
+    """A Python or numpy int in [minimum, maximum] (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return int(value)
+
+
+def check_batch_bytes(shape, dtype: torch.dtype, culprit: str) -> None:
+    """A batch of `shape` and `dtype` must be a size a machine can hold; `culprit` names the argument(s) that set
+    its extent, for the message."""
+    nbytes = dtype.itemsize
+    for v in shape:
+        nbytes *= v
+    if max(shape) > MAX_SIDE or nbytes > MAX_BATCH_BYTES:
+        raise ValueError(f"{culprit} gives a batch of shape {tuple(shape)} ({nbytes:.3g} bytes), more than any "
+                         f"machine holds; check {culprit}")
 
 
 def check_channels(channels: int, norm: Normalization, what: str) -> None:
@@ -141,6 +164,11 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
         raise ValueError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
     if dtype is not None and dtype != out.dtype:
         raise ValueError(f"dtype={dtype} disagrees with out.dtype={out.dtype}; pass one of them")
+    if out.requires_grad:
+        raise ValueError("out must not require grad: normalize writes it in place, outside autograd")
+    # Addresses do not exist while torch.compile traces; the compiled op checks the same at run time.
+    if not torch.compiler.is_compiling() and out.numel() and img.numel() and _overlap(out, img):
+        raise ValueError("out overlaps img in memory: normalize would overwrite pixels it has still to read")
     if out.numel() == 0:
         return  # an empty buffer has no layout to get wrong
     # A dim of size 1 may carry any stride.
@@ -150,6 +178,21 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
         raise ValueError(f"out must be contiguous or channels_last, got strides {out.stride()}")
     if channels_last and not fits[1]:
         raise ValueError("channels_last=True but out is not channels_last")
+
+
+def _byte_range(t: torch.Tensor) -> tuple[int, int]:
+    """[first, last] byte address a non-empty tensor touches (any strides)."""
+    start, span = t.data_ptr(), sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s > 0)
+    back = sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s < 0)
+    return start + back * t.element_size(), start + span * t.element_size() + t.element_size() - 1
+
+
+def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count."""
+    if a.device != b.device:
+        return False
+    (a0, a1), (b0, b1) = _byte_range(a), _byte_range(b)
+    return a0 <= b1 and b0 <= a1
 
 
 def check_normalized(x, norm: Normalization) -> torch.Tensor:
@@ -195,21 +238,37 @@ def check_sizes(sizes, x: torch.Tensor) -> list[tuple[int, int]]:
     return out
 
 
-def check_pad_value(pad_value, channels: int, normalized: bool) -> list[float]:
-    """One number or one per channel -> a list of `channels` floats; bytes (0-255) when not normalized."""
-    values = [pad_value] if isinstance(pad_value, (int, float)) and not isinstance(pad_value, bool) else pad_value
-    try:
-        values = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise TypeError(f"pad_value must be a number or one number per channel, got {pad_value!r}") from None
-    if len(values) == 1:
+def real_values(name: str, values) -> list[float]:
+    """A number (Python, numpy, 0-d tensor) or a sequence/array of them -> a list of floats; strings and bools are
+    refused with a TypeError naming the parameter."""
+    if hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
+        values = values.tolist()  # numpy scalars and arrays, tensors
+    if not isinstance(values, (list, tuple)):
+        values = [values]
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        raise TypeError(f"{name} must be a number or a sequence of numbers, got {values!r}")
+    return [float(v) for v in values]
+
+
+def check_pad_value(pad_value, channels: int | None, normalized: bool, dtype: torch.dtype | None = None) -> list:
+    """One number or one per channel -> a list of `channels` floats (1 or 3 values when `channels` is None): finite
+    in the output `dtype` when normalized, bytes (0-255) when not."""
+    values = real_values("pad_value", pad_value)
+    if channels is None:
+        if len(values) not in (1, 3):
+            raise ValueError(f"pad_value needs 1 or 3 values, got {len(values)}")
+    elif len(values) == 1:
         values = values * channels
-    if len(values) != channels:
+    elif len(values) != channels:
         raise ValueError(f"pad_value needs 1 or {channels} values, got {len(values)}")
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"pad_value must be finite, got {values}")
     if not normalized and not all(0 <= v <= 255 for v in values):
         raise ValueError(f"pad_value of a uint8 batch (norm=None) must be in [0, 255], got {values}")
+    limit = DTYPE_MAX[dtype or torch.float32] if normalized else 255.0
+    if any(abs(v) > limit for v in values):
+        raise ValueError(f"pad_value {values} overflows the output dtype {dtype or torch.float32} "
+                         f"(largest finite value {limit:g})")
     return values
 
 

@@ -44,7 +44,9 @@ class BatchSource(NamedTuple):
             src = cls(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
         else:
             tensors, masks, originals, channels = V.check_image_list(images)
-            src = cls(None, tensors, masks, originals, [tuple(t.shape[:2]) for t in tensors], channels)
+            # Plain ints, also under torch.compile with dynamic shapes: the batch extent is Python arithmetic on them.
+            sizes = [(int(t.shape[0]), int(t.shape[1])) for t in tensors]
+            src = cls(None, tensors, masks, originals, sizes, channels)
         if norm is not None:
             V.check_channels(src.channels, norm, "images have")
         return src
@@ -125,13 +127,15 @@ def pad_batch(
     normalized = norm is not None
     if normalized:
         norm = V.check_norm(norm)
-        dtype = V.check_float_dtype(dtype)
+    dtype = V.check_float_dtype(dtype)  # checked with or without norm: a typo is an error either way
     input_order = V.check_order("input_order", input_order)
-    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
-    V.check_bool("channels_last", channels_last)
+    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
+    channels_last = V.check_bool("channels_last", channels_last)
     src = BatchSource.of(images, norm)
     batch_hw = list(batch_extent(src.sizes, size_divisor, pad_to))
-    pad = V.check_pad_value(pad_value, src.channels, normalized)
+    V.check_batch_bytes([len(src.sizes), src.channels, *batch_hw], dtype if normalized else torch.uint8,
+                        "pad_to" if pad_to is not None else "size_divisor")
+    pad = V.check_pad_value(pad_value, src.channels, normalized, dtype)
     if normalized:
         cmap = channel_map(src.channels, input_order, norm.order)
         (mean, inv_std), out_dtype = kernel_stats(norm), dtype

@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 import numbers
 
-from fastload._validation import check_size
+from fastload._validation import MAX_SIDE, check_size
 
 
 def _positive(name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     value = float(value)
-    if not math.isfinite(value) or value <= 0:
+    # Comparisons rather than math.isfinite, so that torch.compile can trace symbolic image sizes (NaN fails both).
+    if not 0 < value < math.inf:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return value
 
@@ -33,6 +34,8 @@ def rescale_size(size, scale) -> tuple[tuple[int, int], float]:
     if not hasattr(size, "__len__") or len(size) != 2:
         raise ValueError(f"size must be a (w, h) pair, got {size!r}")
     w, h = _positive("size[0] (w)", size[0]), _positive("size[1] (h)", size[1])
+    if hasattr(scale, "tolist") and not isinstance(scale, (str, bytes)):  # numpy scalars/arrays, tensors
+        scale = scale.tolist()
     if isinstance(scale, numbers.Real) and not isinstance(scale, bool):
         factor = _positive("scale", scale)
     elif hasattr(scale, "__len__") and not isinstance(scale, str):
@@ -45,13 +48,23 @@ def rescale_size(size, scale) -> tuple[tuple[int, int], float]:
     return (int(w * factor + 0.5), int(h * factor + 0.5)), factor
 
 
+def resized_size(h: int, w: int, scale, what: str = "the image") -> tuple[int, int]:
+    """(new_h, new_w) of an h x w image under `rescale_size`, refused with a ValueError naming `what` and `scale` when
+    a side rounds to 0 (a 1 x 5000 strip at scale (1333, 800)) or grows past 2^31 - 1."""
+    (new_w, new_h), _ = rescale_size((w, h), scale)
+    if min(new_h, new_w) < 1 or max(new_h, new_w) > MAX_SIDE:
+        raise ValueError(f"{what} ({h}x{w}, h x w) resized with scale={scale!r} would be {new_h}x{new_w}; every side "
+                         f"must end up between 1 and {MAX_SIDE}")
+    return new_h, new_w
+
+
 def batch_extent(sizes, size_divisor: int, pad_to) -> tuple[int, int]:
     """(Hp, Wp) of a padded batch of images with (h, w) `sizes`: `pad_to`, or the largest h and w rounded up to a
     multiple of `size_divisor` (detectron2's and mmengine's rule)."""
     if pad_to is not None:
         if not hasattr(pad_to, "__len__") or len(pad_to) != 2:
             raise ValueError(f"pad_to must be an (h, w) pair, got {pad_to!r}")
-        ph, pw = (check_size(f"pad_to[{i}]", v) for i, v in enumerate(pad_to))
+        ph, pw = (check_size(f"pad_to[{i}]", v, maximum=MAX_SIDE) for i, v in enumerate(pad_to))
         for i, (h, w) in enumerate(sizes):
             if h > ph or w > pw:
                 raise ValueError(f"images[{i}] is {h}x{w} (h x w), larger than pad_to={ph, pw}")

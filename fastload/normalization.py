@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 
 ORDERS = ("rgb", "bgr")
+# The kernels compute in fp32: mean, std and 1/std must all be finite there.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def _values(name: str, values) -> tuple[float, ...]:
@@ -17,14 +20,13 @@ def _values(name: str, values) -> tuple[float, ...]:
     if hasattr(values, "tolist"):  # numpy array or tensor
         values = values.tolist()
         values = values if isinstance(values, list) else [values]
-    try:
-        out = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        raise TypeError(f"Normalization {name} must hold numbers, got {values!r}") from None
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"Normalization {name} must hold numbers, got {values!r}")
+    out = tuple(float(v) for v in values)
     if len(out) not in (1, 3):
         raise ValueError(f"Normalization {name} needs 1 or 3 values (one per channel), got {len(out)}: {out}")
-    if not all(math.isfinite(v) for v in out):
-        raise ValueError(f"Normalization {name} must be finite, got {out}")
+    if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in out):
+        raise ValueError(f"Normalization {name} must be finite in float32 (|v| <= {FLOAT32_MAX:.4g}), got {out}")
     return out
 
 
@@ -62,6 +64,9 @@ class Normalization:
                 std = std * len(mean)
         if any(s <= 0 for s in std):
             raise ValueError(f"Normalization std must be > 0, got {std}")
+        if any(1.0 / s > FLOAT32_MAX for s in std):
+            raise ValueError(f"Normalization std {std} is so small that 1/std overflows float32 (the kernels multiply "
+                             f"by 1/std); std must be >= {1.0 / FLOAT32_MAX:.4g}")
         if not isinstance(order, str) or order.lower() not in ORDERS:
             raise ValueError(f"Normalization order must be 'rgb' or 'bgr', got {order!r}")
         object.__setattr__(self, "mean", mean)

@@ -40,7 +40,7 @@ def normalize(
     input_order = V.check_order("input_order", input_order)
     if dtype is not None or out is None:
         dtype = V.check_float_dtype(torch.float32 if dtype is None else dtype)
-    V.check_bool("channels_last", channels_last)
+    channels_last = V.check_bool("channels_last", channels_last)
     tensor, flip_mask = V.as_image_tensor(img, "img")
     channels = tensor.shape[-1]
     V.check_channels(channels, norm, "img has")

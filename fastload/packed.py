@@ -26,12 +26,16 @@ class PackedImages:
     def __init__(self, data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int):
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
             raise TypeError("PackedImages data must be a 1-D uint8 tensor")
-        offsets = torch.as_tensor(offsets, dtype=torch.int64).cpu()
-        sizes = torch.as_tensor(sizes, dtype=torch.int64).cpu().reshape(-1, 2)
+        offsets, sizes = torch.as_tensor(offsets), torch.as_tensor(sizes)
+        for name, t in (("offsets", offsets), ("sizes", sizes)):
+            if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+                raise TypeError(f"PackedImages {name} must hold integers, got {t.dtype}")
+        offsets = offsets.to(torch.int64).cpu()
+        sizes = sizes.to(torch.int64).cpu().reshape(-1, 2)
         if offsets.shape != (sizes.shape[0],):
             raise ValueError(f"PackedImages offsets {tuple(offsets.shape)} and sizes {tuple(sizes.shape)} disagree")
-        if channels not in (1, 3):
-            raise ValueError(f"PackedImages channels must be 1 or 3, got {channels}")
+        if isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) or channels not in (1, 3):
+            raise ValueError(f"PackedImages channels must be the int 1 or 3, got {channels!r}")
         ends = offsets + sizes[:, 0] * sizes[:, 1] * channels
         if len(offsets) and (int(offsets.min()) < 0 or int(sizes.min()) < 0 or int(ends.max()) > data.numel()):
             raise ValueError("PackedImages offsets/sizes point outside data")
@@ -71,7 +75,11 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
-        return (PackedImages, (self.data, self.offsets, self.sizes, self.channels))
+        # A view of a larger storage would pickle all of it: send only the bytes the images use.
+        data = self.data
+        if data.untyped_storage().nbytes() > data.numel() and data.device.type == "cpu":
+            data = data.clone()
+        return (PackedImages, (data, self.offsets, self.sizes, self.channels))
 
     def __repr__(self) -> str:
         return (f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "

@@ -6,7 +6,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.batching import BatchSource, PaddedBatch
-from fastload.geometry import batch_extent, rescale_size
+from fastload.geometry import batch_extent, resized_size
 from fastload.normalization import Normalization, channel_map, kernel_stats
 
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -41,19 +41,20 @@ def resize_pad_batch(
     norm = V.check_norm(norm)
     dtype = V.check_float_dtype(dtype)
     input_order = V.check_order("input_order", input_order)
-    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1)
+    size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
     interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
-    V.check_bool("channels_last", channels_last)
+    channels_last = V.check_bool("channels_last", channels_last)
     src = BatchSource.of(images, norm)
     new_sizes, factors = [], []
     for i, (h, w) in enumerate(src.sizes):
         if h == 0 or w == 0:
             raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
-        (new_w, new_h), _ = rescale_size((w, h), scale)
+        new_h, new_w = resized_size(h, w, scale, f"images[{i}]")
         new_sizes.append((new_h, new_w))
         factors.append((new_w / w, new_h / h))
     batch_hw = list(batch_extent(new_sizes, size_divisor, None))
-    pad = V.check_pad_value(pad_value, src.channels, True)
+    V.check_batch_bytes([len(new_sizes), src.channels, *batch_hw], dtype, "scale or size_divisor")
+    pad = V.check_pad_value(pad_value, src.channels, True, dtype)
     cmap = channel_map(src.channels, input_order, norm.order)
     out = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, *kernel_stats(norm),
                              cmap, pad, interpolation, dtype, channels_last)

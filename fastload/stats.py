@@ -37,6 +37,11 @@ def _image_batches(images) -> Iterable:
     batches / dicts / tuples holding them)."""
     if isinstance(images, PackedImages):
         yield images.unpack()
+    elif isinstance(images, (str, bytes, Mapping)):
+        raise TypeError(f"compute_mean_std: images must be a sequence of HWC uint8 images, a PackedImages or a "
+                        f"DataLoader, got {type(images).__name__}")
+    elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 3:
+        yield [images]  # one image
     elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
         yield list(images)
     elif isinstance(images, Sequence) and not isinstance(images, (str, bytes)):

@@ -9,7 +9,7 @@ from torch import nn
 from fastload import _validation as V
 from fastload.normalizing import denormalize, normalize
 from fastload.resizing import INTERPOLATIONS
-from fastload.geometry import rescale_size
+from fastload.geometry import rescale_size, resized_size
 from fastload.normalization import Normalization
 
 
@@ -36,7 +36,7 @@ class ToNormalizedTensor(nn.Module):
         self.norm = V.check_norm(norm)
         self.input_order = V.check_order("input_order", input_order)
         self.dtype = V.check_float_dtype(dtype)
-        self.channels_last = channels_last
+        self.channels_last = V.check_bool("channels_last", channels_last)
 
     def forward(self, img) -> torch.Tensor:
         order = self.input_order
@@ -83,7 +83,7 @@ class RescaleKeepRatio:
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
             raise TypeError(f"RescaleKeepRatio takes HWC numpy images, got {type(img).__name__}")
         h, w = img.shape[:2]
-        (new_w, new_h), _ = rescale_size((w, h), self.scale)
+        new_h, new_w = resized_size(h, w, self.scale, "the image")
         flag = cv2.INTER_LINEAR if self.interpolation == "bilinear" else cv2.INTER_NEAREST
         out = cv2.resize(img, (new_w, new_h), interpolation=flag)
         if img.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel

@@ -228,7 +228,33 @@ def test_normalize_into_cpp_checks(rng):
     with pytest.raises(RuntimeError, match="dtype"):
         torch.ops.fastload.normalize_into(*args, torch.empty(3, 5, 7, dtype=torch.float64))
     aliased = torch.empty(3 * 5 * 7 * 4, dtype=torch.uint8)
-    with pytest.raises(RuntimeError, match="share memory"):
+    with pytest.raises(RuntimeError, match="overlaps img"):
         torch.ops.fastload.normalize_into(aliased[: 5 * 7 * 3].view(5, 7, 3), *args[1:], aliased.view(torch.float32).view(3, 5, 7))
     out = torch.empty(3, 5, 7, dtype=torch.bfloat16)
     torch.library.opcheck(torch.ops.fastload.normalize_into.default, args + (out,))
+
+
+def test_out_overlapping_img_through_another_storage_is_refused():
+    # A numpy view of the output's own bytes used as the input: a different storage, the same memory.
+    out = torch.zeros(3, 4, 4)
+    img = out.numpy().view(np.uint8).reshape(-1)[: 4 * 4 * 3].reshape(4, 4, 3)
+    with pytest.raises(ValueError, match="out overlaps img"):
+        fl.normalize(img, fl.IMAGENET, out=out)
+    require_compiled("normalize_into", "cpu")
+    with pytest.raises(RuntimeError, match="fastload::normalize_into: out overlaps img"):
+        torch.ops.fastload.normalize_into(torch.from_numpy(img), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, out)
+
+
+def test_out_requiring_grad_is_refused_and_numpy_bools_are_bools():
+    img = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="out must not require grad"):
+        fl.normalize(img, fl.IMAGENET, out=torch.zeros(3, 4, 4, requires_grad=True))
+    out = fl.normalize(np.zeros((2, 4, 4, 3), np.uint8), fl.IMAGENET, channels_last=np.bool_(True))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_numpy_input_under_compile_is_documented_as_unsupported():
+    # torch.compile traces tensors; README says to pass torch tensors (torch.from_numpy) to compiled code.
+    img = torch.zeros(4, 4, 3, dtype=torch.uint8)
+    compiled = torch.compile(lambda x: fl.normalize(x, fl.IMAGENET), fullgraph=True, backend="aot_eager")
+    assert torch.equal(compiled(img), fl.normalize(img, fl.IMAGENET))

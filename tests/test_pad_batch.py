@@ -142,6 +142,16 @@ test_bad_input = harness.bad_input_test([
     Bad(lambda: fl.pad_batch(IMAGES, fl.Normalization(0.0, 1.0)), ValueError, ("channel", "norm")),
     Bad(lambda: fl.pad_batch("abc", fl.IMAGENET), TypeError, ("images",)),
     Bad(lambda: fl.pack_images([]), ValueError, ("empty",)),
+    # Values beyond the output dtype, sizes beyond any machine, checks that held only with norm.
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=1e39), ValueError, ("pad_value", "overflows", "float32")),
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=7e4, dtype=torch.float16), ValueError,
+        ("pad_value", "overflows", "float16")),
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(10**9, 10**9)), ValueError, ("pad_to", "bytes")),
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=10**9), ValueError, ("size_divisor", "bytes")),
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor", "<=")),
+    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(2**40, 4)), ValueError, ("pad_to[0]", "<=")),
+    Bad(lambda: fl.pad_batch(IMAGES, None, dtype="uint8"), TypeError, ("dtype",)),
+    Bad(lambda: fl.pad_batch(IMAGES, None, channels_last="no"), TypeError, ("channels_last",)),
 ])
 
 
@@ -164,3 +174,11 @@ def test_cpp_op_rechecks_its_arguments():
     with pytest.raises(RuntimeError, match="past the end"):
         torch.ops.fastload.pad_batch_packed(data, torch.tensor([4]), torch.tensor([[2**40, 2**40]]), 3, [2**40, 2**40],
                                             None, None, [0, 1, 2], [0.0] * 3, None, False)
+
+
+@pytest.mark.parametrize("pad", [np.float32(0.5), np.int64(2), torch.tensor(1.0), np.array([1.0, 2.0, 3.0]),
+                                 torch.tensor([0.5, 1.0, 1.5])])
+def test_numpy_and_tensor_pad_values(pad):
+    got = fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=pad).images
+    values = np.broadcast_to(np.asarray(pad.tolist(), np.float32), (3,))
+    assert [float(got[0, k, -1, -1]) for k in range(3)] == values.tolist()

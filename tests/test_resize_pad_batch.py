@@ -125,6 +125,13 @@ test_bad_input = harness.bad_input_test([
     Bad(lambda: fl.resize_pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
     Bad(lambda: fl.resize_pad_batch([IMG], None), TypeError, ("norm",)),
     Bad(lambda: fl.resize_pad_batch([IMG[..., :1]], fl.IMAGENET), ValueError, ("channel",)),
+    # Sizes that cannot be a batch.
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(10**7, 10**7)), ValueError, ("scale", "bytes")),
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1e300), ValueError, ("images[0]", "scale=1e+300")),
+    Bad(lambda: fl.resize_pad_batch([np.zeros((1, 5000, 3), np.uint8)], fl.IMAGENET), ValueError,
+        ("images[0] (1x5000", "0x1333")),
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation=["bilinear"]), ValueError, ("interpolation",)),
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor",)),
 ])
 
 
@@ -142,3 +149,19 @@ def test_cpp_op_rechecks_its_arguments():
     with pytest.raises(RuntimeError, match="fastload::resize_pad_batch_packed: image 0 .* runs past the end"):
         torch.ops.fastload.resize_pad_batch_packed(data, torch.tensor([0]), torch.tensor([[2, 2]]), 3, [2, 2], [2, 2],
                                                    *args[4:], "nearest", torch.float32, False)
+
+
+def test_scale_as_a_0d_tensor_or_numpy_scalar():
+    want = fl.resize_pad_batch([IMG], fl.IMAGENET, scale=2.0).images
+    for scale in (torch.tensor(2.0), np.float64(2.0), np.array(2.0)):
+        assert torch.equal(fl.resize_pad_batch([IMG], fl.IMAGENET, scale=scale).images, want)
+
+
+def test_compile_recompiles_for_new_image_sizes():
+    def f(images):
+        return fl.resize_pad_batch(images, fl.IMAGENET, scale=(40, 30), size_divisor=8).images
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    for h, w in ((10, 12), (14, 9), (20, 33)):
+        images = [torch.from_numpy(make_image(np.random.default_rng(h), (h, w, 3), "contiguous"))]
+        assert torch.equal(compiled(images), f(images))

@@ -99,3 +99,15 @@ def test_compute_mean_std_from_a_dataloader_and_gray(rng):
     assert spec.channels == 1
     with pytest.raises(ValueError, match="no pixels"):
         fl.compute_mean_std(iter([]))
+
+
+def test_compute_mean_std_input_kinds():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    one = fl.compute_mean_std(img)  # a single image
+    assert one == fl.compute_mean_std([img])
+    for bad in ({"img": img}, "images", b"x"):
+        with pytest.raises(TypeError, match="compute_mean_std: images must be"):
+            fl.compute_mean_std(bad)
+    flipped = fl.compute_mean_std([img[..., ::-1]], input_order="rgb")
+    with backend("reference"):
+        assert fl.compute_mean_std([img[..., ::-1]], input_order="rgb") == flipped

@@ -79,3 +79,10 @@ def test_rescale_keep_ratio_transform(rng):
     assert gray.shape == (1333, 667, 1)
     with pytest.raises(ValueError, match="interpolation"):
         fl.transforms.RescaleKeepRatio(interpolation="cubic")
+
+
+def test_rescale_keep_ratio_refuses_a_strip_that_rounds_to_nothing():
+    with pytest.raises(ValueError, match=r"the image \(1x5000, h x w\) resized with scale=\(1333, 800\) would be 0x1333"):
+        fl.transforms.RescaleKeepRatio((1333, 800))(np.zeros((1, 5000, 3), np.uint8))
+    with pytest.raises(TypeError, match="channels_last"):
+        ToNormalizedTensor(fl.IMAGENET, channels_last="yes")
