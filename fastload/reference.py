@@ -217,22 +217,10 @@ def resize_pad_batch(
     return out
 
 
-def resize_pad_batch_packed(
-    data: torch.Tensor,
-    offsets: torch.Tensor,
-    sizes: torch.Tensor,
-    channels: int,
-    new_sizes: list[int],
-    batch_hw: list[int],
-    mean: list[float],
-    inv_std: list[float],
-    channel_map: list[int],
-    pad_value: list[float],
-    interpolation: str,
-    dtype: torch.dtype,
-    channels_last: bool,
-) -> torch.Tensor:
-    """`resize_pad_batch` over a packed buffer (see `pad_batch_packed`)."""
+def resize_pad_batch_packed(data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int,
+                            new_sizes, batch_hw, mean, inv_std, channel_map, pad_value, interpolation, dtype,
+                            channels_last) -> torch.Tensor:
+    """`resize_pad_batch` over a packed buffer (see `pad_batch_packed`); the other arguments as there."""
     images = _unpack(data, offsets, sizes, channels)
     return resize_pad_batch(images, [0] * len(images), new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
                             interpolation, dtype, channels_last)

@@ -13,8 +13,7 @@ namespace {
 __global__ void __launch_bounds__(kThreads) channel_stats_kernel(ImageDesc img, int64_t c, unsigned long long* totals) {
   unsigned long long sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
   const int64_t pixels = img.h * img.w;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < pixels;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, pixels) {
     const int64_t y = i / img.w, x = i - y * img.w;
     const uint8_t* px = img.data + y * img.stride_h + x * img.stride_w;
     for (int64_t k = 0; k < c; ++k) {

@@ -33,8 +33,7 @@ __global__ void __launch_bounds__(kThreads) denormalize_vec4_kernel(DenormalizeP
   const int64_t quads_per_image = plane / 4;
   const int64_t total = p.n * quads_per_image;
   const S* in = static_cast<const S*>(p.in);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const int64_t n = i / quads_per_image;
     const int64_t pixel = (i - n * quads_per_image) * 4;
     uint8_t bytes[4 * C];
@@ -60,8 +59,7 @@ __global__ void __launch_bounds__(kThreads) denormalize_generic_kernel(Denormali
   using S = typename T::storage;
   const int64_t total = p.n * p.h * p.w;
   const S* in = static_cast<const S*>(p.in);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const int64_t x = i % p.w, rest = i / p.w;
     const int64_t y = rest % p.h, n = rest / p.h;
     const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w;

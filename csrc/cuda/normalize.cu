@@ -35,8 +35,7 @@ __global__ void __launch_bounds__(kThreads) normalize_vec4_kernel(NormalizeParam
   const int64_t quads_per_image = plane / 4;
   const int64_t total = p.n * quads_per_image;
   S* const out = static_cast<S*>(p.out);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const int64_t n = i / quads_per_image;
     const int64_t pixel = (i - n * quads_per_image) * 4;
     const uint32_t* src = reinterpret_cast<const uint32_t*>(p.in + n * p.in_stride_n + pixel * C);
@@ -79,8 +78,7 @@ __global__ void __launch_bounds__(kThreads) normalize_generic_kernel(NormalizePa
   using S = typename T::storage;
   const int64_t total = p.n * p.c * p.h * p.w;
   S* const out = static_cast<S*>(p.out);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     // Decompose i in output memory order: (n, c, y, x) planar or (n, y, x, c) channels_last.
     int64_t n, k, y, x, rest = i;
     if (p.channels_last) {

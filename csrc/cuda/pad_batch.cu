@@ -36,8 +36,7 @@ __global__ void __launch_bounds__(kThreads) pad_normalized_kernel(PadBatchParams
   const int64_t plane = p.out_h * p.out_w;
   const int64_t total = p.n * plane;
   S* const out = static_cast<S*>(p.out);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const PixelAt at(p, i);
 #pragma unroll
     for (int k = 0; k < kMaxChannels; ++k) {
@@ -52,8 +51,7 @@ __global__ void __launch_bounds__(kThreads) pad_normalized_kernel(PadBatchParams
 __global__ void __launch_bounds__(kThreads) pad_bytes_kernel(PadBatchParams p) {
   const int64_t total = p.n * p.out_h * p.out_w;
   uint8_t* const out = static_cast<uint8_t*>(p.out);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const PixelAt at(p, i);
     for (int k = 0; k < p.c; ++k) out[i * p.c + k] = at.inside ? at.src[p.channel_map[k] * at.stride_c] : p.pad_byte[k];
   }

@@ -17,8 +17,7 @@ __global__ void __launch_bounds__(kThreads) resize_pad_kernel(ResizePadBatchPara
   const int64_t plane = p.out_h * p.out_w;
   const int64_t total = p.n * plane;
   S* const out = static_cast<S*>(p.out);
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  FL_GRID_STRIDE_LOOP(i, total) {
     const int64_t n = i / plane;
     const int64_t pixel = i - n * plane;
     const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
