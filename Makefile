@@ -8,6 +8,8 @@ PIP := $(PY) -m pip --disable-pip-version-check
 export MAX_JOBS ?= 2
 # No GPU on the build machines: compile for Hopper (the lent H100/H200). Override for other cards.
 export TORCH_CUDA_ARCH_LIST ?= 9.0
+# The CUDA kernel sources also run on the CPU (FASTLOAD_BACKEND=cuda-emulation), bounds-checked: the tests use them.
+export FASTLOAD_CUDA_EMULATION ?= 1
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
         hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn

@@ -3,6 +3,8 @@
 Environment:
   FASTLOAD_FORCE_CUDA=1  build the CUDA sources even if torch cannot see a GPU (needs nvcc and a CUDA build of torch)
   FASTLOAD_NO_CUDA=1     never build them
+  FASTLOAD_CUDA_EMULATION=1  also build the CUDA kernel sources with the host compiler, as the `fastload_emulation`
+                         ops (FASTLOAD_BACKEND=cuda-emulation): the CUDA code runs on the CPU with checked accesses
   CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
   TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or "9.0+PTX" when none is visible
 """
@@ -64,6 +66,8 @@ def _sources(pattern):
 
 def make_extension():
     sources = _sources("csrc/module.cpp") + _sources("csrc/ops/*.cpp") + _sources("csrc/cpu/*.cpp")
+    if _env_flag("FASTLOAD_CUDA_EMULATION"):
+        sources += _sources("csrc/emulation/*.cpp")
     # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs
     # is the one torch already loaded. -ffp-contract=off keeps (x - mean) * inv_std exact on every ISA clone.
     cxx = ["-O3", "-fopenmp", "-ffp-contract=off", "-fvisibility=hidden"]

@@ -1,9 +1,11 @@
 """The op table: every fastload op declared once, and everything derived from it (fake kernels, backend choice,
 backend_info and the reason a compiled kernel is not used).
 
-Each op exists twice: `torch.ops.fastload.<name>` (C++/CUDA, when the extension loaded and has a kernel for the
-device) and `fastload.reference.<name>` (pure PyTorch, same signature). `FASTLOAD_BACKEND=reference` forces the
-reference everywhere; `backend("reference")` does so for one block of one thread.
+Each op exists two or three times: `torch.ops.fastload.<name>` (C++/CUDA, when the extension loaded and has a
+kernel for the device), `fastload.reference.<name>` (pure PyTorch, same signature), and in an emulation build
+`torch.ops.fastload_emulation.<name>` (the CUDA kernel sources run on the CPU, every access bounds-checked).
+`FASTLOAD_BACKEND=reference` or `=cuda-emulation` forces one of the latter everywhere; `backend(...)` does so for
+one block of one thread.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ OPS: dict[str, OpDef] = {op.name: op for op in (
           lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
 )}
 
-BACKENDS = ("auto", "reference")
+BACKENDS = ("auto", "reference", "cuda-emulation")
 
 try:
     from fastload import _C  # noqa: F401  (importing runs the TORCH_LIBRARY registrations)
@@ -98,14 +100,20 @@ def _kernels() -> frozenset[tuple[str, str]]:
 
 
 KERNELS = _kernels()
+# Ops the CUDA emulation serves (CPU tensors through the CUDA kernel code); empty unless built with
+# FASTLOAD_CUDA_EMULATION=1.
+EMULATED = frozenset(op for op in OPS if load_error is None and
+                     torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload_emulation::{op}", "CPU"))
 
 if load_error is None:
     for _op in OPS.values():
         torch.library.register_fake(f"fastload::{_op.name}")(_op.fake)
+        if _op.name in EMULATED:
+            torch.library.register_fake(f"fastload_emulation::{_op.name}")(_op.fake)
 
 # The process-wide choice (environment or set_backend) and a per-thread/per-task override (backend()).
 _default = os.environ.get("FASTLOAD_BACKEND", "auto").strip().lower() or "auto"
-_default_source = "FASTLOAD_BACKEND=reference"
+_default_source = f"FASTLOAD_BACKEND={_default}"
 if _default not in BACKENDS:
     warnings.warn(f"FASTLOAD_BACKEND={_default!r} is not one of {BACKENDS}; using 'auto'", RuntimeWarning)
     _default = "auto"
@@ -119,10 +127,11 @@ def _check_backend(name) -> str:
 
 
 def set_backend(name: str) -> None:
-    """Process-wide: 'auto' (compiled kernels where available) or 'reference' (pure PyTorch everywhere)."""
+    """Process-wide: 'auto' (compiled kernels where available), 'reference' (pure PyTorch everywhere) or
+    'cuda-emulation' (CPU tensors through the CUDA kernel code, where built; the reference elsewhere)."""
     global _default, _default_source
     _default = _check_backend(name)
-    _default_source = "fastload set_backend('reference')"
+    _default_source = f"fastload set_backend({name!r})"
 
 
 def get_backend() -> str:
@@ -132,8 +141,8 @@ def get_backend() -> str:
 
 @contextlib.contextmanager
 def backend(name: str):
-    """Run a block of this thread (or asyncio task) with the backend forced to 'auto' or 'reference'; other threads
-    keep theirs."""
+    """Run a block of this thread (or asyncio task) with the backend forced to 'auto', 'reference' or
+    'cuda-emulation'; other threads keep theirs."""
     token = _override.set(_check_backend(name))
     try:
         yield
@@ -151,11 +160,11 @@ def has_kernel(op: str, device_type: str) -> bool:
 
 
 def why_not_compiled(op: str, device_type: str) -> str | None:
-    """None when the compiled kernel serves `op` on `device_type` in this thread; otherwise the reason it does not."""
-    if _override.get() == "reference":
-        return "inside a fastload backend('reference') block"
-    if _override.get() is None and _default == "reference":
-        return _default_source
+    """None when the compiled kernel serves `op` on `device_type` in this thread; otherwise the reason it does not
+    (which names the backend that serves it instead)."""
+    chosen = get_backend()
+    if chosen != "auto":
+        return f"inside a fastload backend({chosen!r}) block" if _override.get() else _default_source
     if load_error is not None:
         return f"extension not loaded ({load_error})"
     if device_type not in OPS[op].devices:
@@ -170,9 +179,19 @@ def pick(op: str, device: torch.device, *, packed: bool = False) -> Callable:
     spec = OPS[op]
     if packed:
         spec = OPS[spec.packed]
-    if get_backend() == "auto" and (spec.name, device.type) in KERNELS:
+    chosen = get_backend()
+    if chosen == "auto" and (spec.name, device.type) in KERNELS:
         return getattr(torch.ops.fastload, spec.name).default
+    if chosen == "cuda-emulation" and device.type == "cpu" and spec.name in EMULATED:
+        return getattr(torch.ops.fastload_emulation, spec.name).default
     return spec.reference
+
+
+def emulation_launch_log() -> list[str]:
+    """The CUDA-emulation kernels launched since the last call (\"name GxH blocks of T\"), oldest first; clears it."""
+    if not EMULATED:
+        return []
+    return list(torch.ops.fastload_emulation.launch_log())
 
 
 def backend_info() -> dict:
@@ -187,8 +206,9 @@ def backend_info() -> dict:
         ops[name] = {}
         for device in DEVICE_TYPES:
             reason = why_not_compiled(name, device)
+            emulated = get_backend() == "cuda-emulation" and device == "cpu" and name in EMULATED
             if reason is not None:
-                ops[name][device] = f"reference ({reason})"
+                ops[name][device] = f"{'cuda-emulation' if emulated else 'reference'} ({reason})"
             elif device == "cuda" and not torch.cuda.is_available():
                 ops[name][device] = "compiled (no CUDA device visible)"
             else:
@@ -197,6 +217,7 @@ def backend_info() -> dict:
         "extension_loaded": extension_loaded(),
         "load_error": load_error,
         "backend": get_backend(),
+        "cuda_emulation": "built" if EMULATED else "not built (FASTLOAD_CUDA_EMULATION=1 at build time)",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_available": torch.cuda.is_available(),
         "ops": ops,

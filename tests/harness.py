@@ -39,8 +39,10 @@ class Backend:
     mode: str
 
 
-# The first is the baseline every other backend must equal bit for bit.
+# The first is the baseline every other backend must equal bit for bit. "cuda-emulation" runs the CUDA kernel sources
+# on the CPU with every access bounds- and alignment-checked (built by `make test`).
 BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("reference", "cpu", "reference"),
+            Backend("cuda-emulation", "cpu", "cuda-emulation"),
             Backend("cuda", "cuda", "auto"), Backend("cuda-reference", "cuda", "reference")]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
@@ -166,6 +168,8 @@ def check_cell(op: OpTest, layout: str, dtype, seed: int, device: str = "cpu") -
     inputs."""
     first = None
     for backend in [BACKENDS[0]] + [b for b in BACKENDS[1:] if b.device == device]:
+        if backend.mode == "cuda-emulation" and not _ops.EMULATED:
+            continue  # not built (test_backend.py fails for that)
         samples = op.samples(np.random.default_rng(seed), layout, dtype)
         assert samples, f"{op.name}: no samples for {layout} {dtype}"
         results = []
@@ -239,10 +243,15 @@ def recording_raw_calls():
 
 
 def opcheck_test(op: OpTest, layouts=("contiguous", "flipped", "channels_last")):
-    """torch.library.opcheck on the raw op calls of `op`'s samples, on every device with compiled kernels."""
-    @pytest.mark.parametrize("device", DEVICES)
-    def test(device):
-        backend = next(b for b in BACKENDS if b.device == device and b.mode == "auto")
+    """torch.library.opcheck on the raw op calls of `op`'s samples, on every compiled backend (CPU, CUDA emulation,
+    CUDA)."""
+
+    @pytest.mark.parametrize("name", ["cpu", "cuda-emulation", pytest.param("cuda", marks=pytest.mark.cuda)])
+    def test(name):
+        backend = next(b for b in BACKENDS if b.name == name)
+        device = backend.device
+        if backend.mode == "cuda-emulation" and not _ops.EMULATED:
+            pytest.skip("built without FASTLOAD_CUDA_EMULATION=1")
         seen = set()
         with recording_raw_calls() as calls:
             for layout in layouts:

@@ -62,7 +62,7 @@ def test_env_forces_reference():
 
 def test_backend_info_lists_every_op_of_the_table():
     info = fl.backend_info()
-    assert set(info["ops"]) == set(_ops.OPS)
+    assert set(info["ops"]) == frozenset(_ops.OPS)
     for spec in _ops.OPS.values():
         assert info["ops"][spec.name]["cpu"] == "compiled"
         if spec.packed:
@@ -97,3 +97,33 @@ def test_backend_override_is_per_thread():
     thread.join()
     assert seen["main"] is None and "backend('reference') block" in seen["worker"]
     assert _ops.get_backend() == "auto" and fl.backend_info()["ops"]["normalize"]["cpu"] == "compiled"
+
+
+def test_cuda_emulation_is_built_for_every_op():
+    # `make test` builds with FASTLOAD_CUDA_EMULATION=1; without it the harness could not run the CUDA kernel code.
+    assert _ops.EMULATED == frozenset(_ops.OPS), "rebuild with FASTLOAD_CUDA_EMULATION=1 (make test does)"
+    with _ops.backend("cuda-emulation"):
+        info = fl.backend_info()
+        assert info["ops"]["normalize"]["cpu"].startswith("cuda-emulation (inside a fastload backend(")
+        assert _ops.pick("normalize", torch.device("cpu")) is torch.ops.fastload_emulation.normalize.default
+
+
+def test_emulation_launch_log_names_the_path_that_ran():
+    _ops.emulation_launch_log()  # start empty
+    img = torch.zeros(2, 8, 8, 3, dtype=torch.uint8)
+    with _ops.backend("cuda-emulation"):
+        fl.normalize(img, fl.IMAGENET)                 # contiguous, H*W % 4 == 0: the vector path
+        fl.normalize(img[:, :, :7], fl.IMAGENET)       # a crop: the generic path (for now)
+        fl.compute_mean_std([img[0]])
+    log = _ops.emulation_launch_log()
+    assert [entry.split()[0] for entry in log] == ["normalize_vec4", "normalize_generic", "channel_stats"], log
+    assert _ops.emulation_launch_log() == []
+
+
+def test_emulation_checks_every_access():
+    # The checker itself: an access outside every registered buffer, or misaligned, names the kernel and thread.
+    # (The kernels never make one: the op table runs them all over every layout; a deliberately broken index was
+    # caught this way when the emulation was written.)
+    img = torch.zeros(4, 4, 3, dtype=torch.uint8)
+    out = torch.ops.fastload_emulation.normalize(img, [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False)
+    assert out.shape == (3, 4, 4)

@@ -182,3 +182,22 @@ def test_numpy_and_tensor_pad_values(pad):
     got = fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=pad).images
     values = np.broadcast_to(np.asarray(pad.tolist(), np.float32), (3,))
     assert [float(got[0, k, -1, -1]) for k in range(3)] == values.tolist()
+
+
+@pytest.mark.cuda
+def test_cuda_graph_capture_is_refused_clearly():
+    images = [torch.zeros(4, 5, 3, dtype=torch.uint8, device="cuda")]
+    fl.pad_batch(images, fl.IMAGENET)  # warm up outside the capture
+    graph = torch.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="cannot be captured in a CUDA graph"):
+        with torch.cuda.graph(graph):
+            fl.pad_batch(images, fl.IMAGENET)
+
+
+@pytest.mark.cuda
+def test_cuda_images_with_device_cuda_are_not_repacked(monkeypatch):
+    from fastload import batching
+
+    images = [torch.zeros(4, 5, 3, dtype=torch.uint8, device="cuda")]
+    monkeypatch.setattr(batching, "pack", lambda *a, **k: pytest.fail("re-packed images already on the device"))
+    assert fl.pad_batch(images, fl.IMAGENET, device="cuda").images.is_cuda

@@ -1,47 +1,84 @@
-// fastload::channel_stats CUDA kernel: each thread accumulates integer sums over a grid-stride range of pixels, a
-// warp reduces them with shuffles, and one lane per warp adds them to the totals atomically (exact, order-free).
+// fastload::channel_stats CUDA kernel: exact per-channel sums and sums of squares of one uint8 image. Each thread
+// accumulates integer sums over a grid-stride range of pixels in registers (templated on the channel count, so no
+// runtime-indexed arrays), the block reduces them in shared memory (a tree, one barrier per level), and thread 0
+// adds the block's totals atomically (exact, order-free). Torch-free (kernel.h only): nvcc builds it in seconds and
+// the host compiler builds the same source for the CUDA emulation.
 #include <stdint.h>
 
 #include <algorithm>
 
 #include "cuda/channel_stats_launch.h"
-#include "cuda/launch.h"
+#include "cuda/kernel.h"
 
 namespace fastload {
+namespace FL_KERNEL_NS {
 namespace {
 
-__global__ void __launch_bounds__(kThreads) channel_stats_kernel(ImageDesc img, int64_t c, unsigned long long* totals) {
-  unsigned long long sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
-  const int64_t pixels = img.h * img.w;
-  FL_GRID_STRIDE_LOOP(i, pixels) {
-    const int64_t y = i / img.w, x = i - y * img.w;
-    const uint8_t* px = img.data + y * img.stride_h + x * img.stride_w;
-    for (int64_t k = 0; k < c; ++k) {
-      const unsigned long long v = px[k * img.stride_c];
-      sum[k] += v;
-      squares[k] += v * v;
+struct ChannelStatsArgs {
+  ImageDesc img;
+  unsigned long long* totals;
+};
+
+constexpr int kLevels = 8;  // log2(kThreads)
+static_assert(kThreads == 1 << kLevels, "the tree reduction assumes kThreads = 2^kLevels");
+
+template <int C>
+struct ChannelStats {
+  static constexpr const char* kName = "channel_stats";
+  struct Shared {
+    unsigned long long sum[C][kThreads], squares[C][kThreads];
+  };
+  // 0: per-thread sums; 1..kLevels: tree levels; last: thread 0 publishes.
+  static constexpr int kPhases = kLevels + 2;
+
+  static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const ChannelStatsArgs& a) {
+    const ImageDesc& img = a.img;
+    if (k == 0) {
+      unsigned long long sum[C] = {}, squares[C] = {};
+      for (int64_t i = t.first(); i < img.h * img.w; i += t.step()) {
+        const int64_t y = i / img.w, x = i - y * img.w;
+        const uint8_t* px = img.data + y * img.stride_h + x * img.stride_w;
+#pragma unroll
+        for (int c = 0; c < C; ++c) {
+          const unsigned long long v = load(px + c * img.stride_c);
+          sum[c] += v;
+          squares[c] += v * v;
+        }
+      }
+#pragma unroll
+      for (int c = 0; c < C; ++c) s.sum[c][t.x] = sum[c], s.squares[c][t.x] = squares[c];
+    } else if (k <= kLevels) {
+      const int64_t half = kThreads >> k;
+      if (t.x < half) {
+#pragma unroll
+        for (int c = 0; c < C; ++c) {
+          s.sum[c][t.x] += s.sum[c][t.x + half];
+          s.squares[c][t.x] += s.squares[c][t.x + half];
+        }
+      }
+    } else if (t.x == 0) {
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        atomic_add(a.totals + c, s.sum[c][0]);
+        atomic_add(a.totals + C + c, s.squares[c][0]);
+      }
     }
   }
-  for (int64_t k = 0; k < c; ++k) {
-    for (int offset = 16; offset > 0; offset /= 2) {
-      sum[k] += __shfl_down_sync(0xffffffffu, sum[k], offset);
-      squares[k] += __shfl_down_sync(0xffffffffu, squares[k], offset);
-    }
-    if ((threadIdx.x & 31) == 0) {
-      atomicAdd(totals + k, sum[k]);
-      atomicAdd(totals + c + k, squares[k]);
-    }
-  }
-}
+};
 
 }  // namespace
 
 void launch_channel_stats(const ImageDesc& img, int64_t c, unsigned long long* totals, cudaStream_t stream) {
-  const int64_t pixels = img.h * img.w;
-  if (pixels == 0) return;
   // A few thousand blocks saturate the GPU; more only add atomics on the same totals.
-  const int64_t blocks = std::min<int64_t>(blocks_for(pixels), 4096);
-  channel_stats_kernel<<<blocks, kThreads, 0, stream>>>(img, c, totals);
+  const Grid grid{std::min<int64_t>(blocks_for(img.h * img.w), 4096), 1};
+  if (grid.x == 0) return;
+  const ChannelStatsArgs args{img, totals};
+  if (c == 1) {
+    launch<ChannelStats<1>>(grid, stream, args);
+  } else {
+    launch<ChannelStats<3>>(grid, stream, args);
+  }
 }
 
+}  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -17,7 +17,7 @@ at::Tensor channel_stats_cuda(at::TensorList images, at::IntArrayRef flip_masks)
   const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
   auto* totals = reinterpret_cast<unsigned long long*>(out.data_ptr<int64_t>());
   for (const ImageDesc& img : descs) {
-    launch_channel_stats(img, out.size(1), totals, c10::cuda::getCurrentCUDAStream());
+    cuda::launch_channel_stats(img, out.size(1), totals, c10::cuda::getCurrentCUDAStream());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
   return out;

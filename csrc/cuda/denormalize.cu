@@ -1,4 +1,5 @@
-// fastload::denormalize CUDA kernels. Torch-free on purpose (cuda_runtime only) so nvcc builds it in seconds.
+// fastload::denormalize CUDA kernels. Torch-free (kernel.h only), so nvcc builds it in seconds and the host compiler
+// builds the same source for the CUDA emulation.
 //
 // Fast path: planar input (each channel plane contiguous, H*W a multiple of 4, aligned) and 4 pixels per thread:
 // one 16-byte (fp32) or 8-byte (fp16/bf16) load per channel, 4*C output bytes written as C 32-bit words.
@@ -6,19 +7,20 @@
 #include <stdint.h>
 
 #include "cuda/denormalize_launch.h"
-#include "cuda/launch.h"
+#include "cuda/kernel.h"
 
 namespace fastload {
+namespace FL_KERNEL_NS {
 namespace {
 
 template <FloatDtype D>
-__device__ FL_INLINE void load4(const typename FloatTraits<D>::storage* src, float v[4]) {
+FL_DEVICE void load4(const typename FloatTraits<D>::storage* src, float v[4]) {
   using T = FloatTraits<D>;
   if constexpr (D == FloatDtype::kFloat32) {
-    const float4 q = __ldg(reinterpret_cast<const float4*>(src));
+    const float4 q = load(reinterpret_cast<const float4*>(src));
     v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
   } else {
-    const uint2 q = __ldg(reinterpret_cast<const uint2*>(src));
+    const uint2 q = load(reinterpret_cast<const uint2*>(src));
     v[0] = T::to_float(static_cast<uint16_t>(q.x & 0xffffu));
     v[1] = T::to_float(static_cast<uint16_t>(q.x >> 16));
     v[2] = T::to_float(static_cast<uint16_t>(q.y & 0xffffu));
@@ -27,47 +29,54 @@ __device__ FL_INLINE void load4(const typename FloatTraits<D>::storage* src, flo
 }
 
 template <FloatDtype D, int C>
-__global__ void __launch_bounds__(kThreads) denormalize_vec4_kernel(DenormalizeParams p) {
-  using S = typename FloatTraits<D>::storage;
-  const int64_t plane = p.h * p.w;
-  const int64_t quads_per_image = plane / 4;
-  const int64_t total = p.n * quads_per_image;
-  const S* in = static_cast<const S*>(p.in);
-  FL_GRID_STRIDE_LOOP(i, total) {
-    const int64_t n = i / quads_per_image;
-    const int64_t pixel = (i - n * quads_per_image) * 4;
-    uint8_t bytes[4 * C];
+struct DenormalizeVec4 : SinglePhase {
+  static constexpr const char* kName = "denormalize_vec4";
+  static FL_DEVICE void phase(int, const Thread& t, Shared&, const DenormalizeParams& p) {
+    using S = typename FloatTraits<D>::storage;
+    const int64_t plane = p.h * p.w;
+    const int64_t quads_per_image = plane / 4;
+    const int64_t total = p.n * quads_per_image;
+    const S* in = static_cast<const S*>(p.in);
+    for (int64_t i = t.first(); i < total; i += t.step()) {
+      const int64_t n = i / quads_per_image;
+      const int64_t pixel = (i - n * quads_per_image) * 4;
+      uint8_t bytes[4 * C];
 #pragma unroll
-    for (int k = 0; k < C; ++k) {
-      float v[4];
-      load4<D>(in + n * p.in_stride_n + p.channel_map[k] * p.in_stride_c + pixel, v);
+      for (int k = 0; k < C; ++k) {
+        float v[4];
+        load4<D>(in + n * p.in_stride_n + p.channel_map[k] * p.in_stride_c + pixel, v);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) bytes[j * C + k] = denormalize_value(v[j], p.std[k], p.mean[k]);
-    }
-    uint32_t* dst = reinterpret_cast<uint32_t*>(p.out + (n * plane + pixel) * C);
+        for (int j = 0; j < 4; ++j) bytes[j * C + k] = denormalize_value(v[j], p.std[k], p.mean[k]);
+      }
+      uint32_t* dst = reinterpret_cast<uint32_t*>(p.out + (n * plane + pixel) * C);
 #pragma unroll
-    for (int q = 0; q < C; ++q) {
-      dst[q] = bytes[4 * q] | (bytes[4 * q + 1] << 8) | (bytes[4 * q + 2] << 16) |
-               (static_cast<uint32_t>(bytes[4 * q + 3]) << 24);
+      for (int q = 0; q < C; ++q) {
+        store(dst + q, static_cast<uint32_t>(bytes[4 * q] | (bytes[4 * q + 1] << 8) | (bytes[4 * q + 2] << 16) |
+                                             (static_cast<uint32_t>(bytes[4 * q + 3]) << 24)));
+      }
     }
   }
-}
+};
 
 template <FloatDtype D>
-__global__ void __launch_bounds__(kThreads) denormalize_generic_kernel(DenormalizeParams p) {
-  using T = FloatTraits<D>;
-  using S = typename T::storage;
-  const int64_t total = p.n * p.h * p.w;
-  const S* in = static_cast<const S*>(p.in);
-  FL_GRID_STRIDE_LOOP(i, total) {
-    const int64_t x = i % p.w, rest = i / p.w;
-    const int64_t y = rest % p.h, n = rest / p.h;
-    const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w;
-    for (int64_t k = 0; k < p.c; ++k) {
-      p.out[i * p.c + k] = denormalize_value(T::to_float(src[p.channel_map[k] * p.in_stride_c]), p.std[k], p.mean[k]);
+struct DenormalizeGeneric : SinglePhase {
+  static constexpr const char* kName = "denormalize_generic";
+  static FL_DEVICE void phase(int, const Thread& t, Shared&, const DenormalizeParams& p) {
+    using T = FloatTraits<D>;
+    using S = typename T::storage;
+    const int64_t total = p.n * p.h * p.w;
+    const S* in = static_cast<const S*>(p.in);
+    for (int64_t i = t.first(); i < total; i += t.step()) {
+      const int64_t x = i % p.w, rest = i / p.w;
+      const int64_t y = rest % p.h, n = rest / p.h;
+      const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w;
+      for (int64_t k = 0; k < p.c; ++k) {
+        const float v = T::to_float(load(src + p.channel_map[k] * p.in_stride_c));
+        store(p.out + i * p.c + k, denormalize_value(v, p.std[k], p.mean[k]));
+      }
     }
   }
-}
+};
 
 bool fast_path_applies(const DenormalizeParams& p, int64_t element_bytes) {
   const int64_t plane = p.h * p.w;
@@ -84,13 +93,14 @@ void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p, sizeof(typename FloatTraits<D>::storage))) {
-      denormalize_generic_kernel<D><<<blocks_for(p.n * p.h * p.w), kThreads, 0, stream>>>(p);
+      launch<DenormalizeGeneric<D>>(Grid{blocks_for(p.n * p.h * p.w), 1}, stream, p);
     } else if (p.c == 1) {
-      denormalize_vec4_kernel<D, 1><<<blocks_for(p.n * p.h * p.w / 4), kThreads, 0, stream>>>(p);
+      launch<DenormalizeVec4<D, 1>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);
     } else {
-      denormalize_vec4_kernel<D, 3><<<blocks_for(p.n * p.h * p.w / 4), kThreads, 0, stream>>>(p);
+      launch<DenormalizeVec4<D, 3>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);
     }
   });
 }
 
+}  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -16,7 +16,7 @@ at::Tensor denormalize_cuda(const at::Tensor& x, at::ArrayRef<double> mean, at::
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out;
   const DenormalizeParams p = describe_denormalize(x, mean, std, channel_map, out);
-  launch_denormalize(p, c10::cuda::getCurrentCUDAStream());
+  cuda::launch_denormalize(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
 }

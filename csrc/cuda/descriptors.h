@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGraphsC10Utils.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstring>
@@ -22,9 +23,13 @@ at::Tensor descriptors_to_device(const std::vector<Desc>& descs, const at::Devic
 // The CUDA side of every batch op: `call` holds host descriptors (`images`), the kernel description (`params`, whose
 // `images` field receives the device copy) and the result (`out`); `launch(params, stream)` enqueues the kernel.
 template <typename Call, typename Launch>
-at::Tensor launch_with_descriptors(Call& call, const at::Device& device, Launch launch) {
+at::Tensor launch_with_descriptors(const char* op, Call& call, const at::Device& device, Launch launch) {
   auto& p = call.params;
   if (p.n * p.out_h * p.out_w == 0) return call.out;
+  // A graph would record the upload from one pinned block and replay it after that block has been recycled.
+  TORCH_CHECK(c10::cuda::currentStreamCaptureStatusMayInitCtx() == c10::cuda::CaptureStatus::None, op,
+              ": cannot be captured in a CUDA graph (each call uploads its image descriptors from pinned host memory, "
+              "which a replay would not repeat); call it outside the capture, e.g. in the data pipeline");
   const at::Tensor on_device = descriptors_to_device(call.images, device);
   p.images = reinterpret_cast<decltype(p.images)>(on_device.data_ptr());
   launch(p, c10::cuda::getCurrentCUDAStream());

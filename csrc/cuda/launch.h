@@ -1,4 +1,5 @@
-// Launch constants and helpers shared by every .cu file. Torch-free (cuda_runtime only), like the kernels.
+// Launch constants and helpers shared by every kernel source and its launchers. Torch-free and CUDA-free (the
+// emulation build includes it too).
 #pragma once
 #include <stdint.h>
 
@@ -15,10 +16,5 @@ constexpr int64_t kMaxBlocks = 1 << 20;
 inline int64_t blocks_for(int64_t work) {
   return work <= 0 ? 0 : std::min<int64_t>((work + kThreads - 1) / kThreads, kMaxBlocks);
 }
-
-// A grid-stride loop: index `i` visits 0..total-1, thread by thread across the whole grid, in int64.
-#define FL_GRID_STRIDE_LOOP(i, total)                                                           \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (total); \
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
 }  // namespace fastload

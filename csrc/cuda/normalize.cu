@@ -1,4 +1,5 @@
-// fastload::normalize CUDA kernels. Torch-free on purpose (cuda_runtime only) so nvcc builds it in seconds.
+// fastload::normalize CUDA kernels. Torch-free (kernel.h only), so nvcc builds it in seconds and the host compiler
+// builds the same source for the CUDA emulation.
 //
 // Fast path: every image is a contiguous HWC block, H*W is a multiple of 4 and the input is 4-byte aligned. Each thread
 // then converts 4 pixels: C aligned 32-bit loads, 4*C values, and 16-byte (fp32) or 8-byte (fp16/bf16) stores.
@@ -6,110 +7,119 @@
 // sliced or flipped views) runs the generic kernel: one output element per thread, in output memory order.
 #include <stdint.h>
 
-#include "cuda/launch.h"
+#include "cuda/kernel.h"
 #include "cuda/normalize_launch.h"
 
 namespace fastload {
+namespace FL_KERNEL_NS {
 namespace {
 
 template <FloatDtype D>
 struct Vec4Store;
 template <>
 struct Vec4Store<FloatDtype::kFloat32> {
-  __device__ static void store(float* dst, const float v[4]) { *reinterpret_cast<float4*>(dst) = make_float4(v[0], v[1], v[2], v[3]); }
+  static FL_DEVICE void run(float* dst, const float v[4]) {
+    store(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
+  }
 };
 template <FloatDtype D>
 struct Vec4Store {  // fp16 / bf16: four 16-bit values in one 8-byte store
-  __device__ static void store(uint16_t* dst, const float v[4]) {
+  static FL_DEVICE void run(uint16_t* dst, const float v[4]) {
     using T = FloatTraits<D>;
     const uint32_t lo = T::from_float(v[0]) | (static_cast<uint32_t>(T::from_float(v[1])) << 16);
     const uint32_t hi = T::from_float(v[2]) | (static_cast<uint32_t>(T::from_float(v[3])) << 16);
-    *reinterpret_cast<uint2*>(dst) = make_uint2(lo, hi);
+    store(reinterpret_cast<uint2*>(dst), make_uint2(lo, hi));
   }
 };
 
 template <FloatDtype D, int C, bool Swap, bool ChannelsLast>
-__global__ void __launch_bounds__(kThreads) normalize_vec4_kernel(NormalizeParams p) {
-  using S = typename FloatTraits<D>::storage;
-  const int64_t plane = p.h * p.w;
-  const int64_t quads_per_image = plane / 4;
-  const int64_t total = p.n * quads_per_image;
-  S* const out = static_cast<S*>(p.out);
-  FL_GRID_STRIDE_LOOP(i, total) {
-    const int64_t n = i / quads_per_image;
-    const int64_t pixel = (i - n * quads_per_image) * 4;
-    const uint32_t* src = reinterpret_cast<const uint32_t*>(p.in + n * p.in_stride_n + pixel * C);
-    uint32_t words[C];
+struct NormalizeVec4 : SinglePhase {
+  static constexpr const char* kName = "normalize_vec4";
+  static FL_DEVICE void phase(int, const Thread& t, Shared&, const NormalizeParams& p) {
+    using S = typename FloatTraits<D>::storage;
+    const int64_t plane = p.h * p.w;
+    const int64_t quads_per_image = plane / 4;
+    const int64_t total = p.n * quads_per_image;
+    S* const out = static_cast<S*>(p.out);
+    for (int64_t i = t.first(); i < total; i += t.step()) {
+      const int64_t n = i / quads_per_image;
+      const int64_t pixel = (i - n * quads_per_image) * 4;
+      const uint32_t* src = reinterpret_cast<const uint32_t*>(p.in + n * p.in_stride_n + pixel * C);
+      uint32_t words[C];
 #pragma unroll
-    for (int k = 0; k < C; ++k) words[k] = __ldg(src + k);
-    // v[k][j]: output channel k of pixel j.
-    float v[C][4];
+      for (int k = 0; k < C; ++k) words[k] = load(src + k);
+      // v[k][j]: output channel k of pixel j.
+      float v[C][4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < 4; ++j) {
 #pragma unroll
-      for (int k = 0; k < C; ++k) {
-        const int in_channel = (C == 3 && Swap) ? 2 - k : k;
-        const int byte = j * C + in_channel;
-        const uint8_t x = static_cast<uint8_t>(words[byte / 4] >> (8 * (byte % 4)));
-        v[k][j] = normalize_value(x, p.mean[k], p.inv_std[k]);
+        for (int k = 0; k < C; ++k) {
+          const int in_channel = (C == 3 && Swap) ? 2 - k : k;
+          const int byte = j * C + in_channel;
+          const uint8_t x = static_cast<uint8_t>(words[byte / 4] >> (8 * (byte % 4)));
+          v[k][j] = normalize_value(x, p.mean[k], p.inv_std[k]);
+        }
+      }
+      if constexpr (ChannelsLast) {
+        // 4 pixels x C channels are 4*C consecutive outputs: C vector stores of 4.
+        S* dst = out + (n * plane + pixel) * C;
+        float flat[4 * C];
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+          for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
+#pragma unroll
+        for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
+      } else {
+        S* dst = out + n * C * plane + pixel;
+#pragma unroll
+        for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + k * plane, v[k]);
       }
     }
-    if constexpr (ChannelsLast) {
-      // 4 pixels x C channels are 4*C consecutive outputs: C vector stores of 4.
-      S* dst = out + (n * plane + pixel) * C;
-      float flat[4 * C];
-#pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
-#pragma unroll
-      for (int k = 0; k < C; ++k) Vec4Store<D>::store(dst + 4 * k, flat + 4 * k);
-    } else {
-      S* dst = out + n * C * plane + pixel;
-#pragma unroll
-      for (int k = 0; k < C; ++k) Vec4Store<D>::store(dst + k * plane, v[k]);
-    }
   }
-}
+};
 
 template <FloatDtype D>
-__global__ void __launch_bounds__(kThreads) normalize_generic_kernel(NormalizeParams p) {
-  using T = FloatTraits<D>;
-  using S = typename T::storage;
-  const int64_t total = p.n * p.c * p.h * p.w;
-  S* const out = static_cast<S*>(p.out);
-  FL_GRID_STRIDE_LOOP(i, total) {
-    // Decompose i in output memory order: (n, c, y, x) planar or (n, y, x, c) channels_last.
-    int64_t n, k, y, x, rest = i;
-    if (p.channels_last) {
-      k = rest % p.c; rest /= p.c;
-      x = rest % p.w; rest /= p.w;
-      y = rest % p.h; n = rest / p.h;
-    } else {
-      x = rest % p.w; rest /= p.w;
-      y = rest % p.h; rest /= p.h;
-      k = rest % p.c; n = rest / p.c;
+struct NormalizeGeneric : SinglePhase {
+  static constexpr const char* kName = "normalize_generic";
+  static FL_DEVICE void phase(int, const Thread& t, Shared&, const NormalizeParams& p) {
+    using T = FloatTraits<D>;
+    using S = typename T::storage;
+    const int64_t total = p.n * p.c * p.h * p.w;
+    S* const out = static_cast<S*>(p.out);
+    for (int64_t i = t.first(); i < total; i += t.step()) {
+      // Decompose i in output memory order: (n, c, y, x) planar or (n, y, x, c) channels_last.
+      int64_t n, k, y, x, rest = i;
+      if (p.channels_last) {
+        k = rest % p.c; rest /= p.c;
+        x = rest % p.w; rest /= p.w;
+        y = rest % p.h; n = rest / p.h;
+      } else {
+        x = rest % p.w; rest /= p.w;
+        y = rest % p.h; rest /= p.h;
+        k = rest % p.c; n = rest / p.c;
+      }
+      const uint8_t value = load(p.in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w +
+                                 p.channel_map[k] * p.in_stride_c);
+      store(out + i, T::from_float(normalize_value(value, p.mean[k], p.inv_std[k])));
     }
-    const uint8_t value = p.in[n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w +
-                               p.channel_map[k] * p.in_stride_c];
-    out[i] = T::from_float(normalize_value(value, p.mean[k], p.inv_std[k]));
   }
-}
+};
 
 bool fast_path_applies(const NormalizeParams& p) {
   const int64_t plane = p.h * p.w;
-  return classify_channels(p.channel_map, p.c) != ChannelOrder::kOther && p.in_stride_c == 1 && p.in_stride_w == p.c && p.in_stride_h == p.w * p.c &&
-         (p.n == 1 || p.in_stride_n % 4 == 0) && plane % 4 == 0 && reinterpret_cast<uintptr_t>(p.in) % 4 == 0 &&
-         reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+  return classify_channels(p.channel_map, p.c) != ChannelOrder::kOther && p.in_stride_c == 1 &&
+         p.in_stride_w == p.c && p.in_stride_h == p.w * p.c && (p.n == 1 || p.in_stride_n % 4 == 0) &&
+         plane % 4 == 0 && reinterpret_cast<uintptr_t>(p.in) % 4 == 0 && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
 }
 
 template <FloatDtype D, int C, bool Swap>
 void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
-  const int64_t blocks = blocks_for(p.n * (p.h * p.w / 4));
+  const Grid grid{blocks_for(p.n * (p.h * p.w / 4)), 1};
   if (p.channels_last)
-    normalize_vec4_kernel<D, C, Swap, true><<<blocks, kThreads, 0, stream>>>(p);
+    launch<NormalizeVec4<D, C, Swap, true>>(grid, stream, p);
   else
-    normalize_vec4_kernel<D, C, Swap, false><<<blocks, kThreads, 0, stream>>>(p);
+    launch<NormalizeVec4<D, C, Swap, false>>(grid, stream, p);
 }
 
 }  // namespace
@@ -119,7 +129,7 @@ void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p)) {
-      normalize_generic_kernel<D><<<blocks_for(p.n * p.c * p.h * p.w), kThreads, 0, stream>>>(p);
+      launch<NormalizeGeneric<D>>(Grid{blocks_for(p.n * p.c * p.h * p.w), 1}, stream, p);
     } else if (p.c == 1) {
       launch_vec4<D, 1, false>(p, stream);
     } else if (classify_channels(p.channel_map, p.c) == ChannelOrder::kSwap) {
@@ -130,4 +140,5 @@ void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
   });
 }
 
+}  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -13,7 +13,7 @@ namespace {
 
 void run(const at::Tensor& img, const NormalizeParams& p) {
   const c10::cuda::CUDAGuard guard(img.device());
-  launch_normalize(p, c10::cuda::getCurrentCUDAStream());
+  cuda::launch_normalize(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

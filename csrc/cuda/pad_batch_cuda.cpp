@@ -13,7 +13,7 @@ namespace fastload {
 namespace {
 
 at::Tensor run(PadBatchCall call, const at::Device& device) {
-  return launch_with_descriptors(call, device, launch_pad_batch);
+  return launch_with_descriptors("fastload::pad_batch", call, device, cuda::launch_pad_batch);
 }
 
 at::Tensor pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,

@@ -13,7 +13,7 @@ namespace fastload {
 namespace {
 
 at::Tensor run(ResizePadBatchCall call, const at::Device& device) {
-  return launch_with_descriptors(call, device, launch_resize_pad_batch);
+  return launch_with_descriptors("fastload::resize_pad_batch", call, device, cuda::launch_resize_pad_batch);
 }
 
 at::Tensor resize_pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,

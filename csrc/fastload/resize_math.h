@@ -74,23 +74,4 @@ FL_HOST_DEVICE FL_INLINE float normalize_float(float v, float mean, float inv_st
 #endif
 }
 
-// The normalized value of output channel k at destination (y, x) of image r (inside its resized extent).
-FL_HOST_DEVICE FL_INLINE float resize_sample(const ResizePadBatchParams& p, const ResizeDesc& r, int64_t y, int64_t x,
-                                             int k) {
-  const ImageDesc& s = r.src;
-  const int64_t c_off = p.channel_map[k] * s.stride_c;
-  if (p.interpolation == Interpolation::kNearest) {
-    const uint8_t v = s.data[nearest_index(y, r.scale_y, s.h) * s.stride_h +
-                             nearest_index(x, r.scale_x, s.w) * s.stride_w + c_off];
-    return normalize_value(v, p.mean[k], p.inv_std[k]);
-  }
-  const LinearTap ty = linear_tap(y, r.scale_y, s.h);
-  const LinearTap tx = linear_tap(x, r.scale_x, s.w);
-  const uint8_t* row0 = s.data + ty.i0 * s.stride_h + c_off;
-  const uint8_t* row1 = s.data + ty.i1 * s.stride_h + c_off;
-  const float top = blend(row0[tx.i0 * s.stride_w], row0[tx.i1 * s.stride_w], tx.frac);
-  const float bottom = blend(row1[tx.i0 * s.stride_w], row1[tx.i1 * s.stride_w], tx.frac);
-  return normalize_float(blend(top, bottom, ty.frac), p.mean[k], p.inv_std[k]);
-}
-
 }  // namespace fastload

@@ -2,7 +2,6 @@
 #include "ops/channel_stats.h"
 
 #include <ATen/ops/zeros.h>
-#include <torch/library.h>
 
 #include "ops/images.h"
 
@@ -15,11 +14,6 @@ std::vector<ImageDesc> describe_channel_stats(at::TensorList images, at::IntArra
   TORCH_CHECK(channels >= 1 && channels <= 3, op, ": images must have 1 to 3 channels, got ", channels);
   out = at::zeros({2, channels}, images[0].options().dtype(at::kLong));
   return descs;
-}
-
-TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
-  m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
 }
 
 }  // namespace fastload

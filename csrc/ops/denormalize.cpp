@@ -2,7 +2,6 @@
 #include "ops/denormalize.h"
 
 #include <ATen/ops/empty.h>
-#include <torch/library.h>
 
 #include "ops/common.h"
 
@@ -45,10 +44,6 @@ DenormalizeParams describe_denormalize(const at::Tensor& x, at::ArrayRef<double>
                 : at::empty({p.h, p.w, c}, x.options().dtype(at::kByte));
   p.out = out.data_ptr<uint8_t>();
   return p;
-}
-
-TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def("denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");
 }
 
 }  // namespace fastload

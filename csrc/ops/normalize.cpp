@@ -2,7 +2,6 @@
 #include "ops/normalize.h"
 
 #include <ATen/ops/empty_strided.h>
-#include <torch/library.h>
 
 #include <utility>
 #include <vector>
@@ -116,16 +115,6 @@ void bind_normalize_output(const char* op, const at::Tensor& img, NormalizeParam
                 ": out overlaps img in memory (out would overwrite pixels still to be read)");
   }
   p.out = out.data_ptr();
-}
-
-TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def(
-      "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
-      "bool channels_last) -> Tensor");
-  // The same op writing into a caller's buffer (reused across batches: no allocation, no page faults).
-  m.def(
-      "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, "
-      "Tensor(a!) out) -> ()");
 }
 
 }  // namespace fastload

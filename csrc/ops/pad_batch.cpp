@@ -3,7 +3,6 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_strided.h>
-#include <torch/library.h>
 
 #include <cmath>
 
@@ -95,16 +94,6 @@ PadBatchCall describe_pad_batch(const at::Tensor& data, const at::Tensor& offset
   call.params = describe_batch(op, call.images, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
                                   channels_last, data.options(), call.out);
   return call;
-}
-
-TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  // mean/inv_std None: a padded uint8 (N, Hp, Wp, C) batch in the input's channel order.
-  m.def(
-      "pad_batch(Tensor[] images, int[] flip_masks, int[] batch_hw, float[]? mean, float[]? inv_std, "
-      "int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  m.def(
-      "pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] batch_hw, float[]? mean, "
-      "float[]? inv_std, int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
 }
 
 }  // namespace fastload

@@ -3,7 +3,6 @@
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_strided.h>
-#include <torch/library.h>
 
 #include <string>
 
@@ -90,17 +89,6 @@ ResizePadBatchCall describe_resize_pad_batch(const at::Tensor& data, const at::T
   const char* op = "fastload::resize_pad_batch_packed";
   return describe(op, describe_packed(op, data, offsets, sizes, channels), channels, new_sizes, batch_hw, mean, inv_std,
                  channel_map, pad_value, interpolation, dtype, channels_last, data.options());
-}
-
-TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def(
-      "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
-      "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
-      "bool channels_last) -> Tensor");
-  m.def(
-      "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
-      "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, "
-      "ScalarType dtype, bool channels_last) -> Tensor");
 }
 
 }  // namespace fastload

@@ -1,0 +1,129 @@
+// The kernel portability layer: one kernel source compiles with nvcc (a real __global__ launch on a stream) and with
+// the host compiler when FL_EMULATION is defined (blocks and threads run one after another on the CPU, block phases
+// separated by a barrier run phase by phase, and every global access is checked against the launch's buffers).
+//
+// A kernel is a struct K with `kName`, `Shared` (its block-shared memory), `kPhases` (phases separated by
+// __syncthreads) and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`; it reads
+// and writes global memory only through load/store/atomic_add below. Torch-free.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
+
+#include "fastload/macros.h"
+
+#if defined(FL_EMULATION)
+#include "cuda/emulation.h"
+#define FL_KERNEL_NS emulation
+#define FL_DEVICE inline
+#else
+#include <cuda_runtime.h>
+#define FL_KERNEL_NS cuda
+#define FL_DEVICE __device__ __forceinline__
+#endif
+
+#include "cuda/launch.h"
+
+namespace fastload {
+namespace FL_KERNEL_NS {
+
+// Where a thread is: its index in the block, its block's (x, y) in the grid, and the block and grid sizes.
+struct Thread {
+  int64_t x, block_x, block_y, block_dim, grid_x, grid_y;
+  // First index and step of a grid-stride loop over x (all blocks of one grid row).
+  FL_DEVICE int64_t first() const { return block_x * block_dim + x; }
+  FL_DEVICE int64_t step() const { return grid_x * block_dim; }
+};
+
+struct Grid {
+  int64_t x, y;
+};
+
+// A kernel with one phase and no shared memory.
+struct SinglePhase {
+  struct Shared {};
+  static constexpr int kPhases = 1;
+};
+
+#if defined(FL_EMULATION)
+
+template <typename T>
+inline T load(const T* p) {
+  check_access(p, sizeof(T), alignof(T), false);
+  T v;
+  memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+inline void store(T* p, T v) {
+  check_access(p, sizeof(T), alignof(T), true);
+  memcpy(p, &v, sizeof(T));
+}
+
+inline void atomic_add(unsigned long long* p, unsigned long long v) {
+  check_access(p, sizeof(v), alignof(unsigned long long), true);
+  *p += v;  // blocks run one at a time
+}
+
+// Runs every block and thread of the grid on this CPU thread, phase by phase within a block, with the kernel's name
+// and each thread's coordinates recorded for the access checks' messages and in the launch log.
+template <typename K, typename P>
+void launch(Grid grid, cudaStream_t /*stream*/, const P& p) {
+  KernelScope scope(K::kName, grid.x, grid.y, kThreads);
+  for (int64_t by = 0; by < grid.y; ++by) {
+    for (int64_t bx = 0; bx < grid.x; ++bx) {
+      typename K::Shared shared{};
+      for (int k = 0; k < K::kPhases; ++k) {
+        for (int64_t x = 0; x < kThreads; ++x) {
+          const Thread t{x, bx, by, kThreads, grid.x, grid.y};
+          scope.at(bx, by, x);
+          K::phase(k, t, shared, p);
+        }
+      }
+    }
+  }
+}
+
+#else
+
+// Read-only data through the non-coherent cache where CUDA has an __ldg for the type; structs (descriptors) plainly.
+template <typename T>
+__device__ __forceinline__ T load(const T* p) {
+  if constexpr (std::is_arithmetic_v<T> || std::is_same_v<T, float4> || std::is_same_v<T, uint2>) {
+    return __ldg(p);
+  } else {
+    return *p;
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void store(T* p, T v) {
+  *p = v;
+}
+
+__device__ __forceinline__ void atomic_add(unsigned long long* p, unsigned long long v) { atomicAdd(p, v); }
+
+template <typename K, typename P>
+__global__ void __launch_bounds__(kThreads) kernel_entry(P p) {
+  __shared__ typename K::Shared shared;
+  const Thread t{threadIdx.x, blockIdx.x, blockIdx.y, blockDim.x, gridDim.x, gridDim.y};
+#pragma unroll 1
+  for (int k = 0; k < K::kPhases; ++k) {
+    if (k > 0) __syncthreads();
+    K::phase(k, t, shared, p);
+  }
+}
+
+template <typename K, typename P>
+void launch(Grid grid, cudaStream_t stream, const P& p) {
+  static_assert(K::kName != nullptr, "every kernel has a name (the emulation's messages and launch log use it)");
+  if (grid.x == 0 || grid.y == 0) return;
+  kernel_entry<K, P><<<dim3(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y)), kThreads, 0, stream>>>(p);
+}
+
+#endif
+
+}  // namespace FL_KERNEL_NS
+}  // namespace fastload

@@ -1,0 +1,14 @@
+// What the launcher declarations need: cudaStream_t and the namespace of the kernels being declared (cuda, or
+// emulation when FL_EMULATION is defined). Lets a .cpp declare launchers without including the kernel layer.
+#pragma once
+#if defined(FL_EMULATION)
+#include "cuda/emulation.h"
+#ifndef FL_KERNEL_NS
+#define FL_KERNEL_NS emulation
+#endif
+#else
+#include <cuda_runtime_api.h>
+#ifndef FL_KERNEL_NS
+#define FL_KERNEL_NS cuda
+#endif
+#endif

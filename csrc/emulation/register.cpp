@@ -1,0 +1,161 @@
+// The `fastload_emulation` library: every op on CPU tensors through the CUDA kernel sources (csrc/cuda/*.cu compiled
+// by the host compiler), with the same argument checks as the real ops and every global access of every emulated
+// thread checked against the buffers registered here (the inputs read-only, the output writable). Built when
+// FASTLOAD_CUDA_EMULATION=1; selected with FASTLOAD_BACKEND=cuda-emulation.
+#define FL_EMULATION 1
+#include <ATen/core/Tensor.h>
+#include <torch/library.h>
+
+#include <string>
+#include <vector>
+
+#include "cuda/channel_stats_launch.h"
+#include "cuda/denormalize_launch.h"
+#include "cuda/normalize_launch.h"
+#include "cuda/pad_batch_launch.h"
+#include "cuda/resize_pad_batch_launch.h"
+#include "ops/channel_stats.h"
+#include "ops/denormalize.h"
+#include "ops/normalize.h"
+#include "ops/pad_batch.h"
+#include "ops/resize_pad_batch.h"
+#include "ops/schemas.h"
+
+namespace fastload {
+namespace {
+
+using emulation::Buffer;
+using emulation::strided_buffer;
+
+// strided_buffer takes strides in bytes; tensors count them in elements.
+Buffer tensor_buffer(std::string name, const at::Tensor& t, bool writable) {
+  std::vector<int64_t> strides(t.strides().begin(), t.strides().end());
+  for (int64_t& s : strides) s *= t.element_size();
+  return strided_buffer(std::move(name), t.data_ptr(), t.sizes().data(), strides.data(), static_cast<int>(t.dim()),
+                        t.element_size(), writable);
+}
+
+Buffer image_buffer(std::string name, const ImageDesc& d, int64_t c) {
+  const int64_t sizes[3] = {d.h, d.w, c};
+  const int64_t strides[3] = {d.stride_h, d.stride_w, d.stride_c};
+  return strided_buffer(std::move(name), d.data, sizes, strides, 3, 1, false);
+}
+
+template <typename Desc>
+Buffer descriptor_buffer(const std::vector<Desc>& descs) {
+  const auto begin = reinterpret_cast<uintptr_t>(descs.data());
+  return Buffer{"descriptors", begin, begin + descs.size() * sizeof(Desc), false};
+}
+
+void run_normalize(const at::Tensor& img, const NormalizeParams& p) {
+  const int64_t sizes[4] = {p.n, p.h, p.w, p.c};
+  const int64_t strides[4] = {p.in_stride_n, p.in_stride_h, p.in_stride_w, p.in_stride_c};
+  const int64_t out_elements = p.n * p.c * p.h * p.w;
+  const int64_t out_bytes = out_elements * (p.dtype == FloatDtype::kFloat32 ? 4 : 2);
+  const auto out = reinterpret_cast<uintptr_t>(p.out);
+  const emulation::BufferScope scope({strided_buffer("img", p.in, sizes, strides, 4, 1, false),
+                                      Buffer{"out", out, out + static_cast<uintptr_t>(out_bytes), true}});
+  emulation::launch_normalize(p, nullptr);
+}
+
+at::Tensor denormalize_emulated(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
+                                at::IntArrayRef channel_map) {
+  at::Tensor out;
+  const DenormalizeParams p = describe_denormalize(x, mean, std, channel_map, out);
+  const emulation::BufferScope scope({tensor_buffer("x", x, false), tensor_buffer("out", out, true)});
+  emulation::launch_denormalize(p, nullptr);
+  return out;
+}
+
+template <typename Call, typename Launch>
+at::Tensor run_batch(Call call, Launch launch) {
+  auto& p = call.params;
+  p.images = call.images.data();
+  std::vector<Buffer> buffers{descriptor_buffer(call.images), tensor_buffer("out", call.out, true)};
+  for (size_t i = 0; i < call.images.size(); ++i) {
+    if constexpr (std::is_same_v<typename decltype(call.images)::value_type, ImageDesc>) {
+      buffers.push_back(image_buffer("images[" + std::to_string(i) + "]", call.images[i], p.c));
+    } else {
+      buffers.push_back(image_buffer("images[" + std::to_string(i) + "]", call.images[i].src, p.c));
+    }
+  }
+  const emulation::BufferScope scope(std::move(buffers));
+  launch(p, nullptr);
+  return call.out;
+}
+
+at::Tensor pad_batch_emulated(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
+                              std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
+                              at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                              std::optional<at::ScalarType> dtype, bool channels_last) {
+  return run_batch(describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                      channels_last),
+                   emulation::launch_pad_batch);
+}
+
+at::Tensor pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                     int64_t channels, at::IntArrayRef batch_hw,
+                                     std::optional<at::ArrayRef<double>> mean,
+                                     std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                     at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                     bool channels_last) {
+  return run_batch(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+                                      pad_value, dtype, channels_last),
+                   emulation::launch_pad_batch);
+}
+
+at::Tensor resize_pad_batch_emulated(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
+                                     at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
+                                     at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
+                                     at::ArrayRef<double> pad_value, c10::string_view interpolation,
+                                     at::ScalarType dtype, bool channels_last) {
+  return run_batch(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map,
+                                             pad_value, interpolation, dtype, channels_last),
+                   emulation::launch_resize_pad_batch);
+}
+
+at::Tensor resize_pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& offsets,
+                                            const at::Tensor& sizes, int64_t channels, at::IntArrayRef new_sizes,
+                                            at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
+                                            at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
+                                            at::ArrayRef<double> pad_value, c10::string_view interpolation,
+                                            at::ScalarType dtype, bool channels_last) {
+  return run_batch(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
+                                             channel_map, pad_value, interpolation, dtype, channels_last),
+                   emulation::launch_resize_pad_batch);
+}
+
+at::Tensor channel_stats_emulated(at::TensorList images, at::IntArrayRef flip_masks) {
+  at::Tensor out;
+  const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
+  auto* totals = reinterpret_cast<unsigned long long*>(out.data_ptr<int64_t>());
+  for (size_t i = 0; i < descs.size(); ++i) {
+    const emulation::BufferScope scope({image_buffer("images[" + std::to_string(i) + "]", descs[i], out.size(1)),
+                                        tensor_buffer("totals", out, true)});
+    emulation::launch_channel_stats(descs[i], out.size(1), totals, nullptr);
+  }
+  return out;
+}
+
+std::vector<std::string> launch_log() { return emulation::take_launch_log(); }
+
+}  // namespace
+
+TORCH_LIBRARY(fastload_emulation, m) {
+  define_schemas(m);
+  // The kernels launched since the last call ("name grid_x x grid_y blocks of threads"), oldest first; clears it.
+  m.def("launch_log() -> str[]", &launch_log);
+}
+
+TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
+  m.impl("normalize", &normalize_op<run_normalize>);
+  m.impl("normalize_into", &normalize_into_op<run_normalize>);
+  m.impl("denormalize", &denormalize_emulated);
+  m.impl("pad_batch", &pad_batch_emulated);
+  m.impl("pad_batch_packed", &pad_batch_packed_emulated);
+  m.impl("resize_pad_batch", &resize_pad_batch_emulated);
+  m.impl("resize_pad_batch_packed", &resize_pad_batch_packed_emulated);
+  m.impl("channel_stats", &channel_stats_emulated);
+}
+
+}  // namespace fastload

@@ -1,0 +1,37 @@
+// The schemas of every fastload op, defined once for each library that implements them: `fastload` (the CPU and
+// CUDA kernels) and, in an emulation build, `fastload_emulation` (the CUDA kernel sources run on the CPU).
+#include "ops/schemas.h"
+
+namespace fastload {
+
+void define_schemas(torch::Library& m) {
+  // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
+  m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
+  m.def("denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");
+  m.def(
+      "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
+      "bool channels_last) -> Tensor");
+  // The same op writing into a caller's buffer (reused across batches: no allocation, no page faults).
+  m.def(
+      "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, "
+      "Tensor(a!) out) -> ()");
+  // mean/inv_std None: a padded uint8 (N, Hp, Wp, C) batch in the input's channel order.
+  m.def(
+      "pad_batch(Tensor[] images, int[] flip_masks, int[] batch_hw, float[]? mean, float[]? inv_std, "
+      "int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
+  m.def(
+      "pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] batch_hw, float[]? mean, "
+      "float[]? inv_std, int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
+  m.def(
+      "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
+      "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
+      "bool channels_last) -> Tensor");
+  m.def(
+      "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
+      "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, "
+      "ScalarType dtype, bool channels_last) -> Tensor");
+}
+
+TORCH_LIBRARY(fastload, m) { define_schemas(m); }
+
+}  // namespace fastload
