@@ -70,7 +70,9 @@ struct DenormalizeGeneric : SinglePhase {
       const int64_t x = i % p.w, rest = i / p.w;
       const int64_t y = rest % p.h, n = rest / p.h;
       const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w;
-      for (int64_t k = 0; k < p.c; ++k) {
+#pragma unroll
+      for (int k = 0; k < kMaxChannels; ++k) {
+        if (k >= p.c) break;
         const float v = T::to_float(load(src + p.channel_map[k] * p.in_stride_c));
         store(p.out + i * p.c + k, denormalize_value(v, p.std[k], p.mean[k]));
       }

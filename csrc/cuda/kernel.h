@@ -40,6 +40,14 @@ struct Grid {
   int64_t x, y;
 };
 
+// a[k] for a per-channel parameter array with a runtime k, by selects: indexing a kernel parameter with a runtime
+// value makes nvcc copy the parameter block to local memory (a stack frame) first.
+template <typename T, int N>
+FL_DEVICE T channel(const T (&a)[N], int64_t k) {
+  static_assert(N == 3, "per-channel arrays hold kMaxChannels = 3 values");
+  return k == 0 ? a[0] : (k == 1 ? a[1] : a[2]);
+}
+
 // A kernel with one phase and no shared memory.
 struct SinglePhase {
   struct Shared {};

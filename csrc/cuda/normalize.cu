@@ -100,8 +100,8 @@ struct NormalizeGeneric : SinglePhase {
         k = rest % p.c; n = rest / p.c;
       }
       const uint8_t value = load(p.in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w +
-                                 p.channel_map[k] * p.in_stride_c);
-      store(out + i, T::from_float(normalize_value(value, p.mean[k], p.inv_std[k])));
+                                 channel(p.channel_map, k) * p.in_stride_c);
+      store(out + i, T::from_float(normalize_value(value, channel(p.mean, k), channel(p.inv_std, k))));
     }
   }
 };

@@ -59,7 +59,9 @@ struct PadBytes : SinglePhase {
     uint8_t* const out = static_cast<uint8_t*>(p.out);
     for (int64_t i = t.first(); i < p.n * p.out_h * p.out_w; i += t.step()) {
       const PixelAt at(p, i);
-      for (int k = 0; k < p.c; ++k) {
+#pragma unroll
+      for (int k = 0; k < kMaxChannels; ++k) {
+        if (k >= p.c) break;
         store(out + i * p.c + k, at.inside ? load(at.src + p.channel_map[k] * at.stride_c) : p.pad_byte[k]);
       }
     }

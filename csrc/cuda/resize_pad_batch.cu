@@ -44,7 +44,9 @@ struct ResizePad : SinglePhase {
       const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
       const ResizeDesc img = load(p.images + n);
       const bool inside = y < img.new_h && x < img.new_w;
-      for (int k = 0; k < p.c; ++k) {
+#pragma unroll
+      for (int k = 0; k < kMaxChannels; ++k) {
+        if (k >= p.c) break;
         const float v = inside ? resize_sample(p, img, y, x, k) : p.pad_value[k];
         store(out + (p.channels_last ? i * p.c + k : (n * p.c + k) * plane + pixel), T::from_float(v));
       }
