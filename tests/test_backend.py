@@ -113,10 +113,11 @@ def test_emulation_launch_log_names_the_path_that_ran():
     img = torch.zeros(2, 8, 8, 3, dtype=torch.uint8)
     with _ops.backend("cuda-emulation"):
         fl.normalize(img, fl.IMAGENET)                 # contiguous, H*W % 4 == 0: the vector path
-        fl.normalize(img[:, :, :7], fl.IMAGENET)       # a crop: the generic path (for now)
+        fl.normalize(img[:, :, :7], fl.IMAGENET)       # a crop: the row kernel
+        fl.normalize(img.numpy()[:, :, ::-1], fl.IMAGENET)  # a horizontal flip: the row kernel
         fl.compute_mean_std([img[0]])
     log = _ops.emulation_launch_log()
-    assert [entry.split()[0] for entry in log] == ["normalize_vec4", "normalize_generic", "channel_stats"], log
+    assert [entry.split()[0] for entry in log] == ["normalize_vec4", "normalize_rows", "normalize_rows", "channel_stats"], log
     assert _ops.emulation_launch_log() == []
 
 

@@ -4,8 +4,10 @@
 // Fast path: every image is a contiguous HWC block, H*W is a multiple of 4 and the input is 4-byte aligned. Each thread
 // then converts 4 pixels: C aligned 32-bit loads, 4*C values, and 16-byte (fp32) or 8-byte (fp16/bf16) stores.
 // Consecutive threads touch consecutive words, so loads and stores coalesce. Anything else (odd widths, transposed,
-// sliced or flipped views) runs the generic kernel: one output element per thread, in output memory order.
+// sliced or flipped views) runs the row kernel: rows of 4-pixel groups, vector stores where aligned.
 #include <stdint.h>
+
+#include <algorithm>
 
 #include "cuda/kernel.h"
 #include "cuda/normalize_launch.h"
@@ -79,29 +81,64 @@ struct NormalizeVec4 : SinglePhase {
   }
 };
 
-template <FloatDtype D>
-struct NormalizeGeneric : SinglePhase {
-  static constexpr const char* kName = "normalize_generic";
+// Any strides (crops, flips, transposed views, odd widths): a 2-D grid of (row tiles, rows), one row's base address
+// and one division per row, 4 output pixels per thread. Loads are bytes through the strides (the input is a quarter
+// of the traffic or less); stores are vectors wherever the 4 outputs are in the row and aligned, else scalars.
+template <FloatDtype D, int C, bool ChannelsLast>
+struct NormalizeRows : SinglePhase {
+  static constexpr const char* kName = "normalize_rows";
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const NormalizeParams& p) {
     using T = FloatTraits<D>;
     using S = typename T::storage;
-    const int64_t total = p.n * p.c * p.h * p.w;
+    constexpr int64_t kVectorBytes = 4 * sizeof(S);
+    const int64_t plane = p.h * p.w;
     S* const out = static_cast<S*>(p.out);
-    for (int64_t i = t.first(); i < total; i += t.step()) {
-      // Decompose i in output memory order: (n, c, y, x) planar or (n, y, x, c) channels_last.
-      int64_t n, k, y, x, rest = i;
-      if (p.channels_last) {
-        k = rest % p.c; rest /= p.c;
-        x = rest % p.w; rest /= p.w;
-        y = rest % p.h; n = rest / p.h;
-      } else {
-        x = rest % p.w; rest /= p.w;
-        y = rest % p.h; rest /= p.h;
-        k = rest % p.c; n = rest / p.c;
+    const int64_t x0 = 4 * t.first();
+    if (x0 >= p.w) return;
+    for (int64_t r = t.block_y; r < p.n * p.h; r += t.grid_y) {
+      const int64_t n = r / p.h, y = r - n * p.h;
+      const uint8_t* src = p.in + n * p.in_stride_n + y * p.in_stride_h + x0 * p.in_stride_w;
+      const int count = p.w - x0 < 4 ? static_cast<int>(p.w - x0) : 4;
+      float v[C][4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+#pragma unroll
+        for (int k = 0; k < C; ++k) {
+          const uint8_t x = j < count ? load(src + j * p.in_stride_w + channel(p.channel_map, k) * p.in_stride_c) : 0;
+          v[k][j] = normalize_value(x, p.mean[k], p.inv_std[k]);
+        }
       }
-      const uint8_t value = load(p.in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w +
-                                 channel(p.channel_map, k) * p.in_stride_c);
-      store(out + i, T::from_float(normalize_value(value, channel(p.mean, k), channel(p.inv_std, k))));
+      if constexpr (ChannelsLast) {
+        S* dst = out + (r * p.w + x0) * C;
+        if (count == 4 && reinterpret_cast<uintptr_t>(dst) % kVectorBytes == 0) {
+          float flat[4 * C];
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
+#pragma unroll
+          for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
+        } else {
+          // Unrolled with a guard, not `j < count`: a runtime index would put v in local memory.
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int k = 0; k < C; ++k)
+              if (j < count) store(dst + j * C + k, T::from_float(v[k][j]));
+        }
+      } else {
+#pragma unroll
+        for (int k = 0; k < C; ++k) {
+          S* dst = out + (n * C + k) * plane + y * p.w + x0;
+          if (count == 4 && reinterpret_cast<uintptr_t>(dst) % kVectorBytes == 0) {
+            Vec4Store<D>::run(dst, v[k]);
+          } else {
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+              if (j < count) store(dst + j, T::from_float(v[k][j]));
+          }
+        }
+      }
     }
   }
 };
@@ -122,6 +159,18 @@ void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
     launch<NormalizeVec4<D, C, Swap, false>>(grid, stream, p);
 }
 
+template <FloatDtype D>
+void launch_rows(const NormalizeParams& p, cudaStream_t stream) {
+  // Row tiles of 4 * kThreads pixels across x; rows across y, grid-stride past CUDA's 65535 limit on gridDim.y.
+  const Grid grid{(p.w + 4 * kThreads - 1) / (4 * kThreads), std::min<int64_t>(p.n * p.h, 65535)};
+  const bool cl = p.channels_last;
+  if (p.c == 1) {
+    cl ? launch<NormalizeRows<D, 1, true>>(grid, stream, p) : launch<NormalizeRows<D, 1, false>>(grid, stream, p);
+  } else {
+    cl ? launch<NormalizeRows<D, 3, true>>(grid, stream, p) : launch<NormalizeRows<D, 3, false>>(grid, stream, p);
+  }
+}
+
 }  // namespace
 
 void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
@@ -129,7 +178,7 @@ void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p)) {
-      launch<NormalizeGeneric<D>>(Grid{blocks_for(p.n * p.c * p.h * p.w), 1}, stream, p);
+      launch_rows<D>(p, stream);
     } else if (p.c == 1) {
       launch_vec4<D, 1, false>(p, stream);
     } else if (classify_channels(p.channel_map, p.c) == ChannelOrder::kSwap) {
