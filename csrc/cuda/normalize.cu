@@ -34,6 +34,19 @@ struct Vec4Store {  // fp16 / bf16: four 16-bit values in one 8-byte store
   }
 };
 
+// 4 pixels x C channels (v[k][j]: channel k of pixel j) of channels_last output are 4*C consecutive values from
+// `dst`: C vector stores of 4.
+template <FloatDtype D, int C>
+FL_DEVICE void store_pixels_last(typename FloatTraits<D>::storage* dst, const float (&v)[C][4]) {
+  float flat[4 * C];
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
+#pragma unroll
+  for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
+}
+
 template <FloatDtype D, int C, bool Swap, bool ChannelsLast>
 struct NormalizeVec4 : SinglePhase {
   static constexpr const char* kName = "normalize_vec4";
@@ -63,15 +76,7 @@ struct NormalizeVec4 : SinglePhase {
         }
       }
       if constexpr (ChannelsLast) {
-        // 4 pixels x C channels are 4*C consecutive outputs: C vector stores of 4.
-        S* dst = out + (n * plane + pixel) * C;
-        float flat[4 * C];
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-#pragma unroll
-          for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
-#pragma unroll
-        for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
+        store_pixels_last<D, C>(out + (n * plane + pixel) * C, v);
       } else {
         S* dst = out + n * C * plane + pixel;
 #pragma unroll
@@ -111,13 +116,7 @@ struct NormalizeRows : SinglePhase {
       if constexpr (ChannelsLast) {
         S* dst = out + (r * p.w + x0) * C;
         if (count == 4 && reinterpret_cast<uintptr_t>(dst) % kVectorBytes == 0) {
-          float flat[4 * C];
-#pragma unroll
-          for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
-#pragma unroll
-          for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
+          store_pixels_last<D, C>(dst, v);
         } else {
           // Unrolled with a guard, not `j < count`: a runtime index would put v in local memory.
 #pragma unroll
