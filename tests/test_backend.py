@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+import numpy as np
 import torch
 
 import fastload as fl
@@ -128,3 +129,12 @@ def test_emulation_checks_every_access():
     img = torch.zeros(4, 4, 3, dtype=torch.uint8)
     out = torch.ops.fastload_emulation.normalize(img, [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False)
     assert out.shape == (3, 4, 4)
+
+
+def test_pad_batch_takes_the_row_kernels_for_every_layout():
+    _ops.emulation_launch_log()
+    images = [np.zeros((5, 7, 3), np.uint8)[:, ::-1], np.zeros((6, 3, 3), np.uint8)]
+    with _ops.backend("cuda-emulation"):
+        fl.pad_batch(images, fl.IMAGENET, dtype=torch.float16, channels_last=True)
+        fl.pad_batch(images, size_divisor=4)
+    assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["pad_normalized_rows", "pad_bytes_rows"]

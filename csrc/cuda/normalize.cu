@@ -11,41 +11,11 @@
 
 #include "cuda/kernel.h"
 #include "cuda/normalize_launch.h"
+#include "cuda/stores.h"
 
 namespace fastload {
 namespace FL_KERNEL_NS {
 namespace {
-
-template <FloatDtype D>
-struct Vec4Store;
-template <>
-struct Vec4Store<FloatDtype::kFloat32> {
-  static FL_DEVICE void run(float* dst, const float v[4]) {
-    store(reinterpret_cast<float4*>(dst), make_float4(v[0], v[1], v[2], v[3]));
-  }
-};
-template <FloatDtype D>
-struct Vec4Store {  // fp16 / bf16: four 16-bit values in one 8-byte store
-  static FL_DEVICE void run(uint16_t* dst, const float v[4]) {
-    using T = FloatTraits<D>;
-    const uint32_t lo = T::from_float(v[0]) | (static_cast<uint32_t>(T::from_float(v[1])) << 16);
-    const uint32_t hi = T::from_float(v[2]) | (static_cast<uint32_t>(T::from_float(v[3])) << 16);
-    store(reinterpret_cast<uint2*>(dst), make_uint2(lo, hi));
-  }
-};
-
-// 4 pixels x C channels (v[k][j]: channel k of pixel j) of channels_last output are 4*C consecutive values from
-// `dst`: C vector stores of 4.
-template <FloatDtype D, int C>
-FL_DEVICE void store_pixels_last(typename FloatTraits<D>::storage* dst, const float (&v)[C][4]) {
-  float flat[4 * C];
-#pragma unroll
-  for (int j = 0; j < 4; ++j)
-#pragma unroll
-    for (int k = 0; k < C; ++k) flat[j * C + k] = v[k][j];
-#pragma unroll
-  for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + 4 * k, flat + 4 * k);
-}
 
 template <FloatDtype D, int C, bool Swap, bool ChannelsLast>
 struct NormalizeVec4 : SinglePhase {
@@ -95,7 +65,6 @@ struct NormalizeRows : SinglePhase {
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const NormalizeParams& p) {
     using T = FloatTraits<D>;
     using S = typename T::storage;
-    constexpr int64_t kVectorBytes = 4 * sizeof(S);
     const int64_t plane = p.h * p.w;
     S* const out = static_cast<S*>(p.out);
     const int64_t x0 = 4 * t.first();
@@ -113,31 +82,8 @@ struct NormalizeRows : SinglePhase {
           v[k][j] = normalize_value(x, p.mean[k], p.inv_std[k]);
         }
       }
-      if constexpr (ChannelsLast) {
-        S* dst = out + (r * p.w + x0) * C;
-        if (count == 4 && reinterpret_cast<uintptr_t>(dst) % kVectorBytes == 0) {
-          store_pixels_last<D, C>(dst, v);
-        } else {
-          // Unrolled with a guard, not `j < count`: a runtime index would put v in local memory.
-#pragma unroll
-          for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int k = 0; k < C; ++k)
-              if (j < count) store(dst + j * C + k, T::from_float(v[k][j]));
-        }
-      } else {
-#pragma unroll
-        for (int k = 0; k < C; ++k) {
-          S* dst = out + (n * C + k) * plane + y * p.w + x0;
-          if (count == 4 && reinterpret_cast<uintptr_t>(dst) % kVectorBytes == 0) {
-            Vec4Store<D>::run(dst, v[k]);
-          } else {
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-              if (j < count) store(dst + j, T::from_float(v[k][j]));
-          }
-        }
-      }
+      S* dst = ChannelsLast ? out + (r * p.w + x0) * C : out + n * C * plane + y * p.w + x0;
+      store_group<D, C, ChannelsLast>(dst, plane, v, count);
     }
   }
 };
