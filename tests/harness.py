@@ -12,6 +12,7 @@ hypothesis property test. Bad-input tables are lists of `Bad` rows.
 from __future__ import annotations
 
 import contextlib
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -210,7 +211,8 @@ def property_test(op: OpTest, max_examples: int = 60):
     st = hypothesis.strategies
 
     @pytest.mark.parametrize("device", DEVICES)
-    @hypothesis.settings(max_examples=max_examples, deadline=None,
+    # Derandomized in CI (CI=true), so a run's verdict does not depend on the examples it happened to draw.
+    @hypothesis.settings(max_examples=max_examples, deadline=None, derandomize=bool(os.environ.get("CI")),
                          suppress_health_check=[hypothesis.HealthCheck.too_slow,
                                                 hypothesis.HealthCheck.function_scoped_fixture])
     @hypothesis.given(layout=st.sampled_from(op.layouts), dtype=st.sampled_from(op.dtypes),

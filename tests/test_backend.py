@@ -138,3 +138,14 @@ def test_pad_batch_takes_the_row_kernels_for_every_layout():
         fl.pad_batch(images, fl.IMAGENET, dtype=torch.float16, channels_last=True)
         fl.pad_batch(images, size_divisor=4)
     assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["pad_normalized_rows", "pad_bytes_rows"]
+
+
+def test_denormalize_paths():
+    _ops.emulation_launch_log()
+    x = torch.zeros(2, 3, 8, 8)
+    with _ops.backend("cuda-emulation"):
+        fl.denormalize(x, fl.IMAGENET)                                            # planar: the vector path
+        fl.denormalize(x.contiguous(memory_format=torch.channels_last), fl.IMAGENET)  # channels_last: rows
+        fl.denormalize(x[..., :7], fl.IMAGENET)                                   # a crop: rows
+    assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["denormalize_vec4", "denormalize_rows",
+                                                                   "denormalize_rows"]

@@ -57,7 +57,10 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     images = [harness.image_in_layout(rng, (h, w, channels), harness.storage_layout(layout)) for h, w in sizes]
     norm = random_norm(rng, channels)
     scales = [(96, 64), (40, 30), (17, 9), 0.5, 2.0, 1.7]
-    kw = dict(scale=scales[int(rng.integers(len(scales)))], input_order=str(rng.choice(["bgr", "rgb"])),
+    scale = scales[int(rng.integers(len(scales)))]
+    if any(min(fl.rescale_size((w, h), scale)[0]) < 1 for h, w in sizes):
+        scale = 2.0  # a thin strip that this scale would shrink to nothing is a bad input (see the Bad table)
+    kw = dict(scale=scale, input_order=str(rng.choice(["bgr", "rgb"])),
               size_divisor=int(rng.choice([1, 8, 32])), pad_value=rng.uniform(-3, 3, channels).round(3).tolist(),
               dtype=dtype, channels_last=layout == "channels_last",
               interpolation=str(rng.choice(["bilinear", "nearest"])))

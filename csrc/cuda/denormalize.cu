@@ -3,8 +3,10 @@
 //
 // Fast path: planar input (each channel plane contiguous, H*W a multiple of 4, aligned) and 4 pixels per thread:
 // one 16-byte (fp32) or 8-byte (fp16/bf16) load per channel, 4*C output bytes written as C 32-bit words.
-// Everything else (channels_last, sliced, odd sizes): one output pixel per thread.
+// Everything else (channels_last, sliced, odd sizes): the row kernel, 4 pixels per thread, word stores.
 #include <stdint.h>
+
+#include <algorithm>
 
 #include "cuda/denormalize_launch.h"
 #include "cuda/kernel.h"
@@ -50,31 +52,45 @@ struct DenormalizeVec4 : SinglePhase {
       }
       uint32_t* dst = reinterpret_cast<uint32_t*>(p.out + (n * plane + pixel) * C);
 #pragma unroll
-      for (int q = 0; q < C; ++q) {
-        store(dst + q, static_cast<uint32_t>(bytes[4 * q] | (bytes[4 * q + 1] << 8) | (bytes[4 * q + 2] << 16) |
-                                             (static_cast<uint32_t>(bytes[4 * q + 3]) << 24)));
-      }
+      for (int q = 0; q < C; ++q) store(dst + q, pack_word(bytes + 4 * q));
     }
   }
 };
 
-template <FloatDtype D>
-struct DenormalizeGeneric : SinglePhase {
-  static constexpr const char* kName = "denormalize_generic";
+// Any other strides (channels_last, crops, odd sizes): a 2-D grid of (row tiles, rows), one division per row, 4
+// output pixels per thread, read through the strides (C consecutive values per pixel when channels_last, so a warp's
+// reads stay within a few cache lines) and written as C 32-bit words where the 4 pixels are whole and aligned.
+template <FloatDtype D, int C>
+struct DenormalizeRows : SinglePhase {
+  static constexpr const char* kName = "denormalize_rows";
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const DenormalizeParams& p) {
     using T = FloatTraits<D>;
     using S = typename T::storage;
-    const int64_t total = p.n * p.h * p.w;
     const S* in = static_cast<const S*>(p.in);
-    for (int64_t i = t.first(); i < total; i += t.step()) {
-      const int64_t x = i % p.w, rest = i / p.w;
-      const int64_t y = rest % p.h, n = rest / p.h;
-      const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x * p.in_stride_w;
+    const int64_t x0 = 4 * t.first();
+    if (x0 >= p.w) return;
+    const int count = p.w - x0 < 4 ? static_cast<int>(p.w - x0) : 4;
+    for (int64_t r = t.block_y; r < p.n * p.h; r += t.grid_y) {
+      const int64_t n = r / p.h, y = r - n * p.h;
+      const S* src = in + n * p.in_stride_n + y * p.in_stride_h + x0 * p.in_stride_w;
+      uint8_t bytes[4 * C];
 #pragma unroll
-      for (int k = 0; k < kMaxChannels; ++k) {
-        if (k >= p.c) break;
-        const float v = T::to_float(load(src + p.channel_map[k] * p.in_stride_c));
-        store(p.out + i * p.c + k, denormalize_value(v, p.std[k], p.mean[k]));
+      for (int j = 0; j < 4; ++j) {
+#pragma unroll
+        for (int k = 0; k < C; ++k) {
+          const float v = j < count ? T::to_float(load(src + j * p.in_stride_w + p.channel_map[k] * p.in_stride_c))
+                                    : 0.0f;
+          bytes[j * C + k] = denormalize_value(v, p.std[k], p.mean[k]);
+        }
+      }
+      uint8_t* dst = p.out + (r * p.w + x0) * C;
+      if (count == 4 && reinterpret_cast<uintptr_t>(dst) % 4 == 0) {
+#pragma unroll
+        for (int q = 0; q < C; ++q) store(reinterpret_cast<uint32_t*>(dst) + q, pack_word(bytes + 4 * q));
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4 * C; ++i)
+          if (i < count * C) store(dst + i, bytes[i]);
       }
     }
   }
@@ -95,7 +111,9 @@ void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p, sizeof(typename FloatTraits<D>::storage))) {
-      launch<DenormalizeGeneric<D>>(Grid{blocks_for(p.n * p.h * p.w), 1}, stream, p);
+      // Row tiles of 4 * kThreads pixels across x; rows across y, grid-stride past gridDim.y's 65535.
+      const Grid grid{(p.w + 4 * kThreads - 1) / (4 * kThreads), std::min<int64_t>(p.n * p.h, 65535)};
+      p.c == 1 ? launch<DenormalizeRows<D, 1>>(grid, stream, p) : launch<DenormalizeRows<D, 3>>(grid, stream, p);
     } else if (p.c == 1) {
       launch<DenormalizeVec4<D, 1>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);
     } else {

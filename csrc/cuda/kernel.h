@@ -48,6 +48,12 @@ FL_DEVICE T channel(const T (&a)[N], int64_t k) {
   return k == 0 ? a[0] : (k == 1 ? a[1] : a[2]);
 }
 
+// Four bytes as one little-endian 32-bit word (for word stores of uint8 output).
+FL_DEVICE uint32_t pack_word(const uint8_t* b) {
+  return static_cast<uint32_t>(b[0]) | (static_cast<uint32_t>(b[1]) << 8) | (static_cast<uint32_t>(b[2]) << 16) |
+         (static_cast<uint32_t>(b[3]) << 24);
+}
+
 // A kernel with one phase and no shared memory.
 struct SinglePhase {
   struct Shared {};

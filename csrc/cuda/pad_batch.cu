@@ -93,9 +93,7 @@ struct PadBytesRows : SinglePhase {
       if (at.count == 4 && reinterpret_cast<uintptr_t>(dst) % 4 == 0) {
 #pragma unroll
         for (int q = 0; q < C; ++q) {
-          store(reinterpret_cast<uint32_t*>(dst) + q,
-                static_cast<uint32_t>(bytes[4 * q] | (bytes[4 * q + 1] << 8) | (bytes[4 * q + 2] << 16) |
-                                      (static_cast<uint32_t>(bytes[4 * q + 3]) << 24)));
+          store(reinterpret_cast<uint32_t*>(dst) + q, pack_word(bytes + 4 * q));
         }
       } else {
 #pragma unroll
