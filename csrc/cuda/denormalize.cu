@@ -4,6 +4,10 @@
 // Fast path: planar input (each channel plane contiguous, H*W a multiple of 4, aligned) and 4 pixels per thread:
 // one 16-byte (fp32) or 8-byte (fp16/bf16) load per channel, 4*C output bytes written as C 32-bit words.
 // Everything else (channels_last, sliced, odd sizes): the row kernel, 4 pixels per thread, word stores.
+//
+// Bytes moved: N*C*H*W in (4 or 2 bytes each) + N*H*W*C out (uint8): the reads dominate (80% / 67%). The vec4 path
+// reads full vectors per plane, the row kernel C consecutive values per pixel (channels_last) or a strided plane;
+// the target is 75% of a same-bytes device copy (unmeasured: no GPU has run these yet).
 #include <stdint.h>
 
 #include <algorithm>
