@@ -181,10 +181,9 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
 
 
 def _byte_range(t: torch.Tensor) -> tuple[int, int]:
-    """[first, last] byte address a non-empty tensor touches (any strides)."""
-    start, span = t.data_ptr(), sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s > 0)
-    back = sum((n - 1) * s for n, s in zip(t.shape, t.stride()) if s < 0)
-    return start + back * t.element_size(), start + span * t.element_size() + t.element_size() - 1
+    """[first, last] byte address a non-empty tensor touches (torch strides are never negative)."""
+    span = sum((n - 1) * s for n, s in zip(t.shape, t.stride()))
+    return t.data_ptr(), t.data_ptr() + (span + 1) * t.element_size() - 1
 
 
 def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -265,8 +264,8 @@ def check_pad_value(pad_value, channels: int | None, normalized: bool, dtype: to
         raise ValueError(f"pad_value must be finite, got {values}")
     if not normalized and not all(0 <= v <= 255 for v in values):
         raise ValueError(f"pad_value of a uint8 batch (norm=None) must be in [0, 255], got {values}")
-    limit = DTYPE_MAX[dtype or torch.float32] if normalized else 255.0
-    if any(abs(v) > limit for v in values):
+    limit = DTYPE_MAX[dtype or torch.float32]
+    if normalized and any(abs(v) > limit for v in values):
         raise ValueError(f"pad_value {values} overflows the output dtype {dtype or torch.float32} "
                          f"(largest finite value {limit:g})")
     return values

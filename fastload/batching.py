@@ -44,9 +44,7 @@ class BatchSource(NamedTuple):
             src = cls(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
         else:
             tensors, masks, originals, channels = V.check_image_list(images)
-            # Plain ints, also under torch.compile with dynamic shapes: the batch extent is Python arithmetic on them.
-            sizes = [(int(t.shape[0]), int(t.shape[1])) for t in tensors]
-            src = cls(None, tensors, masks, originals, sizes, channels)
+            src = cls(None, tensors, masks, originals, [tuple(t.shape[:2]) for t in tensors], channels)
         if norm is not None:
             V.check_channels(src.channels, norm, "images have")
         return src

@@ -111,3 +111,14 @@ def test_compute_mean_std_input_kinds():
     flipped = fl.compute_mean_std([img[..., ::-1]], input_order="rgb")
     with backend("reference"):
         assert fl.compute_mean_std([img[..., ::-1]], input_order="rgb") == flipped
+
+
+def test_two_channel_images_are_refused_by_every_compiled_backend():
+    # The kernels exist for 1 and 3 channels; a 2-channel image used to reach the CUDA kernel as 3.
+    img = torch.zeros(4, 4, 2, dtype=torch.uint8)
+    ops = [torch.ops.fastload.channel_stats]
+    if hasattr(torch.ops, "fastload_emulation") and "channel_stats" in dir(torch.ops.fastload_emulation):
+        ops.append(torch.ops.fastload_emulation.channel_stats)
+    for op in ops:
+        with pytest.raises(RuntimeError, match="fastload::channel_stats: images must have 1 or 3 channels, got 2"):
+            op([img], [0])

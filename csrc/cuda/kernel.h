@@ -13,13 +13,12 @@
 
 #include "fastload/macros.h"
 
+#include "cuda/stream.h"  // the backend switch: FL_KERNEL_NS, cudaStream_t and (emulation) the vector types
+
 #if defined(FL_EMULATION)
-#include "cuda/emulation.h"
-#define FL_KERNEL_NS emulation
 #define FL_DEVICE inline
 #else
 #include <cuda_runtime.h>
-#define FL_KERNEL_NS cuda
 #define FL_DEVICE __device__ __forceinline__
 #endif
 

@@ -3,12 +3,8 @@
 #pragma once
 #if defined(FL_EMULATION)
 #include "cuda/emulation.h"
-#ifndef FL_KERNEL_NS
 #define FL_KERNEL_NS emulation
-#endif
 #else
 #include <cuda_runtime_api.h>
-#ifndef FL_KERNEL_NS
 #define FL_KERNEL_NS cuda
-#endif
 #endif

@@ -40,6 +40,8 @@ std::vector<ImageDesc> describe_images(const char* op, at::TensorList images, at
     const uint8_t* data = flipped_origin(op, img, flip_masks[i], strides);
     out.push_back(ImageDesc{data, img.size(0), img.size(1), strides[0], strides[1], strides[2]});
   }
+  // Every kernel is instantiated for 1 and 3 channels only: a 2-channel image would be read as 3.
+  TORCH_CHECK(channels == 1 || channels == 3, op, ": images must have 1 or 3 channels, got ", channels);
   return out;
 }
 

@@ -14,8 +14,8 @@ namespace fastload {
 // dims); checks the mask against t's dims.
 const uint8_t* flipped_origin(const char* op, const at::Tensor& t, int64_t flip_mask, int64_t* strides);
 
-// Descriptors of a list of HWC uint8 tensors on one device with equal channel counts (returned in `channels`), image
-// i read with flip_masks[i].
+// Descriptors of a list of HWC uint8 tensors on one device with equal channel counts, 1 or 3 (returned in
+// `channels`), image i read with flip_masks[i].
 std::vector<ImageDesc> describe_images(const char* op, at::TensorList images, at::IntArrayRef flip_masks,
                                        int64_t& channels);
 

@@ -20,7 +20,6 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
                               const std::optional<at::ArrayRef<double>>& inv_std, at::IntArrayRef channel_map,
                               at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype, bool channels_last,
                               const at::TensorOptions& device, at::Tensor& out) {
-  TORCH_CHECK(channels == 1 || channels == 3, op, ": images must have 1 or 3 channels, got ", channels);
   TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0,
               op, ": batch_hw must be (H, W) >= 0, got ", batch_hw);
   TORCH_CHECK(mean.has_value() == inv_std.has_value(), op, ": give both mean and inv_std, or neither");

@@ -24,7 +24,6 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
                             c10::string_view interpolation, at::ScalarType dtype, bool channels_last,
                             const at::TensorOptions& device) {
   const int64_t n = static_cast<int64_t>(sources.size());
-  TORCH_CHECK(channels == 1 || channels == 3, op, ": images must have 1 or 3 channels, got ", channels);
   TORCH_CHECK(static_cast<int64_t>(new_sizes.size()) == 2 * n, op, ": new_sizes needs an (h, w) per image, got ",
               new_sizes.size(), " values for ", n, " images");
   TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0, op, ": batch_hw must be (H, W) >= 0");
