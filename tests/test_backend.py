@@ -149,3 +149,16 @@ def test_denormalize_paths():
         fl.denormalize(x[..., :7], fl.IMAGENET)                                   # a crop: rows
     assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["denormalize_vec4", "denormalize_rows",
                                                                    "denormalize_rows"]
+
+
+def test_resize_and_channel_stats_launch_once_per_batch():
+    # Three images of different sizes and layouts: one row kernel for the resized batch, one reduction for the stats
+    # (grid rows = images), where the stats used to launch once per image.
+    _ops.emulation_launch_log()
+    images = [np.zeros((5, 7, 3), np.uint8)[:, ::-1], np.zeros((6, 3, 3), np.uint8), np.zeros((9, 12, 3), np.uint8)]
+    with _ops.backend("cuda-emulation"):
+        fl.resize_pad_batch(images, fl.IMAGENET, scale=(16, 16), size_divisor=4)
+        fl.channel_stats(images)
+    log = [e.split() for e in _ops.emulation_launch_log()]
+    assert [e[0] for e in log] == ["resize_pad_rows", "channel_stats"], log
+    assert log[1][1].endswith("x3"), log

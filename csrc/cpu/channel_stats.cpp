@@ -11,12 +11,11 @@ namespace fastload {
 namespace {
 
 at::Tensor channel_stats_cpu(at::TensorList images, at::IntArrayRef flip_masks) {
-  at::Tensor out;
-  const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
-  const int64_t c = out.size(1);
-  int64_t* totals = out.data_ptr<int64_t>();
+  const ChannelStatsCall call = describe_channel_stats(images, flip_masks);
+  const int64_t c = call.params.c;
+  int64_t* totals = call.out.data_ptr<int64_t>();
   std::mutex lock;
-  for (const ImageDesc& img : descs) {
+  for (const ImageDesc& img : call.images) {
     at::parallel_for(0, img.h, 64, [&](int64_t begin, int64_t end) {
       uint64_t sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
       for (int64_t y = begin; y < end; ++y) {
@@ -36,7 +35,7 @@ at::Tensor channel_stats_cpu(at::TensorList images, at::IntArrayRef flip_masks) 
       }
     });
   }
-  return out;
+  return call.out;
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 namespace fastload {
 namespace FL_KERNEL_NS {
 
-// Adds image `img`'s per-channel sums and sums of squares into totals[0..c) and totals[c..2c) (device memory).
-void launch_channel_stats(const ImageDesc& img, int64_t c, unsigned long long* totals, cudaStream_t stream);
+// Adds every image's per-channel sums and sums of squares into p.totals (device memory), in one launch.
+void launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
 
 }  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -10,8 +10,6 @@
 // the target is 75% of a same-bytes device copy (unmeasured: no GPU has run these yet).
 #include <stdint.h>
 
-#include <algorithm>
-
 #include "cuda/denormalize_launch.h"
 #include "cuda/kernel.h"
 
@@ -115,8 +113,7 @@ void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p, sizeof(typename FloatTraits<D>::storage))) {
-      // Row tiles of 4 * kThreads pixels across x; rows across y, grid-stride past gridDim.y's 65535.
-      const Grid grid{(p.w + 4 * kThreads - 1) / (4 * kThreads), std::min<int64_t>(p.n * p.h, 65535)};
+      const Grid grid = row_grid(p.n * p.h, p.w);
       p.c == 1 ? launch<DenormalizeRows<D, 1>>(grid, stream, p) : launch<DenormalizeRows<D, 3>>(grid, stream, p);
     } else if (p.c == 1) {
       launch<DenormalizeVec4<D, 1>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);

@@ -3,7 +3,7 @@
 // separated by a barrier run phase by phase, and every global access is checked against the launch's buffers).
 //
 // A kernel is a struct K with `kName`, `Shared` (its block-shared memory), `kPhases` (phases separated by
-// __syncthreads) and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`; it reads
+// __syncthreads), `kMinBlocks` and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`; it reads
 // and writes global memory only through load/store/atomic_add below. Torch-free.
 #pragma once
 #include <stdint.h>
@@ -39,6 +39,12 @@ struct Grid {
   int64_t x, y;
 };
 
+// The grid of a row kernel (4 pixels per thread) over `rows` rows of `width` pixels: row tiles of 4 * kThreads
+// pixels across x, rows across y, grid-stride past CUDA's 65535 limit on gridDim.y.
+inline Grid row_grid(int64_t rows, int64_t width) {
+  return Grid{(width + 4 * kThreads - 1) / (4 * kThreads), rows < 65535 ? rows : 65535};
+}
+
 // a[k] for a per-channel parameter array with a runtime k, by selects: indexing a kernel parameter with a runtime
 // value makes nvcc copy the parameter block to local memory (a stack frame) first.
 template <typename T, int N>
@@ -53,10 +59,13 @@ FL_DEVICE uint32_t pack_word(const uint8_t* b) {
          (static_cast<uint32_t>(b[3]) << 24);
 }
 
-// A kernel with one phase and no shared memory.
+// A kernel with one phase and no shared memory. kMinBlocks (resident blocks of kThreads per SM, __launch_bounds__'
+// second argument) caps the registers nvcc may use: 8 blocks leave 32 each, full occupancy on H100/H200. A kernel
+// that would spill at that cap declares a smaller kMinBlocks and says why.
 struct SinglePhase {
   struct Shared {};
   static constexpr int kPhases = 1;
+  static constexpr int kMinBlocks = 8;
 };
 
 #if defined(FL_EMULATION)
@@ -119,7 +128,7 @@ __device__ __forceinline__ void store(T* p, T v) {
 __device__ __forceinline__ void atomic_add(unsigned long long* p, unsigned long long v) { atomicAdd(p, v); }
 
 template <typename K, typename P>
-__global__ void __launch_bounds__(kThreads) kernel_entry(P p) {
+__global__ void __launch_bounds__(kThreads, K::kMinBlocks) kernel_entry(P p) {
   __shared__ typename K::Shared shared;
   const Thread t{threadIdx.x, blockIdx.x, blockIdx.y, blockDim.x, gridDim.x, gridDim.y};
 #pragma unroll 1

@@ -11,8 +11,6 @@
 // pattern; the target is 80% of a same-bytes device copy (unmeasured: no GPU has run these yet).
 #include <stdint.h>
 
-#include <algorithm>
-
 #include "cuda/kernel.h"
 #include "cuda/normalize_launch.h"
 #include "cuda/stores.h"
@@ -108,18 +106,6 @@ void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
     launch<NormalizeVec4<D, C, Swap, false>>(grid, stream, p);
 }
 
-template <FloatDtype D>
-void launch_rows(const NormalizeParams& p, cudaStream_t stream) {
-  // Row tiles of 4 * kThreads pixels across x; rows across y, grid-stride past CUDA's 65535 limit on gridDim.y.
-  const Grid grid{(p.w + 4 * kThreads - 1) / (4 * kThreads), std::min<int64_t>(p.n * p.h, 65535)};
-  const bool cl = p.channels_last;
-  if (p.c == 1) {
-    cl ? launch<NormalizeRows<D, 1, true>>(grid, stream, p) : launch<NormalizeRows<D, 1, false>>(grid, stream, p);
-  } else {
-    cl ? launch<NormalizeRows<D, 3, true>>(grid, stream, p) : launch<NormalizeRows<D, 3, false>>(grid, stream, p);
-  }
-}
-
 }  // namespace
 
 void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
@@ -127,7 +113,7 @@ void launch_normalize(const NormalizeParams& p, cudaStream_t stream) {
   dispatch_float_dtype(p.dtype, [&](auto d) {
     constexpr FloatDtype D = decltype(d)::value;
     if (!fast_path_applies(p)) {
-      launch_rows<D>(p, stream);
+      launch_rows<NormalizeRows, D>(row_grid(p.n * p.h, p.w), stream, p);
     } else if (p.c == 1) {
       launch_vec4<D, 1, false>(p, stream);
     } else if (classify_channels(p.channel_map, p.c) == ChannelOrder::kSwap) {

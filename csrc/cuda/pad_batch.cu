@@ -8,8 +8,6 @@
 // seconds and the host compiler builds the same source for the CUDA emulation.
 #include <stdint.h>
 
-#include <algorithm>
-
 #include "cuda/kernel.h"
 #include "cuda/pad_batch_launch.h"
 #include "cuda/stores.h"
@@ -36,11 +34,6 @@ struct RowAt {
     src = img.data + y * img.stride_h + x0 * img.stride_w;  // dereferenced only for inside pixels
   }
 };
-
-// Row tiles of 4 * kThreads pixels across x; rows across y, grid-stride past CUDA's 65535 limit on gridDim.y.
-Grid row_grid(const PadBatchParams& p) {
-  return Grid{(p.out_w + 4 * kThreads - 1) / (4 * kThreads), std::min<int64_t>(p.n * p.out_h, 65535)};
-}
 
 template <FloatDtype D, int C, bool ChannelsLast>
 struct PadNormalizedRows : SinglePhase {
@@ -108,21 +101,12 @@ struct PadBytesRows : SinglePhase {
 
 void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream) {
   if (p.n * p.out_h * p.out_w == 0) return;
-  const Grid grid = row_grid(p);
+  const Grid grid = row_grid(p.n * p.out_h, p.out_w);
   if (!p.normalize) {
     p.c == 1 ? launch<PadBytesRows<1>>(grid, stream, p) : launch<PadBytesRows<3>>(grid, stream, p);
     return;
   }
-  dispatch_float_dtype(p.dtype, [&](auto d) {
-    constexpr FloatDtype D = decltype(d)::value;
-    if (p.c == 1) {
-      p.channels_last ? launch<PadNormalizedRows<D, 1, true>>(grid, stream, p)
-                      : launch<PadNormalizedRows<D, 1, false>>(grid, stream, p);
-    } else {
-      p.channels_last ? launch<PadNormalizedRows<D, 3, true>>(grid, stream, p)
-                      : launch<PadNormalizedRows<D, 3, false>>(grid, stream, p);
-    }
-  });
+  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<PadNormalizedRows, decltype(d)::value>(grid, stream, p); });
 }
 
 }  // namespace FL_KERNEL_NS

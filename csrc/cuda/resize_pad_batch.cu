@@ -1,60 +1,98 @@
-// fastload::resize_pad_batch CUDA kernel: one thread per output pixel of the whole batch, in output order
-// (coalesced stores per channel plane, or C consecutive values for channels_last). Inside an image's resized extent
-// the thread samples its source (OpenCV INTER_LINEAR / INTER_NEAREST coordinates, shared resize_math.h), swaps
-// channels and normalizes; outside it writes the pad value. Torch-free (kernel.h only): nvcc builds it in seconds and
-// the host compiler builds the same source for the CUDA emulation.
+// fastload::resize_pad_batch CUDA kernel: a 2-D grid of (row tiles, output rows of the whole batch), as pad_batch.
+// Each thread takes 4 output pixels of one row: it reads its image's descriptor and computes the row's vertical tap
+// once, then for each pixel inside the image's resized extent the horizontal tap once (shared by the channels),
+// samples the source (OpenCV INTER_LINEAR / INTER_NEAREST coordinates, resize_math.h), swaps channels and
+// normalizes; outside the extent it takes the pad value. The 4 pixels go out with the vector stores of stores.h.
+// No division per pixel: one per row for the image index.
 //
-// Bytes moved: the batch once (N*C*Hp*Wp values) + the source pixels the taps touch (each source byte read about
-// once when downscaling, a few times when upscaling, mostly from cache). Not yet shaped for bandwidth: the taps are
-// recomputed per channel in double, the 80-byte descriptor is loaded per thread and each pixel costs two 64-bit
-// divisions; the target is 60% of a same-bytes copy once rows and precomputed taps land (issue #12).
+// Bytes moved: the batch once (N*C*Hp*Wp values, written with vector stores) + the source pixels the taps touch:
+// each source byte is read about once when downscaling and a few times, from cache, when upscaling; the byte loads
+// are gathers along the source row, which the L1/L2 absorb. Target: 60% of a same-bytes copy (the stores set the
+// pace; the taps cost a few double operations per pixel, not per channel). Torch-free (kernel.h only): nvcc builds
+// it in seconds and the host compiler builds the same source for the CUDA emulation.
 #include <stdint.h>
 
 #include "cuda/kernel.h"
 #include "cuda/resize_pad_batch_launch.h"
+#include "cuda/stores.h"
 
 namespace fastload {
 namespace FL_KERNEL_NS {
 namespace {
 
-// The normalized value of output channel k at destination (y, x) of image r (inside its resized extent).
-FL_DEVICE float resize_sample(const ResizePadBatchParams& p, const ResizeDesc& r, int64_t y, int64_t x, int k) {
+// Pixels x0 .. x0 + inside - 1 of destination row y of image r, bilinear: v[k][j] for output channel k of pixel j.
+template <int C>
+FL_DEVICE void sample_linear(const ResizePadBatchParams& p, const ResizeDesc& r, int64_t y, int64_t x0, int inside,
+                             float (&v)[C][4]) {
   const ImageDesc& s = r.src;
-  const int64_t c_off = p.channel_map[k] * s.stride_c;
-  if (p.interpolation == Interpolation::kNearest) {
-    const uint8_t v = load(s.data + nearest_index(y, r.scale_y, s.h) * s.stride_h +
-                           nearest_index(x, r.scale_x, s.w) * s.stride_w + c_off);
-    return normalize_value(v, p.mean[k], p.inv_std[k]);
-  }
   const LinearTap ty = linear_tap(y, r.scale_y, s.h);
-  const LinearTap tx = linear_tap(x, r.scale_x, s.w);
-  const uint8_t* row0 = s.data + ty.i0 * s.stride_h + c_off;
-  const uint8_t* row1 = s.data + ty.i1 * s.stride_h + c_off;
-  const float top = blend(load(row0 + tx.i0 * s.stride_w), load(row0 + tx.i1 * s.stride_w), tx.frac);
-  const float bottom = blend(load(row1 + tx.i0 * s.stride_w), load(row1 + tx.i1 * s.stride_w), tx.frac);
-  return normalize_float(blend(top, bottom, ty.frac), p.mean[k], p.inv_std[k]);
+  const uint8_t* row0 = s.data + ty.i0 * s.stride_h;
+  const uint8_t* row1 = s.data + ty.i1 * s.stride_h;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if (j >= inside) break;
+    const LinearTap tx = linear_tap(x0 + j, r.scale_x, s.w);
+    const int64_t a = tx.i0 * s.stride_w, b = tx.i1 * s.stride_w;
+#pragma unroll
+    for (int k = 0; k < C; ++k) {
+      const int64_t c = channel(p.channel_map, k) * s.stride_c;
+      const float top = blend(load(row0 + a + c), load(row0 + b + c), tx.frac);
+      const float bottom = blend(load(row1 + a + c), load(row1 + b + c), tx.frac);
+      v[k][j] = normalize_float(blend(top, bottom, ty.frac), p.mean[k], p.inv_std[k]);
+    }
+  }
 }
 
-template <FloatDtype D>
-struct ResizePad : SinglePhase {
-  static constexpr const char* kName = "resize_pad";
+// The same for INTER_NEAREST.
+template <int C>
+FL_DEVICE void sample_nearest(const ResizePadBatchParams& p, const ResizeDesc& r, int64_t y, int64_t x0, int inside,
+                              float (&v)[C][4]) {
+  const ImageDesc& s = r.src;
+  const uint8_t* row = s.data + nearest_index(y, r.scale_y, s.h) * s.stride_h;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    if (j >= inside) break;
+    const uint8_t* px = row + nearest_index(x0 + j, r.scale_x, s.w) * s.stride_w;
+#pragma unroll
+    for (int k = 0; k < C; ++k) {
+      v[k][j] = normalize_value(load(px + channel(p.channel_map, k) * s.stride_c), p.mean[k], p.inv_std[k]);
+    }
+  }
+}
+
+template <FloatDtype D, int C, bool ChannelsLast>
+struct ResizePadRows : SinglePhase {
+  static constexpr const char* kName = "resize_pad_rows";
+  // Left free, nvcc keeps all the gathers of a group in flight: 66-77 registers for 3 channels (3 blocks per SM).
+  // Capped at 64 (4 blocks; 3 channels) and 48 (5 blocks; 1 channel); tighter caps spill to the stack.
+  static constexpr int kMinBlocks = C == 1 ? 5 : 4;
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const ResizePadBatchParams& p) {
-    using T = FloatTraits<D>;
-    using S = typename T::storage;
+    using S = typename FloatTraits<D>::storage;
     const int64_t plane = p.out_h * p.out_w;
     S* const out = static_cast<S*>(p.out);
-    for (int64_t i = t.first(); i < p.n * plane; i += t.step()) {
-      const int64_t n = i / plane;
-      const int64_t pixel = i - n * plane;
-      const int64_t y = pixel / p.out_w, x = pixel - y * p.out_w;
+    const int64_t x0 = 4 * t.first();
+    if (x0 >= p.out_w) return;
+    const int count = p.out_w - x0 < 4 ? static_cast<int>(p.out_w - x0) : 4;
+    for (int64_t r = t.block_y; r < p.n * p.out_h; r += t.grid_y) {
+      const int64_t n = r / p.out_h, y = r - n * p.out_h;
       const ResizeDesc img = load(p.images + n);
-      const bool inside = y < img.new_h && x < img.new_w;
-#pragma unroll
-      for (int k = 0; k < kMaxChannels; ++k) {
-        if (k >= p.c) break;
-        const float v = inside ? resize_sample(p, img, y, x, k) : p.pad_value[k];
-        store(out + (p.channels_last ? i * p.c + k : (n * p.c + k) * plane + pixel), T::from_float(v));
+      const int64_t valid = y < img.new_h ? img.new_w - x0 : 0;  // resized pixels from x0 on, in this row
+      const int inside = valid <= 0 ? 0 : (valid < count ? static_cast<int>(valid) : count);
+      float v[C][4];
+      if (inside > 0) {
+        if (p.interpolation == Interpolation::kNearest) {
+          sample_nearest<C>(p, img, y, x0, inside, v);
+        } else {
+          sample_linear<C>(p, img, y, x0, inside, v);
+        }
       }
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int k = 0; k < C; ++k)
+          if (j >= inside) v[k][j] = p.pad_value[k];
+      S* dst = ChannelsLast ? out + (r * p.out_w + x0) * C : out + n * C * plane + y * p.out_w + x0;
+      store_group<D, C, ChannelsLast>(dst, plane, v, count);
     }
   }
 };
@@ -62,9 +100,9 @@ struct ResizePad : SinglePhase {
 }  // namespace
 
 void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream) {
-  const Grid grid{blocks_for(p.n * p.out_h * p.out_w), 1};
-  if (grid.x == 0) return;
-  dispatch_float_dtype(p.dtype, [&](auto d) { launch<ResizePad<decltype(d)::value>>(grid, stream, p); });
+  if (p.n * p.out_h * p.out_w == 0) return;
+  const Grid grid = row_grid(p.n * p.out_h, p.out_w);
+  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<ResizePadRows, decltype(d)::value>(grid, stream, p); });
 }
 
 }  // namespace FL_KERNEL_NS

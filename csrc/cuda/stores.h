@@ -74,5 +74,15 @@ FL_DEVICE void store_group(typename FloatTraits<D>::storage* dst, int64_t plane,
   }
 }
 
+// Launches the row kernel K<D, C, ChannelsLast> that fits p.c (1 or 3) and p.channels_last.
+template <template <FloatDtype, int, bool> class K, FloatDtype D, typename P>
+void launch_rows(Grid grid, cudaStream_t stream, const P& p) {
+  if (p.c == 1) {
+    p.channels_last ? launch<K<D, 1, true>>(grid, stream, p) : launch<K<D, 1, false>>(grid, stream, p);
+  } else {
+    p.channels_last ? launch<K<D, 3, true>>(grid, stream, p) : launch<K<D, 3, false>>(grid, stream, p);
+  }
+}
+
 }  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -126,15 +126,7 @@ at::Tensor resize_pad_batch_packed_emulated(const at::Tensor& data, const at::Te
 }
 
 at::Tensor channel_stats_emulated(at::TensorList images, at::IntArrayRef flip_masks) {
-  at::Tensor out;
-  const std::vector<ImageDesc> descs = describe_channel_stats(images, flip_masks, out);
-  auto* totals = reinterpret_cast<unsigned long long*>(out.data_ptr<int64_t>());
-  for (size_t i = 0; i < descs.size(); ++i) {
-    const emulation::BufferScope scope({image_buffer("images[" + std::to_string(i) + "]", descs[i], out.size(1)),
-                                        tensor_buffer("totals", out, true)});
-    emulation::launch_channel_stats(descs[i], out.size(1), totals, nullptr);
-  }
-  return out;
+  return run_batch(describe_channel_stats(images, flip_masks), emulation::launch_channel_stats);
 }
 
 std::vector<std::string> launch_log() { return emulation::take_launch_log(); }

@@ -25,12 +25,17 @@ struct NormalizeParams {
   bool channels_last;
 };
 
-FL_HOST_DEVICE FL_INLINE float normalize_value(uint8_t x, float mean, float inv_std) {
+// (v - mean) * inv_std for a value already in fp32 (resize blends before normalizing).
+FL_HOST_DEVICE FL_INLINE float normalize_float(float v, float mean, float inv_std) {
 #if defined(__CUDA_ARCH__)
-  return __fmul_rn(__fsub_rn(static_cast<float>(x), mean), inv_std);
+  return __fmul_rn(__fsub_rn(v, mean), inv_std);
 #else
-  return (static_cast<float>(x) - mean) * inv_std;
+  return (v - mean) * inv_std;
 #endif
+}
+
+FL_HOST_DEVICE FL_INLINE float normalize_value(uint8_t x, float mean, float inv_std) {
+  return normalize_float(static_cast<float>(x), mean, inv_std);
 }
 
 }  // namespace fastload

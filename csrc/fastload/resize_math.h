@@ -66,12 +66,4 @@ FL_HOST_DEVICE FL_INLINE float blend(float a, float b, float w) {
 #endif
 }
 
-FL_HOST_DEVICE FL_INLINE float normalize_float(float v, float mean, float inv_std) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(__fsub_rn(v, mean), inv_std);
-#else
-  return (v - mean) * inv_std;
-#endif
-}
-
 }  // namespace fastload

@@ -3,16 +3,22 @@
 
 #include <ATen/ops/zeros.h>
 
+#include <algorithm>
+
 #include "ops/images.h"
 
 namespace fastload {
 
-std::vector<ImageDesc> describe_channel_stats(at::TensorList images, at::IntArrayRef flip_masks, at::Tensor& out) {
+ChannelStatsCall describe_channel_stats(at::TensorList images, at::IntArrayRef flip_masks) {
+  ChannelStatsCall call;
   int64_t channels = 0;
-  const char* op = "fastload::channel_stats";
-  std::vector<ImageDesc> descs = describe_images(op, images, flip_masks, channels);
-  out = at::zeros({2, channels}, images[0].options().dtype(at::kLong));
-  return descs;
+  call.images = describe_images("fastload::channel_stats", images, flip_masks, channels);
+  call.out = at::zeros({2, channels}, images[0].options().dtype(at::kLong));
+  int64_t max_pixels = 0;
+  for (const ImageDesc& d : call.images) max_pixels = std::max(max_pixels, d.h * d.w);
+  call.params = ChannelStatsParams{nullptr, static_cast<int64_t>(call.images.size()), channels, max_pixels,
+                                   reinterpret_cast<unsigned long long*>(call.out.data_ptr<int64_t>())};
+  return call;
 }
 
 }  // namespace fastload
