@@ -9,6 +9,7 @@ from fastload.batching import PaddedBatch, pack_images, pad_batch
 from fastload.collate import PadCollate
 from fastload.geometry import rescale_size
 from fastload.loader import DevicePrefetcher
+from fastload.memory import cpu_cache_stats, empty_cache, set_cpu_cache_limit
 from fastload.normalization import CAFFE, IMAGENET, Normalization
 from fastload.normalizing import denormalize, normalize, to_numpy_images
 from fastload.packed import PackedImages
@@ -30,7 +31,9 @@ __all__ = [
     "channel_stats",
     "compute_mean_std",
     "conv_output_size",
+    "cpu_cache_stats",
     "denormalize",
+    "empty_cache",
     "functional",
     "load_pretrained",
     "normalize",
@@ -38,6 +41,7 @@ __all__ = [
     "pad_batch",
     "reference",
     "rescale_size",
+    "set_cpu_cache_limit",
     "resize_pad_batch",
     "to_numpy_images",
     "to_tensor",

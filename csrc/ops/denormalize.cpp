@@ -1,9 +1,8 @@
 // fastload::denormalize: schema and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/denormalize.h"
 
-#include <ATen/ops/empty.h>
-
 #include "ops/common.h"
+#include "ops/output.h"
 
 namespace fastload {
 
@@ -40,8 +39,8 @@ DenormalizeParams describe_denormalize(const at::Tensor& x, at::ArrayRef<double>
     p.std[k] = static_cast<float>(std[k]);
   }
   p.in = x.data_ptr();
-  out = batched ? at::empty({p.n, p.h, p.w, c}, x.options().dtype(at::kByte))
-                : at::empty({p.h, p.w, c}, x.options().dtype(at::kByte));
+  out = batched ? new_output({p.n, p.h, p.w, c}, x.options().dtype(at::kByte))
+                : new_output({p.h, p.w, c}, x.options().dtype(at::kByte));
   p.out = out.data_ptr<uint8_t>();
   return p;
 }

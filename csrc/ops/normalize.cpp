@@ -1,13 +1,12 @@
 // fastload::normalize: schema and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/normalize.h"
 
-#include <ATen/ops/empty_strided.h>
-
 #include <utility>
 #include <vector>
 
 #include "ops/common.h"
 #include "ops/images.h"
+#include "ops/output.h"
 
 namespace fastload {
 
@@ -86,7 +85,7 @@ std::pair<uintptr_t, uintptr_t> byte_range(const at::Tensor& t) {
 at::Tensor allocate_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
                                      bool channels_last) {
   const bool batched = img.dim() == 4;
-  at::Tensor out = at::empty_strided(output_sizes(p, batched), output_strides(p, batched, channels_last),
+  at::Tensor out = new_output(output_sizes(p, batched), output_strides(p, batched, channels_last),
                                      img.options().dtype(dtype));
   p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;

@@ -1,13 +1,11 @@
 // fastload::pad_batch / pad_batch_packed: schemas and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/pad_batch.h"
 
-#include <ATen/ops/empty.h>
-#include <ATen/ops/empty_strided.h>
-
 #include <cmath>
 
 #include "ops/common.h"
 #include "ops/images.h"
+#include "ops/output.h"
 
 namespace fastload {
 
@@ -49,8 +47,8 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
       p.inv_std[k] = static_cast<float>((*inv_std)[k]);
       p.pad_value[k] = static_cast<float>(pad_value[k]);
     }
-    out = channels_last ? at::empty_strided({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(out_dtype))
-                        : at::empty({n, c, h, w}, device.dtype(out_dtype));
+    out = channels_last ? new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(out_dtype))
+                        : new_output({n, c, h, w}, device.dtype(out_dtype));
   } else {
     TORCH_CHECK(!dtype.has_value() || *dtype == at::kByte,
                 op, ": without normalization the output is uint8, got dtype ", *dtype);
@@ -59,7 +57,7 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
                   pad_value[k]);
       p.pad_byte[k] = static_cast<uint8_t>(std::lrint(pad_value[k]));
     }
-    out = at::empty({n, h, w, c}, device.dtype(at::kByte));
+    out = new_output({n, h, w, c}, device.dtype(at::kByte));
   }
   p.out = out.data_ptr();
   return p;

@@ -1,13 +1,11 @@
 // fastload::resize_pad_batch(_packed): schemas and the argument checks shared by the CPU and CUDA kernels.
 #include "ops/resize_pad_batch.h"
 
-#include <ATen/ops/empty.h>
-#include <ATen/ops/empty_strided.h>
-
 #include <string>
 
 #include "ops/common.h"
 #include "ops/images.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -60,8 +58,8 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
     r.scale_x = r.new_w > 0 ? 1.0 / (static_cast<double>(r.new_w) / static_cast<double>(r.src.w)) : 0.0;
   }
   const int64_t c = channels, h = p.out_h, w = p.out_w;
-  call.out = channels_last ? at::empty_strided({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(dtype))
-                           : at::empty({n, c, h, w}, device.dtype(dtype));
+  call.out = channels_last ? new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(dtype))
+                           : new_output({n, c, h, w}, device.dtype(dtype));
   p.out = call.out.data_ptr();
   return call;
 }

@@ -1,0 +1,44 @@
+"""fastload's CPU output cache: the compiled ops allocate their CPU outputs (256 KiB and up) from blocks that stay
+mapped after the caller frees them, so a training loop's next batch reuses warm pages instead of faulting fresh ones
+in from the OS (with glibc's defaults a freed 38 MB batch goes back to the OS, and the next one costs ten times the
+kernel in page faults). Bounded by ``FASTLOAD_CPU_CACHE_MB`` (default min(1 GiB, RAM / 8); 0 turns it off); a
+forked DataLoader worker starts with an empty cache. Model: ``torch.cuda.memory_stats`` / ``empty_cache``."""
+
+from __future__ import annotations
+
+import torch
+
+from fastload import _ops
+
+_STAT_NAMES = ("allocated_bytes", "cached_bytes", "limit_bytes", "hits", "misses", "returned_blocks")
+
+
+def _require_compiled(what: str) -> None:
+    if _ops.load_error is not None:
+        raise RuntimeError(f"fastload.{what}: the compiled extension is not loaded ({_ops.load_error})")
+
+
+def cpu_cache_stats() -> dict[str, int]:
+    """The CPU output cache's counters: ``allocated_bytes`` (outputs alive now), ``cached_bytes`` (free blocks held
+    for reuse), ``limit_bytes`` (the bound on cached bytes), ``hits`` / ``misses`` (allocations served from the
+    cache / mapped fresh) and ``returned_blocks`` (free blocks given back to the OS). All ints."""
+    _require_compiled("cpu_cache_stats")
+    return dict(zip(_STAT_NAMES, torch.ops.fastload._cpu_cache_stats()))
+
+
+def empty_cache() -> None:
+    """Returns every free cached CPU block to the OS (outputs still alive are untouched), like
+    ``torch.cuda.empty_cache``."""
+    _require_compiled("empty_cache")
+    torch.ops.fastload._cpu_cache_empty()
+
+
+def set_cpu_cache_limit(megabytes: int) -> None:
+    """Bounds the free blocks the CPU output cache keeps, in MiB (an int >= 0; 0 turns caching off: outputs then come
+    from and return to the ordinary allocator). Overrides ``FASTLOAD_CPU_CACHE_MB``; trims the cache at once."""
+    if isinstance(megabytes, bool) or not isinstance(megabytes, int):
+        raise TypeError(f"megabytes must be an int (MiB), got {type(megabytes).__name__}")
+    if megabytes < 0:
+        raise ValueError(f"megabytes must be >= 0, got {megabytes}")
+    _require_compiled("set_cpu_cache_limit")
+    torch.ops.fastload._cpu_cache_set_limit(megabytes << 20)
