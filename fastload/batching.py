@@ -82,13 +82,15 @@ def _same_device(have: torch.device, want: torch.device) -> bool:
     return index(have) == index(want)
 
 
-def pack_images(images, *, pin_memory: bool = False) -> PackedImages:
+def pack_images(images, *, pin_memory: bool = False, ring: bool = True) -> PackedImages:
     """Pack a sequence of HWC uint8 images (numpy or torch, any strides, equal C) into one contiguous buffer.
 
     Returns a `PackedImages` (data on the images' device; page-locked when `pin_memory` and CUDA is available).
+    In a DataLoader worker the buffer is a slot of the worker's shared-memory ring (`fastload.ring`), which reaches
+    the main process without a new shared-memory segment; `ring=False` uses torch's per-batch segment instead.
     """
     _, _, originals, channels = V.check_image_list(images)
-    return pack(originals, channels, pin_memory=pin_memory)
+    return pack(originals, channels, pin_memory=pin_memory, use_ring=V.check_bool("ring", ring))
 
 
 def pad_batch(

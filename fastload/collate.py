@@ -72,12 +72,15 @@ class PadCollate:
     (labels int64, everything else float32; a sample without the key, or with None, gets an empty entry); every other
     key must be in every sample and goes through torch's `default_collate`. With `label_mode`, labels are checked:
     "classification" 0..K-1, "detection" 1..K; tuple samples then get their labels (position 1) as int64.
+    In DataLoader workers, packed images travel through each worker's persistent shared-memory ring
+    (`fastload.ring`: one write by the worker, no new segment per batch); `ring=False` turns that off.
     """
 
     def __init__(self, norm: Normalization | None = None, *, image_key: str = "img", input_order: str = "bgr",
                  size_divisor: int = 1, pad_value=0.0, pack: bool = False,
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
-                 num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False):
+                 num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False,
+                 ring: bool = True):
         # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
@@ -94,6 +97,7 @@ class PadCollate:
         if not all(isinstance(k, str) for k in list_keys):
             raise TypeError(f"list_keys must be a sequence of str, got {list_keys!r}")
         self.norm, self.image_key, self.pack, self.list_keys = norm, image_key, pack, list_keys
+        self.ring = V.check_bool("ring", ring)
         self.input_order = V.check_order("input_order", input_order)
         self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
         self.dtype = V.check_float_dtype(dtype)
@@ -104,7 +108,7 @@ class PadCollate:
 
     def _images(self, images: list):
         if self.pack:
-            return pack_images(images)
+            return pack_images(images, ring=self.ring)
         return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
                          pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
 

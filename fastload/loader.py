@@ -3,6 +3,7 @@ batch on the device with the fused ops (normalize / pad) when the loader ships u
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping
 
 import torch
@@ -108,16 +109,28 @@ class DevicePrefetcher:
             return
         stream = torch.cuda.Stream(device=self.device)
         it = iter(self.loader)
+        # Host batches whose copies may still be running. A page-locked buffer of torch's caching host allocator is
+        # protected by the copy's event; a worker's ring slot (fastload.ring) is not: it returns to its worker when
+        # its last view dies, so the views live here until the copy is done.
+        in_flight: collections.deque = collections.deque()
 
         def preload():
+            while in_flight and in_flight[0][0].query():
+                in_flight.popleft()
             try:
                 batch = next(it)
             except StopIteration:
+                stream.synchronize()
+                in_flight.clear()
                 return None
             # The side stream must not start before the caller's pending work on the memory it may reuse.
             stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(stream):
-                return self._prepare(batch)
+                prepared = self._prepare(batch)
+                copied = torch.cuda.Event()
+                copied.record(stream)
+            in_flight.append((copied, batch))
+            return prepared
 
         ready = preload()
         while ready is not None:

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from fastload import ring
+
 
 class PackedImages:
     """N HWC uint8 images of equal channel count C and any sizes, back to back in one 1-D buffer.
@@ -17,11 +19,13 @@ class PackedImages:
         sizes: int64 (N, 2) CPU tensor: (h, w) of image i.
         channels: C (1 or 3).
 
-    Picklable (DataLoader workers send it through shared memory like any tensor), and the DataLoader's
-    pin_memory thread calls `pin_memory()`. Metadata stays on the CPU so no device sync is needed to read sizes.
+    Picklable: built by `pack_images` in a DataLoader worker, it travels through the worker's shared-memory ring
+    (fastload.ring; only the slot's coordinates are pickled) or, when no slot is free, through torch's shared memory
+    like any tensor. The DataLoader's pin_memory thread calls `pin_memory()`. Metadata stays on the CPU so no device
+    sync is needed to read sizes.
     """
 
-    __slots__ = ("data", "offsets", "sizes", "channels")
+    __slots__ = ("data", "offsets", "sizes", "channels", "_slot")
 
     def __init__(self, data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int):
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
@@ -40,6 +44,7 @@ class PackedImages:
         if len(offsets) and (int(offsets.min()) < 0 or int(sizes.min()) < 0 or int(ends.max()) > data.numel()):
             raise ValueError("PackedImages offsets/sizes point outside data")
         self.data, self.offsets, self.sizes, self.channels = data.contiguous(), offsets, sizes, int(channels)
+        self._slot = None  # the ring slot `data` lives in (in a worker), sent by reference
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])
@@ -75,6 +80,8 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
+        if self._slot is not None:
+            return (_from_ring, (self._slot.ref(), self.offsets, self.sizes, self.channels))
         # A view of a larger storage would pickle all of it: send only the bytes the images use.
         data = self.data
         if data.untyped_storage().nbytes() > data.numel() and data.device.type == "cpu":
@@ -86,7 +93,7 @@ class PackedImages:
                 f"device={self.device}, pinned={self.is_pinned()})")
 
 
-def pack(arrays: list, channels: int, pin_memory: bool = False) -> PackedImages:
+def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool = True) -> PackedImages:
     """Copy checked (h, w, C) uint8 numpy arrays or tensors (any strides, negative numpy strides included) into one
     buffer, one pass per image. The caller has validated dtype, shape and channel count."""
     sizes = [tuple(a.shape[:2]) for a in arrays]
@@ -95,9 +102,12 @@ def pack(arrays: list, channels: int, pin_memory: bool = False) -> PackedImages:
     total = int(sum(counts))
     pin = pin_memory and torch.cuda.is_available()
     device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
-    if device.type == "cpu" and not pin and torch.utils.data.get_worker_info() is not None:
-        # In a DataLoader worker: build the buffer in shared memory, as default_collate does, so sending it to the
-        # main process costs no second copy.
+    slot = ring.reserve(total) if use_ring and device.type == "cpu" and not pin else None
+    if slot is not None:  # in a DataLoader worker: straight into a slot of the worker's ring
+        data = slot.tensor
+    elif device.type == "cpu" and not pin and torch.utils.data.get_worker_info() is not None:
+        # A worker without a free ring slot: a new shared-memory buffer, as default_collate does, so sending it to
+        # the main process costs no second copy.
         data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
     else:
         data = torch.empty(total, dtype=torch.uint8, device=device, pin_memory=pin and device.type == "cpu")
@@ -110,5 +120,12 @@ def pack(arrays: list, channels: int, pin_memory: bool = False) -> PackedImages:
                 np.copyto(host[o : o + n].reshape(h, w, channels), a)  # reads negative strides directly
         else:
             data[o : o + n].view(h, w, channels).copy_(a)
-    return PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
-                        channels)
+    packed = PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
+                          channels)
+    packed._slot = slot
+    return packed
+
+
+def _from_ring(ref: tuple, offsets: torch.Tensor, sizes: torch.Tensor, channels: int) -> PackedImages:
+    """Unpickling in the main process: the images as views of the worker's ring slot."""
+    return PackedImages(ring.view(ref), offsets, sizes, channels)

@@ -125,7 +125,15 @@ def plot(doc: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
     suites = sorted({rec["suite"] for rec in doc["cases"]})
+    # One colour per implementation across every panel, in order of first appearance.
+    every = []
+    for rec in doc["cases"]:
+        every += [r["impl"] for r in rec["results"] if r["impl"] not in every and r["impl"] not in (FLOOR, FRESH)]
+    palette = plt.get_cmap("tab20").colors
+    colour = {impl: palette[i % len(palette)] for i, impl in enumerate(every)}
     fig, axes = plt.subplots(len(suites), 1, figsize=(12, 3.6 * len(suites)), squeeze=False)
     for ax, suite in zip(axes[:, 0], suites):
         recs = [r for r in doc["cases"] if r["suite"] == suite]
@@ -139,10 +147,14 @@ def plot(doc: dict, path: str) -> None:
                 row = next((r for r in rec["results"] if r["impl"] == impl), None)
                 values.append(row.get("speedup_vs_torchvision") or 0 if row and not row.get("error") else 0)
             xs = [i + (j - (len(impls) - 1) / 2) * width for i in range(len(recs))]
-            bars = ax.bar(xs, values, width, label=impl)
+            bars = ax.bar(xs, values, width, label=impl, color=colour[impl])
             ax.bar_label(bars, labels=[f"{v:.1f}×" if v else "" for v in values], fontsize=7)
         ax.set_xticks(range(len(recs)), [f"{r['case']} [{r['device']}]" for r in recs], fontsize=8)
         ax.set_yscale("log")
+        # Ticks read 0.5×, 1×, 2×, 5×, 10×, ... rather than 10⁰-style powers.
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_locator(LogLocator(base=10, subs=()))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
         ax.axhline(1.0, color="grey", lw=0.8)
         ax.set_ylabel("speed-up vs torchvision")
         ax.set_title(f"fastload bench: {suite}")

@@ -1,8 +1,10 @@
 """Suite `loader`: end to end, a DataLoader with 2 workers over in-memory decoded images (COCO-like raw sizes),
 images per second until a normalized, padded (divisor 32) batch of 8 is on the target device.
 
-- fastload: workers return the raw BGR uint8 image; PadCollate(pack=True) ships one packed uint8 buffer per batch;
-  DevicePrefetcher moves it (pinned, non_blocking on CUDA) and normalizes + pads it there with one kernel.
+- fastload: workers return the raw BGR uint8 image; PadCollate(pack=True) writes one packed uint8 buffer per batch
+  into the worker's shared-memory ring (fastload.ring); DevicePrefetcher moves it (non_blocking on CUDA, from the
+  page-locked ring) and normalizes + pads it there with one kernel. "ring off": the same with a new shared-memory
+  segment per batch (torch's path).
 - torchvision: the usual way: each worker runs ToImage + BGR flip + ToDtype + Normalize, a collate function pads and
   stacks the float images, then `.to(device)`: four times the bytes through the workers and over PCIe.
 The timed call is one epoch; the last batch of each is compared.
@@ -77,6 +79,8 @@ def cases(settings) -> list[Case]:
     common = dict(batch_size=BATCH, num_workers=2, persistent_workers=True, pin_memory=pin)
     fast_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True), **common)
     prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM, size_divisor=32)
+    no_ring_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True, ring=False), **common)
+    no_ring = fl.DevicePrefetcher(no_ring_loader, device, NORM, size_divisor=32)
     tv_loader = DataLoader(TorchvisionImages(images), collate_fn=pad_stack_collate, **common)
     worker_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(NORM, size_divisor=32), **common)
 
@@ -91,6 +95,8 @@ def cases(settings) -> list[Case]:
         Impl(FASTLOAD, lambda: _epoch(prefetcher, device),
              note=f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch "
                   "to the device"),
+        Impl(f"{FASTLOAD} (ring off)", lambda: _epoch(no_ring, device),
+             note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch"),
         Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
              note="the same pipeline with the pure-PyTorch ops"),
         Impl(f"{FASTLOAD} (PadCollate(norm) in workers)", lambda: _epoch(worker_loader, device),
