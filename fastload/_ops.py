@@ -73,6 +73,13 @@ OPS: dict[str, OpDef] = {op.name: op for op in (
     OpDef("channel_stats", reference.channel_stats,
           lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
 )}
+# Every op returning a batch or image has an out= twin `<op>_into(<op's arguments>, out) -> ()`.
+for _op in [OPS[name] for name in ("denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
+                                   "resize_pad_batch_packed")]:
+    _into = OpDef(f"{_op.name}_into", getattr(reference, f"{_op.name}_into"),
+                  reference.with_out(_op.reference, lambda *args: None),
+                  packed=f"{_op.packed}_into" if _op.packed else None)
+    OPS[_into.name] = _into
 
 BACKENDS = ("auto", "reference", "cuda-emulation")
 

@@ -180,6 +180,30 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
         raise ValueError("channels_last=True but out is not channels_last")
 
 
+def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> None:
+    """The out= argument of a batch op or denormalize: exactly the tensor the op would return (`expected`, a meta
+    tensor of its shape, dtype and layout) on `device`, not requiring grad, sharing no memory with `inputs`."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if tuple(out.shape) != tuple(expected.shape) or out.dtype != expected.dtype:
+        raise ValueError(f"out must be a {expected.dtype} tensor of shape {tuple(expected.shape)} for these inputs, "
+                         f"got {out.dtype} {tuple(out.shape)}")
+    if out.device.type != device.type or None not in (out.device.index, device.index) and out.device != device:
+        raise ValueError(f"out is on {out.device} but the result belongs on {device}")
+    if out.requires_grad:
+        raise ValueError("out must not require grad: the op writes it in place, outside autograd")
+    # A dim of size 1 may carry any stride, and an empty buffer has no layout to get wrong.
+    if out.numel() and any(s != e for s, e, n in zip(out.stride(), expected.stride(), out.shape) if n > 1):
+        layout = "channels_last" if expected.dim() == 4 and expected.is_contiguous(
+            memory_format=torch.channels_last) and not expected.is_contiguous() else "contiguous"
+        raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
+    if not torch.compiler.is_compiling() and out.numel():
+        for t in inputs:
+            if t.numel() and _overlap(out, t):
+                raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
+                                 "read")
+
+
 def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     """[first, last] byte address a non-empty tensor touches (torch strides are never negative)."""
     span = sum((n - 1) * s for n, s in zip(t.shape, t.stride()))

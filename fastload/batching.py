@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import torch
 
-from fastload import _ops
+from fastload import _ops, reference
 from fastload import _validation as V
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization, channel_map, kernel_stats
@@ -64,12 +64,22 @@ class BatchSource(NamedTuple):
         moved = packed.to(target, non_blocking=packed.is_pinned())
         return BatchSource(moved, [], [], [], self.sizes, self.channels)
 
-    def run(self, op: str, *args):
-        """Calls `op` (list form) or its packed twin with the image arguments first, then `args`."""
+    def check_out(self, out, expected: torch.Tensor, device) -> None:
+        """Checks an out= argument against `expected` (a meta tensor), before any transfer to `device`."""
+        inputs = [self.packed.data] if self.packed is not None else self.tensors
+        V.check_out_as(out, expected, self.device if device is None else torch.device(device), inputs)
+
+    def run(self, op: str, *args, out: torch.Tensor | None = None):
+        """Calls `op` (list form) or its packed twin with the image arguments first, then `args`; with `out`, their
+        `_into` form, and returns `out`."""
+        name = op if out is None else f"{op}_into"
+        tail = args if out is None else (*args, out)
         if self.packed is not None:
             p = self.packed
-            return _ops.pick(op, p.device, packed=True)(p.data, p.offsets, p.sizes, self.channels, *args)
-        return _ops.pick(op, self.device)(self.tensors, self.masks, *args)
+            result = _ops.pick(name, p.device, packed=True)(p.data, p.offsets, p.sizes, self.channels, *tail)
+        else:
+            result = _ops.pick(name, self.device)(self.tensors, self.masks, *tail)
+        return result if out is None else out
 
 
 def _same_device(have: torch.device, want: torch.device) -> bool:
@@ -104,6 +114,7 @@ def pad_batch(
     dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
     device=None,
+    out: torch.Tensor | None = None,
 ) -> PaddedBatch:
     """Variable-size HWC uint8 images -> one padded batch, in one pass (each image at the top-left).
 
@@ -120,6 +131,8 @@ def pad_batch(
         dtype, channels_last: of the normalized output, as in `normalize`.
         device: where the batch is built (default: where the images are). CPU images with device="cuda" are packed
             into one pinned buffer, copied in one host->device transfer, and assembled by one kernel.
+        out: optional buffer to write the batch into, exactly the tensor the call would return (shape, dtype,
+            layout, device), e.g. the previous batch's; it becomes `images` of the result.
 
     Returns:
         PaddedBatch(images, sizes): sizes is an int64 (N, 2) CPU tensor of the true (h, w) of each image.
@@ -141,5 +154,8 @@ def pad_batch(
         (mean, inv_std), out_dtype = kernel_stats(norm), dtype
     else:
         cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
-    out = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last)
-    return PaddedBatch(out, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))
+    if out is not None:
+        src.check_out(out, reference.pad_batch_output(len(src.sizes), src.channels, batch_hw, normalized, out_dtype,
+                                                      channels_last, "meta"), device)
+    images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last, out=out)
+    return PaddedBatch(images, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import default_collate
 
 from fastload import _validation as V
+from fastload import reference, ring
 from fastload.batching import pack_images, pad_batch
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
@@ -72,8 +73,9 @@ class PadCollate:
     (labels int64, everything else float32; a sample without the key, or with None, gets an empty entry); every other
     key must be in every sample and goes through torch's `default_collate`. With `label_mode`, labels are checked:
     "classification" 0..K-1, "detection" 1..K; tuple samples then get their labels (position 1) as int64.
-    In DataLoader workers, packed images travel through each worker's persistent shared-memory ring
-    (`fastload.ring`: one write by the worker, no new segment per batch); `ring=False` turns that off.
+    In DataLoader workers the images (packed or padded) are written straight into each worker's persistent
+    shared-memory ring (`fastload.ring`: one write by the worker, no new segment per batch); `ring=False` turns that
+    off.
     """
 
     def __init__(self, norm: Normalization | None = None, *, image_key: str = "img", input_order: str = "bgr",
@@ -109,8 +111,24 @@ class PadCollate:
     def _images(self, images: list):
         if self.pack:
             return pack_images(images, ring=self.ring)
-        return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
-                         pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
+        kw = dict(input_order=self.input_order, size_divisor=self.size_divisor, pad_value=self.pad_value,
+                  dtype=self.dtype, channels_last=self.channels_last)
+        slot = self._slot_for(images) if self.ring else None
+        if slot is None:
+            return pad_batch(images, self.norm, **kw).images
+        slot, like = slot
+        return ring.RingTensor(slot, pad_batch(images, self.norm, out=ring.tensor_in_slot(slot, like), **kw).images)
+
+    def _slot_for(self, images: list):
+        """In a DataLoader worker, a ring slot for the padded batch of `images` and the batch's (meta) form; None
+        elsewhere, or for anything pad_batch would reject (it then raises its own error)."""
+        if not ring.available() or not all(getattr(img, "ndim", None) == 3 for img in images):
+            return None
+        sizes = [tuple(img.shape[:2]) for img in images]
+        like = reference.pad_batch_output(len(images), images[0].shape[-1], batch_extent(sizes, self.size_divisor,
+                                          None), self.norm is not None, self.dtype, self.channels_last, "meta")
+        slot = ring.reserve(like.numel() * like.element_size())
+        return None if slot is None else (slot, like)
 
     def __call__(self, samples: Sequence):
         if len(samples) == 0:

@@ -52,7 +52,8 @@ def normalize(
     return out
 
 
-def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None):
+def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None,
+                out: torch.Tensor | None = None):
     """Normalized CHW float -> HWC uint8 image(s), in one pass: the inverse of `normalize`.
 
     Args:
@@ -62,6 +63,8 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
         output_order: channel order of the result, "bgr" (OpenCV, the default) or "rgb".
         sizes: optional (N, 2) int tensor or list of (h, w), e.g. `pad_batch(...).sizes`: crop each image to its
             true size (padding removed).
+        out: optional contiguous uint8 (H, W, C) / (N, H, W, C) buffer on x's device to write the result into (not
+            with `sizes`); returned.
 
     Returns:
         uint8 (H, W, C) / (N, H, W, C) on x's device, value clamp(round_half_even(x * std + mean), 0, 255), NaN -> 0,
@@ -73,6 +76,13 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
     cmap = channel_map(norm.channels, norm.order, output_order)
     mean = [norm.mean[k] for k in cmap]
     std = [norm.std[k] for k in cmap]
+    if out is not None:
+        if sizes is not None:
+            raise ValueError("out cannot be combined with sizes (which returns a list of cropped images)")
+        *lead, c, h, w = x.shape
+        V.check_out_as(out, torch.empty((*lead, h, w, c), dtype=torch.uint8, device="meta"), x.device, [x])
+        _ops.pick("denormalize_into", x.device)(x, mean, std, cmap, out)
+        return out
     op = _ops.pick("denormalize", x.device)
     if sizes is None:
         return op(x, mean, std, cmap)

@@ -4,6 +4,8 @@ same fp32 arithmetic, so on the same device they agree bit for bit."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 
@@ -236,3 +238,30 @@ def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Te
         out[0] += v.sum(0)
         out[1] += (v * v).sum(0)
     return out
+
+
+def with_out(fn, body):
+    """A function with `fn`'s parameters plus a last one, `out`, that runs `body(*args, out)` and returns None: the
+    shape of every `<op>_into` schema (the reference twins below, and their fake kernels in the op table)."""
+    params = [*inspect.signature(fn).parameters.values(),
+              inspect.Parameter("out", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+
+    def run(*args):
+        body(*args)
+
+    run.__signature__ = inspect.Signature(params, return_annotation=None)
+    run.__name__ = run.__qualname__ = f"{fn.__name__}_into"
+    return run
+
+
+def _into(fn):
+    into = with_out(fn, lambda *args: args[-1].copy_(fn(*args[:-1])))
+    into.__doc__ = f"`{fn.__name__}` written into `out` (exactly the tensor it would return: shape, dtype, layout)."
+    return into
+
+
+denormalize_into = _into(denormalize)
+pad_batch_into = _into(pad_batch)
+pad_batch_packed_into = _into(pad_batch_packed)
+resize_pad_batch_into = _into(resize_pad_batch)
+resize_pad_batch_packed_into = _into(resize_pad_batch_packed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from fastload import _validation as V
+from fastload import reference
 from fastload.batching import BatchSource, PaddedBatch
 from fastload.geometry import batch_extent, resized_size
 from fastload.normalization import Normalization, channel_map, kernel_stats
@@ -24,6 +25,7 @@ def resize_pad_batch(
     channels_last: bool = False,
     interpolation: str = "bilinear",
     device=None,
+    out: torch.Tensor | None = None,
 ) -> PaddedBatch:
     """Keep-ratio resize -> channel swap -> normalize -> pad of a whole batch, in one kernel.
 
@@ -33,7 +35,7 @@ def resize_pad_batch(
         scale: a (w, h)-style bound such as (1333, 800) (orientation agnostic, see `rescale_size`) or a factor.
         interpolation: "bilinear" (OpenCV INTER_LINEAR: half-pixel centres, no antialias; within 1 grey level of
             cv2.resize) or "nearest" (OpenCV INTER_NEAREST exactly).
-        size_divisor, pad_value, dtype, channels_last, device: as in `pad_batch`.
+        size_divisor, pad_value, dtype, channels_last, device, out: as in `pad_batch`.
 
     Returns:
         PaddedBatch(images (N, C, Hp, Wp), sizes = resized (h, w), scale_factors = (new_w / w, new_h / h)).
@@ -56,7 +58,10 @@ def resize_pad_batch(
     V.check_batch_bytes([len(new_sizes), src.channels, *batch_hw], dtype, "scale or size_divisor")
     pad = V.check_pad_value(pad_value, src.channels, True, dtype)
     cmap = channel_map(src.channels, input_order, norm.order)
-    out = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, *kernel_stats(norm),
-                             cmap, pad, interpolation, dtype, channels_last)
-    return PaddedBatch(out, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
+    if out is not None:
+        src.check_out(out, reference.pad_batch_output(len(new_sizes), src.channels, batch_hw, True, dtype,
+                                                      channels_last, "meta"), device)
+    images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw,
+                                *kernel_stats(norm), cmap, pad, interpolation, dtype, channels_last, out=out)
+    return PaddedBatch(images, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
                        torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))

@@ -227,3 +227,26 @@ def stats() -> dict:
                  published=int(r.words[_PUBLISHED]), full=int(r.words[_FULL]), too_big=int(r.words[_TOO_BIG]),
                  retired=bool(r.words[_RETIRED]), page_locked=r.registered)
             for k, r in _rings.items()])
+
+
+class RingTensor:
+    """A worker's stand-in for a tensor written into a ring slot (`tensor`): pickled as the slot's coordinates, it
+    arrives in the main process as a tensor viewing the slot, of the same shape, strides and dtype."""
+
+    __slots__ = ("slot", "tensor")
+
+    def __init__(self, slot: Slot, tensor: torch.Tensor):
+        self.slot, self.tensor = slot, tensor
+
+    def __reduce__(self):
+        t = self.tensor
+        return (_tensor_from_ring, (self.slot.ref(), tuple(t.shape), t.stride(), t.dtype))
+
+
+def tensor_in_slot(slot: Slot, like: torch.Tensor) -> torch.Tensor:
+    """A tensor of `like`'s shape, strides and dtype over the slot's bytes (slots start page-aligned)."""
+    return slot.tensor.view(like.dtype).as_strided(like.shape, like.stride())
+
+
+def _tensor_from_ring(ref: tuple, shape: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:
+    return view(ref).view(dtype).as_strided(shape, stride)

@@ -160,7 +160,21 @@ def run(op: OpTest, sample: Sample, backend: Backend):
     args = _to_device(sample.args, backend.device)
     kwargs = {k: _to_device(v, backend.device) for k, v in sample.kwargs.items()}
     with _ops.backend(backend.mode):
-        return op.fn(*args, **kwargs)
+        result = op.fn(*args, **kwargs)
+    if "out" in kwargs:  # the result is the caller's buffer (on the backend's device), written in place
+        written = result.images if isinstance(result, fl.PaddedBatch) else result
+        assert written.data_ptr() == kwargs["out"].data_ptr() or written.numel() == 0, f"{op.name}: out= ignored"
+    return result
+
+
+def with_out(sample: Sample, fn, pick=lambda result: result) -> Sample:
+    """`sample` again with out= a buffer exactly like the tensor the reference backend returns for it (`pick`
+    selects it from the result), prefilled with NaN (float) or 171 (uint8) so an element left unwritten shows."""
+    with _ops.backend("reference"):
+        like = pick(fn(*sample.args, **sample.kwargs))
+    buf = torch.empty_strided(like.shape, like.stride(), dtype=like.dtype)
+    buf.fill_(171 if like.dtype == torch.uint8 else float("nan"))
+    return Sample(sample.args, {**sample.kwargs, "out": buf}, f"{sample.label} out=")
 
 
 def check_cell(op: OpTest, layout: str, dtype, seed: int, device: str = "cpu") -> None:

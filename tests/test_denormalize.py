@@ -66,6 +66,7 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     # A float tensor has no negative strides: "flipped" is the channel swap (output order != the model's).
     order = ("rgb" if norm.order == "bgr" else "bgr") if layout == "flipped" else str(rng.choice(["bgr", "rgb"]))
     out = [Sample((x, norm), {"output_order": order}, f"{layout} {shape}")]
+    out.append(harness.with_out(out[0], fl.denormalize))
     if batch:
         sizes = [(int(rng.integers(0, h + 1)), int(rng.integers(0, w + 1))) for _ in range(batch[0])]
         out.append(Sample((x, norm), {"output_order": order, "sizes": sizes}, f"{layout} {shape} sizes"))
@@ -76,7 +77,7 @@ def oracle(sample: Sample, result) -> None:
     x, norm = sample.args
     order = sample.kwargs["output_order"]
     if "sizes" not in sample.kwargs:
-        assert result.dtype == torch.uint8 and result.is_contiguous()
+        assert result.dtype == torch.uint8 and result.is_contiguous()  # out= too: it must be the same tensor
         assert_matches_oracle(result, x, norm, order)
         return
     for i, (crop, (h, w)) in enumerate(zip(result, sample.kwargs["sizes"])):
@@ -84,7 +85,7 @@ def oracle(sample: Sample, result) -> None:
         assert_matches_oracle(crop, x[i, :, :h, :w], norm, order)
 
 
-DENORMALIZE = OpTest("denormalize", fl.denormalize, samples, oracle, raw_ops=("denormalize",))
+DENORMALIZE = OpTest("denormalize", fl.denormalize, samples, oracle, raw_ops=("denormalize", "denormalize_into"))
 
 test_backends = harness.backend_test(DENORMALIZE)
 test_property = harness.property_test(DENORMALIZE, max_examples=100)
@@ -175,6 +176,12 @@ def test_transform():
 
 X = torch.zeros(2, 3, 4, 4)
 test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(4, 4, 3)), ValueError,
+        ("out", "uint8")),
+    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.uint8)),
+        ValueError, ("out", "shape")),
+    Bad(lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(2, 2)] * 2,
+                               out=torch.empty(2, 4, 4, 3, dtype=torch.uint8)), ValueError, ("out", "sizes")),
     Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ("x", "float")),
     Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ("x", "float")),
     Bad(lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ("x", "Tensor")),

@@ -53,8 +53,6 @@ def check_against_oracle(out, img, norm, input_order, dtype):
 def oracle(sample: Sample, result) -> None:
     img, norm = sample.args
     kw = sample.kwargs
-    if "out" in kw:
-        assert result.data_ptr() == kw["out"].data_ptr() or result.numel() == 0
     assert result.dtype == kw["dtype"]
     if kw["channels_last"] and result.dim() == 4:
         assert result.is_contiguous(memory_format=torch.channels_last)

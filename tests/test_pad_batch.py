@@ -34,7 +34,7 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     out = [Sample((images, norm), kw, f"{layout} {sizes} norm={normalized}")]
     if layout in ("contiguous", "flipped", "odd", "empty"):
         out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
-    return out
+    return out + [harness.with_out(s, fl.pad_batch, lambda r: r.images) for s in out]
 
 
 def oracle_check(sample: Sample, result) -> None:
@@ -56,7 +56,8 @@ def oracle_check(sample: Sample, result) -> None:
     np.testing.assert_allclose(got.float().cpu().numpy(), expected, rtol=rtol, atol=1e-5)
 
 
-PAD_BATCH = OpTest("pad_batch", fl.pad_batch, samples, oracle_check, raw_ops=("pad_batch", "pad_batch_packed"))
+PAD_BATCH = OpTest("pad_batch", fl.pad_batch, samples, oracle_check,
+                   raw_ops=("pad_batch", "pad_batch_packed", "pad_batch_into", "pad_batch_packed_into"))
 
 test_backends = harness.backend_test(PAD_BATCH)
 test_property = harness.property_test(PAD_BATCH, max_examples=80)
@@ -127,7 +128,24 @@ def test_pad_to_and_grayscale(rng):
 
 
 IMAGES = [np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3, 3), np.uint8)]
+OUT_IMAGES = [np.zeros((5, 7, 3), np.uint8), np.zeros((6, 3, 3), np.uint8)]  # pad to (6, 7)
+OWN_BYTES = torch.zeros(2 * 3 * 6 * 7 * 4, dtype=torch.uint8)
+
 test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=np.zeros((2, 3, 6, 7), np.float32)), TypeError,
+        ("out", "Tensor")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 8)), ValueError, ("out", "shape")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, dtype=torch.float16)), ValueError,
+        ("out", "float32")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 6, 7, 3).permute(0, 3, 1, 2)), ValueError,
+        ("out", "contiguous")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, channels_last=True, out=torch.empty(2, 3, 6, 7)), ValueError,
+        ("out", "channels_last")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, requires_grad=True)), ValueError,
+        ("out", "grad")),
+    Bad(lambda: fl.pad_batch(OUT_IMAGES, out=torch.empty(2, 3, 6, 7)), ValueError, ("out", "uint8")),
+    Bad(lambda: fl.pad_batch([OWN_BYTES[: 5 * 7 * 3].view(5, 7, 3), OUT_IMAGES[1]], fl.IMAGENET,
+                             out=OWN_BYTES.view(torch.float32).view(2, 3, 6, 7)), ValueError, ("out", "overlaps")),
     Bad(lambda: fl.pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
     Bad(lambda: fl.pad_batch(IMAGES[0], fl.IMAGENET), ValueError, ("images[0]", "(H, W, C)")),
     Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1][..., :1]], fl.IMAGENET), ValueError, ("images[1]", "channel")),
@@ -201,3 +219,24 @@ def test_cuda_images_with_device_cuda_are_not_repacked(monkeypatch):
     images = [torch.zeros(4, 5, 3, dtype=torch.uint8, device="cuda")]
     monkeypatch.setattr(batching, "pack", lambda *a, **k: pytest.fail("re-packed images already on the device"))
     assert fl.pad_batch(images, fl.IMAGENET, device="cuda").images.is_cuda
+
+
+def test_into_ops_recheck_out():
+    # The C++ `_into` ops (one adapter for every op and backend) check out themselves: callers of torch.ops get a
+    # clear error, never a write outside the buffer.
+    require_compiled("pad_batch_into", "cpu")
+    images = [torch.zeros(5, 7, 3, dtype=torch.uint8)]
+    args = (images, [0], [6, 8], [0.0] * 3, [1.0] * 3, [0, 1, 2], [0.0] * 3, torch.float32, False)
+    with pytest.raises(RuntimeError, match="fastload::pad_batch_into: out must have shape"):
+        torch.ops.fastload.pad_batch_into(*args, torch.empty(1, 3, 6, 7))
+    with pytest.raises(RuntimeError, match="fastload::pad_batch_into: out must be Float"):
+        torch.ops.fastload.pad_batch_into(*args, torch.empty(1, 3, 6, 8, dtype=torch.float16))
+    with pytest.raises(RuntimeError, match="fastload::pad_batch_into: out must have strides"):
+        torch.ops.fastload.pad_batch_into(*args, torch.empty(1, 6, 8, 3).permute(0, 3, 1, 2))
+    shared = torch.zeros(3 * 6 * 8 * 4, dtype=torch.uint8)
+    with pytest.raises(RuntimeError, match="fastload::pad_batch_into: out overlaps an input image"):
+        torch.ops.fastload.pad_batch_into([shared[:105].view(5, 7, 3)], *args[1:], shared.view(torch.float32)
+                                          .view(1, 3, 6, 8))
+    out = torch.full((1, 3, 6, 8), float("nan"))
+    torch.ops.fastload.pad_batch_into(*args, out)
+    assert torch.equal(out, torch.ops.fastload.pad_batch(*args))

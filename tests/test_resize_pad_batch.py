@@ -67,7 +67,7 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     out = [Sample((images, norm), kw, f"{layout} {sizes} {kw['scale']} {kw['interpolation']}")]
     if layout in ("contiguous", "flipped", "odd"):
         out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
-    return out
+    return out + [harness.with_out(s, fl.resize_pad_batch, lambda r: r.images) for s in out]
 
 
 def oracle(sample: Sample, result) -> None:
@@ -99,7 +99,8 @@ def oracle(sample: Sample, result) -> None:
 
 
 RESIZE_PAD_BATCH = OpTest("resize_pad_batch", fl.resize_pad_batch, samples, oracle,
-                          raw_ops=("resize_pad_batch", "resize_pad_batch_packed"),
+                          raw_ops=("resize_pad_batch", "resize_pad_batch_packed", "resize_pad_batch_into",
+                                   "resize_pad_batch_packed_into"),
                           layouts=tuple(x for x in harness.LAYOUTS if x != "empty"))
 
 test_backends = harness.backend_test(RESIZE_PAD_BATCH)
@@ -122,6 +123,8 @@ def test_grayscale_and_rgb_input(rng):
 
 IMG = np.zeros((10, 12, 3), np.uint8)
 test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1.0, size_divisor=1, out=torch.empty(1, 3, 2, 2)),
+        ValueError, ("out", "shape")),
     Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(0, 10)), ValueError, ("scale",)),
     Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation="area"), ValueError, ("interpolation",)),
     Bad(lambda: fl.resize_pad_batch([np.zeros((0, 5, 3), np.uint8)], fl.IMAGENET), ValueError, ("images[0]", "empty")),

@@ -78,6 +78,18 @@ def test_batches_arrive_through_the_ring(ctx, persistent):
     assert dev_shm() <= shm  # memfd rings never appear in /dev/shm
 
 
+@pytest.mark.parametrize("dtype, channels_last", [(torch.float32, False), (torch.float16, True)])
+def test_padded_normalized_batches_are_written_into_the_ring(dtype, channels_last):
+    collate = fl.PadCollate(fl.IMAGENET, size_divisor=8, dtype=dtype, channels_last=channels_last)
+    before = received()
+    data = Images(24)
+    for images, labels in loader(data, collate_fn=collate):
+        want = fl.pad_batch([data[i][0] for i in labels.tolist()], fl.IMAGENET, size_divisor=8, dtype=dtype,
+                            channels_last=channels_last).images
+        assert torch.equal(images, want) and images.stride() == want.stride()
+    assert received() - before == 6
+
+
 def test_more_batches_held_than_slots_take_the_ordinary_path():
     held = list(loader(Images(64)))  # 16 batches held at once; 2 rings of ring.DEPTH slots
     for images, labels in held:

@@ -9,6 +9,7 @@
 #include "cpu/isa.h"
 #include "fastload/denormalize_math.h"
 #include "ops/denormalize.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -127,6 +128,9 @@ at::Tensor denormalize_cpu(const at::Tensor& x, at::ArrayRef<double> mean, at::A
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastload, CPU, m) { m.impl("denormalize", &denormalize_cpu); }
+TORCH_LIBRARY_IMPL(fastload, CPU, m) {
+  m.impl("denormalize", &denormalize_cpu);
+  m.impl("denormalize_into", &Into<kDenormalizeInto, &denormalize_cpu>::run);
+}
 
 }  // namespace fastload

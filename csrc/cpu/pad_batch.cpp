@@ -10,6 +10,7 @@
 #include "cpu/normalize_rows.h"
 #include "fastload/pad_batch_math.h"
 #include "ops/pad_batch.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -99,6 +100,8 @@ at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offset
 TORCH_LIBRARY_IMPL(fastload, CPU, m) {
   m.impl("pad_batch", &pad_batch_cpu);
   m.impl("pad_batch_packed", &pad_batch_packed_cpu);
+  m.impl("pad_batch_into", &Into<kPadBatchInto, &pad_batch_cpu>::run);
+  m.impl("pad_batch_packed_into", &Into<kPadBatchPackedInto, &pad_batch_packed_cpu>::run);
 }
 
 }  // namespace fastload

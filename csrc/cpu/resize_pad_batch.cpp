@@ -10,6 +10,7 @@
 #include "cpu/isa.h"
 #include "fastload/resize_math.h"
 #include "ops/resize_pad_batch.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -171,6 +172,8 @@ at::Tensor resize_pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor&
 TORCH_LIBRARY_IMPL(fastload, CPU, m) {
   m.impl("resize_pad_batch", &resize_pad_batch_cpu);
   m.impl("resize_pad_batch_packed", &resize_pad_batch_packed_cpu);
+  m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_cpu>::run);
+  m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_cpu>::run);
 }
 
 }  // namespace fastload

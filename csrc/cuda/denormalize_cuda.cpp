@@ -7,6 +7,7 @@
 
 #include "cuda/denormalize_launch.h"
 #include "ops/denormalize.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -23,6 +24,9 @@ at::Tensor denormalize_cuda(const at::Tensor& x, at::ArrayRef<double> mean, at::
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(fastload, CUDA, m) { m.impl("denormalize", &denormalize_cuda); }
+TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
+  m.impl("denormalize", &denormalize_cuda);
+  m.impl("denormalize_into", &Into<kDenormalizeInto, &denormalize_cuda>::run);
+}
 
 }  // namespace fastload

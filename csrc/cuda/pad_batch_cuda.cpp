@@ -8,6 +8,7 @@
 #include "cuda/descriptors.h"
 #include "cuda/pad_batch_launch.h"
 #include "ops/pad_batch.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -44,6 +45,8 @@ at::Tensor pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offse
 TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("pad_batch", &pad_batch_cuda);
   m.impl("pad_batch_packed", &pad_batch_packed_cuda);
+  m.impl("pad_batch_into", &Into<kPadBatchInto, &pad_batch_cuda>::run);
+  m.impl("pad_batch_packed_into", &Into<kPadBatchPackedInto, &pad_batch_packed_cuda>::run);
 }
 
 }  // namespace fastload

@@ -8,6 +8,7 @@
 #include "cuda/descriptors.h"
 #include "cuda/resize_pad_batch_launch.h"
 #include "ops/resize_pad_batch.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -44,6 +45,8 @@ at::Tensor resize_pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor
 TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("resize_pad_batch", &resize_pad_batch_cuda);
   m.impl("resize_pad_batch_packed", &resize_pad_batch_packed_cuda);
+  m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_cuda>::run);
+  m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_cuda>::run);
 }
 
 }  // namespace fastload

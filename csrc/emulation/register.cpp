@@ -20,6 +20,7 @@
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
 #include "ops/schemas.h"
+#include "ops/output.h"
 
 namespace fastload {
 namespace {
@@ -147,6 +148,11 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("pad_batch_packed", &pad_batch_packed_emulated);
   m.impl("resize_pad_batch", &resize_pad_batch_emulated);
   m.impl("resize_pad_batch_packed", &resize_pad_batch_packed_emulated);
+  m.impl("denormalize_into", &Into<kDenormalizeInto, &denormalize_emulated>::run);
+  m.impl("pad_batch_into", &Into<kPadBatchInto, &pad_batch_emulated>::run);
+  m.impl("pad_batch_packed_into", &Into<kPadBatchPackedInto, &pad_batch_packed_emulated>::run);
+  m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_emulated>::run);
+  m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_emulated>::run);
   m.impl("channel_stats", &channel_stats_emulated);
 }
 

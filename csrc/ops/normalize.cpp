@@ -72,14 +72,6 @@ bool strides_match(const at::Tensor& t, const std::vector<int64_t>& strides) {
   return true;
 }
 
-// First and last byte address a non-empty tensor touches (its strides are non-negative: torch has no others).
-std::pair<uintptr_t, uintptr_t> byte_range(const at::Tensor& t) {
-  int64_t last = 0;
-  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
-  const auto first = reinterpret_cast<uintptr_t>(t.data_ptr());
-  return {first, first + static_cast<uintptr_t>((last + 1) * t.element_size()) - 1};
-}
-
 }  // namespace
 
 at::Tensor allocate_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
@@ -107,12 +99,7 @@ void bind_normalize_output(const char* op, const at::Tensor& img, NormalizeParam
                 op, ": out must be contiguous or channels_last, got strides ", out.strides());
     p.channels_last = true;
   }
-  // By address, not by storage: a numpy view of out's bytes is another storage over the same memory.
-  if (out.numel() > 0 && img.numel() > 0) {
-    const auto a = byte_range(out), b = byte_range(img);
-    TORCH_CHECK(a.second < b.first || b.second < a.first, op,
-                ": out overlaps img in memory (out would overwrite pixels still to be read)");
-  }
+  check_no_overlap(op, out, img, "img");
   p.out = out.data_ptr();
 }
 

@@ -206,9 +206,55 @@ class CpuCache final : public c10::Allocator {
   int64_t limit_, allocated_ = 0, cached_ = 0, hits_ = 0, misses_ = 0, returned_ = 0;
 };
 
+// The caller's buffer of the `_into` op running on this thread, until new_output takes it.
+struct Requested {
+  const char* op = nullptr;
+  const at::Tensor* out = nullptr;
+};
+thread_local Requested requested;
+
+// First and last byte address of a non-empty tensor (torch strides are never negative).
+std::pair<uintptr_t, uintptr_t> byte_range(const at::Tensor& t) {
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  const auto first = reinterpret_cast<uintptr_t>(t.data_ptr());
+  return {first, first + static_cast<uintptr_t>((last + 1) * t.element_size()) - 1};
+}
+
+// `out` must be exactly the tensor the op would have allocated; a dim of size 1 may carry any stride, and an empty
+// tensor any strides.
+const at::Tensor& take_requested(at::IntArrayRef sizes, at::IntArrayRef strides, const at::TensorOptions& options) {
+  const char* op = requested.op;
+  const at::Tensor& out = *requested.out;
+  requested = Requested{};
+  TORCH_CHECK(out.device() == options.device() || (out.device().type() == options.device().type() &&
+                                                   !options.device().has_index()),
+              op, ": out is on ", out.device(), ", the inputs on ", options.device());
+  TORCH_CHECK(out.scalar_type() == options.dtype().toScalarType(), op, ": out must be ",
+              options.dtype().toScalarType(), ", got ", out.scalar_type());
+  TORCH_CHECK(out.sizes() == sizes, op, ": out must have shape ", sizes, ", got ", out.sizes());
+  for (int64_t d = 0; d < out.dim() && out.numel() > 0; ++d) {
+    TORCH_CHECK(out.size(d) <= 1 || out.stride(d) == strides[d], op, ": out must have strides ", strides,
+                " (the layout asked for), got ", out.strides());
+  }
+  return out;
+}
+
 }  // namespace
 
+OutputScope::OutputScope(const char* op, const at::Tensor& out) { requested = Requested{op, &out}; }
+
+OutputScope::~OutputScope() { requested = Requested{}; }
+
+void check_no_overlap(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name) {
+  if (out.numel() == 0 || input.numel() == 0 || out.device() != input.device()) return;
+  const auto a = byte_range(out), b = byte_range(input);
+  TORCH_CHECK(a.second < b.first || b.second < a.first, op, ": out overlaps ", input_name,
+              " in memory (the op would overwrite values it has still to read)");
+}
+
 at::Tensor new_output(at::IntArrayRef sizes, at::IntArrayRef strides, const at::TensorOptions& options) {
+  if (requested.out != nullptr) return take_requested(sizes, strides, options);
   if (!options.device().is_cpu()) return at::empty_strided(sizes, strides, options);
   return at::detail::empty_strided_generic(sizes, strides, &CpuCache::get(), c10::DispatchKeySet(c10::DispatchKey::CPU),
                                            options.dtype().toScalarType());

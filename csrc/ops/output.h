@@ -6,15 +6,61 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace fastload {
 
-// An uninitialized tensor of `sizes` and `strides` (in elements) with `options`' dtype and device.
+// An uninitialized tensor of `sizes` and `strides` (in elements) with `options`' dtype and device; inside an
+// `into` call (below), the caller's `out` instead, once it is checked to be exactly that tensor.
 at::Tensor new_output(at::IntArrayRef sizes, at::IntArrayRef strides, const at::TensorOptions& options);
 
 // The same, contiguous.
 at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& options);
+
+// While it lives, the next new_output on this thread is `out` (checked against what the op would have allocated).
+class OutputScope {
+ public:
+  OutputScope(const char* op, const at::Tensor& out);
+  ~OutputScope();
+  OutputScope(const OutputScope&) = delete;
+  OutputScope& operator=(const OutputScope&) = delete;
+};
+
+// Fails if `out` shares memory with `input` (by address: a numpy view of the same bytes is another storage).
+void check_no_overlap(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name);
+
+// The names of the `_into` ops (schemas.cpp defines them from their allocating twins).
+inline constexpr char kDenormalizeInto[] = "fastload::denormalize_into";
+inline constexpr char kPadBatchInto[] = "fastload::pad_batch_into";
+inline constexpr char kPadBatchPackedInto[] = "fastload::pad_batch_packed_into";
+inline constexpr char kResizePadBatchInto[] = "fastload::resize_pad_batch_into";
+inline constexpr char kResizePadBatchPackedInto[] = "fastload::resize_pad_batch_packed_into";
+
+// The `_into` form `Name` of an op implementation `Fn(args...) -> Tensor`: `run(args..., out)` checks that `out`
+// overlaps no tensor argument, then runs Fn with `out` standing in for the tensor Fn allocates. One adapter serves
+// every backend (CPU, CUDA, emulation) of denormalize, pad_batch and resize_pad_batch.
+template <const char* Name, auto Fn>
+struct Into;
+template <const char* Name, typename... Args, at::Tensor (*Fn)(Args...)>
+struct Into<Name, Fn> {
+  static void run(Args... args, const at::Tensor& out) {
+    (check_inputs(out, args), ...);
+    const OutputScope scope(Name, out);
+    const at::Tensor result = Fn(args...);
+    TORCH_CHECK(result.is_same(out), Name, ": the op did not write into out");
+  }
+
+ private:
+  template <typename T>
+  static void check_inputs(const at::Tensor& out, const T& arg) {
+    if constexpr (std::is_same_v<std::decay_t<T>, at::Tensor>) {
+      check_no_overlap(Name, out, arg, "an input");
+    } else if constexpr (std::is_same_v<std::decay_t<T>, at::TensorList>) {
+      for (const at::Tensor& t : arg) check_no_overlap(Name, out, t, "an input image");
+    }
+  }
+};
 
 // The cache's counters, in the order of kCacheStatNames (fastload/memory.py names them).
 std::vector<int64_t> cpu_cache_stats();

@@ -2,31 +2,46 @@
 // CUDA kernels) and, in an emulation build, `fastload_emulation` (the CUDA kernel sources run on the CPU).
 #include "ops/schemas.h"
 
+#include <string>
+
 namespace fastload {
+
+namespace {
+
+// Defines `schema` ("name(args) -> Tensor") and its `_into` twin "name_into(args, Tensor(a!) out) -> ()", which
+// writes the same result into a caller's buffer (reused across batches: no allocation, no page faults).
+void def_with_into(torch::Library& m, const char* schema) {
+  m.def(schema);
+  const std::string s = schema;
+  const size_t open = s.find('('), close = s.rfind(')');
+  m.def(torch::schema((s.substr(0, open) + "_into" + s.substr(open, close - open) + ", Tensor(a!) out) -> ()").c_str()));
+}
+
+}  // namespace
 
 void define_schemas(torch::Library& m) {
   // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
   m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
-  m.def("denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");
+  def_with_into(m, "denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");
   m.def(
       "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
       "bool channels_last) -> Tensor");
-  // The same op writing into a caller's buffer (reused across batches: no allocation, no page faults).
+  // normalize's own out= form: the dtype and layout come from out.
   m.def(
       "normalize_into(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, "
       "Tensor(a!) out) -> ()");
   // mean/inv_std None: a padded uint8 (N, Hp, Wp, C) batch in the input's channel order.
-  m.def(
+  def_with_into(m,
       "pad_batch(Tensor[] images, int[] flip_masks, int[] batch_hw, float[]? mean, float[]? inv_std, "
       "int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  m.def(
+  def_with_into(m,
       "pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] batch_hw, float[]? mean, "
       "float[]? inv_std, int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  m.def(
+  def_with_into(m,
       "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
       "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
       "bool channels_last) -> Tensor");
-  m.def(
+  def_with_into(m,
       "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
       "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, "
       "ScalarType dtype, bool channels_last) -> Tensor");
