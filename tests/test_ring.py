@@ -144,6 +144,18 @@ def test_a_consumer_that_stops_early():
         check(images, labels)
 
 
+def test_ctrl_c_in_the_consumer_leaves_no_segment():
+    shm = dev_shm()
+    with pytest.raises(KeyboardInterrupt):
+        for i, (images, labels) in enumerate(loader(Images(80))):
+            check(images, labels)
+            if i == 3:
+                raise KeyboardInterrupt  # what Ctrl-C raises in the main process
+    assert dev_shm() <= shm
+    for images, labels in loader(Images(8)):
+        check(images, labels)
+
+
 def test_memory_stays_flat_over_many_batches():
     def rss() -> int:
         with open("/proc/self/statm") as f:
