@@ -7,6 +7,8 @@ from fastload import _ops, functional, reference, transforms, utils
 from fastload._ops import backend_info
 from fastload.batching import PaddedBatch, pack_images, pad_batch
 from fastload.collate import PadCollate
+from fastload.crops import (center_crop_anchor, random_resized_crop_params, resize_center_crop_batch,
+                            resized_crop_batch, resized_short_side)
 from fastload.geometry import rescale_size
 from fastload.loader import DevicePrefetcher
 from fastload.memory import cpu_cache_stats, empty_cache, set_cpu_cache_limit
@@ -28,6 +30,7 @@ __all__ = [
     "PadCollate",
     "PaddedBatch",
     "backend_info",
+    "center_crop_anchor",
     "channel_stats",
     "compute_mean_std",
     "conv_output_size",
@@ -40,9 +43,13 @@ __all__ = [
     "pack_images",
     "pad_batch",
     "reference",
+    "random_resized_crop_params",
     "rescale_size",
+    "resize_center_crop_batch",
     "set_cpu_cache_limit",
     "resize_pad_batch",
+    "resized_crop_batch",
+    "resized_short_side",
     "to_numpy_images",
     "to_tensor",
     "transforms",

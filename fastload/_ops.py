@@ -70,14 +70,20 @@ OPS: dict[str, OpDef] = {op.name: op for op in (
     OpDef("pad_batch_packed", reference.pad_batch_packed, _pad_batch_packed_fake),
     OpDef("resize_pad_batch", reference.resize_pad_batch, _resize_pad_batch_fake, packed="resize_pad_batch_packed"),
     OpDef("resize_pad_batch_packed", reference.resize_pad_batch_packed, _resize_pad_batch_packed_fake),
+    # CPU kernel only for now: CUDA inputs take the reference.
+    OpDef("resized_crop_batch", reference.resized_crop_batch,
+          lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean, inv_std, channel_map, dtype,
+          channels_last: reference.pad_batch_output(len(images), images[0].shape[-1],
+                                                    (y_starts.shape[1], x_starts.shape[1]), mean is not None, dtype,
+                                                    channels_last, images[0].device), devices=("cpu",)),
     OpDef("channel_stats", reference.channel_stats,
           lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
 )}
 # Every op returning a batch or image has an out= twin `<op>_into(<op's arguments>, out) -> ()`.
 for _op in [OPS[name] for name in ("denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
-                                   "resize_pad_batch_packed")]:
+                                   "resize_pad_batch_packed", "resized_crop_batch")]:
     _into = OpDef(f"{_op.name}_into", getattr(reference, f"{_op.name}_into"),
-                  reference.with_out(_op.reference, lambda *args: None),
+                  reference.with_out(_op.reference, lambda *args: None), _op.devices,
                   packed=f"{_op.packed}_into" if _op.packed else None)
     OPS[_into.name] = _into
 

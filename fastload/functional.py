@@ -2,9 +2,11 @@
 as F`). Each lives in the module of its family; this file only gathers them."""
 
 from fastload.batching import PaddedBatch, pack_images, pad_batch
+from fastload.crops import random_resized_crop_params, resize_center_crop_batch, resized_crop_batch
 from fastload.normalizing import denormalize, normalize, to_numpy_images
 from fastload.resizing import resize_pad_batch
 from fastload.stats import channel_stats, compute_mean_std
 
 __all__ = ["PaddedBatch", "channel_stats", "compute_mean_std", "denormalize", "normalize", "pack_images", "pad_batch",
-           "resize_pad_batch", "to_numpy_images"]
+           "random_resized_crop_params", "resize_center_crop_batch", "resize_pad_batch", "resized_crop_batch",
+           "to_numpy_images"]

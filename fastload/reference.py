@@ -240,6 +240,34 @@ def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Te
     return out
 
 
+def resized_crop_batch(images: list[torch.Tensor], flip_masks: list[int], y_starts: torch.Tensor,
+                       y_weights: torch.Tensor, x_starts: torch.Tensor, x_weights: torch.Tensor, mean, inv_std,
+                       channel_map: list[int], dtype, channels_last: bool) -> torch.Tensor:
+    """Image i's output pixel (y, x) = sum_k y_weights[i, y, k] * (sum_j x_weights[i, x, j] * img[y_starts[i, y] + k,
+    x_starts[i, x] + j]) (indices clamped to the image; fp32, summed in tap order), normalized like `pad_batch`
+    (mean/inv_std given) or rounded half to even to uint8. (N, C, h, w) float or (N, h, w, C) uint8."""
+    n, c = len(images), images[0].shape[-1]
+    h, w = y_starts.shape[1], x_starts.shape[1]
+    normalized = mean is not None
+    out = pad_batch_output(n, c, (h, w), normalized, dtype, channels_last, images[0].device)
+    for i, (img, mask) in enumerate(zip(images, flip_masks)):
+        src = flip(img, mask)[..., list(channel_map)].to(torch.float32)  # (H, W, C), output channel order
+        rows = torch.zeros((src.shape[0], w, c), dtype=torch.float32, device=src.device)
+        for j in range(x_weights.shape[2]):
+            cols = (x_starts[i] + j).clamp(max=src.shape[1] - 1)
+            rows = rows + x_weights[i, :, j, None] * src[:, cols]
+        acc = torch.zeros((h, w, c), dtype=torch.float32, device=src.device)
+        for k in range(y_weights.shape[2]):
+            acc = acc + y_weights[i, :, k, None, None] * rows[(y_starts[i] + k).clamp(max=src.shape[0] - 1)]
+        if normalized:
+            m = torch.tensor(mean, dtype=torch.float32, device=acc.device)
+            s = torch.tensor(inv_std, dtype=torch.float32, device=acc.device)
+            out[i].copy_(((acc - m) * s).to(out.dtype).movedim(-1, 0))
+        else:
+            out[i].copy_(torch.round(acc).clamp(0, 255).to(torch.uint8))
+    return out
+
+
 def with_out(fn, body):
     """A function with `fn`'s parameters plus a last one, `out`, that runs `body(*args, out)` and returns None: the
     shape of every `<op>_into` schema (the reference twins below, and their fake kernels in the op table)."""
@@ -265,3 +293,4 @@ pad_batch_into = _into(pad_batch)
 pad_batch_packed_into = _into(pad_batch_packed)
 resize_pad_batch_into = _into(resize_pad_batch)
 resize_pad_batch_packed_into = _into(resize_pad_batch_packed)
+resized_crop_batch_into = _into(resized_crop_batch)

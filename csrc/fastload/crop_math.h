@@ -1,0 +1,32 @@
+// resized_crop_batch: every output pixel a separable weighted sum of source pixels, from per-image tap tables
+// computed once on the host (fastload/crops.py): output row y of image i reads source rows y_starts[i, y] + k with
+// weights y_weights[i, y, k], and each of those rows is first summed horizontally, output column x reading source
+// columns x_starts[i, x] + j with weights x_weights[i, x, j]. Taps past the table's used ones have weight 0 and
+// their index is clamped to the image, so they add +0. Every backend sums in this order, in fp32 without fma.
+#pragma once
+#include <stdint.h>
+
+#include "fastload/float_convert.h"
+#include "fastload/images.h"
+#include "fastload/normalize_math.h"
+
+namespace fastload {
+
+struct ResizedCropParams {
+  const ImageDesc* images;  // n descriptors, in memory the kernel can read
+  void* out;
+  int64_t n, c, out_h, out_w;
+  int64_t ky, kx;                    // taps per output row / column
+  const int64_t* y_starts;           // (n, out_h)
+  const float* y_weights;            // (n, out_h, ky)
+  const int64_t* x_starts;           // (n, out_w)
+  const float* x_weights;            // (n, out_w, kx)
+  bool normalize;                    // false: uint8 NHWC, rounded half to even
+  float mean[kMaxChannels];          // per output channel (normalize)
+  float inv_std[kMaxChannels];
+  int channel_map[kMaxChannels];     // output channel k reads input channel channel_map[k]
+  FloatDtype dtype;
+  bool channels_last;
+};
+
+}  // namespace fastload

@@ -1,0 +1,26 @@
+// Argument checks of fastload::resized_crop_batch, shared by its registrations.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <vector>
+
+#include "fastload/crop_math.h"
+
+namespace fastload {
+
+// A checked call: host descriptors, the kernel description (params.images still unset) and the output.
+struct ResizedCropCall {
+  std::vector<ImageDesc> images;
+  ResizedCropParams params;
+  at::Tensor out;
+};
+
+ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayRef flip_masks,
+                                            const at::Tensor& y_starts, const at::Tensor& y_weights,
+                                            const at::Tensor& x_starts, const at::Tensor& x_weights,
+                                            std::optional<at::ArrayRef<double>> mean,
+                                            std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                            std::optional<at::ScalarType> dtype, bool channels_last);
+
+}  // namespace fastload

@@ -1,0 +1,195 @@
+"""fastload.crops: torchvision's RandomResizedCrop sampling and Resize + CenterCrop geometry (exactly), and the fused
+resized_crop_batch / resize_center_crop_batch through the op table (every backend x layout x dtype, bit for bit)
+against torchvision v2 (antialiased bilinear within 1 grey level, nearest exactly) and OpenCV (INTER_LINEAR)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torchvision.transforms import RandomResizedCrop
+from torchvision.transforms import functional as F1
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
+
+import fastload as fl
+import harness
+from harness import Bad, OpTest, Sample
+from images import random_norm
+
+SIZES = [(375, 500), (500, 375), (224, 224), (37, 300), (300, 37), (1, 1), (2, 9)]
+
+
+@pytest.mark.parametrize("scale, ratio", [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)),
+                                          ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))])
+def test_random_resized_crop_params_draw_torchvisions_boxes(scale, ratio):
+    for seed in range(40):
+        for h, w in SIZES:
+            torch.manual_seed(seed)
+            want = RandomResizedCrop.get_params(torch.empty(3, h, w), list(scale), list(ratio))
+            torch.manual_seed(seed)
+            v2_params = v2.RandomResizedCrop(8, scale=scale, ratio=ratio).make_params([torch.empty(3, h, w)])
+            torch.manual_seed(seed)
+            got = fl.random_resized_crop_params(h, w, scale, ratio)
+            assert got == want == tuple(v2_params[k] for k in ("top", "left", "height", "width")), (seed, h, w)
+            torch.manual_seed(seed + 1000)  # the same RNG consumption: the next draw agrees too
+            after_tv = (RandomResizedCrop.get_params(torch.empty(3, h, w), list(scale), list(ratio)), torch.rand(1))
+            torch.manual_seed(seed + 1000)
+            after_fl = (fl.random_resized_crop_params(h, w, scale, ratio), torch.rand(1))
+            assert after_tv[0] == after_fl[0] and torch.equal(after_tv[1], after_fl[1])
+
+
+def test_random_resized_crop_params_with_a_generator_leave_the_global_rng_alone():
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    state = torch.get_rng_state()
+    boxes = [fl.random_resized_crop_params(375, 500, generator=g1) for _ in range(20)]
+    assert boxes == [fl.random_resized_crop_params(375, 500, generator=g2) for _ in range(20)]
+    assert torch.equal(state, torch.get_rng_state()) and len(set(boxes)) > 10
+
+
+def test_eval_geometry_is_torchvisions():
+    for h in range(1, 700, 37):
+        for w in range(1, 700, 53):
+            assert list(fl.resized_short_side(h, w, 256)) == F1._compute_resized_output_size((h, w), [256])
+    img = torch.arange(17 * 23).reshape(1, 17, 23)
+    for ch, cw in [(5, 7), (17, 23), (4, 22), (16, 1)]:
+        top, left = fl.center_crop_anchor(17, 23, ch, cw)
+        assert torch.equal(img[:, top:top + ch, left:left + cw], F.center_crop(img, [ch, cw]))
+
+
+def torchvision_crop(img: np.ndarray, box, size, flip: bool, interpolation: str, antialias: bool) -> np.ndarray:
+    """torchvision v2 on the uint8 CHW tensor: resized_crop (+ horizontal_flip), back to HWC uint8."""
+    mode = {"bilinear": v2.InterpolationMode.BILINEAR, "nearest": v2.InterpolationMode.NEAREST}[interpolation]
+    x = torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)  # (a flipped size-1 dim keeps its stride)
+    y = F.resized_crop(x, *box, size=list(size), interpolation=mode, antialias=antialias)
+    if flip:
+        y = F.horizontal_flip(y)
+    return y.permute(1, 2, 0).numpy()
+
+
+def grey_levels(got_uint8_or_normalized, want: np.ndarray, norm) -> np.ndarray:
+    """|got - want| in pixel units (got normalized: undone in float64)."""
+    got = got_uint8_or_normalized
+    if norm is not None:
+        std = np.asarray(norm.std).reshape(-1, 1, 1)
+        mean = np.asarray(norm.mean).reshape(-1, 1, 1)
+        got = np.moveaxis(got.float().numpy().astype(np.float64) * std + mean, 0, -1)
+        if got.shape[-1] == 3 and norm.order == "rgb":
+            got = got[..., ::-1]  # back to the BGR input
+    return np.abs(np.asarray(got, dtype=np.float64) - want.astype(np.float64))
+
+
+@pytest.mark.parametrize("interpolation, antialias", [("bilinear", True), ("nearest", False)])
+def test_resized_crop_batch_matches_torchvision(interpolation, antialias, rng):
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in SIZES[:4]]
+    boxes = [fl.random_resized_crop_params(h, w) for h, w in SIZES[:4]]
+    flips = [True, False, True, False]
+    for norm in (None, fl.IMAGENET):
+        got = fl.resized_crop_batch(images, boxes, (224, 160), norm, flips=flips, interpolation=interpolation,
+                                    antialias=antialias)
+        for i, img in enumerate(images):
+            want = torchvision_crop(img, boxes[i], (224, 160), flips[i], interpolation, antialias)
+            diff = grey_levels(got[i], want, norm)
+            assert diff.max() <= (1.0 + 1e-3 if interpolation == "bilinear" else 1e-3), (i, diff.max())
+
+
+def test_linear_without_antialias_is_opencvs(rng):
+    img = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    got = fl.resized_crop_batch([img], [(5, 7, 40, 50)], (90, 33), antialias=False)[0].numpy()
+    want = cv2.resize(img[5:45, 7:57], (33, 90), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
+def test_resize_center_crop_batch_matches_torchvision(rng):
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(375, 500), (500, 333), (256, 300)]]
+    got = fl.resize_center_crop_batch(images, 256, 224, fl.IMAGENET)
+    for i, img in enumerate(images):
+        x = torch.from_numpy(img).permute(2, 0, 1)
+        want = F.center_crop(F.resize(x, [256], antialias=True), [224, 224]).permute(1, 2, 0).numpy()
+        assert grey_levels(got[i], want, fl.IMAGENET).max() <= 1.0 + 1e-3
+
+
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    n = int(rng.integers(1, 4))
+    channels = int(rng.choice([1, 3]))
+    sizes = [harness.image_size(rng, layout if layout != "empty" else "contiguous") for _ in range(n)]
+    sizes = [(max(h, 1), max(w, 1)) for h, w in sizes]
+    images = [harness.image_in_layout(rng, (h, w, channels), harness.storage_layout(layout)) for h, w in sizes]
+    boxes = []
+    for h, w in sizes:
+        bh, bw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+        boxes.append((int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1)), bh, bw))
+    size = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+    norm = random_norm(rng, channels) if rng.integers(4) else None
+    interpolation = str(rng.choice(["bilinear", "nearest"]))
+    kw = dict(flips=[bool(f) for f in rng.integers(0, 2, n)], interpolation=interpolation,
+              antialias=bool(rng.integers(2)) and interpolation == "bilinear",
+              input_order=str(rng.choice(["bgr", "rgb"])), dtype=dtype, channels_last=layout == "channels_last")
+    out = [Sample((images, boxes, size, norm), kw, f"{layout} {sizes} {boxes} -> {size}")]
+    if layout in ("contiguous", "flipped", "odd"):
+        out.append(Sample((fl.pack_images(images), boxes, size, norm), kw, f"{layout} packed"))
+    return out + [harness.with_out(s, fl.resized_crop_batch) for s in out]
+
+
+def oracle(sample: Sample, result) -> None:
+    images, boxes, size, norm = sample.args
+    kw = sample.kwargs
+    if isinstance(images, fl.PackedImages):
+        images = images.unpack()
+    assert result.shape[0] == len(images)
+    if norm is None:
+        assert result.dtype == torch.uint8 and result.shape[1:3] == size
+    else:
+        assert result.dtype == kw["dtype"] and result.shape[2:] == size
+        if kw["channels_last"]:
+            assert result.is_contiguous(memory_format=torch.channels_last)
+    for i, img in enumerate(images):
+        a = np.array(np.asarray(img), copy=True)
+        if kw["interpolation"] == "bilinear" and not kw["antialias"]:
+            top, left, bh, bw = boxes[i]
+            want = cv2.resize(a[top:top + bh, left:left + bw], size[::-1], interpolation=cv2.INTER_LINEAR)
+            want = want.reshape(*size, a.shape[2])
+            if kw["flips"][i]:
+                want = want[:, ::-1]
+        else:
+            want = torchvision_crop(a, boxes[i], size, kw["flips"][i], kw["interpolation"], kw["antialias"])
+        if norm is not None and a.shape[2] == 3 and kw["input_order"] != "bgr":
+            want = want[..., ::-1]  # grey_levels compares in BGR input order
+        got = result[i].cpu()
+        tol = 1.0 + 1e-3 if kw["interpolation"] == "bilinear" else 1e-3
+        if norm is not None and kw["dtype"] != torch.float32:  # half an ulp of |x - mean| <= 255, in pixel units
+            tol += {torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[kw["dtype"]] * 255
+        assert grey_levels(got, want, norm).max() <= tol, (i, sample.label)
+
+
+RESIZED_CROP = OpTest("resized_crop_batch", fl.resized_crop_batch, samples, oracle,
+                      raw_ops=("resized_crop_batch", "resized_crop_batch_into"),
+                      layouts=tuple(x for x in harness.LAYOUTS if x != "empty"))
+
+test_backends = harness.backend_test(RESIZED_CROP)
+test_property = harness.property_test(RESIZED_CROP, max_examples=30)
+test_opcheck = harness.opcheck_test(RESIZED_CROP, layouts=("contiguous", "flipped"))
+
+IMG = np.zeros((10, 12, 3), np.uint8)
+
+test_bad_input = harness.bad_input_test([
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 11, 5)], 4), ValueError, ("boxes[0]", "inside")),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 0, 5)], 4), ValueError, ("boxes[0]", "non-empty")),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(-1, 0, 2, 5)], 4), ValueError, ("boxes[0]",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2)], 4), ValueError, ("boxes", "(N, 4)")),
+    Bad(lambda: fl.resized_crop_batch([IMG], torch.zeros(1, 4), 4), ValueError, ("boxes", "integers")),
+    Bad(lambda: fl.resized_crop_batch([IMG, IMG], [(0, 0, 2, 2)], 4), ValueError, ("boxes", "2 images")),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 0), ValueError, ("size",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], (3, 4, 5)), ValueError, ("size",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[True, False]), ValueError, ("flips",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[1]), ValueError, ("flips",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, interpolation="area"), ValueError,
+        ("interpolation",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, antialias="yes"), TypeError, ("antialias",)),
+    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, fl.IMAGENET, out=torch.empty(1, 3, 4, 5)),
+        ValueError, ("out", "shape")),
+    Bad(lambda: fl.resize_center_crop_batch([IMG], 8, 9), ValueError, ("crop", "resize")),
+    Bad(lambda: fl.resize_center_crop_batch([IMG], 0, 4), ValueError, ("resize",)),
+    Bad(lambda: fl.resize_center_crop_batch([np.zeros((0, 4, 3), np.uint8)], 8, 4), ValueError, ("images[0]",)),
+])
