@@ -44,9 +44,9 @@ def digits_dataset(seed: int = 0):
     return samples(order[:split]), samples(order[split:])
 
 
-def make_model(num_classes: int) -> nn.Module:
+def make_model(num_classes: int, channels: int = 1) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
+        nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
         nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
         nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastload import _ops, functional, reference, transforms, utils
 from fastload._ops import backend_info
 from fastload.batching import PaddedBatch, pack_images, pad_batch
-from fastload.collate import PadCollate
+from fastload.collate import CropCollate, PadCollate
 from fastload.crops import (center_crop_anchor, random_resized_crop_params, resize_center_crop_batch,
                             resized_crop_batch, resized_short_side)
 from fastload.geometry import rescale_size
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CAFFE",
+    "CropCollate",
     "DevicePrefetcher",
     "IMAGENET",
     "Normalization",

@@ -10,10 +10,11 @@ import torch
 from torch.utils.data import default_collate
 
 from fastload import _validation as V
-from fastload import reference, ring
+from fastload import crops, reference, ring
 from fastload.batching import pack_images, pad_batch
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
+from fastload.packed import PackedImages
 from fastload.utils import labels_to_tensor, to_tensor
 
 LABEL_MODES = (None, "classification", "detection")
@@ -113,22 +114,27 @@ class PadCollate:
             return pack_images(images, ring=self.ring)
         kw = dict(input_order=self.input_order, size_divisor=self.size_divisor, pad_value=self.pad_value,
                   dtype=self.dtype, channels_last=self.channels_last)
-        slot = self._slot_for(images) if self.ring else None
-        if slot is None:
-            return pad_batch(images, self.norm, **kw).images
-        slot, like = slot
-        return ring.RingTensor(slot, pad_batch(images, self.norm, out=ring.tensor_in_slot(slot, like), **kw).images)
+        return self._into_ring(images, lambda hw: hw, lambda out: pad_batch(images, self.norm, out=out, **kw).images)
 
-    def _slot_for(self, images: list):
-        """In a DataLoader worker, a ring slot for the padded batch of `images` and the batch's (meta) form; None
-        elsewhere, or for anything pad_batch would reject (it then raises its own error)."""
-        if not ring.available() or not all(getattr(img, "ndim", None) == 3 for img in images):
-            return None
+    def _into_ring(self, images: list, extent, run):
+        """`run(out)`'s batch, written straight into a slot of this worker's ring when there is one (`extent` maps
+        the batch extent (max h, max w rounded up to size_divisor) to the output's (h, w)); `run(None)` elsewhere,
+        when no slot is free, or for images `run` would reject (it then raises its own error)."""
+        if not self.ring or not ring.available() or not all(getattr(img, "ndim", None) == 3 for img in images):
+            return run(None)
         sizes = [tuple(img.shape[:2]) for img in images]
-        like = reference.pad_batch_output(len(images), images[0].shape[-1], batch_extent(sizes, self.size_divisor,
-                                          None), self.norm is not None, self.dtype, self.channels_last, "meta")
+        like = reference.pad_batch_output(len(images), images[0].shape[-1], extent(batch_extent(
+            sizes, self.size_divisor, None)), self.norm is not None, self.dtype, self.channels_last, "meta")
         slot = ring.reserve(like.numel() * like.element_size())
-        return None if slot is None else (slot, like)
+        if slot is None:
+            return run(None)
+        return ring.RingTensor(slot, run(ring.tensor_in_slot(slot, like)))
+
+    def _metadata(self, images: list) -> dict:
+        """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
+        sizes = [tuple(int(v) for v in img.shape[:2]) for img in images]
+        hp, wp = batch_extent(sizes, self.size_divisor, None)
+        return {"img_shape": sizes, "pad_shape": [(hp, wp)] * len(images), "batch_input_shape": (hp, wp)}
 
     def __call__(self, samples: Sequence):
         if len(samples) == 0:
@@ -147,11 +153,7 @@ class PadCollate:
                 raise ValueError(f"{describe_sample(samples, i)} has no image key {self.image_key!r} "
                                  f"(keys: {sorted(s)})")
         images = [s[self.image_key] for s in samples]
-        batch = self._images(images)
-        sizes = [tuple(int(v) for v in img.shape[:2]) for img in images]
-        hp, wp = batch_extent(sizes, self.size_divisor, None)
-        out = {self.image_key: batch, "img_shape": sizes, "pad_shape": [(hp, wp)] * len(samples),
-               "batch_input_shape": (hp, wp)}
+        out = {self.image_key: self._images(images), **self._metadata(images)}
         keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key))
         for key in keys:
             values = [s.get(key) for s in samples]
@@ -185,3 +187,55 @@ class PadCollate:
                 values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
             rest.append(default_collate(values))
         return (batch, *rest)
+
+
+class CropCollate(PadCollate):
+    """`collate_fn` for classification (tuple samples `(image, label, ...)` or dict samples): each batch's crops are
+    drawn in the worker, torchvision's way, and the crop + antialiased resize + flip + normalize runs as one pass.
+
+    `train=True`: a RandomResizedCrop box per image (`random_resized_crop_params(h, w, scale, ratio)`) and a
+    horizontal flip with probability `flip_p`, drawn from the worker's torch RNG as torchvision's transforms draw
+    them; `train=False`: Resize(`resize`) + CenterCrop(`size`). With `norm` the worker produces the normalized
+    (N, C, h, w) batch, written into its shared-memory ring; without, it ships the raw images packed (through the
+    ring) with the crops as a `CropBatch`, which `DevicePrefetcher(norm=...)` finishes on the device (one kernel) or
+    `batch.finish(norm)` anywhere. Labels as in `PadCollate` (`label_mode`, `num_classes`).
+    """
+
+    def __init__(self, size, norm: Normalization | None = None, *, train: bool = True, scale=(0.08, 1.0),
+                 ratio=(3 / 4, 4 / 3), flip_p: float = 0.5, resize=256, interpolation: str = "bilinear",
+                 antialias: bool = True, image_key: str = "img", input_order: str = "bgr",
+                 list_keys: Sequence[str] = (), label_mode: str | None = None, num_classes: int | None = None,
+                 dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True):
+        super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
+                         label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
+                         ring=ring)
+        self.size = crops.check_pair("size", size)
+        self.train = V.check_bool("train", train)
+        self.scale, self.ratio = crops.check_range("scale", scale), crops.check_range("ratio", ratio)
+        self.flip_p = crops.check_probability("flip_p", flip_p)
+        self.resize = crops.check_resize(resize)
+        self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
+        self.antialias = V.check_bool("antialias", antialias)
+
+    def _crops(self, images) -> crops.CropBatch:
+        """The batch's crops over `images` (a checked list, or a PackedImages)."""
+        if not self.train:
+            return crops.CropBatch(images, [], [], self.size, self.resize, self.interpolation, self.antialias)
+        sizes = images.sizes.tolist() if isinstance(images, PackedImages) else [img.shape[:2] for img in images]
+        boxes, flips = [], []
+        for h, w in sizes:
+            boxes.append(crops.random_resized_crop_params(h, w, self.scale, self.ratio))
+            flips.append(bool(torch.rand(1) < self.flip_p))  # RandomHorizontalFlip's draw
+        return crops.CropBatch(images, boxes, flips, self.size, None, self.interpolation, self.antialias)
+
+    def _images(self, images: list):
+        images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels
+        # Without norm the raw images travel packed (through the ring); with it the worker crops them in place.
+        batch = self._crops(pack_images(images, ring=self.ring) if self.norm is None else images)
+        if self.norm is None:
+            return batch
+        kw = dict(input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last)
+        return self._into_ring(images, lambda hw: self.size, lambda out: batch.finish(self.norm, out=out, **kw))
+
+    def _metadata(self, images: list) -> dict:
+        return {}

@@ -2,9 +2,9 @@
 resampling taps that let one separable kernel crop, resize (antialiased, bilinear or nearest), flip and normalize a
 whole batch in one pass (`resized_crop_batch`, `resize_center_crop_batch`).
 
-Every output pixel is a separable weighted sum of source pixels: along each axis, output index d reads `taps`
+Every output pixel is a separable weighted sum of source pixels: along each axis, output index d reads K
 consecutive source indices from `start[d]` with weights `weights[d, :]` (zero-padded). The tables are computed here
-once per image, in float64 and rounded to float32, and every backend applies them in the same order (horizontal
+for the whole batch at once, in float64 and rounded to float32, and every backend applies them in the same order (horizontal
 sums of each source row, then the vertical sum, in fp32 without fma), so CPU, CUDA and the reference agree bit for
 bit.
 """
@@ -12,6 +12,7 @@ bit.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,6 +21,7 @@ from fastload import _ops, reference
 from fastload import _validation as V
 from fastload.batching import BatchSource
 from fastload.normalization import Normalization, channel_map, kernel_stats
+from fastload.packed import PackedImages
 
 INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -64,63 +66,71 @@ def center_crop_anchor(height: int, width: int, crop_h: int, crop_w: int) -> tup
     return int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
 
 
-def axis_taps(src: int, dst: int, resized: int, offset: int, interpolation: str, antialias: bool
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """One axis of a resample: a `src`-long source span resized to `resized` samples, of which output indices
-    0..dst-1 are samples offset..offset+dst-1 (a centre crop of the resized image; offset 0 and resized == dst for
-    a plain resize). Returns int64 starts (dst,) and float64 weights (dst, K): output d reads source indices
-    starts[d] + k with weights[d, k] (zero where unused).
+def axis_table(src, dst: int, resized, offset, interpolation: str, antialias: bool, flips=None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One axis of the resample of N images at once: image i's `src[i]`-long source span resized to `resized[i]`
+    samples, of which output indices 0..dst-1 are samples offset[i]..offset[i]+dst-1 (a centre crop of the resized
+    image; offset 0 and resized == dst for a plain resize). Returns (N, dst) int64 starts (relative to the span) and
+    (N, dst, K) float32 weights: output d of image i reads source indices starts[i, d] + k with weights[i, d, k]
+    (zero where unused). `flips[i]` reverses image i's output order (a horizontal flip after the crop).
 
     - bilinear, antialias: torch's antialiased bilinear (PIL's triangle filter, its support widened by the
-      downscale factor), what torchvision's `resize(..., antialias=True)` computes;
-    - bilinear, no antialias: OpenCV INTER_LINEAR coordinates, as `resize_pad_batch` (torch's align_corners=False);
+      downscale factor), what torchvision's `resize(..., antialias=True)` computes; weights in float64, normalized,
+      rounded once to float32;
+    - bilinear, no antialias: OpenCV INTER_LINEAR coordinates, as `resize_pad_batch` (resize_math.h's linear_tap);
     - nearest: torch's `interpolate(mode="nearest")`: floor(d * (src / resized)) in fp32, clamped.
     """
-    d = np.arange(offset, offset + dst, dtype=np.int64)
+    src = np.asarray(src, np.int64)[:, None]
+    resized = np.asarray(resized, np.int64)[:, None]
+    d = np.asarray(offset, np.int64)[:, None] + np.arange(dst, dtype=np.int64)[None, :]
     if interpolation == "nearest":
-        scale = np.float32(src) / np.float32(resized)
+        scale = src.astype(np.float32) / resized.astype(np.float32)
         starts = np.minimum(np.floor(d.astype(np.float32) * scale).astype(np.int64), src - 1)
-        return starts, np.ones((dst, 1))
-    scale = src / resized
-    if not antialias:
-        # resize_math.h's linear_tap: the position rounded to fp32, the weight of the right neighbour in fp32.
+        weights = np.ones(starts.shape + (1,))
+    elif not antialias:
         pos = ((d + 0.5) * (1.0 / (resized / src)) - 0.5).astype(np.float32)
         base = np.floor(pos)
         frac = (pos - base).astype(np.float32)
-        i0 = base.astype(np.int64)
-        edge = (i0 < 0) | (i0 >= src - 1)
-        i0 = np.clip(i0, 0, src - 1)
-        frac = np.where(edge, np.float32(0), frac)
-        w = np.stack([1.0 - frac.astype(np.float64), frac.astype(np.float64)], axis=1)
-        return i0, w
-    support = max(scale, 1.0)  # the triangle's half width (1 for bilinear), widened when downscaling
-    inv = 1.0 / scale if scale > 1.0 else 1.0
-    center = scale * (d + 0.5)
-    lo = np.maximum((center - support + 0.5).astype(np.int64), 0)
-    hi = np.minimum((center + support + 0.5).astype(np.int64), src)
-    k = int((hi - lo).max()) if dst else 1
-    j = np.arange(k)[None, :]
-    w = np.clip(1.0 - np.abs((j + lo[:, None] - center[:, None] + 0.5) * inv), 0.0, None)
-    w[j >= (hi - lo)[:, None]] = 0.0
-    return lo, w / w.sum(axis=1, keepdims=True)
+        starts = base.astype(np.int64)
+        frac = np.where((starts < 0) | (starts >= src - 1), np.float32(0), frac).astype(np.float64)
+        starts = np.clip(starts, 0, src - 1)
+        weights = np.stack([1.0 - frac, frac], axis=-1)
+    else:
+        scale = src / resized
+        support = np.maximum(scale, 1.0)  # the triangle's half width (1 for bilinear), widened when downscaling
+        inv = np.where(scale > 1.0, 1.0 / scale, 1.0)
+        center = scale * (d + 0.5)
+        starts = np.maximum((center - support + 0.5).astype(np.int64), 0)
+        taps = np.minimum((center + support + 0.5).astype(np.int64), src) - starts
+        j = np.arange(max(int(taps.max()), 1) if taps.size else 1)
+        weights = np.clip(1.0 - np.abs((j + starts[..., None] - center[..., None] + 0.5) * inv[..., None]), 0, None)
+        weights[j >= taps[..., None]] = 0.0
+        weights /= weights.sum(axis=-1, keepdims=True)
+    if flips is not None:
+        reverse = np.asarray(flips, bool)
+        starts[reverse] = starts[reverse, ::-1]
+        weights[reverse] = weights[reverse, ::-1]
+    return torch.from_numpy(np.ascontiguousarray(starts)), torch.from_numpy(weights.astype(np.float32))
 
 
-def tap_table(axes: list[tuple[np.ndarray, np.ndarray]], flips=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stacks the per-image taps of one axis into (N, D) int64 starts and (N, D, K) float32 weights, K the most taps
-    any output index uses (shorter rows zero-padded). `flips[i]` reverses image i's output order (a horizontal flip
-    after the crop)."""
-    k = max((w.shape[1] for _, w in axes), default=1)
-    n, dst = len(axes), axes[0][0].shape[0] if axes else 0
-    starts = np.zeros((n, dst), np.int64)
-    weights = np.zeros((n, dst, k), np.float64)
-    for i, (s, w) in enumerate(axes):
-        order = slice(None, None, -1) if flips is not None and flips[i] else slice(None)
-        starts[i] = s[order]
-        weights[i, :, : w.shape[1]] = w[order]
-    return torch.from_numpy(starts), torch.from_numpy(weights.astype(np.float32))
+def check_range(name: str, value) -> tuple[float, float]:
+    """A (low, high) pair of positive finite numbers with low <= high (RandomResizedCrop's scale and ratio)."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from exc
+    if not (0.0 < low <= high < math.inf):
+        raise ValueError(f"{name} must be a (low, high) pair with 0 < low <= high, got {value!r}")
+    return low, high
 
 
-def _check_pair(name: str, value) -> tuple[int, int]:
+def check_probability(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_pair(name: str, value) -> tuple[int, int]:
     """An int n (meaning (n, n)) or an (h, w) pair of ints, each >= 1."""
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return (V.check_size(f"{name}[0]", value[0], minimum=1, maximum=V.MAX_SIDE),
@@ -129,6 +139,13 @@ def _check_pair(name: str, value) -> tuple[int, int]:
         raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
     side = V.check_size(name, value, minimum=1, maximum=V.MAX_SIDE)
     return side, side
+
+
+def check_resize(value) -> int | tuple[int, int]:
+    """Resize's target: an int (the short side, as torchvision's `Resize(int)`) or an (h, w) pair."""
+    if isinstance(value, (tuple, list)):
+        return check_pair("resize", value)
+    return V.check_size("resize", value, minimum=1, maximum=V.MAX_SIDE)
 
 
 def _check_boxes(boxes, sizes: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
@@ -161,28 +178,27 @@ def _check_flips(flips, n: int) -> list[bool]:
     return [bool(v) for v in values]
 
 
-def _resample_batch(src, ys: list, xs: list, flips: list[bool], out_hw: tuple[int, int], norm, input_order: str,
-                    dtype, channels_last: bool, device, out) -> torch.Tensor:
-    """Runs fastload::resized_crop_batch on the checked images with per-image (starts, weights) of each axis."""
+def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, input_order: str, dtype,
+                    channels_last: bool, device, out) -> torch.Tensor:
+    """Runs fastload::resized_crop_batch on the checked images with the (starts, weights) tables of each axis."""
     dtype = V.check_float_dtype(dtype)
     channels_last = V.check_bool("channels_last", channels_last)
     input_order = V.check_order("input_order", input_order)
     normalized = norm is not None
-    V.check_batch_bytes([len(ys), src.channels, *out_hw], dtype if normalized else torch.uint8, "size")
+    n = len(src.sizes)
+    V.check_batch_bytes([n, src.channels, *out_hw], dtype if normalized else torch.uint8, "size")
     if normalized:
         cmap = channel_map(src.channels, input_order, norm.order)
         (mean, inv_std), out_dtype = kernel_stats(norm), dtype
     else:
         cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
     if out is not None:
-        src.check_out(out, reference.pad_batch_output(len(ys), src.channels, out_hw, normalized, out_dtype,
-                                                      channels_last, "meta"), device)
+        src.check_out(out, reference.pad_batch_output(n, src.channels, out_hw, normalized, out_dtype, channels_last,
+                                                      "meta"), device)
     src = src.to(device)
-    y_starts, y_weights = tap_table(ys)
-    x_starts, x_weights = tap_table(xs, flips)
-    tables = [t.to(src.device) for t in (y_starts, y_weights, x_starts, x_weights)]
+    tables = [t.to(src.device) for t in (*ys, *xs)]
     if src.packed is not None:
-        tensors, masks = src.packed.unpack(), [0] * len(ys)
+        tensors, masks = src.packed.unpack(), [0] * n
     else:
         tensors, masks = src.tensors, src.masks
     args = (tensors, masks, *tables, mean, inv_std, cmap, out_dtype, channels_last)
@@ -190,10 +206,6 @@ def _resample_batch(src, ys: list, xs: list, flips: list[bool], out_hw: tuple[in
         return _ops.pick("resized_crop_batch", src.device)(*args)
     _ops.pick("resized_crop_batch_into", src.device)(*args, out)
     return out
-
-
-def _shift(taps: tuple[np.ndarray, np.ndarray], by: int) -> tuple[np.ndarray, np.ndarray]:
-    return taps[0] + by, taps[1]
 
 
 def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *, flips=None,
@@ -223,12 +235,15 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
     interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
     antialias = V.check_bool("antialias", antialias)
     src = BatchSource.of(images, norm)
-    out_h, out_w = _check_pair("size", size)
+    out_h, out_w = check_pair("size", size)
     boxes = _check_boxes(boxes, src.sizes)
     flips = _check_flips(flips, len(boxes))
-    ys = [_shift(axis_taps(bh, out_h, out_h, 0, interpolation, antialias), top) for top, _, bh, _ in boxes]
-    xs = [_shift(axis_taps(bw, out_w, out_w, 0, interpolation, antialias), left) for _, left, _, bw in boxes]
-    return _resample_batch(src, ys, xs, flips, (out_h, out_w), norm, input_order, dtype, channels_last, device, out)
+    top, left, bh, bw = np.asarray(boxes, np.int64).reshape(-1, 4).T
+    y_starts, y_weights = axis_table(bh, out_h, np.full_like(bh, out_h), 0 * bh, interpolation, antialias)
+    x_starts, x_weights = axis_table(bw, out_w, np.full_like(bw, out_w), 0 * bw, interpolation, antialias, flips)
+    ys = (y_starts + torch.from_numpy(top)[:, None], y_weights)
+    xs = (x_starts + torch.from_numpy(left)[:, None], x_weights)
+    return _resample_batch(src, ys, xs, (out_h, out_w), norm, input_order, dtype, channels_last, device, out)
 
 
 def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = None, *,
@@ -253,19 +268,43 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
     interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
     antialias = V.check_bool("antialias", antialias)
     src = BatchSource.of(images, norm)
-    crop_h, crop_w = _check_pair("crop", crop)
-    short = None if isinstance(resize, (tuple, list)) else V.check_size("resize", resize, minimum=1,
-                                                                         maximum=V.MAX_SIDE)
-    pair = _check_pair("resize", resize) if short is None else None
-    ys, xs = [], []
+    crop_h, crop_w = check_pair("crop", crop)
+    resize = check_resize(resize)
+    geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left)
     for i, (h, w) in enumerate(src.sizes):
         if h == 0 or w == 0:
             raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
-        rh, rw = pair or resized_short_side(h, w, short)
+        rh, rw = resize if isinstance(resize, tuple) else resized_short_side(h, w, resize)
         if crop_h > rh or crop_w > rw:
             raise ValueError(f"crop {crop_h}x{crop_w} does not fit in images[{i}] resized to {rh}x{rw} (resize)")
-        top, left = center_crop_anchor(rh, rw, crop_h, crop_w)
-        ys.append(axis_taps(h, crop_h, rh, top, interpolation, antialias))
-        xs.append(axis_taps(w, crop_w, rw, left, interpolation, antialias))
-    return _resample_batch(src, ys, xs, [False] * len(ys), (crop_h, crop_w), norm, input_order, dtype,
-                           channels_last, device, out)
+        geometry.append((h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w)))
+    h, w, rh, rw, top, left = np.asarray(geometry, np.int64).reshape(-1, 6).T
+    ys = axis_table(h, crop_h, rh, top, interpolation, antialias)
+    xs = axis_table(w, crop_w, rw, left, interpolation, antialias)
+    return _resample_batch(src, ys, xs, (crop_h, crop_w), norm, input_order, dtype, channels_last, device, out)
+
+
+class CropBatch(NamedTuple):
+    """Raw images and the crops to take from them, as `CropCollate` ships them without `norm`: `finish(norm)` (or
+    `DevicePrefetcher(norm=...)`, on the device) runs the fused crop + resize + flip + normalize. `resize` None:
+    train crops (`boxes`, `flips`); else the eval pipeline Resize(resize) + CenterCrop(size)."""
+
+    images: PackedImages
+    boxes: list
+    flips: list
+    size: tuple
+    resize: object = None
+    interpolation: str = "bilinear"
+    antialias: bool = True
+
+    def to(self, device, non_blocking: bool = False) -> CropBatch:
+        return self._replace(images=self.images.to(device, non_blocking=non_blocking))
+
+    def finish(self, norm: Normalization | None, **kwargs) -> torch.Tensor:
+        """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with `kwargs` (input_order,
+        dtype, channels_last, device, out) passed on."""
+        if self.resize is None:
+            return resized_crop_batch(self.images, self.boxes, self.size, norm, flips=self.flips,
+                                      interpolation=self.interpolation, antialias=self.antialias, **kwargs)
+        return resize_center_crop_batch(self.images, self.resize, self.size, norm, interpolation=self.interpolation,
+                                        antialias=self.antialias, **kwargs)

@@ -10,6 +10,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.batching import pad_batch
+from fastload.crops import CropBatch
 from fastload.normalizing import normalize
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
@@ -49,8 +50,8 @@ class DevicePrefetcher:
     runs anywhere.
 
     With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
-    a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a uint8 (N, H, W, C) batch ->
-    `normalize(..., norm)`. Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader
+    a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a `CropBatch` (`CropCollate`
+    without norm) -> its fused crop + resize + flip + normalize, a uint8 (N, H, W, C) batch -> `normalize(..., norm)`. Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader
     (with a DistributedSampler) with device=f"cuda:{local_rank}".
     """
 
@@ -76,6 +77,9 @@ class DevicePrefetcher:
     def _finish_images(self, images):
         if self.norm is None:
             return images
+        if isinstance(images, CropBatch):
+            return images.finish(self.norm, input_order=self.input_order, dtype=self.dtype,
+                                 channels_last=self.channels_last)
         if isinstance(images, PackedImages):
             return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
                                pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images

@@ -193,3 +193,66 @@ test_bad_input = harness.bad_input_test([
     Bad(lambda: fl.resize_center_crop_batch([IMG], 0, 4), ValueError, ("resize",)),
     Bad(lambda: fl.resize_center_crop_batch([np.zeros((0, 4, 3), np.uint8)], 8, 4), ValueError, ("images[0]",)),
 ])
+
+
+def test_transforms_draw_and_crop_like_torchvision(rng):
+    img = rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)  # BGR
+    rgb = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)
+    ours = fl.transforms.RandomResizedCropNormalize((48, 40), fl.IMAGENET)
+    theirs = v2.Compose([v2.RandomResizedCrop((48, 40), antialias=True), v2.RandomHorizontalFlip(0.5)])
+    for seed in range(12):
+        torch.manual_seed(seed)
+        got = ours(img)
+        torch.manual_seed(seed)
+        want = theirs(rgb).permute(1, 2, 0).numpy()[..., ::-1]  # back to BGR for grey_levels
+        assert grey_levels(got, want, fl.IMAGENET).max() <= 1.0 + 1e-3, seed
+    evaluate = fl.transforms.ResizeCenterCropNormalize(64, 56, fl.IMAGENET)
+    want = F.center_crop(F.resize(rgb, [64], antialias=True), [56, 56]).permute(1, 2, 0).numpy()[..., ::-1]
+    assert grey_levels(evaluate(img), want, fl.IMAGENET).max() <= 1.0 + 1e-3
+
+
+class Photos(torch.utils.data.Dataset):
+    def __init__(self, n=24):
+        rng = np.random.default_rng(5)
+        self.images = [rng.integers(0, 256, (60 + 7 * (i % 4), 80 - 5 * (i % 3), 3), dtype=np.uint8) for i in range(n)]
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], i
+
+
+def _loader(collate, **kw):
+    return torch.utils.data.DataLoader(Photos(), batch_size=8, num_workers=2, collate_fn=collate, timeout=120, **kw)
+
+
+def test_crop_collate_in_workers():
+    data = Photos()
+    # eval crops are deterministic: the worker's normalized batch equals the op on the same images
+    for images, labels in _loader(fl.CropCollate(32, fl.IMAGENET, train=False, resize=40)):
+        want = fl.resize_center_crop_batch([data[i][0] for i in labels.tolist()], 40, 32, fl.IMAGENET)
+        assert torch.equal(images, want)
+    # train crops without norm arrive as a CropBatch of raw packed images, finished in the main process
+    for batch, labels in _loader(fl.CropCollate((24, 20))):
+        assert isinstance(batch, fl.crops.CropBatch) and len(batch.boxes) == len(labels) == 8
+        for (top, left, h, w), i in zip(batch.boxes, labels.tolist()):
+            ih, iw = data[i][0].shape[:2]
+            assert 0 <= top and 0 <= left and top + h <= ih and left + w <= iw
+        out = batch.finish(fl.IMAGENET)
+        assert out.shape == (8, 3, 24, 20) and torch.isfinite(out).all()
+    prefetched = list(fl.DevicePrefetcher(_loader(fl.CropCollate(16)), "cpu", fl.IMAGENET))
+    assert all(images.shape == (8, 3, 16, 16) and images.dtype == torch.float32 for images, _ in prefetched)
+
+
+def test_crop_collate_bad_arguments():
+    with pytest.raises(ValueError, match="flip_p"):
+        fl.CropCollate(32, flip_p=1.5)
+    with pytest.raises(ValueError, match="scale"):
+        fl.CropCollate(32, scale=(0.5, 0.1))
+    with pytest.raises(ValueError, match="size"):
+        fl.CropCollate(0)
+    with pytest.raises(TypeError, match="resize"):
+        fl.CropCollate(32, resize=2.5)
+    with pytest.raises(ValueError, match="ratio"):
+        fl.transforms.RandomResizedCropNormalize(32, fl.IMAGENET, ratio=(0, 1))

@@ -32,3 +32,10 @@ def test_training_example_runs_and_reloads(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "test accuracy" in proc.stdout and "reloaded into a 5-class model" in proc.stdout
     assert "'12.weight'" in proc.stdout and ckpt.exists()
+
+
+def test_imagenet_style_example_runs():
+    proc = run(["examples/train_imagenet_style.py", "--device", "cpu", "--epochs", "1", "--max-steps", "3",
+                "--copies", "2", "--size", "32", "--workers", "2"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "centre-crop accuracy" in proc.stdout and "12 JPEG files in 6 class folders" in proc.stdout

@@ -17,19 +17,20 @@
 namespace fastload {
 namespace {
 
-// Horizontal taps of source row `row` for every output column, all C channels (output order), interleaved.
-FL_CPU_CLONES void sum_columns(const uint8_t* row, const ImageDesc& img, const int64_t* channel_offsets, int64_t c,
-                               const int64_t* starts, const float* weights, int64_t kx, int64_t w, float* out) {
+// Horizontal taps of source row `row` for every output column, all C channels (output order), interleaved: column
+// x sums its first count[x] taps (the rest have weight 0, which would add +0) at byte offsets offsets[x * kx + j].
+template <int C>
+FL_CPU_CLONES void sum_columns(const uint8_t* row, const int64_t* offsets, const int64_t* count, const float* weights,
+                               int64_t kx, int64_t w, const int64_t* channel_offsets, float* out) {
   for (int64_t x = 0; x < w; ++x) {
+    float acc[C] = {};
+    const int64_t* o = offsets + x * kx;
     const float* wx = weights + x * kx;
-    for (int64_t k = 0; k < c; ++k) {
-      float acc = 0.0f;
-      for (int64_t j = 0; j < kx; ++j) {
-        const int64_t col = std::min(starts[x] + j, img.w - 1);
-        acc += wx[j] * static_cast<float>(row[col * img.stride_w + channel_offsets[k]]);
-      }
-      out[x * c + k] = acc;
+    for (int64_t j = 0; j < count[x]; ++j) {
+      const uint8_t* px = row + o[j];
+      for (int k = 0; k < C; ++k) acc[k] += wx[j] * static_cast<float>(px[channel_offsets[k]]);
     }
+    for (int k = 0; k < C; ++k) out[x * C + k] = acc[k];
   }
 }
 
@@ -77,15 +78,30 @@ void crop_image(const ResizedCropParams& p, int64_t n) {
   if (last < first) return;
   const int64_t row_values = p.out_w * p.c;
   std::vector<float> rows(static_cast<size_t>((last - first + 1) * row_values)), acc(row_values);
+  // Per output column: the byte offsets of its taps (clamped to the image) and how many carry weight.
+  std::vector<int64_t> offsets(static_cast<size_t>(p.out_w * p.kx)), count(static_cast<size_t>(p.out_w));
+  for (int64_t x = 0; x < p.out_w; ++x) {
+    count[x] = 0;
+    for (int64_t j = 0; j < p.kx; ++j) {
+      offsets[x * p.kx + j] = std::min(xs[x] + j, img.w - 1) * img.stride_w;
+      if (wx[x * p.kx + j] != 0.0f) count[x] = j + 1;
+    }
+  }
   int64_t channel_offsets[kMaxChannels];
   for (int64_t k = 0; k < p.c; ++k) channel_offsets[k] = p.channel_map[k] * img.stride_c;
   for (int64_t r = first; r <= last; ++r) {
-    sum_columns(img.data + r * img.stride_h, img, channel_offsets, p.c, xs, wx, p.kx, p.out_w,
-                rows.data() + (r - first) * row_values);
+    float* dst = rows.data() + (r - first) * row_values;
+    const uint8_t* row = img.data + r * img.stride_h;
+    if (p.c == 1) {
+      sum_columns<1>(row, offsets.data(), count.data(), wx, p.kx, p.out_w, channel_offsets, dst);
+    } else {
+      sum_columns<3>(row, offsets.data(), count.data(), wx, p.kx, p.out_w, channel_offsets, dst);
+    }
   }
   for (int64_t y = 0; y < p.out_h; ++y) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t k = 0; k < p.ky; ++k) {
+      if (wy[y * p.ky + k] == 0.0f) continue;  // would add +0 to every value
       const int64_t r = std::min(ys[y] + k, img.h - 1);
       add_row(acc.data(), rows.data() + (r - first) * row_values, wy[y * p.ky + k], row_values);
     }
