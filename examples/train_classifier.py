@@ -55,6 +55,24 @@ def make_model(num_classes: int, channels: int = 1) -> nn.Module:
     )
 
 
+def train_epoch(model: nn.Module, batches, optimizer, loss_fn, step: int, max_steps: int | None,
+                scheduler=None) -> tuple[int, float]:
+    """One epoch (or until `max_steps` steps in all): zero_grad -> forward -> loss -> backward -> step. Returns the
+    step count and the last loss."""
+    model.train()
+    for images, labels in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        step += 1
+        if max_steps is not None and step >= max_steps:
+            break
+    return step, loss.item()
+
+
 def evaluate(model: nn.Module, batches) -> float:
     model.eval()
     correct = total = 0
@@ -94,18 +112,9 @@ def main(argv=None) -> int:
     loss_fn = nn.CrossEntropyLoss()
     step = 0
     for epoch in range(args.epochs):
-        model.train()
-        for images, labels in train_batches:
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(images), labels)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if args.max_steps is not None and step >= args.max_steps:
-                break
+        step, loss = train_epoch(model, train_batches, optimizer, loss_fn, step, args.max_steps, scheduler)
         accuracy = evaluate(model, test_batches)
-        print(f"epoch {epoch + 1}: loss {loss.item():.4f}, test accuracy {accuracy:.2%}")
+        print(f"epoch {epoch + 1}: loss {loss:.4f}, test accuracy {accuracy:.2%}")
         if args.max_steps is not None and step >= args.max_steps:
             break
 

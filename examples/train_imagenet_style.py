@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
 from fastload.photos import bundled_photos
-from train_classifier import evaluate, make_model
+from train_classifier import evaluate, make_model, train_epoch
 
 
 def write_jpeg_folder(root: str, copies: int) -> list[tuple[str, int]]:
@@ -90,17 +90,10 @@ def main(argv=None) -> int:
         loss_fn = nn.CrossEntropyLoss()
         step, accuracy = 0, 0.0
         for epoch in range(args.epochs):
-            model.train()
-            for images, labels in train_batches:  # (16, 3, S, S) float32 RGB, normalized, on the device
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(images), labels)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                if args.max_steps is not None and step >= args.max_steps:
-                    break
+            # Batches: (16, 3, S, S) float32 RGB, cropped, flipped and normalized on the device.
+            step, loss = train_epoch(model, train_batches, optimizer, loss_fn, step, args.max_steps)
             accuracy = evaluate(model, eval_batches)
-            print(f"epoch {epoch + 1}: loss {loss.item():.4f}, centre-crop accuracy {accuracy:.2%}")
+            print(f"epoch {epoch + 1}: loss {loss:.4f}, centre-crop accuracy {accuracy:.2%}")
             if args.max_steps is not None and step >= args.max_steps:
                 break
     print(f"done in {time.perf_counter() - start:.1f} s, final centre-crop accuracy {accuracy:.2%}")

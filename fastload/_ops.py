@@ -70,12 +70,11 @@ OPS: dict[str, OpDef] = {op.name: op for op in (
     OpDef("pad_batch_packed", reference.pad_batch_packed, _pad_batch_packed_fake),
     OpDef("resize_pad_batch", reference.resize_pad_batch, _resize_pad_batch_fake, packed="resize_pad_batch_packed"),
     OpDef("resize_pad_batch_packed", reference.resize_pad_batch_packed, _resize_pad_batch_packed_fake),
-    # CPU kernel only for now: CUDA inputs take the reference.
     OpDef("resized_crop_batch", reference.resized_crop_batch,
           lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean, inv_std, channel_map, dtype,
           channels_last: reference.pad_batch_output(len(images), images[0].shape[-1],
                                                     (y_starts.shape[1], x_starts.shape[1]), mean is not None, dtype,
-                                                    channels_last, images[0].device), devices=("cpu",)),
+                                                    channels_last, images[0].device)),
     OpDef("channel_stats", reference.channel_stats,
           lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
 )}

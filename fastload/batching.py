@@ -64,8 +64,20 @@ class BatchSource(NamedTuple):
         moved = packed.to(target, non_blocking=packed.is_pinned())
         return BatchSource(moved, [], [], [], self.sizes, self.channels)
 
-    def check_out(self, out, expected: torch.Tensor, device) -> None:
-        """Checks an out= argument against `expected` (a meta tensor), before any transfer to `device`."""
+    def normalization(self, norm: Normalization | None, input_order: str, dtype: torch.dtype):
+        """(channel_map, mean, inv_std, output dtype) of a batch op's kernel: normalized into `norm.order` in
+        `dtype`, or (no norm) uint8 in the input's channel order (mean, inv_std and dtype None)."""
+        if norm is None:
+            return list(range(self.channels)), None, None, None
+        return (channel_map(self.channels, input_order, norm.order), *kernel_stats(norm), dtype)
+
+    def check_out(self, out, batch_hw, out_dtype, channels_last: bool, device) -> None:
+        """Checks an out= argument (None: nothing to check) against the (N, C, H, W) batch of `out_dtype` (None:
+        the uint8 (N, H, W, C) batch) the op would return, before any transfer to `device`."""
+        if out is None:
+            return
+        expected = reference.pad_batch_output(len(self.sizes), self.channels, batch_hw, out_dtype is not None,
+                                              out_dtype, channels_last, "meta")
         inputs = [self.packed.data] if self.packed is not None else self.tensors
         V.check_out_as(out, expected, self.device if device is None else torch.device(device), inputs)
 
@@ -149,13 +161,7 @@ def pad_batch(
     V.check_batch_bytes([len(src.sizes), src.channels, *batch_hw], dtype if normalized else torch.uint8,
                         "pad_to" if pad_to is not None else "size_divisor")
     pad = V.check_pad_value(pad_value, src.channels, normalized, dtype)
-    if normalized:
-        cmap = channel_map(src.channels, input_order, norm.order)
-        (mean, inv_std), out_dtype = kernel_stats(norm), dtype
-    else:
-        cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
-    if out is not None:
-        src.check_out(out, reference.pad_batch_output(len(src.sizes), src.channels, batch_hw, normalized, out_dtype,
-                                                      channels_last, "meta"), device)
+    cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
+    src.check_out(out, batch_hw, out_dtype, channels_last, device)
     images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last, out=out)
     return PaddedBatch(images, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

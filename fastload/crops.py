@@ -17,10 +17,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from fastload import _ops, reference
+from fastload import _ops
 from fastload import _validation as V
 from fastload.batching import BatchSource
-from fastload.normalization import Normalization, channel_map, kernel_stats
+from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -178,6 +178,15 @@ def _check_flips(flips, n: int) -> list[bool]:
     return [bool(v) for v in values]
 
 
+def _checked_source(images, norm, interpolation, antialias):
+    """The checked images (a BatchSource), norm, interpolation and antialias of a crop op."""
+    if norm is not None:
+        norm = V.check_norm(norm)
+    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
+    antialias = V.check_bool("antialias", antialias)
+    return BatchSource.of(images, norm), norm, interpolation, antialias
+
+
 def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, input_order: str, dtype,
                     channels_last: bool, device, out) -> torch.Tensor:
     """Runs fastload::resized_crop_batch on the checked images with the (starts, weights) tables of each axis."""
@@ -187,14 +196,8 @@ def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, in
     normalized = norm is not None
     n = len(src.sizes)
     V.check_batch_bytes([n, src.channels, *out_hw], dtype if normalized else torch.uint8, "size")
-    if normalized:
-        cmap = channel_map(src.channels, input_order, norm.order)
-        (mean, inv_std), out_dtype = kernel_stats(norm), dtype
-    else:
-        cmap, mean, inv_std, out_dtype = list(range(src.channels)), None, None, None
-    if out is not None:
-        src.check_out(out, reference.pad_batch_output(n, src.channels, out_hw, normalized, out_dtype, channels_last,
-                                                      "meta"), device)
+    cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
+    src.check_out(out, out_hw, out_dtype, channels_last, device)
     src = src.to(device)
     tables = [t.to(src.device) for t in (*ys, *xs)]
     if src.packed is not None:
@@ -230,11 +233,7 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
     Returns:
         (N, C, h, w) `dtype` normalized with channels in `norm.order`, or (N, h, w, C) uint8 without `norm`.
     """
-    if norm is not None:
-        norm = V.check_norm(norm)
-    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
-    antialias = V.check_bool("antialias", antialias)
-    src = BatchSource.of(images, norm)
+    src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
     out_h, out_w = check_pair("size", size)
     boxes = _check_boxes(boxes, src.sizes)
     flips = _check_flips(flips, len(boxes))
@@ -263,11 +262,7 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
     Returns:
         (N, C, crop_h, crop_w) normalized, or (N, crop_h, crop_w, C) uint8 without `norm`.
     """
-    if norm is not None:
-        norm = V.check_norm(norm)
-    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
-    antialias = V.check_bool("antialias", antialias)
-    src = BatchSource.of(images, norm)
+    src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
     crop_h, crop_w = check_pair("crop", crop)
     resize = check_resize(resize)
     geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 
 from fastload import _validation as V
-from fastload import reference
 from fastload.batching import BatchSource, PaddedBatch
 from fastload.geometry import batch_extent, resized_size
-from fastload.normalization import Normalization, channel_map, kernel_stats
+from fastload.normalization import Normalization
 
 INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -57,11 +56,9 @@ def resize_pad_batch(
     batch_hw = list(batch_extent(new_sizes, size_divisor, None))
     V.check_batch_bytes([len(new_sizes), src.channels, *batch_hw], dtype, "scale or size_divisor")
     pad = V.check_pad_value(pad_value, src.channels, True, dtype)
-    cmap = channel_map(src.channels, input_order, norm.order)
-    if out is not None:
-        src.check_out(out, reference.pad_batch_output(len(new_sizes), src.channels, batch_hw, True, dtype,
-                                                      channels_last, "meta"), device)
-    images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw,
-                                *kernel_stats(norm), cmap, pad, interpolation, dtype, channels_last, out=out)
+    cmap, mean, inv_std, dtype = src.normalization(norm, input_order, dtype)
+    src.check_out(out, batch_hw, dtype, channels_last, device)
+    images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, mean, inv_std,
+                                cmap, pad, interpolation, dtype, channels_last, out=out)
     return PaddedBatch(images, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
                        torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))

@@ -106,7 +106,23 @@ def _image_and_order(img, input_order: str):
     return img, input_order
 
 
-class RandomResizedCropNormalize(nn.Module):
+class _CropNormalize(nn.Module):
+    """The settings the fused crop transforms share."""
+
+    def __init__(self, norm: Normalization, antialias: bool, interpolation: str, input_order: str,
+                 dtype: torch.dtype):
+        super().__init__()
+        self.norm = V.check_norm(norm)
+        self.antialias = V.check_bool("antialias", antialias)
+        self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
+        self.input_order = V.check_order("input_order", input_order)
+        self.dtype = V.check_float_dtype(dtype)
+
+    def _options(self, order: str) -> dict:
+        return dict(interpolation=self.interpolation, antialias=self.antialias, input_order=order, dtype=self.dtype)
+
+
+class RandomResizedCropNormalize(_CropNormalize):
     """Replaces `Compose([RandomResizedCrop(size, scale, ratio), RandomHorizontalFlip(flip_p), ToTensor(),
     Normalize(mean, std)])` with one fused pass per sample, drawing the box and the flip from the torch RNG exactly
     as those torchvision transforms do (same calls, same order), so seeded alike they crop and flip alike.
@@ -118,49 +134,35 @@ class RandomResizedCropNormalize(nn.Module):
     def __init__(self, size, norm: Normalization, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip_p: float = 0.5,
                  antialias: bool = True, interpolation: str = "bilinear", input_order: str = "bgr",
                  dtype: torch.dtype = torch.float32):
-        super().__init__()
+        super().__init__(norm, antialias, interpolation, input_order, dtype)
         self.size = crops.check_pair("size", size)
-        self.norm = V.check_norm(norm)
         self.scale, self.ratio = crops.check_range("scale", scale), crops.check_range("ratio", ratio)
         self.flip_p = crops.check_probability("flip_p", flip_p)
-        self.antialias = V.check_bool("antialias", antialias)
-        self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
-        self.input_order = V.check_order("input_order", input_order)
-        self.dtype = V.check_float_dtype(dtype)
 
     def forward(self, img) -> torch.Tensor:
         img, order = _image_and_order(img, self.input_order)
         h, w = img.shape[:2]
         box = crops.random_resized_crop_params(h, w, self.scale, self.ratio)
         flip = bool(torch.rand(1) < self.flip_p)
-        return crops.resized_crop_batch([img], [box], self.size, self.norm, flips=[flip],
-                                        interpolation=self.interpolation, antialias=self.antialias,
-                                        input_order=order, dtype=self.dtype)[0]
+        return crops.resized_crop_batch([img], [box], self.size, self.norm, flips=[flip], **self._options(order))[0]
 
     def extra_repr(self) -> str:
         return f"size={self.size}, norm={self.norm}, scale={self.scale}, ratio={self.ratio}, flip_p={self.flip_p}"
 
 
-class ResizeCenterCropNormalize(nn.Module):
+class ResizeCenterCropNormalize(_CropNormalize):
     """Replaces `Compose([Resize(resize), CenterCrop(crop), ToTensor(), Normalize(mean, std)])` (the evaluation
     pipeline) with one fused pass per sample: no intermediate resized image. Returns (C, crop_h, crop_w)."""
 
     def __init__(self, resize, crop, norm: Normalization, antialias: bool = True, interpolation: str = "bilinear",
                  input_order: str = "bgr", dtype: torch.dtype = torch.float32):
-        super().__init__()
+        super().__init__(norm, antialias, interpolation, input_order, dtype)
         self.resize = crops.check_resize(resize)
         self.crop = crops.check_pair("crop", crop)
-        self.norm = V.check_norm(norm)
-        self.antialias = V.check_bool("antialias", antialias)
-        self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
-        self.input_order = V.check_order("input_order", input_order)
-        self.dtype = V.check_float_dtype(dtype)
 
     def forward(self, img) -> torch.Tensor:
         img, order = _image_and_order(img, self.input_order)
-        return crops.resize_center_crop_batch([img], self.resize, self.crop, self.norm,
-                                              interpolation=self.interpolation, antialias=self.antialias,
-                                              input_order=order, dtype=self.dtype)[0]
+        return crops.resize_center_crop_batch([img], self.resize, self.crop, self.norm, **self._options(order))[0]
 
     def extra_repr(self) -> str:
         return f"resize={self.resize}, crop={self.crop}, norm={self.norm}"

@@ -256,3 +256,22 @@ def test_crop_collate_bad_arguments():
         fl.CropCollate(32, resize=2.5)
     with pytest.raises(ValueError, match="ratio"):
         fl.transforms.RandomResizedCropNormalize(32, fl.IMAGENET, ratio=(0, 1))
+
+
+def test_crop_kernels_paths_and_table_checks():
+    images = [np.zeros((9, 11, 3), np.uint8)[:, ::-1], np.zeros((7, 5, 3), np.uint8)]
+    boxes = [(1, 2, 6, 7), (0, 0, 7, 5)]
+    fl._ops.emulation_launch_log()
+    with fl._ops.backend("cuda-emulation"):
+        fl.resized_crop_batch(images, boxes, 8, fl.IMAGENET, dtype=torch.float16, channels_last=True)
+        fl.resized_crop_batch(images, boxes, (6, 9))
+    assert [e.split()[0] for e in fl._ops.emulation_launch_log()] == ["crop_normalized_rows", "crop_bytes_rows"]
+    # A weighted tap outside the image is refused by the op itself (the CUDA kernel reads weighted taps unclamped).
+    img = torch.zeros(4, 4, 3, dtype=torch.uint8)
+    starts, weights = torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 2, 2)
+    weights[0, 1] = torch.tensor([0.5, 0.5])
+    starts[0, 1] = 3  # taps 3 and 4: 4 is outside
+    for op in (torch.ops.fastload.resized_crop_batch, torch.ops.fastload_emulation.resized_crop_batch):
+        with pytest.raises(RuntimeError, match="x_starts\\[0, 1\\] = 3 with taps to 4 reads outside image 0"):
+            op([img], [0], torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), starts, weights, None, None,
+               [0, 1, 2], None, False)

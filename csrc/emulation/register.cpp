@@ -14,11 +14,13 @@
 #include "cuda/normalize_launch.h"
 #include "cuda/pad_batch_launch.h"
 #include "cuda/resize_pad_batch_launch.h"
+#include "cuda/resized_crop_batch_launch.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/normalize.h"
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
+#include "ops/resized_crop_batch.h"
 #include "ops/schemas.h"
 #include "ops/output.h"
 
@@ -69,10 +71,11 @@ at::Tensor denormalize_emulated(const at::Tensor& x, at::ArrayRef<double> mean, 
 }
 
 template <typename Call, typename Launch>
-at::Tensor run_batch(Call call, Launch launch) {
+at::Tensor run_batch(Call call, Launch launch, std::vector<Buffer> buffers = {}) {
   auto& p = call.params;
   p.images = call.images.data();
-  std::vector<Buffer> buffers{descriptor_buffer(call.images), tensor_buffer("out", call.out, true)};
+  buffers.push_back(descriptor_buffer(call.images));
+  buffers.push_back(tensor_buffer("out", call.out, true));
   for (size_t i = 0; i < call.images.size(); ++i) {
     if constexpr (std::is_same_v<typename decltype(call.images)::value_type, ImageDesc>) {
       buffers.push_back(image_buffer("images[" + std::to_string(i) + "]", call.images[i], p.c));
@@ -126,6 +129,18 @@ at::Tensor resize_pad_batch_packed_emulated(const at::Tensor& data, const at::Te
                    emulation::launch_resize_pad_batch);
 }
 
+at::Tensor resized_crop_batch_emulated(at::TensorList images, at::IntArrayRef flip_masks, const at::Tensor& y_starts,
+                                       const at::Tensor& y_weights, const at::Tensor& x_starts,
+                                       const at::Tensor& x_weights, std::optional<at::ArrayRef<double>> mean,
+                                       std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                       std::optional<at::ScalarType> dtype, bool channels_last) {
+  return run_batch(describe_resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean,
+                                               inv_std, channel_map, dtype, channels_last),
+                   emulation::launch_resized_crop_batch,
+                   {tensor_buffer("y_starts", y_starts, false), tensor_buffer("y_weights", y_weights, false),
+                    tensor_buffer("x_starts", x_starts, false), tensor_buffer("x_weights", x_weights, false)});
+}
+
 at::Tensor channel_stats_emulated(at::TensorList images, at::IntArrayRef flip_masks) {
   return run_batch(describe_channel_stats(images, flip_masks), emulation::launch_channel_stats);
 }
@@ -154,6 +169,8 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_emulated>::run);
   m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_emulated>::run);
   m.impl("channel_stats", &channel_stats_emulated);
+  m.impl("resized_crop_batch", &resized_crop_batch_emulated);
+  m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_emulated>::run);
 }
 
 }  // namespace fastload

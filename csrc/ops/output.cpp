@@ -264,6 +264,13 @@ at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& options) {
   return new_output(sizes, c10::contiguous_strides(sizes), options);
 }
 
+at::Tensor new_batch_output(int64_t n, int64_t c, int64_t h, int64_t w, std::optional<at::ScalarType> float_dtype,
+                            bool channels_last, const at::TensorOptions& options) {
+  if (!float_dtype.has_value()) return new_output({n, h, w, c}, options.dtype(at::kByte));
+  if (channels_last) return new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, options.dtype(*float_dtype));
+  return new_output({n, c, h, w}, options.dtype(*float_dtype));
+}
+
 std::vector<int64_t> cpu_cache_stats() { return CpuCache::get().stats(); }
 
 void cpu_cache_empty() { CpuCache::get().trim(CpuCache::get().limit(), 0); }

@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -17,6 +18,11 @@ at::Tensor new_output(at::IntArrayRef sizes, at::IntArrayRef strides, const at::
 
 // The same, contiguous.
 at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& options);
+
+// The result of a batch op (pad_batch, resize_pad_batch, resized_crop_batch): (N, C, H, W) `float_dtype`,
+// contiguous or with channels_last strides, when normalized; else (no float_dtype) an (N, H, W, C) uint8 batch.
+at::Tensor new_batch_output(int64_t n, int64_t c, int64_t h, int64_t w, std::optional<at::ScalarType> float_dtype,
+                            bool channels_last, const at::TensorOptions& options);
 
 // While it lives, the next new_output on this thread is `out` (checked against what the op would have allocated).
 class OutputScope {

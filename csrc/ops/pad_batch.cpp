@@ -20,7 +20,6 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
                               const at::TensorOptions& device, at::Tensor& out) {
   TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0,
               op, ": batch_hw must be (H, W) >= 0, got ", batch_hw);
-  TORCH_CHECK(mean.has_value() == inv_std.has_value(), op, ": give both mean and inv_std, or neither");
   TORCH_CHECK(static_cast<int64_t>(channel_map.size()) == channels &&
                   static_cast<int64_t>(pad_value.size()) == channels,
               op, ": channel_map and pad_value need one value per channel (", channels, ")");
@@ -36,29 +35,18 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
   read_channel_map(op, channel_map, channels, p.channel_map);
   p.normalize = mean.has_value();
   p.channels_last = channels_last;
-  const int64_t n = p.n, c = p.c, h = p.out_h, w = p.out_w;
+  const std::optional<at::ScalarType> float_dtype =
+      read_batch_normalization(op, mean, inv_std, dtype, channels, p.mean, p.inv_std, &p.dtype);
   if (p.normalize) {
-    TORCH_CHECK(static_cast<int64_t>(mean->size()) == channels && static_cast<int64_t>(inv_std->size()) == channels,
-                op, ": mean and inv_std need one value per channel (", channels, ")");
-    const at::ScalarType out_dtype = dtype.value_or(at::kFloat);
-    p.dtype = to_float_dtype(op, out_dtype);
-    for (int64_t k = 0; k < channels; ++k) {
-      p.mean[k] = static_cast<float>((*mean)[k]);
-      p.inv_std[k] = static_cast<float>((*inv_std)[k]);
-      p.pad_value[k] = static_cast<float>(pad_value[k]);
-    }
-    out = channels_last ? new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(out_dtype))
-                        : new_output({n, c, h, w}, device.dtype(out_dtype));
+    for (int64_t k = 0; k < channels; ++k) p.pad_value[k] = static_cast<float>(pad_value[k]);
   } else {
-    TORCH_CHECK(!dtype.has_value() || *dtype == at::kByte,
-                op, ": without normalization the output is uint8, got dtype ", *dtype);
     for (int64_t k = 0; k < channels; ++k) {
       TORCH_CHECK(pad_value[k] >= 0 && pad_value[k] <= 255, op, ": a uint8 pad value must be in [0, 255], got ",
                   pad_value[k]);
       p.pad_byte[k] = static_cast<uint8_t>(std::lrint(pad_value[k]));
     }
-    out = new_output({n, h, w, c}, device.dtype(at::kByte));
   }
+  out = new_batch_output(p.n, p.c, p.out_h, p.out_w, float_dtype, channels_last, device);
   p.out = out.data_ptr();
   return p;
 }

@@ -25,9 +25,8 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
   TORCH_CHECK(static_cast<int64_t>(new_sizes.size()) == 2 * n, op, ": new_sizes needs an (h, w) per image, got ",
               new_sizes.size(), " values for ", n, " images");
   TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0, op, ": batch_hw must be (H, W) >= 0");
-  TORCH_CHECK(static_cast<int64_t>(mean.size()) == channels && static_cast<int64_t>(inv_std.size()) == channels &&
-                  static_cast<int64_t>(pad_value.size()) == channels,
-              op, ": mean, inv_std and pad_value need one value per channel (", channels, ")");
+  TORCH_CHECK(static_cast<int64_t>(pad_value.size()) == channels, op, ": pad_value needs one value per channel (",
+              channels, ")");
   ResizePadBatchCall call;
   ResizePadBatchParams& p = call.params;
   p = ResizePadBatchParams{};
@@ -39,11 +38,8 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
   p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;
   read_channel_map(op, channel_map, channels, p.channel_map);
-  for (int64_t k = 0; k < channels; ++k) {
-    p.mean[k] = static_cast<float>(mean[k]);
-    p.inv_std[k] = static_cast<float>(inv_std[k]);
-    p.pad_value[k] = static_cast<float>(pad_value[k]);
-  }
+  read_normalization(op, mean, inv_std, channels, p.mean, p.inv_std);
+  for (int64_t k = 0; k < channels; ++k) p.pad_value[k] = static_cast<float>(pad_value[k]);
   call.images.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     ResizeDesc& r = call.images[i];
@@ -57,9 +53,7 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
     r.scale_y = r.new_h > 0 ? 1.0 / (static_cast<double>(r.new_h) / static_cast<double>(r.src.h)) : 0.0;
     r.scale_x = r.new_w > 0 ? 1.0 / (static_cast<double>(r.new_w) / static_cast<double>(r.src.w)) : 0.0;
   }
-  const int64_t c = channels, h = p.out_h, w = p.out_w;
-  call.out = channels_last ? new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, device.dtype(dtype))
-                           : new_output({n, c, h, w}, device.dtype(dtype));
+  call.out = new_batch_output(n, channels, p.out_h, p.out_w, dtype, channels_last, device);
   p.out = call.out.data_ptr();
   return call;
 }

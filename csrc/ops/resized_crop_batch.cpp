@@ -17,17 +17,24 @@ void check_table(const char* op, const char* name, const at::Tensor& t, at::Scal
               device, ", got ", t.scalar_type(), " ", t.sizes(), " on ", t.device());
 }
 
-// Every start must lie in the image (padded taps are clamped to it, so the start is the only index to check).
-void check_starts(const char* op, const char* name, const at::Tensor& starts, const std::vector<ImageDesc>& images,
-                  bool rows) {
-  const at::Tensor host = starts.cpu();
-  const int64_t* s = host.data_ptr<int64_t>();
-  const int64_t d = starts.size(1);
+// Every start, and every tap with a nonzero weight, must lie in the image: the kernels read those taps only (a
+// zero-weight tap would add +0; the CPU kernel and the reference clamp them, the CUDA kernel skips them).
+void check_taps(const char* op, const char* name, const at::Tensor& starts, const at::Tensor& weights,
+                const std::vector<ImageDesc>& images, bool rows) {
+  const at::Tensor s_host = starts.cpu(), w_host = weights.cpu();
+  const int64_t* s = s_host.data_ptr<int64_t>();
+  const float* w = w_host.data_ptr<float>();
+  const int64_t d = starts.size(1), k = weights.size(2);
   for (size_t i = 0; i < images.size(); ++i) {
     const int64_t limit = rows ? images[i].h : images[i].w;
     for (int64_t j = 0; j < d; ++j) {
-      TORCH_CHECK(s[i * d + j] >= 0 && s[i * d + j] < limit, op, ": ", name, "[", i, ", ", j, "] = ", s[i * d + j],
-                  " is outside image ", i, " (", images[i].h, "x", images[i].w, ")");
+      const int64_t start = s[i * d + j];
+      int64_t last = start;
+      for (int64_t t = 0; t < k; ++t) {
+        if (w[(i * d + j) * k + t] != 0.0f) last = start + t;
+      }
+      TORCH_CHECK(start >= 0 && last < limit, op, ": ", name, "[", i, ", ", j, "] = ", start, " with taps to ",
+                  last, " reads outside image ", i, " (", images[i].h, "x", images[i].w, ")");
     }
   }
 }
@@ -53,9 +60,8 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   TORCH_CHECK(y_weights.size(1) == y_starts.size(1) && x_weights.size(1) == x_starts.size(1) &&
                   y_weights.size(2) > 0 && x_weights.size(2) > 0,
               op, ": the weight tables need one row of taps per start");
-  check_starts(op, "y_starts", y_starts, call.images, true);
-  check_starts(op, "x_starts", x_starts, call.images, false);
-  TORCH_CHECK(mean.has_value() == inv_std.has_value(), op, ": give both mean and inv_std, or neither");
+  check_taps(op, "y_starts", y_starts, y_weights, call.images, true);
+  check_taps(op, "x_starts", x_starts, x_weights, call.images, false);
   TORCH_CHECK(static_cast<int64_t>(channel_map.size()) == channels, op, ": channel_map needs one value per channel (",
               channels, ")");
 
@@ -74,24 +80,9 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   read_channel_map(op, channel_map, channels, p.channel_map);
   p.normalize = mean.has_value();
   p.channels_last = channels_last;
-  const int64_t c = channels, h = p.out_h, w = p.out_w;
-  const at::TensorOptions options = images[0].options();
-  if (p.normalize) {
-    TORCH_CHECK(static_cast<int64_t>(mean->size()) == channels && static_cast<int64_t>(inv_std->size()) == channels,
-                op, ": mean and inv_std need one value per channel (", channels, ")");
-    const at::ScalarType out_dtype = dtype.value_or(at::kFloat);
-    p.dtype = to_float_dtype(op, out_dtype);
-    for (int64_t k = 0; k < channels; ++k) {
-      p.mean[k] = static_cast<float>((*mean)[k]);
-      p.inv_std[k] = static_cast<float>((*inv_std)[k]);
-    }
-    call.out = channels_last ? new_output({n, c, h, w}, {h * w * c, 1, w * c, c}, options.dtype(out_dtype))
-                             : new_output({n, c, h, w}, options.dtype(out_dtype));
-  } else {
-    TORCH_CHECK(!dtype.has_value() || *dtype == at::kByte, op, ": without normalization the output is uint8, got ",
-                *dtype);
-    call.out = new_output({n, h, w, c}, options.dtype(at::kByte));
-  }
+  const std::optional<at::ScalarType> float_dtype =
+      read_batch_normalization(op, mean, inv_std, dtype, channels, p.mean, p.inv_std, &p.dtype);
+  call.out = new_batch_output(n, channels, p.out_h, p.out_w, float_dtype, channels_last, images[0].options());
   p.out = call.out.data_ptr();
   return call;
 }
