@@ -45,6 +45,16 @@ inline Grid row_grid(int64_t rows, int64_t width) {
   return Grid{(width + 4 * kThreads - 1) / (4 * kThreads), rows < 65535 ? rows : 65535};
 }
 
+// The loop of a row kernel: calls body(r, x0, count) for every output row r (of `rows`, grid-stride over grid rows)
+// in which this thread's group of 4 pixels [x0, x0 + count) lies inside the `width`-pixel row.
+template <typename Body>
+FL_DEVICE void for_each_group(const Thread& t, int64_t rows, int64_t width, Body&& body) {
+  const int64_t x0 = 4 * t.first();
+  if (x0 >= width) return;
+  const int count = width - x0 < 4 ? static_cast<int>(width - x0) : 4;
+  for (int64_t r = t.block_y; r < rows; r += t.grid_y) body(r, x0, count);
+}
+
 // a[k] for a per-channel parameter array with a runtime k, by selects: indexing a kernel parameter with a runtime
 // value makes nvcc copy the parameter block to local memory (a stack frame) first.
 template <typename T, int N>

@@ -100,13 +100,7 @@ struct PadBytesRows : SinglePhase {
 }  // namespace
 
 void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream) {
-  if (p.n * p.out_h * p.out_w == 0) return;
-  const Grid grid = row_grid(p.n * p.out_h, p.out_w);
-  if (!p.normalize) {
-    p.c == 1 ? launch<PadBytesRows<1>>(grid, stream, p) : launch<PadBytesRows<3>>(grid, stream, p);
-    return;
-  }
-  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<PadNormalizedRows, decltype(d)::value>(grid, stream, p); });
+  launch_batch_rows<PadNormalizedRows, PadBytesRows>(p, stream);
 }
 
 }  // namespace FL_KERNEL_NS

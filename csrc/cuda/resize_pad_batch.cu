@@ -70,10 +70,7 @@ struct ResizePadRows : SinglePhase {
     using S = typename FloatTraits<D>::storage;
     const int64_t plane = p.out_h * p.out_w;
     S* const out = static_cast<S*>(p.out);
-    const int64_t x0 = 4 * t.first();
-    if (x0 >= p.out_w) return;
-    const int count = p.out_w - x0 < 4 ? static_cast<int>(p.out_w - x0) : 4;
-    for (int64_t r = t.block_y; r < p.n * p.out_h; r += t.grid_y) {
+    for_each_group(t, p.n * p.out_h, p.out_w, [&](int64_t r, int64_t x0, int count) {
       const int64_t n = r / p.out_h, y = r - n * p.out_h;
       const ResizeDesc img = load(p.images + n);
       const int64_t valid = y < img.new_h ? img.new_w - x0 : 0;  // resized pixels from x0 on, in this row
@@ -93,7 +90,7 @@ struct ResizePadRows : SinglePhase {
           if (j >= inside) v[k][j] = p.pad_value[k];
       S* dst = ChannelsLast ? out + (r * p.out_w + x0) * C : out + n * C * plane + y * p.out_w + x0;
       store_group<D, C, ChannelsLast>(dst, plane, v, count);
-    }
+    });
   }
 };
 

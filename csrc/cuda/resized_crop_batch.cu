@@ -76,21 +76,17 @@ struct CropNormalizedRows : SinglePhase {
     using S = typename FloatTraits<D>::storage;
     const int64_t plane = p.out_h * p.out_w;
     S* const out = static_cast<S*>(p.out);
-    const int64_t x0 = 4 * t.first();
-    if (x0 >= p.out_w) return;
-    const int count = p.out_w - x0 < 4 ? static_cast<int>(p.out_w - x0) : 4;
-    for (int64_t r = t.block_y; r < p.n * p.out_h; r += t.grid_y) {
+    for_each_group(t, p.n * p.out_h, p.out_w, [&](int64_t r, int64_t x0, int count) {
       const int64_t n = r / p.out_h, y = r - n * p.out_h;
-      const ImageDesc img = load(p.images + n);
       float v[C][4] = {};
-      sample_crop<C>(p, img, n, y, x0, count, v);
+      sample_crop<C>(p, load(p.images + n), n, y, x0, count, v);
 #pragma unroll
       for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int k = 0; k < C; ++k) v[k][j] = normalize_float(v[k][j], p.mean[k], p.inv_std[k]);
       S* dst = ChannelsLast ? out + (r * p.out_w + x0) * C : out + n * C * plane + y * p.out_w + x0;
       store_group<D, C, ChannelsLast>(dst, plane, v, count);
-    }
+    });
   }
 };
 
@@ -100,14 +96,10 @@ struct CropBytesRows : SinglePhase {
   static constexpr int kMinBlocks = kCropMinBlocks;
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const ResizedCropParams& p) {
     uint8_t* const out = static_cast<uint8_t*>(p.out);
-    const int64_t x0 = 4 * t.first();
-    if (x0 >= p.out_w) return;
-    const int count = p.out_w - x0 < 4 ? static_cast<int>(p.out_w - x0) : 4;
-    for (int64_t r = t.block_y; r < p.n * p.out_h; r += t.grid_y) {
+    for_each_group(t, p.n * p.out_h, p.out_w, [&](int64_t r, int64_t x0, int count) {
       const int64_t n = r / p.out_h, y = r - n * p.out_h;
-      const ImageDesc img = load(p.images + n);
       float v[C][4] = {};
-      sample_crop<C>(p, img, n, y, x0, count, v);
+      sample_crop<C>(p, load(p.images + n), n, y, x0, count, v);
       // Channel k of pixel j is byte j * C + k of the group: C little-endian words, rounded half to even (rintf,
       // the CPU's nearbyint) and clamped.
       uint32_t words[C];
@@ -130,20 +122,14 @@ struct CropBytesRows : SinglePhase {
         for (int i = 0; i < 4 * C; ++i)
           if (i < count * C) store(dst + i, static_cast<uint8_t>(words[i / 4] >> (8 * (i % 4))));
       }
-    }
+    });
   }
 };
 
 }  // namespace
 
 void launch_resized_crop_batch(const ResizedCropParams& p, cudaStream_t stream) {
-  if (p.n * p.out_h * p.out_w == 0) return;
-  const Grid grid = row_grid(p.n * p.out_h, p.out_w);
-  if (!p.normalize) {
-    p.c == 1 ? launch<CropBytesRows<1>>(grid, stream, p) : launch<CropBytesRows<3>>(grid, stream, p);
-    return;
-  }
-  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<CropNormalizedRows, decltype(d)::value>(grid, stream, p); });
+  launch_batch_rows<CropNormalizedRows, CropBytesRows>(p, stream);
 }
 
 }  // namespace FL_KERNEL_NS

@@ -84,5 +84,18 @@ void launch_rows(Grid grid, cudaStream_t stream, const P& p) {
   }
 }
 
+// Launches a batch op's row kernels over (N * H) rows of W pixels: Bytes<C> for a uint8 batch (no p.normalize),
+// else the Normalized<D, C, ChannelsLast> that fits p.dtype, p.c and p.channels_last.
+template <template <FloatDtype, int, bool> class Normalized, template <int> class Bytes, typename P>
+void launch_batch_rows(const P& p, cudaStream_t stream) {
+  if (p.n * p.out_h * p.out_w == 0) return;
+  const Grid grid = row_grid(p.n * p.out_h, p.out_w);
+  if (!p.normalize) {
+    p.c == 1 ? launch<Bytes<1>>(grid, stream, p) : launch<Bytes<3>>(grid, stream, p);
+    return;
+  }
+  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<Normalized, decltype(d)::value>(grid, stream, p); });
+}
+
 }  // namespace FL_KERNEL_NS
 }  // namespace fastload
