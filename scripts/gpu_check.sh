@@ -29,7 +29,7 @@ if [ -n "$sanitizer" ]; then
   # The kernels' own tests; the >2^31-element test (~7 GB) and the DataLoader tests ran above without it.
   step memcheck 240 "$sanitizer" --tool memcheck --error-exitcode 97 --leak-check no \
     $PY -m pytest -q -m cuda -p no:cacheprovider -k "not 2_31 and not test_property" tests/test_normalize.py tests/test_denormalize.py \
-    tests/test_pad_batch.py tests/test_resize_pad_batch.py tests/test_stats.py
+    tests/test_pad_batch.py tests/test_resize_pad_batch.py tests/test_stats.py tests/test_crops.py
 else
   echo "compute-sanitizer not found" >"$out/memcheck.log"; status[memcheck]=skipped
 fi
