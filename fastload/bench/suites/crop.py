@@ -5,8 +5,11 @@ orientations) -> a 224x224 fp32 RGB normalized batch:
   `resized_crop_batch` (one pass, antialiased) vs torchvision v2 per image (resized_crop with antialias=True,
   horizontal_flip, to_dtype, normalize) + stack;
 - eval: Resize(256) + CenterCrop(224) -> fastload `resize_center_crop_batch` vs torchvision v2 per image + stack.
-torchvision's uint8 antialiased resize rounds to uint8 in fixed point; fastload keeps fp32, so values may differ by
-1 grey level (1 / 57 in normalized units).
+timm (where installed) runs its PIL path on RGB PIL images prepared up front: eval is `create_transform(224,
+is_training=False, crop_pct=0.875, interpolation="bilinear")`; train is what its RandomResizedCropAndInterpolation
+does once it has drawn a box (`resized_crop` on the PIL image, bilinear), then flip, MaybeToTensor, Normalize.
+torchvision's uint8 antialiased resize and PIL round to uint8 in fixed point; fastload keeps fp32, so values may
+differ by 1 grey level (1 / 57 in normalized units).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import torch
 
 import fastload as fl
+from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, fresh_output_fill, suite, with_backend
 
 NORM = fl.IMAGENET
@@ -54,6 +58,34 @@ def _torchvision_eval(chw):
     return run
 
 
+def _timm(images, boxes, flips, size):
+    """(train run, eval run, None), or (None, None, reason) without timm."""
+    timm, reason = peers.load("timm")
+    if timm is None:
+        return None, None, reason
+    from PIL import Image
+    from timm.data import create_transform
+    from torchvision.transforms import functional as F1
+
+    pil = [Image.fromarray(img[..., ::-1].copy()) for img in images]  # RGB, as timm's datasets decode
+    evaluate = create_transform(size, is_training=False, crop_pct=0.875, interpolation="bilinear",
+                                mean=MEAN_UNIT, std=STD_UNIT)
+    finish = create_transform(size, is_training=False, crop_pct=1.0, mean=MEAN_UNIT, std=STD_UNIT).transforms[-2:]
+
+    def train():
+        out = []
+        for img, box, flip in zip(pil, boxes, flips):
+            x = F1.resized_crop(img, *box, [size, size], interpolation=F1.InterpolationMode.BILINEAR)
+            if flip:
+                x = F1.hflip(x)
+            for t in finish:  # MaybeToTensor, Normalize
+                x = t(x)
+            out.append(x)
+        return torch.stack(out)
+
+    return train, lambda: torch.stack([evaluate(img) for img in pil]), None
+
+
 @suite("crop")
 def cases(settings) -> list[Case]:
     device, s = settings.device, min(1.0, settings.scale)
@@ -90,9 +122,19 @@ def cases(settings) -> list[Case]:
         copy_floor(read + out_bytes, device),
         fresh_output_fill(out_bytes, device),
     ]
+    unavailable = {}
+    if device == "cpu" and size == SIZE:
+        timm_train, timm_eval, reason = _timm(images, boxes, flips, size)
+        if reason is not None:
+            unavailable["timm"] = reason
+        else:
+            train_impls.insert(3, Impl("timm", timm_train, note="PIL resized_crop (bilinear) + hflip + ToTensor + "
+                                                               "Normalize, per image; stack"))
+            eval_impls.insert(3, Impl("timm", timm_eval, note="create_transform(is_training=False), per image; "
+                                                             "stack"))
     tolerance = 1.0 / 57.0 + 1e-4
     suffix = "" if s == 1 else f" (x{s:g})"
     return [Case("crop", f"train {COUNT} ImageNet-like -> RandomResizedCrop {size}, flip{suffix}", device,
-                 read + out_bytes, COUNT, train_impls, {}, tolerance=tolerance),
+                 read + out_bytes, COUNT, train_impls, unavailable, tolerance=tolerance),
             Case("crop", f"eval {COUNT} ImageNet-like -> Resize 256, CenterCrop {size}{suffix}", device,
-                 read + out_bytes, COUNT, eval_impls, {}, tolerance=tolerance)]
+                 read + out_bytes, COUNT, eval_impls, unavailable, tolerance=tolerance)]
