@@ -199,7 +199,7 @@ def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, in
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, out_hw, out_dtype, channels_last, device)
     src = src.to(device)
-    tables = [t.to(src.device) for t in (*ys, *xs)]
+    tables = [*ys, *xs]  # host tensors on every device: the CUDA op uploads them with its image descriptors
     if src.packed is not None:
         tensors, masks = src.packed.unpack(), [0] * n
     else:

@@ -248,6 +248,8 @@ def resized_crop_batch(images: list[torch.Tensor], flip_masks: list[int], y_star
     (mean/inv_std given) or rounded half to even to uint8. (N, C, h, w) float or (N, h, w, C) uint8."""
     n, c = len(images), images[0].shape[-1]
     h, w = y_starts.shape[1], x_starts.shape[1]
+    y_starts, y_weights, x_starts, x_weights = (t.to(images[0].device) for t in (y_starts, y_weights, x_starts,
+                                                                                  x_weights))  # tables: host tensors
     normalized = mean is not None
     out = pad_batch_output(n, c, (h, w), normalized, dtype, channels_last, images[0].device)
     for i, (img, mask) in enumerate(zip(images, flip_masks)):

@@ -275,3 +275,7 @@ def test_crop_kernels_paths_and_table_checks():
         with pytest.raises(RuntimeError, match="x_starts\\[0, 1\\] = 3 with taps to 4 reads outside image 0"):
             op([img], [0], torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), starts, weights, None, None,
                [0, 1, 2], None, False)
+        # The tables: contiguous host tensors whatever the images' device (checked there without a device sync).
+        with pytest.raises(RuntimeError, match="y_starts must be a contiguous CPU"):
+            op([img], [0], torch.zeros(1, 4, dtype=torch.int64)[:, ::2], torch.ones(1, 2, 1),
+               torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), None, None, [0, 1, 2], None, False)

@@ -69,23 +69,28 @@ void crop_image(const ResizedCropParams& p, int64_t n) {
   const float* wy = p.y_weights + n * p.out_h * p.ky;
   const int64_t* xs = p.x_starts + n * p.out_w;
   const float* wx = p.x_weights + n * p.out_w * p.kx;
-  // The source rows this image's output reads: [first, last].
+  // The source rows this image's weighted taps read: [first, last] (inside the image: describe() checked them).
   int64_t first = img.h, last = -1;
   for (int64_t y = 0; y < p.out_h; ++y) {
-    first = std::min(first, ys[y]);
-    last = std::max(last, std::min(ys[y] + p.ky - 1, img.h - 1));
+    for (int64_t k = 0; k < p.ky; ++k) {
+      if (wy[y * p.ky + k] == 0.0f) continue;
+      first = std::min(first, ys[y] + k);
+      last = std::max(last, ys[y] + k);
+    }
   }
-  if (last < first) return;
+  if (last < first) {  // every weight zero: every value is 0
+    last = first = 0;
+  }
   const int64_t row_values = p.out_w * p.c;
   std::vector<float> rows(static_cast<size_t>((last - first + 1) * row_values)), acc(row_values);
-  // Per output column: the byte offsets of its taps (clamped to the image) and how many carry weight.
+  // Per output column: how many taps there are up to the last weighted one, and their byte offsets.
   std::vector<int64_t> offsets(static_cast<size_t>(p.out_w * p.kx)), count(static_cast<size_t>(p.out_w));
   for (int64_t x = 0; x < p.out_w; ++x) {
     count[x] = 0;
     for (int64_t j = 0; j < p.kx; ++j) {
-      offsets[x * p.kx + j] = std::min(xs[x] + j, img.w - 1) * img.stride_w;
       if (wx[x * p.kx + j] != 0.0f) count[x] = j + 1;
     }
+    for (int64_t j = 0; j < count[x]; ++j) offsets[x * p.kx + j] = (xs[x] + j) * img.stride_w;
   }
   int64_t channel_offsets[kMaxChannels];
   for (int64_t k = 0; k < p.c; ++k) channel_offsets[k] = p.channel_map[k] * img.stride_c;
@@ -102,8 +107,7 @@ void crop_image(const ResizedCropParams& p, int64_t n) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t k = 0; k < p.ky; ++k) {
       if (wy[y * p.ky + k] == 0.0f) continue;  // would add +0 to every value
-      const int64_t r = std::min(ys[y] + k, img.h - 1);
-      add_row(acc.data(), rows.data() + (r - first) * row_values, wy[y * p.ky + k], row_values);
+      add_row(acc.data(), rows.data() + (ys[y] + k - first) * row_values, wy[y * p.ky + k], row_values);
     }
     if (!p.normalize) {
       store_bytes(p, n, y, acc.data());

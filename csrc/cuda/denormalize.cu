@@ -38,12 +38,8 @@ struct DenormalizeVec4 : SinglePhase {
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const DenormalizeParams& p) {
     using S = typename FloatTraits<D>::storage;
     const int64_t plane = p.h * p.w;
-    const int64_t quads_per_image = plane / 4;
-    const int64_t total = p.n * quads_per_image;
     const S* in = static_cast<const S*>(p.in);
-    for (int64_t i = t.first(); i < total; i += t.step()) {
-      const int64_t n = i / quads_per_image;
-      const int64_t pixel = (i - n * quads_per_image) * 4;
+    for_each_quad(t, p.n, plane, [&](int64_t n, int64_t pixel) {
       uint8_t bytes[4 * C];
 #pragma unroll
       for (int k = 0; k < C; ++k) {
@@ -55,7 +51,7 @@ struct DenormalizeVec4 : SinglePhase {
       uint32_t* dst = reinterpret_cast<uint32_t*>(p.out + (n * plane + pixel) * C);
 #pragma unroll
       for (int q = 0; q < C; ++q) store(dst + q, pack_word(bytes + 4 * q));
-    }
+    });
   }
 };
 
@@ -116,9 +112,9 @@ void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream) {
       const Grid grid = row_grid(p.n * p.h, p.w);
       p.c == 1 ? launch<DenormalizeRows<D, 1>>(grid, stream, p) : launch<DenormalizeRows<D, 3>>(grid, stream, p);
     } else if (p.c == 1) {
-      launch<DenormalizeVec4<D, 1>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);
+      launch<DenormalizeVec4<D, 1>>(quad_grid(p.n, p.h * p.w), stream, p);
     } else {
-      launch<DenormalizeVec4<D, 3>>(Grid{blocks_for(p.n * p.h * p.w / 4), 1}, stream, p);
+      launch<DenormalizeVec4<D, 3>>(quad_grid(p.n, p.h * p.w), stream, p);
     }
   });
 }

@@ -45,6 +45,20 @@ inline Grid row_grid(int64_t rows, int64_t width) {
   return Grid{(width + 4 * kThreads - 1) / (4 * kThreads), rows < 65535 ? rows : 65535};
 }
 
+// The loop of a quad kernel (images whose H*W is a multiple of 4, read plane by plane): calls body(n, pixel) for
+// each group of 4 pixels [pixel, pixel + 4) of image n this thread takes, grid-stride over `images` images.
+template <typename Body>
+FL_DEVICE void for_each_quad(const Thread& t, int64_t images, int64_t plane, Body&& body) {
+  const int64_t quads_per_image = plane / 4;
+  for (int64_t i = t.first(); i < images * quads_per_image; i += t.step()) {
+    const int64_t n = i / quads_per_image;
+    body(n, (i - n * quads_per_image) * 4);
+  }
+}
+
+// Its grid: one thread per quad (grid-stride past kMaxBlocks blocks).
+inline Grid quad_grid(int64_t images, int64_t plane) { return Grid{blocks_for(images * (plane / 4)), 1}; }
+
 // The loop of a row kernel: calls body(r, x0, count) for every output row r (of `rows`, grid-stride over grid rows)
 // in which this thread's group of 4 pixels [x0, x0 + count) lies inside the `width`-pixel row.
 template <typename Body>

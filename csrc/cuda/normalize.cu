@@ -25,12 +25,8 @@ struct NormalizeVec4 : SinglePhase {
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const NormalizeParams& p) {
     using S = typename FloatTraits<D>::storage;
     const int64_t plane = p.h * p.w;
-    const int64_t quads_per_image = plane / 4;
-    const int64_t total = p.n * quads_per_image;
     S* const out = static_cast<S*>(p.out);
-    for (int64_t i = t.first(); i < total; i += t.step()) {
-      const int64_t n = i / quads_per_image;
-      const int64_t pixel = (i - n * quads_per_image) * 4;
+    for_each_quad(t, p.n, plane, [&](int64_t n, int64_t pixel) {
       const uint32_t* src = reinterpret_cast<const uint32_t*>(p.in + n * p.in_stride_n + pixel * C);
       uint32_t words[C];
 #pragma unroll
@@ -54,7 +50,7 @@ struct NormalizeVec4 : SinglePhase {
 #pragma unroll
         for (int k = 0; k < C; ++k) Vec4Store<D>::run(dst + k * plane, v[k]);
       }
-    }
+    });
   }
 };
 
@@ -99,7 +95,7 @@ bool fast_path_applies(const NormalizeParams& p) {
 
 template <FloatDtype D, int C, bool Swap>
 void launch_vec4(const NormalizeParams& p, cudaStream_t stream) {
-  const Grid grid{blocks_for(p.n * (p.h * p.w / 4)), 1};
+  const Grid grid = quad_grid(p.n, p.h * p.w);
   if (p.channels_last)
     launch<NormalizeVec4<D, C, Swap, true>>(grid, stream, p);
   else

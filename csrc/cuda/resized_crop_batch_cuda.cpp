@@ -22,8 +22,14 @@ at::Tensor resized_crop_batch_cuda(at::TensorList images, at::IntArrayRef flip_m
   const c10::cuda::CUDAGuard guard(images[0].device());
   ResizedCropCall call = describe_resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights,
                                                      mean, inv_std, channel_map, dtype, channels_last);
+  // The tap tables are host tensors (checked there without a sync): they go up with the descriptors, in one copy.
+  ResizedCropParams& p = call.params;
+  const std::vector<HostTable> tables{{p.y_starts, y_starts.nbytes(), &p.y_starts},
+                                      {p.y_weights, y_weights.nbytes(), &p.y_weights},
+                                      {p.x_starts, x_starts.nbytes(), &p.x_starts},
+                                      {p.x_weights, x_weights.nbytes(), &p.x_weights}};
   return launch_with_descriptors("fastload::resized_crop_batch", call, images[0].device(),
-                                 cuda::launch_resized_crop_batch);
+                                 cuda::launch_resized_crop_batch, tables);
 }
 
 }  // namespace

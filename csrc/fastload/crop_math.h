@@ -1,8 +1,9 @@
 // resized_crop_batch: every output pixel a separable weighted sum of source pixels, from per-image tap tables
 // computed once on the host (fastload/crops.py): output row y of image i reads source rows y_starts[i, y] + k with
 // weights y_weights[i, y, k], and each of those rows is first summed horizontally, output column x reading source
-// columns x_starts[i, x] + j with weights x_weights[i, x, j]. Taps past the table's used ones have weight 0 and
-// their index is clamped to the image, so they add +0. Every backend sums in this order, in fp32 without fma.
+// columns x_starts[i, x] + j with weights x_weights[i, x, j]. Zero-weight taps (the tables' padding) would add +0,
+// so kernels skip them; the op checks that every weighted tap lies in the image. Every backend sums in this order,
+// in fp32 without fma.
 #pragma once
 #include <stdint.h>
 
@@ -13,7 +14,9 @@
 namespace fastload {
 
 struct ResizedCropParams {
-  const ImageDesc* images;  // n descriptors, in memory the kernel can read
+  // Descriptors and tap tables in memory the kernel can read: the host's for the CPU, the device's for CUDA (the op
+  // takes the tables as CPU tensors and uploads them with the descriptors).
+  const ImageDesc* images;  // n descriptors
   void* out;
   int64_t n, c, out_h, out_w;
   int64_t ky, kx;                    // taps per output row / column

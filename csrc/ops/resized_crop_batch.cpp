@@ -8,22 +8,20 @@
 namespace fastload {
 namespace {
 
-// A tap table: `dtype`, contiguous, shape (n, d[, k]), on the images' device.
-void check_table(const char* op, const char* name, const at::Tensor& t, at::ScalarType dtype, int64_t n, int dims,
-                 const at::Device& device) {
-  TORCH_CHECK(t.scalar_type() == dtype && t.dim() == dims && t.size(0) == n && t.is_contiguous() &&
-                  t.device() == device,
-              op, ": ", name, " must be a contiguous ", dtype, " tensor of ", dims, " dims with one row per image on ",
-              device, ", got ", t.scalar_type(), " ", t.sizes(), " on ", t.device());
+// A tap table: `dtype`, contiguous, shape (n, d[, k]), in host memory whatever the images' device (the CUDA op
+// uploads it with the image descriptors, so checking it here costs no device sync).
+void check_table(const char* op, const char* name, const at::Tensor& t, at::ScalarType dtype, int64_t n, int dims) {
+  TORCH_CHECK(t.scalar_type() == dtype && t.dim() == dims && t.size(0) == n && t.is_contiguous() && t.is_cpu(), op,
+              ": ", name, " must be a contiguous CPU ", dtype, " tensor of ", dims, " dims with one row per image, got ",
+              t.scalar_type(), " ", t.sizes(), " on ", t.device());
 }
 
 // Every start, and every tap with a nonzero weight, must lie in the image: the kernels read those taps only (a
 // zero-weight tap would add +0; the CPU kernel and the reference clamp them, the CUDA kernel skips them).
 void check_taps(const char* op, const char* name, const at::Tensor& starts, const at::Tensor& weights,
                 const std::vector<ImageDesc>& images, bool rows) {
-  const at::Tensor s_host = starts.cpu(), w_host = weights.cpu();
-  const int64_t* s = s_host.data_ptr<int64_t>();
-  const float* w = w_host.data_ptr<float>();
+  const int64_t* s = starts.data_ptr<int64_t>();
+  const float* w = weights.data_ptr<float>();
   const int64_t d = starts.size(1), k = weights.size(2);
   for (size_t i = 0; i < images.size(); ++i) {
     const int64_t limit = rows ? images[i].h : images[i].w;
@@ -52,11 +50,10 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   int64_t channels = 0;
   call.images = describe_images(op, images, flip_masks, channels);
   const int64_t n = static_cast<int64_t>(call.images.size());
-  const at::Device device = images[0].device();
-  check_table(op, "y_starts", y_starts, at::kLong, n, 2, device);
-  check_table(op, "x_starts", x_starts, at::kLong, n, 2, device);
-  check_table(op, "y_weights", y_weights, at::kFloat, n, 3, device);
-  check_table(op, "x_weights", x_weights, at::kFloat, n, 3, device);
+  check_table(op, "y_starts", y_starts, at::kLong, n, 2);
+  check_table(op, "x_starts", x_starts, at::kLong, n, 2);
+  check_table(op, "y_weights", y_weights, at::kFloat, n, 3);
+  check_table(op, "x_weights", x_weights, at::kFloat, n, 3);
   TORCH_CHECK(y_weights.size(1) == y_starts.size(1) && x_weights.size(1) == x_starts.size(1) &&
                   y_weights.size(2) > 0 && x_weights.size(2) > 0,
               op, ": the weight tables need one row of taps per start");

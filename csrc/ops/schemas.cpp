@@ -37,8 +37,8 @@ void define_schemas(torch::Library& m) {
   def_with_into(m,
       "pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] batch_hw, float[]? mean, "
       "float[]? inv_std, int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  // Crop + resize + flip (+ normalize) through per-image separable tap tables (fastload/crops.py); without
-  // mean/inv_std an (N, h, w, C) uint8 batch, rounded half to even.
+  // Crop + resize + flip (+ normalize) through per-image separable tap tables (fastload/crops.py; CPU tensors on
+  // every device); without mean/inv_std an (N, h, w, C) uint8 batch, rounded half to even.
   def_with_into(m,
       "resized_crop_batch(Tensor[] images, int[] flip_masks, Tensor y_starts, Tensor y_weights, Tensor x_starts, "
       "Tensor x_weights, float[]? mean, float[]? inv_std, int[] channel_map, ScalarType? dtype, bool channels_last) "
