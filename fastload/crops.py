@@ -4,9 +4,9 @@ whole batch in one pass (`resized_crop_batch`, `resize_center_crop_batch`).
 
 Every output pixel is a separable weighted sum of source pixels: along each axis, output index d reads K
 consecutive source indices from `start[d]` with weights `weights[d, :]` (zero-padded). The tables are computed here
-for the whole batch at once, in float64 and rounded to float32, and every backend applies them in the same order (horizontal
-sums of each source row, then the vertical sum, in fp32 without fma), so CPU, CUDA and the reference agree bit for
-bit.
+for the whole batch at once, in float64 and rounded to float32, and every backend applies them in the same order
+(horizontal sums of each source row, then the vertical sum, in fp32 without fma), so CPU, CUDA and the reference
+agree bit for bit.
 """
 
 from __future__ import annotations

@@ -51,8 +51,9 @@ class DevicePrefetcher:
 
     With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
     a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a `CropBatch` (`CropCollate`
-    without norm) -> its fused crop + resize + flip + normalize, a uint8 (N, H, W, C) batch -> `normalize(..., norm)`. Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader
-    (with a DistributedSampler) with device=f"cuda:{local_rank}".
+    without norm) -> its fused crop + resize + flip + normalize, a uint8 (N, H, W, C) batch -> `normalize(..., norm)`.
+    Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader (with a DistributedSampler)
+    with device=f"cuda:{local_rank}".
     """
 
     def __init__(self, loader: Iterable, device="cuda", norm: Normalization | None = None, *, image_key: str = "img",

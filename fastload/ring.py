@@ -57,7 +57,7 @@ class _ProducerRing:
         os.ftruncate(self.fd, self.size)
         self.mm = mmap.mmap(self.fd, self.size)
         self.words = np.frombuffer(self.mm, np.uint32, HEADER // 4)
-        self.reserved: dict[int, object] = {}  # slot -> the Slot holding it, in this worker, not yet sent
+        self.reserved: dict[int, object] = {}  # slot -> the token of the Slot holding it in this worker, unsent
 
     def free_slot(self) -> int | None:
         for i in range(self.depth):
@@ -150,6 +150,7 @@ class _ConsumerRing:
         self.size, self.slot_bytes, self.depth, self.pid = size, slot_bytes, depth, pid
         self.words = np.frombuffer(self.mm, np.uint32, HEADER // 4)
         self.address = _address(self.mm)
+        self.handle = torch.ops.fastload._ring_register(self.address, size)  # views are made inside it only
         self.registered = False
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             # Page-locked once, so every host-to-device copy from it is a DMA (no staging through pinned memory).
@@ -176,6 +177,7 @@ class _ConsumerRing:
             return False
 
     def close(self) -> None:
+        torch.ops.fastload._ring_unregister(self.handle)
         if self.registered:
             torch.cuda.cudart().cudaHostUnregister(self.address)
         del self.words
@@ -212,8 +214,7 @@ def view(ref: tuple) -> torch.Tensor:
     ring = _consumer_ring(ring_id, size, slot_bytes, depth, pid, fd)
     ring.words[_STATES + index] = 2
     _received += 1
-    state_address = ring.address + 4 * (_STATES + index)
-    return torch.ops.fastload._ring_view(ring.address + HEADER + index * slot_bytes, nbytes, state_address)
+    return torch.ops.fastload._ring_view(ring.handle, HEADER + index * slot_bytes, nbytes, 4 * (_STATES + index))
 
 
 def stats() -> dict:

@@ -178,3 +178,23 @@ def test_bad_ring_arguments():
 def test_outside_a_worker_there_is_no_ring():
     packed = fl.pack_images([np.zeros((2, 2, 3), np.uint8)])
     assert packed._slot is None and ring.reserve(16) is None
+
+
+def test_views_are_made_inside_a_registered_ring_only():
+    import mmap
+
+    mm = mmap.mmap(-1, 8192)
+    handle = torch.ops.fastload._ring_register(ring._address(mm), 8192)
+    try:
+        with pytest.raises(RuntimeError, match="outside ring"):
+            torch.ops.fastload._ring_view(handle, 8000, 200, 0)
+        with pytest.raises(RuntimeError, match="outside ring"):
+            torch.ops.fastload._ring_view(handle, 4096, 16, 8190)
+        view = torch.ops.fastload._ring_view(handle, 4096, 16, 0)
+        view.fill_(7)
+        assert mm[4096] == 7
+        del view
+    finally:
+        torch.ops.fastload._ring_unregister(handle)
+    with pytest.raises(RuntimeError, match="no ring"):
+        torch.ops.fastload._ring_view(handle, 4096, 16, 0)

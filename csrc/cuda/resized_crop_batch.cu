@@ -1,9 +1,9 @@
 // fastload::resized_crop_batch CUDA kernel: a 2-D grid of (row tiles, output rows of the whole batch), as pad_batch.
-// Each thread takes 4 output pixels of one row: it reads its image's descriptor and the row's vertical taps once,
-// and for each pixel sums, per vertical tap with a weight, the pixel's horizontal taps over that source row
-// (crop_math.h's order: horizontal sums first, then the vertical sum, fp32 without fma, zero-weight taps skipped as
-// they would add +0; describe() checks that every weighted tap lies in the image), swaps channels and normalizes (or rounds to uint8); the 4 pixels go out with vector stores
-// (stores.h; uint8: C 32-bit words). Bytes moved: the batch once + the source pixels the taps touch (each about
+// Each thread takes 4 output pixels of one row and reads its image's descriptor once. Per output channel and per
+// weighted vertical tap, it sums each pixel's horizontal taps over that source row and adds the sum, weighted, to
+// the pixel (crop_math.h's order, fp32 without fma; zero-weight taps are skipped, and describe() checks that every
+// weighted tap lies in the image). Then it normalizes (or rounds to uint8), and the 4 pixels go out with vector
+// stores (stores.h; uint8: C 32-bit words). Bytes moved: the batch once + the source pixels the taps touch (each about
 // once when downscaling, from cache), plus the small tap tables. Target: 60% of a same-bytes copy, like
 // resize_pad_batch: the gathers are byte loads served by L1/L2. Torch-free (kernel.h only): nvcc builds it in
 // seconds and the host compiler builds the same source for the CUDA emulation.

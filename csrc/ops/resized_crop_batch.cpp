@@ -12,8 +12,8 @@ namespace {
 // uploads it with the image descriptors, so checking it here costs no device sync).
 void check_table(const char* op, const char* name, const at::Tensor& t, at::ScalarType dtype, int64_t n, int dims) {
   TORCH_CHECK(t.scalar_type() == dtype && t.dim() == dims && t.size(0) == n && t.is_contiguous() && t.is_cpu(), op,
-              ": ", name, " must be a contiguous CPU ", dtype, " tensor of ", dims, " dims with one row per image, got ",
-              t.scalar_type(), " ", t.sizes(), " on ", t.device());
+              ": ", name, " must be a contiguous CPU ", dtype, " tensor of ", dims,
+              " dims with one row per image, got ", t.scalar_type(), " ", t.sizes(), " on ", t.device());
 }
 
 // Every start, and every tap with a nonzero weight, must lie in the image: the kernels read those taps only (a

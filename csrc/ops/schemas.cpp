@@ -14,7 +14,8 @@ void def_with_into(torch::Library& m, const char* schema) {
   m.def(schema);
   const std::string s = schema;
   const size_t open = s.find('('), close = s.rfind(')');
-  m.def(torch::schema((s.substr(0, open) + "_into" + s.substr(open, close - open) + ", Tensor(a!) out) -> ()").c_str()));
+  const std::string into = s.substr(0, open) + "_into" + s.substr(open, close - open) + ", Tensor(a!) out) -> ()";
+  m.def(torch::schema(into.c_str()));
 }
 
 }  // namespace
