@@ -26,7 +26,7 @@ RAW_SIZES = [(375, 500), (500, 375), (333, 500), (500, 333), (375, 499), (400, 5
 COUNT, SIZE = 64, 224
 
 
-def _torchvision_train(chw, boxes, flips):
+def _torchvision_train(chw, boxes, flips, size):
     from torchvision.transforms import v2
 
     to_float, normalize = v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN_UNIT, STD_UNIT)
@@ -34,7 +34,7 @@ def _torchvision_train(chw, boxes, flips):
     def run():
         out = []
         for x, box, flip in zip(chw, boxes, flips):
-            y = v2.functional.resized_crop(x.flip(0), *box, size=[SIZE, SIZE], antialias=True)
+            y = v2.functional.resized_crop(x.flip(0), *box, size=[size, size], antialias=True)
             if flip:
                 y = v2.functional.horizontal_flip(y)
             out.append(normalize(to_float(y)).as_subclass(torch.Tensor))
@@ -43,7 +43,7 @@ def _torchvision_train(chw, boxes, flips):
     return run
 
 
-def _torchvision_eval(chw):
+def _torchvision_eval(chw, resize, size):
     from torchvision.transforms import v2
 
     to_float, normalize = v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN_UNIT, STD_UNIT)
@@ -51,14 +51,14 @@ def _torchvision_eval(chw):
     def run():
         out = []
         for x in chw:
-            y = v2.functional.center_crop(v2.functional.resize(x.flip(0), [256], antialias=True), [SIZE, SIZE])
+            y = v2.functional.center_crop(v2.functional.resize(x.flip(0), [resize], antialias=True), [size, size])
             out.append(normalize(to_float(y)).as_subclass(torch.Tensor))
         return torch.stack(out)
 
     return run
 
 
-def _timm(images, boxes, flips, size):
+def _timm(images, boxes, flips, size, resize):
     """(train run, eval run, None), or (None, None, reason) without timm."""
     timm, reason = peers.load("timm")
     if timm is None:
@@ -68,7 +68,7 @@ def _timm(images, boxes, flips, size):
     from torchvision.transforms import functional as F1
 
     pil = [Image.fromarray(img[..., ::-1].copy()) for img in images]  # RGB, as timm's datasets decode
-    evaluate = create_transform(size, is_training=False, crop_pct=0.875, interpolation="bilinear",
+    evaluate = create_transform(size, is_training=False, crop_pct=size / resize, interpolation="bilinear",
                                 mean=MEAN_UNIT, std=STD_UNIT)
     finish = create_transform(size, is_training=False, crop_pct=1.0, mean=MEAN_UNIT, std=STD_UNIT).transforms[-2:]
 
@@ -97,6 +97,7 @@ def cases(settings) -> list[Case]:
     boxes = [fl.random_resized_crop_params(img.shape[0], img.shape[1], generator=generator) for img in images]
     flips = (torch.rand(COUNT, generator=generator) < 0.5).tolist()
     size = round(SIZE * s) if s < 1 else SIZE
+    resize = round(256 * size / SIZE)
     out_bytes = COUNT * 3 * size * size * 4
     read = sum(img.size for img in images)
 
@@ -104,12 +105,12 @@ def cases(settings) -> list[Case]:
         return fl.resized_crop_batch(on_device, boxes, size, NORM, flips=flips)
 
     def evaluate():
-        return fl.resize_center_crop_batch(on_device, round(256 * size / SIZE), size, NORM)
+        return fl.resize_center_crop_batch(on_device, resize, size, NORM)
 
     train_impls = [
         Impl(FASTLOAD, train),
         Impl(REFERENCE, with_backend("reference", train)),
-        Impl(TORCHVISION, _torchvision_train(chw, boxes, flips) if size == SIZE else train,
+        Impl(TORCHVISION, _torchvision_train(chw, boxes, flips, size),
              note="v2 resized_crop(antialias=True) + horizontal_flip + to_dtype + normalize, per image; stack"),
         copy_floor(read + out_bytes, device),
         fresh_output_fill(out_bytes, device),
@@ -117,14 +118,15 @@ def cases(settings) -> list[Case]:
     eval_impls = [
         Impl(FASTLOAD, evaluate),
         Impl(REFERENCE, with_backend("reference", evaluate)),
-        Impl(TORCHVISION, _torchvision_eval(chw) if size == SIZE else evaluate,
-             note="v2 resize(256, antialias=True) + center_crop(224) + to_dtype + normalize, per image; stack"),
+        Impl(TORCHVISION, _torchvision_eval(chw, resize, size),
+             note=f"v2 resize({resize}, antialias=True) + center_crop({size}) + to_dtype + normalize, per image; "
+                  "stack"),
         copy_floor(read + out_bytes, device),
         fresh_output_fill(out_bytes, device),
     ]
     unavailable = {}
-    if device == "cpu" and size == SIZE:
-        timm_train, timm_eval, reason = _timm(images, boxes, flips, size)
+    if device == "cpu":
+        timm_train, timm_eval, reason = _timm(images, boxes, flips, size, resize)
         if reason is not None:
             unavailable["timm"] = reason
         else:
@@ -136,5 +138,5 @@ def cases(settings) -> list[Case]:
     suffix = "" if s == 1 else f" (x{s:g})"
     return [Case("crop", f"train {COUNT} ImageNet-like -> RandomResizedCrop {size}, flip{suffix}", device,
                  read + out_bytes, COUNT, train_impls, unavailable, tolerance=tolerance),
-            Case("crop", f"eval {COUNT} ImageNet-like -> Resize 256, CenterCrop {size}{suffix}", device,
+            Case("crop", f"eval {COUNT} ImageNet-like -> Resize {resize}, CenterCrop {size}{suffix}", device,
                  read + out_bytes, COUNT, eval_impls, unavailable, tolerance=tolerance)]
