@@ -64,8 +64,8 @@ class CpuCache final : public c10::Allocator {
   }
 
   c10::DataPtr allocate(size_t n) override {
-    if (n < kMinCached || limit() == 0) return c10::GetDefaultCPUAllocator()->allocate(n);
-    Block block = take(block_size(n));
+    Block block{nullptr, block_size(n)};
+    if (n < kMinCached || !take(block)) return c10::GetDefaultCPUAllocator()->allocate(n);
     if (block.ptr == nullptr) block.ptr = map(block.size);
     return {block.ptr, new Block(block), &CpuCache::release, c10::Device(c10::kCPU)};
   }
@@ -77,46 +77,42 @@ class CpuCache final : public c10::Allocator {
     return {allocated_, cached_, limit_, hits_, misses_, returned_};
   }
 
-  // Sets the bound and returns free blocks to the OS until at most `keep` bytes (and the bound) stay cached.
-  void trim(int64_t limit, int64_t keep) {
+  // Sets the bound (when given) and returns free blocks to the OS until at most `keep` bytes (and the bound) stay
+  // cached.
+  void trim(std::optional<int64_t> limit, int64_t keep) {
     std::vector<Block> out;
     {
       const std::lock_guard<std::mutex> guard(lock_);
-      limit_ = limit;
-      evict_until(std::min(limit, keep), out);
+      limit_ = limit.value_or(limit_);
+      evict_until(std::min(limit_, keep), out);
     }
     unmap(out);
-  }
-
-  int64_t limit() {
-    const std::lock_guard<std::mutex> guard(lock_);
-    return limit_;
   }
 
  private:
   CpuCache() : limit_(default_limit()) { pthread_atfork(nullptr, nullptr, &CpuCache::forked_child); }
 
-  // A cached block of at least `size` bytes and at most twice that; on a miss {nullptr, size}, to be mapped.
-  Block take(size_t size) {
+  // False when caching is off. Else `b` becomes the smallest cached block of at least b.size bytes and at most
+  // twice that, or stays {nullptr, b.size} on a miss (to be mapped). The cache holds a few dozen blocks at most, so
+  // a scan is enough.
+  bool take(Block& b) {
     const std::lock_guard<std::mutex> guard(lock_);
-    auto it = free_.lower_bound(size);
-    if (it == free_.end() || it->first > 2 * size) {
+    if (limit_ == 0) return false;
+    auto best = free_.end();
+    for (auto it = free_.begin(); it != free_.end(); ++it) {
+      const size_t size = it->second.size;
+      if (size >= b.size && size <= 2 * b.size && (best == free_.end() || size < best->second.size)) best = it;
+    }
+    if (best == free_.end()) {
       ++misses_;
-      allocated_ += static_cast<int64_t>(size);
-      return Block{nullptr, size};
+    } else {
+      ++hits_;
+      b = best->second;
+      free_.erase(best);
+      cached_ -= static_cast<int64_t>(b.size);
     }
-    ++hits_;
-    const Block b = it->second;
-    free_.erase(it);
-    for (auto o = order_.begin(); o != order_.end(); ++o) {
-      if (o->second.ptr == b.ptr) {
-        order_.erase(o);
-        break;
-      }
-    }
-    cached_ -= static_cast<int64_t>(b.size);
     allocated_ += static_cast<int64_t>(b.size);
-    return b;
+    return true;
   }
 
   static void* map(size_t size) {
@@ -148,16 +144,9 @@ class CpuCache final : public c10::Allocator {
 
   // Moves the least recently freed blocks out of the cache (into `out`, to unmap) until it holds at most `keep` bytes.
   void evict_until(int64_t keep, std::vector<Block>& out) {
-    while (cached_ > keep && !order_.empty()) {
-      const auto oldest = order_.begin();
-      const Block b = oldest->second;
-      order_.erase(oldest);
-      for (auto it = free_.lower_bound(b.size); it != free_.end() && it->first == b.size; ++it) {
-        if (it->second.ptr == b.ptr) {
-          free_.erase(it);
-          break;
-        }
-      }
+    while (cached_ > keep && !free_.empty()) {
+      const Block b = free_.begin()->second;
+      free_.erase(free_.begin());
       cached_ -= static_cast<int64_t>(b.size);
       ++returned_;
       out.push_back(b);
@@ -180,8 +169,7 @@ class CpuCache final : public c10::Allocator {
         out.push_back(b);
       } else {
         evict_until(limit_ - static_cast<int64_t>(b.size), out);
-        free_.emplace(b.size, b);
-        order_.emplace(++clock_, b);
+        free_.emplace(++clock_, b);
         cached_ += static_cast<int64_t>(b.size);
       }
     }
@@ -195,13 +183,11 @@ class CpuCache final : public c10::Allocator {
     new (&c.lock_) std::mutex();
     for (const auto& entry : c.free_) munmap(entry.second.ptr, entry.second.size);
     c.free_.clear();
-    c.order_.clear();
     c.cached_ = c.hits_ = c.misses_ = c.returned_ = 0;
   }
 
   std::mutex lock_;
-  std::multimap<size_t, Block> free_;    // by size, for take()
-  std::map<uint64_t, Block> order_;      // by the time it was freed, for eviction
+  std::map<uint64_t, Block> free_;  // the cached blocks, by when they were freed (oldest first: evicted first)
   uint64_t clock_ = 0;
   int64_t limit_, allocated_ = 0, cached_ = 0, hits_ = 0, misses_ = 0, returned_ = 0;
 };
@@ -273,7 +259,7 @@ at::Tensor new_batch_output(int64_t n, int64_t c, int64_t h, int64_t w, std::opt
 
 std::vector<int64_t> cpu_cache_stats() { return CpuCache::get().stats(); }
 
-void cpu_cache_empty() { CpuCache::get().trim(CpuCache::get().limit(), 0); }
+void cpu_cache_empty() { CpuCache::get().trim(std::nullopt, 0); }
 
 void cpu_cache_set_limit(int64_t bytes) {
   TORCH_CHECK(bytes >= 0, "fastload: the CPU cache limit must be >= 0 bytes, got ", bytes);
