@@ -61,7 +61,9 @@ def test_eval_geometry_is_torchvisions():
 def torchvision_crop(img: np.ndarray, box, size, flip: bool, interpolation: str, antialias: bool) -> np.ndarray:
     """torchvision v2 on the uint8 CHW tensor: resized_crop (+ horizontal_flip), back to HWC uint8."""
     mode = {"bilinear": v2.InterpolationMode.BILINEAR, "nearest": v2.InterpolationMode.NEAREST}[interpolation]
-    x = torch.from_numpy(np.array(img, copy=True)).permute(2, 0, 1)  # (a flipped size-1 dim keeps its stride)
+    # A C-order copy: torch's uint8 antialiased resize misreads a size-1 dim with an odd stride (a flipped or
+    # Fortran-order view keeps one), which would make the oracle wrong, not fastload.
+    x = torch.from_numpy(np.array(img, copy=True, order="C")).permute(2, 0, 1)
     y = F.resized_crop(x, *box, size=list(size), interpolation=mode, antialias=antialias)
     if flip:
         y = F.horizontal_flip(y)
@@ -145,7 +147,7 @@ def oracle(sample: Sample, result) -> None:
         if kw["channels_last"]:
             assert result.is_contiguous(memory_format=torch.channels_last)
     for i, img in enumerate(images):
-        a = np.array(np.asarray(img), copy=True)
+        a = np.array(np.asarray(img), copy=True, order="C")
         if kw["interpolation"] == "bilinear" and not kw["antialias"]:
             top, left, bh, bw = boxes[i]
             want = cv2.resize(a[top:top + bh, left:left + bw], size[::-1], interpolation=cv2.INTER_LINEAR)
