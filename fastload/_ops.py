@@ -162,6 +162,20 @@ def backend(name: str):
         _override.reset(token)
 
 
+@contextlib.contextmanager
+def cpu_simd(enabled: bool):
+    """Run a block with the CPU kernels' hand-written SIMD loops (AVX2 gathers, AVX-512 rows) on or off, process-wide:
+    off, they run their portable loops, which the tests check against the reference on any machine."""
+    if load_error is not None:
+        yield
+        return
+    previous = torch.ops.fastload._cpu_simd(bool(enabled))
+    try:
+        yield
+    finally:
+        torch.ops.fastload._cpu_simd(previous)
+
+
 def extension_loaded() -> bool:
     return load_error is None
 

@@ -2,11 +2,11 @@
 
 An op's test file declares an `OpTest`: the public function, a sample generator (for a layout and a dtype, from a
 seeded rng) and a float64 oracle. The harness then runs every sample on every backend present (compiled CPU, the
-reference, compiled CUDA and the reference on CUDA when a GPU is visible; a backend added later is one more entry in
-BACKENDS), checks that all backends agree bit for bit (values, dtype, strides) and match the oracle, and that the
-caller's inputs are untouched. The same samples feed `torch.library.opcheck` (the raw op calls are recorded from
-the public function, so every op and its packed twin are checked with real arguments), `torch.compile`, and a
-hypothesis property test. Bad-input tables are lists of `Bad` rows.
+compiled CPU with its intrinsics loops off, the reference, compiled CUDA and the reference on CUDA when a GPU is
+visible; a backend added later is one more entry in BACKENDS), checks that all backends agree bit for bit (values,
+dtype, strides) and match the oracle, and that the caller's inputs are untouched. The same samples feed
+`torch.library.opcheck` (the raw op calls are recorded from the public function, so every op and its packed twin are
+checked with real arguments), `torch.compile`, and a hypothesis property test. Bad-input tables are lists of `Bad` rows.
 """
 
 from __future__ import annotations
@@ -38,11 +38,13 @@ class Backend:
     name: str
     device: str
     mode: str
+    simd: bool = True  # False: the CPU kernels' portable loops instead of their intrinsics
 
 
 # The first is the baseline every other backend must equal bit for bit. "cuda-emulation" runs the CUDA kernel sources
 # on the CPU with every access bounds- and alignment-checked (built by `make test`).
-BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("reference", "cpu", "reference"),
+BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("cpu-portable", "cpu", "auto", simd=False),
+            Backend("reference", "cpu", "reference"),
             Backend("cuda-emulation", "cpu", "cuda-emulation"),
             Backend("cuda", "cuda", "auto"), Backend("cuda-reference", "cuda", "reference")]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
@@ -159,7 +161,7 @@ def run(op: OpTest, sample: Sample, backend: Backend):
     """The public function on `backend`'s device and switch."""
     args = _to_device(sample.args, backend.device)
     kwargs = {k: _to_device(v, backend.device) for k, v in sample.kwargs.items()}
-    with _ops.backend(backend.mode):
+    with _ops.backend(backend.mode), _ops.cpu_simd(backend.simd):
         result = op.fn(*args, **kwargs)
     if "out" in kwargs:  # the result is the caller's buffer (on the backend's device), written in place
         written = result.images if isinstance(result, fl.PaddedBatch) else result

@@ -281,3 +281,44 @@ def test_crop_kernels_paths_and_table_checks():
         with pytest.raises(RuntimeError, match="y_starts must be a contiguous CPU"):
             op([img], [0], torch.zeros(1, 4, dtype=torch.int64)[:, ::2], torch.ones(1, 2, 1),
                torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), None, None, [0, 1, 2], None, False)
+
+
+def _image_before_a_guard_page(rng, h: int, w: int) -> np.ndarray:
+    """An (h, w, 3) uint8 image whose last byte is the last byte of a mapped page, the next page unreadable."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    pages = mmap.mmap(-1, 2 * page)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(pages))
+    assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(address + page), ctypes.c_size_t(page), 0) == 0
+    img = np.frombuffer(pages, np.uint8, count=h * w * 3, offset=page - h * w * 3).reshape(h, w, 3)
+    img[:] = rng.integers(0, 256, img.shape, dtype=np.uint8)
+    return img
+
+
+def test_cpu_word_loads_stay_inside_the_image(rng):
+    # The CPU kernel's AVX2 path loads a pixel's channels as one 4-byte word: rows whose last word would end past the
+    # image's last byte must take the byte loads. An image ending at an unreadable page makes a stray byte a crash.
+    img = _image_before_a_guard_page(rng, 23, 41)
+    for view in (img, img[:, ::-1], img[::-1], img[:, :, ::-1]):
+        for kw in (dict(), dict(antialias=False), dict(interpolation="nearest")):
+            args = ([view, view], [(0, 0, 23, 41), (11, 30, 12, 11)], (9, 70), fl.IMAGENET)
+            got = fl.resized_crop_batch(*args, flips=[False, True], **kw)
+            with fl._ops.cpu_simd(False):
+                want = fl.resized_crop_batch(*args, flips=[False, True], **kw)
+            assert torch.equal(got, want)
+
+
+def test_cpu_kernel_with_rows_moving_up():
+    # The CPU kernel keeps summed source rows in a ring of ky slots; tables whose rows move up (none that fastload
+    # builds, but the op takes any) make it sum some rows again: same values as the CUDA kernel.
+    img = torch.from_numpy(np.random.default_rng(3).integers(0, 256, (30, 20, 3), dtype=np.uint8))
+    y_starts = torch.tensor([[25, 3, 14, 0, 27, 9]])
+    y_weights = torch.tensor([[[0.25, 0.5, 0.25]] * 6])
+    x_starts, x_weights = torch.arange(0, 20, 2)[None], torch.full((1, 10, 2), 0.5)
+    args = ([img], [0], y_starts, y_weights, x_starts, x_weights, None, None, [2, 1, 0], None, False)
+    got = torch.ops.fastload.resized_crop_batch(*args)
+    assert torch.equal(got, torch.ops.fastload_emulation.resized_crop_batch(*args))
+    want = sum(w * img[y_starts[0, :, None] + torch.arange(3)].float()[:, k] for k, w in enumerate([0.25, 0.5, 0.25]))
+    assert (got[0].float() - (want[:, ::2] + want[:, 1::2]).mul(0.5)[..., [2, 1, 0]]).abs().max() <= 0.5 + 1e-4

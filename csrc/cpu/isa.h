@@ -1,23 +1,42 @@
 // Runtime ISA dispatch for the CPU kernels without -march=native: FL_CPU_CLONES compiles a function for AVX-512
 // (x86-64-v4), AVX2 (x86-64-v3) and baseline x86-64, and the loader picks the best one for the machine
-// (GCC target_clones, an ifunc). Elsewhere it is a no-op and the portable build is used.
+// (GCC target_clones, an ifunc). Elsewhere it is a no-op and the portable build is used. The hand-written
+// intrinsics loops run where cpu_has_*() says so; fastload._ops.cpu_simd(False) turns them off at run time, so the
+// tests run the portable loops beside them on any machine.
 #pragma once
+
+#include <atomic>
+
+namespace fastload {
+inline std::atomic<bool>& cpu_simd_allowed() {
+  static std::atomic<bool> allowed{true};
+  return allowed;
+}
+}  // namespace fastload
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define FL_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define FL_HAVE_AVX512_ROWS 1
+#define FL_HAVE_AVX2_ROWS 1
 #define FL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define FL_AVX2 __attribute__((target("avx2")))
 #include <immintrin.h>
 
 namespace fastload {
-// Whether the hand-written AVX-512 rows may run here (checked once).
+// Whether the hand-written AVX-512 rows may run here.
 inline bool cpu_has_avx512bw_vl() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl");
-  return has;
+  return has && cpu_simd_allowed().load(std::memory_order_relaxed);
+}
+// Whether the hand-written AVX2 loops (gathers) may run here.
+inline bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has && cpu_simd_allowed().load(std::memory_order_relaxed);
 }
 }  // namespace fastload
 #else
 #define FL_CPU_CLONES
 #define FL_HAVE_AVX512_ROWS 0
+#define FL_HAVE_AVX2_ROWS 0
 #endif

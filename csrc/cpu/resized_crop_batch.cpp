@@ -1,12 +1,15 @@
-// fastload::resized_crop_batch on the CPU: parallel over images. Per image, the horizontal pass sums the taps of
-// every source row the vertical taps touch once, into an fp32 row buffer (C values per output column), and the
-// vertical pass sums those rows per output row (a contiguous, vectorizable loop), then normalizes (or rounds to
-// uint8) and stores. The sums run in crop_math.h's order, so the result equals the reference bit for bit.
+// fastload::resized_crop_batch on the CPU: parallel over images. Per image, each source row the vertical taps
+// weight is summed horizontally once, into a ring of fp32 rows (planar: a plane of output columns per channel) that
+// holds the ky rows the current output row reads; the vertical pass then sums those rows per output row (a
+// contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 8 output
+// columns at a time, one AVX2 gather fetching a pixel's channels for 8 columns. The sums run in crop_math.h's
+// order, so the result equals the reference bit for bit.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "cpu/isa.h"
@@ -17,102 +20,222 @@
 namespace fastload {
 namespace {
 
-// Horizontal taps of source row `row` for every output column, all C channels (output order), interleaved: column
-// x sums its first count[x] taps (the rest have weight 0, which would add +0) at byte offsets offsets[x * kx + j].
-template <int C>
-FL_CPU_CLONES void sum_columns(const uint8_t* row, const int64_t* offsets, const int64_t* count, const float* weights,
-                               int64_t kx, int64_t w, const int64_t* channel_offsets, float* out) {
-  for (int64_t x = 0; x < w; ++x) {
-    float acc[C] = {};
-    const int64_t* o = offsets + x * kx;
-    const float* wx = weights + x * kx;
-    for (int64_t j = 0; j < count[x]; ++j) {
-      const uint8_t* px = row + o[j];
-      for (int k = 0; k < C; ++k) acc[k] += wx[j] * static_cast<float>(px[channel_offsets[k]]);
+constexpr int64_t kLanes = 8;  // output columns summed together: one AVX2 gather
+
+// One image's horizontal taps regrouped kLanes output columns at a time. Group g (columns g * 8 ... g * 8 + 7) has
+// taps[g] taps, as many as its columns' largest count up to their last weighted tap; tap j of lane l reads source
+// column columns[(first[g] + j) * 8 + l] with weight weights[same]. Padding (taps past a column's last weighted
+// one, lanes past out_w) repeats a column the lane reads anyway, with weight 0: it adds +0 and reads no new pixel.
+struct ColumnTaps {
+  int64_t groups = 0;
+  std::vector<int64_t> taps, first;
+  std::vector<int32_t> columns;
+  std::vector<float> weights;
+  int64_t lowest = 0, highest = 0;  // the source columns read
+};
+
+ColumnTaps column_taps(const ResizedCropParams& p, int64_t n) {
+  const int64_t* xs = p.x_starts + n * p.out_w;
+  const float* wx = p.x_weights + n * p.out_w * p.kx;
+  ColumnTaps t;
+  t.groups = (p.out_w + kLanes - 1) / kLanes;
+  std::vector<int64_t> count(static_cast<size_t>(p.out_w), 0);
+  for (int64_t x = 0; x < p.out_w; ++x) {
+    for (int64_t j = 0; j < p.kx; ++j) {
+      if (wx[x * p.kx + j] != 0.0f) count[x] = j + 1;
     }
-    for (int k = 0; k < C; ++k) out[x * C + k] = acc[k];
+  }
+  t.taps.resize(t.groups);
+  t.first.resize(t.groups);
+  int64_t total = 0;
+  for (int64_t g = 0; g < t.groups; ++g) {
+    int64_t taps = 0;
+    for (int64_t x = g * kLanes; x < std::min(p.out_w, (g + 1) * kLanes); ++x) taps = std::max(taps, count[x]);
+    t.taps[g] = taps;
+    t.first[g] = total;
+    total += taps;
+  }
+  t.columns.resize(total * kLanes);
+  t.weights.resize(total * kLanes);
+  t.lowest = t.highest = xs[0];
+  for (int64_t g = 0; g < t.groups; ++g) {
+    for (int64_t j = 0; j < t.taps[g]; ++j) {
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const int64_t x = g * kLanes + l, column = std::min(x, p.out_w - 1);
+        const int64_t tap = std::min(j, std::max<int64_t>(count[column] - 1, 0));  // the op checked it is inside
+        const size_t i = (t.first[g] + j) * kLanes + l;
+        t.columns[i] = static_cast<int32_t>(xs[column] + tap);
+        t.weights[i] = x < p.out_w && j < count[x] ? wx[x * p.kx + j] : 0.0f;
+        t.lowest = std::min<int64_t>(t.lowest, t.columns[i]);
+        t.highest = std::max<int64_t>(t.highest, t.columns[i]);
+      }
+    }
+  }
+  return t;
+}
+
+// The horizontal taps of source row `row` into `out` (plane floats per channel, output channel order).
+template <int C>
+void taps_row(const uint8_t* row, const ColumnTaps& t, int64_t stride_w, const int64_t* channel_offsets, float* out,
+              int64_t plane) {
+  for (int64_t g = 0; g < t.groups; ++g) {
+    for (int64_t l = 0; l < kLanes; ++l) {
+      float acc[C] = {};
+      for (int64_t j = 0; j < t.taps[g]; ++j) {
+        const size_t i = (t.first[g] + j) * kLanes + l;
+        const uint8_t* px = row + t.columns[i] * stride_w;
+        for (int k = 0; k < C; ++k) acc[k] += t.weights[i] * static_cast<float>(px[channel_offsets[k]]);
+      }
+      for (int k = 0; k < C; ++k) out[k * plane + g * kLanes + l] = acc[k];
+    }
   }
 }
 
-// acc[i] += weight * row[i] over one output row's w * C values.
+#if FL_HAVE_AVX2_ROWS
+// taps_row for pixels whose C channel bytes lie in one 4-byte word at row + column * stride_w (the caller checked
+// that every word read lies inside the image): one gather per tap fetches all channels of 8 columns, output channel
+// k is byte shifts[k] / 8 of the word. Same products and sums, in the same order, as taps_row.
+template <int C>
+FL_AVX2 void taps_row_avx2(const uint8_t* row, const ColumnTaps& t, int32_t stride_w, const int32_t* shifts,
+                           float* out, int64_t plane) {
+  const __m256i step = _mm256_set1_epi32(stride_w), byte = _mm256_set1_epi32(0xFF);
+  __m256i shift[C];
+  for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(shifts[k]);
+  for (int64_t g = 0; g < t.groups; ++g) {
+    __m256 acc[C];
+    for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
+    const int32_t* columns = t.columns.data() + t.first[g] * kLanes;
+    const float* weights = t.weights.data() + t.first[g] * kLanes;
+    for (int64_t j = 0; j < t.taps[g]; ++j) {
+      const __m256i at = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns + j * kLanes)),
+                                            step);
+      const __m256i words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(row), at, 1);
+      const __m256 w = _mm256_loadu_ps(weights + j * kLanes);
+      for (int k = 0; k < C; ++k) {
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift[k]), byte));
+        acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, v));
+      }
+    }
+    for (int k = 0; k < C; ++k) _mm256_storeu_ps(out + k * plane + g * kLanes, acc[k]);
+  }
+}
+#endif
+
+// Sums source rows horizontally for one image, with the gathers where the image's layout allows them.
+class RowTaps {
+ public:
+  RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnTaps& t, int64_t plane)
+      : p_(p), img_(img), t_(t), plane_(plane) {
+    for (int64_t k = 0; k < p.c; ++k) channel_offsets_[k] = p.channel_map[k] * img.stride_c;
+    const int64_t low = *std::min_element(channel_offsets_, channel_offsets_ + p.c);
+    const int64_t high = *std::max_element(channel_offsets_, channel_offsets_ + p.c);
+#if FL_HAVE_AVX2_ROWS
+    // A pixel's word starts at its lowest channel byte (inside the image); the image's last byte bounds its end.
+    const int64_t reach = std::max(std::abs(t.lowest * img.stride_w), std::abs(t.highest * img.stride_w));
+    const int64_t far = std::max(t.lowest * img.stride_w, t.highest * img.stride_w) + low + 3;
+    const int64_t last_byte = std::max<int64_t>(0, (img.h - 1) * img.stride_h) +
+                              std::max<int64_t>(0, (img.w - 1) * img.stride_w) +
+                              std::max<int64_t>(0, (p.c - 1) * img.stride_c);
+    if (cpu_has_avx2() && high - low <= 3 && reach < INT32_MAX && std::abs(img.stride_w) < INT32_MAX) {
+      word_offset_ = low;
+      for (int64_t k = 0; k < p.c; ++k) shifts_[k] = static_cast<int32_t>(8 * (channel_offsets_[k] - low));
+      last_word_row_ = last_byte - far;  // rows at byte offsets up to this one read whole words of the image
+      gathers_ = true;
+    }
+#endif
+  }
+
+  void operator()(int64_t r, float* out) const {
+    const uint8_t* row = img_.data + r * img_.stride_h;
+#if FL_HAVE_AVX2_ROWS
+    if (gathers_ && r * img_.stride_h <= last_word_row_) {
+      const int32_t step = static_cast<int32_t>(img_.stride_w);
+      if (p_.c == 1) {
+        taps_row_avx2<1>(row + word_offset_, t_, step, shifts_, out, plane_);
+      } else {
+        taps_row_avx2<3>(row + word_offset_, t_, step, shifts_, out, plane_);
+      }
+      return;
+    }
+#endif
+    if (p_.c == 1) {
+      taps_row<1>(row, t_, img_.stride_w, channel_offsets_, out, plane_);
+    } else {
+      taps_row<3>(row, t_, img_.stride_w, channel_offsets_, out, plane_);
+    }
+  }
+
+ private:
+  const ResizedCropParams& p_;
+  const ImageDesc& img_;
+  const ColumnTaps& t_;
+  int64_t plane_;
+  int64_t channel_offsets_[kMaxChannels] = {};
+  bool gathers_ = false;
+  int64_t word_offset_ = 0;
+  int32_t shifts_[kMaxChannels] = {};
+  int64_t last_word_row_ = 0;
+};
+
+// acc[i] += weight * row[i] over one output row's C planes.
 FL_CPU_CLONES void add_row(float* acc, const float* row, float weight, int64_t count) {
   for (int64_t i = 0; i < count; ++i) acc[i] += weight * row[i];
 }
 
+// Output row y of image n from `acc` (one plane of plane floats per channel).
 template <FloatDtype D>
-void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc) {
+void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
   using S = typename FloatTraits<D>::storage;
   S* out = static_cast<S*>(p.out);
-  const int64_t plane = p.out_h * p.out_w;
   for (int64_t k = 0; k < p.c; ++k) {
-    for (int64_t x = 0; x < p.out_w; ++x) {
-      const S v = FloatTraits<D>::from_float(normalize_float(acc[x * p.c + k], p.mean[k], p.inv_std[k]));
-      if (p.channels_last) {
-        out[((n * p.out_h + y) * p.out_w + x) * p.c + k] = v;
-      } else {
-        out[(n * p.c + k) * plane + y * p.out_w + x] = v;
-      }
+    const float* a = acc + k * plane;
+    const float mean = p.mean[k], inv_std = p.inv_std[k];
+    if (p.channels_last) {
+      S* dst = out + (n * p.out_h + y) * p.out_w * p.c + k;
+      for (int64_t x = 0; x < p.out_w; ++x) dst[x * p.c] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
+    } else {
+      S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
+      for (int64_t x = 0; x < p.out_w; ++x) dst[x] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
     }
   }
 }
 
-void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc) {
+void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
   uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c;
-  for (int64_t i = 0; i < p.out_w * p.c; ++i) {
-    out[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[i]), 0.0f, 255.0f));  // half to even
+  for (int64_t k = 0; k < p.c; ++k) {
+    for (int64_t x = 0; x < p.out_w; ++x) {  // half to even
+      out[x * p.c + k] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[k * plane + x]), 0.0f, 255.0f));
+    }
   }
 }
 
 void crop_image(const ResizedCropParams& p, int64_t n) {
-  const ImageDesc& img = p.images[n];
   const int64_t* ys = p.y_starts + n * p.out_h;
   const float* wy = p.y_weights + n * p.out_h * p.ky;
-  const int64_t* xs = p.x_starts + n * p.out_w;
-  const float* wx = p.x_weights + n * p.out_w * p.kx;
-  // The source rows this image's weighted taps read: [first, last] (inside the image: describe() checked them).
-  int64_t first = img.h, last = -1;
-  for (int64_t y = 0; y < p.out_h; ++y) {
-    for (int64_t k = 0; k < p.ky; ++k) {
-      if (wy[y * p.ky + k] == 0.0f) continue;
-      first = std::min(first, ys[y] + k);
-      last = std::max(last, ys[y] + k);
-    }
-  }
-  if (last < first) {  // every weight zero: every value is 0
-    last = first = 0;
-  }
-  const int64_t row_values = p.out_w * p.c;
-  std::vector<float> rows(static_cast<size_t>((last - first + 1) * row_values)), acc(row_values);
-  // Per output column: how many taps there are up to the last weighted one, and their byte offsets.
-  std::vector<int64_t> offsets(static_cast<size_t>(p.out_w * p.kx)), count(static_cast<size_t>(p.out_w));
-  for (int64_t x = 0; x < p.out_w; ++x) {
-    count[x] = 0;
-    for (int64_t j = 0; j < p.kx; ++j) {
-      if (wx[x * p.kx + j] != 0.0f) count[x] = j + 1;
-    }
-    for (int64_t j = 0; j < count[x]; ++j) offsets[x * p.kx + j] = (xs[x] + j) * img.stride_w;
-  }
-  int64_t channel_offsets[kMaxChannels];
-  for (int64_t k = 0; k < p.c; ++k) channel_offsets[k] = p.channel_map[k] * img.stride_c;
-  for (int64_t r = first; r <= last; ++r) {
-    float* dst = rows.data() + (r - first) * row_values;
-    const uint8_t* row = img.data + r * img.stride_h;
-    if (p.c == 1) {
-      sum_columns<1>(row, offsets.data(), count.data(), wx, p.kx, p.out_w, channel_offsets, dst);
-    } else {
-      sum_columns<3>(row, offsets.data(), count.data(), wx, p.kx, p.out_w, channel_offsets, dst);
-    }
-  }
+  const ColumnTaps columns = column_taps(p, n);
+  const int64_t plane = columns.groups * kLanes, row_values = p.c * plane;
+  const RowTaps sum_row(p, p.images[n], columns, plane);
+  // Source row r lives in slot r % ky once summed: an output row's ky consecutive rows never share a slot, and
+  // with rows that only move down (every table fastload builds) each row is summed once.
+  std::vector<float> ring(static_cast<size_t>(p.ky * row_values)), acc(static_cast<size_t>(row_values));
+  std::vector<int64_t> ring_rows(static_cast<size_t>(p.ky), -1);
   for (int64_t y = 0; y < p.out_h; ++y) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t k = 0; k < p.ky; ++k) {
-      if (wy[y * p.ky + k] == 0.0f) continue;  // would add +0 to every value
-      add_row(acc.data(), rows.data() + (ys[y] + k - first) * row_values, wy[y * p.ky + k], row_values);
+      const float weight = wy[y * p.ky + k];
+      if (weight == 0.0f) continue;  // would add +0 to every value
+      const int64_t r = ys[y] + k, slot = r % p.ky;
+      float* row = ring.data() + slot * row_values;
+      if (ring_rows[slot] != r) {
+        sum_row(r, row);
+        ring_rows[slot] = r;
+      }
+      add_row(acc.data(), row, weight, row_values);
     }
     if (!p.normalize) {
-      store_bytes(p, n, y, acc.data());
+      store_bytes(p, n, y, acc.data(), plane);
     } else {
-      dispatch_float_dtype(p.dtype, [&](auto d) { store_normalized<decltype(d)::value>(p, n, y, acc.data()); });
+      dispatch_float_dtype(p.dtype, [&](auto d) { store_normalized<decltype(d)::value>(p, n, y, acc.data(), plane); });
     }
   }
 }
