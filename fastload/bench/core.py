@@ -36,13 +36,16 @@ def suite(name: str):
 class Impl:
     """One implementation of a case. `fn()` returns its result, which is compared with fastload's unless `checked`
     is False (the floor and fresh-output rows); `compare(result)` may first turn it into a tensor of fastload's
-    shape (e.g. drop a batch dim, convert a DALI batch)."""
+    shape (e.g. drop a batch dim, convert a DALI batch). A peer that resamples with another filter or geometry than
+    the case's fastload row gives `expected()`: fastload's result for that filter or geometry (computed once, not
+    timed), which it is compared with instead."""
 
     name: str
     fn: Callable[[], object]
     compare: Callable[[object], torch.Tensor] | None = None
     note: str = ""
     checked: bool = True  # False for the reference points (floor, fresh-output fill): their output is not compared
+    expected: Callable[[], object] | None = None
 
 
 @dataclass
@@ -132,10 +135,11 @@ def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | N
                 value = _as_float_cpu(impl.compare(output) if impl.compare else output)
                 if expected is None:
                     expected = value
-                if value.shape != expected.shape:
+                want = expected if impl.expected is None else _as_float_cpu(impl.expected())
+                if value.shape != want.shape:
                     diff, matches = float("inf"), False
                 else:
-                    diff = float((value - expected).abs().max()) if value.numel() else 0.0
+                    diff = float((value - want).abs().max()) if value.numel() else 0.0
                     matches = diff <= case.tolerance
             if case.reps is None:
                 timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)

@@ -86,7 +86,8 @@ def print_table(doc: dict) -> None:
     console.print(table)
     console.print("× of floor: median time / median time of a copy moving the same bytes into preallocated memory "
                   "(1.0 = memory bound). fresh output: allocating the result and writing it once, which every "
-                  "allocating implementation pays. max |Δ|: largest difference from fastload's output.")
+                  "allocating implementation pays. max |Δ|: largest difference from fastload's output (for a peer with "
+                  "another filter or geometry, from fastload computing that one: see the suite's docstring).")
 
 
 def markdown(doc: dict) -> str:

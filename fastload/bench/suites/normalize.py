@@ -127,12 +127,6 @@ def _dali(images: list[np.ndarray], device: str, threads: int):
     return run, None
 
 
-def _dali_to_torch(out) -> torch.Tensor:
-    if hasattr(out, "as_cpu"):
-        out = out.as_cpu()
-    return torch.stack([torch.from_numpy(np.asarray(out.at(i))) for i in range(len(out))])
-
-
 def _peer_impls(case_images, device, batched, threads):
     """(impls, unavailable) for the peers of one case; a peer that cannot be set up is listed with the reason."""
     impls, unavailable = [], {}
@@ -157,7 +151,7 @@ def _peer_impls(case_images, device, batched, threads):
         if fn is None:
             unavailable[name] = reason
         else:
-            to_torch = _dali_to_torch if name == "dali" else (lambda out: out)
+            to_torch = peers.dali_to_torch if name == "dali" else (lambda out: out)
             impls.append(Impl(name, fn, compare=lambda out, to_torch=to_torch: squeeze(to_torch(out)), note=note))
     return impls, unavailable
 
