@@ -130,6 +130,10 @@ class PadCollate:
             return run(None)
         return ring.RingTensor(slot, run(ring.tensor_in_slot(slot, like)))
 
+    def _batch(self, images: list) -> tuple[object, dict]:
+        """The images' batch, and the entries dict batches get besides it."""
+        return self._images(images), self._metadata(images)
+
     def _metadata(self, images: list) -> dict:
         """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
         sizes = [tuple(int(v) for v in img.shape[:2]) for img in images]
@@ -153,7 +157,8 @@ class PadCollate:
                 raise ValueError(f"{describe_sample(samples, i)} has no image key {self.image_key!r} "
                                  f"(keys: {sorted(s)})")
         images = [s[self.image_key] for s in samples]
-        out = {self.image_key: self._images(images), **self._metadata(images)}
+        batch, metadata = self._batch(images)
+        out = {self.image_key: batch, **metadata}
         keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key))
         for key in keys:
             values = [s.get(key) for s in samples]
@@ -176,7 +181,7 @@ class PadCollate:
         return to_tensor(value).to(dtype)
 
     def _collate_tuples(self, samples):
-        batch = self._images([s[0] for s in samples])
+        batch = self._batch([s[0] for s in samples])[0]
         rest = []
         for position in range(1, len(samples[0])):
             values = [s[position] for s in samples]
@@ -198,7 +203,9 @@ class CropCollate(PadCollate):
     them; `train=False`: Resize(`resize`) + CenterCrop(`size`). With `norm` the worker produces the normalized
     (N, C, h, w) batch, written into its shared-memory ring; without, it ships the raw images packed (through the
     ring) with the crops as a `CropBatch`, which `DevicePrefetcher(norm=...)` finishes on the device (one kernel) or
-    `batch.finish(norm)` anywhere. Labels as in `PadCollate` (`label_mode`, `num_classes`).
+    `batch.finish(norm)` anywhere. Labels as in `PadCollate` (`label_mode`, `num_classes`). Dict batches also get
+    each image's geometry (`CropBatch.shapes`): `ori_shape`, `img_shape`, and `crop_box` and `flip` (train) or
+    `resized_shape` (eval).
     """
 
     def __init__(self, size, norm: Normalization | None = None, *, train: bool = True, scale=(0.08, 1.0),
@@ -228,14 +235,12 @@ class CropCollate(PadCollate):
             flips.append(bool(torch.rand(1) < self.flip_p))  # RandomHorizontalFlip's draw
         return crops.CropBatch(images, boxes, flips, self.size, None, self.interpolation, self.antialias)
 
-    def _images(self, images: list):
+    def _batch(self, images: list) -> tuple[object, dict]:
         images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels
         # Without norm the raw images travel packed (through the ring); with it the worker crops them in place.
         batch = self._crops(pack_images(images, ring=self.ring) if self.norm is None else images)
         if self.norm is None:
-            return batch
+            return batch, batch.shapes()
         kw = dict(input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last)
-        return self._into_ring(images, lambda hw: self.size, lambda out: batch.finish(self.norm, out=out, **kw))
-
-    def _metadata(self, images: list) -> dict:
-        return {}
+        out = self._into_ring(images, lambda hw: self.size, lambda out: batch.finish(self.norm, out=out, **kw))
+        return out, batch.shapes()

@@ -295,6 +295,20 @@ class CropBatch(NamedTuple):
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
 
+    def shapes(self) -> dict:
+        """Per-image geometry, for dict batches: `ori_shape` (h, w) of each source image and `img_shape` (the
+        output h, w); train crops add `crop_box` (top, left, height, width) and `flip` (bool), eval crops
+        `resized_shape` (h, w of the resized image the centre crop is taken from)."""
+        sizes = self.images.sizes.tolist() if isinstance(self.images, PackedImages) else \
+            [img.shape[:2] for img in self.images]
+        sizes = [(int(h), int(w)) for h, w in sizes]
+        out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
+        if self.resize is None:
+            return {**out, "crop_box": [tuple(int(v) for v in box) for box in self.boxes], "flip": list(self.flips)}
+        resized = [self.resize if isinstance(self.resize, tuple) else resized_short_side(h, w, self.resize)
+                   for h, w in sizes]
+        return {**out, "resized_shape": resized}
+
     def finish(self, norm: Normalization | None, **kwargs) -> torch.Tensor:
         """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with `kwargs` (input_order,
         dtype, channels_last, device, out) passed on."""

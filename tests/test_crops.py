@@ -247,6 +247,22 @@ def test_crop_collate_in_workers():
     assert all(images.shape == (8, 3, 16, 16) and images.dtype == torch.float32 for images, _ in prefetched)
 
 
+def test_crop_collate_dict_samples_carry_their_geometry(rng):
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(50, 70), (64, 40), (33, 33)]]
+    samples = [{"img": img, "label": i} for i, img in enumerate(images)]
+    torch.manual_seed(5)
+    batch = fl.CropCollate((20, 24), fl.IMAGENET, ring=False)(samples)
+    assert batch["ori_shape"] == [(50, 70), (64, 40), (33, 33)] and batch["img_shape"] == [(20, 24)] * 3
+    assert batch["label"].tolist() == [0, 1, 2] and len(batch["crop_box"]) == len(batch["flip"]) == 3
+    # the recorded boxes and flips are the ones the batch was cropped with
+    want = fl.resized_crop_batch(images, batch["crop_box"], (20, 24), fl.IMAGENET, flips=batch["flip"])
+    assert torch.equal(batch["img"], want)
+    raw = fl.CropCollate(16, train=False, resize=20)(samples)
+    assert isinstance(raw["img"], fl.crops.CropBatch) and "crop_box" not in raw
+    assert raw["resized_shape"] == [fl.resized_short_side(h, w, 20) for h, w in raw["ori_shape"]]
+    assert torch.equal(raw["img"].finish(None), fl.resize_center_crop_batch(images, 20, 16))
+
+
 def test_crop_collate_bad_arguments():
     with pytest.raises(ValueError, match="flip_p"):
         fl.CropCollate(32, flip_p=1.5)
