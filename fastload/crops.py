@@ -79,15 +79,28 @@ def axis_table(src, dst: int, resized, offset, interpolation: str, antialias: bo
       rounded once to float32;
     - bilinear, no antialias: OpenCV INTER_LINEAR coordinates, as `resize_pad_batch` (resize_math.h's linear_tap);
     - nearest: torch's `interpolate(mode="nearest")`: floor(d * (src / resized)) in fp32, clamped.
+
+    This numpy code is the definition; with the extension loaded the same bits come from C++
+    (`fastload::_crop_axis_table`, tested equal), ten times faster.
     """
+    mode = "nearest" if interpolation == "nearest" else "antialias" if antialias else "linear"
+    if _ops.extension_loaded():
+        return torch.ops.fastload._crop_axis_table(
+            [int(v) for v in np.asarray(src).ravel()], int(dst), [int(v) for v in np.asarray(resized).ravel()],
+            [int(v) for v in np.asarray(offset).ravel()], mode, [] if flips is None else [int(bool(f)) for f in flips])
+    return numpy_axis_table(src, dst, resized, offset, mode, flips)
+
+
+def numpy_axis_table(src, dst: int, resized, offset, mode: str, flips=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """`axis_table` in numpy, with `mode` "nearest", "linear" or "antialias"."""
     src = np.asarray(src, np.int64)[:, None]
     resized = np.asarray(resized, np.int64)[:, None]
     d = np.asarray(offset, np.int64)[:, None] + np.arange(dst, dtype=np.int64)[None, :]
-    if interpolation == "nearest":
+    if mode == "nearest":
         scale = src.astype(np.float32) / resized.astype(np.float32)
         starts = np.minimum(np.floor(d.astype(np.float32) * scale).astype(np.int64), src - 1)
         weights = np.ones(starts.shape + (1,))
-    elif not antialias:
+    elif mode == "linear":
         pos = ((d + 0.5) * (1.0 / (resized / src)) - 0.5).astype(np.float32)
         base = np.floor(pos)
         frac = (pos - base).astype(np.float32)
@@ -105,7 +118,10 @@ def axis_table(src, dst: int, resized, offset, interpolation: str, antialias: bo
         j = np.arange(max(int(taps.max()), 1) if taps.size else 1)
         weights = np.clip(1.0 - np.abs((j + starts[..., None] - center[..., None] + 0.5) * inv[..., None]), 0, None)
         weights[j >= taps[..., None]] = 0.0
-        weights /= weights.sum(axis=-1, keepdims=True)
+        total = weights[..., 0].copy()
+        for k in range(1, weights.shape[-1]):  # left to right (numpy's sum pairs them from 8 taps on)
+            total += weights[..., k]
+        weights /= total[..., None]
     if flips is not None:
         reverse = np.asarray(flips, bool)
         starts[reverse] = starts[reverse, ::-1]

@@ -338,3 +338,22 @@ def test_cpu_kernel_with_rows_moving_up():
     assert torch.equal(got, torch.ops.fastload_emulation.resized_crop_batch(*args))
     want = sum(w * img[y_starts[0, :, None] + torch.arange(3)].float()[:, k] for k, w in enumerate([0.25, 0.5, 0.25]))
     assert (got[0].float() - (want[:, ::2] + want[:, 1::2]).mul(0.5)[..., [2, 1, 0]]).abs().max() <= 0.5 + 1e-4
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "antialias"])
+def test_tap_tables_from_cpp_equal_numpys(mode, rng):
+    # The C++ table builder must give numpy_axis_table's bits: random spans from 1 to 5000 (downscales past 8 taps,
+    # upscales), centre-crop offsets, flips, and an empty batch.
+    for _ in range(40):
+        n = int(rng.integers(0, 6))
+        dst = int(rng.integers(1, 300))
+        src = rng.integers(1, 5000, n)
+        resized = np.maximum(dst + rng.integers(0, 50, n), 1) if rng.integers(2) else rng.integers(dst, 4 * dst, n)
+        offset = np.array([int(rng.integers(0, r - dst + 1)) for r in resized], np.int64)
+        flips = [bool(f) for f in rng.integers(0, 2, n)] if rng.integers(2) else None
+        want = fl.crops.numpy_axis_table(src, dst, resized, offset, mode, flips)
+        got = torch.ops.fastload._crop_axis_table([int(v) for v in src], dst, [int(v) for v in resized],
+                                                  [int(v) for v in offset], mode,
+                                                  [] if flips is None else [int(f) for f in flips])
+        for a, b in zip(got, want):
+            assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), (mode, n, dst, list(src))

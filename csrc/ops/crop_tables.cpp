@@ -1,0 +1,112 @@
+// fastload::_crop_axis_table: one axis of resized_crop_batch's tap tables for a whole batch, on the host, the same
+// bits as fastload/crops.py's numpy `axis_table` (the definition; the tests compare the two): the same float64 and
+// float32 operations in the same order, the weights of a tap row summed left to right.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace fastload {
+namespace {
+
+// numpy's float -> int64 cast: truncation toward zero.
+int64_t truncate(double v) { return static_cast<int64_t>(v); }
+
+std::tuple<at::Tensor, at::Tensor> crop_axis_table(at::IntArrayRef src, int64_t dst, at::IntArrayRef resized,
+                                                   at::IntArrayRef offset, c10::string_view mode,
+                                                   at::IntArrayRef flips) {
+  const char* op = "fastload::_crop_axis_table";
+  const int64_t n = static_cast<int64_t>(src.size());
+  TORCH_CHECK(static_cast<int64_t>(resized.size()) == n && static_cast<int64_t>(offset.size()) == n &&
+                  (flips.empty() || static_cast<int64_t>(flips.size()) == n) && dst >= 1,
+              op, ": src, resized, offset (and flips) need one value per image, dst >= 1");
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(src[i] >= 1 && resized[i] >= 1, op, ": src and resized must be >= 1");
+  }
+  at::Tensor starts = at::empty({n, dst}, at::kLong);
+  int64_t* s = starts.data_ptr<int64_t>();
+  std::vector<double> w;  // (n, dst, k) in float64, rounded to float32 once at the end
+  int64_t k = 1;
+  if (mode == "nearest") {
+    w.assign(static_cast<size_t>(n * dst), 1.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const float scale = static_cast<float>(src[i]) / static_cast<float>(resized[i]);
+      for (int64_t j = 0; j < dst; ++j) {
+        const float pos = std::floor(static_cast<float>(offset[i] + j) * scale);
+        s[i * dst + j] = std::min(static_cast<int64_t>(pos), src[i] - 1);
+      }
+    }
+  } else if (mode == "linear") {
+    k = 2;
+    w.resize(static_cast<size_t>(n * dst * 2));
+    for (int64_t i = 0; i < n; ++i) {
+      const double step = 1.0 / (static_cast<double>(resized[i]) / static_cast<double>(src[i]));
+      for (int64_t j = 0; j < dst; ++j) {
+        const float pos = static_cast<float>((static_cast<double>(offset[i] + j) + 0.5) * step - 0.5);
+        const float base = std::floor(pos);
+        const int64_t start = static_cast<int64_t>(base);
+        const double frac = start < 0 || start >= src[i] - 1 ? 0.0 : static_cast<double>(pos - base);
+        s[i * dst + j] = std::clamp<int64_t>(start, 0, src[i] - 1);
+        w[(i * dst + j) * 2] = 1.0 - frac;
+        w[(i * dst + j) * 2 + 1] = frac;
+      }
+    }
+  } else {
+    TORCH_CHECK(mode == "antialias", op, ": mode must be 'nearest', 'linear' or 'antialias'");
+    // torch's antialiased bilinear: a triangle filter of half width max(scale, 1) around each output's centre.
+    std::vector<double> centers(static_cast<size_t>(n * dst)), inv(static_cast<size_t>(n));
+    std::vector<int64_t> taps(static_cast<size_t>(n * dst));
+    for (int64_t i = 0; i < n; ++i) {
+      const double scale = static_cast<double>(src[i]) / static_cast<double>(resized[i]);
+      const double support = std::max(scale, 1.0);
+      inv[i] = scale > 1.0 ? 1.0 / scale : 1.0;
+      for (int64_t j = 0; j < dst; ++j) {
+        const double center = scale * (static_cast<double>(offset[i] + j) + 0.5);
+        const int64_t start = std::max<int64_t>(truncate(center - support + 0.5), 0);
+        centers[i * dst + j] = center;
+        s[i * dst + j] = start;
+        taps[i * dst + j] = std::min(truncate(center + support + 0.5), src[i]) - start;
+        k = std::max(k, taps[i * dst + j]);
+      }
+    }
+    w.assign(static_cast<size_t>(n * dst * k), 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < dst; ++j) {
+        double* row = w.data() + (i * dst + j) * k;
+        double total = 0.0;
+        for (int64_t t = 0; t < taps[i * dst + j]; ++t) {
+          const double x = (static_cast<double>(t + s[i * dst + j]) - centers[i * dst + j] + 0.5) * inv[i];
+          row[t] = std::max(1.0 - std::abs(x), 0.0);
+        }
+        for (int64_t t = 0; t < k; ++t) total += row[t];
+        for (int64_t t = 0; t < k; ++t) row[t] /= total;
+      }
+    }
+  }
+  at::Tensor weights = at::empty({n, dst, k}, at::kFloat);
+  float* out = weights.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const bool flip = !flips.empty() && flips[i] != 0;  // a horizontal flip after the crop: outputs reversed
+    if (flip) std::reverse(s + i * dst, s + (i + 1) * dst);
+    for (int64_t j = 0; j < dst; ++j) {
+      const double* from = w.data() + (i * dst + (flip ? dst - 1 - j : j)) * k;
+      for (int64_t t = 0; t < k; ++t) out[(i * dst + j) * k + t] = static_cast<float>(from[t]);
+    }
+  }
+  return {starts, weights};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(fastload, m) {
+  m.def("_crop_axis_table(int[] src, int dst, int[] resized, int[] offset, str mode, int[] flips) -> "
+        "(Tensor, Tensor)",
+        &crop_axis_table);
+}
+
+}  // namespace fastload
