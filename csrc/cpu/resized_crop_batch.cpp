@@ -127,9 +127,9 @@ class RowTaps {
   RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnTaps& t, int64_t plane)
       : p_(p), img_(img), t_(t), plane_(plane) {
     for (int64_t k = 0; k < p.c; ++k) channel_offsets_[k] = p.channel_map[k] * img.stride_c;
+#if FL_HAVE_AVX2_ROWS
     const int64_t low = *std::min_element(channel_offsets_, channel_offsets_ + p.c);
     const int64_t high = *std::max_element(channel_offsets_, channel_offsets_ + p.c);
-#if FL_HAVE_AVX2_ROWS
     // A pixel's word starts at its lowest channel byte (inside the image); the image's last byte bounds its end.
     const int64_t reach = std::max(std::abs(t.lowest * img.stride_w), std::abs(t.highest * img.stride_w));
     const int64_t far = std::max(t.lowest * img.stride_w, t.highest * img.stride_w) + low + 3;
