@@ -1,13 +1,23 @@
-"""Suite `loader`: end to end, a DataLoader with 2 workers over in-memory decoded images (COCO-like raw sizes),
-images per second until a normalized, padded (divisor 32) batch of 8 is on the target device.
+"""Suite `loader`: end to end, a DataLoader with 2 workers over in-memory decoded images, images per second until
+the batch is on the target device. The timed call is one epoch; the last batch of each is compared.
 
+Detection: COCO-like raw sizes -> a normalized batch padded to /32, batches of 8.
 - fastload: workers return the raw BGR uint8 image; PadCollate(pack=True) writes one packed uint8 buffer per batch
   into the worker's shared-memory ring (fastload.ring); DevicePrefetcher moves it (non_blocking on CUDA, from the
   page-locked ring) and normalizes + pads it there with one kernel. "ring off": the same with a new shared-memory
   segment per batch (torch's path).
 - torchvision: the usual way: each worker runs ToImage + BGR flip + ToDtype + Normalize, a collate function pads and
   stacks the float images, then `.to(device)`: four times the bytes through the workers and over PCIe.
-The timed call is one epoch; the last batch of each is compared.
+
+Classification (train): ImageNet-like sizes -> RandomResizedCrop 224 + horizontal flip + normalize, batches of 32.
+- fastload: CropCollate(224) draws the boxes and flips in the workers and ships the raw images packed through the
+  ring; DevicePrefetcher runs the fused crop + resize + flip + normalize (one kernel). Also CropCollate(224, norm):
+  the fused pass in the workers.
+- torchvision: v2 Compose([RandomResizedCrop(224, antialias=True), RandomHorizontalFlip(), ToDtype, Normalize]) per
+  sample in the workers, default collate (stack), `.to(device)`.
+Each batch seeds the worker's torch RNG with its first index before anything draws (the datasets' `__getitems__`),
+so every epoch of every loader draws the same boxes and flips (CropCollate draws torchvision's way): the last
+batches agree within 1 grey level.
 """
 
 from __future__ import annotations
@@ -18,11 +28,13 @@ from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
 RAW_SIZES = [(480, 640), (427, 640), (640, 480), (375, 500), (640, 427), (424, 640), (512, 640), (480, 600)]
 BATCH = 8
+CROP, CROPS = 224, 32  # classification output side, batch size
 
 
 class RawImages(Dataset):
@@ -49,6 +61,32 @@ class TorchvisionImages(RawImages):
         return v2.functional.normalize(x, MEAN_UNIT, STD_UNIT).as_subclass(torch.Tensor), i
 
 
+class SeededBatches(RawImages):
+    """RawImages fetched a batch at a time, the torch RNG seeded by the batch's first index: the random crops of a
+    batch are the same in every epoch, whichever worker runs it."""
+
+    def __getitems__(self, indices: list) -> list:
+        torch.manual_seed(indices[0])
+        return [self[i] for i in indices]
+
+
+class TorchvisionCrops(SeededBatches):
+    """The same images through torchvision v2's classification training transforms in the worker."""
+
+    def __init__(self, images: list[np.ndarray], size: int):
+        from torchvision.transforms import v2
+
+        super().__init__(images)
+        self.transform = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
+                                     v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN_UNIT, STD_UNIT)])
+
+    def __getitem__(self, i):
+        from torchvision.transforms import v2
+
+        x = v2.functional.to_image(self.images[i]).flip(0)  # BGR -> RGB, a view
+        return self.transform(x).as_subclass(torch.Tensor), i
+
+
 def pad_stack_collate(samples: list) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad float CHW images to the batch's max size rounded up to 32 (right/bottom, value 0) and stack."""
     images = [img for img, _ in samples]
@@ -68,15 +106,27 @@ def _epoch(loader, device: str) -> torch.Tensor:
     return last
 
 
+def _loader_options(device: str, batch_size: int) -> dict:
+    """DataLoader arguments every loader of a case shares."""
+    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True, pin_memory=device == "cuda")
+
+
+def _images(settings, raw_sizes, count: int) -> tuple[list[np.ndarray], float]:
+    s = min(1.0, settings.scale)
+    sizes = [(max(1, round(h * s)), max(1, round(w * s))) for h, w in raw_sizes]
+    return [settings.source.image(*sizes[i % len(sizes)], i) for i in range(count)], s
+
+
 @suite("loader")
 def cases(settings) -> list[Case]:
+    return [_detection(settings), _classification(settings)]
+
+
+def _detection(settings) -> Case:
     device = settings.device
     count = 64 if settings.scale < 1 or settings.min_time < 0.1 else 256
-    s = min(1.0, settings.scale)
-    sizes = [(max(1, round(h * s)), max(1, round(w * s))) for h, w in RAW_SIZES]
-    images = [settings.source.image(*sizes[i % len(sizes)], i) for i in range(count)]
-    pin = device == "cuda"
-    common = dict(batch_size=BATCH, num_workers=2, persistent_workers=True, pin_memory=pin)
+    images, s = _images(settings, RAW_SIZES, count)
+    common = _loader_options(device, BATCH)
     fast_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True), **common)
     prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM, size_divisor=32)
     no_ring_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True, ring=False), **common)
@@ -107,4 +157,34 @@ def cases(settings) -> list[Case]:
         copy_floor(raw_bytes + float_bytes, device),
     ]
     label = f"{count} COCO-like raw images, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
-    return [Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1e-4, reps=3)]
+    return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1e-4, reps=3)
+
+
+def _classification(settings) -> Case:
+    device = settings.device
+    count = 64 if settings.scale < 1 or settings.min_time < 0.1 else 256
+    images, s = _images(settings, CROP_SIZES, count)
+    size = max(8, round(CROP * s))
+    common = _loader_options(device, CROPS)
+    fast_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size), **common)
+    prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM)
+    worker_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size, NORM), **common)
+    tv_loader = DataLoader(TorchvisionCrops(images, size), **common)
+    raw_bytes, float_bytes = sum(img.size for img in images), count * 3 * size * size * 4
+    batches = -(-count // CROPS)
+    impls = [
+        Impl(FASTLOAD, lambda: _epoch(prefetcher, device),
+             note=f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device"),
+        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
+             note="the same pipeline with the pure-PyTorch ops"),
+        Impl(f"{FASTLOAD} (CropCollate(norm) in workers)", lambda: _epoch(worker_loader, device),
+             note="one fused pass per batch in the workers; float batches to the device"),
+        Impl(TORCHVISION, lambda: _epoch(tv_loader, device),
+             note=f"v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, .to(); "
+                  f"{float_bytes / batches / 1e6:.1f} MB float per batch to the device"),
+        copy_floor(raw_bytes + float_bytes, device),
+    ]
+    label = f"{count} ImageNet-like images -> RandomResizedCrop {size}, flip, batches of {CROPS}" + (
+        "" if s == 1 else f" (x{s:g})")
+    return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1.0 / 57.0 + 1e-4,
+                reps=3)
