@@ -117,6 +117,21 @@ def _images(settings, raw_sizes, count: int) -> tuple[list[np.ndarray], float]:
     return [settings.source.image(*sizes[i % len(sizes)], i) for i in range(count)], s
 
 
+def _rows(device: str, prefetcher, note: str, workers: tuple, torchvision: tuple, moved: int, extra=()) -> list:
+    """The rows every case has: fastload's prefetcher pipeline (compiled, then `extra`, then the reference), the
+    fused pass in the workers (`workers`: (collate name, loader)), torchvision ((loader, note)) and the copy floor."""
+    return [
+        Impl(FASTLOAD, lambda: _epoch(prefetcher, device), note=note),
+        *extra,
+        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
+             note="the same pipeline with the pure-PyTorch ops"),
+        Impl(f"{FASTLOAD} ({workers[0]} in workers)", lambda: _epoch(workers[1], device),
+             note="one fused pass per batch in the workers; float batches to the device"),
+        Impl(TORCHVISION, lambda: _epoch(torchvision[0], device), note=torchvision[1]),
+        copy_floor(moved, device),
+    ]
+
+
 @suite("loader")
 def cases(settings) -> list[Case]:
     return [_detection(settings), _classification(settings)]
@@ -141,21 +156,12 @@ def _detection(settings) -> Case:
         hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in group], 32, None)
         float_bytes += len(group) * 3 * hp * wp * 4
     batches = -(-count // BATCH)
-    impls = [
-        Impl(FASTLOAD, lambda: _epoch(prefetcher, device),
-             note=f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch "
-                  "to the device"),
-        Impl(f"{FASTLOAD} (ring off)", lambda: _epoch(no_ring, device),
-             note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch"),
-        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
-             note="the same pipeline with the pure-PyTorch ops"),
-        Impl(f"{FASTLOAD} (PadCollate(norm) in workers)", lambda: _epoch(worker_loader, device),
-             note="one fused pass per batch in the workers; float batches to the device"),
-        Impl(TORCHVISION, lambda: _epoch(tv_loader, device),
-             note=f"v2 in workers + pad/stack collate + .to(); {float_bytes / batches / 1e6:.1f} MB float per batch "
-                  "to the device"),
-        copy_floor(raw_bytes + float_bytes, device),
-    ]
+    ring_off = Impl(f"{FASTLOAD} (ring off)", lambda: _epoch(no_ring, device),
+                    note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch")
+    impls = _rows(device, prefetcher, f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB "
+                  "uint8 per batch to the device", ("PadCollate(norm)", worker_loader),
+                  (tv_loader, f"v2 in workers + pad/stack collate + .to(); {float_bytes / batches / 1e6:.1f} MB float "
+                   "per batch to the device"), raw_bytes + float_bytes, extra=[ring_off])
     label = f"{count} COCO-like raw images, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
     return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1e-4, reps=3)
 
@@ -172,18 +178,11 @@ def _classification(settings) -> Case:
     tv_loader = DataLoader(TorchvisionCrops(images, size), **common)
     raw_bytes, float_bytes = sum(img.size for img in images), count * 3 * size * size * 4
     batches = -(-count // CROPS)
-    impls = [
-        Impl(FASTLOAD, lambda: _epoch(prefetcher, device),
-             note=f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device"),
-        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
-             note="the same pipeline with the pure-PyTorch ops"),
-        Impl(f"{FASTLOAD} (CropCollate(norm) in workers)", lambda: _epoch(worker_loader, device),
-             note="one fused pass per batch in the workers; float batches to the device"),
-        Impl(TORCHVISION, lambda: _epoch(tv_loader, device),
-             note=f"v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, .to(); "
-                  f"{float_bytes / batches / 1e6:.1f} MB float per batch to the device"),
-        copy_floor(raw_bytes + float_bytes, device),
-    ]
+    impls = _rows(device, prefetcher, f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per "
+                  "batch to the device", ("CropCollate(norm)", worker_loader),
+                  (tv_loader, "v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, "
+                   f".to(); {float_bytes / batches / 1e6:.1f} MB float per batch to the device"),
+                  raw_bytes + float_bytes)
     label = f"{count} ImageNet-like images -> RandomResizedCrop {size}, flip, batches of {CROPS}" + (
         "" if s == 1 else f" (x{s:g})")
     return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1.0 / 57.0 + 1e-4,
