@@ -81,13 +81,13 @@ def axis_table(src, dst: int, resized, offset, interpolation: str, antialias: bo
     - nearest: torch's `interpolate(mode="nearest")`: floor(d * (src / resized)) in fp32, clamped.
 
     This numpy code is the definition; with the extension loaded the same bits come from C++
-    (`fastload::_crop_axis_table`, tested equal), ten times faster.
+    (`fastload::_crop_axis_table`, tested equal), about four times faster for a 64-image antialiased batch.
     """
     mode = "nearest" if interpolation == "nearest" else "antialias" if antialias else "linear"
     if _ops.extension_loaded():
-        return torch.ops.fastload._crop_axis_table(
-            [int(v) for v in np.asarray(src).ravel()], int(dst), [int(v) for v in np.asarray(resized).ravel()],
-            [int(v) for v in np.asarray(offset).ravel()], mode, [] if flips is None else [int(bool(f)) for f in flips])
+        ints = lambda values: np.asarray(values, np.int64).ravel().tolist()  # noqa: E731
+        return torch.ops.fastload._crop_axis_table(ints(src), int(dst), ints(resized), ints(offset), mode,
+                                                   [] if flips is None else ints(np.asarray(flips, bool)))
     return numpy_axis_table(src, dst, resized, offset, mode, flips)
 
 
