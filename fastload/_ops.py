@@ -162,14 +162,19 @@ def backend(name: str):
         _override.reset(token)
 
 
+CPU_SIMD = ("none", "avx2", "avx512")
+
+
 @contextlib.contextmanager
-def cpu_simd(enabled: bool):
-    """Run a block with the CPU kernels' hand-written SIMD loops (AVX2 gathers, AVX-512 rows) on or off, process-wide:
-    off, they run their portable loops, which the tests check against the reference on any machine."""
+def cpu_simd(widest: str):
+    """Run a block with the CPU kernels' hand-written SIMD loops capped at `widest` ("avx512": all the machine has,
+    "avx2", "none": the portable loops), process-wide: the tests run each against the reference on any machine."""
+    if widest not in CPU_SIMD:
+        raise ValueError(f"widest must be one of {CPU_SIMD}, got {widest!r}")
     if load_error is not None:
         yield
         return
-    previous = torch.ops.fastload._cpu_simd(bool(enabled))
+    previous = torch.ops.fastload._cpu_simd(CPU_SIMD.index(widest))
     try:
         yield
     finally:

@@ -2,11 +2,12 @@
 
 An op's test file declares an `OpTest`: the public function, a sample generator (for a layout and a dtype, from a
 seeded rng) and a float64 oracle. The harness then runs every sample on every backend present (compiled CPU, the
-compiled CPU with its intrinsics loops off, the reference, compiled CUDA and the reference on CUDA when a GPU is
-visible; a backend added later is one more entry in BACKENDS), checks that all backends agree bit for bit (values,
-dtype, strides) and match the oracle, and that the caller's inputs are untouched. The same samples feed
-`torch.library.opcheck` (the raw op calls are recorded from the public function, so every op and its packed twin are
-checked with real arguments), `torch.compile`, and a hypothesis property test. Bad-input tables are lists of `Bad` rows.
+compiled CPU with its intrinsics loops capped at AVX2 and off, the reference, compiled CUDA and the reference on
+CUDA when a GPU is visible; a backend added later is one more entry in BACKENDS), checks that all backends agree bit
+for bit (values, dtype, strides) and match the oracle, and that the caller's inputs are untouched. The same samples
+feed `torch.library.opcheck` (the raw op calls are recorded from the public function, so every op and its packed
+twin are checked with real arguments), `torch.compile`, and a hypothesis property test. Bad-input tables are lists
+of `Bad` rows.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ class Backend:
     name: str
     device: str
     mode: str
-    simd: bool = True  # False: the CPU kernels' portable loops instead of their intrinsics
+    simd: str = "avx512"  # the widest hand-written SIMD loops of the CPU kernels ("avx2", "none": portable)
 
 
 # The first is the baseline every other backend must equal bit for bit. "cuda-emulation" runs the CUDA kernel sources
 # on the CPU with every access bounds- and alignment-checked (built by `make test`).
-BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("cpu-portable", "cpu", "auto", simd=False),
+BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("cpu-avx2", "cpu", "auto", simd="avx2"),
+            Backend("cpu-portable", "cpu", "auto", simd="none"),
             Backend("reference", "cpu", "reference"),
             Backend("cuda-emulation", "cpu", "cuda-emulation"),
             Backend("cuda", "cuda", "auto"), Backend("cuda-reference", "cuda", "reference")]

@@ -321,8 +321,10 @@ def test_cpu_word_loads_stay_inside_the_image(rng):
         for kw in (dict(), dict(antialias=False), dict(interpolation="nearest")):
             args = ([view, view], [(0, 0, 23, 41), (11, 30, 12, 11)], (9, 70), fl.IMAGENET)
             got = fl.resized_crop_batch(*args, flips=[False, True], **kw)
-            with fl._ops.cpu_simd(False):
+            with fl._ops.cpu_simd("none"):
                 want = fl.resized_crop_batch(*args, flips=[False, True], **kw)
+            with fl._ops.cpu_simd("avx2"):
+                assert torch.equal(fl.resized_crop_batch(*args, flips=[False, True], **kw), want)
             assert torch.equal(got, want)
 
 

@@ -1,4 +1,4 @@
-// fastload::_cpu_simd: the run-time switch of the hand-written SIMD loops (isa.h), for the tests.
+// fastload::_cpu_simd: the run-time cap on the hand-written SIMD loops (isa.h), for the tests.
 #include <torch/library.h>
 
 #include "cpu/isa.h"
@@ -6,10 +6,13 @@
 namespace fastload {
 namespace {
 
-bool set_cpu_simd(bool enabled) { return cpu_simd_allowed().exchange(enabled); }
+int64_t set_cpu_simd(int64_t cap) {
+  TORCH_CHECK(cap >= kSimdNone && cap <= kSimdAvx512, "fastload::_cpu_simd: cap must be 0, 1 or 2, got ", cap);
+  return cpu_simd_cap().exchange(static_cast<int>(cap));
+}
 
 }  // namespace
 
-TORCH_LIBRARY_FRAGMENT(fastload, m) { m.def("_cpu_simd(bool enabled) -> bool", &set_cpu_simd); }
+TORCH_LIBRARY_FRAGMENT(fastload, m) { m.def("_cpu_simd(int cap) -> int", &set_cpu_simd); }
 
 }  // namespace fastload

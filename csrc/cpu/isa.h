@@ -1,16 +1,18 @@
 // Runtime ISA dispatch for the CPU kernels without -march=native: FL_CPU_CLONES compiles a function for AVX-512
 // (x86-64-v4), AVX2 (x86-64-v3) and baseline x86-64, and the loader picks the best one for the machine
 // (GCC target_clones, an ifunc). Elsewhere it is a no-op and the portable build is used. The hand-written
-// intrinsics loops run where cpu_has_*() says so; fastload._ops.cpu_simd(False) turns them off at run time, so the
-// tests run the portable loops beside them on any machine.
+// intrinsics loops run where cpu_has_*() says so, capped at run time by fastload._ops.cpu_simd("avx2" or "none"),
+// so the tests run every loop the machine has beside the portable ones.
 #pragma once
 
 #include <atomic>
 
 namespace fastload {
-inline std::atomic<bool>& cpu_simd_allowed() {
-  static std::atomic<bool> allowed{true};
-  return allowed;
+enum CpuSimd : int { kSimdNone = 0, kSimdAvx2 = 1, kSimdAvx512 = 2 };
+// The widest hand-written loops allowed (the machine's own support is checked separately).
+inline std::atomic<int>& cpu_simd_cap() {
+  static std::atomic<int> cap{kSimdAvx512};
+  return cap;
 }
 }  // namespace fastload
 
@@ -27,12 +29,12 @@ namespace fastload {
 inline bool cpu_has_avx512bw_vl() {
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl");
-  return has && cpu_simd_allowed().load(std::memory_order_relaxed);
+  return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx512;
 }
 // Whether the hand-written AVX2 loops (gathers) may run here.
 inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
-  return has && cpu_simd_allowed().load(std::memory_order_relaxed);
+  return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx2;
 }
 }  // namespace fastload
 #else

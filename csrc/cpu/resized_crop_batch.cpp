@@ -1,9 +1,9 @@
 // fastload::resized_crop_batch on the CPU: parallel over images. Per image, each source row the vertical taps
 // weight is summed horizontally once, into a ring of fp32 rows (planar: a plane of output columns per channel) that
 // holds the ky rows the current output row reads; the vertical pass then sums those rows per output row (a
-// contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 8 output
-// columns at a time, one AVX2 gather fetching a pixel's channels for 8 columns. The sums run in crop_math.h's
-// order, so the result equals the reference bit for bit.
+// contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 16 output
+// columns at a time, one AVX-512 gather (or two AVX2 gathers) fetching a pixel's channels for 16 columns. The sums
+// run in crop_math.h's order, so the result equals the reference bit for bit.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -20,11 +20,11 @@
 namespace fastload {
 namespace {
 
-constexpr int64_t kLanes = 8;  // output columns summed together: one AVX2 gather
+constexpr int64_t kLanes = 16;  // output columns summed together: one AVX-512 gather, two AVX2 gathers
 
-// One image's horizontal taps regrouped kLanes output columns at a time. Group g (columns g * 8 ... g * 8 + 7) has
-// taps[g] taps, as many as its columns' largest count up to their last weighted tap; tap j of lane l reads source
-// column columns[(first[g] + j) * 8 + l] with weight weights[same]. Padding (taps past a column's last weighted
+// One image's horizontal taps regrouped kLanes output columns at a time. Group g (columns g * 16 ... g * 16 + 15)
+// has taps[g] taps, as many as its columns' largest count up to their last weighted tap; tap j of lane l reads
+// source column columns[(first[g] + j) * 16 + l] with weight weights[same]. Padding (taps past a column's last weighted
 // one, lanes past out_w) repeats a column the lane reads anyway, with weight 0: it adds +0 and reads no new pixel.
 struct ColumnTaps {
   int64_t groups = 0;
@@ -93,8 +93,9 @@ void taps_row(const uint8_t* row, const ColumnTaps& t, int64_t stride_w, const i
 
 #if FL_HAVE_AVX2_ROWS
 // taps_row for pixels whose C channel bytes lie in one 4-byte word at row + column * stride_w (the caller checked
-// that every word read lies inside the image): one gather per tap fetches all channels of 8 columns, output channel
-// k is byte shifts[k] / 8 of the word. Same products and sums, in the same order, as taps_row.
+// that every word read lies inside the image): one gather per tap fetches all channels of 8 columns (a group's two
+// halves one after the other), output channel k is byte shifts[k] / 8 of the word. Same products and sums, in the
+// same order, as taps_row.
 template <int C>
 FL_AVX2 void taps_row_avx2(const uint8_t* row, const ColumnTaps& t, int32_t stride_w, const int32_t* shifts,
                            float* out, int64_t plane) {
@@ -102,21 +103,48 @@ FL_AVX2 void taps_row_avx2(const uint8_t* row, const ColumnTaps& t, int32_t stri
   __m256i shift[C];
   for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(shifts[k]);
   for (int64_t g = 0; g < t.groups; ++g) {
-    __m256 acc[C];
-    for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
+    for (int64_t half = 0; half < kLanes; half += 8) {
+      const int32_t* columns = t.columns.data() + t.first[g] * kLanes + half;
+      const float* weights = t.weights.data() + t.first[g] * kLanes + half;
+      __m256 acc[C];
+      for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
+      for (int64_t j = 0; j < t.taps[g]; ++j) {
+        const __m256i at =
+            _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns + j * kLanes)), step);
+        const __m256i words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(row), at, 1);
+        const __m256 w = _mm256_loadu_ps(weights + j * kLanes);
+        for (int k = 0; k < C; ++k) {
+          const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift[k]), byte));
+          acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, v));
+        }
+      }
+      for (int k = 0; k < C; ++k) _mm256_storeu_ps(out + k * plane + g * kLanes + half, acc[k]);
+    }
+  }
+}
+
+// taps_row_avx2 with 16 columns a gather.
+template <int C>
+FL_AVX512 void taps_row_avx512(const uint8_t* row, const ColumnTaps& t, int32_t stride_w, const int32_t* shifts,
+                               float* out, int64_t plane) {
+  const __m512i step = _mm512_set1_epi32(stride_w), byte = _mm512_set1_epi32(0xFF);
+  __m512i shift[C];
+  for (int k = 0; k < C; ++k) shift[k] = _mm512_set1_epi32(shifts[k]);
+  for (int64_t g = 0; g < t.groups; ++g) {
     const int32_t* columns = t.columns.data() + t.first[g] * kLanes;
     const float* weights = t.weights.data() + t.first[g] * kLanes;
+    __m512 acc[C];
+    for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
     for (int64_t j = 0; j < t.taps[g]; ++j) {
-      const __m256i at = _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns + j * kLanes)),
-                                            step);
-      const __m256i words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(row), at, 1);
-      const __m256 w = _mm256_loadu_ps(weights + j * kLanes);
+      const __m512i at = _mm512_mullo_epi32(_mm512_loadu_si512(columns + j * kLanes), step);
+      const __m512i words = _mm512_i32gather_epi32(at, reinterpret_cast<const int*>(row), 1);
+      const __m512 w = _mm512_loadu_ps(weights + j * kLanes);
       for (int k = 0; k < C; ++k) {
-        const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift[k]), byte));
-        acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, v));
+        const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(words, shift[k]), byte));
+        acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
       }
     }
-    for (int k = 0; k < C; ++k) _mm256_storeu_ps(out + k * plane + g * kLanes, acc[k]);
+    for (int k = 0; k < C; ++k) _mm512_storeu_ps(out + k * plane + g * kLanes, acc[k]);
   }
 }
 #endif
@@ -150,11 +178,10 @@ class RowTaps {
 #if FL_HAVE_AVX2_ROWS
     if (gathers_ && r * img_.stride_h <= last_word_row_) {
       const int32_t step = static_cast<int32_t>(img_.stride_w);
-      if (p_.c == 1) {
-        taps_row_avx2<1>(row + word_offset_, t_, step, shifts_, out, plane_);
-      } else {
-        taps_row_avx2<3>(row + word_offset_, t_, step, shifts_, out, plane_);
-      }
+      const bool wide = cpu_has_avx512bw_vl();
+      auto* taps = p_.c == 1 ? (wide ? &taps_row_avx512<1> : &taps_row_avx2<1>)
+                             : (wide ? &taps_row_avx512<3> : &taps_row_avx2<3>);
+      taps(row + word_offset_, t_, step, shifts_, out, plane_);
       return;
     }
 #endif
@@ -192,7 +219,9 @@ void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const fl
     const float mean = p.mean[k], inv_std = p.inv_std[k];
     if (p.channels_last) {
       S* dst = out + (n * p.out_h + y) * p.out_w * p.c + k;
-      for (int64_t x = 0; x < p.out_w; ++x) dst[x * p.c] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
+      for (int64_t x = 0; x < p.out_w; ++x) {
+        dst[x * p.c] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
+      }
     } else {
       S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
       for (int64_t x = 0; x < p.out_w; ++x) dst[x] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
