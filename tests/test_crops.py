@@ -359,3 +359,21 @@ def test_tap_tables_from_cpp_equal_numpys(mode, rng):
                                                   [] if flips is None else [int(f) for f in flips])
         for a, b in zip(got, want):
             assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), (mode, n, dst, list(src))
+
+
+def test_cpu_kernel_splits_an_image_across_threads(rng):
+    # Ranges of output rows that start inside an image (a single image on several threads) sum their first rows'
+    # sources again: the same bits as one thread and as the reference.
+    img = rng.integers(0, 256, (700, 500, 3), dtype=np.uint8)
+    args = ([img], [(10, 20, 650, 470)], (300, 300), fl.IMAGENET)
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            results.append(fl.resized_crop_batch(*args, flips=[True]))
+    finally:
+        torch.set_num_threads(threads)
+    with fl._ops.backend("reference"):
+        want = fl.resized_crop_batch(*args, flips=[True])
+    assert all(torch.equal(r, want) for r in results)

@@ -1,9 +1,9 @@
-// fastload::resized_crop_batch on the CPU: parallel over images. Per image, each source row the vertical taps
-// weight is summed horizontally once, into a ring of fp32 rows (planar: a plane of output columns per channel) that
-// holds the ky rows the current output row reads; the vertical pass then sums those rows per output row (a
-// contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 16 output
-// columns at a time, one AVX-512 gather (or two AVX2 gathers) fetching a pixel's channels for 16 columns. The sums
-// run in crop_math.h's order, so the result equals the reference bit for bit.
+// fastload::resized_crop_batch on the CPU: parallel over images x output rows. Per image, each source row the
+// vertical taps weight is summed horizontally once, into a ring of fp32 rows (planar: a plane of output columns per
+// channel) that holds the ky rows the current output row reads; the vertical pass then sums those rows per output
+// row (a contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 16
+// output columns at a time, one AVX-512 gather (or two AVX2 gathers) fetching a pixel's channels for 16 columns. The
+// sums run in crop_math.h's order, so the result equals the reference bit for bit.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -238,17 +238,18 @@ void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* 
   }
 }
 
-void crop_image(const ResizedCropParams& p, int64_t n) {
+// Output rows y0 .. y1 - 1 of image n.
+void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
   const int64_t* ys = p.y_starts + n * p.out_h;
   const float* wy = p.y_weights + n * p.out_h * p.ky;
   const ColumnTaps columns = column_taps(p, n);
   const int64_t plane = columns.groups * kLanes, row_values = p.c * plane;
   const RowTaps sum_row(p, p.images[n], columns, plane);
   // Source row r lives in slot r % ky once summed: an output row's ky consecutive rows never share a slot, and
-  // with rows that only move down (every table fastload builds) each row is summed once.
+  // with rows that only move down (every table fastload builds) each row is summed once per call.
   std::vector<float> ring(static_cast<size_t>(p.ky * row_values)), acc(static_cast<size_t>(row_values));
   std::vector<int64_t> ring_rows(static_cast<size_t>(p.ky), -1);
-  for (int64_t y = 0; y < p.out_h; ++y) {
+  for (int64_t y = y0; y < y1; ++y) {
     std::fill(acc.begin(), acc.end(), 0.0f);
     for (int64_t k = 0; k < p.ky; ++k) {
       const float weight = wy[y * p.ky + k];
@@ -279,8 +280,15 @@ at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_ma
   ResizedCropParams& p = call.params;
   p.images = call.images.data();
   if (p.n * p.out_h * p.out_w == 0) return call.out;
-  at::parallel_for(0, p.n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) crop_image(p, n);
+  // Images x rows, so that a single image (a per-sample transform) or a small batch also uses every thread; a range
+  // that starts inside an image sums the source rows of its first output row again (at most ky of them).
+  const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, p.out_w * p.c));
+  at::parallel_for(0, p.n * p.out_h, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end;) {
+      const int64_t n = row / p.out_h, y0 = row % p.out_h, y1 = std::min(p.out_h, y0 + (end - row));
+      crop_rows(p, n, y0, y1);
+      row += y1 - y0;
+    }
   });
   return call.out;
 }
