@@ -144,8 +144,10 @@ def _dali(images, boxes, flips, size, resize, device: str, threads: int):
     dali_device = "cpu" if device == "cpu" else "gpu"
 
     def pipeline(graph):
-        return pipeline_def(graph, batch_size=len(images), num_threads=max(1, threads),
+        pipe = pipeline_def(graph, batch_size=len(images), num_threads=max(1, threads),
                             device_id=0 if device == "cuda" else None, prefetch_queue_depth=1)()
+        pipe.build()  # DALI 2 builds on first use; older releases need it
+        return pipe
 
     def rgb():
         x = fn.external_source(name="images", device=dali_device, layout="HWC")
