@@ -314,7 +314,7 @@ def _image_before_a_guard_page(rng, h: int, w: int) -> np.ndarray:
 
 
 def test_cpu_word_loads_stay_inside_the_image(rng):
-    # The CPU kernel's AVX2 path loads a pixel's channels as one 4-byte word: rows whose last word would end past the
+    # The CPU kernel's gather loops load a pixel's channels as one 4-byte word: rows whose last word would end past the
     # image's last byte must take the byte loads. An image ending at an unreadable page makes a stray byte a crash.
     img = _image_before_a_guard_page(rng, 23, 41)
     for view in (img, img[:, ::-1], img[::-1], img[:, :, ::-1]):
@@ -377,3 +377,15 @@ def test_cpu_kernel_splits_an_image_across_threads(rng):
     with fl._ops.backend("reference"):
         want = fl.resized_crop_batch(*args, flips=[True])
     assert all(torch.equal(r, want) for r in results)
+
+
+def test_cpu_kernel_sums_from_plus_zero():
+    # Every backend sums a value from +0: a negative weight on a zero pixel gives +0, not -0 (visible with mean 0),
+    # also where the CPU kernel starts a row's sum with its first weighted tap instead of clearing it first.
+    img = torch.zeros(4, 4, 1, dtype=torch.uint8)
+    tables = (torch.zeros(1, 2, dtype=torch.int64), torch.full((1, 2, 1), -0.5),
+              torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1))
+    args = ([img], [0], *tables, [0.0], [1.0], [0], torch.float32, False)
+    for op in (torch.ops.fastload.resized_crop_batch, torch.ops.fastload_emulation.resized_crop_batch):
+        out = op(*args)
+        assert torch.equal(out, torch.zeros_like(out)) and not torch.signbit(out).any()

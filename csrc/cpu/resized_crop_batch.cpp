@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "cpu/isa.h"
@@ -168,7 +169,9 @@ class RowTaps {
       word_offset_ = low;
       for (int64_t k = 0; k < p.c; ++k) shifts_[k] = static_cast<int32_t>(8 * (channel_offsets_[k] - low));
       last_word_row_ = last_byte - far;  // rows at byte offsets up to this one read whole words of the image
-      gathers_ = true;
+      const bool wide = cpu_has_avx512bw_vl();
+      gathers_ = p.c == 1 ? (wide ? &taps_row_avx512<1> : &taps_row_avx2<1>)
+                          : (wide ? &taps_row_avx512<3> : &taps_row_avx2<3>);
     }
 #endif
   }
@@ -177,11 +180,7 @@ class RowTaps {
     const uint8_t* row = img_.data + r * img_.stride_h;
 #if FL_HAVE_AVX2_ROWS
     if (gathers_ && r * img_.stride_h <= last_word_row_) {
-      const int32_t step = static_cast<int32_t>(img_.stride_w);
-      const bool wide = cpu_has_avx512bw_vl();
-      auto* taps = p_.c == 1 ? (wide ? &taps_row_avx512<1> : &taps_row_avx2<1>)
-                             : (wide ? &taps_row_avx512<3> : &taps_row_avx2<3>);
-      taps(row + word_offset_, t_, step, shifts_, out, plane_);
+      gathers_(row + word_offset_, t_, static_cast<int32_t>(img_.stride_w), shifts_, out, plane_);
       return;
     }
 #endif
@@ -198,7 +197,8 @@ class RowTaps {
   const ColumnTaps& t_;
   int64_t plane_;
   int64_t channel_offsets_[kMaxChannels] = {};
-  bool gathers_ = false;
+  // The gather loop for this image's layout and this CPU, or null where the words cannot be used.
+  void (*gathers_)(const uint8_t*, const ColumnTaps&, int32_t, const int32_t*, float*, int64_t) = nullptr;
   int64_t word_offset_ = 0;
   int32_t shifts_[kMaxChannels] = {};
   int64_t last_word_row_ = 0;
@@ -207,6 +207,11 @@ class RowTaps {
 // acc[i] += weight * row[i] over one output row's C planes.
 FL_CPU_CLONES void add_row(float* acc, const float* row, float weight, int64_t count) {
   for (int64_t i = 0; i < count; ++i) acc[i] += weight * row[i];
+}
+
+// add_row onto a zeroed acc, without the pass that zeroes it (0 + x is x's bits, -0 becoming +0, as in the sum).
+FL_CPU_CLONES void start_row(float* acc, const float* row, float weight, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) acc[i] = 0.0f + weight * row[i];
 }
 
 // Output row y of image n from `acc` (one plane of plane floats per channel).
@@ -247,25 +252,28 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
   const RowTaps sum_row(p, p.images[n], columns, plane);
   // Source row r lives in slot r % ky once summed: an output row's ky consecutive rows never share a slot, and
   // with rows that only move down (every table fastload builds) each row is summed once per call.
-  std::vector<float> ring(static_cast<size_t>(p.ky * row_values)), acc(static_cast<size_t>(row_values));
+  const auto ring = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(p.ky * row_values));
+  const auto acc = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(row_values));
   std::vector<int64_t> ring_rows(static_cast<size_t>(p.ky), -1);
   for (int64_t y = y0; y < y1; ++y) {
-    std::fill(acc.begin(), acc.end(), 0.0f);
+    bool started = false;
     for (int64_t k = 0; k < p.ky; ++k) {
       const float weight = wy[y * p.ky + k];
       if (weight == 0.0f) continue;  // would add +0 to every value
       const int64_t r = ys[y] + k, slot = r % p.ky;
-      float* row = ring.data() + slot * row_values;
+      float* row = ring.get() + slot * row_values;
       if (ring_rows[slot] != r) {
         sum_row(r, row);
         ring_rows[slot] = r;
       }
-      add_row(acc.data(), row, weight, row_values);
+      (started ? add_row : start_row)(acc.get(), row, weight, row_values);
+      started = true;
     }
+    if (!started) std::fill(acc.get(), acc.get() + row_values, 0.0f);  // no weighted tap: every value is 0
     if (!p.normalize) {
-      store_bytes(p, n, y, acc.data(), plane);
+      store_bytes(p, n, y, acc.get(), plane);
     } else {
-      dispatch_float_dtype(p.dtype, [&](auto d) { store_normalized<decltype(d)::value>(p, n, y, acc.data(), plane); });
+      dispatch_float_dtype(p.dtype, [&](auto d) { store_normalized<decltype(d)::value>(p, n, y, acc.get(), plane); });
     }
   }
 }
