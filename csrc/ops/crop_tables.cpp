@@ -7,9 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <string>
 #include <tuple>
 #include <vector>
+
+#include "fastload/resize_math.h"
 
 namespace fastload {
 namespace {
@@ -47,13 +48,10 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(at::IntArrayRef src, int64_t 
     for (int64_t i = 0; i < n; ++i) {
       const double step = 1.0 / (static_cast<double>(resized[i]) / static_cast<double>(src[i]));
       for (int64_t j = 0; j < dst; ++j) {
-        const float pos = static_cast<float>((static_cast<double>(offset[i] + j) + 0.5) * step - 0.5);
-        const float base = std::floor(pos);
-        const int64_t start = static_cast<int64_t>(base);
-        const double frac = start < 0 || start >= src[i] - 1 ? 0.0 : static_cast<double>(pos - base);
-        s[i * dst + j] = std::clamp<int64_t>(start, 0, src[i] - 1);
-        w[(i * dst + j) * 2] = 1.0 - frac;
-        w[(i * dst + j) * 2 + 1] = frac;
+        const LinearTap tap = linear_tap(offset[i] + j, step, src[i]);  // resize_pad_batch's coordinates
+        s[i * dst + j] = tap.i0;
+        w[(i * dst + j) * 2] = 1.0 - static_cast<double>(tap.frac);
+        w[(i * dst + j) * 2 + 1] = tap.frac;
       }
     }
   } else {
