@@ -27,6 +27,12 @@ class ImageSource:
         photo = self.photos[index % len(self.photos)]
         return cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
 
+    def images(self, sizes: list[tuple[int, int]], count: int, scale: float = 1.0, minimum: int = 1
+               ) -> list[np.ndarray]:
+        """`count` images cycling through `sizes` (h, w), each side times `scale`, at least `minimum`."""
+        scaled = [(max(minimum, round(h * scale)), max(minimum, round(w * scale))) for h, w in sizes]
+        return [self.image(*scaled[i % len(scaled)], i) for i in range(count)]
+
     def batch(self, n: int, h: int, w: int) -> np.ndarray:
         return np.stack([self.image(h, w, i) for i in range(n)])
 

@@ -73,9 +73,8 @@ def _torchvision_classification(images):
 
 def _detection_case(settings) -> Case:
     device, s = settings.device, settings.scale
-    sizes = [(max(1, round(h * s)), max(1, round(w * s))) for h, w in DETECTION_SIZES]
-    images = [settings.source.image(h, w, i) for i, (h, w) in enumerate(sizes)]
-    hp, wp = fl.geometry.batch_extent(sizes, 32, None)
+    images = settings.source.images(DETECTION_SIZES, len(DETECTION_SIZES), s)
+    hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in images], 32, None)
     bytes_moved = sum(img.size for img in images) + len(images) * 3 * hp * wp * 4
     on_device = [torch.from_numpy(img).to(device) for img in images]
     impls = [

@@ -31,12 +31,14 @@ import torch
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, fresh_output_fill, suite, with_backend
+from fastload.bench.core import (FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, fresh_output_fill, suite,
+                                 with_backend)
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
 RAW_SIZES = [(375, 500), (500, 375), (333, 500), (500, 333), (375, 499), (400, 500), (500, 400), (360, 480)]
 COUNT, SIZE = 64, 224
+GREY_LEVEL = 1.0 / 57.0 + 1e-4  # one uint8 step in normalized units (1 / (255 * min std)): the peers' tolerance
 
 
 def _torchvision_train(chw, boxes, flips, size):
@@ -202,8 +204,7 @@ def _inside(x: torch.Tensor) -> torch.Tensor:
 @suite("crop")
 def cases(settings) -> list[Case]:
     device, s = settings.device, min(1.0, settings.scale)
-    sizes = [(max(8, round(h * s)), max(8, round(w * s))) for h, w in RAW_SIZES]
-    images = [settings.source.image(*sizes[i % len(sizes)], i) for i in range(COUNT)]
+    images = settings.source.images(RAW_SIZES, COUNT, s, minimum=8)
     on_device = [torch.from_numpy(img).to(device) for img in images]
     chw = [t.permute(2, 0, 1) for t in on_device]
     generator = torch.Generator().manual_seed(0)
@@ -276,9 +277,8 @@ def cases(settings) -> list[Case]:
                               note="color_space_conversion + resize(antialias) + crop_mirror_normalize(crop), one "
                                    "pipeline run"))
     train_impls[3:3], eval_impls[3:3] = peer_train, peer_eval
-    tolerance = 1.0 / 57.0 + 1e-4
     suffix = "" if s == 1 else f" (x{s:g})"
     return [Case("crop", f"train {COUNT} ImageNet-like -> RandomResizedCrop {size}, flip{suffix}", device,
-                 read + out_bytes, COUNT, train_impls, unavailable, tolerance=tolerance),
+                 read + out_bytes, COUNT, train_impls, unavailable, tolerance=GREY_LEVEL),
             Case("crop", f"eval {COUNT} ImageNet-like -> Resize {resize}, CenterCrop {size}{suffix}", device,
-                 read + out_bytes, COUNT, eval_impls, unavailable, tolerance=tolerance)]
+                 read + out_bytes, COUNT, eval_impls, unavailable, tolerance=GREY_LEVEL)]

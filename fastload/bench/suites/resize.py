@@ -68,8 +68,7 @@ def _opencv_mmengine(images):
 @suite("resize")
 def cases(settings) -> list[Case]:
     device, s = settings.device, settings.scale
-    sizes = [(max(2, round(h * s)), max(2, round(w * s))) for h, w in RAW_SIZES]
-    images = [settings.source.image(h, w, i) for i, (h, w) in enumerate(sizes)]
+    images = settings.source.images(RAW_SIZES, len(RAW_SIZES), s, minimum=2)
     on_device = [torch.from_numpy(img).to(device) for img in images]
     out = fl.resize_pad_batch(on_device, NORM, scale=SCALE, size_divisor=32)
     bytes_moved = sum(img.size for img in images) + out.images.numel() * 4
