@@ -102,20 +102,23 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
     )
 
 
-def _kernels() -> frozenset[tuple[str, str]]:
-    """(op, device type) pairs the loaded extension has kernels for; looked up once, since asking the dispatcher on
-    every call would also break torch.compile's tracing."""
+def _registered_kernels(namespace: str) -> frozenset[tuple[str, str]]:
+    """(op, device type) pairs with a kernel registered under `namespace` ('fastload', or 'fastload_emulation', which
+    only an emulation build defines); looked up once, since asking the dispatcher on every call would also break
+    torch.compile's tracing. An op the loaded build does not define is simply absent: the dispatcher's kernel query
+    raises for undefined ops, so the defined names are read first."""
     if load_error is not None:
         return frozenset()
+    defined = set(torch._C._dispatch_get_all_op_names())
     return frozenset((op.name, device) for op in OPS.values() for device in op.devices
-                     if torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload::{op.name}", device.upper()))
+                     if f"{namespace}::{op.name}" in defined
+                     and torch._C._dispatch_has_kernel_for_dispatch_key(f"{namespace}::{op.name}", device.upper()))
 
 
-KERNELS = _kernels()
+KERNELS = _registered_kernels("fastload")
 # Ops the CUDA emulation serves (CPU tensors through the CUDA kernel code); empty unless built with
 # FASTLOAD_CUDA_EMULATION=1.
-EMULATED = frozenset(op for op in OPS if load_error is None and
-                     torch._C._dispatch_has_kernel_for_dispatch_key(f"fastload_emulation::{op}", "CPU"))
+EMULATED = frozenset(op for op, device in _registered_kernels("fastload_emulation") if device == "cpu")
 
 if load_error is None:
     for _op in OPS.values():

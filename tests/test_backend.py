@@ -52,6 +52,39 @@ print(json.dumps({'warnings': [str(w.message) for w in caught], 'info': fl.backe
     assert out["shape"] == [3, 2, 3]
 
 
+def test_a_build_without_the_emulation_imports_and_runs():
+    # What `pip install --no-build-isolation .` builds (no FASTLOAD_CUDA_EMULATION): no fastload_emulation ops. The
+    # dispatcher is made to answer as it does then: the names are not defined, and asking for their kernels raises.
+    # (.ci/user_install builds that install for real and imports it from another folder.)
+    code = """
+import sys, json, torch
+names, has_kernel = torch._C._dispatch_get_all_op_names, torch._C._dispatch_has_kernel_for_dispatch_key
+def defined():
+    return [n for n in names() if not n.startswith('fastload_emulation::')]
+def kernel(name, key):
+    if name.startswith('fastload_emulation::'):
+        raise RuntimeError(f'operator {name} does not exist')
+    return has_kernel(name, key)
+torch._C._dispatch_get_all_op_names, torch._C._dispatch_has_kernel_for_dispatch_key = defined, kernel
+import fastload as fl, numpy as np
+img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+with fl._ops.backend('cuda-emulation'):
+    emulated = fl.backend_info()['ops']['normalize']['cpu']
+    fl.normalize(img, fl.IMAGENET)
+print(json.dumps({'emulated': sorted(fl._ops.EMULATED), 'info': fl.backend_info(), 'in_block': emulated,
+                  'shape': list(fl.normalize(img, fl.IMAGENET).shape)}))
+"""
+    for env in ({}, {"FASTLOAD_BACKEND": "reference"}, {"FASTLOAD_BACKEND": "cuda-emulation"}):
+        proc = run_python(code, **env)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["emulated"] == [] and out["shape"] == [3, 2, 3]
+        assert out["info"]["cuda_emulation"].startswith("not built")
+        assert out["in_block"].startswith("reference (inside a fastload backend('cuda-emulation') block")
+        forced = "".join(f"reference (FASTLOAD_BACKEND={v})" for v in env.values())
+        assert out["info"]["ops"]["normalize"]["cpu"] == (forced or "compiled")
+
+
 def test_env_forces_reference():
     code = "import fastload as fl, json; print(json.dumps(fl.backend_info()))"
     proc = run_python(code, FASTLOAD_BACKEND="reference")
