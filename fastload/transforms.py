@@ -12,16 +12,7 @@ from fastload.normalizing import denormalize, normalize
 from fastload.resizing import INTERPOLATIONS
 from fastload.geometry import rescale_size, resized_size
 from fastload.normalization import Normalization
-
-
-def _pil_to_array(img):
-    """PIL image -> (HWC uint8 array, its channel order). PIL images are RGB; 'L' stays single-channel."""
-    if img.mode not in ("RGB", "L"):
-        img = img.convert("RGB")
-    array = np.asarray(img)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return array, "rgb"
+from fastload.pil import is_pil_image, pil_to_array
 
 
 class ToNormalizedTensor(nn.Module):
@@ -67,14 +58,22 @@ class RescaleKeepRatio:
     """Keep-ratio resize of HWC images with OpenCV on the CPU (what mmcv's `Resize(keep_ratio=True)` does).
 
     `scale` is a (w, h)-style bound such as (1333, 800) or a factor (see `fastload.rescale_size`). Called on an
-    array, returns the resized array; called on a dict sample, resizes `sample[key]` and records `img_shape`
-    (new h, w), `scale_factor` (w_scale, h_scale) = (new_w / w, new_h / h) and `keep_ratio` = True.
+    array, returns the resized array; called on a dict sample, resizes `sample[key]`, records `img_shape`
+    (new h, w), `scale_factor` (w_scale, h_scale) = (new_w / w, new_h / h) and `keep_ratio` = True, and rescales the
+    boxes under `bbox_keys` ((n, 4) x1, y1, x2, y2 in pixels; numpy, tensor or nested lists) by the scale factor,
+    clipped to the new image with `clip=True`, as mmcv does (float64 arithmetic; numpy and lists come back as
+    float64 arrays, tensors as tensors of their own float dtype). The caller's sample is not modified.
     """
 
-    def __init__(self, scale=(1333, 800), interpolation: str = "bilinear", key: str = "img"):
+    def __init__(self, scale=(1333, 800), interpolation: str = "bilinear", key: str = "img",
+                 bbox_keys=("bboxes", "gt_bboxes"), clip: bool = True):
         rescale_size((1, 1), scale)  # validates scale
         V.check_interpolation(interpolation, INTERPOLATIONS)
-        self.scale, self.interpolation, self.key = scale, interpolation, key
+        bbox_keys = (bbox_keys,) if isinstance(bbox_keys, str) else tuple(bbox_keys)
+        if not all(isinstance(k, str) for k in bbox_keys):
+            raise TypeError(f"bbox_keys must be a sequence of str, got {bbox_keys!r}")
+        self.scale, self.interpolation, self.key, self.bbox_keys = scale, interpolation, key, bbox_keys
+        self.clip = V.check_bool("clip", clip)
 
     def _resize(self, img: np.ndarray):
         import cv2
@@ -89,20 +88,41 @@ class RescaleKeepRatio:
             out = out[:, :, None]
         return out, (new_w / w, new_h / h)
 
+    def _boxes(self, key: str, boxes, factors: tuple[float, float], shape: tuple[int, int]):
+        """`boxes` (n, 4) scaled by (w_scale, h_scale, w_scale, h_scale) and clipped to the (h, w) `shape`."""
+        values = boxes.detach().cpu().double().numpy() if isinstance(boxes, torch.Tensor) else np.asarray(boxes)
+        if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.size == 0):
+            raise TypeError(f"sample[{key!r}] must hold numbers, got {values.dtype}")
+        values = values.astype(np.float64, copy=False).reshape(values.shape if values.size else (0, 4))
+        if values.ndim != 2 or values.shape[1] != 4:
+            raise ValueError(f"sample[{key!r}] must be (n, 4) boxes (x1, y1, x2, y2), got shape {values.shape}")
+        scaled = values * np.tile(np.array(factors), 2)
+        if self.clip:
+            scaled[:, 0::2] = np.clip(scaled[:, 0::2], 0, shape[1])
+            scaled[:, 1::2] = np.clip(scaled[:, 1::2], 0, shape[0])
+        if isinstance(boxes, torch.Tensor):
+            return torch.from_numpy(scaled).to(boxes.dtype if boxes.is_floating_point() else torch.float64)
+        return scaled
+
     def __call__(self, sample):
         if isinstance(sample, dict):
             img, factors = self._resize(sample[self.key])
-            return {**sample, self.key: img, "img_shape": img.shape[:2], "scale_factor": factors, "keep_ratio": True}
+            out = {**sample, self.key: img, "img_shape": img.shape[:2], "scale_factor": factors, "keep_ratio": True}
+            for key in self.bbox_keys:
+                if sample.get(key) is not None:
+                    out[key] = self._boxes(key, sample[key], factors, img.shape[:2])
+            return out
         return self._resize(sample)[0]
 
     def __repr__(self) -> str:
-        return f"RescaleKeepRatio(scale={self.scale}, interpolation={self.interpolation!r})"
+        return (f"RescaleKeepRatio(scale={self.scale}, interpolation={self.interpolation!r}, "
+                f"bbox_keys={self.bbox_keys}, clip={self.clip})")
 
 
 def _image_and_order(img, input_order: str):
     """A PIL image becomes its (RGB) array; arrays and tensors keep the configured order."""
-    if not isinstance(img, (np.ndarray, torch.Tensor)) and hasattr(img, "mode") and hasattr(img, "size"):
-        return _pil_to_array(img)
+    if not isinstance(img, torch.Tensor) and is_pil_image(img):
+        return pil_to_array(img), "rgb"
     return img, input_order
 
 

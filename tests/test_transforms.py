@@ -86,3 +86,50 @@ def test_rescale_keep_ratio_refuses_a_strip_that_rounds_to_nothing():
         fl.transforms.RescaleKeepRatio((1333, 800))(np.zeros((1, 5000, 3), np.uint8))
     with pytest.raises(TypeError, match="channels_last"):
         ToNormalizedTensor(fl.IMAGENET, channels_last="yes")
+
+
+# mmcv 2.2.0's numbers: mmcv.transforms.Resize(scale, keep_ratio=True) on {"img": zeros(shape), "gt_bboxes": boxes
+# as float32}, printed as (img_shape, scale_factor, gt_bboxes.tolist()). Reproduce with mmcv-lite 2.2.0 installed.
+MMCV_RESIZE = [
+    ((48, 64), (1333, 800), [[0, 0, 10, 20], [5.5, 7.25, 64, 48], [60, 40, 70, 50], [-3, -1, 2, 3]],
+     (800, 1067), (16.671875, 16.666666666666668),
+     [[0.0, 0.0, 166.71875, 333.33333333333337], [91.6953125, 120.83333333333334, 1067.0, 800.0],
+      [1000.3125, 666.6666666666667, 1067.0, 800.0], [0.0, 0.0, 33.34375, 50.0]]),
+    ((375, 500), (1333, 800), [[12.5, 30, 480.25, 370], [499, 374, 520, 400]],
+     (800, 1067), (2.134, 2.1333333333333333),
+     [[26.674999999999997, 64.0, 1024.8535, 789.3333333333334], [1064.866, 797.8666666666667, 1067.0, 800.0]]),
+    ((640, 427), (512, 512), [[0, 0, 427, 640], [100.5, 200.5, 300.25, 600.75]],
+     (512, 342), (0.8009367681498829, 0.8),
+     [[0.0, 0.0, 342.0, 512.0], [80.49414519906323, 160.4, 240.48126463700234, 480.6]]),
+]
+
+
+@pytest.mark.parametrize("shape, scale, boxes, img_shape, factors, want", MMCV_RESIZE)
+def test_rescale_keep_ratio_rescales_boxes_as_mmcv_does(shape, scale, boxes, img_shape, factors, want):
+    sample = {"img": np.zeros((*shape, 3), np.uint8), "bboxes": np.array(boxes, np.float32),
+              "gt_bboxes": torch.tensor(boxes)}
+    given = sample["bboxes"].copy()
+    out = fl.transforms.RescaleKeepRatio(scale)(sample)
+    assert out["img_shape"] == img_shape and out["scale_factor"] == factors
+    assert out["bboxes"].dtype == np.float64 and out["bboxes"].tolist() == want  # mmcv's float64 values, exactly
+    assert out["gt_bboxes"].dtype == torch.float32 and out["gt_bboxes"].tolist() == torch.tensor(want).tolist()
+    np.testing.assert_array_equal(sample["bboxes"], given)  # the caller's sample is not modified
+    unclipped = fl.transforms.RescaleKeepRatio(scale, bbox_keys="bboxes", clip=False)(sample)["bboxes"]
+    np.testing.assert_array_equal(unclipped, np.array(boxes, np.float32) * np.tile(np.array(factors), 2))
+    assert "gt_bboxes" not in fl.transforms.RescaleKeepRatio(scale, bbox_keys=())({"img": sample["img"]})
+
+
+def test_rescale_keep_ratio_checks_the_boxes():
+    t = fl.transforms.RescaleKeepRatio((64, 64))
+    img = np.zeros((32, 16, 3), np.uint8)
+    assert t({"img": img, "bboxes": []})["bboxes"].shape == (0, 4)
+    assert t({"img": img, "bboxes": None})["bboxes"] is None
+    assert t({"img": img, "bboxes": [[1, 2, 3, 4]]})["bboxes"].tolist() == [[2.0, 4.0, 6.0, 8.0]]
+    with pytest.raises(ValueError, match=r"sample\['bboxes'\] must be \(n, 4\) boxes"):
+        t({"img": img, "bboxes": np.zeros((2, 5))})
+    with pytest.raises(TypeError, match=r"sample\['bboxes'\] must hold numbers"):
+        t({"img": img, "bboxes": [["a", "b", "c", "d"]]})
+    with pytest.raises(TypeError, match="bbox_keys"):
+        fl.transforms.RescaleKeepRatio(bbox_keys=[1])
+    with pytest.raises(TypeError, match="clip"):
+        fl.transforms.RescaleKeepRatio(clip="yes")
