@@ -15,6 +15,7 @@ from fastload.batching import pack_images, pad_batch
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
+from fastload.pil import is_pil_image, pil_to_array
 from fastload.utils import labels_to_tensor, to_tensor
 
 LABEL_MODES = (None, "classification", "detection")
@@ -55,6 +56,16 @@ def checked_labels(value, where: str, label_mode: str | None, num_classes: int |
     return labels
 
 
+def per_image_values(values: list):
+    """The batch entry of one key (or tuple position) from every sample's value: tuples and lists (per-image
+    metadata such as `scale_factor` or `ori_shape`, a list of annotations) stay a list of the per-image values, as
+    mmdet keeps them; anything else goes through torch's `default_collate`, which would transpose them (all heights,
+    then all widths)."""
+    if any(isinstance(v, (tuple, list)) for v in values):
+        return list(values)
+    return default_collate(values)
+
+
 def _empty_like_others(values: list, dtype: torch.dtype) -> torch.Tensor:
     """An empty entry for a sample without annotations: (0, *trailing) with the trailing shape the other samples
     have (boxes (0, 4), masks (0, H, W)), or (0,)."""
@@ -69,11 +80,15 @@ class PadCollate:
 
     Images become `pad_batch(images, norm, ...)` (normalized float (N, C, Hp, Wp)) with `norm`, a padded uint8
     (N, Hp, Wp, C) batch without, or a `PackedImages` with `pack=True` (raw uint8 shipped as one buffer, to be
-    normalized and padded on the GPU by `DevicePrefetcher`). Dict samples also get per-sample `img_shape` (h, w) and
-    `pad_shape` (Hp, Wp) lists and `batch_input_shape` (Hp, Wp). Keys in `list_keys` become lists of tensors
-    (labels int64, everything else float32; a sample without the key, or with None, gets an empty entry); every other
-    key must be in every sample and goes through torch's `default_collate`. With `label_mode`, labels are checked:
-    "classification" 0..K-1, "detection" 1..K; tuple samples then get their labels (position 1) as int64.
+    normalized and padded on the GPU by `DevicePrefetcher`). Images are HWC uint8 arrays or tensors in
+    `input_order`, or PIL images (RGB or grey, as torchvision's ImageFolder loads them). Dict samples also get
+    per-image `img_shape` (h, w) and `pad_shape` (Hp, Wp) lists and `batch_input_shape` (Hp, Wp), which replace
+    sample keys of the same name. Keys in `list_keys` become lists of tensors (labels int64, everything else
+    float32; a sample without the key, or with None, gets an empty entry); every other key must be in every sample:
+    tuple or list values (`scale_factor`, `ori_shape`, ...) become a list of the per-image values, as mmdet keeps
+    them, and the rest goes through torch's `default_collate` (tuple samples' other positions alike). With
+    `label_mode`, labels are checked: "classification" 0..K-1, "detection" 1..K; tuple samples then get their labels
+    (position 1) as int64.
     In DataLoader workers the images (packed or padded) are written straight into each worker's persistent
     shared-memory ring (`fastload.ring`: one write by the worker, no new segment per batch); `ring=False` turns that
     off.
@@ -130,6 +145,11 @@ class PadCollate:
             return run(None)
         return ring.RingTensor(slot, run(ring.tensor_in_slot(slot, like)))
 
+    def _arrays(self, images: list) -> list:
+        """PIL images (RGB or grey, as a torchvision ImageFolder loads them) as HWC uint8 arrays in `input_order` (a
+        channel-reversed view for 'bgr', no copy); arrays and tensors as they are."""
+        return [pil_to_array(img, self.input_order) if is_pil_image(img) else img for img in images]
+
     def _batch(self, images: list) -> tuple[object, dict]:
         """The images' batch, and the entries dict batches get besides it."""
         return self._images(images), self._metadata(images)
@@ -156,10 +176,10 @@ class PadCollate:
             if self.image_key not in s:
                 raise ValueError(f"{describe_sample(samples, i)} has no image key {self.image_key!r} "
                                  f"(keys: {sorted(s)})")
-        images = [s[self.image_key] for s in samples]
-        batch, metadata = self._batch(images)
+        batch, metadata = self._batch(self._arrays([s[self.image_key] for s in samples]))
         out = {self.image_key: batch, **metadata}
-        keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key))
+        # The collate's own shapes describe the batch it made: they win over sample keys of the same name.
+        keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key and k not in metadata))
         for key in keys:
             values = [s.get(key) for s in samples]
             if key in self.list_keys:
@@ -169,7 +189,7 @@ class PadCollate:
             if missing:
                 raise ValueError(f"{describe_sample(samples, missing[0])} has no key {key!r}, which other samples "
                                  f"have; give every sample the key, or name it in list_keys to allow empty entries")
-            out[key] = default_collate(values)
+            out[key] = per_image_values(values)
         return out
 
     def _list_entry(self, key: str, value, values: list, samples, i: int) -> torch.Tensor:
@@ -181,7 +201,7 @@ class PadCollate:
         return to_tensor(value).to(dtype)
 
     def _collate_tuples(self, samples):
-        batch = self._batch([s[0] for s in samples])[0]
+        batch = self._batch(self._arrays([s[0] for s in samples]))[0]
         rest = []
         for position in range(1, len(samples[0])):
             values = [s[position] for s in samples]
@@ -190,7 +210,7 @@ class PadCollate:
                            for i, v in enumerate(values)]
                 # A scalar label stays a scalar (to_tensor makes it a 1-element vector), so the batch is (N,).
                 values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
-            rest.append(default_collate(values))
+            rest.append(per_image_values(values))
         return (batch, *rest)
 
 

@@ -244,3 +244,81 @@ def test_prefetcher_keeps_namedtuple_batches():
     assert isinstance(out, Batch) and out.images.dtype == torch.float32 and out.labels.tolist() == [1, 2]
     single = next(iter(fl.DevicePrefetcher([One(raw)], "cpu", fl.IMAGENET)))
     assert isinstance(single, One) and isinstance(single.images, torch.Tensor)
+
+
+# Findings of the new-user review (each failed before its fix).
+
+class RescaledSet(DetectionSet):
+    """DetectionSet behind RescaleKeepRatio, as a detection pipeline has it: samples carry img_shape, scale_factor
+    (tuples), keep_ratio, their own ori_shape, and boxes rescaled to the new image."""
+
+    def __getitem__(self, i):
+        sample = super().__getitem__(i)
+        sample["ori_shape"] = tuple(sample["img"].shape[:2])
+        return fl.transforms.RescaleKeepRatio((96, 64))(sample)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_per_image_metadata_stays_per_image(workers):
+    ds = RescaledSet()
+    loader = DataLoader(ds, batch_size=3, num_workers=workers, collate_fn=fl.PadCollate(fl.IMAGENET, size_divisor=8))
+    for batch in loader:
+        samples = [ds[i] for i in batch["idx"].tolist()]
+        assert batch["img_shape"] == [tuple(s["img"].shape[:2]) for s in samples]
+        assert batch["scale_factor"] == [s["scale_factor"] for s in samples]  # (w_scale, h_scale) per image
+        assert batch["ori_shape"] == [s["ori_shape"] for s in samples]
+        hp, wp = batch["batch_input_shape"]
+        assert batch["pad_shape"] == [(hp, wp)] * 3 and batch["img"].shape[-2:] == (hp, wp)
+        assert batch["keep_ratio"].tolist() == [True] * 3
+        for got, s in zip(batch["bboxes"], samples):
+            assert torch.equal(got, torch.from_numpy(s["bboxes"]).float())
+
+
+def test_the_collates_own_shapes_win_over_sample_keys():
+    samples = [{"img": IMG, "img_shape": (1, 1), "pad_shape": (2, 2), "batch_input_shape": (3, 3), "meta": [4, 5]}] * 2
+    out = fl.PadCollate(size_divisor=4)(samples)
+    assert out["img_shape"] == [(5, 7)] * 2 and out["pad_shape"] == [(8, 8)] * 2 and out["batch_input_shape"] == (8, 8)
+    assert out["meta"] == [[4, 5], [4, 5]]  # lists too stay per image
+    images, labels, shapes = fl.PadCollate()([(IMG, 1, (5, 7)), (IMG, 2, (5, 7))])  # tuple samples alike
+    assert labels.tolist() == [1, 2] and shapes == [(5, 7), (5, 7)]
+
+
+class PILSet(Dataset):
+    """torchvision ImageFolder style: PIL images (RGB, or 'L' / 'P' modes) and int labels."""
+
+    def __init__(self, mode="RGB"):
+        self.mode = mode
+
+    def __len__(self):
+        return len(SIZES)
+
+    def rgb(self, i):
+        h, w = SIZES[i]
+        return np.random.default_rng(i).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        return Image.fromarray(self.rgb(i)).convert(self.mode), i
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P"])
+def test_the_collates_take_pil_images(mode):
+    from PIL import Image
+
+    ds = PILSet(mode)
+    # What the collate must see: the PIL image's pixels (RGB, converted as PIL converts), in the collate's order.
+    arrays = [np.asarray(ds[i][0].convert("L" if mode == "L" else "RGB")) for i in range(len(ds))]
+    arrays = [a[:, :, None] if a.ndim == 2 else a for a in arrays]
+    norm = fl.Normalization([120.0], [50.0]) if mode == "L" else fl.IMAGENET
+    for order in ("bgr", "rgb"):
+        as_given = [a if order == "rgb" or a.shape[-1] == 1 else a[:, :, ::-1] for a in arrays]
+        for collate in (fl.PadCollate(norm, input_order=order), fl.PadCollate(input_order=order),
+                        fl.CropCollate(16, norm, train=False, resize=20, input_order=order)):
+            images, labels = next(iter(DataLoader(ds, batch_size=6, num_workers=2, collate_fn=collate)))
+            want, _ = collate([(a, i) for i, a in enumerate(as_given)])
+            assert torch.equal(images, want) and labels.tolist() == list(range(6))
+        packed = fl.PadCollate(pack=True, input_order=order)([{"img": ds[i][0]} for i in range(6)])["img"]
+        for i, a in enumerate(as_given):
+            assert torch.equal(packed[i], torch.from_numpy(a.copy()))
+    assert isinstance(ds[0][0], Image.Image)
