@@ -67,6 +67,20 @@ def test_missing_peer_is_reported_not_fatal(tmp_path):
     assert "not installed" in proc.stdout
 
 
+@pytest.mark.parametrize("missing, plot", [("rich", False), ("torchvision", False), ("cv2", False),
+                                           ("matplotlib", True)])
+def test_missing_requirement_is_one_line_before_any_work(tmp_path, missing, plot):
+    # Importing cv2 hides no other module: `sys.modules[m] = None` makes `import m` and find_spec fail as if absent.
+    plot_args = ["--plot", str(tmp_path / "b.png")] if plot else []
+    proc = fastload_cli("bench", "normalize", *SMOKE, "--json", str(tmp_path / "b.json"), *plot_args,
+                        prelude=f"sys.modules[{missing!r}] = None", timeout=60)
+    lines = proc.stderr.strip().splitlines()
+    name = "OpenCV" if missing == "cv2" else missing
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert f"{name} not installed" in lines[0] and "[bench]" in lines[0]
+    assert not (tmp_path / "b.json").exists() and proc.stdout == ""  # nothing was run
+
+
 def test_user_images_folder(tmp_path):
     import cv2
 

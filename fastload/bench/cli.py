@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import importlib.util
 import json
 import os
 import pkgutil
@@ -90,6 +91,16 @@ def environment(threads: int) -> dict:
     }
 
 
+# What `fastload bench` needs beyond fastload itself (the `bench` extra); the peers are optional and reported.
+REQUIRED = {"rich": "rich", "torchvision": "torchvision", "cv2": "OpenCV"}
+
+
+def missing_requirements(plot: bool) -> list[str]:
+    """The names of the bench's required packages that are not installed (matplotlib only when plotting)."""
+    wanted = {**REQUIRED, **({"matplotlib": "matplotlib"} if plot else {})}
+    return [name for module, name in wanted.items() if importlib.util.find_spec(module) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     suites = load_suites()
@@ -108,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.scale > 0:
         print("fastload bench: error: --scale must be > 0", file=sys.stderr)
+        return 2
+    missing = missing_requirements(bool(args.plot))
+    if missing:
+        print(f"fastload bench: error: {', '.join(missing)} not installed; install the bench extra: "
+              "pip install --no-build-isolation '.[bench]' from fastload's source folder (rich, torchvision, "
+              "opencv-python-headless, matplotlib)", file=sys.stderr)
         return 2
     from fastload.bench import data, report
     from fastload.photos import load_folder
