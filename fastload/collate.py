@@ -140,10 +140,10 @@ class PadCollate:
         sizes = [tuple(img.shape[:2]) for img in images]
         like = reference.pad_batch_output(len(images), images[0].shape[-1], extent(batch_extent(
             sizes, self.size_divisor, None)), self.norm is not None, self.dtype, self.channels_last, "meta")
-        slot = ring.reserve(like.numel() * like.element_size())
-        if slot is None:
+        buffer = ring.reserve(like.numel() * like.element_size())
+        if buffer is None:
             return run(None)
-        return ring.RingTensor(slot, run(ring.tensor_in_slot(slot, like)))
+        return ring.RingTensor(run(ring.tensor_in_slot(buffer, like)))
 
     def _arrays(self, images: list) -> list:
         """PIL images (RGB or grey, as a torchvision ImageFolder loads them) as HWC uint8 arrays in `input_order` (a

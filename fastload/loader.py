@@ -4,11 +4,13 @@ batch on the device with the fused ops (normalize / pad) when the loader ships u
 from __future__ import annotations
 
 import collections
+import weakref
 from collections.abc import Iterable, Mapping
 
 import torch
 
 from fastload import _validation as V
+from fastload import ring
 from fastload.batching import pad_batch
 from fastload.crops import CropBatch
 from fastload.normalizing import normalize
@@ -16,9 +18,17 @@ from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
 
+def _copy(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    # A ring view is read through the ring's page-locked mapping (a DMA): the caller keeps the host batch until the
+    # copy's event has fired.
+    return (ring.device_source(t) if device.type == "cuda" else t).to(device, non_blocking=True)
+
+
 def _move(obj, device: torch.device):
-    if isinstance(obj, (torch.Tensor, PackedImages)):
-        return obj.to(device, non_blocking=True)
+    if isinstance(obj, torch.Tensor):
+        return _copy(obj, device)
+    if isinstance(obj, PackedImages):
+        return PackedImages(_copy(obj.data, device), obj.offsets, obj.sizes, obj.channels)
     if isinstance(obj, Mapping):
         return {k: _move(v, device) for k, v in obj.items()}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
@@ -41,10 +51,37 @@ def _tensors(obj):
             yield from _tensors(v)
 
 
+class PendingCopies:
+    """Host batches that device copies may still be reading, each with the event recorded after its copy. A batch
+    (and with it the ring slots its tensors hold) is let go only once its event has fired (`release_finished`), or
+    after waiting for it (`wait`): never while a queued copy can still read it. Events need `query()` and
+    `synchronize()` (torch.cuda.Event)."""
+
+    def __init__(self):
+        self._items: collections.deque = collections.deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, event, batch) -> None:
+        self._items.append((event, batch))
+
+    def release_finished(self) -> None:
+        """Drops the batches whose copies have completed (events fire in stream order: oldest first)."""
+        while self._items and self._items[0][0].query():
+            self._items.popleft()
+
+    def wait(self) -> None:
+        """Waits for every pending copy, then drops its batch."""
+        while self._items:
+            self._items[0][0].synchronize()
+            self._items.popleft()
+
+
 class DevicePrefetcher:
     """Wraps a DataLoader: yields its batches on `device`, one batch ahead.
 
-    On CUDA, batch N+1 is copied (non_blocking, from pinned memory when the loader uses pin_memory=True) and finished
+    On CUDA, batch N+1 is copied (non_blocking) and finished
     on a side stream while the caller works on batch N; the caller's stream waits for it and every tensor is marked
     with record_stream, so memory is never reused too early. On the CPU it runs synchronously, so one training script
     runs anywhere.
@@ -54,6 +91,11 @@ class DevicePrefetcher:
     without norm) -> its fused crop + resize + flip + normalize, a uint8 (N, H, W, C) batch -> `normalize(..., norm)`.
     Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader (with a DistributedSampler)
     with device=f"cuda:{local_rank}".
+
+    Host batches stay alive until their copies have completed, also when the loop ends early (`break`, an
+    exception, the iterator garbage-collected, or `close()`): it then waits for the copies in flight. Batches from
+    fastload's worker rings are copied from the rings' page-locked mapping (a DMA); everything else as given (from
+    pinned memory with pin_memory=True, else staged by the driver, which never stalls behind the model's work).
     """
 
     def __init__(self, loader: Iterable, device="cuda", norm: Normalization | None = None, *, image_key: str = "img",
@@ -71,9 +113,15 @@ class DevicePrefetcher:
         V.check_pad_value(pad_value, None, True, self.dtype)
         self.pad_value = pad_value
         self.size_divisor = V.check_size("size_divisor", size_divisor, minimum=1, maximum=V.MAX_SIDE)
+        self._iterators: weakref.WeakSet = weakref.WeakSet()
 
     def __len__(self) -> int:
         return len(self.loader)
+
+    def close(self) -> None:
+        """Ends every iteration of this prefetcher still open, waiting for its copies in flight."""
+        for iterator in list(self._iterators):
+            iterator.close()
 
     def _finish_images(self, images):
         if self.norm is None:
@@ -108,42 +156,45 @@ class DevicePrefetcher:
         return batch
 
     def __iter__(self):
-        if self.device.type != "cuda":
-            for batch in self.loader:
-                yield self._prepare(batch)
-            return
+        iterator = self._cpu_batches() if self.device.type != "cuda" else self._cuda_batches()
+        self._iterators.add(iterator)
+        return iterator
+
+    def _cpu_batches(self):
+        for batch in self.loader:
+            yield self._prepare(batch)
+
+    def _cuda_batches(self):
         stream = torch.cuda.Stream(device=self.device)
         it = iter(self.loader)
-        # Host batches whose copies may still be running. A page-locked buffer of torch's caching host allocator is
-        # protected by the copy's event; a worker's ring slot (fastload.ring) is not: it returns to its worker when
-        # its last view dies, so the views live here until the copy is done.
-        in_flight: collections.deque = collections.deque()
+        pending = PendingCopies()
 
         def preload():
-            while in_flight and in_flight[0][0].query():
-                in_flight.popleft()
+            pending.release_finished()
             try:
                 batch = next(it)
             except StopIteration:
-                stream.synchronize()
-                in_flight.clear()
                 return None
-            # The side stream must not start before the caller's pending work on the memory it may reuse.
-            stream.wait_stream(torch.cuda.current_stream(self.device))
+            # No wait for the caller's stream: the side stream's memory is its own (tensors handed out are marked
+            # with record_stream), so the copy overlaps the model's work, and a copy from pageable memory, which
+            # the driver stages before returning, does not hold the host until that work is done.
             with torch.cuda.stream(stream):
                 prepared = self._prepare(batch)
                 copied = torch.cuda.Event()
                 copied.record(stream)
-            in_flight.append((copied, batch))
+            pending.add(copied, batch)
             return prepared
 
-        ready = preload()
-        while ready is not None:
-            current = torch.cuda.current_stream(self.device)
-            current.wait_stream(stream)
-            for t in _tensors(ready):
-                if t.device.type == "cuda":
-                    t.record_stream(current)
-            following = preload()
-            yield ready
-            ready = following
+        try:
+            ready = preload()
+            while ready is not None:
+                current = torch.cuda.current_stream(self.device)
+                current.wait_stream(stream)
+                for t in _tensors(ready):
+                    if t.device.type == "cuda":
+                        t.record_stream(current)
+                following = preload()
+                yield ready
+                ready = following
+        finally:  # also on break, an exception, close() or garbage collection
+            pending.wait()

@@ -25,7 +25,7 @@ class PackedImages:
     sync is needed to read sizes.
     """
 
-    __slots__ = ("data", "offsets", "sizes", "channels", "_slot")
+    __slots__ = ("data", "offsets", "sizes", "channels")
 
     def __init__(self, data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int):
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
@@ -44,7 +44,6 @@ class PackedImages:
         if len(offsets) and (int(offsets.min()) < 0 or int(sizes.min()) < 0 or int(ends.max()) > data.numel()):
             raise ValueError("PackedImages offsets/sizes point outside data")
         self.data, self.offsets, self.sizes, self.channels = data.contiguous(), offsets, sizes, int(channels)
-        self._slot = None  # the ring slot `data` lives in (in a worker), sent by reference
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])
@@ -80,8 +79,9 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
-        if self._slot is not None:
-            return (_from_ring, (self._slot.ref(), self.offsets, self.sizes, self.channels))
+        ref = ring.reference(self.data)  # data in a worker's ring slot travels by reference, once
+        if ref is not None:
+            return (_from_ring, (ref, self.offsets, self.sizes, self.channels))
         # A view of a larger storage would pickle all of it: send only the bytes the images use.
         data = self.data
         if data.untyped_storage().nbytes() > data.numel() and data.device.type == "cpu":
@@ -102,9 +102,10 @@ def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool =
     total = int(sum(counts))
     pin = pin_memory and torch.cuda.is_available()
     device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
-    slot = ring.reserve(total) if use_ring and device.type == "cpu" and not pin else None
-    if slot is not None:  # in a DataLoader worker: straight into a slot of the worker's ring
-        data = slot.tensor
+    # In a DataLoader worker: straight into a slot of the worker's ring, when one is free.
+    data = ring.reserve(total) if use_ring and device.type == "cpu" and not pin else None
+    if data is not None:
+        pass
     elif device.type == "cpu" and not pin and torch.utils.data.get_worker_info() is not None:
         # A worker without a free ring slot: a new shared-memory buffer, as default_collate does, so sending it to
         # the main process costs no second copy.
@@ -120,10 +121,8 @@ def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool =
                 np.copyto(host[o : o + n].reshape(h, w, channels), a)  # reads negative strides directly
         else:
             data[o : o + n].view(h, w, channels).copy_(a)
-    packed = PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
-                          channels)
-    packed._slot = slot
-    return packed
+    return PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
+                        channels)
 
 
 def _from_ring(ref: tuple, offsets: torch.Tensor, sizes: torch.Tensor, channels: int) -> PackedImages:

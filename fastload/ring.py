@@ -5,23 +5,32 @@ hands the main process a file descriptor through a socket, and the main process 
 pages in again. Here each worker maps one ring (an anonymous ``memfd``, so nothing ever appears in /dev/shm, even
 after a SIGKILL) of ``depth`` slots once, writes each batch into a free slot, and sends only the slot's coordinates;
 the main process maps each ring once (the descriptor travels with the first batches) and returns views of the slot.
-The slot goes back to the worker when the last view of it dies (a deleter in C++ clears the slot's state word in the
-ring's shared header). When no slot is free or the batch does not fit, the worker grows the ring (when it is idle)
-or takes the ordinary path: a batch never waits and never fails. On a machine with CUDA the consumer page-locks each
-ring once (``cudaHostRegister``), so host-to-device copies are DMAs straight from the worker's bytes.
+When no slot is free or the batch does not fit, the worker grows the ring (when it is idle) or takes the ordinary
+path: a batch never waits and never fails.
 
-Slot states (one 32-bit word each in the header): 0 free, 1 written and sent (only the worker sets it), 2 viewed by
-the consumer (only the consumer sets it; the views' deleter sets 0).
+**The lifetime rule**: a slot is free only when nothing can read it any more. The mappings and every tensor over
+them are made in C++ (csrc/ops/ring.cpp), whose deleters hold the mapping and count each slot's live tensors:
+- in the worker, a slot is taken again only when every tensor sharing its storage is gone, whatever object made
+  them (a collate that returns ``pack_images(...)[0]``, ``.unpack()`` or ``.data`` keeps its slot until torch has
+  pickled them, which copies them out);
+- a slot goes out by reference at most once per use (``reference``): a batch sent again (a cached pack) goes the
+  ordinary way, so the main process never holds two views for one release;
+- in the main process, the slot returns to its worker when its last view dies; a ring is unmapped only when its
+  last tensor dies, so held batches outlive their worker, their loader and later loaders;
+- views handed to users are pageable memory: a ``.cuda(non_blocking=True)`` from them is staged by the driver
+  before the call returns. Only ``DevicePrefetcher``'s own copies read a page-locked second mapping of the ring
+  (``device_source``), and it keeps the batch until the copy's event has fired.
+
+Slot states (one 32-bit word each in the header): 0 free, 1 sent (only the worker sets it), 2 viewed by the consumer
+(only the consumer sets it; its last view's deleter sets 0).
 """
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import mmap
 import os
 import threading
-import weakref
+import warnings
 
 import numpy as np
 import torch
@@ -30,20 +39,20 @@ from fastload import _ops
 
 DEPTH = 4  # slots per worker ring: the DataLoader keeps prefetch_factor (2) batches per worker in flight
 HEADER = 4096  # bytes: the state words, then the counters
-_MAPPED, _RETIRED, _PUBLISHED, _FULL, _TOO_BIG, _STATES = 0, 1, 2, 3, 4, 16  # header word indices
+_MAPPED, _RETIRED, _PUBLISHED, _FULL, _TOO_BIG, _RESENT, _STATES = 0, 1, 2, 3, 4, 5, 16  # header word indices
 _ALIGN = 1 << 20
 _ids = itertools.count()
 
 
 def available() -> bool:
-    """Whether batches can travel through a ring here: Linux memfd and the compiled extension (whose deleter
-    returns slots). Turned off with FASTLOAD_RING=0."""
+    """Whether batches can travel through a ring here: Linux memfd and the compiled extension (whose deleters
+    return slots), in a DataLoader worker. Turned off with FASTLOAD_RING=0."""
     return (hasattr(os, "memfd_create") and _ops.load_error is None and os.environ.get("FASTLOAD_RING", "1") != "0"
             and torch.utils.data.get_worker_info() is not None)
 
 
-def _address(mm: mmap.mmap) -> int:
-    return ctypes.addressof(ctypes.c_char.from_buffer(mm))
+def _header(handle: int) -> np.ndarray:
+    return torch.ops.fastload._ring_header(handle).numpy().view(np.uint32)
 
 
 class _ProducerRing:
@@ -54,28 +63,26 @@ class _ProducerRing:
         self.slot_bytes, self.depth = slot_bytes, depth
         self.size = HEADER + depth * slot_bytes
         self.fd = os.memfd_create("fastload-ring", os.MFD_CLOEXEC)
-        os.ftruncate(self.fd, self.size)
-        self.mm = mmap.mmap(self.fd, self.size)
-        self.words = np.frombuffer(self.mm, np.uint32, HEADER // 4)
-        self.reserved: dict[int, object] = {}  # slot -> the token of the Slot holding it in this worker, unsent
+        try:
+            os.ftruncate(self.fd, self.size)
+            self.handle = torch.ops.fastload._ring_map(self.fd, self.size, slot_bytes, depth)
+        except (OSError, RuntimeError):
+            os.close(self.fd)
+            raise
+        self.words = _header(self.handle)
 
-    def free_slot(self) -> int | None:
-        for i in range(self.depth):
-            if self.words[_STATES + i] == 0 and i not in self.reserved:
-                return i
-        return None
+    def take(self, nbytes: int) -> torch.Tensor | None:
+        found = torch.ops.fastload._ring_take(self.handle, nbytes)
+        return found[0] if found else None
 
     def idle(self) -> bool:
-        return not self.reserved and not self.words[_STATES:_STATES + self.depth].any()
-
-    def release(self, index: int, token: object) -> None:
-        if self.reserved.get(index) is token:
-            del self.reserved[index]
+        return torch.ops.fastload._ring_busy(self.handle) == 0
 
     def retire(self) -> None:
-        # The consumer's own mapping keeps the bytes of slots still in flight; the worker's closes when the last of
-        # its views (a sent batch the DataLoader has not dropped yet) dies.
+        # Tensors of it still alive (a batch being pickled) keep its mapping; the consumer's own mapping keeps the
+        # bytes of slots in flight.
         self.words[_RETIRED] = 1
+        torch.ops.fastload._ring_unregister(self.handle)
         os.close(self.fd)
 
 
@@ -83,45 +90,22 @@ _producer: _ProducerRing | None = None
 _producer_pid = 0
 
 
-class Slot:
-    """A reserved slot of this worker's ring: `tensor` views its first `nbytes`. Sending it (pickling) marks it
-    written; dropped unsent, it goes back to the ring."""
-
-    def __init__(self, ring: _ProducerRing, index: int, nbytes: int):
-        self.ring, self.index, self.nbytes = ring, index, nbytes
-        token = ring.reserved[index] = object()
-        self.tensor = torch.frombuffer(ring.mm, dtype=torch.uint8, count=nbytes, offset=self.offset) \
-            if nbytes else torch.empty(0, dtype=torch.uint8)
-        weakref.finalize(self, ring.release, index, token)
-
-    @property
-    def offset(self) -> int:
-        return HEADER + self.index * self.ring.slot_bytes
-
-    def ref(self) -> tuple:
-        """What crosses the pipe: the ring's identity, size and (until the consumer has mapped it) descriptor, and
-        the slot's coordinates. Marks the slot written."""
-        ring = self.ring
-        ring.words[_STATES + self.index] = 1
-        ring.words[_PUBLISHED] += 1
-        ring.reserved.pop(self.index, None)
-        fd = None
-        if not ring.words[_MAPPED]:
-            from multiprocessing.reduction import DupFd
-
-            fd = DupFd(ring.fd)
-        return (ring.id, ring.size, ring.slot_bytes, ring.depth, os.getpid(), fd, self.index, self.nbytes)
-
-
-def reserve(nbytes: int) -> Slot | None:
-    """A slot of this worker's ring for `nbytes`, or None (not in a worker, rings unavailable, every slot busy, or
-    a batch too large for the slots while some are busy): the caller then takes the ordinary path."""
+def _this_process_ring() -> _ProducerRing | None:
     global _producer, _producer_pid
-    if not available():
-        return None
     if _producer_pid != os.getpid():  # first use in this process (a forked worker never inherits its parent's)
         _producer, _producer_pid = None, os.getpid()
-    ring = _producer
+    return _producer
+
+
+def reserve(nbytes: int) -> torch.Tensor | None:
+    """A 1-D uint8 tensor of `nbytes` over a free slot of this worker's ring, or None (not in a worker, rings
+    unavailable, every slot busy, or a batch too large for the slots while some are busy): the caller then takes
+    the ordinary path. The slot stays this worker's while any tensor sharing the storage lives; `reference` sends
+    it."""
+    global _producer
+    if not available():
+        return None
+    ring = _this_process_ring()
     if ring is not None and nbytes > ring.slot_bytes:
         if not ring.idle():
             ring.words[_TOO_BIG] += 1
@@ -133,41 +117,52 @@ def reserve(nbytes: int) -> Slot | None:
         slot_bytes = max(_ALIGN, -(-(nbytes + nbytes // 2) // _ALIGN) * _ALIGN)
         try:
             ring = _producer = _ProducerRing(slot_bytes, DEPTH)
-        except OSError:  # no memory for the ring (memfd size limits): the ordinary path still works
+        except (OSError, RuntimeError):  # no memory for the ring (memfd size limits): the ordinary path still works
             return None
-    index = ring.free_slot()
-    if index is None:
+    buffer = ring.take(nbytes)
+    if buffer is None:
         ring.words[_FULL] += 1
+    return buffer
+
+
+def reference(tensor: torch.Tensor) -> tuple | None:
+    """What crosses the pipe for `tensor` when its bytes lie in a slot of this worker's ring not sent since it was
+    taken: the ring's identity, size and (until the consumer has mapped it) descriptor, and the bytes' coordinates.
+    Marks the slot sent. None otherwise (not ring memory, or sent already): send the tensor the ordinary way."""
+    ring = _this_process_ring()
+    if ring is None or not isinstance(tensor, torch.Tensor):
         return None
-    return Slot(ring, index, nbytes)
+    where = torch.ops.fastload._ring_send(ring.handle, tensor)
+    if len(where) != 3:
+        if where:
+            ring.words[_RESENT] += 1
+        return None
+    ring.words[_PUBLISHED] += 1
+    fd = None
+    if not ring.words[_MAPPED]:
+        from multiprocessing.reduction import DupFd
+
+        fd = DupFd(ring.fd)
+    slot, offset, nbytes = where
+    return (ring.id, ring.size, ring.slot_bytes, ring.depth, os.getpid(), fd, slot, offset, nbytes)
 
 
 class _ConsumerRing:
     """A worker's ring as the main process maps it."""
 
     def __init__(self, fd: int, size: int, slot_bytes: int, depth: int, pid: int):
-        self.mm = mmap.mmap(fd, size)
+        self.handle = torch.ops.fastload._ring_map(fd, size, slot_bytes, depth)
         self.size, self.slot_bytes, self.depth, self.pid = size, slot_bytes, depth, pid
-        self.words = np.frombuffer(self.mm, np.uint32, HEADER // 4)
-        self.address = _address(self.mm)
-        self.handle = torch.ops.fastload._ring_register(self.address, size)  # views are made inside it only
-        self.registered = False
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            # Page-locked once, so every host-to-device copy from it is a DMA (no staging through pinned memory).
-            cudart = torch.cuda.cudart()
-            self.registered = cudart.cudaHostRegister(self.address, size, 0) == cudart.cudaError.success
+        self.words = _header(self.handle)
         self.words[_MAPPED] = 1
 
     def states(self) -> np.ndarray:
         return self.words[_STATES:_STATES + self.depth]
 
     def finished(self) -> bool:
-        """No view of any slot alive and no batch of it still to come: safe to unmap."""
-        states = self.states()
-        if (states == 2).any():
-            return False
+        """No batch of it still to come: safe to forget (its memory stays mapped while views of it live)."""
         if self.words[_RETIRED]:
-            return not states.any()
+            return not (self.states() == 1).any()  # every batch it sent has arrived
         try:
             os.kill(self.pid, 0)
             return False
@@ -176,17 +171,17 @@ class _ConsumerRing:
         except PermissionError:
             return False
 
+    def page_lock_status(self) -> str:
+        return torch.ops.fastload._ring_page_lock_status(self.handle)
+
     def close(self) -> None:
         torch.ops.fastload._ring_unregister(self.handle)
-        if self.registered:
-            torch.cuda.cudart().cudaHostUnregister(self.address)
-        del self.words
-        self.mm.close()
 
 
 _rings: dict[str, _ConsumerRing] = {}
 _lock = threading.Lock()
 _received = 0
+_page_lock_warned = False
 
 
 def _consumer_ring(ring_id, size, slot_bytes, depth, pid, fd) -> _ConsumerRing:
@@ -207,46 +202,78 @@ def _consumer_ring(ring_id, size, slot_bytes, depth, pid, fd) -> _ConsumerRing:
 
 
 def view(ref: tuple) -> torch.Tensor:
-    """The consumer's side of `Slot.ref()`: a 1-D uint8 tensor viewing the slot's bytes; the slot returns to its
-    worker when the last view of it dies."""
+    """The consumer's side of `reference`: a 1-D uint8 tensor viewing the bytes; the slot returns to its worker
+    when the last view of it dies."""
     global _received
-    ring_id, size, slot_bytes, depth, pid, fd, index, nbytes = ref
+    ring_id, size, slot_bytes, depth, pid, fd, slot, offset, nbytes = ref
     ring = _consumer_ring(ring_id, size, slot_bytes, depth, pid, fd)
-    ring.words[_STATES + index] = 2
     _received += 1
-    return torch.ops.fastload._ring_view(ring.handle, HEADER + index * slot_bytes, nbytes, 4 * (_STATES + index))
+    return torch.ops.fastload._ring_view(ring.handle, slot, offset, nbytes)
+
+
+def device_source(tensor: torch.Tensor) -> torch.Tensor:
+    """For a host-to-device copy by a caller that keeps the result until the copy's event has fired: a view of a
+    ring in this process becomes the same bytes through the ring's page-locked mapping (page-locked on first use;
+    holds the view's slot while it lives), so the copy is a DMA; anything else is returned as it is. A ring that
+    cannot be page-locked is reported once (a warning and `stats()`), and its views are copied as pageable memory."""
+    global _page_lock_warned
+    if _ops.load_error is not None or not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
+        return tensor
+    alias = torch.ops.fastload._ring_alias(tensor, True)
+    if not alias:
+        return tensor  # not ring memory
+    if alias[0].data_ptr() != tensor.data_ptr():
+        return alias[0]
+    if not _page_lock_warned:  # a ring that could not be page-locked
+        _page_lock_warned = True
+        errors = [e for r in list(_rings.values()) if (e := r.page_lock_status()) not in ("", "page-locked")]
+        warnings.warn(f"fastload ring: page-locking failed ({errors[0] if errors else 'unknown error'}); batches "
+                      "from the workers' rings are copied to the device as pageable memory", RuntimeWarning,
+                      stacklevel=2)
+    return tensor
 
 
 def stats() -> dict:
     """`received`: batches this process has received through rings so far; `rings`: the rings it has mapped now
-    (those of finished workers are unmapped when the next ring arrives), each with its worker's pid, slot size and
-    depth, slot states, and the worker's counters (batches published; ordinary-path fallbacks because every slot
-    was busy or the batch was too large while slots were busy)."""
+    (those of finished workers are forgotten when the next ring arrives, and unmapped when their last view dies),
+    each with its worker's pid, slot size and depth, slot states, whether it is page-locked for device copies
+    ('page_lock': '' not tried, 'page-locked', or the error), and the worker's counters: batches published,
+    ordinary-path fallbacks because every slot was busy or the batch was too large while slots were busy, and
+    slots asked to go out again (a cached batch sent twice), which went the ordinary way."""
     with _lock:
         return dict(received=_received, rings=[
             dict(id=k, pid=r.pid, slot_bytes=r.slot_bytes, depth=r.depth, states=r.states().tolist(),
                  published=int(r.words[_PUBLISHED]), full=int(r.words[_FULL]), too_big=int(r.words[_TOO_BIG]),
-                 retired=bool(r.words[_RETIRED]), page_locked=r.registered)
+                 resent=int(r.words[_RESENT]), retired=bool(r.words[_RETIRED]), page_lock=r.page_lock_status(),
+                 page_locked=r.page_lock_status() == "page-locked")
             for k, r in _rings.items()])
 
 
+def _same(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor
+
+
 class RingTensor:
-    """A worker's stand-in for a tensor written into a ring slot (`tensor`): pickled as the slot's coordinates, it
-    arrives in the main process as a tensor viewing the slot, of the same shape, strides and dtype."""
+    """A worker's stand-in for a tensor written into a ring slot: pickled as the slot's coordinates, it arrives in
+    the main process as a tensor viewing the slot, of the same shape, strides and dtype (or, when the slot cannot go
+    by reference, as the tensor itself, the ordinary way)."""
 
-    __slots__ = ("slot", "tensor")
+    __slots__ = ("tensor",)
 
-    def __init__(self, slot: Slot, tensor: torch.Tensor):
-        self.slot, self.tensor = slot, tensor
+    def __init__(self, tensor: torch.Tensor):
+        self.tensor = tensor
 
     def __reduce__(self):
         t = self.tensor
-        return (_tensor_from_ring, (self.slot.ref(), tuple(t.shape), t.stride(), t.dtype))
+        ref = reference(t)
+        if ref is None:
+            return (_same, (t,))
+        return (_tensor_from_ring, (ref, tuple(t.shape), t.stride(), t.dtype))
 
 
-def tensor_in_slot(slot: Slot, like: torch.Tensor) -> torch.Tensor:
-    """A tensor of `like`'s shape, strides and dtype over the slot's bytes (slots start page-aligned)."""
-    return slot.tensor.view(like.dtype).as_strided(like.shape, like.stride())
+def tensor_in_slot(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A tensor of `like`'s shape, strides and dtype over a `reserve`d buffer (slots start page-aligned)."""
+    return buffer.view(like.dtype).as_strided(like.shape, like.stride())
 
 
 def _tensor_from_ring(ref: tuple, shape: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:

@@ -185,24 +185,34 @@ def test_bad_ring_arguments():
 
 def test_outside_a_worker_there_is_no_ring():
     packed = fl.pack_images([np.zeros((2, 2, 3), np.uint8)])
-    assert packed._slot is None and ring.reserve(16) is None
+    assert ring.reference(packed.data) is None and ring.reserve(16) is None
+
+
+def memfd_ring(depth: int = 2, slot_bytes: int = 4096) -> tuple[int, int]:
+    """A ring mapped in this process as a worker maps its own: (handle, descriptor)."""
+    fd = os.memfd_create("fastload-test", os.MFD_CLOEXEC)
+    size = ring.HEADER + depth * slot_bytes
+    os.ftruncate(fd, size)
+    return torch.ops.fastload._ring_map(fd, size, slot_bytes, depth), fd
 
 
 def test_views_are_made_inside_a_registered_ring_only():
-    import mmap
-
-    mm = mmap.mmap(-1, 8192)
-    handle = torch.ops.fastload._ring_register(ring._address(mm), 8192)
+    handle, fd = memfd_ring()
     try:
         with pytest.raises(RuntimeError, match="outside ring"):
-            torch.ops.fastload._ring_view(handle, 8000, 200, 0)
+            torch.ops.fastload._ring_view(handle, 1, 4000, 200)
         with pytest.raises(RuntimeError, match="outside ring"):
-            torch.ops.fastload._ring_view(handle, 4096, 16, 8190)
-        view = torch.ops.fastload._ring_view(handle, 4096, 16, 0)
+            torch.ops.fastload._ring_view(handle, 2, 0, 16)
+        with pytest.raises(RuntimeError, match="do not fit a slot"):
+            torch.ops.fastload._ring_take(handle, 4097)
+        view = torch.ops.fastload._ring_view(handle, 1, 16, 16)
         view.fill_(7)
-        assert mm[4096] == 7
+        assert os.pread(fd, 1, ring.HEADER + 4096 + 16) == b"\x07"
         del view
     finally:
         torch.ops.fastload._ring_unregister(handle)
+        os.close(fd)
     with pytest.raises(RuntimeError, match="no ring"):
-        torch.ops.fastload._ring_view(handle, 4096, 16, 0)
+        torch.ops.fastload._ring_view(handle, 1, 0, 16)
+    with pytest.raises(RuntimeError, match="a ring is a 4096-byte header"):
+        torch.ops.fastload._ring_map(0, 4096 + 100, 100, 1)
