@@ -98,8 +98,8 @@ def main(argv=None) -> int:
     norm = fl.compute_mean_std([img for img, _ in train])  # this dataset's statistics, pixel units
     print(f"dataset: {len(train)} train / {len(test)} test images, {norm}")
     collate = fl.PadCollate(label_mode="classification", num_classes=10)  # uint8 batches, labels checked 0..9
-    loader_args = dict(collate_fn=collate, num_workers=args.workers, pin_memory=args.device == "cuda",
-                       persistent_workers=args.workers > 0)
+    # No pin_memory: DevicePrefetcher copies the workers' ring batches from their page-locked mapping itself.
+    loader_args = dict(collate_fn=collate, num_workers=args.workers, persistent_workers=args.workers > 0)
     train_loader = DataLoader(train, batch_size=64, shuffle=True, **loader_args)
     test_loader = DataLoader(test, batch_size=256, **loader_args)
     train_batches = fl.DevicePrefetcher(train_loader, args.device, norm)

@@ -75,8 +75,8 @@ def main(argv=None) -> int:
         samples = write_jpeg_folder(root, args.copies)
         classes = len({label for _, label in samples})
         print(f"{len(samples)} JPEG files in {classes} class folders")
-        loader_args = dict(num_workers=args.workers, persistent_workers=args.workers > 0,
-                           pin_memory=args.device == "cuda")
+        # No pin_memory: DevicePrefetcher copies the workers' ring batches from their page-locked mapping itself.
+        loader_args = dict(num_workers=args.workers, persistent_workers=args.workers > 0)
         train_collate = fl.CropCollate(args.size, label_mode="classification", num_classes=classes)
         eval_collate = fl.CropCollate(args.size, train=False, resize=args.size * 8 // 7,
                                       label_mode="classification", num_classes=classes)

@@ -4,8 +4,8 @@ the batch is on the target device. The timed call is one epoch; the last batch o
 Detection: COCO-like raw sizes -> a normalized batch padded to /32, batches of 8.
 - fastload: workers return the raw BGR uint8 image; PadCollate(pack=True) writes one packed uint8 buffer per batch
   into the worker's shared-memory ring (fastload.ring); DevicePrefetcher moves it (non_blocking on CUDA, from the
-  page-locked ring) and normalizes + pads it there with one kernel. "ring off": the same with a new shared-memory
-  segment per batch (torch's path).
+  ring's page-locked mapping; no pin_memory) and normalizes + pads it there with one kernel. "ring off": the same
+  with a new shared-memory segment per batch (torch's path; pinned by the DataLoader on CUDA).
 - torchvision: the usual way: each worker runs ToImage + BGR flip + ToDtype + Normalize, a collate function pads and
   stacks the float images, then `.to(device)`: four times the bytes through the workers and over PCIe.
 
@@ -106,9 +106,11 @@ def _epoch(loader, device: str) -> torch.Tensor:
     return last
 
 
-def _loader_options(device: str, batch_size: int) -> dict:
-    """DataLoader arguments every loader of a case shares."""
-    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True, pin_memory=device == "cuda")
+def _loader_options(device: str, batch_size: int, prefetched: bool = False) -> dict:
+    """DataLoader arguments of a case's loaders: pinned batches for a plain `.to(device)` on CUDA; none for those
+    DevicePrefetcher moves (`prefetched`), which copies straight from the rings' page-locked mapping."""
+    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True,
+                pin_memory=device == "cuda" and not prefetched)
 
 
 def _rows(device: str, prefetcher, note: str, workers: tuple, torchvision: tuple, moved: int, extra=()) -> list:
@@ -136,8 +138,8 @@ def _detection(settings) -> Case:
     count = 64 if settings.scale < 1 or settings.min_time < 0.1 else 256
     s = min(1.0, settings.scale)
     images = settings.source.images(RAW_SIZES, count, s)
-    common = _loader_options(device, BATCH)
-    fast_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True), **common)
+    common, prefetched = _loader_options(device, BATCH), _loader_options(device, BATCH, prefetched=True)
+    fast_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True), **prefetched)
     prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM, size_divisor=32)
     no_ring_loader = DataLoader(RawImages(images), collate_fn=fl.PadCollate(pack=True, ring=False), **common)
     no_ring = fl.DevicePrefetcher(no_ring_loader, device, NORM, size_divisor=32)
@@ -168,7 +170,8 @@ def _classification(settings) -> Case:
     images = settings.source.images(CROP_SIZES, count, s)
     size = max(8, round(CROP * s))
     common = _loader_options(device, CROPS)
-    fast_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size), **common)
+    fast_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size),
+                             **_loader_options(device, CROPS, prefetched=True))
     prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM)
     worker_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size, NORM), **common)
     tv_loader = DataLoader(TorchvisionCrops(images, size), **common)
