@@ -7,8 +7,8 @@ from fastload import _ops, functional, reference, transforms, utils
 from fastload._ops import backend_info
 from fastload.batching import PaddedBatch, pack_images, pad_batch
 from fastload.collate import CropCollate, PadCollate
-from fastload.crops import (center_crop_anchor, random_resized_crop_params, resize_center_crop_batch,
-                            resized_crop_batch, resized_short_side)
+from fastload.crop_geometry import center_crop_anchor, random_resized_crop_params, resized_short_side
+from fastload.crops import resize_center_crop_batch, resized_crop_batch
 from fastload.geometry import rescale_size
 from fastload.loader import DevicePrefetcher
 from fastload.memory import cpu_cache_stats, empty_cache, set_cpu_cache_limit

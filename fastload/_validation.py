@@ -218,49 +218,6 @@ def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a0 <= b1 and b0 <= a1
 
 
-def check_normalized(x, norm: Normalization) -> torch.Tensor:
-    """A normalized float (C, H, W) / (N, C, H, W) tensor with norm's channel count, detached."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"x must be a normalized float32, float16 or bfloat16 tensor, got {x.dtype}")
-    if x.dim() not in (3, 4):
-        raise ValueError(f"x must be (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
-    if x.shape[-3] != norm.channels:
-        raise ValueError(f"x has {x.shape[-3]} channel(s) in dim -3 but norm describes {norm.channels}: {norm}")
-    return x.detach()
-
-
-def check_sizes(sizes, x: torch.Tensor) -> list[tuple[int, int]]:
-    """`sizes` as a list of (h, w) ints: one per image of the 4-D `x`, each inside the tensor."""
-    if x.dim() != 4:
-        raise ValueError(f"sizes needs a batch x of shape (N, C, H, W), got shape {tuple(x.shape)}")
-    if isinstance(sizes, torch.Tensor):
-        if sizes.dtype.is_floating_point or sizes.dtype == torch.bool:
-            raise TypeError(f"sizes must hold integers, got {sizes.dtype}")
-        sizes = sizes.tolist()
-    elif isinstance(sizes, np.ndarray):
-        sizes = sizes.tolist()
-    try:
-        pairs = [tuple(pair) for pair in sizes]
-    except TypeError:
-        raise TypeError("sizes must be an (N, 2) tensor or a sequence of (h, w) pairs") from None
-    n, _, height, width = x.shape
-    if len(pairs) != n:
-        raise ValueError(f"sizes must have one (h, w) per image: x holds {n} images, got {len(pairs)} sizes")
-    out = []
-    for i, pair in enumerate(pairs):
-        if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
-            raise ValueError(f"sizes[{i}] must be an (h, w) pair of ints, got {pair!r}")
-        h, w = int(pair[0]), int(pair[1])
-        if h < 0 or w < 0:
-            raise ValueError(f"sizes[{i}] = {(h, w)} is negative")
-        if h > height or w > width:
-            raise ValueError(f"sizes[{i}] = {(h, w)} is larger than the tensor's (H, W) = {(height, width)}")
-        out.append((h, w))
-    return out
-
-
 def real_values(name: str, values) -> list[float]:
     """A number (Python, numpy, 0-d tensor) or a sequence/array of them -> a list of floats; strings and bools are
     refused with a TypeError naming the parameter."""

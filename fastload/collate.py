@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import default_collate
 
 from fastload import _validation as V
+from fastload import crop_geometry as G
 from fastload import crops, reference, ring
 from fastload.batching import pack_images, pad_batch
 from fastload.geometry import batch_extent
@@ -236,11 +237,13 @@ class CropCollate(PadCollate):
         super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
                          label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
                          ring=ring)
-        self.size = crops.check_pair("size", size)
+        self.size = G.check_pair("size", size)
         self.train = V.check_bool("train", train)
-        self.scale, self.ratio = crops.check_range("scale", scale), crops.check_range("ratio", ratio)
-        self.flip_p = crops.check_probability("flip_p", flip_p)
-        self.resize = crops.check_resize(resize)
+        self.scale, self.ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
+        self.flip_p = G.check_probability("flip_p", flip_p)
+        self.resize = G.check_resize(resize)
+        if not self.train:
+            G.check_crop_fits(self.resize, self.size)  # here, not in every worker batch
         self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
         self.antialias = V.check_bool("antialias", antialias)
 
@@ -249,10 +252,7 @@ class CropCollate(PadCollate):
         if not self.train:
             return crops.CropBatch(images, [], [], self.size, self.resize, self.interpolation, self.antialias)
         sizes = images.sizes.tolist() if isinstance(images, PackedImages) else [img.shape[:2] for img in images]
-        boxes, flips = [], []
-        for h, w in sizes:
-            boxes.append(crops.random_resized_crop_params(h, w, self.scale, self.ratio))
-            flips.append(bool(torch.rand(1) < self.flip_p))  # RandomHorizontalFlip's draw
+        boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
         return crops.CropBatch(images, boxes, flips, self.size, None, self.interpolation, self.antialias)
 
     def _batch(self, images: list) -> tuple[object, dict]:

@@ -1,17 +1,14 @@
-"""Classification crops: torchvision's RandomResizedCrop sampling and Resize + CenterCrop geometry, and the
-resampling taps that let one separable kernel crop, resize (antialiased, bilinear or nearest), flip and normalize a
-whole batch in one pass (`resized_crop_batch`, `resize_center_crop_batch`).
+"""Classification crops of whole batches in one pass: `resized_crop_batch` (RandomResizedCrop's boxes + resize +
+flip + normalize) and `resize_center_crop_batch` (Resize + CenterCrop + normalize), on separable tap tables
+(fastload.crop_tables) built from the geometry of fastload.crop_geometry.
 
-Every output pixel is a separable weighted sum of source pixels: along each axis, output index d reads K
-consecutive source indices from `start[d]` with weights `weights[d, :]` (zero-padded). The tables are computed here
-for the whole batch at once, in float64 and rounded to float32, and every backend applies them in the same order
-(horizontal sums of each source row, then the vertical sum, in fp32 without fma), so CPU, CUDA and the reference
-agree bit for bit.
+Under torch.compile the geometry (image sizes, boxes and flips given as tensors) is traced into the tables' op;
+checks that read tensor values then run in the ops (C++), which refuse a tap outside its image.
 """
 
 from __future__ import annotations
 
-import math
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -20,178 +17,70 @@ import torch
 from fastload import _ops
 from fastload import _validation as V
 from fastload.batching import BatchSource
+from fastload.crop_geometry import (center_crop_anchor, check_crop_fits, check_pair, check_resize,
+                                    resized_short_side)
+from fastload.crop_tables import axis_table, table_mode
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
 INTERPOLATIONS = ("bilinear", "nearest")
 
 
-def random_resized_crop_params(height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                               generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
-    """(top, left, h, w) of a random crop of an image of `height` x `width`, drawn exactly as torchvision's
-    `RandomResizedCrop` draws it (v1 `get_params` and v2 alike): the same RNG calls in the same order, ten attempts,
-    then the central crop clamped to `ratio`. With `generator=None` the global torch RNG is used, as torchvision
-    does, so a pipeline seeded like a torchvision one crops the same boxes."""
-    area = height * width
-    log_ratio = torch.log(torch.tensor(ratio))
-    for _ in range(10):
-        target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
-        aspect_ratio = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator)).item()
-        w = int(round(math.sqrt(target_area * aspect_ratio)))
-        h = int(round(math.sqrt(target_area / aspect_ratio)))
-        if 0 < w <= width and 0 < h <= height:
-            top = int(torch.randint(0, height - h + 1, size=(1,), generator=generator).item())
-            left = int(torch.randint(0, width - w + 1, size=(1,), generator=generator).item())
-            return top, left, h, w
-    in_ratio = float(width) / float(height)
-    if in_ratio < min(ratio):
-        w, h = width, int(round(width / min(ratio)))
-    elif in_ratio > max(ratio):
-        h, w = height, int(round(height * max(ratio)))
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def _box_tensor(boxes, sizes: list[tuple[int, int]]) -> torch.Tensor:
+    """(N, 4) int64 CPU tensor of (top, left, height, width) boxes, each non-empty and inside its image. Given as a
+    tensor, its values are checked here in eager mode and by the ops under torch.compile."""
+    n = len(sizes)
+    if isinstance(boxes, torch.Tensor):
+        if boxes.is_floating_point() or boxes.is_complex() or boxes.dtype == torch.bool:
+            raise ValueError(f"boxes must hold integers (top, left, height, width), got dtype {boxes.dtype}")
+        if tuple(boxes.shape) != (n, 4):
+            raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
+                             f"got shape {tuple(boxes.shape)}")
+        tensor = boxes.to("cpu", torch.int64)
+        if torch.compiler.is_compiling():
+            return tensor
+        rows = tensor.tolist()
     else:
-        h, w = height, width
-    return (height - h) // 2, (width - w) // 2, h, w
-
-
-def resized_short_side(height: int, width: int, size: int) -> tuple[int, int]:
-    """torchvision's `Resize(size)` with an int: the short side becomes `size`, the long side
-    int(size * long / short) (truncated). Returns (h, w)."""
-    short, long = (width, height) if width <= height else (height, width)
-    new_short, new_long = size, int(size * long / short)
-    return (new_long, new_short) if width <= height else (new_short, new_long)
-
-
-def center_crop_anchor(height: int, width: int, crop_h: int, crop_w: int) -> tuple[int, int]:
-    """torchvision's `CenterCrop` anchor (top, left) of a crop_h x crop_w window in a height x width image."""
-    return int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
-
-
-def axis_table(src, dst: int, resized, offset, interpolation: str, antialias: bool, flips=None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One axis of the resample of N images at once: image i's `src[i]`-long source span resized to `resized[i]`
-    samples, of which output indices 0..dst-1 are samples offset[i]..offset[i]+dst-1 (a centre crop of the resized
-    image; offset 0 and resized == dst for a plain resize). Returns (N, dst) int64 starts (relative to the span) and
-    (N, dst, K) float32 weights: output d of image i reads source indices starts[i, d] + k with weights[i, d, k]
-    (zero where unused). `flips[i]` reverses image i's output order (a horizontal flip after the crop).
-
-    - bilinear, antialias: torch's antialiased bilinear (PIL's triangle filter, its support widened by the
-      downscale factor), what torchvision's `resize(..., antialias=True)` computes; weights in float64, normalized,
-      rounded once to float32;
-    - bilinear, no antialias: OpenCV INTER_LINEAR coordinates, as `resize_pad_batch` (resize_math.h's linear_tap);
-    - nearest: torch's `interpolate(mode="nearest")`: floor(d * (src / resized)) in fp32, clamped.
-
-    This numpy code is the definition; with the extension loaded the same bits come from C++
-    (`fastload::_crop_axis_table`, tested equal), about four times faster for a 64-image antialiased batch.
-    """
-    mode = "nearest" if interpolation == "nearest" else "antialias" if antialias else "linear"
-    if _ops.extension_loaded():
-        ints = lambda values: np.asarray(values, np.int64).ravel().tolist()  # noqa: E731
-        return torch.ops.fastload._crop_axis_table(ints(src), int(dst), ints(resized), ints(offset), mode,
-                                                   [] if flips is None else ints(np.asarray(flips, bool)))
-    return numpy_axis_table(src, dst, resized, offset, mode, flips)
-
-
-def numpy_axis_table(src, dst: int, resized, offset, mode: str, flips=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """`axis_table` in numpy, with `mode` "nearest", "linear" or "antialias"."""
-    src = np.asarray(src, np.int64)[:, None]
-    resized = np.asarray(resized, np.int64)[:, None]
-    d = np.asarray(offset, np.int64)[:, None] + np.arange(dst, dtype=np.int64)[None, :]
-    if mode == "nearest":
-        scale = src.astype(np.float32) / resized.astype(np.float32)
-        starts = np.minimum(np.floor(d.astype(np.float32) * scale).astype(np.int64), src - 1)
-        weights = np.ones(starts.shape + (1,))
-    elif mode == "linear":
-        pos = ((d + 0.5) * (1.0 / (resized / src)) - 0.5).astype(np.float32)
-        base = np.floor(pos)
-        frac = (pos - base).astype(np.float32)
-        starts = base.astype(np.int64)
-        frac = np.where((starts < 0) | (starts >= src - 1), np.float32(0), frac).astype(np.float64)
-        starts = np.clip(starts, 0, src - 1)
-        weights = np.stack([1.0 - frac, frac], axis=-1)
-    else:
-        scale = src / resized
-        support = np.maximum(scale, 1.0)  # the triangle's half width (1 for bilinear), widened when downscaling
-        inv = np.where(scale > 1.0, 1.0 / scale, 1.0)
-        center = scale * (d + 0.5)
-        starts = np.maximum((center - support + 0.5).astype(np.int64), 0)
-        taps = np.minimum((center + support + 0.5).astype(np.int64), src) - starts
-        j = np.arange(max(int(taps.max()), 1) if taps.size else 1)
-        weights = np.clip(1.0 - np.abs((j + starts[..., None] - center[..., None] + 0.5) * inv[..., None]), 0, None)
-        weights[j >= taps[..., None]] = 0.0
-        total = weights[..., 0].copy()
-        for k in range(1, weights.shape[-1]):  # left to right (numpy's sum pairs them from 8 taps on)
-            total += weights[..., k]
-        weights /= total[..., None]
-    if flips is not None:
-        reverse = np.asarray(flips, bool)
-        starts[reverse] = starts[reverse, ::-1]
-        weights[reverse] = weights[reverse, ::-1]
-    return torch.from_numpy(np.ascontiguousarray(starts)), torch.from_numpy(weights.astype(np.float32))
-
-
-def check_range(name: str, value) -> tuple[float, float]:
-    """A (low, high) pair of positive finite numbers with low <= high (RandomResizedCrop's scale and ratio)."""
-    try:
-        low, high = (float(v) for v in value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}") from exc
-    if not (0.0 < low <= high < math.inf):
-        raise ValueError(f"{name} must be a (low, high) pair with 0 < low <= high, got {value!r}")
-    return low, high
-
-
-def check_probability(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
-def check_pair(name: str, value) -> tuple[int, int]:
-    """An int n (meaning (n, n)) or an (h, w) pair of ints, each >= 1."""
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        return (V.check_size(f"{name}[0]", value[0], minimum=1, maximum=V.MAX_SIDE),
-                V.check_size(f"{name}[1]", value[1], minimum=1, maximum=V.MAX_SIDE))
-    if isinstance(value, (tuple, list)):
-        raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-    side = V.check_size(name, value, minimum=1, maximum=V.MAX_SIDE)
-    return side, side
-
-
-def check_resize(value) -> int | tuple[int, int]:
-    """Resize's target: an int (the short side, as torchvision's `Resize(int)`) or an (h, w) pair."""
-    if isinstance(value, (tuple, list)):
-        return check_pair("resize", value)
-    return V.check_size("resize", value, minimum=1, maximum=V.MAX_SIDE)
-
-
-def _check_boxes(boxes, sizes: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-    """(N, 4) integer (top, left, height, width) boxes, each non-empty and inside its image."""
-    if isinstance(boxes, torch.Tensor) and (boxes.is_floating_point() or boxes.is_complex() or
-                                            boxes.dtype == torch.bool):
-        raise ValueError(f"boxes must hold integers (top, left, height, width), got dtype {boxes.dtype}")
-    try:
-        array = np.asarray(boxes.cpu() if isinstance(boxes, torch.Tensor) else boxes)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"boxes must be an (N, 4) array of ints, got {type(boxes).__name__}") from exc
-    if array.shape != (len(sizes), 4) or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {len(sizes)} images, "
-                         f"got shape {array.shape} of {array.dtype}")
-    out = []
-    for i, ((top, left, h, w), (ih, iw)) in enumerate(zip(array.tolist(), sizes)):
+        if isinstance(boxes, np.ndarray):
+            if not np.issubdtype(boxes.dtype, np.integer):
+                raise ValueError(f"boxes must hold integers (top, left, height, width), got dtype {boxes.dtype}")
+            boxes = boxes.tolist()
+        if isinstance(boxes, (str, bytes)) or not isinstance(boxes, (list, tuple)):
+            raise ValueError(f"boxes must be an (N, 4) array of ints, got {type(boxes).__name__}")
+        rows = [list(b) if isinstance(b, (list, tuple)) else [b] for b in boxes]
+        if len(rows) != n or any(len(r) != 4 for r in rows):
+            raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
+                             f"got {boxes!r}")
+        bad = next(((i, v) for i, r in enumerate(rows) for v in r if not _is_int(v)), None)
+        if bad is not None:
+            raise ValueError(f"boxes[{bad[0]}] must hold ints (top, left, height, width), got {bad[1]!r} "
+                             f"({type(bad[1]).__name__})")
+        tensor = None
+    for i, ((top, left, h, w), (ih, iw)) in enumerate(zip(rows, sizes)):
         if h <= 0 or w <= 0 or top < 0 or left < 0 or top + h > ih or left + w > iw:
             raise ValueError(f"boxes[{i}] = (top={top}, left={left}, height={h}, width={w}) must be non-empty and lie "
                              f"inside images[{i}] ({ih}x{iw})")
-        out.append((top, left, h, w))
-    return out
+    return tensor if tensor is not None else torch.tensor(rows, dtype=torch.int64).reshape(n, 4)
 
 
-def _check_flips(flips, n: int) -> list[bool]:
+def _flip_tensor(flips, n: int) -> torch.Tensor | None:
+    """None, or an (N,) bool CPU tensor (from N bools, or a bool tensor)."""
     if flips is None:
-        return [False] * n
-    values = flips.tolist() if isinstance(flips, (torch.Tensor, np.ndarray)) else list(flips)
-    if len(values) != n or not all(isinstance(v, (bool, np.bool_)) for v in values):
+        return None
+    if isinstance(flips, torch.Tensor):
+        if flips.dtype != torch.bool or tuple(flips.shape) != (n,):
+            raise ValueError(f"flips must be {n} bools (one per image), got a {flips.dtype} tensor of shape "
+                             f"{tuple(flips.shape)}")
+        return flips.cpu()
+    values = flips.tolist() if isinstance(flips, np.ndarray) else flips
+    if not isinstance(values, (list, tuple)) or len(values) != n or \
+            not all(isinstance(v, (bool, np.bool_)) for v in values):
         raise ValueError(f"flips must be {n} bools (one per image), got {flips!r}")
-    return [bool(v) for v in values]
+    return torch.tensor([bool(v) for v in values], dtype=torch.bool)
 
 
 def _checked_source(images, norm, interpolation, antialias):
@@ -203,15 +92,19 @@ def _checked_source(images, norm, interpolation, antialias):
     return BatchSource.of(images, norm), norm, interpolation, antialias
 
 
+def _check_batch(src, out_hw: tuple[int, int], norm, dtype, culprit: str) -> torch.dtype:
+    """The checked dtype, and the batch's size refused (naming `culprit`) before any table is built."""
+    dtype = V.check_float_dtype(dtype)
+    V.check_batch_bytes([len(src.sizes), src.channels, *out_hw], dtype if norm is not None else torch.uint8, culprit)
+    return dtype
+
+
 def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, input_order: str, dtype,
                     channels_last: bool, device, out) -> torch.Tensor:
     """Runs fastload::resized_crop_batch on the checked images with the (starts, weights) tables of each axis."""
-    dtype = V.check_float_dtype(dtype)
     channels_last = V.check_bool("channels_last", channels_last)
     input_order = V.check_order("input_order", input_order)
-    normalized = norm is not None
     n = len(src.sizes)
-    V.check_batch_bytes([n, src.channels, *out_hw], dtype if normalized else torch.uint8, "size")
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, out_hw, out_dtype, channels_last, device)
     src = src.to(device)
@@ -236,11 +129,11 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
 
     Args:
         images: a sequence of (H, W, C) uint8 images (numpy or torch, any strides, equal C) or a `PackedImages`.
-        boxes: (N, 4) ints (tensor, array or list) of (top, left, height, width) in each image's pixels, as
-            torchvision's `resized_crop` takes them (`random_resized_crop_params` draws them).
+        boxes: (N, 4) ints (int tensor, array or nested lists; bools refused) of (top, left, height, width) in each
+            image's pixels, as torchvision's `resized_crop` takes them (`random_resized_crop_params` draws them).
         size: the output (h, w), or an int for a square.
         norm: the model's `Normalization`; None gives an (N, h, w, C) uint8 batch in the input's channel order.
-        flips: optional N bools: flip image i horizontally after the crop.
+        flips: optional N bools (a list or a bool tensor): flip image i horizontally after the crop.
         interpolation, antialias: "bilinear" with antialias=True is torchvision's `resize(..., antialias=True)`
             (within 1 grey level of it on uint8 images); antialias=False uses OpenCV INTER_LINEAR coordinates, like
             `resize_pad_batch`; "nearest" is torch's nearest.
@@ -251,13 +144,14 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
     """
     src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
     out_h, out_w = check_pair("size", size)
-    boxes = _check_boxes(boxes, src.sizes)
-    flips = _check_flips(flips, len(boxes))
-    top, left, bh, bw = np.asarray(boxes, np.int64).reshape(-1, 4).T
-    y_starts, y_weights = axis_table(bh, out_h, np.full_like(bh, out_h), 0 * bh, interpolation, antialias)
-    x_starts, x_weights = axis_table(bw, out_w, np.full_like(bw, out_w), 0 * bw, interpolation, antialias, flips)
-    ys = (y_starts + torch.from_numpy(top)[:, None], y_weights)
-    xs = (x_starts + torch.from_numpy(left)[:, None], x_weights)
+    boxes = _box_tensor(boxes, src.sizes)
+    flips = _flip_tensor(flips, len(src.sizes))
+    dtype = _check_batch(src, (out_h, out_w), norm, dtype, "size")
+    top, left, bh, bw = boxes.unbind(1)
+    mode, zero = table_mode(interpolation, antialias), torch.zeros_like(bh)
+    y_starts, y_weights = axis_table(bh, out_h, torch.full_like(bh, out_h), zero, mode)
+    x_starts, x_weights = axis_table(bw, out_w, torch.full_like(bw, out_w), zero, mode, flips)
+    ys, xs = (y_starts + top[:, None], y_weights), (x_starts + left[:, None], x_weights)
     return _resample_batch(src, ys, xs, (out_h, out_w), norm, input_order, dtype, channels_last, device, out)
 
 
@@ -281,7 +175,9 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
     src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
     crop_h, crop_w = check_pair("crop", crop)
     resize = check_resize(resize)
-    geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left)
+    check_crop_fits(resize, (crop_h, crop_w))
+    dtype = _check_batch(src, (crop_h, crop_w), norm, dtype, "crop")
+    geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left); SymInts under torch.compile
     for i, (h, w) in enumerate(src.sizes):
         if h == 0 or w == 0:
             raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
@@ -289,9 +185,10 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
         if crop_h > rh or crop_w > rw:
             raise ValueError(f"crop {crop_h}x{crop_w} does not fit in images[{i}] resized to {rh}x{rw} (resize)")
         geometry.append((h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w)))
-    h, w, rh, rw, top, left = np.asarray(geometry, np.int64).reshape(-1, 6).T
-    ys = axis_table(h, crop_h, rh, top, interpolation, antialias)
-    xs = axis_table(w, crop_w, rw, left, interpolation, antialias)
+    g = torch.tensor(geometry, dtype=torch.int64).reshape(-1, 6)
+    mode = table_mode(interpolation, antialias)
+    ys = axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode)
+    xs = axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
     return _resample_batch(src, ys, xs, (crop_h, crop_w), norm, input_order, dtype, channels_last, device, out)
 
 

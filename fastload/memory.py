@@ -6,6 +6,9 @@ forked DataLoader worker starts with an empty cache. Model: ``torch.cuda.memory_
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import torch
 
 from fastload import _ops
@@ -33,12 +36,25 @@ def empty_cache() -> None:
     torch.ops.fastload._cpu_cache_empty()
 
 
+def _physical_megabytes() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    except (ValueError, OSError):  # not reported here: a bound no real cache reaches
+        return 1 << 40
+
+
 def set_cpu_cache_limit(megabytes: int) -> None:
     """Bounds the free blocks the CPU output cache keeps, in MiB (an int >= 0; 0 turns caching off: outputs then come
-    from and return to the ordinary allocator). Overrides ``FASTLOAD_CPU_CACHE_MB``; trims the cache at once."""
+    from and return to the ordinary allocator). More than the machine's memory is clamped to it, with a warning.
+    Overrides ``FASTLOAD_CPU_CACHE_MB``; trims the cache at once."""
     if isinstance(megabytes, bool) or not isinstance(megabytes, int):
         raise TypeError(f"megabytes must be an int (MiB), got {type(megabytes).__name__}")
     if megabytes < 0:
         raise ValueError(f"megabytes must be >= 0, got {megabytes}")
     _require_compiled("set_cpu_cache_limit")
+    ram = _physical_megabytes()
+    if megabytes > ram:
+        warnings.warn(f"set_cpu_cache_limit({megabytes}) is more than this machine's memory ({ram} MiB); the CPU "
+                      f"output cache is bounded by {ram} MiB", RuntimeWarning, stacklevel=2)
+        megabytes = ram
     torch.ops.fastload._cpu_cache_set_limit(megabytes << 20)

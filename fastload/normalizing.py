@@ -10,6 +10,49 @@ from fastload import _validation as V
 from fastload.normalization import Normalization, channel_map, kernel_stats
 
 
+def _check_normalized(x, norm: Normalization) -> torch.Tensor:
+    """A normalized float (C, H, W) / (N, C, H, W) tensor with norm's channel count, detached."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dtype not in V.FLOAT_DTYPES:
+        raise TypeError(f"x must be a normalized float32, float16 or bfloat16 tensor, got {x.dtype}")
+    if x.dim() not in (3, 4):
+        raise ValueError(f"x must be (C, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
+    if x.shape[-3] != norm.channels:
+        raise ValueError(f"x has {x.shape[-3]} channel(s) in dim -3 but norm describes {norm.channels}: {norm}")
+    return x.detach()
+
+
+def _check_sizes(sizes, x: torch.Tensor) -> list[tuple[int, int]]:
+    """`sizes` as a list of (h, w) ints: one per image of the 4-D `x`, each inside the tensor."""
+    if x.dim() != 4:
+        raise ValueError(f"sizes needs a batch x of shape (N, C, H, W), got shape {tuple(x.shape)}")
+    if isinstance(sizes, torch.Tensor):
+        if sizes.dtype.is_floating_point or sizes.dtype == torch.bool:
+            raise TypeError(f"sizes must hold integers, got {sizes.dtype}")
+        sizes = sizes.tolist()
+    elif isinstance(sizes, np.ndarray):
+        sizes = sizes.tolist()
+    try:
+        pairs = [tuple(pair) for pair in sizes]
+    except TypeError:
+        raise TypeError("sizes must be an (N, 2) tensor or a sequence of (h, w) pairs") from None
+    n, _, height, width = x.shape
+    if len(pairs) != n:
+        raise ValueError(f"sizes must have one (h, w) per image: x holds {n} images, got {len(pairs)} sizes")
+    out = []
+    for i, pair in enumerate(pairs):
+        if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
+            raise ValueError(f"sizes[{i}] must be an (h, w) pair of ints, got {pair!r}")
+        h, w = int(pair[0]), int(pair[1])
+        if h < 0 or w < 0:
+            raise ValueError(f"sizes[{i}] = {(h, w)} is negative")
+        if h > height or w > width:
+            raise ValueError(f"sizes[{i}] = {(h, w)} is larger than the tensor's (H, W) = {(height, width)}")
+        out.append((h, w))
+    return out
+
+
 def normalize(
     img,
     norm: Normalization,
@@ -72,7 +115,7 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
     """
     norm = V.check_norm(norm)
     output_order = V.check_order("output_order", output_order)
-    x = V.check_normalized(x, norm)
+    x = _check_normalized(x, norm)
     cmap = channel_map(norm.channels, norm.order, output_order)
     mean = [norm.mean[k] for k in cmap]
     std = [norm.std[k] for k in cmap]
@@ -86,7 +129,7 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
     op = _ops.pick("denormalize", x.device)
     if sizes is None:
         return op(x, mean, std, cmap)
-    return [op(x[i, :, :h, :w], mean, std, cmap) for i, (h, w) in enumerate(V.check_sizes(sizes, x))]
+    return [op(x[i, :, :h, :w], mean, std, cmap) for i, (h, w) in enumerate(_check_sizes(sizes, x))]
 
 
 def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None) -> list:
@@ -97,8 +140,8 @@ def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str =
     """
     norm = V.check_norm(norm)
     output_order = V.check_order("output_order", output_order)
-    x = V.check_normalized(x, norm)
-    crops = V.check_sizes(sizes, x) if sizes is not None else None
+    x = _check_normalized(x, norm)
+    crops = _check_sizes(sizes, x) if sizes is not None else None
     host = denormalize(x, norm, output_order=output_order).cpu().numpy()
     if host.ndim == 3:
         return [host]

@@ -11,6 +11,7 @@ import torch
 
 from fastload import _ops
 from fastload import _validation as V
+from fastload.batching import PaddedBatch
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
@@ -48,10 +49,17 @@ def _image_batches(images) -> Iterable:
         yield list(images)
     elif isinstance(images, Iterable):
         for item in images:
-            if isinstance(item, Mapping):
-                item = item.get("img", item.get("image"))
+            sizes = None
+            if isinstance(item, PaddedBatch):
+                item, sizes = item.images, item.sizes.tolist()
+            elif isinstance(item, Mapping):
+                item, sizes = item.get("img", item.get("image")), item.get("img_shape")
             elif isinstance(item, tuple):
                 item = item[0]
+            if sizes is not None and isinstance(item, torch.Tensor) and item.ndim == 4:
+                # A padded batch (PadCollate's dict batches, pad_batch's result): only each image's own pixels.
+                yield [img[:h, :w] for img, (h, w) in zip(item, sizes)]
+                continue
             yield from _image_batches(item if not (hasattr(item, "ndim") and item.ndim == 3) else [item])
     else:
         raise TypeError(f"compute_mean_std: cannot read images from {type(images).__name__}")
@@ -61,6 +69,9 @@ def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") ->
     """Per-channel mean and (population) std of a dataset, in pixel units and the channel order the model uses.
 
     `images`: a sequence of HWC uint8 images, a PackedImages, or a DataLoader yielding them (dict samples: "img").
+    Padded batches count only their images' own pixels, read through the sizes they carry (`img_shape` of
+    PadCollate's dict batches, `PaddedBatch.sizes`); a padded tuple batch carries none, so give such a loader dict
+    samples, or the dataset itself.
     Streams over the data with the fused `channel_stats` op (exact integer sums on CPU or CUDA), so the result
     equals numpy's float64 mean/std to rounding.
     """

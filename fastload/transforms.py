@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from fastload import _validation as V
+from fastload import crop_geometry as G
 from fastload import crops
 from fastload.normalizing import denormalize, normalize
 from fastload.resizing import INTERPOLATIONS
@@ -155,16 +156,14 @@ class RandomResizedCropNormalize(_CropNormalize):
                  antialias: bool = True, interpolation: str = "bilinear", input_order: str = "bgr",
                  dtype: torch.dtype = torch.float32):
         super().__init__(norm, antialias, interpolation, input_order, dtype)
-        self.size = crops.check_pair("size", size)
-        self.scale, self.ratio = crops.check_range("scale", scale), crops.check_range("ratio", ratio)
-        self.flip_p = crops.check_probability("flip_p", flip_p)
+        self.size = G.check_pair("size", size)
+        self.scale, self.ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
+        self.flip_p = G.check_probability("flip_p", flip_p)
 
     def forward(self, img) -> torch.Tensor:
         img, order = _image_and_order(img, self.input_order)
-        h, w = img.shape[:2]
-        box = crops.random_resized_crop_params(h, w, self.scale, self.ratio)
-        flip = bool(torch.rand(1) < self.flip_p)
-        return crops.resized_crop_batch([img], [box], self.size, self.norm, flips=[flip], **self._options(order))[0]
+        boxes, flips = G.draw_crops([V.as_image_tensor(img)[0].shape[:2]], self.scale, self.ratio, self.flip_p, "img")
+        return crops.resized_crop_batch([img], boxes, self.size, self.norm, flips=flips, **self._options(order))[0]
 
     def extra_repr(self) -> str:
         return f"size={self.size}, norm={self.norm}, scale={self.scale}, ratio={self.ratio}, flip_p={self.flip_p}"
@@ -177,8 +176,9 @@ class ResizeCenterCropNormalize(_CropNormalize):
     def __init__(self, resize, crop, norm: Normalization, antialias: bool = True, interpolation: str = "bilinear",
                  input_order: str = "bgr", dtype: torch.dtype = torch.float32):
         super().__init__(norm, antialias, interpolation, input_order, dtype)
-        self.resize = crops.check_resize(resize)
-        self.crop = crops.check_pair("crop", crop)
+        self.resize = G.check_resize(resize)
+        self.crop = G.check_pair("crop", crop)
+        G.check_crop_fits(self.resize, self.crop)
 
     def forward(self, img) -> torch.Tensor:
         img, order = _image_and_order(img, self.input_order)

@@ -15,6 +15,7 @@ from torchvision.transforms.v2 import functional as F
 
 import fastload as fl
 import harness
+from fastload import crop_tables
 from harness import Bad, OpTest, Sample
 from images import random_norm
 
@@ -172,6 +173,7 @@ RESIZED_CROP = OpTest("resized_crop_batch", fl.resized_crop_batch, samples, orac
 test_backends = harness.backend_test(RESIZED_CROP)
 test_property = harness.property_test(RESIZED_CROP, max_examples=30)
 test_opcheck = harness.opcheck_test(RESIZED_CROP, layouts=("contiguous", "flipped"))
+test_compile = harness.compile_test(RESIZED_CROP)
 
 IMG = np.zeros((10, 12, 3), np.uint8)
 
@@ -353,10 +355,13 @@ def test_tap_tables_from_cpp_equal_numpys(mode, rng):
         resized = np.maximum(dst + rng.integers(0, 50, n), 1) if rng.integers(2) else rng.integers(dst, 4 * dst, n)
         offset = np.array([int(rng.integers(0, r - dst + 1)) for r in resized], np.int64)
         flips = [bool(f) for f in rng.integers(0, 2, n)] if rng.integers(2) else None
-        want = fl.crops.numpy_axis_table(src, dst, resized, offset, mode, flips)
-        got = torch.ops.fastload._crop_axis_table([int(v) for v in src], dst, [int(v) for v in resized],
-                                                  [int(v) for v in offset], mode,
-                                                  [] if flips is None else [int(f) for f in flips])
+        want = crop_tables.numpy_axis_table(src, dst, resized, offset, mode, flips)
+        flip_tensor = torch.tensor([] if flips is None else flips, dtype=torch.bool)
+        args = (torch.from_numpy(src.astype(np.int64)), dst, torch.from_numpy(resized.astype(np.int64)),
+                torch.from_numpy(offset), mode, flip_tensor)
+        got = torch.ops.fastload._crop_axis_table(*args)
+        if n:
+            torch.library.opcheck(torch.ops.fastload._crop_axis_table.default, args)
         for a, b in zip(got, want):
             assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), (mode, n, dst, list(src))
 

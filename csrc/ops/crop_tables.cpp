@@ -18,16 +18,35 @@ namespace {
 // numpy's float -> int64 cast: truncation toward zero.
 int64_t truncate(double v) { return static_cast<int64_t>(v); }
 
-std::tuple<at::Tensor, at::Tensor> crop_axis_table(at::IntArrayRef src, int64_t dst, at::IntArrayRef resized,
-                                                   at::IntArrayRef offset, c10::string_view mode,
-                                                   at::IntArrayRef flips) {
+// A 1-D int64 CPU tensor of n values (flips: bool, or empty for none), read as a contiguous copy.
+at::Tensor per_image(const at::Tensor& t, int64_t n, at::ScalarType type, const char* name, bool may_be_empty) {
+  TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == type && t.dim() == 1 &&
+                  (t.size(0) == n || (may_be_empty && t.size(0) == 0)),
+              "fastload::_crop_axis_table: ", name, " must be a 1-D ", type, " CPU tensor of one value per image (",
+              n, "), got ", t.scalar_type(), " of shape ", t.sizes(), " on ", t.device());
+  return t.contiguous();
+}
+
+std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int64_t dst, const at::Tensor& resized_t,
+                                                   const at::Tensor& offset_t, c10::string_view mode,
+                                                   const at::Tensor& flips_t) {
   const char* op = "fastload::_crop_axis_table";
-  const int64_t n = static_cast<int64_t>(src.size());
-  TORCH_CHECK(static_cast<int64_t>(resized.size()) == n && static_cast<int64_t>(offset.size()) == n &&
-                  (flips.empty() || static_cast<int64_t>(flips.size()) == n) && dst >= 1,
-              op, ": src, resized, offset (and flips) need one value per image, dst >= 1");
+  const int64_t n = src_t.dim() == 1 ? src_t.size(0) : -1;
+  TORCH_CHECK(n >= 0 && dst >= 1, op, ": src must be 1-D (one span per image) and dst >= 1, got src of shape ",
+              src_t.sizes(), " and dst ", dst);
+  const at::Tensor src_c = per_image(src_t, n, at::kLong, "src", false);
+  const at::Tensor resized_c = per_image(resized_t, n, at::kLong, "resized", false);
+  const at::Tensor offset_c = per_image(offset_t, n, at::kLong, "offset", false);
+  const at::Tensor flips_c = per_image(flips_t, n, at::kBool, "flips", true);
+  const int64_t* src = src_c.data_ptr<int64_t>();
+  const int64_t* resized = resized_c.data_ptr<int64_t>();
+  const int64_t* offset = offset_c.data_ptr<int64_t>();
+  const bool* flips = flips_c.numel() ? flips_c.data_ptr<bool>() : nullptr;
+  // Checked before anything is allocated: the values come from tensors (under torch.compile nothing else checks).
   for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK(src[i] >= 1 && resized[i] >= 1, op, ": src and resized must be >= 1");
+    TORCH_CHECK(src[i] >= 1 && resized[i] >= 1 && offset[i] >= 0 && offset[i] <= resized[i] - dst, op,
+                ": image ", i, " has src ", src[i], ", resized ", resized[i], ", offset ", offset[i],
+                "; src and resized must be >= 1 and the ", dst, " outputs must lie inside the resized span");
   }
   at::Tensor starts = at::empty({n, dst}, at::kLong);
   int64_t* s = starts.data_ptr<int64_t>();
@@ -89,7 +108,7 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(at::IntArrayRef src, int64_t 
   at::Tensor weights = at::empty({n, dst, k}, at::kFloat);
   float* out = weights.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
-    const bool flip = !flips.empty() && flips[i] != 0;  // a horizontal flip after the crop: outputs reversed
+    const bool flip = flips != nullptr && flips[i];  // a horizontal flip after the crop: outputs reversed
     if (flip) std::reverse(s + i * dst, s + (i + 1) * dst);
     for (int64_t j = 0; j < dst; ++j) {
       const double* from = w.data() + (i * dst + (flip ? dst - 1 - j : j)) * k;
@@ -102,9 +121,9 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(at::IntArrayRef src, int64_t 
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def("_crop_axis_table(int[] src, int dst, int[] resized, int[] offset, str mode, int[] flips) -> "
-        "(Tensor, Tensor)",
-        &crop_axis_table);
+  m.def("_crop_axis_table(Tensor src, int dst, Tensor resized, Tensor offset, str mode, Tensor flips) -> "
+        "(Tensor, Tensor)");
+  m.impl("_crop_axis_table", c10::DispatchKey::CPU, &crop_axis_table);
 }
 
 }  // namespace fastload

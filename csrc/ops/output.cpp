@@ -18,6 +18,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -37,17 +38,27 @@ size_t block_size(size_t n) {
   return s;
 }
 
+int64_t physical_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
+}
+
 int64_t default_limit() {
   if (const char* mb = std::getenv("FASTLOAD_CPU_CACHE_MB")) {
     char* end = nullptr;
-    const long long v = std::strtoll(mb, &end, 10);
+    errno = 0;
+    const long long v = std::strtoll(mb, &end, 10);  // LLONG_MAX (ERANGE) past the range: clamped below
     TORCH_CHECK(end != mb && *end == '\0' && v >= 0, "FASTLOAD_CPU_CACHE_MB must be a whole number of MiB >= 0, got '",
                 mb, "'");
+    const int64_t ram_mb = physical_bytes() >> 20;
+    if (v > ram_mb) {
+      TORCH_WARN("FASTLOAD_CPU_CACHE_MB=", mb, " is more than this machine's memory (", ram_mb,
+                 " MiB); the CPU output cache is bounded by ", ram_mb, " MiB");
+      return ram_mb << 20;
+    }
     return static_cast<int64_t>(v) << 20;
   }
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  const int64_t eighth = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 8 : int64_t{1} << 30;
-  return std::min<int64_t>(int64_t{1} << 30, eighth);
+  return std::min<int64_t>(int64_t{1} << 30, physical_bytes() / 8);
 }
 
 struct Block {

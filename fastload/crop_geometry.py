@@ -1,0 +1,122 @@
+"""Classification crop geometry, as plain Python: torchvision's RandomResizedCrop sampling and Resize + CenterCrop
+sizes, and the checks of their arguments (each error names the argument)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from fastload import _validation as V
+
+
+def check_range(name: str, value) -> tuple[float, float]:
+    """A (low, high) pair of positive finite numbers with low <= high (RandomResizedCrop's scale and ratio); bools,
+    NaN and pairs of another length are refused."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    items = list(value) if isinstance(value, (tuple, list)) else None
+    if items is None or len(items) != 2 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                   for v in items):
+        raise ValueError(f"{name} must be a (low, high) pair of numbers, got {value!r}")
+    low, high = float(items[0]), float(items[1])
+    if not (0.0 < low <= high < math.inf):
+        raise ValueError(f"{name} must be a (low, high) pair with 0 < low <= high (finite), got {value!r}")
+    return low, high
+
+
+def check_probability(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_pair(name: str, value) -> tuple[int, int]:
+    """An int n (meaning (n, n)) or an (h, w) pair of ints, each >= 1."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (V.check_size(f"{name}[0]", value[0], minimum=1, maximum=V.MAX_SIDE),
+                V.check_size(f"{name}[1]", value[1], minimum=1, maximum=V.MAX_SIDE))
+    if isinstance(value, (tuple, list)):
+        raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
+    side = V.check_size(name, value, minimum=1, maximum=V.MAX_SIDE)
+    return side, side
+
+
+def check_resize(value) -> int | tuple[int, int]:
+    """Resize's target: an int (the short side, as torchvision's `Resize(int)`) or an (h, w) pair."""
+    if isinstance(value, (tuple, list)):
+        return check_pair("resize", value)
+    return V.check_size("resize", value, minimum=1, maximum=V.MAX_SIDE)
+
+
+def check_crop_fits(resize, crop: tuple[int, int]) -> None:
+    """Refuses an eval geometry no image can satisfy: the (h, w) `crop` larger than an (h, w) `resize`, or, for an
+    int `resize` (the short side), both crop sides longer than it (a landscape image is then `resize` high, a portrait
+    one `resize` wide)."""
+    ch, cw = crop
+    if isinstance(resize, tuple):
+        if ch > resize[0] or cw > resize[1]:
+            raise ValueError(f"crop {ch}x{cw} does not fit in images resized to {resize[0]}x{resize[1]} (resize)")
+    elif min(ch, cw) > resize:
+        raise ValueError(f"crop {ch}x{cw} does not fit in any image whose short side is resized to {resize} (resize)")
+
+
+def random_resized_crop_params(height: int, width: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                               generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
+    """(top, left, h, w) of a random crop of an image of `height` x `width` (ints >= 1), drawn exactly as
+    torchvision's `RandomResizedCrop` draws it (v1 `get_params` and v2 alike): the same RNG calls in the same order,
+    ten attempts, then the central crop clamped to `ratio`. `scale` and `ratio` are (low, high) pairs of positive
+    numbers. With `generator=None` the global torch RNG is used, as torchvision does, so a pipeline seeded like a
+    torchvision one crops the same boxes."""
+    height = V.check_size("height", height, minimum=1, maximum=V.MAX_SIDE)
+    width = V.check_size("width", width, minimum=1, maximum=V.MAX_SIDE)
+    scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    area = height * width
+    log_ratio = torch.log(torch.tensor(ratio))
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
+        aspect_ratio = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator)).item()
+        w = int(round(math.sqrt(target_area * aspect_ratio)))
+        h = int(round(math.sqrt(target_area / aspect_ratio)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, size=(1,), generator=generator).item())
+            left = int(torch.randint(0, width - w + 1, size=(1,), generator=generator).item())
+            return top, left, h, w
+    in_ratio = float(width) / float(height)
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        h, w = height, width
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> tuple[list, list]:
+    """RandomResizedCrop boxes and RandomHorizontalFlip draws for images of (h, w) `sizes`, in torchvision's order
+    (the box, then the flip, image after image); an empty image is a ValueError naming it (`name` formatted with
+    its index)."""
+    boxes, flips = [], []
+    for i, (h, w) in enumerate(sizes):
+        if h == 0 or w == 0:
+            raise ValueError(f"{name.format(i)} is empty ({h}x{w}) and cannot be cropped")
+        boxes.append(random_resized_crop_params(h, w, scale, ratio))
+        flips.append(bool(torch.rand(1) < flip_p))  # RandomHorizontalFlip's draw
+    return boxes, flips
+
+
+def resized_short_side(height: int, width: int, size: int) -> tuple[int, int]:
+    """torchvision's `Resize(size)` with an int: the short side becomes `size`, the long side
+    int(size * long / short) (truncated). Returns (h, w)."""
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = size, int(size * long / short)
+    return (new_long, new_short) if width <= height else (new_short, new_long)
+
+
+def center_crop_anchor(height: int, width: int, crop_h: int, crop_w: int) -> tuple[int, int]:
+    """torchvision's `CenterCrop` anchor (top, left) of a crop_h x crop_w window in a height x width image."""
+    return int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
