@@ -75,6 +75,12 @@ def random_resized_crop_params(height: int, width: int, scale=(0.08, 1.0), ratio
     scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return _sample_box(height, width, scale, ratio, generator)
+
+
+def _sample_box(height: int, width: int, scale: tuple[float, float], ratio: tuple[float, float],
+                generator: torch.Generator | None) -> tuple[int, int, int, int]:
+    """`random_resized_crop_params` on checked arguments."""
     area = height * width
     log_ratio = torch.log(torch.tensor(ratio))
     for _ in range(10):
@@ -100,11 +106,12 @@ def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> 
     """RandomResizedCrop boxes and RandomHorizontalFlip draws for images of (h, w) `sizes`, in torchvision's order
     (the box, then the flip, image after image); an empty image is a ValueError naming it (`name` formatted with
     its index)."""
+    scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
     boxes, flips = [], []
-    for i, (h, w) in enumerate(sizes):
+    for i, (h, w) in enumerate(sizes):  # sizes of checked images: ints
         if h == 0 or w == 0:
             raise ValueError(f"{name.format(i)} is empty ({h}x{w}) and cannot be cropped")
-        boxes.append(random_resized_crop_params(h, w, scale, ratio))
+        boxes.append(_sample_box(int(h), int(w), scale, ratio, None))
         flips.append(bool(torch.rand(1) < flip_p))  # RandomHorizontalFlip's draw
     return boxes, flips
 

@@ -51,14 +51,15 @@ def _box_tensor(boxes, sizes: list[tuple[int, int]]) -> torch.Tensor:
             boxes = boxes.tolist()
         if isinstance(boxes, (str, bytes)) or not isinstance(boxes, (list, tuple)):
             raise ValueError(f"boxes must be an (N, 4) array of ints, got {type(boxes).__name__}")
-        rows = [list(b) if isinstance(b, (list, tuple)) else [b] for b in boxes]
+        rows = [b if isinstance(b, (list, tuple)) else (b,) for b in boxes]
         if len(rows) != n or any(len(r) != 4 for r in rows):
             raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
                              f"got {boxes!r}")
-        bad = next(((i, v) for i, r in enumerate(rows) for v in r if not _is_int(v)), None)
-        if bad is not None:
-            raise ValueError(f"boxes[{bad[0]}] must hold ints (top, left, height, width), got {bad[1]!r} "
-                             f"({type(bad[1]).__name__})")
+        for i, r in enumerate(rows):
+            for v in r:
+                if type(v) is not int and not _is_int(v):  # bools are ints to Python, not to a box
+                    raise ValueError(f"boxes[{i}] must hold ints (top, left, height, width), got {v!r} "
+                                     f"({type(v).__name__})")
         tensor = None
     for i, ((top, left, h, w), (ih, iw)) in enumerate(zip(rows, sizes)):
         if h <= 0 or w <= 0 or top < 0 or left < 0 or top + h > ih or left + w > iw:
