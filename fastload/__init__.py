@@ -9,6 +9,8 @@ from fastload.batching import PaddedBatch, pack_images, pad_batch
 from fastload.collate import CropCollate, PadCollate
 from fastload.crop_geometry import center_crop_anchor, random_resized_crop_params, resized_short_side
 from fastload.crops import resize_center_crop_batch, resized_crop_batch
+from fastload.datasets import ImageFiles, ImageFolder
+from fastload.decoding import EncodedImage, decode_image, image_size
 from fastload.geometry import rescale_size
 from fastload.loader import DevicePrefetcher
 from fastload.memory import cpu_cache_stats, empty_cache, set_cpu_cache_limit
@@ -25,7 +27,10 @@ __all__ = [
     "CAFFE",
     "CropCollate",
     "DevicePrefetcher",
+    "EncodedImage",
     "IMAGENET",
+    "ImageFiles",
+    "ImageFolder",
     "Normalization",
     "PackedImages",
     "PadCollate",
@@ -36,9 +41,11 @@ __all__ = [
     "compute_mean_std",
     "conv_output_size",
     "cpu_cache_stats",
+    "decode_image",
     "denormalize",
     "empty_cache",
     "functional",
+    "image_size",
     "load_pretrained",
     "normalize",
     "pack_images",

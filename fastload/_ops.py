@@ -102,16 +102,22 @@ except Exception as exc:  # ImportError, or an undefined symbol from a torch ver
     )
 
 
+# Every operator name the dispatcher knows once the extension has loaded (read once).
+DEFINED = frozenset(torch._C._dispatch_get_all_op_names()) if load_error is None else frozenset()
+
+
+def defines(qualified_name: str) -> bool:
+    """Whether the loaded build defines the op `qualified_name` ("fastload::_jpeg_decode"): some are optional."""
+    return qualified_name in DEFINED
+
+
 def _registered_kernels(namespace: str) -> frozenset[tuple[str, str]]:
     """(op, device type) pairs with a kernel registered under `namespace` ('fastload', or 'fastload_emulation', which
     only an emulation build defines); looked up once, since asking the dispatcher on every call would also break
     torch.compile's tracing. An op the loaded build does not define is simply absent: the dispatcher's kernel query
     raises for undefined ops, so the defined names are read first."""
-    if load_error is not None:
-        return frozenset()
-    defined = set(torch._C._dispatch_get_all_op_names())
     return frozenset((op.name, device) for op in OPS.values() for device in op.devices
-                     if f"{namespace}::{op.name}" in defined
+                     if f"{namespace}::{op.name}" in DEFINED
                      and torch._C._dispatch_has_kernel_for_dispatch_key(f"{namespace}::{op.name}", device.upper()))
 
 

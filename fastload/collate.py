@@ -7,72 +7,25 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import default_collate
 
 from fastload import _validation as V
 from fastload import crop_geometry as G
 from fastload import crops, reference, ring
 from fastload.batching import pack_images, pad_batch
+from fastload.decode_batch import BatchDecoder, encoded
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 from fastload.pil import is_pil_image, pil_to_array
-from fastload.utils import labels_to_tensor, to_tensor
+from fastload.samples import (LABEL_MODES, checked_labels, describe_sample, empty_like_others, kept_samples,
+                              per_image_values)
+from fastload.utils import to_tensor
 
-LABEL_MODES = (None, "classification", "detection")
-# Keys that identify a sample to a person reading an error (in this order of preference).
-IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx")
-
-
-def describe_sample(samples: Sequence, i: int) -> str:
-    """'sample 5 of the batch' plus an identifying key of a dict sample when it has one."""
-    text = f"sample {i} of the batch"
-    if isinstance(samples[i], Mapping):
-        key = next((k for k in IDENTIFYING_KEYS if k in samples[i]), None)
-        if key is not None:
-            text += f" ({key}={samples[i][key]!r})"
-    return text
-
-
-def checked_labels(value, where: str, label_mode: str | None, num_classes: int | None) -> torch.Tensor:
-    """Labels as int64, checked before any cast (never truncated): ValueError naming `where`, the value and the rule
-    when one is not a whole number or breaks the convention: classification labels are 0..K-1; detection labels are
-    1..K (0 is the background class of detection heads)."""
-    try:
-        labels = labels_to_tensor(value)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"{where}: {exc}") from None
-    if label_mode is None or labels.numel() == 0:
-        return labels
-    low = 0 if label_mode == "classification" else 1
-    high = None if num_classes is None else (num_classes - 1 if label_mode == "classification" else num_classes)
-    rule = f"{label_mode} labels are in [{low}, {'K-1' if low == 0 else 'K'}]" + (
-        f" with K = {num_classes}" if num_classes is not None else "")
-    if label_mode == "detection":
-        rule += " (0 is the background class)"
-    bad = labels < low if high is None else (labels < low) | (labels > high)
-    if bool(bad.any()):
-        value = labels[bad].flatten()[0].item()
-        raise ValueError(f"{where}: label {value} breaks the rule: {rule}")
-    return labels
-
-
-def per_image_values(values: list):
-    """The batch entry of one key (or tuple position) from every sample's value: tuples and lists (per-image
-    metadata such as `scale_factor` or `ori_shape`, a list of annotations) stay a list of the per-image values, as
-    mmdet keeps them; anything else goes through torch's `default_collate`, which would transpose them (all heights,
-    then all widths)."""
-    if any(isinstance(v, (tuple, list)) for v in values):
-        return list(values)
-    return default_collate(values)
-
-
-def _empty_like_others(values: list, dtype: torch.dtype) -> torch.Tensor:
-    """An empty entry for a sample without annotations: (0, *trailing) with the trailing shape the other samples
-    have (boxes (0, 4), masks (0, H, W)), or (0,)."""
-    present = next((v for v in values if v is not None), None)
-    trailing = tuple(to_tensor(present).shape[1:]) if present is not None else ()
-    return torch.zeros((0, *trailing), dtype=dtype)
+def _sizes(images) -> list[tuple[int, int]]:
+    """(h, w) of each image of a list or a PackedImages."""
+    if isinstance(images, PackedImages):
+        return [tuple(hw) for hw in images.sizes.tolist()]
+    return [tuple(int(v) for v in img.shape[:2]) for img in images]
 
 
 class PadCollate:
@@ -99,7 +52,7 @@ class PadCollate:
                  size_divisor: int = 1, pad_value=0.0, pack: bool = False,
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
                  num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False,
-                 ring: bool = True):
+                 ring: bool = True, on_error: str = "raise", strict: bool = True):
         # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
@@ -124,10 +77,16 @@ class PadCollate:
         V.check_pad_value(pad_value, None, norm is not None, self.dtype)
         self.pad_value = pad_value
         self.label_mode, self.num_classes = label_mode, num_classes
+        self.decoder = BatchDecoder(on_error, strict)
 
-    def _images(self, images: list):
+    @property
+    def skipped(self) -> int:
+        """Samples this process (a worker: each counts its own) left out of batches for bad files (on_error)."""
+        return self.decoder.skipped
+
+    def _images(self, images):
         if self.pack:
-            return pack_images(images, ring=self.ring)
+            return images if isinstance(images, PackedImages) else pack_images(images, ring=self.ring)
         kw = dict(input_order=self.input_order, size_divisor=self.size_divisor, pad_value=self.pad_value,
                   dtype=self.dtype, channels_last=self.channels_last)
         return self._into_ring(images, lambda hw: hw, lambda out: pad_batch(images, self.norm, out=out, **kw).images)
@@ -136,10 +95,12 @@ class PadCollate:
         """`run(out)`'s batch, written straight into a slot of this worker's ring when there is one (`extent` maps
         the batch extent (max h, max w rounded up to size_divisor) to the output's (h, w)); `run(None)` elsewhere,
         when no slot is free, or for images `run` would reject (it then raises its own error)."""
-        if not self.ring or not ring.available() or not all(getattr(img, "ndim", None) == 3 for img in images):
+        if not self.ring or not ring.available():
             return run(None)
-        sizes = [tuple(img.shape[:2]) for img in images]
-        like = reference.pad_batch_output(len(images), images[0].shape[-1], extent(batch_extent(
+        if not isinstance(images, PackedImages) and not all(getattr(img, "ndim", None) == 3 for img in images):
+            return run(None)
+        sizes, channels = _sizes(images), images.channels if isinstance(images, PackedImages) else images[0].shape[-1]
+        like = reference.pad_batch_output(len(sizes), channels, extent(batch_extent(
             sizes, self.size_divisor, None)), self.norm is not None, self.dtype, self.channels_last, "meta")
         buffer = ring.reserve(like.numel() * like.element_size())
         if buffer is None:
@@ -151,15 +112,21 @@ class PadCollate:
         channel-reversed view for 'bgr', no copy); arrays and tensors as they are."""
         return [pil_to_array(img, self.input_order) if is_pil_image(img) else img for img in images]
 
-    def _batch(self, images: list) -> tuple[object, dict]:
-        """The images' batch, and the entries dict batches get besides it."""
-        return self._images(images), self._metadata(images)
+    def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
+        """The images' batch, the entries dict batches get besides it, and the indices of the samples it holds
+        (None: all). Encoded files are decoded whole, straight into one packed buffer (`where(i)` names sample i)."""
+        kept = None
+        if encoded(images, where):
+            kept, sizes = self.decoder.sizes(images, where)
+            kept, images = self.decoder.decode(images, kept, [(0, 0, h, w) for h, w in sizes], self.input_order,
+                                               self.pack and self.ring, where)
+        return self._images(images), self._metadata(images), kept
 
-    def _metadata(self, images: list) -> dict:
+    def _metadata(self, images) -> dict:
         """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
-        sizes = [tuple(int(v) for v in img.shape[:2]) for img in images]
+        sizes = _sizes(images)
         hp, wp = batch_extent(sizes, self.size_divisor, None)
-        return {"img_shape": sizes, "pad_shape": [(hp, wp)] * len(images), "batch_input_shape": (hp, wp)}
+        return {"img_shape": sizes, "pad_shape": [(hp, wp)] * len(sizes), "batch_input_shape": (hp, wp)}
 
     def __call__(self, samples: Sequence):
         if len(samples) == 0:
@@ -177,7 +144,9 @@ class PadCollate:
             if self.image_key not in s:
                 raise ValueError(f"{describe_sample(samples, i)} has no image key {self.image_key!r} "
                                  f"(keys: {sorted(s)})")
-        batch, metadata = self._batch(self._arrays([s[self.image_key] for s in samples]))
+        batch, metadata, kept = self._batch(self._arrays([s[self.image_key] for s in samples]),
+                                            lambda i: describe_sample(samples, i))
+        samples = kept_samples(samples, kept)
         out = {self.image_key: batch, **metadata}
         # The collate's own shapes describe the batch it made: they win over sample keys of the same name.
         keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key and k not in metadata))
@@ -196,13 +165,14 @@ class PadCollate:
     def _list_entry(self, key: str, value, values: list, samples, i: int) -> torch.Tensor:
         dtype = torch.int64 if key == "labels" else torch.float32
         if value is None:
-            return _empty_like_others(values, dtype)
+            return empty_like_others(values, dtype)
         if key == "labels":
             return checked_labels(value, describe_sample(samples, i), self.label_mode, self.num_classes)
         return to_tensor(value).to(dtype)
 
     def _collate_tuples(self, samples):
-        batch = self._batch(self._arrays([s[0] for s in samples]))[0]
+        batch, _, kept = self._batch(self._arrays([s[0] for s in samples]), lambda i: describe_sample(samples, i))
+        samples = kept_samples(samples, kept)
         rest = []
         for position in range(1, len(samples[0])):
             values = [s[position] for s in samples]
@@ -233,10 +203,11 @@ class CropCollate(PadCollate):
                  ratio=(3 / 4, 4 / 3), flip_p: float = 0.5, resize=256, interpolation: str = "bilinear",
                  antialias: bool = True, image_key: str = "img", input_order: str = "bgr",
                  list_keys: Sequence[str] = (), label_mode: str | None = None, num_classes: int | None = None,
-                 dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True):
+                 dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True,
+                 on_error: str = "raise", strict: bool = True):
         super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
                          label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
-                         ring=ring)
+                         ring=ring, on_error=on_error, strict=strict)
         self.size = G.check_pair("size", size)
         self.train = V.check_bool("train", train)
         self.scale, self.ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
@@ -255,12 +226,36 @@ class CropCollate(PadCollate):
         boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
         return crops.CropBatch(images, boxes, flips, self.size, None, self.interpolation, self.antialias)
 
-    def _batch(self, images: list) -> tuple[object, dict]:
-        images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels
-        # Without norm the raw images travel packed (through the ring); with it the worker crops them in place.
-        batch = self._crops(pack_images(images, ring=self.ring) if self.norm is None else images)
+    def _decoded_crops(self, images: list, where) -> tuple[crops.CropBatch, list]:
+        """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
+        region each crop reads decoded (the box; for eval the rows and columns Resize + CenterCrop weight)."""
+        kept, sizes = self.decoder.sizes(images, where)
+        if self.train:
+            boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
+            regions = boxes
+        else:
+            boxes, flips = [], []
+            regions = crops.eval_regions(sizes, self.resize, self.size, self.interpolation, self.antialias)
+        done, packed = self.decoder.decode(images, kept, regions, self.input_order, self.norm is None and self.ring,
+                                           where)
+        at = [kept.index(i) for i in done]
+        if self.train:
+            boxes, flips = [boxes[k] for k in at], [flips[k] for k in at]
+        placed = [(*regions[k][:2], *sizes[k]) for k in at]
+        return crops.CropBatch(packed, boxes, flips, self.size, None if self.train else self.resize,
+                               self.interpolation, self.antialias, placed), done
+
+    def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
+        kept = None
+        if encoded(images, where):
+            batch, kept = self._decoded_crops(images, where)
+            images = batch.images
+        else:
+            images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels
+            # Without norm the raw images travel packed (through the ring); with it the worker crops them in place.
+            batch = self._crops(pack_images(images, ring=self.ring) if self.norm is None else images)
         if self.norm is None:
-            return batch, batch.shapes()
+            return batch, batch.shapes(), kept
         kw = dict(input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last)
         out = self._into_ring(images, lambda hw: self.size, lambda out: batch.finish(self.norm, out=out, **kw))
-        return out, batch.shapes()
+        return out, batch.shapes(), kept

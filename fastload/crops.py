@@ -173,13 +173,15 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
     Returns:
         (N, C, crop_h, crop_w) normalized, or (N, crop_h, crop_w, C) uint8 without `norm`.
     """
-    src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
-    crop_h, crop_w = check_pair("crop", crop)
-    resize = check_resize(resize)
-    check_crop_fits(resize, (crop_h, crop_w))
-    dtype = _check_batch(src, (crop_h, crop_w), norm, dtype, "crop")
+    return _resize_center_crop(images, None, resize, crop, norm, interpolation, antialias, input_order, dtype,
+                               channels_last, device, out)
+
+
+def _eval_tables(sizes, resize, crop: tuple[int, int], mode: str) -> tuple[tuple, tuple]:
+    """The y and x tap tables of Resize(resize) + CenterCrop(crop) over images of (h, w) `sizes` (checked)."""
+    crop_h, crop_w = crop
     geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left); SymInts under torch.compile
-    for i, (h, w) in enumerate(src.sizes):
+    for i, (h, w) in enumerate(sizes):
         if h == 0 or w == 0:
             raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
         rh, rw = resize if isinstance(resize, tuple) else resized_short_side(h, w, resize)
@@ -187,16 +189,50 @@ def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = 
             raise ValueError(f"crop {crop_h}x{crop_w} does not fit in images[{i}] resized to {rh}x{rw} (resize)")
         geometry.append((h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w)))
     g = torch.tensor(geometry, dtype=torch.int64).reshape(-1, 6)
-    mode = table_mode(interpolation, antialias)
-    ys = axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode)
-    xs = axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
+    return axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode), axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
+
+
+def _resize_center_crop(images, regions, resize, crop, norm, interpolation, antialias, input_order, dtype,
+                        channels_last, device, out) -> torch.Tensor:
+    """resize_center_crop_batch; with `regions` ((top, left, full h, full w) per image), image i holds only that
+    region of a full_h x full_w source (what `eval_regions` asks a decoder for): the tables are the full images',
+    shifted to the regions."""
+    src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
+    crop_h, crop_w = check_pair("crop", crop)
+    resize = check_resize(resize)
+    check_crop_fits(resize, (crop_h, crop_w))
+    dtype = _check_batch(src, (crop_h, crop_w), norm, dtype, "crop")
+    full = src.sizes if regions is None else [(fh, fw) for _, _, fh, fw in regions]
+    ys, xs = _eval_tables(full, resize, (crop_h, crop_w), table_mode(interpolation, antialias))
+    if regions is not None:
+        origin = torch.tensor([r[:2] for r in regions], dtype=torch.int64).reshape(-1, 2)
+        ys, xs = (ys[0] - origin[:, :1], ys[1]), (xs[0] - origin[:, 1:], xs[1])
     return _resample_batch(src, ys, xs, (crop_h, crop_w), norm, input_order, dtype, channels_last, device, out)
+
+
+def _taps_span(starts: torch.Tensor, weights: torch.Tensor) -> list[tuple[int, int]]:
+    """Per image, the (first, count) source indices its weighted taps read."""
+    k = torch.arange(weights.shape[-1])
+    last = torch.where(weights != 0, k, -1).amax(-1)  # each output's last weighted tap
+    first, end = starts.amin(-1), (starts + last + 1).amax(-1)
+    return [(int(a), int(b - a)) for a, b in zip(first.tolist(), end.tolist())]
+
+
+def eval_regions(sizes, resize, crop, interpolation: str = "bilinear", antialias: bool = True) -> list:
+    """Per image of (h, w) `sizes`, the (top, left, height, width) source region Resize(resize) + CenterCrop(crop)
+    reads (every weighted tap): decoding only that region and cropping it with `CropBatch(..., regions=...)` gives
+    the same bits as the whole image."""
+    mode = table_mode(V.check_interpolation(interpolation, INTERPOLATIONS), V.check_bool("antialias", antialias))
+    ys, xs = _eval_tables(sizes, check_resize(resize), check_pair("crop", crop), mode)
+    return [(top, left, h, w) for (top, h), (left, w) in zip(_taps_span(*ys), _taps_span(*xs))]
 
 
 class CropBatch(NamedTuple):
     """Raw images and the crops to take from them, as `CropCollate` ships them without `norm`: `finish(norm)` (or
     `DevicePrefetcher(norm=...)`, on the device) runs the fused crop + resize + flip + normalize. `resize` None:
-    train crops (`boxes`, `flips`); else the eval pipeline Resize(resize) + CenterCrop(size)."""
+    train crops (`boxes`, `flips`, in source-image pixels); else the eval pipeline Resize(resize) + CenterCrop(size).
+    `regions` ((top, left, full h, full w) per image, or None): the images hold only that region of each source
+    image, as a decoder gave it; the result is the same bits as from the whole images."""
 
     images: PackedImages
     boxes: list
@@ -205,6 +241,7 @@ class CropBatch(NamedTuple):
     resize: object = None
     interpolation: str = "bilinear"
     antialias: bool = True
+    regions: list | None = None
 
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
@@ -213,8 +250,11 @@ class CropBatch(NamedTuple):
         """Per-image geometry, for dict batches: `ori_shape` (h, w) of each source image and `img_shape` (the
         output h, w); train crops add `crop_box` (top, left, height, width) and `flip` (bool), eval crops
         `resized_shape` (h, w of the resized image the centre crop is taken from)."""
-        sizes = self.images.sizes.tolist() if isinstance(self.images, PackedImages) else \
-            [img.shape[:2] for img in self.images]
+        if self.regions is not None:
+            sizes = [(fh, fw) for _, _, fh, fw in self.regions]
+        else:
+            sizes = self.images.sizes.tolist() if isinstance(self.images, PackedImages) else \
+                [img.shape[:2] for img in self.images]
         sizes = [(int(h), int(w)) for h, w in sizes]
         out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
         if self.resize is None:
@@ -223,11 +263,15 @@ class CropBatch(NamedTuple):
                    for h, w in sizes]
         return {**out, "resized_shape": resized}
 
-    def finish(self, norm: Normalization | None, **kwargs) -> torch.Tensor:
-        """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with `kwargs` (input_order,
-        dtype, channels_last, device, out) passed on."""
+    def finish(self, norm: Normalization | None, *, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
+               channels_last: bool = False, device=None, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with input_order, dtype,
+        channels_last, device and out as there."""
+        kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:
-            return resized_crop_batch(self.images, self.boxes, self.size, norm, flips=self.flips,
-                                      interpolation=self.interpolation, antialias=self.antialias, **kwargs)
-        return resize_center_crop_batch(self.images, self.resize, self.size, norm, interpolation=self.interpolation,
-                                        antialias=self.antialias, **kwargs)
+            boxes = self.boxes if self.regions is None else \
+                [(t - r[0], left - r[1], h, w) for (t, left, h, w), r in zip(self.boxes, self.regions)]
+            return resized_crop_batch(self.images, boxes, self.size, norm, flips=self.flips,
+                                      interpolation=self.interpolation, antialias=self.antialias, **kw)
+        return _resize_center_crop(self.images, self.regions, self.resize, self.size, norm, self.interpolation,
+                                   self.antialias, **kw)

@@ -3,7 +3,6 @@ output sizes, loading pretrained weights into a changed model."""
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Iterable, Mapping, Sequence

@@ -1,0 +1,91 @@
+"""Datasets that hand over encoded files (`EncodedImage`: the bytes and the path), never decoded arrays: decoding
+happens in the collate, where the crop boxes are known (`CropCollate`, `PadCollate`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from torch.utils.data import Dataset
+
+from fastload.decoding import EncodedImage
+
+# torchvision's IMG_EXTENSIONS, compared case-insensitively as torchvision does.
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+class ImageFolder(Dataset):
+    """torchvision's `ImageFolder` layout (root/<class>/<image>), whose samples are `(EncodedImage, label)`.
+
+    Attributes as torchvision's: `classes` (sorted class folder names), `class_to_idx`, `samples` ([(path,
+    label)], sorted like torchvision's), `targets`, `imgs` (= samples), `root`. `extensions`: the file endings that
+    count (case-insensitive), or `is_valid_file(path) -> bool` instead. `target_transform` maps each label.
+    A missing root is a FileNotFoundError; a root without class folders, or class folders without images, a
+    ValueError naming the root.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, extensions: Sequence[str] | None = IMG_EXTENSIONS,
+                 is_valid_file: Callable[[str], bool] | None = None, target_transform: Callable | None = None):
+        self.root = os.fspath(root)
+        if not os.path.isdir(self.root):
+            raise FileNotFoundError(f"ImageFolder: root {self.root!r} is not a folder")
+        if (extensions is None) == (is_valid_file is None):
+            raise ValueError("ImageFolder: give exactly one of extensions and is_valid_file")
+        if extensions is not None:
+            if isinstance(extensions, str):
+                extensions = (extensions,)
+            endings = tuple(e.lower() for e in extensions)
+            is_valid_file = lambda path: path.lower().endswith(endings)  # noqa: E731
+        self.classes = sorted(e.name for e in os.scandir(self.root) if e.is_dir())
+        if not self.classes:
+            raise ValueError(f"ImageFolder: no class folder in {self.root!r} (expected root/<class>/<image>)")
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        self.samples = []
+        for name in self.classes:
+            folder = os.path.join(self.root, name)
+            for dirpath, _, filenames in sorted(os.walk(folder, followlinks=True)):
+                for filename in sorted(filenames):
+                    path = os.path.join(dirpath, filename)
+                    if is_valid_file(path):
+                        self.samples.append((path, self.class_to_idx[name]))
+        if not self.samples:
+            raise ValueError(f"ImageFolder: no image files in the class folders of {self.root!r} "
+                             f"(extensions {extensions})")
+        self.imgs = self.samples
+        self.targets = [label for _, label in self.samples]
+        self.target_transform = target_transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[EncodedImage, object]:
+        path, label = self.samples[index]
+        return EncodedImage.from_file(path), self.target_transform(label) if self.target_transform else label
+
+    def __repr__(self) -> str:
+        return f"fastload.ImageFolder({self.root!r}, {len(self)} files, {len(self.classes)} classes)"
+
+
+class ImageFiles(Dataset):
+    """A list of image files (a detection dataset's images): sample i is `EncodedImage(paths[i])`, or
+    `(EncodedImage, labels[i])` with `labels` (any per-image value: a class, a dict of annotations)."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike], labels: Sequence | None = None):
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise TypeError("ImageFiles: paths must be a sequence of paths, not one path")
+        self.paths = [os.fspath(p) for p in paths]
+        if not self.paths:
+            raise ValueError("ImageFiles: paths is empty")
+        if labels is not None and len(labels) != len(self.paths):
+            raise ValueError(f"ImageFiles: {len(labels)} labels for {len(self.paths)} paths")
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        image = EncodedImage.from_file(self.paths[index])
+        return image if self.labels is None else (image, self.labels[index])
+
+    def __repr__(self) -> str:
+        return f"fastload.ImageFiles({len(self)} files)"

@@ -1,0 +1,71 @@
+"""How the collates read samples: the key that names a sample in an error, the label conventions (checked before
+any cast), and how per-image values other than the images are gathered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch.utils.data import default_collate
+
+from fastload.utils import labels_to_tensor, to_tensor
+
+LABEL_MODES = (None, "classification", "detection")
+# Keys that identify a sample to a person reading an error (in this order of preference).
+IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx")
+
+
+def describe_sample(samples: Sequence, i: int) -> str:
+    """'sample 5 of the batch' plus an identifying key of a dict sample when it has one."""
+    text = f"sample {i} of the batch"
+    if isinstance(samples[i], Mapping):
+        key = next((k for k in IDENTIFYING_KEYS if k in samples[i]), None)
+        if key is not None:
+            text += f" ({key}={samples[i][key]!r})"
+    return text
+
+
+def checked_labels(value, where: str, label_mode: str | None, num_classes: int | None) -> torch.Tensor:
+    """Labels as int64, checked before any cast (never truncated): ValueError naming `where`, the value and the rule
+    when one is not a whole number or breaks the convention: classification labels are 0..K-1; detection labels are
+    1..K (0 is the background class of detection heads)."""
+    try:
+        labels = labels_to_tensor(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    if label_mode is None or labels.numel() == 0:
+        return labels
+    low = 0 if label_mode == "classification" else 1
+    high = None if num_classes is None else (num_classes - 1 if label_mode == "classification" else num_classes)
+    rule = f"{label_mode} labels are in [{low}, {'K-1' if low == 0 else 'K'}]" + (
+        f" with K = {num_classes}" if num_classes is not None else "")
+    if label_mode == "detection":
+        rule += " (0 is the background class)"
+    bad = labels < low if high is None else (labels < low) | (labels > high)
+    if bool(bad.any()):
+        value = labels[bad].flatten()[0].item()
+        raise ValueError(f"{where}: label {value} breaks the rule: {rule}")
+    return labels
+
+
+def per_image_values(values: list):
+    """The batch entry of one key (or tuple position) from every sample's value: tuples and lists (per-image
+    metadata such as `scale_factor` or `ori_shape`, a list of annotations) stay a list of the per-image values, as
+    mmdet keeps them; anything else goes through torch's `default_collate`, which would transpose them (all heights,
+    then all widths)."""
+    if any(isinstance(v, (tuple, list)) for v in values):
+        return list(values)
+    return default_collate(values)
+
+
+def kept_samples(samples, kept: list | None) -> list:
+    """The samples whose images made the batch (`kept`: their indices, None for all)."""
+    return samples if kept is None else [samples[i] for i in kept]
+
+
+def empty_like_others(values: list, dtype: torch.dtype) -> torch.Tensor:
+    """An empty entry for a sample without annotations: (0, *trailing) with the trailing shape the other samples
+    have (boxes (0, 4), masks (0, H, W)), or (0,)."""
+    present = next((v for v in values if v is not None), None)
+    trailing = tuple(to_tensor(present).shape[1:]) if present is not None else ()
+    return torch.zeros((0, *trailing), dtype=dtype)

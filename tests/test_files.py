@@ -1,0 +1,179 @@
+"""From JPEG files to batches: fl.ImageFolder / fl.ImageFiles hand over EncodedImages, and the collates decode them
+(only the crop's region for CropCollate), bit for bit equal to cv2.imdecode of every file followed by the same
+collate on the decoded arrays, under the same seed; bad files named or skipped."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+import fastload as fl
+from fastload import decoding
+
+needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
+SIZES = [(375, 500), (500, 375), (333, 500), (180, 240), (241, 199), (64, 96)]
+
+
+def photo(rng, h: int, w: int) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + y) * 3 % 256], -1)
+    return np.clip(base + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """An ImageFolder tree: 3 classes x 6 JPEGs of ImageNet-like sizes and qualities (one progressive, one
+    grayscale, one with an EXIF orientation), plus a PNG named .JPEG."""
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    root = tmp_path_factory.mktemp("tree")
+    for c in ("cat", "dog", "fox"):
+        os.makedirs(root / c)
+        for k, (h, w) in enumerate(SIZES):
+            img = photo(rng, h, w)
+            path = root / c / f"{k}.JPEG"
+            if k == 0:
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+            elif k == 1:
+                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+            elif k == 2:
+                exif = Image.Exif()
+                exif[0x0112] = 6
+                Image.fromarray(img).save(path, "JPEG", exif=exif.tobytes(), quality=80)
+                continue
+            elif k == 5:
+                ok, buf = cv2.imencode(".png", img)
+            else:
+                ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
+            path.write_bytes(buf.tobytes())
+    (root / "notes.txt").write_text("not a class")
+    return root
+
+
+class Decoded(Dataset):
+    """The same files decoded with cv2.imdecode: today's way."""
+
+    def __init__(self, folder: fl.ImageFolder):
+        self.folder = folder
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, i):
+        path, label = self.folder.samples[i]
+        return cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR), label
+
+
+def test_image_folder_is_torchvisions_layout(tree):
+    from torchvision.datasets import ImageFolder as TorchvisionFolder
+
+    ours, theirs = fl.ImageFolder(tree), TorchvisionFolder(str(tree))
+    assert ours.classes == theirs.classes and ours.class_to_idx == theirs.class_to_idx
+    assert ours.samples == theirs.samples and ours.targets == theirs.targets and len(ours) == 18
+    image, label = ours[4]
+    assert isinstance(image, fl.EncodedImage) and image.path == ours.samples[4][0] and label == ours.targets[4]
+    assert image.size == cv2.imread(image.path).shape[:2]
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        fl.ImageFolder(tree / "missing")
+    empty = tree.parent / "empty_root"
+    os.makedirs(empty / "a", exist_ok=True)
+    with pytest.raises(ValueError, match="no image files"):
+        fl.ImageFolder(empty)
+    with pytest.raises(ValueError, match="no class folder"):
+        fl.ImageFolder(empty / "a")
+    files = fl.ImageFiles([p for p, _ in ours.samples[:3]])
+    assert len(files) == 3 and isinstance(files[0], fl.EncodedImage)
+    assert fl.ImageFiles([p for p, _ in ours.samples[:2]], labels=["x", "y"])[1][1] == "y"
+    with pytest.raises(ValueError, match="2 labels for 3 paths"):
+        fl.ImageFiles([p for p, _ in ours.samples[:3]], labels=[1, 2])
+
+
+def seeded_batches(loader, seed=11):
+    torch.manual_seed(seed)
+    return list(loader)
+
+
+@needs_libjpeg
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("norm", [None, fl.IMAGENET])
+def test_crop_collate_from_files_equals_decoding_everything(tree, train, norm):
+    folder = fl.ImageFolder(tree)
+    collate = fl.CropCollate(64, norm, train=train, resize=80, label_mode="classification", num_classes=3)
+    files = seeded_batches(DataLoader(folder, batch_size=6, collate_fn=collate))
+    arrays = seeded_batches(DataLoader(Decoded(folder), batch_size=6, collate_fn=collate))
+    assert len(files) == len(arrays) == 3
+    for (a, la), (b, lb) in zip(files, arrays):
+        assert torch.equal(la, lb)
+        if norm is None:  # CropBatch: the decoded regions, finished anywhere
+            assert isinstance(a, fl.crops.CropBatch) and a.regions is not None
+            assert a.shapes() == b.shapes()
+            a, b = a.finish(fl.IMAGENET), b.finish(fl.IMAGENET)
+        assert a.dtype == torch.float32 and torch.equal(a, b)
+
+
+@needs_libjpeg
+def test_crop_collate_decodes_only_the_crops_region(tree, monkeypatch):
+    asked = []
+    decode = decoding.decode_image
+
+    def recording(data, **kw):
+        asked.append(kw["box"])
+        return decode(data, **kw)
+
+    monkeypatch.setattr("fastload.decode_batch.decode_image", recording)
+    folder = fl.ImageFolder(tree)
+    torch.manual_seed(0)
+    batch = fl.CropCollate(64, train=True)([folder[i] for i in range(6)])[0]
+    assert asked == [tuple(b) for b in batch.boxes]  # exactly each drawn box
+    asked.clear()
+    fl.CropCollate(64, train=False, resize=80)([folder[i] for i in range(6)])
+    for (top, left, h, w), i in zip(asked, range(6)):
+        full_h, full_w = folder[i][0].size
+        assert h * w < full_h * full_w  # Resize 80 + CenterCrop 64 reads the centre only
+
+
+@needs_libjpeg
+@pytest.mark.parametrize("pack", [False, True])
+def test_pad_collate_from_files_in_workers(tree, pack):
+    files = fl.ImageFiles([p for p, _ in fl.ImageFolder(tree).samples], labels=list(range(18)))
+    collate = fl.PadCollate(None if pack else fl.IMAGENET, pack=pack, size_divisor=32)
+    for images, labels in DataLoader(files, batch_size=4, num_workers=2, collate_fn=collate):
+        decoded = [cv2.imdecode(np.fromfile(files.paths[i], np.uint8), cv2.IMREAD_COLOR) for i in labels.tolist()]
+        if pack:
+            assert isinstance(images, fl.PackedImages)
+            assert all(np.array_equal(img.numpy(), d) for img, d in zip(images.unpack(), decoded))
+        else:
+            assert torch.equal(images, fl.pad_batch(decoded, fl.IMAGENET, size_divisor=32).images)
+
+
+def test_a_bad_file_is_named_or_skipped(tree, tmp_path):
+    good = [p for p, _ in fl.ImageFolder(tree).samples[:4]]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(open(good[0], "rb").read()[:300])
+    files = fl.ImageFiles([good[0], str(bad), good[1], good[2]], labels=[0, 1, 2, 3])
+    samples = [files[i] for i in range(4)]
+    for collate in (fl.CropCollate(32), fl.PadCollate(pack=True)):
+        with pytest.raises(ValueError, match=rf"sample 1 of the batch: {bad}: "):
+            collate(samples)
+    for collate in (fl.CropCollate(32, on_error="skip"), fl.PadCollate(pack=True, on_error="skip")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            images, labels = collate(samples)
+        assert labels.tolist() == [0, 2, 3] and collate.skipped == 1
+        assert len([w for w in caught if str(bad) in str(w.message)]) == 1
+    dicts = [{"img": s[0], "id": s[1]} for s in samples]
+    out = fl.PadCollate(on_error="skip")(dicts)
+    assert out["id"].tolist() == [0, 2, 3] and len(out["img_shape"]) == 3
+    with pytest.raises(ValueError, match="on_error"):
+        fl.PadCollate(on_error="ignore")
+    with pytest.raises(ValueError, match="encoded files .* or decoded images, not both"):
+        fl.PadCollate()([samples[0], (np.zeros((4, 4, 3), np.uint8), 1)])
+    with pytest.raises(ValueError, match="every one of the batch's 1 samples had a bad image file"):
+        fl.PadCollate(on_error="skip")([samples[1]])
