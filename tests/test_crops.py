@@ -306,28 +306,47 @@ def _image_before_a_guard_page(rng, h: int, w: int) -> np.ndarray:
     import ctypes
     import mmap
 
-    page = mmap.PAGESIZE
-    pages = mmap.mmap(-1, 2 * page)
+    page, n = mmap.PAGESIZE, h * w * 3
+    used = -(-n // page) * page  # whole pages for the image, then the guard
+    pages = mmap.mmap(-1, used + page)
     address = ctypes.addressof(ctypes.c_char.from_buffer(pages))
-    assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(address + page), ctypes.c_size_t(page), 0) == 0
-    img = np.frombuffer(pages, np.uint8, count=h * w * 3, offset=page - h * w * 3).reshape(h, w, 3)
+    assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(address + used), ctypes.c_size_t(page), 0) == 0
+    img = np.frombuffer(pages, np.uint8, count=n, offset=used - n).reshape(h, w, 3)
+    img[:] = rng.integers(0, 256, img.shape, dtype=np.uint8)
+    return img
+
+
+def _image_after_a_guard_page(rng, h: int, w: int) -> np.ndarray:
+    """An (h, w, 3) uint8 image whose first byte is the first byte of a mapped page, the page before unreadable."""
+    import ctypes
+    import mmap
+
+    page = mmap.PAGESIZE
+    pages = mmap.mmap(-1, 2 * page + h * w * 3)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(pages))
+    assert ctypes.CDLL(None).mprotect(ctypes.c_void_p(address), ctypes.c_size_t(page), 0) == 0
+    img = np.frombuffer(pages, np.uint8, count=h * w * 3, offset=page).reshape(h, w, 3)
     img[:] = rng.integers(0, 256, img.shape, dtype=np.uint8)
     return img
 
 
 def test_cpu_word_loads_stay_inside_the_image(rng):
-    # The CPU kernel's gather loops load a pixel's channels as one 4-byte word: rows whose last word would end past the
-    # image's last byte must take the byte loads. An image ending at an unreadable page makes a stray byte a crash.
-    img = _image_before_a_guard_page(rng, 23, 41)
-    for view in (img, img[:, ::-1], img[::-1], img[:, :, ::-1]):
-        for kw in (dict(), dict(antialias=False), dict(interpolation="nearest")):
-            args = ([view, view], [(0, 0, 23, 41), (11, 30, 12, 11)], (9, 70), fl.IMAGENET)
-            got = fl.resized_crop_batch(*args, flips=[False, True], **kw)
-            with fl._ops.cpu_simd("none"):
-                want = fl.resized_crop_batch(*args, flips=[False, True], **kw)
-            with fl._ops.cpu_simd("avx2"):
-                assert torch.equal(fl.resized_crop_batch(*args, flips=[False, True], **kw), want)
-            assert torch.equal(got, want)
+    # The CPU kernel loads a pixel's channels as one 4-byte word, and a row's window of them as 16- or 64-byte parts:
+    # rows whose loads would pass the image's first or last byte take masked loads or the byte loop. An image
+    # between unreadable pages makes a stray byte a crash. Wide windows (a strong downscale) gather instead.
+    for img in (_image_before_a_guard_page(rng, 23, 41), _image_after_a_guard_page(rng, 23, 41),
+                _image_before_a_guard_page(rng, 9, 1000)):
+        h, w = img.shape[:2]
+        boxes = [(0, 0, h, w), (h // 2, w - w // 4, h - h // 2, w // 4)]
+        for view in (img, img[:, ::-1], img[::-1], img[:, :, ::-1]):
+            for kw in (dict(), dict(antialias=False), dict(interpolation="nearest")):
+                args = ([view, view], boxes, (9, 70), fl.IMAGENET)
+                got = fl.resized_crop_batch(*args, flips=[False, True], **kw)
+                with fl._ops.cpu_simd("none"):
+                    want = fl.resized_crop_batch(*args, flips=[False, True], **kw)
+                with fl._ops.cpu_simd("avx2"):
+                    assert torch.equal(fl.resized_crop_batch(*args, flips=[False, True], **kw), want)
+                assert torch.equal(got, want)
 
 
 def test_cpu_kernel_with_rows_moving_up():

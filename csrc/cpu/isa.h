@@ -21,6 +21,7 @@ inline std::atomic<int>& cpu_simd_cap() {
 #define FL_HAVE_AVX512_ROWS 1
 #define FL_HAVE_AVX2_ROWS 1
 #define FL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define FL_AVX512_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
 #define FL_AVX2 __attribute__((target("avx2")))
 #include <immintrin.h>
 
@@ -31,7 +32,12 @@ inline bool cpu_has_avx512bw_vl() {
                           __builtin_cpu_supports("avx512vl");
   return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx512;
 }
-// Whether the hand-written AVX2 loops (gathers) may run here.
+// Whether the hand-written AVX-512 loops with byte permutes across a register pair (VBMI) may run here.
+inline bool cpu_has_avx512_vbmi() {
+  static const bool has = __builtin_cpu_supports("avx512vbmi");
+  return has && cpu_has_avx512bw_vl();
+}
+// Whether the hand-written AVX2 loops (byte shuffles, gathers) may run here.
 inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx2;

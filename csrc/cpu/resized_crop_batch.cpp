@@ -1,9 +1,9 @@
 // fastload::resized_crop_batch on the CPU: parallel over images x output rows. Per image, each source row the
 // vertical taps weight is summed horizontally once, into a ring of fp32 rows (planar: a plane of output columns per
 // channel) that holds the ky rows the current output row reads; the vertical pass then sums those rows per output
-// row (a contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps run 16
-// output columns at a time, one AVX-512 gather (or two AVX2 gathers) fetching a pixel's channels for 16 columns. The
-// sums run in crop_math.h's order, so the result equals the reference bit for bit.
+// row (a contiguous, vectorizable loop) and normalizes (or rounds to uint8) and stores. The horizontal taps
+// (crop_columns.h) run 16 output columns at a time, their pixels picked out of a window of the source row in
+// registers. The sums run in crop_math.h's order, so the result equals the reference bit for bit.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -13,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/crop_columns.h"
 #include "cpu/isa.h"
 #include "fastload/crop_math.h"
 #include "ops/output.h"
@@ -20,189 +21,6 @@
 
 namespace fastload {
 namespace {
-
-constexpr int64_t kLanes = 16;  // output columns summed together: one AVX-512 gather, two AVX2 gathers
-
-// One image's horizontal taps regrouped kLanes output columns at a time. Group g (columns g * 16 ... g * 16 + 15)
-// has taps[g] taps, as many as its columns' largest count up to their last weighted tap; tap j of lane l reads
-// source column columns[(first[g] + j) * 16 + l] with weight weights[same]. Padding (taps past a column's last weighted
-// one, lanes past out_w) repeats a column the lane reads anyway, with weight 0: it adds +0 and reads no new pixel.
-struct ColumnTaps {
-  int64_t groups = 0;
-  std::vector<int64_t> taps, first;
-  std::vector<int32_t> columns;
-  std::vector<float> weights;
-  int64_t lowest = 0, highest = 0;  // the source columns read
-};
-
-ColumnTaps column_taps(const ResizedCropParams& p, int64_t n) {
-  const int64_t* xs = p.x_starts + n * p.out_w;
-  const float* wx = p.x_weights + n * p.out_w * p.kx;
-  ColumnTaps t;
-  t.groups = (p.out_w + kLanes - 1) / kLanes;
-  std::vector<int64_t> count(static_cast<size_t>(p.out_w), 0);
-  for (int64_t x = 0; x < p.out_w; ++x) {
-    for (int64_t j = 0; j < p.kx; ++j) {
-      if (wx[x * p.kx + j] != 0.0f) count[x] = j + 1;
-    }
-  }
-  t.taps.resize(t.groups);
-  t.first.resize(t.groups);
-  int64_t total = 0;
-  for (int64_t g = 0; g < t.groups; ++g) {
-    int64_t taps = 0;
-    for (int64_t x = g * kLanes; x < std::min(p.out_w, (g + 1) * kLanes); ++x) taps = std::max(taps, count[x]);
-    t.taps[g] = taps;
-    t.first[g] = total;
-    total += taps;
-  }
-  t.columns.resize(total * kLanes);
-  t.weights.resize(total * kLanes);
-  t.lowest = t.highest = xs[0];
-  for (int64_t g = 0; g < t.groups; ++g) {
-    for (int64_t j = 0; j < t.taps[g]; ++j) {
-      for (int64_t l = 0; l < kLanes; ++l) {
-        const int64_t x = g * kLanes + l, column = std::min(x, p.out_w - 1);
-        const int64_t tap = std::min(j, std::max<int64_t>(count[column] - 1, 0));  // the op checked it is inside
-        const size_t i = (t.first[g] + j) * kLanes + l;
-        t.columns[i] = static_cast<int32_t>(xs[column] + tap);
-        t.weights[i] = x < p.out_w && j < count[x] ? wx[x * p.kx + j] : 0.0f;
-        t.lowest = std::min<int64_t>(t.lowest, t.columns[i]);
-        t.highest = std::max<int64_t>(t.highest, t.columns[i]);
-      }
-    }
-  }
-  return t;
-}
-
-// The horizontal taps of source row `row` into `out` (plane floats per channel, output channel order).
-template <int C>
-void taps_row(const uint8_t* row, const ColumnTaps& t, int64_t stride_w, const int64_t* channel_offsets, float* out,
-              int64_t plane) {
-  for (int64_t g = 0; g < t.groups; ++g) {
-    for (int64_t l = 0; l < kLanes; ++l) {
-      float acc[C] = {};
-      for (int64_t j = 0; j < t.taps[g]; ++j) {
-        const size_t i = (t.first[g] + j) * kLanes + l;
-        const uint8_t* px = row + t.columns[i] * stride_w;
-        for (int k = 0; k < C; ++k) acc[k] += t.weights[i] * static_cast<float>(px[channel_offsets[k]]);
-      }
-      for (int k = 0; k < C; ++k) out[k * plane + g * kLanes + l] = acc[k];
-    }
-  }
-}
-
-#if FL_HAVE_AVX2_ROWS
-// taps_row for pixels whose C channel bytes lie in one 4-byte word at row + column * stride_w (the caller checked
-// that every word read lies inside the image): one gather per tap fetches all channels of 8 columns (a group's two
-// halves one after the other), output channel k is byte shifts[k] / 8 of the word. Same products and sums, in the
-// same order, as taps_row.
-template <int C>
-FL_AVX2 void taps_row_avx2(const uint8_t* row, const ColumnTaps& t, int32_t stride_w, const int32_t* shifts,
-                           float* out, int64_t plane) {
-  const __m256i step = _mm256_set1_epi32(stride_w), byte = _mm256_set1_epi32(0xFF);
-  __m256i shift[C];
-  for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(shifts[k]);
-  for (int64_t g = 0; g < t.groups; ++g) {
-    for (int64_t half = 0; half < kLanes; half += 8) {
-      const int32_t* columns = t.columns.data() + t.first[g] * kLanes + half;
-      const float* weights = t.weights.data() + t.first[g] * kLanes + half;
-      __m256 acc[C];
-      for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
-      for (int64_t j = 0; j < t.taps[g]; ++j) {
-        const __m256i at =
-            _mm256_mullo_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(columns + j * kLanes)), step);
-        const __m256i words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(row), at, 1);
-        const __m256 w = _mm256_loadu_ps(weights + j * kLanes);
-        for (int k = 0; k < C; ++k) {
-          const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift[k]), byte));
-          acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, v));
-        }
-      }
-      for (int k = 0; k < C; ++k) _mm256_storeu_ps(out + k * plane + g * kLanes + half, acc[k]);
-    }
-  }
-}
-
-// taps_row_avx2 with 16 columns a gather.
-template <int C>
-FL_AVX512 void taps_row_avx512(const uint8_t* row, const ColumnTaps& t, int32_t stride_w, const int32_t* shifts,
-                               float* out, int64_t plane) {
-  const __m512i step = _mm512_set1_epi32(stride_w), byte = _mm512_set1_epi32(0xFF);
-  __m512i shift[C];
-  for (int k = 0; k < C; ++k) shift[k] = _mm512_set1_epi32(shifts[k]);
-  for (int64_t g = 0; g < t.groups; ++g) {
-    const int32_t* columns = t.columns.data() + t.first[g] * kLanes;
-    const float* weights = t.weights.data() + t.first[g] * kLanes;
-    __m512 acc[C];
-    for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
-    for (int64_t j = 0; j < t.taps[g]; ++j) {
-      const __m512i at = _mm512_mullo_epi32(_mm512_loadu_si512(columns + j * kLanes), step);
-      const __m512i words = _mm512_i32gather_epi32(at, reinterpret_cast<const int*>(row), 1);
-      const __m512 w = _mm512_loadu_ps(weights + j * kLanes);
-      for (int k = 0; k < C; ++k) {
-        const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(words, shift[k]), byte));
-        acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
-      }
-    }
-    for (int k = 0; k < C; ++k) _mm512_storeu_ps(out + k * plane + g * kLanes, acc[k]);
-  }
-}
-#endif
-
-// Sums source rows horizontally for one image, with the gathers where the image's layout allows them.
-class RowTaps {
- public:
-  RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnTaps& t, int64_t plane)
-      : p_(p), img_(img), t_(t), plane_(plane) {
-    for (int64_t k = 0; k < p.c; ++k) channel_offsets_[k] = p.channel_map[k] * img.stride_c;
-#if FL_HAVE_AVX2_ROWS
-    const int64_t low = *std::min_element(channel_offsets_, channel_offsets_ + p.c);
-    const int64_t high = *std::max_element(channel_offsets_, channel_offsets_ + p.c);
-    // A pixel's word starts at its lowest channel byte (inside the image); the image's last byte bounds its end.
-    const int64_t reach = std::max(std::abs(t.lowest * img.stride_w), std::abs(t.highest * img.stride_w));
-    const int64_t far = std::max(t.lowest * img.stride_w, t.highest * img.stride_w) + low + 3;
-    const int64_t last_byte = std::max<int64_t>(0, (img.h - 1) * img.stride_h) +
-                              std::max<int64_t>(0, (img.w - 1) * img.stride_w) +
-                              std::max<int64_t>(0, (p.c - 1) * img.stride_c);
-    if (cpu_has_avx2() && high - low <= 3 && reach < INT32_MAX && std::abs(img.stride_w) < INT32_MAX) {
-      word_offset_ = low;
-      for (int64_t k = 0; k < p.c; ++k) shifts_[k] = static_cast<int32_t>(8 * (channel_offsets_[k] - low));
-      last_word_row_ = last_byte - far;  // rows at byte offsets up to this one read whole words of the image
-      const bool wide = cpu_has_avx512bw_vl();
-      gathers_ = p.c == 1 ? (wide ? &taps_row_avx512<1> : &taps_row_avx2<1>)
-                          : (wide ? &taps_row_avx512<3> : &taps_row_avx2<3>);
-    }
-#endif
-  }
-
-  void operator()(int64_t r, float* out) const {
-    const uint8_t* row = img_.data + r * img_.stride_h;
-#if FL_HAVE_AVX2_ROWS
-    if (gathers_ && r * img_.stride_h <= last_word_row_) {
-      gathers_(row + word_offset_, t_, static_cast<int32_t>(img_.stride_w), shifts_, out, plane_);
-      return;
-    }
-#endif
-    if (p_.c == 1) {
-      taps_row<1>(row, t_, img_.stride_w, channel_offsets_, out, plane_);
-    } else {
-      taps_row<3>(row, t_, img_.stride_w, channel_offsets_, out, plane_);
-    }
-  }
-
- private:
-  const ResizedCropParams& p_;
-  const ImageDesc& img_;
-  const ColumnTaps& t_;
-  int64_t plane_;
-  int64_t channel_offsets_[kMaxChannels] = {};
-  // The gather loop for this image's layout and this CPU, or null where the words cannot be used.
-  void (*gathers_)(const uint8_t*, const ColumnTaps&, int32_t, const int32_t*, float*, int64_t) = nullptr;
-  int64_t word_offset_ = 0;
-  int32_t shifts_[kMaxChannels] = {};
-  int64_t last_word_row_ = 0;
-};
 
 // acc[i] += weight * row[i] over one output row's C planes.
 FL_CPU_CLONES void add_row(float* acc, const float* row, float weight, int64_t count) {
@@ -214,6 +32,27 @@ FL_CPU_CLONES void start_row(float* acc, const float* row, float weight, int64_t
   for (int64_t i = 0; i < count; ++i) acc[i] = 0.0f + weight * row[i];
 }
 
+#if FL_HAVE_AVX2_ROWS
+// (a - mean) * inv_std of `count` values into 32-byte aligned fp32 memory with streaming stores: a batch is far
+// larger than the caches and written once, so its lines need not be read first (half the output's memory traffic).
+FL_AVX512 void stream_normalized_avx512(float* dst, const float* a, float mean, float inv_std, int64_t count) {
+  const __m512 m = _mm512_set1_ps(mean), s = _mm512_set1_ps(inv_std);
+  int64_t x = 0;
+  for (; x + 16 <= count && reinterpret_cast<uintptr_t>(dst + x) % 64 != 0; x += 8)  // to a 64-byte boundary
+    _mm256_stream_ps(dst + x, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(a + x), _mm512_castps512_ps256(m)),
+                                            _mm512_castps512_ps256(s)));
+  for (; x + 16 <= count; x += 16) _mm512_stream_ps(dst + x, _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(a + x), m), s));
+  for (; x < count; ++x) dst[x] = normalize_float(a[x], mean, inv_std);
+}
+
+FL_AVX2 void stream_normalized_avx2(float* dst, const float* a, float mean, float inv_std, int64_t count) {
+  const __m256 m = _mm256_set1_ps(mean), s = _mm256_set1_ps(inv_std);
+  int64_t x = 0;
+  for (; x + 8 <= count; x += 8) _mm256_stream_ps(dst + x, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(a + x), m), s));
+  for (; x < count; ++x) dst[x] = normalize_float(a[x], mean, inv_std);
+}
+#endif
+
 // Output row y of image n from `acc` (one plane of plane floats per channel).
 template <FloatDtype D>
 void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
@@ -222,6 +61,15 @@ void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const fl
   for (int64_t k = 0; k < p.c; ++k) {
     const float* a = acc + k * plane;
     const float mean = p.mean[k], inv_std = p.inv_std[k];
+#if FL_HAVE_AVX2_ROWS
+    if constexpr (D == FloatDtype::kFloat32) {
+      S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
+      if (!p.channels_last && reinterpret_cast<uintptr_t>(dst) % 32 == 0 && cpu_has_avx2()) {
+        (cpu_has_avx512bw_vl() ? stream_normalized_avx512 : stream_normalized_avx2)(dst, a, mean, inv_std, p.out_w);
+        continue;
+      }
+    }
+#endif
     if (p.channels_last) {
       S* dst = out + (n * p.out_h + y) * p.out_w * p.c + k;
       for (int64_t x = 0; x < p.out_w; ++x) {
@@ -297,6 +145,9 @@ at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_ma
       crop_rows(p, n, y0, y1);
       row += y1 - y0;
     }
+#if FL_HAVE_AVX2_ROWS
+    _mm_sfence();  // streaming stores (stream_normalized_*) are visible to every reader before the op returns
+#endif
   });
   return call.out;
 }
