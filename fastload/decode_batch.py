@@ -5,6 +5,7 @@ or, with on_error="skip", a warning and a sample left out of the batch."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable
 
@@ -43,6 +44,23 @@ class BatchDecoder:
             raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
         self.strict = strict
         self.skipped = 0
+        self._scratch = threading.local()
+
+    def __getstate__(self):  # the scratch buffers stay in the process that made them
+        state = dict(self.__dict__)
+        del state["_scratch"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _scratch=threading.local())
+
+    def _scratch_bytes(self, n: int) -> torch.Tensor:
+        """`n` bytes of this thread's scratch buffer, kept for the next batch: a decoded batch that is cropped or
+        padded at once (not shipped) would otherwise fault fresh pages in every batch."""
+        buf = getattr(self._scratch, "buffer", None)
+        if buf is None or buf.numel() < n:
+            buf = self._scratch.buffer = torch.empty(max(n, n + n // 2), dtype=torch.uint8)
+        return buf[:n]
 
     def _failed(self, exc: ValueError, where: str, kept: list, i: int, n: int) -> None:
         if self.on_error == "raise":
@@ -67,16 +85,18 @@ class BatchDecoder:
     def decode(self, images: list[EncodedImage], kept: list[int], regions: list, order: str, ship: bool,
                where: Callable[[int], str]) -> tuple[list[int], PackedImages]:
         """Image kept[k]'s region (top, left, h, w) `regions[k]`, decoded in `order` into one packed buffer: a slot
-        of this worker's ring (or shared memory) when `ship`, else ordinary memory. Returns the indices that
-        decoded and their PackedImages."""
+        of this worker's ring (or shared memory) when `ship`, else this thread's scratch buffer, valid until its next
+        decode (the caller crops or pads it at once). Returns the indices that decoded and their PackedImages."""
         counts = [h * w * 3 for _, _, h, w in regions]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)
         total = int(sum(counts))
         data = ring.reserve(total) if ship else None
         if data is None:
             in_worker = ship and torch.utils.data.get_worker_info() is not None
-            data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total)) if in_worker \
-                else torch.empty(total, dtype=torch.uint8)
+            if in_worker:
+                data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
+            else:
+                data = torch.empty(total, dtype=torch.uint8) if ship else self._scratch_bytes(total)
         done = list(kept)
         for i, (top, left, h, w), o, n in zip(kept, regions, offsets.tolist(), counts):
             try:
