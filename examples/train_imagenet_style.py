@@ -3,10 +3,12 @@
     python examples/train_imagenet_style.py --device cpu
 
 A few of the bundled photos are written as JPEG into a temporary folder (one class per photo, as an ImageFolder
-would lay them out); the workers only decode them with OpenCV (BGR uint8) and `CropCollate` draws each batch's
-RandomResizedCrop boxes and flips, exactly as torchvision's transforms would from the same RNG state. The raw uint8
-images travel through the workers' shared-memory rings, and `DevicePrefetcher` crops, resizes (antialiased), flips
-and normalizes each batch in one pass on the device. Evaluation uses Resize + CenterCrop, also fused.
+lays them out), read with `fl.ImageFolder` (each sample the file's bytes and its label). In the workers
+`CropCollate` reads each file's header, draws the batch's RandomResizedCrop boxes and flips exactly as torchvision's
+transforms would from the same RNG state, and decodes only each box (libjpeg-turbo, the pixels cv2.imdecode gives).
+The decoded boxes travel through the workers' shared-memory rings, and `DevicePrefetcher` crops, resizes
+(antialiased), flips and normalizes each batch in one pass on the device. Evaluation uses Resize + CenterCrop, also
+fused, decoding only the centre the crop reads.
 
 Before, with torchvision, per image in the workers:
     train: RandomResizedCrop(S) -> RandomHorizontalFlip() -> ToTensor() -> Normalize(mean, std)
@@ -23,39 +25,21 @@ import time
 import cv2
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.photos import bundled_photos
 from train_classifier import evaluate, make_model, train_epoch
 
 
-def write_jpeg_folder(root: str, copies: int) -> list[tuple[str, int]]:
+def write_jpeg_folder(root: str, copies: int) -> None:
     """The bundled photos as `root/<class>/<i>.jpg`, `copies` JPEG files per photo (qualities differ, so the
-    files do); returns (path, label) pairs."""
-    samples = []
+    files do)."""
     for label, photo in enumerate(bundled_photos()):
         folder = os.path.join(root, f"class_{label}")
         os.makedirs(folder, exist_ok=True)
         for i in range(copies):
-            path = os.path.join(folder, f"{i}.jpg")
-            cv2.imwrite(path, photo, [cv2.IMWRITE_JPEG_QUALITY, 70 + i % 25])
-            samples.append((path, label))
-    return samples
-
-
-class JpegFolder(Dataset):
-    """(BGR uint8 HWC image, label): decoding is all a worker does."""
-
-    def __init__(self, samples: list[tuple[str, int]]):
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i):
-        path, label = self.samples[i]
-        return cv2.imread(path, cv2.IMREAD_COLOR), label
+            cv2.imwrite(os.path.join(folder, f"{i}.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 70 + i % 25])
 
 
 def main(argv=None) -> int:
@@ -72,18 +56,19 @@ def main(argv=None) -> int:
     norm = fl.IMAGENET  # pretrained-style statistics; fl.compute_mean_std(...) gives a dataset's own
 
     with tempfile.TemporaryDirectory() as root:
-        samples = write_jpeg_folder(root, args.copies)
-        classes = len({label for _, label in samples})
-        print(f"{len(samples)} JPEG files in {classes} class folders")
+        write_jpeg_folder(root, args.copies)
+        files = fl.ImageFolder(root)  # torchvision's ImageFolder layout; samples are (fl.EncodedImage, label)
+        classes = len(files.classes)
+        print(f"{len(files)} JPEG files in {classes} class folders")
         # No pin_memory: DevicePrefetcher copies the workers' ring batches from their page-locked mapping itself.
         loader_args = dict(num_workers=args.workers, persistent_workers=args.workers > 0)
         train_collate = fl.CropCollate(args.size, label_mode="classification", num_classes=classes)
         eval_collate = fl.CropCollate(args.size, train=False, resize=args.size * 8 // 7,
                                       label_mode="classification", num_classes=classes)
-        train_batches = fl.DevicePrefetcher(DataLoader(JpegFolder(samples), batch_size=16, shuffle=True,
-                                                       collate_fn=train_collate, **loader_args), args.device, norm)
-        eval_batches = fl.DevicePrefetcher(DataLoader(JpegFolder(samples), batch_size=32, collate_fn=eval_collate,
-                                                      **loader_args), args.device, norm)
+        train_batches = fl.DevicePrefetcher(DataLoader(files, batch_size=16, shuffle=True, collate_fn=train_collate,
+                                                       **loader_args), args.device, norm)
+        eval_batches = fl.DevicePrefetcher(DataLoader(files, batch_size=32, collate_fn=eval_collate, **loader_args),
+                                           args.device, norm)
 
         model = make_model(classes, channels=3).to(args.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)

@@ -111,6 +111,12 @@ def defines(qualified_name: str) -> bool:
     return qualified_name in DEFINED
 
 
+def jpeg_decoder() -> str:
+    """'libjpeg-turbo' when the build has fastload's JPEG decoder (libjpeg-turbo found at build time), else
+    'opencv'."""
+    return "libjpeg-turbo" if defines("fastload::_jpeg_decode") else "opencv"
+
+
 def _registered_kernels(namespace: str) -> frozenset[tuple[str, str]]:
     """(op, device type) pairs with a kernel registered under `namespace` ('fastload', or 'fastload_emulation', which
     only an emulation build defines); looked up once, since asking the dispatcher on every call would also break
@@ -238,7 +244,8 @@ def backend_info() -> dict:
     """Which backend serves each op on each device, and why.
 
     Returns a dict: `extension_loaded` (bool), `load_error` (str or None), `backend` ('auto' or 'reference'),
-    `cpu_capability`, `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled",
+    `cuda_emulation`, `jpeg_decoder` ('libjpeg-turbo', or 'opencv' in a build without it), `cpu_capability`,
+    `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled",
     "compiled (no CUDA device visible)" or "reference (<reason>)".
     """
     ops = {}
@@ -258,6 +265,7 @@ def backend_info() -> dict:
         "load_error": load_error,
         "backend": get_backend(),
         "cuda_emulation": "built" if EMULATED else "not built (FASTLOAD_CUDA_EMULATION=1 at build time)",
+        "jpeg_decoder": jpeg_decoder(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_available": torch.cuda.is_available(),
         "ops": ops,

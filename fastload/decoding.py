@@ -20,7 +20,7 @@ _JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
 def jpeg_decoder() -> str:
     """Which decoder serves JPEG files: 'libjpeg-turbo' (the extension's, with box and strict decoding) or
     'opencv' (full decode, then the box)."""
-    return "libjpeg-turbo" if _ops.defines("fastload::_jpeg_decode") else "opencv"
+    return _ops.jpeg_decoder()
 
 
 class EncodedImage:

@@ -266,3 +266,24 @@ def test_without_libjpeg_jpegs_decode_through_opencv(rng, monkeypatch):
     assert fl.image_size(data) == (30, 41)
     with pytest.raises(ValueError, match="data: not an image file OpenCV can decode"):
         fl.decode_image(b"\xff\xd8 garbage")
+
+
+def test_a_build_without_libjpeg_reports_opencv_and_decodes_through_it(rng, tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "a.jpg"
+    path.write_bytes(jpeg(photo(rng, 21, 34)))
+    code = f"""
+import torch, numpy as np, cv2
+names = torch._C._dispatch_get_all_op_names
+torch._C._dispatch_get_all_op_names = lambda: [n for n in names() if not n.startswith('fastload::_jpeg')]
+import fastload as fl
+assert fl.backend_info()['jpeg_decoder'] == 'opencv', fl.backend_info()['jpeg_decoder']
+got = fl.decode_image(fl.EncodedImage.from_file({str(path)!r}))
+assert np.array_equal(got.numpy(), cv2.imread({str(path)!r}))
+assert fl.image_size(open({str(path)!r}, 'rb').read()) == (21, 34)
+print('ok')
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
