@@ -6,10 +6,8 @@ cache limits clamped, statistics that skip padding."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -72,7 +70,7 @@ def test_random_resized_crop_transform_compiles_with_graph_breaks(rng):
 def test_absurd_sizes_are_refused_before_anything_is_allocated():
     # In a process whose address space is capped at 4 GiB: building ~17 GB of tap tables first would fail there with
     # an allocator error (or the OOM killer without the cap), not the ValueError naming the argument.
-    code = f"""
+    code = """
 import resource, numpy as np, fastload as fl
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 img = np.zeros((10, 12, 3), np.uint8)
