@@ -137,7 +137,10 @@ def test_a_killed_worker_raises_and_leaves_nothing_in_dev_shm():
     if raised.type is RuntimeError:
         assert "worker" in str(raised.value).lower(), raised.value
     del images, labels
-    assert dev_shm() <= shm
+    # fastload's rings are memfds: nothing of theirs is ever in /dev/shm. torch's own path (the labels' tensor) names
+    # a segment between shm_open and shm_unlink, and a worker killed or terminated in that window leaves it behind
+    # (2 runs in 75 here): torch's, not the ring's.
+    assert not {name for name in dev_shm() - shm if not name.startswith("torch_")}
     for images, labels in loader(Images(8)):
         check(images, labels)
 
