@@ -10,7 +10,7 @@ import torch
 
 from fastload import _validation as V
 from fastload import crop_geometry as G
-from fastload import crops, reference, ring
+from fastload import crops, decoding, reference, ring
 from fastload.batching import pack_images, pad_batch
 from fastload.decode_batch import BatchDecoder, encoded
 from fastload.geometry import batch_extent
@@ -20,6 +20,14 @@ from fastload.pil import is_pil_image, pil_to_array
 from fastload.samples import (LABEL_MODES, checked_labels, describe_sample, empty_like_others, kept_samples,
                               per_image_values)
 from fastload.utils import to_tensor
+
+def _resize_need(resize, size: tuple[int, int]) -> tuple[int, int]:
+    """The (h, w) an image of `size` must keep under a draft decode so that Resize(resize) does not upscale it."""
+    if isinstance(resize, tuple):
+        return resize
+    h, w = size
+    return (resize, resize * w // h) if h <= w else (resize * h // w, resize)
+
 
 def _sizes(images) -> list[tuple[int, int]]:
     """(h, w) of each image of a list or a PackedImages."""
@@ -204,7 +212,7 @@ class CropCollate(PadCollate):
                  antialias: bool = True, image_key: str = "img", input_order: str = "bgr",
                  list_keys: Sequence[str] = (), label_mode: str | None = None, num_classes: int | None = None,
                  dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True,
-                 on_error: str = "raise", strict: bool = True):
+                 on_error: str = "raise", strict: bool = True, draft: bool = False):
         super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
                          label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
                          ring=ring, on_error=on_error, strict=strict)
@@ -217,6 +225,7 @@ class CropCollate(PadCollate):
             G.check_crop_fits(self.resize, self.size)  # here, not in every worker batch
         self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
         self.antialias = V.check_bool("antialias", antialias)
+        self.draft = V.check_bool("draft", draft)
 
     def _crops(self, images) -> crops.CropBatch:
         """The batch's crops over `images` (a checked list, or a PackedImages)."""
@@ -230,20 +239,33 @@ class CropCollate(PadCollate):
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
         region each crop reads decoded (the box; for eval the rows and columns Resize + CenterCrop weight)."""
         kept, sizes = self.decoder.sizes(images, where)
+        boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch") \
+            if self.train else ([], [])
+        reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
+        if self.draft:
+            for k, i in enumerate(kept):
+                if decoding.is_jpeg(images[i]):
+                    need = self.size if self.train else _resize_need(self.resize, sizes[k])
+                    reduce[k] = G.draft_reduce(boxes[k][2:] if self.train else sizes[k], need)
+                    source[k] = decoding.image_size(images[i], reduce=reduce[k]) if reduce[k] > 1 else sizes[k]
         if self.train:
-            boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
-            regions = boxes
+            regions = [G.reduced_box(b, f, s) if f > 1 else b for b, f, s in zip(boxes, reduce, source)]
         else:
-            boxes, flips = [], []
-            regions = crops.eval_regions(sizes, self.resize, self.size, self.interpolation, self.antialias)
+            regions = crops.eval_regions(source, self.resize, self.size, self.interpolation, self.antialias)
         done, packed = self.decoder.decode(images, kept, regions, self.input_order, self.norm is None and self.ring,
-                                           where)
+                                           where, reduce)
         at = [kept.index(i) for i in done]
-        if self.train:
-            boxes, flips = [boxes[k] for k in at], [flips[k] for k in at]
-        placed = [(*regions[k][:2], *sizes[k]) for k in at]
-        return crops.CropBatch(packed, boxes, flips, self.size, None if self.train else self.resize,
-                               self.interpolation, self.antialias, placed), done
+        placed = [(*regions[k][:2], *source[k]) for k in at]
+        batch = crops.CropBatch(packed, [regions[k] for k in at] if self.train else [], [flips[k] for k in at]
+                                if self.train else [], self.size, None if self.train else self.resize,
+                                self.interpolation, self.antialias, placed)
+        if self.draft:  # the metadata of the files, not of the reduced images
+            meta = batch.shapes()
+            meta["ori_shape"] = [sizes[k] for k in at]
+            if self.train:
+                meta["crop_box"] = [tuple(boxes[k]) for k in at]
+            batch = batch._replace(meta=meta)
+        return batch, done
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         kept = None

@@ -116,6 +116,20 @@ def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> 
     return boxes, flips
 
 
+def draft_reduce(size: tuple[int, int], need: tuple[int, int]) -> int:
+    """The largest DCT scale 1/f (f in 8, 4, 2) that leaves `size` (a box's h, w) at least `need` (the output's
+    h, w) on both sides, else 1: what PIL's `draft` picks."""
+    return next((f for f in (8, 4, 2) if size[0] // f >= need[0] and size[1] // f >= need[1]), 1)
+
+
+def reduced_box(box: tuple[int, int, int, int], f: int, reduced: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`box` (top, left, h, w) of a full-size image in the pixels of that image decoded at 1/f (`reduced` h, w):
+    the smallest whole-pixel box holding it."""
+    top, left, h, w = box
+    t, lft = top // f, left // f
+    return t, lft, min(-(-(top + h) // f), reduced[0]) - t, min(-(-(left + w) // f), reduced[1]) - lft
+
+
 def resized_short_side(height: int, width: int, size: int) -> tuple[int, int]:
     """torchvision's `Resize(size)` with an int: the short side becomes `size`, the long side
     int(size * long / short) (truncated). Returns (h, w)."""

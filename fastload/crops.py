@@ -242,6 +242,7 @@ class CropBatch(NamedTuple):
     interpolation: str = "bilinear"
     antialias: bool = True
     regions: list | None = None
+    meta: dict | None = None  # what shapes() reports, when the images are not the source images (draft decodes)
 
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
@@ -250,6 +251,8 @@ class CropBatch(NamedTuple):
         """Per-image geometry, for dict batches: `ori_shape` (h, w) of each source image and `img_shape` (the
         output h, w); train crops add `crop_box` (top, left, height, width) and `flip` (bool), eval crops
         `resized_shape` (h, w of the resized image the centre crop is taken from)."""
+        if self.meta is not None:
+            return self.meta
         if self.regions is not None:
             sizes = [(fh, fw) for _, _, fh, fw in self.regions]
         else:

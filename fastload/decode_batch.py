@@ -83,10 +83,12 @@ class BatchDecoder:
         return kept, [sizes[i] for i in kept]
 
     def decode(self, images: list[EncodedImage], kept: list[int], regions: list, order: str, ship: bool,
-               where: Callable[[int], str]) -> tuple[list[int], PackedImages]:
+               where: Callable[[int], str], reduce: list[int] | None = None) -> tuple[list[int], PackedImages]:
         """Image kept[k]'s region (top, left, h, w) `regions[k]`, decoded in `order` into one packed buffer: a slot
         of this worker's ring (or shared memory) when `ship`, else this thread's scratch buffer, valid until its next
-        decode (the caller crops or pads it at once). Returns the indices that decoded and their PackedImages."""
+        decode (the caller crops or pads it at once). Returns the indices that decoded and their PackedImages.
+        `reduce[k]`: image kept[k] is decoded at 1/reduce[k] scale, its region in those pixels."""
+        reduce = reduce or [1] * len(kept)
         counts = [h * w * 3 for _, _, h, w in regions]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)
         total = int(sum(counts))
@@ -98,9 +100,9 @@ class BatchDecoder:
             else:
                 data = torch.empty(total, dtype=torch.uint8) if ship else self._scratch_bytes(total)
         done = list(kept)
-        for i, (top, left, h, w), o, n in zip(kept, regions, offsets.tolist(), counts):
+        for i, (top, left, h, w), o, n, f in zip(kept, regions, offsets.tolist(), counts, reduce):
             try:
-                decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict,
+                decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict, reduce=f,
                              out=data[o:o + n].view(h, w, 3))
             except ValueError as exc:
                 self._failed(exc, where(i), done, i, len(images))

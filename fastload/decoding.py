@@ -94,14 +94,24 @@ def _kind(buf: torch.Tensor) -> str:
     return "jpeg" if head.startswith(_JPEG) else "png" if head.startswith(_PNG) else "other"
 
 
-def image_size(data) -> tuple[int, int]:
+def is_jpeg(data) -> bool:
+    """Whether the encoded image is a JPEG file (by its bytes, not its name)."""
+    return _kind(_source(data)[0]) == "jpeg"
+
+
+def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
     """(h, w) of an encoded image from its header alone (JPEG frame header with EXIF orientation applied, PNG IHDR);
-    other formats are decoded by OpenCV to find out. A ValueError names the file when the header is unreadable."""
+    other formats are decoded by OpenCV to find out. With `reduce` (2, 4, 8; JPEG only), the size decode_image gives
+    at that scale. A ValueError names the file when the header is unreadable."""
     buf, name = _source(data)
     kind = _kind(buf)
+    if isinstance(reduce, bool) or reduce not in REDUCE:
+        raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
+    if reduce != 1 and not (kind == "jpeg" and jpeg_decoder() == "libjpeg-turbo"):
+        return tuple(_opencv_decode(buf, name, reduce).shape[:2])
     if kind == "jpeg" and jpeg_decoder() == "libjpeg-turbo":
         try:
-            h, w = torch.ops.fastload._jpeg_info(buf)[:2]
+            h, w = torch.ops.fastload._jpeg_info(buf, reduce)[:2]
         except (ValueError, RuntimeError) as exc:
             raise ValueError(f"{name}: {exc}") from None
         return int(h), int(w)

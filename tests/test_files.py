@@ -177,3 +177,36 @@ def test_a_bad_file_is_named_or_skipped(tree, tmp_path):
         fl.PadCollate()([samples[0], (np.zeros((4, 4, 3), np.uint8), 1)])
     with pytest.raises(ValueError, match="every one of the batch's 1 samples had a bad image file"):
         fl.PadCollate(on_error="skip")([samples[1]])
+
+
+@needs_libjpeg
+def test_draft_decodes_big_crops_at_a_reduced_scale(tmp_path, monkeypatch):
+    # A 1600 x 1200 photo: a crop box of ~900 pixels for a 224 output is decoded at 1/4 (what PIL's draft picks), a
+    # small box stays exact; eval Resize 256 of a 1200-pixel short side decodes at 1/4.
+    rng = np.random.default_rng(5)
+    path = tmp_path / "big.jpg"
+    path.write_bytes(cv2.imencode(".jpg", cv2.resize(photo(rng, 300, 400), (1600, 1200)))[1].tobytes())
+    image = fl.EncodedImage.from_file(path)
+    asked = []
+    decode = decoding.decode_image
+
+    def recording(data, **kw):
+        asked.append(kw["reduce"])
+        return decode(data, **kw)
+
+    monkeypatch.setattr("fastload.decode_batch.decode_image", recording)
+    torch.manual_seed(1)
+    draft = fl.CropCollate(224, fl.IMAGENET, scale=(0.5, 0.6), draft=True)([(image, 0)] * 4)
+    torch.manual_seed(1)
+    exact = fl.CropCollate(224, fl.IMAGENET, scale=(0.5, 0.6))([(image, 0)] * 4)
+    assert asked == [4] * 4 + [1] * 4
+    grey = (draft[0] - exact[0]).abs() * 57  # normalized units -> grey levels (about: 1 / (255 * min std))
+    assert draft[0].shape == exact[0].shape and 0 < float(grey.mean()) < 8, float(grey.mean())  # the same crop
+    asked.clear()
+    meta = fl.CropCollate(224, scale=(0.01, 0.02), draft=True)([{"img": image}] * 2)
+    assert asked == [1, 1] and meta["ori_shape"] == [(1200, 1600)] * 2  # small boxes: no reduction
+    asked.clear()
+    batch = fl.CropCollate(224, draft=True, train=False, resize=256)([{"img": image}])
+    assert asked == [4] and batch["ori_shape"] == [(1200, 1600)] and batch["resized_shape"] == [(256, 341)]
+    with pytest.raises(TypeError, match="draft"):
+        fl.CropCollate(224, draft="yes")

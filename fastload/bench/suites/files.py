@@ -14,6 +14,11 @@ Classification (train): RandomResizedCrop 224 + horizontal flip + ImageNet norma
 Each batch seeds the workers' torch RNG with its first index, so fastload's and torchvision's loaders draw the same
 boxes and flips: fastload from files equals the cv2 path bit for bit, torchvision within 1 grey level.
 
+High resolution (train): 64 photos of about 2000 x 1500, the same crop: fastload exact from files vs
+`CropCollate(draft=True)`, which decodes each box at the largest DCT scale (1/2, 1/4, 1/8) that keeps it at least
+224 x 224 (what PIL's draft picks): faster, not exact (its mean and largest difference from the exact path, in grey
+levels, are measured once and shown in its note), vs torchvision and the decode-only floor.
+
 Detection: COCO-like files -> `fl.ImageFiles` + `PadCollate(pack=True)` (each file decoded straight into the ring
 slot) + `DevicePrefetcher(norm, size_divisor=32)` vs torchvision (PIL decode, v2 ToImage + ToDtype + Normalize in the
 workers, pad + stack collate), batches of 8.
@@ -39,6 +44,7 @@ from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES, pad_stack
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
 CROP, BATCH, DETECTION_BATCH = 224, 32, 8
+HIGH_RES_SIZES = [(1500, 2000), (2000, 1500), (1536, 2048), (1200, 1600), (1944, 2592), (2448, 3264)]
 
 
 def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str:
@@ -168,7 +174,7 @@ def _dali_loader(root: str, size: int, threads: int, count: int):
 
 @suite("files")
 def cases(settings) -> list[Case]:
-    return [_classification(settings), _detection(settings)]
+    return [_classification(settings), _high_resolution(settings), _detection(settings)]
 
 
 def _options(batch_size: int) -> dict:
@@ -222,6 +228,50 @@ def _classification(settings) -> Case:
     label = f"{count} ImageNet-style JPEG files -> RandomResizedCrop {size}, flip, batches of {BATCH}" + (
         "" if s == 1 else f" (x{s:g})")
     return Case("files", label, device, encoded + count * 3 * size * size * 4, count, impls, unavailable,
+                tolerance=GREY_LEVEL, reps=3)
+
+
+def _grey_levels(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
+    """Mean and largest |a - b| of two normalized batches, in grey levels (x std x 255)."""
+    std = torch.tensor(NORM.std, dtype=torch.float32)[:, None, None]
+    diff = (a - b).abs() * std
+    return float(diff.mean()), float(diff.max())
+
+
+def _high_resolution(settings) -> Case:
+    device = settings.device
+    count = 16 if settings.scale < 1 or settings.min_time < 0.1 else 64
+    s = min(1.0, settings.scale)
+    size = max(8, round(CROP * s))
+    root = write_tree(settings.source, HIGH_RES_SIZES, count, s)
+    samples = fl.ImageFolder(root).samples
+    exact_collate, draft_collate = fl.CropCollate(size, NORM), fl.CropCollate(size, NORM, draft=True)
+    files = Seeded(samples, fl.EncodedImage.from_file)
+    exact = DataLoader(files, collate_fn=exact_collate, **_options(BATCH))
+    draft = DataLoader(files, collate_fn=draft_collate, **_options(BATCH))
+    reference = DataLoader(files, collate_fn=InReference(exact_collate), **_options(BATCH))
+    tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **_options(BATCH))
+    decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
+    mean, largest = 0.0, 0.0  # draft vs exact over one epoch, same seeds (not timed)
+    for (a, _), (b, _) in zip(DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
+                              DataLoader(files, collate_fn=exact_collate, batch_size=BATCH)):
+        m, x = _grey_levels(a, b)
+        mean, largest = max(mean, m), max(largest, x)
+    encoded = sum(os.path.getsize(p) for p, _ in samples)
+    impls = [
+        Impl(FASTLOAD, lambda: _epoch(exact, device), note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"),
+        Impl(REFERENCE, lambda: _epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        Impl(f"{FASTLOAD} (draft=True)", lambda: _epoch(draft, device), checked=False,
+             note=f"boxes decoded at 1/2-1/8 scale: mean {mean:.2f}, largest {largest:.0f} grey levels from the exact "
+                  "path"),
+        Impl(TORCHVISION, lambda: _epoch(tv, device), note="PIL decode + v2 RandomResizedCrop, flip, ... per sample"),
+        Impl("decode only (cv2.imread in workers)", lambda: _epoch(decode_only, device), checked=False,
+             note="every full image decoded in the workers and nothing else"),
+        copy_floor(encoded + count * 3 * size * size * 4, device),
+    ]
+    label = f"{count} high-resolution JPEG files (~2000x1500) -> RandomResizedCrop {size}, flip" + (
+        "" if s == 1 else f" (x{s:g})")
+    return Case("files", label, device, encoded + count * 3 * size * size * 4, count, impls, {},
                 tolerance=GREY_LEVEL, reps=3)
 
 
