@@ -81,9 +81,8 @@ class PendingCopies:
 class DevicePrefetcher:
     """Wraps a DataLoader: yields its batches on `device`, one batch ahead.
 
-    On CUDA, batch N+1 is copied (non_blocking) and finished
-    on a side stream while the caller works on batch N; the caller's stream waits for it and every tensor is marked
-    with record_stream, so memory is never reused too early. On the CPU it runs synchronously, so one training script
+    On CUDA, batch N+1 is copied (non_blocking) and finished on a side stream while the caller works on batch N; the
+    caller's stream waits for it and every tensor is marked with record_stream, so memory is never reused too early. On the CPU it runs synchronously, so one training script
     runs anywhere.
 
     With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
