@@ -60,17 +60,26 @@ FL_AVX2 inline void add_words8(__m256i words, __m256 w, const __m256i* shift, __
   }
 }
 
-// Half `half` (8 lanes) of group g: its words shuffled out of the window's 16-byte parts, or gathered (a window too
-// wide), or read byte by byte (a word that would pass the image's edge).
-template <int C>
-FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
+// Tap entry e's 8 words of a half whose window is P 16-byte parts (broadcast in `part`): one shuffle per part,
+// OR-ed (indices of bytes outside a part are 0x80, which shuffles in 0).
+template <int P>
+FL_AVX2 inline __m256i shuffled_words(const __m256i* part, const uint8_t* index) {
+  __m256i words = _mm256_shuffle_epi8(part[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
+  for (int p = 1; p < P; ++p)
+    words = _mm256_or_si256(words, _mm256_shuffle_epi8(part[p], _mm256_loadu_si256(
+                                                                     reinterpret_cast<const __m256i*>(index + 32 * p))));
+  return words;
+}
+
+// Half `half` (8 lanes) of group g with a P-part window (P = 0: its words gathered).
+template <int C, int P>
+FL_AVX2 void half_parts(const Row& r, int64_t g, int64_t half) {
   const ColumnTaps& t = *r.t;
-  const int64_t h = g * 2 + half, parts = r.w->parts[h];
-  if (parts == 0 && !r.gather_ok) return group_bytes<C>(r, g, half * 8, half * 8 + 8);
+  const int64_t h = g * 2 + half;
   __m256i shift[C];
   for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(r.shifts[k]);
-  __m256i part[kMaxParts];
-  for (int64_t p = 0; p < parts; ++p)
+  __m256i part[P > 0 ? P : 1];
+  for (int p = 0; p < P; ++p)
     part[p] = _mm256_broadcastsi128_si256(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(r.words + r.w->lo[h] + 16 * p)));
   __m256 acc[C];
@@ -78,19 +87,30 @@ FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
   for (int64_t j = 0; j < t.taps[g]; ++j) {
     const int64_t e = t.first[g] + j;
     __m256i words;
-    if (parts == 0) {
+    if constexpr (P == 0) {
       const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.offsets + e * kLanes + half * 8));
       words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(r.words), at, 1);
     } else {
-      const uint8_t* index = r.w->index.data() + (e * 2 + half) * kMaxParts * 32;
-      words = _mm256_shuffle_epi8(part[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
-      for (int64_t p = 1; p < parts; ++p)
-        words = _mm256_or_si256(words, _mm256_shuffle_epi8(part[p], _mm256_loadu_si256(
-                                                                         reinterpret_cast<const __m256i*>(index + 32 * p))));
+      words = shuffled_words<P>(part, r.w->index.data() + (e * 2 + half) * kMaxParts * 32);
     }
     add_words8<C>(words, _mm256_loadu_ps(t.weights.data() + e * kLanes + half * 8), shift, acc);
   }
   for (int k = 0; k < C; ++k) _mm256_storeu_ps(r.out + k * r.plane + g * kLanes + half * 8, acc[k]);
+}
+
+// Half `half` (8 lanes) of group g: its words shuffled out of the window's 16-byte parts, or gathered (a window too
+// wide), or read byte by byte (a word that would pass the image's edge).
+template <int C>
+FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
+  switch (r.w->parts[g * 2 + half]) {
+    case 0: return r.gather_ok ? half_parts<C, 0>(r, g, half) : group_bytes<C>(r, g, half * 8, half * 8 + 8);
+    case 1: return half_parts<C, 1>(r, g, half);
+    case 2: return half_parts<C, 2>(r, g, half);
+    case 3: return half_parts<C, 3>(r, g, half);
+    case 4: return half_parts<C, 4>(r, g, half);
+    case 5: return half_parts<C, 5>(r, g, half);
+    default: return half_parts<C, kMaxParts>(r, g, half);
+  }
 }
 
 template <int C>
