@@ -79,14 +79,7 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
-        ref = ring.reference(self.data)  # data in a worker's ring slot travels by reference, once
-        if ref is not None:
-            return (_from_ring, (ref, self.offsets, self.sizes, self.channels))
-        # A view of a larger storage would pickle all of it: send only the bytes the images use.
-        data = self.data
-        if data.untyped_storage().nbytes() > data.numel() and data.device.type == "cpu":
-            data = data.clone()
-        return (PackedImages, (data, self.offsets, self.sizes, self.channels))
+        return (PackedImages, (ring.pickled(self.data), self.offsets, self.sizes, self.channels))
 
     def __repr__(self) -> str:
         return (f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "
@@ -102,14 +95,8 @@ def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool =
     total = int(sum(counts))
     pin = pin_memory and torch.cuda.is_available()
     device = next((a.device for a in arrays if isinstance(a, torch.Tensor)), torch.device("cpu"))
-    # In a DataLoader worker: straight into a slot of the worker's ring, when one is free.
-    data = ring.reserve(total) if use_ring and device.type == "cpu" and not pin else None
-    if data is not None:
-        pass
-    elif device.type == "cpu" and not pin and torch.utils.data.get_worker_info() is not None:
-        # A worker without a free ring slot: a new shared-memory buffer, as default_collate does, so sending it to
-        # the main process costs no second copy.
-        data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
+    if device.type == "cpu" and not pin:  # in a DataLoader worker: straight into a ring slot, when one is free
+        data = ring.batch_buffer(total, use_ring)
     else:
         data = torch.empty(total, dtype=torch.uint8, device=device, pin_memory=pin and device.type == "cpu")
     host = data.numpy() if device.type == "cpu" else None
@@ -123,8 +110,3 @@ def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool =
             data[o : o + n].view(h, w, channels).copy_(a)
     return PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
                         channels)
-
-
-def _from_ring(ref: tuple, offsets: torch.Tensor, sizes: torch.Tensor, channels: int) -> PackedImages:
-    """Unpickling in the main process: the images as views of the worker's ring slot."""
-    return PackedImages(ring.view(ref), offsets, sizes, channels)

@@ -125,6 +125,42 @@ def reserve(nbytes: int) -> torch.Tensor | None:
     return buffer
 
 
+def batch_buffer(nbytes: int, use_ring: bool = True) -> torch.Tensor:
+    """A 1-D uint8 CPU buffer of `nbytes` for a batch bound for the main process: a slot of this worker's ring when
+    one is free (and `use_ring`); else, in a worker, new shared memory (as default_collate makes: sending it costs no second copy);
+    elsewhere ordinary memory."""
+    data = reserve(nbytes) if use_ring else None
+    if data is not None:
+        return data
+    if torch.utils.data.get_worker_info() is not None:
+        return torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(nbytes))
+    return torch.empty(nbytes, dtype=torch.uint8)
+
+
+class _SlotBytes:
+    """Pickled in place of a buffer in a ring slot: arrives in the main process as a view of the slot."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: tuple):
+        self.ref = ref
+
+    def __reduce__(self):
+        return (view, (self.ref,))
+
+
+def pickled(data: torch.Tensor):
+    """What to pickle in place of the 1-D buffer `data` of a batch: its ring slot by reference (`reference`: sent
+    once, unpickled as a view of the slot), or else the bytes it uses (a view of a larger storage would pickle all
+    of it)."""
+    ref = reference(data)
+    if ref is not None:
+        return _SlotBytes(ref)
+    if data.device.type == "cpu" and data.untyped_storage().nbytes() > data.numel() * data.element_size():
+        return data.clone()
+    return data
+
+
 def reference(tensor: torch.Tensor) -> tuple | None:
     """What crosses the pipe for `tensor` when its bytes lie in a slot of this worker's ring not sent since it was
     taken: the ring's identity, size and (until the consumer has mapped it) descriptor, and the bytes' coordinates.

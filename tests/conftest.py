@@ -9,6 +9,7 @@ import torch
 from fastload import _ops
 
 CUDA = torch.cuda.is_available()
+pytest_plugins = ["files"]  # the JPEG tree fixture of the files tests
 
 
 def devices():

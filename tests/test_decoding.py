@@ -17,15 +17,9 @@ from PIL import Image
 
 import fastload as fl
 from fastload import decoding
+from files import photo
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
-
-
-def photo(rng, h: int, w: int) -> np.ndarray:
-    """Smooth gradients plus noise: chroma that varies, so upsampling edges show."""
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x + y) * 3 % 256], -1)
-    return np.clip(base + rng.integers(-40, 40, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
 SAMPLINGS = {"444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
