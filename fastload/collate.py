@@ -12,7 +12,8 @@ from fastload import _validation as V
 from fastload import crop_geometry as G
 from fastload import crops, decoding, reference, ring
 from fastload.batching import pack_images, pad_batch
-from fastload.decode_batch import BatchDecoder, encoded
+from fastload.decode_batch import BatchDecoder, check_decode_on, encoded
+from fastload.encoded_batch import EncodedBatch
 from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
@@ -30,8 +31,8 @@ def _resize_need(resize, size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _sizes(images) -> list[tuple[int, int]]:
-    """(h, w) of each image of a list or a PackedImages."""
-    if isinstance(images, PackedImages):
+    """(h, w) of each image of a list, a PackedImages or an EncodedBatch."""
+    if isinstance(images, (PackedImages, EncodedBatch)):
         return [tuple(hw) for hw in images.sizes.tolist()]
     return [tuple(int(v) for v in img.shape[:2]) for img in images]
 
@@ -53,14 +54,16 @@ class PadCollate:
     (position 1) as int64.
     In DataLoader workers the images (packed or padded) are written straight into each worker's persistent
     shared-memory ring (`fastload.ring`: one write by the worker, no new segment per batch); `ring=False` turns that
-    off.
+    off. Encoded files (`fl.ImageFolder`, `fl.ImageFiles`) are decoded in the worker (bad files: `on_error`,
+    `strict`), or with `pack=True, decode_on="device"` shipped as an `EncodedBatch` (the files' bytes) that
+    `DevicePrefetcher(norm=...)` decodes on the GPU (nvJPEG) and pads.
     """
 
     def __init__(self, norm: Normalization | None = None, *, image_key: str = "img", input_order: str = "bgr",
                  size_divisor: int = 1, pad_value=0.0, pack: bool = False,
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
                  num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False,
-                 ring: bool = True, on_error: str = "raise", strict: bool = True):
+                 ring: bool = True, on_error: str = "raise", strict: bool = True, decode_on: str = "worker"):
         # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
@@ -86,6 +89,7 @@ class PadCollate:
         self.pad_value = pad_value
         self.label_mode, self.num_classes = label_mode, num_classes
         self.decoder = BatchDecoder(on_error, strict)
+        self.decode_on = check_decode_on(decode_on, pack)
 
     @property
     def skipped(self) -> int:
@@ -94,7 +98,7 @@ class PadCollate:
 
     def _images(self, images):
         if self.pack:
-            return images if isinstance(images, PackedImages) else pack_images(images, ring=self.ring)
+            return images if isinstance(images, (PackedImages, EncodedBatch)) else pack_images(images, ring=self.ring)
         kw = dict(input_order=self.input_order, size_divisor=self.size_divisor, pad_value=self.pad_value,
                   dtype=self.dtype, channels_last=self.channels_last)
         return self._into_ring(images, lambda hw: hw, lambda out: pad_batch(images, self.norm, out=out, **kw).images)
@@ -122,10 +126,14 @@ class PadCollate:
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         """The images' batch, the entries dict batches get besides it, and the indices of the samples it holds
-        (None: all). Encoded files are decoded whole, straight into one packed buffer (`where(i)` names sample i)."""
+        (None: all). Encoded files are decoded whole, straight into one packed buffer, or with decode_on="device"
+        shipped as they are (`where(i)` names sample i)."""
         kept = None
         if encoded(images, where):
             kept, sizes = self.decoder.sizes(images, where)
+            if self.decode_on == "device":
+                images = EncodedBatch.pack([images[i] for i in kept], self.ring)
+                return images, self._metadata(images), kept
             kept, images = self.decoder.decode(images, kept, [(0, 0, h, w) for h, w in sizes], self.input_order,
                                                self.pack and self.ring, where)
         return self._images(images), self._metadata(images), kept
@@ -204,7 +212,10 @@ class CropCollate(PadCollate):
     ring) with the crops as a `CropBatch`, which `DevicePrefetcher(norm=...)` finishes on the device (one kernel) or
     `batch.finish(norm)` anywhere. Labels as in `PadCollate` (`label_mode`, `num_classes`). Dict batches also get
     each image's geometry (`CropBatch.shapes`): `ori_shape`, `img_shape`, and `crop_box` and `flip` (train) or
-    `resized_shape` (eval).
+    `resized_shape` (eval). Encoded files are decoded in the worker, only the region each crop reads (`draft=True`:
+    at the largest DCT scale that keeps the crop's resolution; changes pixels); without norm, `decode_on="device"`
+    ships the files' bytes instead, and `DevicePrefetcher` decodes them on the GPU (nvJPEG: not libjpeg's pixels)
+    and crops there: the boxes are drawn in the worker all the same.
     """
 
     def __init__(self, size, norm: Normalization | None = None, *, train: bool = True, scale=(0.08, 1.0),
@@ -212,7 +223,7 @@ class CropCollate(PadCollate):
                  antialias: bool = True, image_key: str = "img", input_order: str = "bgr",
                  list_keys: Sequence[str] = (), label_mode: str | None = None, num_classes: int | None = None,
                  dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True,
-                 on_error: str = "raise", strict: bool = True, draft: bool = False):
+                 on_error: str = "raise", strict: bool = True, draft: bool = False, decode_on: str = "worker"):
         super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
                          label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
                          ring=ring, on_error=on_error, strict=strict)
@@ -226,6 +237,7 @@ class CropCollate(PadCollate):
         self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
         self.antialias = V.check_bool("antialias", antialias)
         self.draft = V.check_bool("draft", draft)
+        self.decode_on = check_decode_on(decode_on, norm is None, self.draft)
 
     def _crops(self, images) -> crops.CropBatch:
         """The batch's crops over `images` (a checked list, or a PackedImages)."""
@@ -241,6 +253,10 @@ class CropCollate(PadCollate):
         kept, sizes = self.decoder.sizes(images, where)
         boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch") \
             if self.train else ([], [])
+        if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
+            files = EncodedBatch.pack([images[i] for i in kept], self.ring)
+            return crops.CropBatch(files, boxes, flips, self.size, None if self.train else self.resize,
+                                   self.interpolation, self.antialias), kept
         reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
         if self.draft:
             for k, i in enumerate(kept):

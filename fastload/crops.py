@@ -20,6 +20,7 @@ from fastload.batching import BatchSource
 from fastload.crop_geometry import (center_crop_anchor, check_crop_fits, check_pair, check_resize,
                                     resized_short_side)
 from fastload.crop_tables import axis_table, table_mode
+from fastload.encoded_batch import EncodedBatch
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 
@@ -232,9 +233,10 @@ class CropBatch(NamedTuple):
     `DevicePrefetcher(norm=...)`, on the device) runs the fused crop + resize + flip + normalize. `resize` None:
     train crops (`boxes`, `flips`, in source-image pixels); else the eval pipeline Resize(resize) + CenterCrop(size).
     `regions` ((top, left, full h, full w) per image, or None): the images hold only that region of each source
-    image, as a decoder gave it; the result is the same bits as from the whole images."""
+    image, as a decoder gave it; the result is the same bits as from the whole images. `images` an EncodedBatch
+    (`CropCollate(decode_on="device")`): `finish` decodes the files on its device first."""
 
-    images: PackedImages
+    images: PackedImages | EncodedBatch
     boxes: list
     flips: list
     size: tuple
@@ -256,7 +258,7 @@ class CropBatch(NamedTuple):
         if self.regions is not None:
             sizes = [(fh, fw) for _, _, fh, fw in self.regions]
         else:
-            sizes = self.images.sizes.tolist() if isinstance(self.images, PackedImages) else \
+            sizes = self.images.sizes.tolist() if isinstance(self.images, (PackedImages, EncodedBatch)) else \
                 [img.shape[:2] for img in self.images]
         sizes = [(int(h), int(w)) for h, w in sizes]
         out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
@@ -269,12 +271,20 @@ class CropBatch(NamedTuple):
     def finish(self, norm: Normalization | None, *, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
                channels_last: bool = False, device=None, out: torch.Tensor | None = None) -> torch.Tensor:
         """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with input_order, dtype,
-        channels_last, device and out as there."""
+        channels_last, device and out as there. Encoded images are decoded on `device` first; `input_order` is then
+        the channel order of a uint8 result (without norm)."""
+        images = self.images
+        if isinstance(images, EncodedBatch):
+            images, order = images.decode(device)
+            if norm is None and order != V.check_order("input_order", input_order):
+                images = [img.flip(-1) for img in images]
+            else:
+                input_order = order
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:
             boxes = self.boxes if self.regions is None else \
                 [(t - r[0], left - r[1], h, w) for (t, left, h, w), r in zip(self.boxes, self.regions)]
-            return resized_crop_batch(self.images, boxes, self.size, norm, flips=self.flips,
+            return resized_crop_batch(images, boxes, self.size, norm, flips=self.flips,
                                       interpolation=self.interpolation, antialias=self.antialias, **kw)
-        return _resize_center_crop(self.images, self.regions, self.resize, self.size, norm, self.interpolation,
+        return _resize_center_crop(images, self.regions, self.resize, self.size, norm, self.interpolation,
                                    self.antialias, **kw)

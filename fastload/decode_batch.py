@@ -17,12 +17,26 @@ from fastload.decoding import EncodedImage, decode_image
 from fastload.packed import PackedImages
 
 ON_ERROR = ("raise", "skip")
+DECODE_ON = ("worker", "device")
 
 
 def check_on_error(on_error) -> str:
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     return on_error
+
+
+def check_decode_on(decode_on, raw: bool, draft: bool = False) -> str:
+    """The checked `decode_on` of a collate; "device" needs a collate that ships raw images (`raw`) and no draft."""
+    if decode_on not in DECODE_ON:
+        raise ValueError(f"decode_on must be 'worker' or 'device', got {decode_on!r}")
+    if decode_on == "device" and not raw:
+        raise ValueError("decode_on='device' ships the encoded files for DevicePrefetcher to decode: the collate "
+                         "must ship raw images (CropCollate without norm, PadCollate with pack=True)")
+    if decode_on == "device" and draft:
+        raise ValueError("draft=True decodes at reduced scale in the worker; the device decoder (nvJPEG) has no "
+                         "reduced-scale decoding: use draft with decode_on='worker'")
+    return decode_on
 
 
 def encoded(images: list, where: Callable[[int], str]) -> bool:
@@ -92,13 +106,7 @@ class BatchDecoder:
         counts = [h * w * 3 for _, _, h, w in regions]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)
         total = int(sum(counts))
-        data = ring.reserve(total) if ship else None
-        if data is None:
-            in_worker = ship and torch.utils.data.get_worker_info() is not None
-            if in_worker:
-                data = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(total))
-            else:
-                data = torch.empty(total, dtype=torch.uint8) if ship else self._scratch_bytes(total)
+        data = ring.batch_buffer(total) if ship else self._scratch_bytes(total)
         done = list(kept)
         for i, (top, left, h, w), o, n, f in zip(kept, regions, offsets.tolist(), counts, reduce):
             try:

@@ -13,6 +13,7 @@ from fastload import _validation as V
 from fastload import ring
 from fastload.batching import pad_batch
 from fastload.crops import CropBatch
+from fastload.encoded_batch import EncodedBatch
 from fastload.normalizing import normalize
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
@@ -127,9 +128,12 @@ class DevicePrefetcher:
             return images
         if isinstance(images, CropBatch):
             return images.finish(self.norm, input_order=self.input_order, dtype=self.dtype,
-                                 channels_last=self.channels_last)
-        if isinstance(images, PackedImages):
-            return pad_batch(images, self.norm, input_order=self.input_order, size_divisor=self.size_divisor,
+                                 channels_last=self.channels_last, device=self.device)
+        if isinstance(images, (PackedImages, EncodedBatch)):
+            # PadCollate(pack=True): raw images, or (decode_on="device") the files, decoded here
+            images, order = images.decode(self.device) if isinstance(images, EncodedBatch) else \
+                (images, self.input_order)
+            return pad_batch(images, self.norm, input_order=order, size_divisor=self.size_divisor,
                                pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
         if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
             return normalize(images, self.norm, input_order=self.input_order, dtype=self.dtype,

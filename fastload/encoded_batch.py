@@ -1,0 +1,129 @@
+"""EncodedBatch: a batch's encoded image files back to back in one buffer, so a DataLoader worker ships the files'
+bytes (a tenth or less of the decoded pixels) and the device decodes them. On CUDA, JPEG files are decoded by
+nvJPEG through torchvision's batched `decode_jpeg(device=...)` (the GPU machines have torchvision, not TorchCodec);
+everything else, and every file on the CPU, by fastload's exact decoder."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from fastload import ring
+from fastload.decoding import EncodedImage, decode_image, is_jpeg
+
+
+class EncodedBatch:
+    """N encoded image files in one 1-D uint8 buffer.
+
+    Attributes:
+        data: 1-D uint8 CPU tensor, the files back to back (a ring slot when a worker made it).
+        offsets, lengths: int64 (N,) CPU tensors: where file i's bytes lie in `data`.
+        sizes: int64 (N, 2) CPU tensor: (h, w) of image i from its header, EXIF orientation applied.
+        paths: N file paths (or None), which errors name.
+
+    Picklable through the worker's ring like `PackedImages`. `decode(device)` gives the images on `device`.
+    """
+
+    __slots__ = ("data", "offsets", "lengths", "sizes", "paths")
+
+    def __init__(self, data: torch.Tensor, offsets, lengths, sizes, paths):
+        if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
+            raise TypeError("EncodedBatch data must be a 1-D uint8 tensor")
+        self.data = data
+        self.offsets = torch.as_tensor(offsets, dtype=torch.int64).reshape(-1)
+        self.lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
+        self.sizes = torch.as_tensor(sizes, dtype=torch.int64).reshape(-1, 2)
+        self.paths = list(paths)
+        n = len(self.paths)
+        if not (self.offsets.shape == self.lengths.shape == (n,) and self.sizes.shape == (n, 2)):
+            raise ValueError(f"EncodedBatch offsets {tuple(self.offsets.shape)}, lengths {tuple(self.lengths.shape)}, "
+                             f"sizes {tuple(self.sizes.shape)} and {n} paths disagree")
+        if n and (int(self.offsets.min()) < 0 or int(self.lengths.min()) < 1
+                  or int((self.offsets + self.lengths).max()) > data.numel()):
+            raise ValueError("EncodedBatch offsets/lengths point outside data")
+
+    @classmethod
+    def pack(cls, images: list[EncodedImage], use_ring: bool = True) -> EncodedBatch:
+        """The files' bytes copied into one buffer: a slot of this worker's ring when one is free. Reads each
+        header (`EncodedImage.size`) unless read already."""
+        lengths = [img.data.numel() for img in images]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths else np.zeros(0, np.int64)
+        data = ring.batch_buffer(int(sum(lengths)), use_ring)
+        for img, o, n in zip(images, offsets.tolist(), lengths):
+            data[o:o + n].copy_(img.data)
+        return cls(data, offsets, lengths, [img.size for img in images], [img.path for img in images])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> EncodedImage:
+        """File i as an EncodedImage viewing `data`."""
+        o, n = int(self.offsets[i]), int(self.lengths[i])
+        return EncodedImage(self.data[o:o + n], self.paths[i])
+
+    def to(self, device=None, non_blocking: bool = False) -> EncodedBatch:
+        """Itself: the bytes stay on the host, where the decoders (nvJPEG's too) read them."""
+        return self
+
+    @property
+    def nbytes(self) -> int:
+        return self.data.numel()
+
+    def _name(self, i: int) -> str:
+        return self.paths[i] or f"file {i} of the batch"
+
+    def decode(self, device=None, *, torchvision: bool | None = None) -> tuple[list[torch.Tensor], str]:
+        """(the N images as (h, w, 3) uint8 tensors on `device` (default the CPU), their channel order "rgb").
+
+        JPEG files go to torchvision's batched `decode_jpeg(device=device)` when `torchvision` (default: on CUDA,
+        where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first tensors seen as HWC views;
+        every other file to fastload's decoder (the pixels of `cv2.imdecode`). A file that does not decode, or
+        whose size differs from its header's, is a ValueError naming it."""
+        device = torch.device("cpu" if device is None else device)
+        torchvision = device.type == "cuda" if torchvision is None else torchvision
+        images: list = [None] * len(self)
+        jpeg = [i for i in range(len(self)) if torchvision and is_jpeg(self[i])]
+        if jpeg:
+            decoded = _torchvision_decode([self[i].data for i in jpeg], device, [self._name(i) for i in jpeg])
+            for i, img in zip(jpeg, decoded):
+                images[i] = img.permute(1, 2, 0)
+        for i in range(len(self)):
+            if images[i] is None:
+                h, w = self.sizes[i].tolist()
+                out = torch.empty(h, w, 3, dtype=torch.uint8)
+                images[i] = decode_image(self[i], output_order="rgb", out=out).to(device, non_blocking=True)
+            if tuple(images[i].shape[:2]) != tuple(self.sizes[i].tolist()):
+                raise ValueError(f"{self._name(i)}: decoded to {tuple(images[i].shape[:2])}, its header says "
+                                 f"{tuple(self.sizes[i].tolist())}")
+        return images, "rgb"
+
+    def __reduce__(self):
+        return (EncodedBatch, (ring.pickled(self.data), self.offsets, self.lengths, self.sizes, self.paths))
+
+    def __repr__(self) -> str:
+        return f"EncodedBatch(n={len(self)}, bytes={self.nbytes})"
+
+
+def _torchvision_decode(files: list[torch.Tensor], device: torch.device, names: list[str]) -> list[torch.Tensor]:
+    """torchvision's batched decode of JPEG files (CPU byte tensors) to (3, h, w) RGB uint8 tensors on `device`
+    (nvJPEG on CUDA), EXIF orientation applied as OpenCV applies it; a failure is retried file by file to name the
+    file."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    def run(batch):
+        with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders in favour of TorchCodec
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return decode_jpeg(batch, mode=ImageReadMode.RGB, device=device, apply_exif_orientation=True)
+
+    try:
+        return run(files)
+    except RuntimeError:
+        for i, f in enumerate(files):
+            try:
+                run([f])
+            except RuntimeError as exc:
+                raise ValueError(f"{names[i]}: torchvision's decode_jpeg on {device} failed: {exc}") from None
+        raise
