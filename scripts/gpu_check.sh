@@ -33,6 +33,7 @@ if [ -n "$sanitizer" ]; then
 else
   echo "compute-sanitizer not found" >"$out/memcheck.log"; status[memcheck]=skipped
 fi
+step gpu_decode 120 $PY scripts/gpu_decode.py "$out/gpu_decode.json"
 step bench_cuda 240 $PY -m fastload bench --device cuda --no-progress --json "$out/bench_cuda.json" \
   --plot "$out/bench_cuda.png" --markdown "$out/bench_cuda.md"
 

@@ -1,0 +1,109 @@
+"""GPU decode check (a step of scripts/gpu_check.sh): a batch of 256 ImageNet-style JPEG files, decoded and cropped
+on the device the way DevicePrefetcher does it for `CropCollate(224, decode_on="device")` (nvJPEG through
+torchvision + the fused crop), against the exact CPU path (`CropCollate(224, norm)`, the same boxes):
+
+- the time of the collate's share (headers read, boxes drawn, bytes packed) and of decode + crop on the device
+  (median of 5 after a warm-up);
+- the bytes each direction over PCIe during one decode + crop, from torch.profiler's memcpy events (host-to-device
+  should be about the files' bytes plus descriptors; device-to-host none);
+- how far nvJPEG's pixels put the uint8 crops from the exact path (mean and largest difference, grey levels).
+
+Usage: python scripts/gpu_decode.py OUT.json [--device cuda|cpu] (cpu: the same steps without nvJPEG, to try the
+script on a machine without a GPU; no PCIe figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+
+import fastload as fl
+from fastload.bench.data import ImageSource
+from fastload.bench.suites.crop import RAW_SIZES
+from fastload.bench.suites.files import write_tree
+
+
+def timed(fn, device, runs: int = 5) -> tuple[float, object]:
+    result = fn()  # warm-up: nvJPEG handles, the output cache, the kernels' first launch
+    times = []
+    for _ in range(runs):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        result = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3, result
+
+
+def copied_bytes(fn) -> dict:
+    """Bytes of each memcpy kind during fn(), read from the profiler's trace (its events' 'bytes' argument)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    path = os.path.join(tempfile.mkdtemp(), "trace.json")
+    prof.export_chrome_trace(path)
+    totals: dict = {}
+    for event in json.load(open(path)).get("traceEvents", []):
+        name = event.get("name", "")
+        if event.get("cat") in ("gpu_memcpy", "Memcpy") or name.startswith("Memcpy"):
+            kind = "HtoD" if "HtoD" in name else "DtoH" if "DtoH" in name else "DtoD" if "DtoD" in name else name
+            totals[kind] = totals.get(kind, 0) + int(event.get("args", {}).get("bytes", 0))
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--count", type=int, default=256)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("gpu_decode: no CUDA GPU here", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)
+    folder = fl.ImageFolder(write_tree(ImageSource(), RAW_SIZES, args.count, 1.0))
+    samples = [folder[i] for i in range(len(folder))]
+    shipped, exact = fl.CropCollate(224, decode_on="device"), fl.CropCollate(224)
+
+    def collate():
+        torch.manual_seed(0)
+        return shipped(samples)[0]
+
+    collate_ms, batch = timed(collate, torch.device("cpu"))
+    decode_ms, crops = timed(lambda: batch.finish(fl.IMAGENET, device=device), device)
+
+    def exact_batch():
+        torch.manual_seed(0)
+        return exact(samples)[0].finish(fl.IMAGENET)
+
+    exact_ms, _ = timed(exact_batch, torch.device("cpu"), runs=3)
+    torch.manual_seed(0)
+    reference = exact(samples)[0]  # its decoded regions live until this collate's next call
+    diff = (batch.finish(None, device=device).cpu().int() - reference.finish(None).int()).abs()
+    result = dict(
+        device=str(torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"), images=len(samples),
+        file_bytes=batch.images.nbytes, decoded_bytes=int(sum(h * w * 3 for h, w in batch.images.sizes.tolist())),
+        output_shape=list(crops.shape), collate_ms=round(collate_ms, 2), decode_crop_ms=round(decode_ms, 2),
+        images_per_s=round(len(samples) / decode_ms * 1e3, 1), exact_cpu_decode_crop_ms_1_thread=round(exact_ms, 2),
+        uint8_diff_mean=round(float(diff.float().mean()), 3), uint8_diff_max=int(diff.max()))
+    if device.type == "cuda":
+        result["memcpy_bytes"] = copied_bytes(lambda: batch.finish(fl.IMAGENET, device=device))
+    json.dump(result, open(args.out, "w"), indent=1)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
