@@ -10,6 +10,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 import torch
 
 import fastload as fl
@@ -197,3 +198,38 @@ def test_resize_and_channel_stats_launch_once_per_batch():
     log = [e.split() for e in _ops.emulation_launch_log()]
     assert [e[0] for e in log] == ["resize_pad_rows", "channel_stats"], log
     assert log[1][1].endswith("x3"), log
+
+
+def _threads_per_pixel(run) -> dict:
+    """{kernel: threads launched per output pixel} of the emulated launches `run()` makes (it returns the (N, C, H,
+    W) output)."""
+    _ops.emulation_launch_log()
+    with _ops.backend("cuda-emulation"):
+        out = run()
+    pixels = out.shape[0] * out.shape[2] * out.shape[3]
+    result = {}
+    for entry in _ops.emulation_launch_log():  # "name GXxGY blocks of B"
+        name, grid, _, _, block = entry.split()
+        gx, gy = map(int, grid.split("x"))
+        result[name] = gx * gy * int(block) / pixels
+    return result
+
+
+@pytest.mark.skipif(not _ops.EMULATED, reason="built without the CUDA emulation")
+def test_row_kernels_keep_every_thread_busy_on_narrow_rows():
+    """A 224-wide classification batch launches as many threads per output pixel as a 1024-wide one (one per group
+    of 4 pixels, within 25%): blocks of 256 threads per row left 200 of a 224-pixel row's 256 threads idle. Odd
+    widths too (the normalize crop is 223 wide: the last group of a row holds 3 pixels)."""
+    runs = {
+        "pad_normalized_rows": lambda imgs: fl.pad_batch(imgs, fl.IMAGENET).images,
+        "crop_normalized_rows": lambda imgs: fl.resized_crop_batch(imgs, [(0, 0, *imgs[0].shape[:2])] * 2,
+                                                                   tuple(imgs[0].shape[:2]), fl.IMAGENET),
+        "resize_pad_rows": lambda imgs: fl.resize_pad_batch(imgs, fl.IMAGENET, scale=(max(imgs[0].shape[:2]),
+                                                                                 min(imgs[0].shape[:2]))).images,
+        "normalize_rows": lambda imgs: fl.normalize(torch.stack(imgs)[:, :, 1:], fl.IMAGENET),  # a crop: rows
+    }
+    for kernel, run in runs.items():
+        for h, w in ((224, 224), (8, 1024), (57, 224)):
+            imgs = [torch.zeros(h, w, 3, dtype=torch.uint8)] * 2
+            per_pixel = _threads_per_pixel(lambda: run(imgs))[kernel]
+            assert 0.25 <= per_pixel <= 0.25 * 1.25, (kernel, h, w, per_pixel)

@@ -35,14 +35,37 @@ struct Thread {
   FL_DEVICE int64_t step() const { return grid_x * block_dim; }
 };
 
+// A launch: blocks across x and y, of `block` threads (kThreads unless a row kernel picks fewer; at most kThreads,
+// the kernels' __launch_bounds__).
 struct Grid {
   int64_t x, y;
+  int64_t block = kThreads;
 };
 
-// The grid of a row kernel (4 pixels per thread) over `rows` rows of `width` pixels: row tiles of 4 * kThreads
-// pixels across x, rows across y, grid-stride past CUDA's 65535 limit on gridDim.y.
+// Groups of 4 pixels in a `width`-pixel row.
+constexpr int64_t groups_per_row(int64_t width) { return (width + 3) / 4; }
+
+// Threads per block of a row kernel whose rows hold `groups` groups: of 64, 128 and 256, the one that launches the
+// fewest threads per row (the larger on a tie). Blocks of 64 still fill an SM (H100/H200 keep 32 blocks resident,
+// 2,048 threads), and a thread's pixels stay 4 * (block_x * block + x), which nvcc recomputes from special
+// registers instead of keeping them live: a flattened rows x groups index (a division per thread) made the row
+// kernels spill at their register caps.
+inline int64_t row_block(int64_t groups) {
+  int64_t best = kThreads, launched = (groups + kThreads - 1) / kThreads * kThreads;
+  for (int64_t block : {int64_t{128}, int64_t{64}}) {
+    const int64_t threads = (groups + block - 1) / block * block;
+    if (threads < launched) best = block, launched = threads;
+  }
+  return best;
+}
+
+// The grid of a row kernel (4 pixels per thread) over `rows` rows of `width` pixels: row tiles of 4 * block pixels
+// across x, rows across y, grid-stride past CUDA's 65535 limit on gridDim.y. A 64 x 224² batch: 56 groups a row,
+// blocks of 64, 14,336 x 1 of them: 87.5% of the threads busy (blocks of 256 left 200 of each row's 256 idle: 22%).
+// An 800 x 1333 image: 334 groups a row, blocks of 128 (3 a row): 87% busy (256: 65%). Rows of 1,024 pixels: 100%.
 inline Grid row_grid(int64_t rows, int64_t width) {
-  return Grid{(width + 4 * kThreads - 1) / (4 * kThreads), rows < 65535 ? rows : 65535};
+  const int64_t groups = groups_per_row(width), block = row_block(groups);
+  return Grid{(groups + block - 1) / block, rows < 65535 ? rows : 65535, block};
 }
 
 // The loop of a quad kernel (images whose H*W is a multiple of 4, read plane by plane): calls body(n, pixel) for
@@ -117,13 +140,13 @@ inline void atomic_add(unsigned long long* p, unsigned long long v) {
 // and each thread's coordinates recorded for the access checks' messages and in the launch log.
 template <typename K, typename P>
 void launch(Grid grid, cudaStream_t /*stream*/, const P& p) {
-  KernelScope scope(K::kName, grid.x, grid.y, kThreads);
+  KernelScope scope(K::kName, grid.x, grid.y, grid.block);
   for (int64_t by = 0; by < grid.y; ++by) {
     for (int64_t bx = 0; bx < grid.x; ++bx) {
       typename K::Shared shared{};
       for (int k = 0; k < K::kPhases; ++k) {
-        for (int64_t x = 0; x < kThreads; ++x) {
-          const Thread t{x, bx, by, kThreads, grid.x, grid.y};
+        for (int64_t x = 0; x < grid.block; ++x) {
+          const Thread t{x, bx, by, grid.block, grid.x, grid.y};
           scope.at(bx, by, x);
           K::phase(k, t, shared, p);
         }
@@ -166,7 +189,8 @@ template <typename K, typename P>
 void launch(Grid grid, cudaStream_t stream, const P& p) {
   static_assert(K::kName != nullptr, "every kernel has a name (the emulation's messages and launch log use it)");
   if (grid.x == 0 || grid.y == 0) return;
-  kernel_entry<K, P><<<dim3(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y)), kThreads, 0, stream>>>(p);
+  kernel_entry<K, P><<<dim3(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y)),
+                       static_cast<unsigned>(grid.block), 0, stream>>>(p);
 }
 
 #endif

@@ -4,7 +4,9 @@
 // Fast path: every image is a contiguous HWC block, H*W is a multiple of 4 and the input is 4-byte aligned. Each thread
 // then converts 4 pixels: C aligned 32-bit loads, 4*C values, and 16-byte (fp32) or 8-byte (fp16/bf16) stores.
 // Consecutive threads touch consecutive words, so loads and stores coalesce. Anything else (odd widths, transposed,
-// sliced or flipped views) runs the row kernel: rows of 4-pixel groups, vector stores where aligned.
+// sliced or flipped views) runs the row kernel: a thread per 4-pixel group of a row (kernel.h's row_grid: a 64 x 224²
+// batch launches 14,336 blocks of 64, 87.5% of the threads busy; an 800 x 1333 image 2,400 blocks of 128, 87%),
+// vector stores where aligned.
 //
 // Bytes moved: N*H*W*C in (uint8) + N*C*H*W out (4 or 2 bytes each), so the output is 80% (fp32) or 67% (fp16/bf16)
 // of the traffic. Both kernels store full 16/8-byte vectors along rows and read the input in order, a copy's access
@@ -54,8 +56,8 @@ struct NormalizeVec4 : SinglePhase {
   }
 };
 
-// Any strides (crops, flips, transposed views, odd widths): a 2-D grid of (row tiles, rows), one row's base address
-// and one division per row, 4 output pixels per thread. Loads are bytes through the strides (the input is a quarter
+// Any strides (crops, flips, transposed views, odd widths): a thread per group of 4 output pixels of every row
+// (kernel.h's row_grid), one division per row. Loads are bytes through the strides (the input is a quarter
 // of the traffic or less); stores are vectors wherever the 4 outputs are in the row and aligned, else scalars.
 template <FloatDtype D, int C, bool ChannelsLast>
 struct NormalizeRows : SinglePhase {
@@ -65,12 +67,9 @@ struct NormalizeRows : SinglePhase {
     using S = typename T::storage;
     const int64_t plane = p.h * p.w;
     S* const out = static_cast<S*>(p.out);
-    const int64_t x0 = 4 * t.first();
-    if (x0 >= p.w) return;
-    for (int64_t r = t.block_y; r < p.n * p.h; r += t.grid_y) {
+    for_each_group(t, p.n * p.h, p.w, [&](int64_t r, int64_t x0, int count) {
       const int64_t n = r / p.h, y = r - n * p.h;
       const uint8_t* src = p.in + n * p.in_stride_n + y * p.in_stride_h + x0 * p.in_stride_w;
-      const int count = p.w - x0 < 4 ? static_cast<int>(p.w - x0) : 4;
       float v[C][4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
@@ -82,7 +81,7 @@ struct NormalizeRows : SinglePhase {
       }
       S* dst = ChannelsLast ? out + (r * p.w + x0) * C : out + n * C * plane + y * p.w + x0;
       store_group<D, C, ChannelsLast>(dst, plane, v, count);
-    }
+    });
   }
 };
 
