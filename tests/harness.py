@@ -29,7 +29,7 @@ from fastload import _ops
 CUDA = torch.cuda.is_available()
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # Input/output layouts every op is run over. Ops map each onto their own arguments (see each OpTest's samples).
-LAYOUTS = ("contiguous", "channels_last", "sliced", "flipped", "transposed", "odd", "1x1", "empty")
+LAYOUTS = ("contiguous", "channels_last", "sliced", "flipped", "transposed", "unaligned", "odd", "1x1", "empty")
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,32 @@ def seed_of(*parts) -> int:
     return zlib.crc32(repr(parts).encode())
 
 
+def device_view(t, device: str) -> torch.Tensor:
+    """An array or tensor on `device` in the same layout: the same strides and the same offset from a 16-byte
+    boundary, so sliced, transposed and unaligned views reach the device kernels as views (not made contiguous
+    first). Negative strides (numpy flips; torch has none) become contiguous."""
+    if isinstance(t, np.ndarray):
+        if any(s < 0 for s in t.strides) or any(s % t.itemsize for s in t.strides):
+            return torch.from_numpy(np.ascontiguousarray(t)).to(device)
+        t = torch.from_numpy(t)
+    if t.numel() == 0:
+        return t.to(device)
+    span = sum((n - 1) * s for n, s in zip(t.shape, t.stride())) + 1
+    flat = t.as_strided((span,), (1,))  # t's storage from its first element on
+    lead = (t.data_ptr() % 16) // t.element_size()
+    buf = torch.empty(lead + span, dtype=t.dtype, device=device)
+    buf[lead:].copy_(flat)
+    return buf.as_strided(t.shape, t.stride(), lead)
+
+
 def _to_device(value, device: str):
-    """Sample data on `device`. CPU data is passed as it is (numpy views included); for CUDA, numpy arrays become
-    contiguous tensors (negative strides exist only in numpy)."""
+    """Sample data on `device`. CPU data is passed as it is (numpy views included); CUDA data keeps its layout
+    (`device_view`)."""
     if device == "cpu":
         return value
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value)).to(device)
-    if isinstance(value, (torch.Tensor, fl.PackedImages)):
+    if isinstance(value, (np.ndarray, torch.Tensor)):
+        return device_view(value, device)
+    if isinstance(value, fl.PackedImages):
         return value.to(device)
     if isinstance(value, (list, tuple)) and not isinstance(value, str):
         return type(value)(_to_device(v, device) for v in value)
@@ -335,7 +353,7 @@ def rand_image(rng: np.random.Generator, shape) -> np.ndarray:
 
 def image_in_layout(rng: np.random.Generator, shape, layout: str):
     """A uint8 (..., H, W, C) image of exactly `shape`, laid out as `layout` says: numpy contiguous, a slice of a
-    wider image, a flipped (negative-stride) view, a transposed view, or a torch tensor."""
+    wider image, a flipped (negative-stride) view, a transposed view, an unaligned start, or a torch tensor."""
     *lead, h, w, c = shape
     lead = tuple(lead)
     if layout == "sliced":
@@ -346,6 +364,8 @@ def image_in_layout(rng: np.random.Generator, shape, layout: str):
         return np.swapaxes(rand_image(rng, lead + (w, h, c)), -3, -2)
     if layout == "torch":
         return torch.from_numpy(rand_image(rng, shape))
+    if layout == "unaligned":  # contiguous, one byte past an aligned start
+        return rand_image(rng, (int(np.prod(shape)) + 1,))[1:].reshape(shape)
     return rand_image(rng, shape)
 
 

@@ -233,3 +233,20 @@ def test_row_kernels_keep_every_thread_busy_on_narrow_rows():
             imgs = [torch.zeros(h, w, 3, dtype=torch.uint8)] * 2
             per_pixel = _threads_per_pixel(lambda: run(imgs))[kernel]
             assert 0.25 <= per_pixel <= 0.25 * 1.25, (kernel, h, w, per_pixel)
+
+
+def test_device_views_keep_the_layout_of_the_sample():
+    """The harness's CUDA inputs (here built on the CPU): equal values, the same strides, the same misalignment."""
+    from harness import device_view, image_in_layout
+
+    rng = np.random.default_rng(5)
+    for layout in ("contiguous", "sliced", "transposed", "unaligned", "flipped", "torch"):
+        img = image_in_layout(rng, (2, 5, 7, 3), layout)
+        view = device_view(img, "cpu")
+        assert np.array_equal(view.numpy(), np.asarray(img)), layout
+        if layout != "flipped":
+            t = img if isinstance(img, torch.Tensor) else torch.from_numpy(img)
+            assert view.stride() == t.stride() and view.data_ptr() % 16 == t.data_ptr() % 16, layout
+    assert image_in_layout(rng, (5, 7, 3), "unaligned").ctypes.data % 4 != 0
+    bf16 = torch.arange(40, dtype=torch.bfloat16).reshape(5, 8)[:, 1::3]
+    assert torch.equal(device_view(bf16, "cpu"), bf16) and device_view(bf16, "cpu").stride() == bf16.stride()
