@@ -1,6 +1,13 @@
-"""GPU decode check (a step of scripts/gpu_check.sh): a batch of 256 ImageNet-style JPEG files, decoded and cropped
-on the device the way DevicePrefetcher does it for `CropCollate(224, decode_on="device")` (nvJPEG through
-torchvision + the fused crop), against the exact CPU path (`CropCollate(224, norm)`, the same boxes):
+"""What crosses PCIe, and GPU decoding (a step of scripts/gpu_check.sh).
+
+Per batch of a DevicePrefetcher over a 2-worker DataLoader, from torch.profiler's memcpy events: PadCollate(pack=True)
+(8 COCO-like images), CropCollate(224) without norm (32 ImageNet-like images) and CropCollate(224,
+decode_on="device") (32 JPEG files): host-to-device should be the packed uint8 (or the files' bytes) plus the
+descriptors and tap tables, device-to-host nothing.
+
+Then a batch of 256 ImageNet-style JPEG files, decoded and cropped on the device the way DevicePrefetcher does it
+for `CropCollate(224, decode_on="device")` (nvJPEG through torchvision + the fused crop), against the exact CPU path
+(`CropCollate(224, norm)`, the same boxes):
 
 - the time of the collate's share (headers read, boxes drawn, bytes packed) and of decode + crop on the device
   (median of 5 after a warm-up);
@@ -8,8 +15,8 @@ torchvision + the fused crop), against the exact CPU path (`CropCollate(224, nor
   should be about the files' bytes plus descriptors; device-to-host none);
 - how far nvJPEG's pixels put the uint8 crops from the exact path (mean and largest difference, grey levels).
 
-Usage: python scripts/gpu_decode.py OUT.json [--device cuda|cpu] (cpu: the same steps without nvJPEG, to try the
-script on a machine without a GPU; no PCIe figures).
+Usage: python scripts/gpu_transfers.py OUT.json [--device cuda|cpu] (cpu: the same steps without nvJPEG, to try
+the script on a machine without a GPU; no PCIe figures).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import fastload as fl
 from fastload.bench.data import ImageSource
 from fastload.bench.suites.crop import RAW_SIZES
 from fastload.bench.suites.files import write_tree
+from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES
 
 
 def timed(fn, device, runs: int = 5) -> tuple[float, object]:
@@ -48,9 +56,11 @@ def copied_bytes(fn) -> dict:
     """Bytes of each memcpy kind during fn(), read from the profiler's trace (its events' 'bytes' argument)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+    cuda = torch.cuda.is_available()
+    with profile(activities=[ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * cuda) as prof:
         fn()
-        torch.cuda.synchronize()
+        if cuda:
+            torch.cuda.synchronize()
     path = os.path.join(tempfile.mkdtemp(), "trace.json")
     prof.export_chrome_trace(path)
     totals: dict = {}
@@ -62,6 +72,49 @@ def copied_bytes(fn) -> dict:
     return totals
 
 
+def per_batch_bytes(loader, device, norm, **kw) -> dict:
+    """Memcpy bytes of one DevicePrefetcher batch (the second: the first warms the ring up), and the bytes of the
+    host batch's images (packed uint8 or files)."""
+    prefetcher = fl.DevicePrefetcher(loader, device, norm, **kw)
+    it = iter(prefetcher)
+    next(it)
+    totals = copied_bytes(lambda: next(it))
+    it.close()
+    return totals
+
+
+class Files(torch.utils.data.Dataset):
+    """(EncodedImage, index) samples over a list of files."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __len__(self):
+        return len(self.folder)
+
+    def __getitem__(self, i):
+        return self.folder[i][0], i
+
+
+def pcie(device, folder) -> dict:
+    source = ImageSource()
+    detection = [(img, i) for i, img in enumerate(source.images(DETECTION_SIZES, 32))]
+    crops = [(img, i) for i, img in enumerate(source.images(RAW_SIZES, 96))]
+    loaders = {
+        "pad_collate_pack_8": (torch.utils.data.DataLoader(detection, batch_size=8, num_workers=2,
+                                                           collate_fn=fl.PadCollate(pack=True)), {"size_divisor": 32},
+                               sum(img.nbytes for img, _ in detection[8:16])),
+        "crop_collate_32": (torch.utils.data.DataLoader(crops, batch_size=32, num_workers=2,
+                                                        collate_fn=fl.CropCollate(224)), {},
+                            sum(img.nbytes for img, _ in crops[32:64])),
+        "crop_collate_files_32": (torch.utils.data.DataLoader(Files(folder), batch_size=32, num_workers=2,
+                                                              collate_fn=fl.CropCollate(224, decode_on="device")),
+                                  {}, sum(folder[i][0].data.numel() for i in range(32, 64))),
+    }
+    return {name: dict(images_bytes=nbytes, memcpy=per_batch_bytes(loader, device, fl.IMAGENET, **kw))
+            for name, (loader, kw, nbytes) in loaders.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
@@ -70,7 +123,7 @@ def main() -> int:
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("gpu_decode: no CUDA GPU here", file=sys.stderr)
+        print("gpu_transfers: no CUDA GPU here", file=sys.stderr)
         return 2
     torch.set_num_threads(1)
     folder = fl.ImageFolder(write_tree(ImageSource(), RAW_SIZES, args.count, 1.0))
@@ -98,8 +151,8 @@ def main() -> int:
         output_shape=list(crops.shape), collate_ms=round(collate_ms, 2), decode_crop_ms=round(decode_ms, 2),
         images_per_s=round(len(samples) / decode_ms * 1e3, 1), exact_cpu_decode_crop_ms_1_thread=round(exact_ms, 2),
         uint8_diff_mean=round(float(diff.float().mean()), 3), uint8_diff_max=int(diff.max()))
-    if device.type == "cuda":
-        result["memcpy_bytes"] = copied_bytes(lambda: batch.finish(fl.IMAGENET, device=device))
+    result["memcpy_bytes"] = copied_bytes(lambda: batch.finish(fl.IMAGENET, device=device))
+    result["per_batch"] = pcie(device, folder)  # on the CPU: the same steps, no memcpy events
     json.dump(result, open(args.out, "w"), indent=1)
     print(json.dumps(result, indent=1))
     return 0
