@@ -111,6 +111,21 @@ def defines(qualified_name: str) -> bool:
     return qualified_name in DEFINED
 
 
+def build_compiler() -> dict:
+    """The compilers the loaded extension was built with, read from its binary (ELF .comment and the CUDA fatbin's
+    build string): {"cxx": "GCC 12.2.0 (Debian 12.2.0-14)" or None, "nvcc": "cuda_13.0.r13.0/..." or None}."""
+    import re
+
+    if load_error is not None:
+        return {"cxx": None, "nvcc": None}
+    with open(_C.__file__, "rb") as f:
+        data = f.read()
+    cxx = re.search(rb"GCC: \(([^)]*)\) ([0-9.]+)", data)
+    nvcc = re.search(rb"Build (cuda_[0-9A-Za-z._/]+)", data)
+    return {"cxx": f"GCC {cxx.group(2).decode()} ({cxx.group(1).decode()})" if cxx else None,
+            "nvcc": nvcc.group(1).decode() if nvcc else None}
+
+
 def jpeg_decoder() -> str:
     """'libjpeg-turbo' when the build has fastload's JPEG decoder (libjpeg-turbo found at build time), else
     'opencv'."""

@@ -89,7 +89,8 @@ def check_channels(channels: int, norm: Normalization, what: str) -> None:
 def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
     """A uint8 image or batch as a tensor sharing its memory, plus the bit mask of dims to read backwards.
 
-    `img`: torch tensor or numpy array, (H, W, C) or (N, H, W, C), uint8, C = 1 or 3, any strides. numpy views with
+    `img`: torch tensor or numpy array, (H, W) (grayscale), (H, W, C) or (N, H, W, C), uint8, C = 1, 3 or 4 (the
+    alpha channel of BGRA/RGBA dropped: a view), any strides. numpy views with
     negative strides (`img[:, ::-1]`, `img[..., ::-1]`) are not copied: each reversed dim d is turned forward and
     bit d of the returned mask is set; the ops read those dims in reverse.
     """
@@ -110,14 +111,40 @@ def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
             raise TypeError(f"{name} must be uint8, got {tensor.dtype}")
     else:
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(img).__name__}")
+    if tensor.dim() == 2:  # a grayscale (H, W) image: one channel, as a view
+        tensor = tensor.unsqueeze(-1)
     if tensor.dim() not in (3, 4):
-        raise ValueError(f"{name} must be (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
+        raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
+    if tensor.shape[-1] == 4:  # BGRA / RGBA (cv2.IMREAD_UNCHANGED, PIL RGBA): the alpha channel dropped, as a view
+        tensor = tensor[..., :3]
     if tensor.shape[-1] not in (1, 3):
         raise ValueError(
-            f"{name} must have 1 or 3 channels in its last dim (HWC layout), got shape {tuple(tensor.shape)}; "
-            "a CHW tensor must be permuted to HWC first"
+            f"{name} must have 1, 3 or 4 (BGRA/RGBA: alpha dropped) channels in its last dim (HWC layout), got shape "
+            f"{tuple(tensor.shape)}; a CHW tensor must be permuted to HWC first"
         )
     return tensor, flip_mask
+
+
+def check_device(device, name: str = "device") -> torch.device | None:
+    """None, or `device` as a torch.device; a CUDA device on a machine without a usable GPU is a ValueError here,
+    not torch's driver error at the first transfer."""
+    if device is None:
+        return None
+    try:
+        device = torch.device(device)
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"{name} must be a torch.device or a device string like 'cpu' or 'cuda:0', got {device!r}: "
+                         f"{exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} is {str(device)!r} but no CUDA GPU is available (torch.cuda.is_available() is "
+                         "False): use 'cpu', or run where a GPU is")
+    return device
+
+
+def image_channels(img) -> int:
+    """The channels fastload reads of an image: 1 for (H, W), 3 for BGRA/RGBA (alpha dropped), else its last dim."""
+    c = 1 if img.ndim == 2 else int(img.shape[-1])
+    return 3 if c == 4 else c
 
 
 def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], list[int], list, int]:

@@ -73,7 +73,8 @@ class BatchSource(NamedTuple):
 
     def check_out(self, out, batch_hw, out_dtype, channels_last: bool, device) -> None:
         """Checks an out= argument (None: nothing to check) against the (N, C, H, W) batch of `out_dtype` (None:
-        the uint8 (N, H, W, C) batch) the op would return, before any transfer to `device`."""
+        the uint8 (N, H, W, C) batch) the op would return, and `device`, before any transfer to it."""
+        V.check_device(device)
         if out is None:
             return
         expected = reference.pad_batch_output(len(self.sizes), self.channels, batch_hw, out_dtype is not None,

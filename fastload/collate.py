@@ -109,9 +109,10 @@ class PadCollate:
         when no slot is free, or for images `run` would reject (it then raises its own error)."""
         if not self.ring or not ring.available():
             return run(None)
-        if not isinstance(images, PackedImages) and not all(getattr(img, "ndim", None) == 3 for img in images):
+        if not isinstance(images, PackedImages) and not all(getattr(img, "ndim", None) in (2, 3) for img in images):
             return run(None)
-        sizes, channels = _sizes(images), images.channels if isinstance(images, PackedImages) else images[0].shape[-1]
+        sizes = _sizes(images)
+        channels = images.channels if isinstance(images, PackedImages) else V.image_channels(images[0])
         like = reference.pad_batch_output(len(sizes), channels, extent(batch_extent(
             sizes, self.size_divisor, None)), self.norm is not None, self.dtype, self.channels_last, "meta")
         buffer = ring.reserve(like.numel() * like.element_size())

@@ -102,9 +102,9 @@ class DevicePrefetcher:
                  input_order: str = "bgr", dtype: torch.dtype = torch.float32, channels_last: bool = False,
                  size_divisor: int = 1, pad_value=0.0):
         self.loader = loader
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("DevicePrefetcher: device is CUDA but no CUDA GPU is available")
+        self.device = V.check_device(device)
+        if self.device is None:
+            raise ValueError("DevicePrefetcher: device must be given ('cuda', 'cuda:0', 'cpu'), got None")
         self.norm = V.check_norm(norm) if norm is not None else None
         self.image_key = image_key
         self.input_order = V.check_order("input_order", input_order)

@@ -19,21 +19,26 @@ from fastload.pil import is_pil_image, pil_to_array
 class ToNormalizedTensor(nn.Module):
     """Replaces `Compose([ToTensor(), Normalize(mean, std)])` (and a BGR->RGB flip) with one fused pass.
 
-    Accepts an HWC uint8 numpy array or tensor in `input_order`, a batch (N, H, W, C), or a PIL image (always RGB).
-    Returns (C, H, W) / (N, C, H, W) `dtype`, channels in `norm.order`, value (x - mean) / std.
+    Accepts an HWC uint8 numpy array or tensor in `input_order`, a batch (N, H, W, C), a PIL image (always RGB), or
+    torchvision v2's CHW uint8 `tv_tensors.Image` (RGB; read as a view, and the result is a `tv_tensors.Image`, so it
+    drops into a v2 Compose in place of `ToDtype(torch.float32, scale=True), Normalize(mean, std)`); `chw=True` reads
+    plain (C, H, W) / (N, C, H, W) uint8 tensors in `input_order` the same way. Returns (C, H, W) / (N, C, H, W)
+    `dtype`, channels in `norm.order`, value (x - mean) / std.
     """
 
     def __init__(self, norm: Normalization, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
-                 channels_last: bool = False):
+                 channels_last: bool = False, chw: bool = False):
         super().__init__()
         self.norm = V.check_norm(norm)
         self.input_order = V.check_order("input_order", input_order)
         self.dtype = V.check_float_dtype(dtype)
         self.channels_last = V.check_bool("channels_last", channels_last)
+        self.chw = V.check_bool("chw", chw)
 
     def forward(self, img) -> torch.Tensor:
-        img, order = _image_and_order(img, self.input_order)
-        return normalize(img, self.norm, input_order=order, dtype=self.dtype, channels_last=self.channels_last)
+        hwc, order = _image_and_order(img, self.input_order, self.chw)
+        return _like(normalize(hwc, self.norm, input_order=order, dtype=self.dtype, channels_last=self.channels_last),
+                     img)
 
     def extra_repr(self) -> str:
         return f"norm={self.norm}, input_order={self.input_order!r}, dtype={self.dtype}"
@@ -120,19 +125,44 @@ class RescaleKeepRatio:
                 f"bbox_keys={self.bbox_keys}, clip={self.clip})")
 
 
-def _image_and_order(img, input_order: str):
-    """A PIL image becomes its (RGB) array; arrays and tensors keep the configured order."""
+def _is_v2_image(img) -> bool:
+    """Whether `img` is a torchvision v2 `tv_tensors.Image` (CHW), without importing torchvision."""
+    kind = type(img)
+    return isinstance(img, torch.Tensor) and kind.__name__ == "Image" and kind.__module__.startswith("torchvision")
+
+
+def _image_and_order(img, input_order: str, chw: bool):
+    """(the image as fastload reads it: HWC, its channel order). A PIL image becomes its (RGB) array; a v2
+    `tv_tensors.Image` (RGB, CHW) and, with `chw`, a plain (C, H, W) / (N, C, H, W) tensor become HWC views (no
+    copy); arrays and tensors keep the configured order."""
     if not isinstance(img, torch.Tensor) and is_pil_image(img):
         return pil_to_array(img), "rgb"
+    if _is_v2_image(img):
+        return img.as_subclass(torch.Tensor).movedim(-3, -1), "rgb"
+    if chw:
+        if not isinstance(img, torch.Tensor) or img.dim() not in (3, 4):
+            raise TypeError(f"chw=True takes (C, H, W) or (N, C, H, W) tensors, got {type(img).__name__} of shape "
+                            f"{tuple(getattr(img, 'shape', ()))}")
+        return img.movedim(-3, -1), input_order
     return img, input_order
+
+
+def _like(result: torch.Tensor, img) -> torch.Tensor:
+    """The result as a tv_tensors.Image when the input was one, so the rest of a v2 Compose sees an image."""
+    if not _is_v2_image(img):
+        return result
+    from torchvision import tv_tensors
+
+    return tv_tensors.wrap(result, like=img)
 
 
 class _CropNormalize(nn.Module):
     """The settings the fused crop transforms share."""
 
     def __init__(self, norm: Normalization, antialias: bool, interpolation: str, input_order: str,
-                 dtype: torch.dtype):
+                 dtype: torch.dtype, chw: bool = False):
         super().__init__()
+        self.chw = V.check_bool("chw", chw)
         self.norm = V.check_norm(norm)
         self.antialias = V.check_bool("antialias", antialias)
         self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
@@ -148,22 +178,24 @@ class RandomResizedCropNormalize(_CropNormalize):
     Normalize(mean, std)])` with one fused pass per sample, drawing the box and the flip from the torch RNG exactly
     as those torchvision transforms do (same calls, same order), so seeded alike they crop and flip alike.
 
-    Takes an HWC uint8 image (numpy or tensor, in `input_order`) or a PIL image; returns (C, h, w) `dtype`, channels
-    in `norm.order`. For whole batches in a DataLoader, `fl.CropCollate` does the same per batch.
+    Takes an HWC uint8 image (numpy or tensor, in `input_order`), a PIL image, or a v2 `tv_tensors.Image` (CHW
+    RGB; `chw=True` for plain CHW tensors), as `ToNormalizedTensor`; returns (C, h, w) `dtype`, channels in
+    `norm.order`. For whole batches in a DataLoader, `fl.CropCollate` does the same per batch.
     """
 
     def __init__(self, size, norm: Normalization, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), flip_p: float = 0.5,
                  antialias: bool = True, interpolation: str = "bilinear", input_order: str = "bgr",
-                 dtype: torch.dtype = torch.float32):
-        super().__init__(norm, antialias, interpolation, input_order, dtype)
+                 dtype: torch.dtype = torch.float32, chw: bool = False):
+        super().__init__(norm, antialias, interpolation, input_order, dtype, chw)
         self.size = G.check_pair("size", size)
         self.scale, self.ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
         self.flip_p = G.check_probability("flip_p", flip_p)
 
     def forward(self, img) -> torch.Tensor:
-        img, order = _image_and_order(img, self.input_order)
-        boxes, flips = G.draw_crops([V.as_image_tensor(img)[0].shape[:2]], self.scale, self.ratio, self.flip_p, "img")
-        return crops.resized_crop_batch([img], boxes, self.size, self.norm, flips=flips, **self._options(order))[0]
+        hwc, order = _image_and_order(img, self.input_order, self.chw)
+        boxes, flips = G.draw_crops([V.as_image_tensor(hwc)[0].shape[:2]], self.scale, self.ratio, self.flip_p, "img")
+        return _like(crops.resized_crop_batch([hwc], boxes, self.size, self.norm, flips=flips,
+                                              **self._options(order))[0], img)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, norm={self.norm}, scale={self.scale}, ratio={self.ratio}, flip_p={self.flip_p}"
@@ -174,15 +206,16 @@ class ResizeCenterCropNormalize(_CropNormalize):
     pipeline) with one fused pass per sample: no intermediate resized image. Returns (C, crop_h, crop_w)."""
 
     def __init__(self, resize, crop, norm: Normalization, antialias: bool = True, interpolation: str = "bilinear",
-                 input_order: str = "bgr", dtype: torch.dtype = torch.float32):
-        super().__init__(norm, antialias, interpolation, input_order, dtype)
+                 input_order: str = "bgr", dtype: torch.dtype = torch.float32, chw: bool = False):
+        super().__init__(norm, antialias, interpolation, input_order, dtype, chw)
         self.resize = G.check_resize(resize)
         self.crop = G.check_pair("crop", crop)
         G.check_crop_fits(self.resize, self.crop)
 
     def forward(self, img) -> torch.Tensor:
-        img, order = _image_and_order(img, self.input_order)
-        return crops.resize_center_crop_batch([img], self.resize, self.crop, self.norm, **self._options(order))[0]
+        hwc, order = _image_and_order(img, self.input_order, self.chw)
+        return _like(crops.resize_center_crop_batch([hwc], self.resize, self.crop, self.norm,
+                                                    **self._options(order))[0], img)
 
     def extra_repr(self) -> str:
         return f"resize={self.resize}, crop={self.crop}, norm={self.norm}"

@@ -101,7 +101,8 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
 @dataclass
 class LoadReport:
     """What `load_pretrained` did: keys loaded, missing in the checkpoint, unexpected (not in the model), and
-    shape-mismatched (name -> (checkpoint shape, model shape))."""
+    mismatched (name -> (checkpoint shape, model shape)): replaced layers such as a new head, which keep the model's
+    own initialization. Each key is in one list."""
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -119,7 +120,8 @@ class LoadReport:
         if self.unexpected:
             lines.append(f"not in the model ({len(self.unexpected)}): {', '.join(self.unexpected)}")
         for name, (ckpt, model) in self.mismatched.items():
-            lines.append(f"shape mismatch {name}: checkpoint {tuple(ckpt)} vs model {tuple(model)}")
+            lines.append(f"replaced (shape differs) {name}: checkpoint {tuple(ckpt)}, model {tuple(model)}: the "
+                         "model's own values kept")
         return "\n".join(lines)
 
 
@@ -167,7 +169,6 @@ def load_pretrained(model: torch.nn.Module, checkpoint, *, strip_prefixes: Itera
         else:
             usable[key] = value
     report.missing = [k for k in own if k not in usable and k not in report.mismatched]
-    report.missing += [k for k in report.mismatched if k not in report.missing]
     if strict and not report.ok:
         raise RuntimeError(f"load_pretrained(strict=True):\n{report}")
     model.load_state_dict(usable, strict=False)

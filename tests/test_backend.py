@@ -250,3 +250,18 @@ def test_device_views_keep_the_layout_of_the_sample():
     assert image_in_layout(rng, (5, 7, 3), "unaligned").ctypes.data % 4 != 0
     bf16 = torch.arange(40, dtype=torch.bfloat16).reshape(5, 8)[:, 1::3]
     assert torch.equal(device_view(bf16, "cpu"), bf16) and device_view(bf16, "cpu").stride() == bf16.stride()
+
+
+def test_cli_version_and_info(capsys):
+    from fastload.__main__ import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith(f"fastload {fl.__version__} (torch {torch.__version__}")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["info", "--help"])
+    assert exit_info.value.code == 0 and "usage: fastload info" in capsys.readouterr().out
+    assert main(["info"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["versions"]["torch"] == torch.__version__ and info["versions"]["fastload"] == fl.__version__
+    assert info["versions"]["compiler"]["cxx"].startswith("GCC") and "ops" in info
+    assert main(["nope"]) == 2

@@ -133,3 +133,68 @@ def test_rescale_keep_ratio_checks_the_boxes():
         fl.transforms.RescaleKeepRatio(bbox_keys=[1])
     with pytest.raises(TypeError, match="clip"):
         fl.transforms.RescaleKeepRatio(clip="yes")
+
+
+def test_torchvision_v2_images_drop_into_a_v2_compose():
+    """v2 images are CHW uint8 tv_tensors.Image (RGB): ToNormalizedTensor replaces ToDtype(scale=True) + Normalize
+    inside a v2 Compose, reading the image as a view; the crop transforms take them too."""
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    img = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)  # RGB, as v2.ToImage gets it
+    mean, std = fl.IMAGENET.unit()
+    ours = v2.Compose([v2.ToImage(), v2.RandomHorizontalFlip(1.0), fl.transforms.ToNormalizedTensor(fl.IMAGENET)])
+    theirs = v2.Compose([v2.ToImage(), v2.RandomHorizontalFlip(1.0), v2.ToDtype(torch.float32, scale=True),
+                         v2.Normalize(mean, std)])
+    a, b = ours(img), theirs(img)
+    assert isinstance(a, tv_tensors.Image) and a.shape == b.shape == (3, 37, 53)
+    assert torch.allclose(a, b, atol=1e-5)
+    chw = torch.from_numpy(img).permute(2, 0, 1).contiguous()
+    calls = []
+    original = fl.transforms.normalize
+    fl.transforms.normalize = lambda x, *args, **kw: calls.append(x.data_ptr()) or original(x, *args, **kw)
+    try:
+        fl.transforms.ToNormalizedTensor(fl.IMAGENET)(tv_tensors.Image(chw))
+    finally:
+        fl.transforms.normalize = original
+    assert calls == [chw.data_ptr()]  # a view of the v2 image, no copy
+    plain = fl.transforms.ToNormalizedTensor(fl.IMAGENET, input_order="rgb", chw=True)(chw)
+    assert not isinstance(plain, tv_tensors.Image) and torch.equal(plain, a.as_subclass(torch.Tensor).flip(-1))
+    torch.manual_seed(0)
+    crop = fl.transforms.RandomResizedCropNormalize(24, fl.IMAGENET)(tv_tensors.Image(chw))
+    torch.manual_seed(0)
+    want = fl.transforms.RandomResizedCropNormalize(24, fl.IMAGENET, input_order="rgb")(img)
+    assert isinstance(crop, tv_tensors.Image) and torch.equal(crop.as_subclass(torch.Tensor), want)
+    center = fl.transforms.ResizeCenterCropNormalize(32, 24, fl.IMAGENET, chw=True, input_order="rgb")(chw)
+    assert torch.equal(center, fl.transforms.ResizeCenterCropNormalize(32, 24, fl.IMAGENET, input_order="rgb")(img))
+    with pytest.raises(TypeError, match="chw=True"):
+        fl.transforms.ToNormalizedTensor(fl.IMAGENET, chw=True)(img)
+
+
+def test_bgra_and_grayscale_arrays():
+    rng = np.random.default_rng(4)
+    bgra = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    assert torch.equal(fl.normalize(bgra, fl.IMAGENET), fl.normalize(np.ascontiguousarray(bgra[..., :3]), fl.IMAGENET))
+    gray = rng.integers(0, 256, (9, 11), dtype=np.uint8)
+    norm = fl.Normalization([120.0], [60.0])
+    assert torch.equal(fl.normalize(gray, norm), fl.normalize(gray[..., None], norm))
+    batch = fl.pad_batch([bgra, bgra[:5]], fl.IMAGENET)
+    assert batch.images.shape == (2, 3, 9, 11)
+    collated = fl.PadCollate(norm)([(gray, 0), (gray[:4], 1)])[0]
+    assert collated.shape == (2, 1, 9, 11)
+    with pytest.raises(ValueError, match="1, 3 or 4"):
+        fl.normalize(np.zeros((4, 4, 2), np.uint8), fl.IMAGENET)
+
+
+def test_a_cuda_device_without_a_gpu_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    img = np.zeros((4, 4, 3), np.uint8)
+    for call in (lambda: fl.pad_batch([img], fl.IMAGENET, device="cuda"),
+                 lambda: fl.resized_crop_batch([img], [(0, 0, 2, 2)], 2, fl.IMAGENET, device="cuda:0"),
+                 lambda: fl.resize_pad_batch([img], fl.IMAGENET, device="cuda"),
+                 lambda: fl.DevicePrefetcher([], "cuda")):
+        with pytest.raises(ValueError, match="no CUDA GPU is available"):
+            call()
+    with pytest.raises(ValueError, match="device must be"):
+        fl.pad_batch([img], fl.IMAGENET, device="gpu")
