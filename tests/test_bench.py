@@ -52,6 +52,10 @@ def test_smoke_run_writes_json_and_plot(smoke):
         assert impls["floor (copy)"]["x_floor"] == pytest.approx(1.0)
     assert (tmp / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "× vs torchvision" in proc.stdout and "fastload" in proc.stdout
+    assert "[cpu]" in proc.stdout  # labels escaped: rich would read "[cpu]" as markup and drop it
+    for case in doc["cases"]:  # --quick: the pure-PyTorch reference is timed once
+        impls = {r["impl"]: r for r in case["results"]}
+        assert impls["fastload (reference)"]["reps"] == 1 and isinstance(impls["fastload"]["noisy"], bool)
     md = (tmp / "b.md").read_text()
     assert "| case | implementation |" in md and "floor (copy)" in md
 
@@ -140,3 +144,27 @@ def test_top_level_commands():
     assert fastload_cli("nope").returncode == 2
     info = fastload_cli("info")
     assert info.returncode == 0 and json.loads(info.stdout)["extension_loaded"]
+
+
+def test_noisy_rows_are_flagged():
+    from fastload.bench.report import noisy
+
+    row = dict(impl="fastload", median_s=1.0, min_s=0.9, max_s=1.1, reps=5, x_floor=2.0)
+    assert not noisy(row)
+    assert noisy({**row, "max_s": 2.0})  # a spread over half the median
+    assert noisy({**row, "x_floor": 0.5})  # faster than a copy of its bytes
+    assert not noisy({**row, "impl": "floor (copy)", "x_floor": 0.5})
+
+
+def test_images_folder_is_read_recursively(tmp_path):
+    """A class-per-folder tree (ImageNet's layout): the images in its subfolders count."""
+    import cv2
+
+    from fastload.photos import load_folder
+
+    for k, cls in enumerate(("b", "a")):
+        os.makedirs(tmp_path / cls)
+        cv2.imwrite(str(tmp_path / cls / f"{k}.jpg"), np.full((8 + k, 10, 3), 40 * k, np.uint8))
+    (tmp_path / "a" / "notes.txt").write_text("x")
+    images = load_folder(str(tmp_path))
+    assert [img.shape[:2] for img in images] == [(9, 10), (8, 10)]  # a/1.jpg, then b/0.jpg

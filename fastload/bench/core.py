@@ -87,6 +87,7 @@ class Settings:
     scale: float = 1.0  # image sizes are multiplied by this (smoke tests use small values)
     min_reps: int = 5
     min_time: float = 0.5  # seconds of timed calls per implementation, at least
+    quick: bool = False  # --quick: fastload's pure-PyTorch reference is timed once (its check call warmed it up)
 
 
 def with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
@@ -141,7 +142,9 @@ def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | N
                 else:
                     diff = float((value - want).abs().max()) if value.numel() else 0.0
                     matches = diff <= case.tolerance
-            if case.reps is None:
+            if settings.quick and impl.name == REFERENCE:
+                timing = measure(impl.fn, case.device, 1, 0.0, warmup=0)
+            elif case.reps is None:
                 timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)
             else:  # the call above was the warm-up
                 timing = measure(impl.fn, case.device, case.reps, 0.0, warmup=0)

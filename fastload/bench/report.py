@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import textwrap
 
-from fastload.bench.core import FASTLOAD, FLOOR, FRESH, TORCHVISION, Case, Result
+from fastload.bench.core import FASTLOAD, FLOOR, FRESH, REFERENCE, TORCHVISION, Case, Result
+
+NOISY_SPREAD = 0.5  # (max - min) / median above this: the machine was busy, the median is not to be trusted
+
+
+def noisy(row: dict) -> bool:
+    """Whether a timed row reads as noise: a spread over NOISY_SPREAD of its median, or a one-pass op faster than a
+    copy of its bytes (under 0.9x the floor: caches or a busy floor run, not a real speed)."""
+    if row.get("median_s") is None:
+        return False
+    spread = (row["max_s"] - row["min_s"]) / row["median_s"] if row["reps"] > 1 else 0.0
+    below_floor = row["x_floor"] is not None and row["impl"] not in (FLOOR, FRESH) and row["x_floor"] < 0.9
+    return spread > NOISY_SPREAD or below_floor
 
 
 def record(case: Case, results: list[Result]) -> dict:
@@ -24,6 +37,7 @@ def record(case: Case, results: list[Result]) -> dict:
                 speedup_vs_torchvision=(tv / t.median) if tv else None,
                 x_floor=(t.median / floor) if floor else None,
             )
+            row["noisy"] = noisy(row)
         rows.append(row)
     ran = [r for r in results if r.timing is not None and r.matches is not None]
     return {
@@ -45,6 +59,7 @@ def _ms(seconds: float) -> str:
 
 def print_table(doc: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     env = doc["environment"]
@@ -63,28 +78,29 @@ def print_table(doc: dict) -> None:
                          ("× of floor", "right"), ("max |Δ|", "right")):
         table.add_column(col, justify=justify)
     for rec in doc["cases"]:
-        label = f"{rec['suite']}: {rec['case']} [{rec['device']}]"
+        label = escape(f"{rec['suite']}: {rec['case']} [{rec['device']}]")  # "[cpu]" is not rich markup
         for i, row in enumerate(rec["results"]):
-            name = row["impl"]
-            if name == FASTLOAD:
+            name = escape(row["impl"])
+            if row["impl"] == FASTLOAD:
                 name = f"[bold green]{name}[/]"
             if row.get("error"):
-                table.add_row(label if i == 0 else "", name, "error", row["error"][:60], "", "", "", "", "")
+                table.add_row(label if i == 0 else "", name, "error", escape(row["error"][:60]), "", "", "", "", "")
                 continue
             diff = row["max_abs_diff"]
             diff_s = "" if diff is None else (f"{diff:.1e}" + ("" if row["matches"] else " [red]✗[/]"))
             sp = row["speedup_vs_torchvision"]
             table.add_row(
-                label if i == 0 else "", name, _ms(row["median_s"]),
+                label if i == 0 else "", name, _ms(row["median_s"]) + (" [yellow]~[/]" if row.get("noisy") else ""),
                 f"{_ms(row['min_s'])}–{_ms(row['max_s'])}", f"{row['mb_per_s']:.0f}", f"{row['items_per_s']:.1f}",
                 "" if sp is None else f"{sp:.2f}×", "" if row["x_floor"] is None else f"{row['x_floor']:.2f}",
                 diff_s,
             )
         for peer, why in rec["unavailable"].items():
-            table.add_row("", f"[dim]{peer}[/]", f"[dim]{why}[/]", "", "", "", "", "", "")
+            table.add_row("", f"[dim]{escape(peer)}[/]", f"[dim]{escape(why)}[/]", "", "", "", "", "", "")
         table.add_section()
     console.print(table)
-    console.print("× of floor: median time / median time of a copy moving the same bytes into preallocated memory "
+    console.print("~: noisy (min–max spread over half the median, or faster than a copy of the same bytes): rerun "
+                  "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the same bytes into preallocated memory "
                   "(1.0 = memory bound). fresh output: allocating the result and writing it once, which every "
                   "allocating implementation pays. max |Δ|: largest difference from fastload's output (for a peer with "
                   "another filter or geometry, from fastload computing that one: see the suite's docstring).")
@@ -111,7 +127,8 @@ def markdown(doc: dict) -> str:
                     continue
                 sp, xf, diff = row["speedup_vs_torchvision"], row["x_floor"], row["max_abs_diff"]
                 lines.append(
-                    f"| {case} | {row['impl']} | {_ms(row['median_s'])} | {'' if sp is None else f'{sp:.2f}×'} | "
+                    f"| {case} | {row['impl']} | {_ms(row['median_s'])}{' ~' if row.get('noisy') else ''} | "
+                    f"{'' if sp is None else f'{sp:.2f}×'} | "
                     f"{'' if xf is None else f'{xf:.2f}'} | {'' if diff is None else f'{diff:.1e}'} |"
                 )
             for peer, why in rec["unavailable"].items():
@@ -119,8 +136,13 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SKIPPED = (FLOOR, FRESH, REFERENCE)  # rows the chart does not draw as bars
+
+
 def plot(doc: dict, path: str) -> None:
-    """One panel per suite: speed-up of every implementation vs torchvision, per case (log scale)."""
+    """One panel per suite: speed-up of every implementation vs torchvision, per case (log scale), with the copy
+    floor (the speed-up a pure memory copy of the case's bytes would have) drawn over each case. fastload's
+    pure-PyTorch reference is left out: it is the fallback, not a peer, and would stretch the axis to 0.02x."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +154,7 @@ def plot(doc: dict, path: str) -> None:
     # One colour per implementation across every panel, in order of first appearance.
     every = []
     for rec in doc["cases"]:
-        every += [r["impl"] for r in rec["results"] if r["impl"] not in every and r["impl"] not in (FLOOR, FRESH)]
+        every += [r["impl"] for r in rec["results"] if r["impl"] not in every and r["impl"] not in SKIPPED]
     palette = plt.get_cmap("tab20").colors
     colour = {impl: palette[i % len(palette)] for i, impl in enumerate(every)}
     fig, axes = plt.subplots(len(suites), 1, figsize=(12, 3.6 * len(suites)), squeeze=False)
@@ -140,7 +162,7 @@ def plot(doc: dict, path: str) -> None:
         recs = [r for r in doc["cases"] if r["suite"] == suite]
         impls = []
         for rec in recs:
-            impls += [r["impl"] for r in rec["results"] if r["impl"] not in impls and r["impl"] not in (FLOOR, FRESH)]
+            impls += [r["impl"] for r in rec["results"] if r["impl"] not in impls and r["impl"] not in SKIPPED]
         width = 0.8 / max(1, len(impls))
         for j, impl in enumerate(impls):
             values = []
@@ -150,7 +172,18 @@ def plot(doc: dict, path: str) -> None:
             xs = [i + (j - (len(impls) - 1) / 2) * width for i in range(len(recs))]
             bars = ax.bar(xs, values, width, label=impl, color=colour[impl])
             ax.bar_label(bars, labels=[f"{v:.1f}×" if v else "" for v in values], fontsize=7)
-        ax.set_xticks(range(len(recs)), [f"{r['case']} [{r['device']}]" for r in recs], fontsize=8)
+        tallest = {}  # per case, its tallest bar
+        for rec_i, rec in enumerate(recs):
+            tallest[rec_i] = max([r.get("speedup_vs_torchvision") or 0 for r in rec["results"]
+                                  if r["impl"] not in SKIPPED and not r.get("error")] or [0])
+        for i, rec in enumerate(recs):  # the copy floor: how fast a memory copy of the same bytes would be
+            floor = next((r.get("speedup_vs_torchvision") for r in rec["results"] if r["impl"] == FLOOR), None)
+            # End-to-end cases (decoding files) sit far below a copy of their output: a line 100x above the bars
+            # would only flatten them, so it is drawn where it is within 5x of the tallest bar.
+            if floor and floor <= 5 * tallest[i]:
+                ax.hlines(floor, i - 0.45, i + 0.45, colors="black", linestyles="dashed", lw=1,
+                          label="copy floor" if i == 0 else None)
+        ax.set_xticks(range(len(recs)), [textwrap.fill(f"{r['case']} [{r['device']}]", 48) for r in recs], fontsize=8)
         ax.set_yscale("log")
         # Ticks read 0.5×, 1×, 2×, 5×, 10×, ... rather than 10⁰-style powers.
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -163,7 +196,7 @@ def plot(doc: dict, path: str) -> None:
     env = doc["environment"]
     fig.suptitle(f"{env['cpu']}, {env['threads']} threads, GPU {env['gpu'] or 'none'} — {env['date'][:10]}",
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (3.6 * len(suites))))  # room for the figure title above panel 1
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
