@@ -14,6 +14,7 @@ want_reference = "--reference" in sys.argv
 assert not os.path.exists(os.path.join(os.getcwd(), "fastload", "__init__.py")), "run from outside the source tree"
 assert fl._ops.extension_loaded(), fl.backend_info()["load_error"]
 assert not fl._ops.EMULATED, "a user build has no CUDA emulation"
+assert os.path.exists(os.path.join(os.path.dirname(fl.__file__), "py.typed")), "the wheel ships py.typed (PEP 561)"
 served = fl.backend_info()["ops"]["normalize"]["cpu"]
 assert served.startswith("reference (FASTLOAD_BACKEND") if want_reference else served == "compiled", served
 
