@@ -33,16 +33,19 @@ deps: $(VENV)/.deps
 
 $(VENV)/.deps: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "== installing the pinned dependencies into $(VENV) (torch, torchvision, ...: a few minutes the first time)"
 	$(PIP) install -q $(DEPS)
 	touch $@
 
 # A peer that fails to install is reported by `fastload bench` as "not installed", never fatal.
 $(VENV)/.peers: $(VENV)/.deps
+	@echo "== installing the benchmark's optional peers (timm, albumentations, DALI, mmengine)"
 	-$(PIP) install -q $(PEERS)
 	-$(PIP) install -q --no-deps $(PEERS_NODEPS)
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
+	@echo "== building fastload's C++ and CUDA extension (about 3 minutes on 2 cores, no output until it is done)"
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
 

@@ -65,6 +65,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def source_commit() -> str | None:
+    """The git commit fastload runs from ('abc1234', '+dirty' when its sources have uncommitted changes), or None
+    outside a checkout (an installed wheel)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        run = lambda *a: subprocess.run(["git", "-C", root, *a], capture_output=True, text=True, timeout=10)  # noqa: E731
+        head = run("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return None
+        dirty = run("status", "--porcelain", "--untracked-files=no", "--", "fastload", "csrc", "setup.py").stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def environment(threads: int) -> dict:
     import fastload
 
@@ -77,6 +94,7 @@ def environment(threads: int) -> dict:
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "fastload": fastload.__version__,
+        "commit": source_commit(),
         "backend": fastload.backend_info(),
         "torch": torch.__version__,
         "torchvision": tv,
