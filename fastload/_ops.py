@@ -181,6 +181,11 @@ def get_backend() -> str:
     return _override.get() or _default
 
 
+# What torch.compile sees: the backend when the function was traced, as a constant (torch 2.13's dynamo cannot trace
+# ContextVar.get; later releases trace it, to the same constant).
+_traced_backend = torch.compiler.assume_constant_result(get_backend)
+
+
 @contextlib.contextmanager
 def backend(name: str):
     """Run a block of this thread (or asyncio task) with the backend forced to 'auto', 'reference' or
@@ -240,7 +245,7 @@ def pick(op: str, device: torch.device, *, packed: bool = False) -> Callable:
     spec = OPS[op]
     if packed:
         spec = OPS[spec.packed]
-    chosen = get_backend()
+    chosen = _traced_backend() if torch.compiler.is_compiling() else get_backend()
     if chosen == "auto" and (spec.name, device.type) in KERNELS:
         return getattr(torch.ops.fastload, spec.name).default
     if chosen == "cuda-emulation" and device.type == "cpu" and spec.name in EMULATED:

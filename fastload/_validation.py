@@ -116,6 +116,10 @@ def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
     if tensor.dim() not in (3, 4):
         raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
     if tensor.shape[-1] == 4:  # BGRA / RGBA (cv2.IMREAD_UNCHANGED, PIL RGBA): the alpha channel dropped, as a view
+        if tensor.shape[-3] in (1, 3):
+            raise ValueError(f"{name} of shape {tuple(tensor.shape)} is ambiguous: a BGRA/RGBA image {tensor.shape[-3]} "
+                             "pixel(s) tall, or a CHW tensor 4 pixels wide; permute a CHW tensor to HWC, or drop the "
+                             "alpha channel yourself ([..., :3])")
         tensor = tensor[..., :3]
     if tensor.shape[-1] not in (1, 3):
         raise ValueError(
@@ -152,6 +156,9 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
     the caller's originals, C). An (N, H, W, C) array or tensor counts as N images."""
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
         images = list(images)
+    elif isinstance(images, (np.ndarray, torch.Tensor)):
+        raise ValueError(f"{name} must be a sequence of (H, W, C) images or an (N, H, W, C) batch, got one array of "
+                         f"shape {tuple(images.shape)}: wrap a single image in a list")
     if isinstance(images, (str, bytes)) or not hasattr(images, "__len__") or not hasattr(images, "__getitem__"):
         raise TypeError(f"{name} must be a sequence of HWC uint8 images or a PackedImages, got {type(images).__name__}")
     if len(images) == 0:

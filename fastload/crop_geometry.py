@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 import torch
 
+from fastload import _ops
 from fastload import _validation as V
 
 
@@ -107,11 +108,19 @@ def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> 
     (the box, then the flip, image after image); an empty image is a ValueError naming it (`name` formatted with
     its index)."""
     scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
-    boxes, flips = [], []
-    for i, (h, w) in enumerate(sizes):  # sizes of checked images: ints
+    sizes = [(int(h), int(w)) for h, w in sizes]  # sizes of checked images: ints
+    for i, (h, w) in enumerate(sizes):
         if h == 0 or w == 0:
             raise ValueError(f"{name.format(i)} is empty ({h}x{w}) and cannot be cropped")
-        boxes.append(_sample_box(int(h), int(w), scale, ratio, None))
+    if _ops.defines("fastload::_draw_crops") and not torch.compiler.is_compiling():
+        # The same ATen calls in C++ (tested draw for draw): a dozen Python-level torch calls per image cost more
+        # than decoding a tenth of the image.
+        boxes, flips = torch.ops.fastload._draw_crops(torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
+                                                      *scale, *ratio, float(flip_p))
+        return [tuple(b) for b in boxes.tolist()], flips.tolist()
+    boxes, flips = [], []
+    for h, w in sizes:
+        boxes.append(_sample_box(h, w, scale, ratio, None))
         flips.append(bool(torch.rand(1) < flip_p))  # RandomHorizontalFlip's draw
     return boxes, flips
 

@@ -14,6 +14,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 import fastload as fl
+from fastload import crop_geometry
 import harness
 from fastload import crop_tables
 from harness import Bad, OpTest, Sample
@@ -39,6 +40,25 @@ def test_random_resized_crop_params_draw_torchvisions_boxes(scale, ratio):
             torch.manual_seed(seed + 1000)
             after_fl = (fl.random_resized_crop_params(h, w, scale, ratio), torch.rand(1))
             assert after_tv[0] == after_fl[0] and torch.equal(after_tv[1], after_fl[1])
+
+
+@pytest.mark.parametrize("scale, ratio", [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)),
+                                          ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))])
+def test_batch_draws_are_torchvisions_box_then_flip_image_after_image(scale, ratio):
+    """draw_crops (the collates' and transforms' draws; the C++ op when built) against torchvision's transforms
+    called image after image: the same boxes, flips and RNG state after (central-crop fallbacks included)."""
+    sizes = SIZES * 3
+    for seed in range(15):
+        torch.manual_seed(seed)
+        want = []
+        for h, w in sizes:
+            box = RandomResizedCrop.get_params(torch.empty(3, h, w), list(scale), list(ratio))
+            want.append((box, bool(torch.rand(1) < 0.3)))
+        after_tv = torch.rand(1)
+        torch.manual_seed(seed)
+        boxes, flips = crop_geometry.draw_crops(sizes, scale, ratio, 0.3)
+        assert list(zip(boxes, flips)) == want and torch.equal(torch.rand(1), after_tv), seed
+        assert all(isinstance(b, tuple) for b in boxes) and all(isinstance(f, bool) for f in flips)
 
 
 def test_random_resized_crop_params_with_a_generator_leave_the_global_rng_alone():

@@ -73,9 +73,10 @@ test_bad_input = harness.bad_input_test([
     Bad(lambda: fl.normalize(np.zeros((4, 4, 3), np.float32), fl.IMAGENET), TypeError, ("img", "uint8")),
     Bad(lambda: fl.normalize(torch.zeros(4, 4, 3), fl.IMAGENET), TypeError, ("img", "uint8")),
     Bad(lambda: fl.normalize([[1, 2, 3]], fl.IMAGENET), TypeError, ("img", "list")),
-    Bad(lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ("img", "(H, W, C)")),
+    Bad(lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ("img", "1 channel")),  # grey
     Bad(lambda: fl.normalize(np.zeros((1, 2, 4, 4, 3), np.uint8), fl.IMAGENET), ValueError, ("img",)),
-    Bad(lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ("channels", "HWC")),
+    Bad(lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ("ambiguous", "HWC")),
+    Bad(lambda: fl.normalize(np.zeros((3, 4, 5), np.uint8), fl.IMAGENET), ValueError, ("channels", "HWC")),
     Bad(lambda: fl.normalize(np.zeros((4, 4, 1), np.uint8), fl.IMAGENET), ValueError, ("1 channel", "norm")),
     Bad(lambda: fl.normalize(IMG, fl.Normalization(0.0, 1.0)), ValueError, ("norm",)),
     Bad(lambda: fl.normalize(IMG, fl.IMAGENET, input_order="rbg"), ValueError, ("input_order",)),

@@ -147,7 +147,7 @@ test_bad_input = harness.bad_input_test([
     Bad(lambda: fl.pad_batch([OWN_BYTES[: 5 * 7 * 3].view(5, 7, 3), OUT_IMAGES[1]], fl.IMAGENET,
                              out=OWN_BYTES.view(torch.float32).view(2, 3, 6, 7)), ValueError, ("out", "overlaps")),
     Bad(lambda: fl.pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
-    Bad(lambda: fl.pad_batch(IMAGES[0], fl.IMAGENET), ValueError, ("images[0]", "(H, W, C)")),
+    Bad(lambda: fl.pad_batch(IMAGES[0], fl.IMAGENET), ValueError, ("images", "wrap a single image")),
     Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1][..., :1]], fl.IMAGENET), ValueError, ("images[1]", "channel")),
     Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1].astype(np.float32)], fl.IMAGENET), TypeError,
         ("images[1]", "uint8")),
