@@ -8,17 +8,18 @@ import textwrap
 
 from fastload.bench.core import FASTLOAD, FLOOR, FRESH, REFERENCE, TORCHVISION, Case, Result
 
-NOISY_SPREAD = 0.5  # (max - min) / median above this: the machine was busy, the median is not to be trusted
+NOISY_SPREAD = 1.5  # median / fastest run above this: most runs were slowed down, the median is not to be trusted
 
 
 def noisy(row: dict) -> bool:
-    """Whether a timed row reads as noise: a spread over NOISY_SPREAD of its median, or a one-pass op faster than a
-    copy of its bytes (under 0.9x the floor: caches or a busy floor run, not a real speed)."""
+    """Whether a timed row reads as noise: its median over NOISY_SPREAD x its fastest run (the slowest run says
+    little: one page fault or preemption sets it), or a one-pass op faster than a copy of its bytes (under 0.9x the
+    floor: caches, or a slowed-down floor run)."""
     if row.get("median_s") is None:
         return False
-    spread = (row["max_s"] - row["min_s"]) / row["median_s"] if row["reps"] > 1 else 0.0
+    slowed = row["reps"] > 1 and row["median_s"] > NOISY_SPREAD * row["min_s"]
     below_floor = row["x_floor"] is not None and row["impl"] not in (FLOOR, FRESH) and row["x_floor"] < 0.9
-    return spread > NOISY_SPREAD or below_floor
+    return slowed or below_floor
 
 
 def record(case: Case, results: list[Result]) -> dict:
@@ -99,7 +100,7 @@ def print_table(doc: dict) -> None:
             table.add_row("", f"[dim]{escape(peer)}[/]", f"[dim]{escape(why)}[/]", "", "", "", "", "", "")
         table.add_section()
     console.print(table)
-    console.print("~: noisy (min–max spread over half the median, or faster than a copy of the same bytes): rerun "
+    console.print("~: noisy (median over 1.5x the fastest run, or faster than a copy of the same bytes): rerun "
                   "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the same bytes into preallocated memory "
                   "(1.0 = memory bound). fresh output: allocating the result and writing it once, which every "
                   "allocating implementation pays. max |Δ|: largest difference from fastload's output (for a peer with "
