@@ -305,7 +305,7 @@ def test_crop_kernels_paths_and_table_checks():
     with fl._ops.backend("cuda-emulation"):
         fl.resized_crop_batch(images, boxes, 8, fl.IMAGENET, dtype=torch.float16, channels_last=True)
         fl.resized_crop_batch(images, boxes, (6, 9))
-    assert [e.split()[0] for e in fl._ops.emulation_launch_log()] == ["crop_normalized_rows", "crop_bytes_rows"]
+    assert [e.split()[0] for e in fl._ops.emulation_launch_log()] == ["crop_normalized_tiles", "crop_bytes_tiles"]
     # A weighted tap outside the image is refused by the op itself (the CUDA kernel reads weighted taps unclamped).
     img = torch.zeros(4, 4, 3, dtype=torch.uint8)
     starts, weights = torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 2, 2)
@@ -433,3 +433,20 @@ def test_cpu_kernel_sums_from_plus_zero():
     for op in (torch.ops.fastload.resized_crop_batch, torch.ops.fastload_emulation.resized_crop_batch):
         out = op(*args)
         assert torch.equal(out, torch.zeros_like(out)) and not torch.signbit(out).any()
+
+
+@pytest.mark.skipif(not fl._ops.EMULATED, reason="built without the CUDA emulation")
+@pytest.mark.parametrize("norm", [None, fl.IMAGENET])
+def test_cuda_crop_tiles_shared_and_direct_bands_equal_the_cpu(rng, norm):
+    """The CUDA crop kernel sums a band's source rows into shared memory when its taps span at most 64 rows, and
+    sums them per pixel otherwise (strong downscales): both, in one launch, bit-equal to the CPU kernel."""
+    images = [rng.integers(0, 256, (700, 90, 3), dtype=np.uint8),  # 700 rows -> 9: each band spans ~600 rows
+              rng.integers(0, 256, (61, 77, 3), dtype=np.uint8)[::-1],  # a mild downscale, flipped rows
+              rng.integers(0, 256, (40, 300, 3), dtype=np.uint8)[:, 1::2]]  # sliced columns
+    boxes = [(0, 0, 700, 90), (3, 5, 50, 60), (2, 0, 37, 150)]
+    for antialias in (True, False):
+        kw = dict(flips=[False, True, True], antialias=antialias)
+        want = fl.resized_crop_batch(images, boxes, (9, 33), norm, **kw)
+        with fl._ops.backend("cuda-emulation"):
+            got = fl.resized_crop_batch(images, boxes, (9, 33), norm, **kw)
+        assert torch.equal(got, want), antialias

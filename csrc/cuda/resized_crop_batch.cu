@@ -1,13 +1,13 @@
-// fastload::resized_crop_batch CUDA kernel: a thread per group of 4 output pixels of every output row of the batch, as
-// pad_batch (kernel.h's row_grid: 64 x 224² -> 14,336 blocks of 64 threads, 87.5% busy; one 800 x 1333 output ->
-// 2,400 blocks of 128, 87%). Each thread takes 4 output pixels of one row and reads its image's descriptor. Per output channel and per
-// weighted vertical tap, it sums each pixel's horizontal taps over that source row and adds the sum, weighted, to
-// the pixel (crop_math.h's order, fp32 without fma; zero-weight taps are skipped, and describe() checks that every
-// weighted tap lies in the image). Then it normalizes (or rounds to uint8), and the 4 pixels go out with vector
-// stores (stores.h; uint8: C 32-bit words). Bytes moved: the batch once + the source pixels the taps touch (each about
-// once when downscaling, from cache), plus the small tap tables. Target: 60% of a same-bytes copy, like
-// resize_pad_batch: the gathers are byte loads served by L1/L2. Torch-free (kernel.h only): nvcc builds it in
-// seconds and the host compiler builds the same source for the CUDA emulation.
+// fastload::resized_crop_batch CUDA kernel: one block per (image, band of 8 output rows, tile of 32 output columns),
+// one output pixel a thread: 64 x 224² -> 12,544 blocks of 256, every thread busy (224 = 7 x 32 = 28 x 8). Phase 0
+// sums each source row the band's vertical taps weight horizontally, once per (row, column, channel), into shared
+// memory; phase 1 adds the weighted sums of each pixel's vertical taps (crop_math.h's order, fp32 without fma;
+// zero-weight taps are skipped, and describe() checks that every weighted tap lies in the image), normalizes (or
+// rounds to uint8) and stores. Byte loads per output pixel and channel: about kx x (ky / vertical scale) instead of
+// kx x ky (the previous kernel re-summed a row for every vertical tap): for 300-pixel boxes -> 224 (ky, kx ~ 4),
+// about a third. Bytes moved: the batch once + the source pixels the taps touch (each about once, from cache), plus
+// the tap tables. Target: 60% of a same-bytes copy. Torch-free (kernel.h only): nvcc builds it in seconds and the
+// host compiler builds the same source for the CUDA emulation.
 #include <math.h>
 #include <stdint.h>
 
@@ -28,109 +28,164 @@ FL_DEVICE float add_product(float acc, float w, float value) {
 #endif
 }
 
-// The tap loops and the 4 pixels' C values do not fit 32 registers (they spill to the stack); capped at 64 (4
-// blocks of 256 per SM), nvcc takes 40 (1 channel) or 56 (3).
+// Capped at 64 registers (4 blocks of 256 per SM, with 6-24 KB of shared memory each).
 constexpr int kCropMinBlocks = 4;
 
-// Output pixels x0 .. x0 + count - 1 of row y of image n: v[k][j], channel k of pixel j, before normalization (v
-// starts at 0). One channel at a time, then vertical taps, then pixels: a single running sum besides v keeps the
-// kernel in 64 registers, and each (pixel, channel) still sums in crop_math.h's order. v is written through
-// selects with constant indices, since a runtime index would put it in local memory.
+// The tiled kernel: a block takes kBandRows output rows x kTileCols output columns of one image (one output pixel
+// a thread). Phase 0 sums each source row its rows' vertical taps weight horizontally, once per (row, column,
+// channel), into shared memory; phase 1 combines those sums with the vertical taps. The sums and their order are
+// crop_math.h's (as the CPU kernel's), so the bits are the same; each source byte a tap reads is loaded once per
+// block instead of once per vertical tap. A band whose taps span more than kSpanRows source rows (downscales beyond
+// ~7x) is computed directly, per pixel, in phase 1.
+constexpr int kBandRows = 8, kTileCols = 32, kSpanRows = 64;
+static_assert(kBandRows * kTileCols == kThreads, "one output pixel per thread");
+
 template <int C>
-FL_DEVICE void sample_crop(const ResizedCropParams& p, const ImageDesc& img, int64_t n, int64_t y, int64_t x0,
-                           int count, float (&v)[C][4]) {
-  const int64_t y_start = load(p.y_starts + n * p.out_h + y);
-  const float* wy = p.y_weights + (n * p.out_h + y) * p.ky;
-  const int ky = static_cast<int>(p.ky), kx = static_cast<int>(p.kx);  // a few taps: 32-bit counters
-#pragma unroll
-  for (int k = 0; k < C; ++k) {
-    const uint8_t* plane = img.data + channel(p.channel_map, k) * img.stride_c;
-#pragma unroll 1
-    for (int t = 0; t < ky; ++t) {
-      const float w_row = load(wy + t);
-      if (w_row == 0.0f) continue;  // would add +0
-      const uint8_t* row = plane + (y_start + t) * img.stride_h;  // weighted taps lie in the image (checked)
-#pragma unroll 1
-      for (int j = 0; j < count; ++j) {
-        const int64_t x = n * p.out_w + x0 + j;
-        const uint8_t* px = row + load(p.x_starts + x) * img.stride_w;
-        const float* wx = p.x_weights + x * p.kx;
-        float sum = 0.0f;
-#pragma unroll 1
-        for (int i = 0; i < kx; ++i) {
-          const float w_col = load(wx + i);
-          if (w_col != 0.0f) sum = add_product(sum, w_col, static_cast<float>(load(px + i * img.stride_w)));
-        }
-#pragma unroll
-        for (int q = 0; q < 4; ++q)
-          if (q == j) v[k][q] = add_product(v[k][q], w_row, sum);
-      }
+struct CropShared {
+  float sums[kSpanRows][C][kTileCols];  // sums[row - first][k][column - x0]
+};
+
+// Where block b is: image n, band rows [y0, y0 + rows), tile columns [x0, x0 + cols), and its source rows
+// [first, first + span) (the vertical taps of its rows; span > kSpanRows: computed directly).
+struct CropTile {
+  int64_t n, y0, x0, rows, cols, first, span;
+  FL_DEVICE CropTile(const ResizedCropParams& p, int64_t b) {
+    const int64_t tiles = (p.out_w + kTileCols - 1) / kTileCols, bands = (p.out_h + kBandRows - 1) / kBandRows;
+    const int64_t nb = b / tiles;
+    n = nb / bands;
+    y0 = (nb - n * bands) * kBandRows;
+    x0 = (b - nb * tiles) * kTileCols;
+    rows = p.out_h - y0 < kBandRows ? p.out_h - y0 : kBandRows;
+    cols = p.out_w - x0 < kTileCols ? p.out_w - x0 : kTileCols;
+    const int64_t* ys = p.y_starts + n * p.out_h + y0;
+    int64_t lo = load(ys), hi = lo;
+    for (int64_t r = 1; r < rows; ++r) {
+      const int64_t y = load(ys + r);
+      lo = y < lo ? y : lo;
+      hi = y > hi ? y : hi;
     }
+    first = lo < 0 ? 0 : lo;  // taps before row 0 or past the last row have zero weight (checked)
+    const int64_t h = load(p.images + n).h, last = hi + p.ky < h ? hi + p.ky : h;
+    span = last - first;
+  }
+};
+
+// Horizontal sum of output column x (of image n) over source row `row` of channel plane `plane`, taps in order.
+FL_DEVICE float row_sum(const ResizedCropParams& p, const ImageDesc& img, const uint8_t* plane, int64_t n,
+                        int64_t row, int64_t x) {
+  const int64_t xi = n * p.out_w + x;
+  const uint8_t* px = plane + row * img.stride_h + load(p.x_starts + xi) * img.stride_w;
+  const float* wx = p.x_weights + xi * p.kx;
+  const int kx = static_cast<int>(p.kx);
+  float sum = 0.0f;
+#pragma unroll 1
+  for (int i = 0; i < kx; ++i) {
+    const float w_col = load(wx + i);
+    if (w_col != 0.0f) sum = add_product(sum, w_col, static_cast<float>(load(px + i * img.stride_w)));
+  }
+  return sum;
+}
+
+// Phase 0: the band's horizontal sums into shared memory (consecutive threads: consecutive columns of a row).
+template <int C>
+FL_DEVICE void fill_sums(const Thread& t, CropShared<C>& s, const ResizedCropParams& p) {
+  const CropTile tile(p, t.block_x);
+  if (tile.span > kSpanRows) return;  // phase 1 computes this band directly
+  const ImageDesc img = load(p.images + tile.n);
+  for (int64_t i = t.x; i < tile.span * C * kTileCols; i += t.block_dim) {
+    const int64_t q = i % kTileCols, jk = i / kTileCols, k = jk % C, j = jk / C;
+    if (q >= tile.cols) continue;
+    const uint8_t* plane = img.data + channel(p.channel_map, k) * img.stride_c;
+    s.sums[j][k][q] = row_sum(p, img, plane, tile.n, tile.first + j, tile.x0 + q);
   }
 }
 
+// Phase 1: this thread's output pixel (y, x) of the tile, v[k] before normalization, or false outside the batch.
+template <int C>
+FL_DEVICE bool pixel(const Thread& t, const CropShared<C>& s, const ResizedCropParams& p, const CropTile& tile,
+                     int64_t& y, int64_t& x, float (&v)[C]) {
+  const int64_t ly = t.x / kTileCols, q = t.x - ly * kTileCols;
+  if (ly >= tile.rows || q >= tile.cols) return false;
+  y = tile.y0 + ly;
+  x = tile.x0 + q;
+  const int64_t y_start = load(p.y_starts + tile.n * p.out_h + y);
+  const float* wy = p.y_weights + (tile.n * p.out_h + y) * p.ky;
+  const int ky = static_cast<int>(p.ky);
+  const ImageDesc img = load(p.images + tile.n);
+#pragma unroll
+  for (int k = 0; k < C; ++k) {
+    const uint8_t* plane = img.data + channel(p.channel_map, k) * img.stride_c;
+    float acc = 0.0f;
+#pragma unroll 1
+    for (int tap = 0; tap < ky; ++tap) {
+      const float w_row = load(wy + tap);
+      if (w_row == 0.0f) continue;  // would add +0
+      const float sum = tile.span <= kSpanRows ? s.sums[y_start + tap - tile.first][k][q]
+                                               : row_sum(p, img, plane, tile.n, y_start + tap, x);
+      acc = add_product(acc, w_row, sum);
+    }
+    v[k] = acc;
+  }
+  return true;
+}
+
 template <FloatDtype D, int C, bool ChannelsLast>
-struct CropNormalizedRows : SinglePhase {
-  static constexpr const char* kName = "crop_normalized_rows";
+struct CropNormalizedTiles {
+  static constexpr const char* kName = "crop_normalized_tiles";
+  using Shared = CropShared<C>;
+  static constexpr int kPhases = 2;
   static constexpr int kMinBlocks = kCropMinBlocks;
-  static FL_DEVICE void phase(int, const Thread& t, Shared&, const ResizedCropParams& p) {
-    using S = typename FloatTraits<D>::storage;
-    const int64_t plane = p.out_h * p.out_w;
+  static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const ResizedCropParams& p) {
+    if (k == 0) return fill_sums<C>(t, s, p);
+    using T = FloatTraits<D>;
+    using S = typename T::storage;
+    const CropTile tile(p, t.block_x);
+    int64_t y = 0, x = 0;
+    float v[C];
+    if (!pixel<C>(t, s, p, tile, y, x, v)) return;
     S* const out = static_cast<S*>(p.out);
-    for_each_group(t, p.n * p.out_h, p.out_w, [&](int64_t r, int64_t x0, int count) {
-      const int64_t n = r / p.out_h, y = r - n * p.out_h;
-      float v[C][4] = {};
-      sample_crop<C>(p, load(p.images + n), n, y, x0, count, v);
+    const int64_t plane = p.out_h * p.out_w;
 #pragma unroll
-      for (int j = 0; j < 4; ++j)
-#pragma unroll
-        for (int k = 0; k < C; ++k) v[k][j] = normalize_float(v[k][j], p.mean[k], p.inv_std[k]);
-      S* dst = ChannelsLast ? out + (r * p.out_w + x0) * C : out + n * C * plane + y * p.out_w + x0;
-      store_group<D, C, ChannelsLast>(dst, plane, v, count);
-    });
+    for (int c = 0; c < C; ++c) {
+      const S value = T::from_float(normalize_float(v[c], p.mean[c], p.inv_std[c]));
+      store(ChannelsLast ? out + ((tile.n * p.out_h + y) * p.out_w + x) * C + c
+                         : out + (tile.n * C + c) * plane + y * p.out_w + x, value);
+    }
   }
 };
 
 template <int C>
-struct CropBytesRows : SinglePhase {
-  static constexpr const char* kName = "crop_bytes_rows";
+struct CropBytesTiles {
+  static constexpr const char* kName = "crop_bytes_tiles";
+  using Shared = CropShared<C>;
+  static constexpr int kPhases = 2;
   static constexpr int kMinBlocks = kCropMinBlocks;
-  static FL_DEVICE void phase(int, const Thread& t, Shared&, const ResizedCropParams& p) {
-    uint8_t* const out = static_cast<uint8_t*>(p.out);
-    for_each_group(t, p.n * p.out_h, p.out_w, [&](int64_t r, int64_t x0, int count) {
-      const int64_t n = r / p.out_h, y = r - n * p.out_h;
-      float v[C][4] = {};
-      sample_crop<C>(p, load(p.images + n), n, y, x0, count, v);
-      // Channel k of pixel j is byte j * C + k of the group: C little-endian words, rounded half to even (rintf,
-      // the CPU's nearbyint) and clamped.
-      uint32_t words[C];
+  static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const ResizedCropParams& p) {
+    if (k == 0) return fill_sums<C>(t, s, p);
+    const CropTile tile(p, t.block_x);
+    int64_t y = 0, x = 0;
+    float v[C];
+    if (!pixel<C>(t, s, p, tile, y, x, v)) return;
+    uint8_t* dst = static_cast<uint8_t*>(p.out) + ((tile.n * p.out_h + y) * p.out_w + x) * C;
 #pragma unroll
-      for (int q = 0; q < C; ++q) {
-        words[q] = 0;
-#pragma unroll
-        for (int b = 0; b < 4; ++b) {
-          const float rounded = rintf(v[(4 * q + b) % C][(4 * q + b) / C]);
-          const uint32_t byte = rounded < 0.0f ? 0u : (rounded > 255.0f ? 255u : static_cast<uint32_t>(rounded));
-          words[q] |= byte << (8 * b);
-        }
-      }
-      uint8_t* dst = out + (r * p.out_w + x0) * C;
-      if (count == 4 && reinterpret_cast<uintptr_t>(dst) % 4 == 0) {
-#pragma unroll
-        for (int q = 0; q < C; ++q) store(reinterpret_cast<uint32_t*>(dst) + q, words[q]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < 4 * C; ++i)
-          if (i < count * C) store(dst + i, static_cast<uint8_t>(words[i / 4] >> (8 * (i % 4))));
-      }
-    });
+    for (int c = 0; c < C; ++c) {  // rounded half to even (rintf, the CPU's nearbyint) and clamped
+      const float rounded = rintf(v[c]);
+      store(dst + c, static_cast<uint8_t>(rounded < 0.0f ? 0u : (rounded > 255.0f ? 255u : static_cast<uint32_t>(rounded))));
+    }
   }
 };
 
 }  // namespace
 
 void launch_resized_crop_batch(const ResizedCropParams& p, cudaStream_t stream) {
-  launch_batch_rows<CropNormalizedRows, CropBytesRows>(p, stream);
+  if (p.n * p.out_h * p.out_w == 0) return;
+  const int64_t tiles = (p.out_w + kTileCols - 1) / kTileCols, bands = (p.out_h + kBandRows - 1) / kBandRows;
+  const Grid grid{p.n * bands * tiles, 1};  // one block per (image, band, tile): 64 x 224² -> 12,544 blocks
+  if (!p.normalize) {
+    p.c == 1 ? launch<CropBytesTiles<1>>(grid, stream, p) : launch<CropBytesTiles<3>>(grid, stream, p);
+    return;
+  }
+  dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<CropNormalizedTiles, decltype(d)::value>(grid, stream, p); });
 }
 
 }  // namespace FL_KERNEL_NS
