@@ -88,7 +88,9 @@ class PackedImages:
 
 def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool = True) -> PackedImages:
     """Copy checked (h, w, C) uint8 numpy arrays or tensors (any strides, negative numpy strides included) into one
-    buffer, one pass per image. The caller has validated dtype, shape and channel count."""
+    buffer, one pass per image. The caller has validated dtype, shape and channel count; (H, W) grey arrays and
+    BGRA/RGBA ones are read as fastload reads them (one channel; alpha dropped), as views."""
+    arrays = [(a[..., None] if a.ndim == 2 else a)[..., :channels] for a in arrays]
     sizes = [tuple(a.shape[:2]) for a in arrays]
     counts = [h * w * channels for h, w in sizes]
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)

@@ -182,6 +182,16 @@ def test_bgra_and_grayscale_arrays():
     assert batch.images.shape == (2, 3, 9, 11)
     collated = fl.PadCollate(norm)([(gray, 0), (gray[:4], 1)])[0]
     assert collated.shape == (2, 1, 9, 11)
+    with pytest.raises(ValueError, match="channel"):  # one channel, then three (alpha dropped): mixed
+        fl.pack_images([gray, bgra])
+    grey_packed = fl.pack_images([gray, gray[:3]])
+    assert grey_packed.channels == 1 and torch.equal(grey_packed[1], torch.from_numpy(gray[:3])[..., None])
+    bgra_packed = fl.pack_images([bgra, bgra[::-1]])
+    assert bgra_packed.channels == 3 and np.array_equal(bgra_packed[1].numpy(), bgra[::-1, :, :3])
+    loader = torch.utils.data.DataLoader([(gray, 0), (gray[:5], 1)] * 4, batch_size=4, num_workers=2,
+                                         collate_fn=fl.PadCollate(pack=True))
+    for images, _ in loader:  # straight into the workers' rings
+        assert images.channels == 1 and torch.equal(images[1], torch.from_numpy(gray[:5])[..., None])
     with pytest.raises(ValueError, match="1, 3 or 4"):
         fl.normalize(np.zeros((4, 4, 2), np.uint8), fl.IMAGENET)
 
