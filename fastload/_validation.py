@@ -117,9 +117,9 @@ def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
         raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
     if tensor.shape[-1] == 4:  # BGRA / RGBA (cv2.IMREAD_UNCHANGED, PIL RGBA): the alpha channel dropped, as a view
         if tensor.shape[-3] in (1, 3):
-            raise ValueError(f"{name} of shape {tuple(tensor.shape)} is ambiguous: a BGRA/RGBA image {tensor.shape[-3]} "
-                             "pixel(s) tall, or a CHW tensor 4 pixels wide; permute a CHW tensor to HWC, or drop the "
-                             "alpha channel yourself ([..., :3])")
+            raise ValueError(f"{name} of shape {tuple(tensor.shape)} is ambiguous: a BGRA/RGBA image "
+                             f"{tensor.shape[-3]} pixel(s) tall, or a CHW tensor 4 pixels wide; permute a CHW tensor "
+                             "to HWC, or drop the alpha channel yourself ([..., :3])")
         tensor = tensor[..., :3]
     if tensor.shape[-1] not in (1, 3):
         raise ValueError(
@@ -152,8 +152,9 @@ def image_channels(img) -> int:
 
 
 def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], list[int], list, int]:
-    """A sequence of (H, W, C) uint8 images of equal C on one device -> (tensors sharing memory, their flip masks,
-    the caller's originals, C). An (N, H, W, C) array or tensor counts as N images."""
+    """A sequence of (H, W[, C]) uint8 images of equal C on one device -> (tensors sharing memory, their flip masks,
+    the caller's images as (H, W, C) views of their own kind, C). An (N, H, W, C) array or tensor counts as N
+    images."""
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
         images = list(images)
     elif isinstance(images, (np.ndarray, torch.Tensor)):
@@ -163,9 +164,12 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
         raise TypeError(f"{name} must be a sequence of HWC uint8 images or a PackedImages, got {type(images).__name__}")
     if len(images) == 0:
         raise ValueError(f"{name} must not be empty")
-    tensors, masks = [], []
+    tensors, masks, originals = [], [], []
     for i, img in enumerate(images):
         tensor, mask = as_image_tensor(img, f"{name}[{i}]")
+        # The caller's object, read as the tensor is (grey (H, W) as one channel, BGRA without alpha), still as a
+        # view: what packing copies from, so numpy's negative strides need no copy.
+        originals.append((img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
         if tensor.dim() != 3:
             raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
         if tensors and tensor.shape[-1] != tensors[0].shape[-1]:
@@ -174,7 +178,7 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
             raise ValueError(f"{name}[{i}] is on {tensor.device} but {name}[0] is on {tensors[0].device}")
         tensors.append(tensor)
         masks.append(mask)
-    return tensors, masks, list(images), int(tensors[0].shape[-1])
+    return tensors, masks, originals, int(tensors[0].shape[-1])
 
 
 def normalized_strides(img: torch.Tensor, channels_last: bool) -> tuple[int, ...]:

@@ -274,12 +274,9 @@ class CropBatch(NamedTuple):
         channels_last, device and out as there. Encoded images are decoded on `device` first; `input_order` is then
         the channel order of a uint8 result (without norm)."""
         images = self.images
-        if isinstance(images, EncodedBatch):
-            images, order = images.decode(device)
-            if norm is None and order != V.check_order("input_order", input_order):
-                images = [img.flip(-1) for img in images]
-            else:
-                input_order = order
+        if isinstance(images, EncodedBatch):  # decoded in the order a uint8 result keeps; normalized, any will do
+            input_order = "rgb" if norm is not None else V.check_order("input_order", input_order)
+            images = images.decode(device, input_order)
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:
             boxes = self.boxes if self.regions is None else \

@@ -74,13 +74,17 @@ class EncodedBatch:
     def _name(self, i: int) -> str:
         return self.paths[i] or f"file {i} of the batch"
 
-    def decode(self, device=None, *, torchvision: bool | None = None) -> tuple[list[torch.Tensor], str]:
-        """(the N images as (h, w, 3) uint8 tensors on `device` (default the CPU), their channel order "rgb").
+    def decode(self, device=None, order: str = "rgb", *, torchvision: bool | None = None) -> list[torch.Tensor]:
+        """The N images as (h, w, 3) uint8 tensors on `device` (default the CPU), channels in `order` ("rgb" or
+        "bgr").
 
         JPEG files go to torchvision's batched `decode_jpeg(device=device)` when `torchvision` (default: on CUDA,
-        where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first tensors seen as HWC views;
-        every other file to fastload's decoder (the pixels of `cv2.imdecode`). A file that does not decode, or
-        whose size differs from its header's, is a ValueError naming it."""
+        where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first RGB tensors seen as HWC views
+        (copied channel-reversed for "bgr"); every other file to fastload's decoder (the pixels of `cv2.imdecode`,
+        decoded in `order`). A file that does not decode, or whose size differs from its header's, is a ValueError
+        naming it."""
+        if order not in ("rgb", "bgr"):
+            raise ValueError(f"order must be 'rgb' or 'bgr', got {order!r}")
         device = torch.device("cpu" if device is None else device)
         torchvision = device.type == "cuda" if torchvision is None else torchvision
         images: list = [None] * len(self)
@@ -88,19 +92,19 @@ class EncodedBatch:
         if jpeg:
             decoded = _torchvision_decode([self[i].data for i in jpeg], device, [self._name(i) for i in jpeg])
             for i, img in zip(jpeg, decoded):
-                images[i] = img.permute(1, 2, 0)
+                images[i] = (img if order == "rgb" else img.flip(0)).permute(1, 2, 0)
         for i in range(len(self)):
             if images[i] is None:
                 h, w = self.sizes[i].tolist()
                 out = torch.empty(h, w, 3, dtype=torch.uint8)
-                images[i] = decode_image(self[i], output_order="rgb", out=out).to(device, non_blocking=True)
+                images[i] = decode_image(self[i], output_order=order, out=out).to(device, non_blocking=True)
             if tuple(images[i].shape[:2]) != tuple(self.sizes[i].tolist()):
                 raise ValueError(f"{self._name(i)}: decoded to {tuple(images[i].shape[:2])}, its header says "
                                  f"{tuple(self.sizes[i].tolist())}")
-        return images, "rgb"
+        return images
 
     def __reduce__(self):
-        return (EncodedBatch, (ring.pickled(self.data), self.offsets, self.lengths, self.sizes, self.paths))
+        return (EncodedBatch, (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths))
 
     def __repr__(self) -> str:
         return f"EncodedBatch(n={len(self)}, bytes={self.nbytes})"

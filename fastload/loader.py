@@ -83,8 +83,8 @@ class DevicePrefetcher:
     """Wraps a DataLoader: yields its batches on `device`, one batch ahead.
 
     On CUDA, batch N+1 is copied (non_blocking) and finished on a side stream while the caller works on batch N; the
-    caller's stream waits for it and every tensor is marked with record_stream, so memory is never reused too early. On the CPU it runs synchronously, so one training script
-    runs anywhere.
+    caller's stream waits for it and every tensor is marked with record_stream, so memory is never reused too early.
+    On the CPU it runs synchronously, so one training script runs anywhere.
 
     With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
     a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a `CropBatch` (`CropCollate`
@@ -131,7 +131,7 @@ class DevicePrefetcher:
                                  channels_last=self.channels_last, device=self.device)
         if isinstance(images, (PackedImages, EncodedBatch)):
             # PadCollate(pack=True): raw images, or (decode_on="device") the files, decoded here
-            images, order = images.decode(self.device) if isinstance(images, EncodedBatch) else \
+            images, order = (images.decode(self.device), "rgb") if isinstance(images, EncodedBatch) else \
                 (images, self.input_order)
             return pad_batch(images, self.norm, input_order=order, size_divisor=self.size_divisor,
                                pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images

@@ -79,7 +79,7 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
-        return (PackedImages, (ring.pickled(self.data), self.offsets, self.sizes, self.channels))
+        return (PackedImages, (ring.RingTensor(self.data), self.offsets, self.sizes, self.channels))
 
     def __repr__(self) -> str:
         return (f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "
@@ -88,9 +88,8 @@ class PackedImages:
 
 def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool = True) -> PackedImages:
     """Copy checked (h, w, C) uint8 numpy arrays or tensors (any strides, negative numpy strides included) into one
-    buffer, one pass per image. The caller has validated dtype, shape and channel count; (H, W) grey arrays and
-    BGRA/RGBA ones are read as fastload reads them (one channel; alpha dropped), as views."""
-    arrays = [(a[..., None] if a.ndim == 2 else a)[..., :channels] for a in arrays]
+    buffer, one pass per image: the `originals` of `check_image_list` (HWC views, grey and BGRA already read as
+    fastload reads them)."""
     sizes = [tuple(a.shape[:2]) for a in arrays]
     counts = [h * w * channels for h, w in sizes]
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)

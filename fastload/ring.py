@@ -127,38 +127,14 @@ def reserve(nbytes: int) -> torch.Tensor | None:
 
 def batch_buffer(nbytes: int, use_ring: bool = True) -> torch.Tensor:
     """A 1-D uint8 CPU buffer of `nbytes` for a batch bound for the main process: a slot of this worker's ring when
-    one is free (and `use_ring`); else, in a worker, new shared memory (as default_collate makes: sending it costs no second copy);
-    elsewhere ordinary memory."""
+    one is free (and `use_ring`); else, in a worker, new shared memory (as default_collate makes: sending it costs no
+    second copy); elsewhere ordinary memory."""
     data = reserve(nbytes) if use_ring else None
     if data is not None:
         return data
     if torch.utils.data.get_worker_info() is not None:
         return torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(nbytes))
     return torch.empty(nbytes, dtype=torch.uint8)
-
-
-class _SlotBytes:
-    """Pickled in place of a buffer in a ring slot: arrives in the main process as a view of the slot."""
-
-    __slots__ = ("ref",)
-
-    def __init__(self, ref: tuple):
-        self.ref = ref
-
-    def __reduce__(self):
-        return (view, (self.ref,))
-
-
-def pickled(data: torch.Tensor):
-    """What to pickle in place of the 1-D buffer `data` of a batch: its ring slot by reference (`reference`: sent
-    once, unpickled as a view of the slot), or else the bytes it uses (a view of a larger storage would pickle all
-    of it)."""
-    ref = reference(data)
-    if ref is not None:
-        return _SlotBytes(ref)
-    if data.device.type == "cpu" and data.untyped_storage().nbytes() > data.numel() * data.element_size():
-        return data.clone()
-    return data
 
 
 def reference(tensor: torch.Tensor) -> tuple | None:
@@ -290,9 +266,10 @@ def _same(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class RingTensor:
-    """A worker's stand-in for a tensor written into a ring slot: pickled as the slot's coordinates, it arrives in
-    the main process as a tensor viewing the slot, of the same shape, strides and dtype (or, when the slot cannot go
-    by reference, as the tensor itself, the ordinary way)."""
+    """What a worker pickles in place of a batch's tensor: a tensor in a slot of its ring (not sent since it was
+    taken) goes as the slot's coordinates and arrives in the main process as a tensor viewing the slot, of the same
+    shape, strides and dtype; any other tensor goes the ordinary way, only the bytes it uses (a view of a larger
+    CPU storage would pickle all of it)."""
 
     __slots__ = ("tensor",)
 
@@ -302,9 +279,11 @@ class RingTensor:
     def __reduce__(self):
         t = self.tensor
         ref = reference(t)
-        if ref is None:
-            return (_same, (t,))
-        return (_tensor_from_ring, (ref, tuple(t.shape), t.stride(), t.dtype))
+        if ref is not None:
+            return (_tensor_from_ring, (ref, tuple(t.shape), t.stride(), t.dtype))
+        if t.device.type == "cpu" and t.untyped_storage().nbytes() > t.numel() * t.element_size():
+            t = t.clone()
+        return (_same, (t,))
 
 
 def tensor_in_slot(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -74,10 +74,12 @@ def test_an_encoded_batch_pickles_and_views_its_files(tree):
     assert again.paths == [img.path for img in images] and again.sizes.tolist() == [list(i.size) for i in images]
     for i, img in enumerate(images):
         assert torch.equal(again[i].data, img.data) and again[i].path == img.path
-    decoded, order = again.decode()
-    assert order == "rgb"
-    for img, d in zip(images, decoded):
-        assert torch.equal(d, fl.decode_image(img, output_order="rgb"))
+    for order in ("rgb", "bgr"):  # "rgb" by default
+        decoded = again.decode(order=order) if order == "bgr" else again.decode()
+        for img, d in zip(images, decoded):
+            assert torch.equal(d, fl.decode_image(img, output_order=order))
+    with pytest.raises(ValueError, match="order"):
+        again.decode(order="rbg")
 
 
 def test_torchvisions_decoder_gives_libjpegs_pixels_on_the_cpu(tree):
@@ -86,11 +88,10 @@ def test_torchvisions_decoder_gives_libjpegs_pixels_on_the_cpu(tree):
     fastload's."""
     folder = fl.ImageFolder(tree)
     batch = EncodedBatch.pack([folder[i][0] for i in range(6)])  # progressive, grey, EXIF 6, PNG among them
-    ours, _ = batch.decode()
-    theirs, order = batch.decode(torchvision=True)
-    assert order == "rgb"
-    for a, b in zip(ours, theirs):
-        assert a.shape == b.shape and int((a.int() - b.int()).abs().max()) <= 1
+    for order in ("rgb", "bgr"):
+        ours, theirs = batch.decode(order=order), batch.decode(order=order, torchvision=True)
+        for a, b in zip(ours, theirs):
+            assert a.shape == b.shape and int((a.int() - b.int()).abs().max()) <= 1
 
 
 def test_a_file_that_does_not_decode_is_named(tree, tmp_path):

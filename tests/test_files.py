@@ -62,16 +62,21 @@ def test_crop_collate_from_files_equals_decoding_everything(tree, train, norm):
         assert a.dtype == torch.float32 and torch.equal(a, b)
 
 
-@needs_libjpeg
-def test_crop_collate_decodes_only_the_crops_region(tree, monkeypatch):
-    asked = []
-    decode = decoding.decode_image
+def recorded_decodes(monkeypatch, key: str) -> list:
+    """The list each decode the collates make appends its `key` argument to (the decoder still runs)."""
+    asked, decode = [], decoding.decode_image
 
     def recording(data, **kw):
-        asked.append(kw["box"])
+        asked.append(kw[key])
         return decode(data, **kw)
 
     monkeypatch.setattr("fastload.decode_batch.decode_image", recording)
+    return asked
+
+
+@needs_libjpeg
+def test_crop_collate_decodes_only_the_crops_region(tree, monkeypatch):
+    asked = recorded_decodes(monkeypatch, "box")
     folder = fl.ImageFolder(tree)
     torch.manual_seed(0)
     batch = fl.CropCollate(64, train=True)([folder[i] for i in range(6)])[0]
@@ -131,14 +136,7 @@ def test_draft_decodes_big_crops_at_a_reduced_scale(tmp_path, monkeypatch):
     path = tmp_path / "big.jpg"
     path.write_bytes(cv2.imencode(".jpg", cv2.resize(photo(rng, 300, 400), (1600, 1200)))[1].tobytes())
     image = fl.EncodedImage.from_file(path)
-    asked = []
-    decode = decoding.decode_image
-
-    def recording(data, **kw):
-        asked.append(kw["reduce"])
-        return decode(data, **kw)
-
-    monkeypatch.setattr("fastload.decode_batch.decode_image", recording)
+    asked = recorded_decodes(monkeypatch, "reduce")
     torch.manual_seed(1)
     draft = fl.CropCollate(224, fl.IMAGENET, scale=(0.5, 0.6), draft=True)([(image, 0)] * 4)
     torch.manual_seed(1)

@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to run: cpu, cuda (needs a GPU) or all (cpu, plus cuda when a GPU is present)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch/OpenCV/peers (default: all cores)")
-    p.add_argument("--quick", action="store_true", help="fewer repetitions, fastload's pure-PyTorch reference timed once: about a minute on 2 "
-                   "cores (57 s on this project's 2-core VM, every peer installed)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer repetitions, fastload's pure-PyTorch reference timed once: about a minute on 2 cores (57 s "
+                   "on this project's 2-core VM, every peer installed)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply every image size by this (e.g. 0.1 for a smoke test); default 1")
     p.add_argument("--images", metavar="DIR", help="use your own JPEG/PNG files (decoded once with OpenCV)")
@@ -71,12 +72,15 @@ def source_commit() -> str | None:
     import subprocess
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=10)
+
     try:
-        run = lambda *a: subprocess.run(["git", "-C", root, *a], capture_output=True, text=True, timeout=10)  # noqa: E731
-        head = run("rev-parse", "--short", "HEAD")
+        head = git("rev-parse", "--short", "HEAD")
         if head.returncode != 0:
             return None
-        dirty = run("status", "--porcelain", "--untracked-files=no", "--", "fastload", "csrc", "setup.py").stdout.strip()
+        sources = ("fastload", "csrc", "setup.py")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", *sources).stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None

@@ -181,12 +181,17 @@ def _options(batch_size: int) -> dict:
     return dict(batch_size=batch_size, num_workers=2, persistent_workers=True)
 
 
+def _tree(settings, sizes, count: int, quick_count: int) -> tuple[int, float, int, str]:
+    """(files, the image scale, the crop's size, the tree's root) of a case: `quick_count` files for --quick or a
+    scaled-down smoke run, else `count`."""
+    count = quick_count if settings.scale < 1 or settings.min_time < 0.1 else count
+    s = min(1.0, settings.scale)
+    return count, s, max(8, round(CROP * s)), write_tree(settings.source, sizes, count, s)
+
+
 def _classification(settings) -> Case:
     device = settings.device
-    count = 64 if settings.scale < 1 or settings.min_time < 0.1 else 256
-    s = min(1.0, settings.scale)
-    size = max(8, round(CROP * s))
-    root = write_tree(settings.source, CROP_SIZES, count, s)
+    count, s, size, root = _tree(settings, CROP_SIZES, 256, 64)
     folder = fl.ImageFolder(root)
     collate = fl.CropCollate(size, NORM)
     files = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=collate, **_options(BATCH))
@@ -240,10 +245,7 @@ def _grey_levels(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
 
 def _high_resolution(settings) -> Case:
     device = settings.device
-    count = 16 if settings.scale < 1 or settings.min_time < 0.1 else 64
-    s = min(1.0, settings.scale)
-    size = max(8, round(CROP * s))
-    root = write_tree(settings.source, HIGH_RES_SIZES, count, s)
+    count, s, size, root = _tree(settings, HIGH_RES_SIZES, 64, 16)
     samples = fl.ImageFolder(root).samples
     exact_collate, draft_collate = fl.CropCollate(size, NORM), fl.CropCollate(size, NORM, draft=True)
     files = Seeded(samples, fl.EncodedImage.from_file)
@@ -259,7 +261,8 @@ def _high_resolution(settings) -> Case:
         mean, largest = max(mean, m), max(largest, x)
     encoded = sum(os.path.getsize(p) for p, _ in samples)
     impls = [
-        Impl(FASTLOAD, lambda: _epoch(exact, device), note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"),
+        Impl(FASTLOAD, lambda: _epoch(exact, device),
+             note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"),
         Impl(REFERENCE, lambda: _epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
         Impl(f"{FASTLOAD} (draft=True)", lambda: _epoch(draft, device), checked=False,
              note=f"boxes decoded at 1/2-1/8 scale: mean {mean:.2f}, largest {largest:.0f} grey levels from the exact "
