@@ -240,24 +240,24 @@ class CropCollate(PadCollate):
         self.draft = V.check_bool("draft", draft)
         self.decode_on = check_decode_on(decode_on, norm is None, self.draft)
 
+    def _draws(self, sizes) -> tuple[list, list]:
+        """The boxes and flips of a train batch of images of (h, w) `sizes`, torchvision's way."""
+        return G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
+
     def _crops(self, images) -> crops.CropBatch:
-        """The batch's crops over `images` (a checked list, or a PackedImages)."""
+        """The batch's crops over `images` (a checked list, a PackedImages, or an EncodedBatch of whole files)."""
         if not self.train:
             return crops.CropBatch(images, [], [], self.size, self.resize, self.interpolation, self.antialias)
-        sizes = images.sizes.tolist() if isinstance(images, PackedImages) else [img.shape[:2] for img in images]
-        boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
+        boxes, flips = self._draws(_sizes(images))
         return crops.CropBatch(images, boxes, flips, self.size, None, self.interpolation, self.antialias)
 
     def _decoded_crops(self, images: list, where) -> tuple[crops.CropBatch, list]:
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
         region each crop reads decoded (the box; for eval the rows and columns Resize + CenterCrop weight)."""
         kept, sizes = self.decoder.sizes(images, where)
-        boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch") \
-            if self.train else ([], [])
         if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
-            files = EncodedBatch.pack([images[i] for i in kept], self.ring)
-            return crops.CropBatch(files, boxes, flips, self.size, None if self.train else self.resize,
-                                   self.interpolation, self.antialias), kept
+            return self._crops(EncodedBatch.pack([images[i] for i in kept], self.ring)), kept
+        boxes, flips = self._draws(sizes) if self.train else ([], [])
         reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
         if self.draft:
             for k, i in enumerate(kept):
