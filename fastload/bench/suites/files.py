@@ -17,7 +17,9 @@ boxes and flips: fastload from files equals the cv2 path bit for bit, torchvisio
 High resolution (train): 64 photos of about 2000 x 1500, the same crop: fastload exact from files vs
 `CropCollate(draft=True)`, which decodes each box at the largest DCT scale (1/2, 1/4, 1/8) that keeps it at least
 224 x 224 (what PIL's draft picks): faster, not exact (its mean and largest difference from the exact path, in grey
-levels, are measured once and shown in its note), vs torchvision and the decode-only floor.
+levels, are measured once and shown in its note), vs torchvision, the decode-only floor, and the entropy decoding
+of each file down to its box's last row: the Huffman data a baseline JPEG must read in order, whatever the scale,
+so the bound of any reduced-scale decode.
 
 Detection: COCO-like files -> `fl.ImageFiles` + `PadCollate(pack=True)` (each file decoded straight into the ring
 slot) + `DevicePrefetcher(norm, size_divisor=32)` vs torchvision (PIL decode, v2 ToImage + ToDtype + Normalize in the
@@ -38,6 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 import fastload as fl
 from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.crop_geometry import draw_crops
 from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES, pad_stack_collate
 
@@ -129,6 +132,21 @@ class InReference:
     def __call__(self, samples):
         with fl._ops.backend("reference"):
             return self.collate(samples)
+
+
+class EntropyOnly:
+    """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
+    row down to the bottom of the box is entropy-decoded whatever is done with it. Each batch draws the crops as
+    CropCollate does (the same RNG calls) and decodes, at 1/8 scale, one pixel of the box's last row: the rows above
+    it are entropy-decoded only (jpeg_skip_scanlines), nothing below. (Files without EXIF orientation, as here.)"""
+
+    def __call__(self, samples: list) -> torch.Tensor:
+        sizes = [fl.image_size(image) for image, _ in samples]
+        boxes, _ = draw_crops(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5)
+        for (image, _), (top, _, h, _) in zip(samples, boxes):
+            rows = fl.image_size(image, reduce=8)[0]
+            fl.decode_image(image, box=(min(rows, -(-(top + h) // 8)) - 1, 0, 1, 1), reduce=8)
+        return labels_only(samples)
 
 
 def labels_only(samples: list) -> torch.Tensor:
@@ -254,6 +272,7 @@ def _high_resolution(settings) -> Case:
     reference = DataLoader(files, collate_fn=InReference(exact_collate), **_options(BATCH))
     tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **_options(BATCH))
     decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
+    entropy_only = DataLoader(files, collate_fn=EntropyOnly(), **_options(BATCH))
     mean, largest = 0.0, 0.0  # draft vs exact over one epoch, same seeds (not timed)
     for (a, _), (b, _) in zip(DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
                               DataLoader(files, collate_fn=exact_collate, batch_size=BATCH)):
@@ -270,6 +289,9 @@ def _high_resolution(settings) -> Case:
         Impl(TORCHVISION, lambda: _epoch(tv, device), note="PIL decode + v2 RandomResizedCrop, flip, ... per sample"),
         Impl("decode only (cv2.imread in workers)", lambda: _epoch(decode_only, device), checked=False,
              note="every full image decoded in the workers and nothing else"),
+        Impl("entropy decoding only (draft's bound)", lambda: _epoch(entropy_only, device), checked=False,
+             note="each file's Huffman data down to its box's last row, which any decode of the box reads: no DCT "
+                  "scale makes a crop faster than this"),
         copy_floor(encoded + count * 3 * size * size * 4, device),
     ]
     label = f"{count} high-resolution JPEG files (~2000x1500) -> RandomResizedCrop {size}, flip" + (
