@@ -34,7 +34,7 @@ import torch
 import fastload as fl
 from fastload.bench.data import ImageSource
 from fastload.bench.suites.crop import RAW_SIZES
-from fastload.bench.suites.files import write_tree
+from fastload.bench.file_loaders import write_tree
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES
 
 

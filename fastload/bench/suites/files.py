@@ -13,8 +13,8 @@ Classification (train): RandomResizedCrop 224 + horizontal flip + ImageNet norma
   against: a pipeline faster than it decodes less).
 Every loader's workers start from a forkserver (a clean process: workers forked from the benchmark's own process
 would inherit a heap that earlier peers have shaped, which made the decode-only floor 30% faster). Each batch seeds
-the workers' torch RNG with its first index, so fastload's and torchvision's loaders draw the same
-boxes and flips: fastload from files equals the cv2 path bit for bit, torchvision within 1 grey level.
+the workers' torch RNG with its first index, so fastload's and torchvision's loaders draw the same boxes and flips:
+fastload from files equals the cv2 path bit for bit, torchvision within 1 grey level.
 
 High resolution (train): 64 photos of about 2000 x 1500, the same crop: fastload exact from files vs
 `CropCollate(draft=True)`, which decodes each box at the largest DCT scale (1/2, 1/4, 1/8) that keeps it at least
@@ -30,166 +30,21 @@ workers, pad + stack collate), batches of 8.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.bench import peers
+from fastload.bench.file_loaders import (NORM, EntropyOnly, InReference, Seeded, TimmCrop, TorchvisionCrop,
+                                         TorchvisionDetection, cv2_image, dali_loader, epoch, labels_only, write_tree)
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
-from fastload.crop_geometry import draw_crops
 from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES, pad_stack_collate
 
-NORM = fl.IMAGENET
-MEAN_UNIT, STD_UNIT = NORM.unit()
 CROP, BATCH, DETECTION_BATCH = 224, 32, 8
 HIGH_RES_SIZES = [(1500, 2000), (2000, 1500), (1536, 2048), (1200, 1600), (1944, 2592), (2448, 3264)]
-
-
-def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str:
-    """An ImageFolder tree of `count` JPEGs (sizes cycling through `sizes` x `scale`, quality 75-95) written from
-    the benchmark's photos into a temporary folder removed at exit."""
-    import cv2
-
-    root = tempfile.mkdtemp(prefix="fastload-files-")
-    atexit.register(shutil.rmtree, root, True)
-    rng = np.random.default_rng(0)
-    for i, img in enumerate(source.images(sizes, count, scale, minimum=8)):
-        folder = os.path.join(root, f"class{i % classes}")
-        os.makedirs(folder, exist_ok=True)
-        cv2.imwrite(os.path.join(folder, f"{i:05d}.JPEG"), img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
-    return root
-
-
-class Seeded(Dataset):
-    """A dataset fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
-    the same crops for a batch, in every epoch, whichever worker runs it."""
-
-    def __init__(self, samples: list, load):
-        self.samples, self.load = samples, load
-
-    def __len__(self):
-        return len(self.samples)
-
-    def __getitem__(self, i):
-        path, label = self.samples[i]
-        return self.load(path), label
-
-    def __getitems__(self, indices: list) -> list:
-        torch.manual_seed(indices[0])
-        return [self[i] for i in indices]
-
-
-def cv2_image(path: str) -> np.ndarray:
-    import cv2
-
-    return cv2.imread(path, cv2.IMREAD_COLOR)
-
-
-def pil_image(path: str):
-    from PIL import Image
-
-    with open(path, "rb") as f:
-        return Image.open(f).convert("RGB")  # torchvision's default_loader
-
-
-class TorchvisionCrop:
-    """torchvision's classification training transforms on a PIL image."""
-
-    def __init__(self, size: int):
-        from torchvision.transforms import v2
-
-        self.transform = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
-                                     v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
-                                     v2.Normalize(MEAN_UNIT, STD_UNIT)])
-
-    def __call__(self, path: str) -> torch.Tensor:
-        return self.transform(pil_image(path)).as_subclass(torch.Tensor)
-
-
-class TimmCrop:
-    def __init__(self, size: int):
-        from timm.data import create_transform
-
-        self.transform = create_transform(size, is_training=True, interpolation="bilinear", hflip=0.5,
-                                          color_jitter=None, auto_augment=None)
-
-    def __call__(self, path: str) -> torch.Tensor:
-        return self.transform(pil_image(path))
-
-
-class InReference:
-    """A collate run with fastload's pure-PyTorch ops: in the workers, where CropCollate(norm) crops (a backend()
-    block in the main process does not reach them)."""
-
-    def __init__(self, collate):
-        self.collate = collate
-
-    def __call__(self, samples):
-        with fl._ops.backend("reference"):
-            return self.collate(samples)
-
-
-class EntropyOnly:
-    """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
-    row down to the bottom of the box is entropy-decoded whatever is done with it. Each batch draws the crops as
-    CropCollate does (the same RNG calls) and decodes, at 1/8 scale, one pixel of the box's last row: the rows above
-    it are entropy-decoded only (jpeg_skip_scanlines), nothing below. (Files without EXIF orientation, as here.)"""
-
-    def __call__(self, samples: list) -> torch.Tensor:
-        sizes = [fl.image_size(image) for image, _ in samples]
-        boxes, _ = draw_crops(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5)
-        for (image, _), (top, _, h, _) in zip(samples, boxes):
-            rows = fl.image_size(image, reduce=8)[0]
-            fl.decode_image(image, box=(min(rows, -(-(top + h) // 8)) - 1, 0, 1, 1), reduce=8)
-        return labels_only(samples)
-
-
-def labels_only(samples: list) -> torch.Tensor:
-    return torch.tensor([label for _, label in samples])
-
-
-def _epoch(loader, device: str):
-    """One epoch; the last batch's images on `device`."""
-    last = None
-    for batch in loader:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        last = images.to(device, non_blocking=True) if isinstance(images, torch.Tensor) else images
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return last
-
-
-def _dali_loader(root: str, size: int, threads: int, count: int):
-    from nvidia.dali import fn, pipeline_def, types
-    from nvidia.dali.plugin.pytorch import DALIGenericIterator
-
-    @pipeline_def(batch_size=BATCH, num_threads=max(1, threads), device_id=None, prefetch_queue_depth=2)
-    def graph():
-        jpegs, labels = fn.readers.file(file_root=root, random_shuffle=False, name="files")
-        x = fn.decoders.image_random_crop(jpegs, device="cpu", output_type=types.RGB)
-        x = fn.resize(x, size=[size, size], antialias=True, interp_type=types.INTERP_LINEAR)
-        x = fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
-                                     std=list(NORM.std), mirror=fn.random.coin_flip())
-        return x, labels
-
-    pipe = graph()
-    pipe.build()
-    iterator = DALIGenericIterator([pipe], ["images", "labels"], reader_name="files", auto_reset=True)
-
-    def run():
-        last = None
-        for batch in iterator:
-            last = batch[0]["images"]
-        return last
-
-    return run
 
 
 @suite("files")
@@ -226,12 +81,12 @@ def _classification(settings) -> Case:
     decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
     encoded = sum(os.path.getsize(p) for p, _ in folder.samples)
     impls = [
-        Impl(FASTLOAD, lambda: _epoch(files, device),
+        Impl(FASTLOAD, lambda: epoch(files, device),
              note=f"fl.ImageFolder + CropCollate({size}, norm): each crop's box decoded, fused crop in the workers"),
-        Impl(REFERENCE, lambda: _epoch(files_reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        Impl(f"{FASTLOAD} (cv2.imread + CropCollate)", lambda: _epoch(arrays, device),
+        Impl(REFERENCE, lambda: epoch(files_reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        Impl(f"{FASTLOAD} (cv2.imread + CropCollate)", lambda: epoch(arrays, device),
              note="today's way: cv2.imread of every full image in the workers, the same collate"),
-        Impl(TORCHVISION, lambda: _epoch(tv, device),
+        Impl(TORCHVISION, lambda: epoch(tv, device),
              note="ImageFolder-style PIL decode + v2 RandomResizedCrop, flip, PILToTensor, ToDtype, Normalize"),
     ]
     unavailable = {}
@@ -240,17 +95,17 @@ def _classification(settings) -> Case:
         unavailable["timm"] = reason
     else:
         timm_loader = DataLoader(Seeded(folder.samples, TimmCrop(size)), **_options(BATCH))
-        impls.append(Impl("timm", lambda: _epoch(timm_loader, device), checked=False,
+        impls.append(Impl("timm", lambda: epoch(timm_loader, device), checked=False,
                           note="create_transform(is_training=True) on PIL images; its own RNG (not compared)"))
     dali, reason = peers.load("dali")
     if dali is None:
         unavailable["dali"] = reason
     elif device == "cpu":
-        impls.append(Impl("dali", _dali_loader(root, size, settings.threads, count), checked=False,
+        impls.append(Impl("dali", dali_loader(root, size, settings.threads, BATCH), checked=False,
                           note="readers.file -> decoders.image_random_crop -> resize -> crop_mirror_normalize (CPU, "
                                "its own RNG: not compared)"))
     impls += [
-        Impl("decode only (cv2.imread in workers)", lambda: _epoch(decode_only, device), checked=False,
+        Impl("decode only (cv2.imread in workers)", lambda: epoch(decode_only, device), checked=False,
              note="every full image decoded in the workers and nothing else: faster than this decodes less"),
         copy_floor(encoded + count * 3 * size * size * 4, device),
     ]
@@ -286,16 +141,16 @@ def _high_resolution(settings) -> Case:
         mean, largest = max(mean, m), max(largest, x)
     encoded = sum(os.path.getsize(p) for p, _ in samples)
     impls = [
-        Impl(FASTLOAD, lambda: _epoch(exact, device),
+        Impl(FASTLOAD, lambda: epoch(exact, device),
              note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"),
-        Impl(REFERENCE, lambda: _epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        Impl(f"{FASTLOAD} (draft=True)", lambda: _epoch(draft, device), checked=False,
+        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        Impl(f"{FASTLOAD} (draft=True)", lambda: epoch(draft, device), checked=False,
              note=f"boxes decoded at 1/2-1/8 scale: mean {mean:.2f}, largest {largest:.0f} grey levels from the exact "
                   "path"),
-        Impl(TORCHVISION, lambda: _epoch(tv, device), note="PIL decode + v2 RandomResizedCrop, flip, ... per sample"),
-        Impl("decode only (cv2.imread in workers)", lambda: _epoch(decode_only, device), checked=False,
+        Impl(TORCHVISION, lambda: epoch(tv, device), note="PIL decode + v2 RandomResizedCrop, flip, ... per sample"),
+        Impl("decode only (cv2.imread in workers)", lambda: epoch(decode_only, device), checked=False,
              note="every full image decoded in the workers and nothing else"),
-        Impl("entropy decoding only (draft's bound)", lambda: _epoch(entropy_only, device), checked=False,
+        Impl("entropy decoding only (draft's bound)", lambda: epoch(entropy_only, device), checked=False,
              note="each file's Huffman data down to its box's last row, which any decode of the box reads: no DCT "
                   "scale makes a crop faster than this"),
         copy_floor(encoded + count * 3 * size * size * 4, device),
@@ -304,15 +159,6 @@ def _high_resolution(settings) -> Case:
         "" if s == 1 else f" (x{s:g})")
     return Case("files", label, device, encoded + count * 3 * size * size * 4, count, impls, {},
                 tolerance=GREY_LEVEL, reps=3)
-
-
-class TorchvisionDetection:
-    def __call__(self, path: str) -> torch.Tensor:
-        from torchvision.transforms import v2
-
-        x = v2.functional.pil_to_tensor(pil_image(path))
-        x = v2.functional.to_dtype(x, torch.float32, scale=True)
-        return v2.functional.normalize(x, MEAN_UNIT, STD_UNIT)
 
 
 def _detection(settings) -> Case:
@@ -328,12 +174,12 @@ def _detection(settings) -> Case:
                     collate_fn=pad_stack_collate, pin_memory=device == "cuda", **_options(DETECTION_BATCH))
     encoded = sum(os.path.getsize(p) for p in paths)
     impls = [
-        Impl(FASTLOAD, lambda: _epoch(prefetcher, device),
+        Impl(FASTLOAD, lambda: epoch(prefetcher, device),
              note="fl.ImageFiles + PadCollate(pack=True): each file decoded into the ring slot; DevicePrefetcher "
                   "normalizes + pads to /32"),
-        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
+        Impl(REFERENCE, with_backend("reference", lambda: epoch(prefetcher, device)),
              note="the same pipeline with the pure-PyTorch pad"),
-        Impl(TORCHVISION, lambda: _epoch(tv, device),
+        Impl(TORCHVISION, lambda: epoch(tv, device),
              note="PIL decode + v2 ToImage/ToDtype/Normalize in the workers, pad + stack collate"),
         copy_floor(encoded, device),
     ]

@@ -1,0 +1,180 @@
+"""The per-sample loaders and collates the `files` suite times: the JPEG tree it writes, the datasets (fastload's
+files, cv2.imread, PIL), torchvision's, timm's and DALI's pipelines, the entropy-decoding bound, and one epoch of a
+loader. Picklable at module level: the suite's DataLoader workers start from a forkserver and import them from here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+import fastload as fl
+from fastload.crop_geometry import draw_crops
+
+NORM = fl.IMAGENET
+MEAN_UNIT, STD_UNIT = NORM.unit()
+
+
+def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str:
+    """An ImageFolder tree of `count` JPEGs (sizes cycling through `sizes` x `scale`, quality 75-95) written from
+    the benchmark's photos into a temporary folder removed at exit."""
+    import cv2
+
+    root = tempfile.mkdtemp(prefix="fastload-files-")
+    atexit.register(shutil.rmtree, root, True)
+    rng = np.random.default_rng(0)
+    for i, img in enumerate(source.images(sizes, count, scale, minimum=8)):
+        folder = os.path.join(root, f"class{i % classes}")
+        os.makedirs(folder, exist_ok=True)
+        cv2.imwrite(os.path.join(folder, f"{i:05d}.JPEG"), img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 96))])
+    return root
+
+
+class Seeded(Dataset):
+    """A dataset fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
+    the same crops for a batch, in every epoch, whichever worker runs it."""
+
+    def __init__(self, samples: list, load):
+        self.samples, self.load = samples, load
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        path, label = self.samples[i]
+        return self.load(path), label
+
+    def __getitems__(self, indices: list) -> list:
+        torch.manual_seed(indices[0])
+        return [self[i] for i in indices]
+
+
+def cv2_image(path: str) -> np.ndarray:
+    """The file decoded whole by OpenCV: (H, W, 3) uint8 BGR."""
+    import cv2
+
+    return cv2.imread(path, cv2.IMREAD_COLOR)
+
+
+def pil_image(path: str):
+    """The file as an RGB PIL image, opened as torchvision's `default_loader` opens it."""
+    from PIL import Image
+
+    with open(path, "rb") as f:
+        return Image.open(f).convert("RGB")  # torchvision's default_loader
+
+
+class TorchvisionCrop:
+    """torchvision's classification training transforms on a file, PIL-decoded: a (3, size, size) float32 tensor."""
+
+    def __init__(self, size: int):
+        from torchvision.transforms import v2
+
+        self.transform = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
+                                     v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
+                                     v2.Normalize(MEAN_UNIT, STD_UNIT)])
+
+    def __call__(self, path: str) -> torch.Tensor:
+        return self.transform(pil_image(path)).as_subclass(torch.Tensor)
+
+
+class TimmCrop:
+    """timm's training transforms (`create_transform(is_training=True)`, bilinear, flip) on a file, PIL-decoded: a
+    (3, size, size) float32 normalized tensor."""
+
+    def __init__(self, size: int):
+        from timm.data import create_transform
+
+        self.transform = create_transform(size, is_training=True, interpolation="bilinear", hflip=0.5,
+                                          color_jitter=None, auto_augment=None)
+
+    def __call__(self, path: str) -> torch.Tensor:
+        return self.transform(pil_image(path))
+
+
+class InReference:
+    """A collate run with fastload's pure-PyTorch ops: in the workers, where CropCollate(norm) crops (a backend()
+    block in the main process does not reach them)."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, samples):
+        with fl._ops.backend("reference"):
+            return self.collate(samples)
+
+
+class EntropyOnly:
+    """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
+    row down to the bottom of the box is entropy-decoded whatever is done with it. Each batch draws the crops as
+    CropCollate does (the same RNG calls) and decodes, at 1/8 scale, one pixel of the box's last row: the rows above
+    it are entropy-decoded only (jpeg_skip_scanlines), nothing below. (Files without EXIF orientation, as here.)"""
+
+    def __call__(self, samples: list) -> torch.Tensor:
+        sizes = [fl.image_size(image) for image, _ in samples]
+        boxes, _ = draw_crops(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5)
+        for (image, _), (top, _, h, _) in zip(samples, boxes):
+            rows = fl.image_size(image, reduce=8)[0]
+            fl.decode_image(image, box=(min(rows, -(-(top + h) // 8)) - 1, 0, 1, 1), reduce=8)
+        return labels_only(samples)
+
+
+def labels_only(samples: list) -> torch.Tensor:
+    """A collate that drops the images: the batch's labels, (N,) int64."""
+    return torch.tensor([label for _, label in samples])
+
+
+def epoch(loader, device: str):
+    """One epoch; the last batch's images on `device`."""
+    last = None
+    for batch in loader:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        last = images.to(device, non_blocking=True) if isinstance(images, torch.Tensor) else images
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return last
+
+
+def dali_loader(root: str, size: int, threads: int, batch: int):
+    """A run of one epoch of DALI's CPU pipeline over the tree at `root` (its own RNG); the last batch's images."""
+    from nvidia.dali import fn, pipeline_def, types
+    from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+    @pipeline_def(batch_size=batch, num_threads=max(1, threads), device_id=None, prefetch_queue_depth=2)
+    def graph():
+        jpegs, labels = fn.readers.file(file_root=root, random_shuffle=False, name="files")
+        x = fn.decoders.image_random_crop(jpegs, device="cpu", output_type=types.RGB)
+        x = fn.resize(x, size=[size, size], antialias=True, interp_type=types.INTERP_LINEAR)
+        x = fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
+                                     std=list(NORM.std), mirror=fn.random.coin_flip())
+        return x, labels
+
+    pipe = graph()
+    pipe.build()
+    iterator = DALIGenericIterator([pipe], ["images", "labels"], reader_name="files", auto_reset=True)
+
+    def run():
+        last = None
+        for batch in iterator:
+            last = batch[0]["images"]
+        return last
+
+    return run
+
+
+class TorchvisionDetection:
+    """torchvision's detection input on a file: PIL decode, v2 pil_to_tensor + to_dtype + normalize, (3, H, W)
+    float32."""
+
+    def __call__(self, path: str) -> torch.Tensor:
+        from torchvision.transforms import v2
+
+        x = v2.functional.pil_to_tensor(pil_image(path))
+        x = v2.functional.to_dtype(x, torch.float32, scale=True)
+        return v2.functional.normalize(x, MEAN_UNIT, STD_UNIT)
