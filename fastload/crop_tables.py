@@ -37,8 +37,8 @@ def axis_table(src: torch.Tensor, dst: int, resized: torch.Tensor, offset: torch
 
     `numpy_axis_table` is the definition; with the extension loaded the same bits come from C++
     (`fastload::_crop_axis_table`, tested equal; about four times faster for a 64-image antialiased batch, measured
-    2026-11-29 on a 2-core Xeon VM), an op
-    with a fake kernel, so torch.compile traces the tables with the crop (K is then a data-dependent size).
+    2026-11-29 on a 2-core Xeon VM), an op with a fake kernel, so torch.compile traces the tables with the crop (K is
+    then a data-dependent size).
     """
     flips = torch.zeros(0, dtype=torch.bool) if flips is None else flips
     if _ops.extension_loaded():

@@ -16,8 +16,8 @@
 #   transfers 90 (scripts/gpu_transfers.py: PCIe bytes per batch, 256 files decoded on the GPU; ~12 s here with
 #   --device cpu) | bench_quick 120 (fastload bench --device cuda --quick) | sanitizer probe 30, then memcheck 120
 #   (PYTORCH_NO_CUDA_MEMORY_CACHING=1, the kernels' tests), racecheck + synccheck 90 (channel_stats and the crop
-#   tiles: the kernels with shared memory and barriers). Sum of limits ~1000 s: the deadline cuts the tail, so the steps are ordered
-#   by what a first GPU run must show.
+#   tiles: the kernels with shared memory and barriers). Sum of limits ~1000 s: the deadline cuts the tail, so the
+#   steps are ordered by what a first GPU run must show.
 set -uo pipefail
 out=${1:?usage: scripts/gpu_check.sh OUT_DIR}
 mkdir -p "$out"
@@ -113,9 +113,9 @@ else
     step memcheck 120 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$sanitizer" --tool memcheck --error-exitcode 97 \
       --leak-check no "${pytest[@]}" -m cuda -k "not 2_31 and not test_property" "${kernels[@]}"
     # The kernels with shared memory and barriers: channel_stats and the crop's tiles.
-    shared=(tests/test_stats.py tests/test_crops.py)
-    step racecheck 45 "$sanitizer" --tool racecheck --error-exitcode 97 "${pytest[@]}" -m cuda -k "not 2_31 and not test_property" "${shared[@]}"
-    step synccheck 45 "$sanitizer" --tool synccheck --error-exitcode 97 "${pytest[@]}" -m cuda -k "not 2_31 and not test_property" "${shared[@]}"
+    shared=(-m cuda -k "not 2_31 and not test_property" tests/test_stats.py tests/test_crops.py)
+    step racecheck 45 "$sanitizer" --tool racecheck --error-exitcode 97 "${pytest[@]}" "${shared[@]}"
+    step synccheck 45 "$sanitizer" --tool synccheck --error-exitcode 97 "${pytest[@]}" "${shared[@]}"
   fi
 fi
 cat "$out/summary.json"

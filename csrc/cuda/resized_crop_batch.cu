@@ -28,7 +28,7 @@ FL_DEVICE float add_product(float acc, float w, float value) {
 #endif
 }
 
-// Capped at 64 registers (4 blocks of 256 per SM, with 6-24 KB of shared memory each).
+// Capped at 64 registers (4 blocks of 256 per SM, with 8 KB (1 channel) or 24 KB (3) of shared memory each).
 constexpr int kCropMinBlocks = 4;
 
 // The tiled kernel: a block takes kBandRows output rows x kTileCols output columns of one image (one output pixel
@@ -170,7 +170,8 @@ struct CropBytesTiles {
 #pragma unroll
     for (int c = 0; c < C; ++c) {  // rounded half to even (rintf, the CPU's nearbyint) and clamped
       const float rounded = rintf(v[c]);
-      store(dst + c, static_cast<uint8_t>(rounded < 0.0f ? 0u : (rounded > 255.0f ? 255u : static_cast<uint32_t>(rounded))));
+      const uint32_t byte = rounded < 0.0f ? 0u : (rounded > 255.0f ? 255u : static_cast<uint32_t>(rounded));
+      store(dst + c, static_cast<uint8_t>(byte));
     }
   }
 };

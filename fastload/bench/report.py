@@ -101,10 +101,11 @@ def print_table(doc: dict) -> None:
         table.add_section()
     console.print(table)
     console.print("~: noisy (median over 1.5x the fastest run, or faster than a copy of the same bytes): rerun "
-                  "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the same bytes into preallocated memory "
-                  "(1.0 = memory bound). fresh output: allocating the result and writing it once, which every "
-                  "allocating implementation pays. max |Δ|: largest difference from fastload's output (for a peer with "
-                  "another filter or geometry, from fastload computing that one: see the suite's docstring).")
+                  "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the "
+                  "same bytes into preallocated memory (1.0 = memory bound). fresh output: allocating the result and "
+                  "writing it once, which every allocating implementation pays. max |Δ|: largest difference from "
+                  "fastload's output (for a peer with another filter or geometry, from fastload computing that one: "
+                  "see the suite's docstring).")
 
 
 def markdown(doc: dict) -> str:
@@ -173,15 +174,13 @@ def plot(doc: dict, path: str) -> None:
             xs = [i + (j - (len(impls) - 1) / 2) * width for i in range(len(recs))]
             bars = ax.bar(xs, values, width, label=impl, color=colour[impl])
             ax.bar_label(bars, labels=[f"{v:.1f}×" if v else "" for v in values], fontsize=7)
-        tallest = {}  # per case, its tallest bar
-        for rec_i, rec in enumerate(recs):
-            tallest[rec_i] = max([r.get("speedup_vs_torchvision") or 0 for r in rec["results"]
-                                  if r["impl"] not in SKIPPED and not r.get("error")] or [0])
         for i, rec in enumerate(recs):  # the copy floor: how fast a memory copy of the same bytes would be
             floor = next((r.get("speedup_vs_torchvision") for r in rec["results"] if r["impl"] == FLOOR), None)
+            tallest = max([r.get("speedup_vs_torchvision") or 0 for r in rec["results"]
+                           if r["impl"] not in SKIPPED and not r.get("error")] or [0])
             # End-to-end cases (decoding files) sit far below a copy of their output: a line 100x above the bars
             # would only flatten them, so it is drawn where it is within 5x of the tallest bar.
-            if floor and floor <= 5 * tallest[i]:
+            if floor and floor <= 5 * tallest:
                 ax.hlines(floor, i - 0.45, i + 0.45, colors="black", linestyles="dashed", lw=1,
                           label="copy floor" if i == 0 else None)
         ax.set_xticks(range(len(recs)), [textwrap.fill(f"{r['case']} [{r['device']}]", 48) for r in recs], fontsize=8)

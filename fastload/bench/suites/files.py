@@ -133,7 +133,7 @@ def _high_resolution(settings) -> Case:
     reference = DataLoader(files, collate_fn=InReference(exact_collate), **_options(BATCH))
     tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **_options(BATCH))
     decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
-    entropy_only = DataLoader(files, collate_fn=EntropyOnly(), **_options(BATCH))
+    entropy_only = DataLoader(files, collate_fn=EntropyOnly(exact_collate), **_options(BATCH))
     mean, largest = 0.0, 0.0  # draft vs exact over one epoch, same seeds (not timed)
     for (a, _), (b, _) in zip(DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
                               DataLoader(files, collate_fn=exact_collate, batch_size=BATCH)):
