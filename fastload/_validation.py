@@ -236,8 +236,9 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
             memory_format=torch.channels_last) and not expected.is_contiguous() else "contiguous"
         raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
     if not torch.compiler.is_compiling() and out.numel():
+        out_range = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
-            if t.numel() and _overlap(out, t):
+            if t.numel() and _overlap(out, t, out_range):
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
                                  "read")
 
@@ -248,11 +249,12 @@ def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     return t.data_ptr(), t.data_ptr() + (span + 1) * t.element_size() - 1
 
 
-def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count."""
+def _overlap(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
+    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
+    `a_range`: a's `_byte_range`, when the caller has it."""
     if a.device != b.device:
         return False
-    (a0, a1), (b0, b1) = _byte_range(a), _byte_range(b)
+    (a0, a1), (b0, b1) = a_range or _byte_range(a), _byte_range(b)
     return a0 <= b1 and b0 <= a1
 
 

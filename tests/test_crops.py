@@ -423,6 +423,19 @@ def test_cpu_kernel_splits_an_image_across_threads(rng):
     assert all(torch.equal(r, want) for r in results)
 
 
+def test_cpu_kernel_long_vertical_tables(rng):
+    # A 2000-row box resized to 3 rows: each output row sums ~1,330 weighted source rows, more than the kernel sums in
+    # one pass (64), so it folds partial sums: the same bits as the reference on every SIMD path.
+    img = rng.integers(0, 256, (2000, 37, 3), dtype=np.uint8)
+    args = ([img, img[:, ::-1]], [(0, 0, 2000, 37), (5, 3, 1990, 30)], (3, 19))
+    for norm in (fl.IMAGENET, None):
+        with fl._ops.backend("reference"):
+            want = fl.resized_crop_batch(*args, norm, flips=[False, True])
+        for simd in ("avx512", "avx2", "none"):
+            with fl._ops.cpu_simd(simd):
+                assert torch.equal(fl.resized_crop_batch(*args, norm, flips=[False, True]), want), (simd, norm)
+
+
 def test_cpu_kernel_sums_from_plus_zero():
     # Every backend sums a value from +0: a negative weight on a zero pixel gives +0, not -0 (visible with mean 0),
     # also where the CPU kernel starts a row's sum with its first weighted tap instead of clearing it first.

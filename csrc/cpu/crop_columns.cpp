@@ -152,10 +152,17 @@ FL_AVX512_VBMI void group_vbmi(const Row& r, int64_t g) {
   for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
   for (int64_t j = 0; j < t.taps[g]; ++j) {
     const int64_t e = t.first[g] + j;
-    const __m512i words =
-        window ? _mm512_permutex2var_epi8(a, _mm512_loadu_si512(r.w->index.data() + e * 64), b)
-               : _mm512_i32gather_epi32(_mm512_loadu_si512(r.offsets + e * kLanes), r.words, 1);
     const __m512 w = _mm512_loadu_ps(t.weights.data() + e * kLanes);
+    if (window) {  // channel k's byte of each lane's word, zero-extended by the permute itself (its mask)
+      const uint8_t* index = r.w->index.data() + e * 64 * C;
+      for (int k = 0; k < C; ++k) {
+        const __m512i bytes = _mm512_maskz_permutex2var_epi8(
+            0x1111111111111111ull, a, _mm512_loadu_si512(index + 64 * k), b);
+        acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, _mm512_cvtepi32_ps(bytes)));
+      }
+      continue;
+    }
+    const __m512i words = _mm512_i32gather_epi32(_mm512_loadu_si512(r.offsets + e * kLanes), r.words, 1);
     for (int k = 0; k < C; ++k) {
       const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(words, shift[k]), byte));
       acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
@@ -171,15 +178,17 @@ FL_AVX512_VBMI void row_vbmi(const Row& r) {
 #endif
 
 // The windows of `lanes`-lane blocks of every group: block b covers lanes (b % per) * lanes ... of group b / per.
-// Index bytes of tap entry e's block: a 64-byte permute (VBMI, one part) or kMaxParts x 32 shuffle bytes.
+// Index bytes of tap entry e's block: per output channel, a 64-byte permute whose byte 4l picks lane l's channel
+// byte (VBMI, one part; `picks`: each channel's byte in a pixel's word), or kMaxParts x 32 shuffle bytes of words.
 RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& offsets, int64_t lanes,
-                              int64_t max_bytes) {
+                              int64_t max_bytes, const std::vector<int32_t>& picks) {
   const int64_t per = kLanes / lanes, blocks = t.groups * per;
   const bool permute = lanes == kLanes;
   RowTaps::Windows w;
   w.lo.assign(blocks, 0);
   w.parts.assign(blocks, 0);
-  const int64_t entry_bytes = permute ? 64 : per * kMaxParts * 32;
+  const int64_t channels = static_cast<int64_t>(picks.size());
+  const int64_t entry_bytes = permute ? 64 * channels : per * kMaxParts * 32;
   w.index.assign(static_cast<size_t>(t.first.empty() ? 0 : (t.first.back() + t.taps.back()) * entry_bytes), 0x80);
   bool any = false;
   for (int64_t blk = 0; blk < blocks; ++blk) {
@@ -201,12 +210,14 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
     for (int64_t j = 0; j < t.taps[g]; ++j) {
       const int64_t e = t.first[g] + j;
       uint8_t* index = w.index.data() + e * entry_bytes + (permute ? 0 : (blk % per) * kMaxParts * 32);
-      for (int64_t i = 0; i < (permute ? 64 : 32); ++i) {
+      if (permute) {
+        for (int64_t k = 0; k < channels; ++k)
+          for (int64_t i = 0; i < 64; ++i)  // bytes 4l + 1 .. 4l + 3 are masked off; they repeat byte 4l's pick
+            index[k * 64 + i] = static_cast<uint8_t>(offsets[e * kLanes + i / 4] - lo + picks[k]);
+        continue;
+      }
+      for (int64_t i = 0; i < 32; ++i) {
         const int64_t rel = offsets[e * kLanes + l0 + i / 4] - lo + i % 4;
-        if (permute) {
-          index[i] = static_cast<uint8_t>(rel);
-          continue;
-        }
         const int64_t p = rel / 16;
         index[p * 32 + i] = static_cast<uint8_t>(rel % 16);
       }
@@ -280,7 +291,10 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   for (size_t i = 0; i < offsets_.size(); ++i) offsets_[i] = static_cast<int32_t>(t.columns[i] * img.stride_w);
   vbmi_ = cpu_has_avx512_vbmi();
   shuffles_ = !vbmi_;
-  windows_ = vbmi_ ? make_windows(t, offsets_, kLanes, kPermuteBytes) : make_windows(t, offsets_, 8, kMaxParts * 16);
+  std::vector<int32_t> picks(static_cast<size_t>(p.c));
+  for (int64_t k = 0; k < p.c; ++k) picks[k] = shifts_[k] / 8;
+  windows_ = vbmi_ ? make_windows(t, offsets_, kLanes, kPermuteBytes, picks)
+                   : make_windows(t, offsets_, 8, kMaxParts * 16, {});
 #endif
 }
 

@@ -1,11 +1,12 @@
 // The horizontal pass of the CPU crop kernel (resized_crop_batch.cpp): one source row summed with an image's column
 // taps, kLanes output columns at a time, into planar fp32 rows. The pixels a group of output columns reads lie in a
 // short window of the source row (the group's span times the downscale, plus its taps), so instead of gathering
-// each lane's pixel from memory the window is loaded once and each tap's lanes are picked out of registers: one
-// byte permute across a register pair (AVX-512 VBMI, windows up to 128 bytes), or byte shuffles of 16-byte parts
-// (AVX2, 8 lanes at a time, windows up to 96 bytes). A group too wide for a window, or a row whose window would
-// leave the image, gathers its words, or reads bytes one by one. Every path computes the same products and sums in
-// the same order (crop_math.h), so the kernel equals the reference bit for bit.
+// each lane's pixel from memory the window is loaded once and each tap's lanes are picked out of registers: per
+// channel one byte permute across a register pair that also zero-extends each lane's byte (AVX-512 VBMI, windows
+// up to 128 bytes), or byte shuffles of 16-byte parts (AVX2, 8 lanes at a time, windows up to 96 bytes). A group
+// too wide for a window, or a row whose window would leave the image, gathers its words, or reads bytes one by one.
+// Every path computes the same products and sums in the same order (crop_math.h), so the kernel equals the
+// reference bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,7 @@ class RowTaps {
   struct Windows {
     std::vector<int64_t> lo;      // first byte of each window, relative to a row's first word
     std::vector<int32_t> parts;   // 16-byte parts of each window (shuffles); 0: too wide, gather instead
-    std::vector<uint8_t> index;   // per tap entry: 64 permute indices (VBMI) or kMaxParts x 32 shuffle indices
+    std::vector<uint8_t> index;   // per tap entry: 64 permute indices a channel (VBMI) or kMaxParts x 32 shuffles
     int64_t reach_lo = 0, reach_hi = 0;  // bytes any window reads, relative to a row's first word
   };
 

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -22,14 +23,54 @@
 namespace fastload {
 namespace {
 
-// acc[i] += weight * row[i] over one output row's C planes.
-FL_CPU_CLONES void add_row(float* acc, const float* row, float weight, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) acc[i] += weight * row[i];
+constexpr int64_t kTasksPerThread = 4;  // a small batch is split into at least this many tasks per thread
+constexpr int64_t kMaxRowTaps = 64;  // vertical taps summed in one pass; longer tables take more passes
+
+// acc[i] = 0 + w[0] * rows[0][i] + w[1] * rows[1][i] + ... in tap order (0 + x is x's bits, -0 becoming +0, as in
+// the sum), each value's sum kept in a register across the taps: one pass over acc, not one per tap.
+FL_CPU_CLONES void sum_rows_portable(float* acc, const float* const* rows, const float* w, int64_t taps,
+                                     int64_t count) {
+  for (int64_t i = 0; i < count; ++i) acc[i] = 0.0f + w[0] * rows[0][i];
+  for (int64_t k = 1; k < taps; ++k) {
+    const float* __restrict row = rows[k];
+    for (int64_t i = 0; i < count; ++i) acc[i] += w[k] * row[i];
+  }
 }
 
-// add_row onto a zeroed acc, without the pass that zeroes it (0 + x is x's bits, -0 becoming +0, as in the sum).
-FL_CPU_CLONES void start_row(float* acc, const float* row, float weight, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) acc[i] = 0.0f + weight * row[i];
+#if FL_HAVE_AVX2_ROWS
+// sum_rows for count a multiple of the vector's L floats (a row's planes are whole lane groups), four vectors of
+// sums in registers at a time. A macro, not a template: each copy is compiled for its own ISA (a template's vectors
+// would cross calls compiled without it).
+#define FL_SUM_ROWS(NAME, ISA, V, L, LOAD, SET1, MUL, ADD, STORE)                                                 \
+  ISA void NAME(float* acc, const float* const* rows, const float* w, int64_t taps, int64_t count) {              \
+    int64_t i = 0;                                                                                              \
+    for (; i + 4 * L <= count; i += 4 * L) {                                                                    \
+      V a[4];                                                                                                   \
+      for (int u = 0; u < 4; ++u) a[u] = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i + u * L)));           \
+      for (int64_t k = 1; k < taps; ++k)                                                                        \
+        for (int u = 0; u < 4; ++u) a[u] = ADD(a[u], MUL(SET1(w[k]), LOAD(rows[k] + i + u * L)));               \
+      for (int u = 0; u < 4; ++u) STORE(acc + i + u * L, a[u]);                                                 \
+    }                                                                                                           \
+    for (; i < count; i += L) {                                                                                 \
+      V a = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i)));                                                \
+      for (int64_t k = 1; k < taps; ++k) a = ADD(a, MUL(SET1(w[k]), LOAD(rows[k] + i)));                        \
+      STORE(acc + i, a);                                                                                        \
+    }                                                                                                           \
+  }
+FL_SUM_ROWS(sum_rows_avx2, FL_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_mul_ps, _mm256_add_ps,
+            _mm256_storeu_ps)
+FL_SUM_ROWS(sum_rows_avx512, FL_AVX512, __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_mul_ps, _mm512_add_ps,
+            _mm512_storeu_ps)
+#undef FL_SUM_ROWS
+#endif
+
+// The vertical sum of one output row from its weighted source rows (count a multiple of kLanes).
+void sum_rows(float* acc, const float* const* rows, const float* w, int64_t taps, int64_t count) {
+#if FL_HAVE_AVX2_ROWS
+  if (cpu_has_avx512bw_vl()) return sum_rows_avx512(acc, rows, w, taps, count);
+  if (cpu_has_avx2()) return sum_rows_avx2(acc, rows, w, taps, count);
+#endif
+  sum_rows_portable(acc, rows, w, taps, count);
 }
 
 #if FL_HAVE_AVX2_ROWS
@@ -53,42 +94,59 @@ FL_AVX2 void stream_normalized_avx2(float* dst, const float* a, float mean, floa
 }
 #endif
 
+// C channels of one output row from acc's C planes, normalized and rounded once to D, as interleaved pixels
+// (channels_last; with C = 1 also one planar row). Plain loops the compiler vectorizes for each ISA clone
+// (float_convert.h's conversions are branch-free for that).
+template <FloatDtype D, int C>
+FL_CPU_CLONES void normalized_pixels(typename FloatTraits<D>::storage* __restrict dst, const float* __restrict acc,
+                                     int64_t plane, const float* mean, const float* inv_std, int64_t w) {
+  for (int k = 0; k < C; ++k) {
+    const float m = mean[k], s = inv_std[k];
+    const float* __restrict a = acc + k * plane;
+    for (int64_t x = 0; x < w; ++x) dst[x * C + k] = FloatTraits<D>::from_float(normalize_float(a[x], m, s));
+  }
+}
+
+// The uint8 output row (interleaved pixels) from acc's C planes, rounded half to even and clamped.
+template <int C>
+FL_CPU_CLONES void rounded_row(uint8_t* __restrict dst, const float* __restrict acc, int64_t plane, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    for (int k = 0; k < C; ++k) {
+      dst[x * C + k] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[k * plane + x]), 0.0f, 255.0f));
+    }
+  }
+}
+
 // Output row y of image n from `acc` (one plane of plane floats per channel).
 template <FloatDtype D>
 void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
   using S = typename FloatTraits<D>::storage;
   S* out = static_cast<S*>(p.out);
+  if (p.channels_last) {
+    S* dst = out + (n * p.out_h + y) * p.out_w * p.c;
+    if (p.c == 3) return normalized_pixels<D, 3>(dst, acc, plane, p.mean, p.inv_std, p.out_w);
+    return normalized_pixels<D, 1>(dst, acc, plane, p.mean, p.inv_std, p.out_w);
+  }
   for (int64_t k = 0; k < p.c; ++k) {
+    S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
     const float* a = acc + k * plane;
-    const float mean = p.mean[k], inv_std = p.inv_std[k];
 #if FL_HAVE_AVX2_ROWS
     if constexpr (D == FloatDtype::kFloat32) {
-      S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
-      if (!p.channels_last && reinterpret_cast<uintptr_t>(dst) % 32 == 0 && cpu_has_avx2()) {
-        (cpu_has_avx512bw_vl() ? stream_normalized_avx512 : stream_normalized_avx2)(dst, a, mean, inv_std, p.out_w);
+      if (reinterpret_cast<uintptr_t>(dst) % 32 == 0 && cpu_has_avx2()) {
+        (cpu_has_avx512bw_vl() ? stream_normalized_avx512 : stream_normalized_avx2)(dst, a, p.mean[k], p.inv_std[k],
+                                                                                      p.out_w);
         continue;
       }
     }
 #endif
-    if (p.channels_last) {
-      S* dst = out + (n * p.out_h + y) * p.out_w * p.c + k;
-      for (int64_t x = 0; x < p.out_w; ++x) {
-        dst[x * p.c] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
-      }
-    } else {
-      S* dst = out + ((n * p.c + k) * p.out_h + y) * p.out_w;
-      for (int64_t x = 0; x < p.out_w; ++x) dst[x] = FloatTraits<D>::from_float(normalize_float(a[x], mean, inv_std));
-    }
+    normalized_pixels<D, 1>(dst, a, plane, p.mean + k, p.inv_std + k, p.out_w);
   }
 }
 
 void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
   uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c;
-  for (int64_t k = 0; k < p.c; ++k) {
-    for (int64_t x = 0; x < p.out_w; ++x) {  // half to even
-      out[x * p.c + k] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[k * plane + x]), 0.0f, 255.0f));
-    }
-  }
+  if (p.c == 3) return rounded_row<3>(out, acc, plane, p.out_w);
+  rounded_row<1>(out, acc, plane, p.out_w);
 }
 
 // Output rows y0 .. y1 - 1 of image n.
@@ -103,8 +161,10 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
   const auto ring = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(p.ky * row_values));
   const auto acc = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(row_values));
   std::vector<int64_t> ring_rows(static_cast<size_t>(p.ky), -1);
+  const float* rows[kMaxRowTaps];
+  float weights[kMaxRowTaps];
   for (int64_t y = y0; y < y1; ++y) {
-    bool started = false;
+    int64_t taps = 0;
     for (int64_t k = 0; k < p.ky; ++k) {
       const float weight = wy[y * p.ky + k];
       if (weight == 0.0f) continue;  // would add +0 to every value
@@ -114,10 +174,20 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
         sum_row(r, row);
         ring_rows[slot] = r;
       }
-      (started ? add_row : start_row)(acc.get(), row, weight, row_values);
-      started = true;
+      if (taps == kMaxRowTaps) {  // a very long table: fold what is summed so far into the first tap
+        sum_rows(acc.get(), rows, weights, taps, row_values);
+        rows[0] = acc.get();
+        weights[0] = 1.0f;
+        taps = 1;
+      }
+      rows[taps] = row;
+      weights[taps++] = weight;
     }
-    if (!started) std::fill(acc.get(), acc.get() + row_values, 0.0f);  // no weighted tap: every value is 0
+    if (taps == 0) {
+      std::fill(acc.get(), acc.get() + row_values, 0.0f);  // no weighted tap: every value is 0
+    } else {
+      sum_rows(acc.get(), rows, weights, taps, row_values);
+    }
     if (!p.normalize) {
       store_bytes(p, n, y, acc.get(), plane);
     } else {
@@ -136,14 +206,17 @@ at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_ma
   ResizedCropParams& p = call.params;
   p.images = call.images.data();
   if (p.n * p.out_h * p.out_w == 0) return call.out;
-  // Images x rows, so that a single image (a per-sample transform) or a small batch also uses every thread; a range
-  // that starts inside an image sums the source rows of its first output row again (at most ky of them).
-  const int64_t grain = std::max<int64_t>(16, 65536 / std::max<int64_t>(1, p.out_w * p.c));
-  at::parallel_for(0, p.n * p.out_h, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end;) {
-      const int64_t n = row / p.out_h, y0 = row % p.out_h, y1 = std::min(p.out_h, y0 + (end - row));
-      crop_rows(p, n, y0, y1);
-      row += y1 - y0;
+  // Tasks of whole images (or, for fewer images than threads can share, of row ranges: a range that starts inside an
+  // image sums the source rows of its first output row again, at most ky of them) taken one at a time by each
+  // thread: images differ in cost (box sizes, downscales), and on a shared machine a thread may be descheduled.
+  const int64_t threads = at::get_num_threads();
+  const int64_t pieces = std::min(p.out_h, (kTasksPerThread * threads + p.n - 1) / p.n);
+  const int64_t rows_per_piece = (p.out_h + pieces - 1) / pieces, tasks = p.n * pieces;
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, std::min(threads, tasks), 1, [&](int64_t, int64_t) {
+    for (int64_t task = next++; task < tasks; task = next++) {
+      const int64_t n = task / pieces, y0 = task % pieces * rows_per_piece;
+      if (y0 < p.out_h) crop_rows(p, n, y0, std::min(p.out_h, y0 + rows_per_piece));
     }
 #if FL_HAVE_AVX2_ROWS
     _mm_sfence();  // streaming stores (stream_normalized_*) are visible to every reader before the op returns
