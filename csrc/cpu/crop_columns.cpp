@@ -113,11 +113,30 @@ FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
   }
 }
 
+// Every half with the image's widest window, P parts (halves with narrower windows shuffle zeros out of the parts
+// past theirs): one loop with no per-half dispatch, whose branch on the part count mispredicts when counts mix.
+template <int C, int P>
+FL_AVX2 void row_parts(const Row& r) {
+  for (int64_t g = 0; g < r.t->groups; ++g) {
+    half_parts<C, P>(r, g, 0);
+    half_parts<C, P>(r, g, 1);
+  }
+}
+
 template <int C>
 FL_AVX2 void row_avx2(const Row& r) {
-  for (int64_t g = 0; g < r.t->groups; ++g) {
-    half_avx2<C>(r, g, 0);
-    half_avx2<C>(r, g, 1);
+  switch (r.w->uniform_parts) {
+    case 1: return row_parts<C, 1>(r);
+    case 2: return row_parts<C, 2>(r);
+    case 3: return row_parts<C, 3>(r);
+    case 4: return row_parts<C, 4>(r);
+    case 5: return row_parts<C, 5>(r);
+    case kMaxParts: return row_parts<C, kMaxParts>(r);
+    default:
+      for (int64_t g = 0; g < r.t->groups; ++g) {
+        half_avx2<C>(r, g, 0);
+        half_avx2<C>(r, g, 1);
+      }
   }
 }
 
@@ -222,6 +241,12 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
         index[p * 32 + i] = static_cast<uint8_t>(rel % 16);
       }
     }
+  }
+  // Shuffle windows all as wide as the widest (every half has one): each loads that many parts.
+  const bool all = std::all_of(w.parts.begin(), w.parts.end(), [](int32_t parts) { return parts > 0; });
+  if (!permute && all && blocks > 0) {
+    w.uniform_parts = *std::max_element(w.parts.begin(), w.parts.end());
+    for (int64_t blk = 0; blk < blocks; ++blk) w.reach_hi = std::max(w.reach_hi, w.lo[blk] + w.uniform_parts * 16);
   }
   return w;
 }

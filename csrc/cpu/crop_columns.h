@@ -45,6 +45,7 @@ class RowTaps {
     std::vector<int64_t> lo;      // first byte of each window, relative to a row's first word
     std::vector<int32_t> parts;   // 16-byte parts of each window (shuffles); 0: too wide, gather instead
     std::vector<uint8_t> index;   // per tap entry: 64 permute indices a channel (VBMI) or kMaxParts x 32 shuffles
+    int32_t uniform_parts = 0;           // > 0: every shuffle window read as this many parts (the widest)
     int64_t reach_lo = 0, reach_hi = 0;  // bytes any window reads, relative to a row's first word
   };
 
