@@ -1,206 +1,22 @@
-// The crop kernel's horizontal pass (crop_columns.h): column taps regrouped by 16 output columns, and the loops that
-// sum one source row with them.
+// The crop kernel's horizontal pass (crop_columns.h): column taps regrouped by 16 output columns, the windows their
+// loops (crop_row_kernels.h) read, and the choice of loop for an image.
 #include "cpu/crop_columns.h"
 
 #include <algorithm>
 #include <cstdlib>
 
+#include "cpu/crop_row_kernels.h"
 #include "cpu/isa.h"
 
 namespace fastload {
 namespace {
 
-constexpr int64_t kMaxParts = 6;  // 16-byte parts of a shuffle window (8 lanes): up to 96 bytes
-constexpr int64_t kPermuteBytes = 128;  // a VBMI window: two 64-byte registers
-
-// What one row's loops read and write.
-struct Row {
-  const uint8_t* bytes;  // the row's first byte (the portable loop adds channel offsets)
-  const uint8_t* words;  // the row's first word (bytes + word offset): tap entry i's word is at words + offsets[i]
-  const ColumnTaps* t;
-  const RowTaps::Windows* w;
-  const int32_t* offsets;
-  const int32_t* shifts;
-  const int64_t* channel_offsets;
-  int64_t stride_w;
-  float* out;
-  int64_t plane;
-  int64_t valid_lo, valid_hi;  // the image's bytes, relative to `words`
-  bool gather_ok;              // every word of this row lies inside the image
-};
-
-// Lanes l0 .. l1 - 1 of group g, one byte at a time.
-template <int C>
-void group_bytes(const Row& r, int64_t g, int64_t l0, int64_t l1) {
-  const ColumnTaps& t = *r.t;
-  for (int64_t l = l0; l < l1; ++l) {
-    float acc[C] = {};
-    for (int64_t j = 0; j < t.taps[g]; ++j) {
-      const size_t i = (t.first[g] + j) * kLanes + l;
-      const uint8_t* px = r.bytes + t.columns[i] * r.stride_w;
-      for (int k = 0; k < C; ++k) acc[k] += t.weights[i] * static_cast<float>(px[r.channel_offsets[k]]);
-    }
-    for (int k = 0; k < C; ++k) r.out[k * r.plane + g * kLanes + l] = acc[k];
-  }
-}
-
-template <int C>
-void row_bytes(const Row& r) {
-  for (int64_t g = 0; g < r.t->groups; ++g) group_bytes<C>(r, g, 0, kLanes);
-}
-
-#if FL_HAVE_AVX2_ROWS
-// acc[k] += w * (byte shifts[k] / 8 of each word), the products and sums of group_bytes.
-template <int C>
-FL_AVX2 inline void add_words8(__m256i words, __m256 w, const __m256i* shift, __m256* acc) {
-  const __m256i byte = _mm256_set1_epi32(0xFF);
-  for (int k = 0; k < C; ++k) {
-    const __m256 v = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(words, shift[k]), byte));
-    acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, v));
-  }
-}
-
-// Tap entry e's 8 words of a half whose window is P 16-byte parts (broadcast in `part`): one shuffle per part,
-// OR-ed (indices of bytes outside a part are 0x80, which shuffles in 0).
-template <int P>
-FL_AVX2 inline __m256i shuffled_words(const __m256i* part, const uint8_t* index) {
-  __m256i words = _mm256_shuffle_epi8(part[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
-  for (int p = 1; p < P; ++p)
-    words = _mm256_or_si256(words, _mm256_shuffle_epi8(part[p], _mm256_loadu_si256(
-                                                                     reinterpret_cast<const __m256i*>(index + 32 * p))));
-  return words;
-}
-
-// Half `half` (8 lanes) of group g with a P-part window (P = 0: its words gathered).
-template <int C, int P>
-FL_AVX2 void half_parts(const Row& r, int64_t g, int64_t half) {
-  const ColumnTaps& t = *r.t;
-  const int64_t h = g * 2 + half;
-  __m256i shift[C];
-  for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(r.shifts[k]);
-  __m256i part[P > 0 ? P : 1];
-  for (int p = 0; p < P; ++p)
-    part[p] = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r.words + r.w->lo[h] + 16 * p)));
-  __m256 acc[C];
-  for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
-  for (int64_t j = 0; j < t.taps[g]; ++j) {
-    const int64_t e = t.first[g] + j;
-    __m256i words;
-    if constexpr (P == 0) {
-      const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r.offsets + e * kLanes + half * 8));
-      words = _mm256_i32gather_epi32(reinterpret_cast<const int*>(r.words), at, 1);
-    } else {
-      words = shuffled_words<P>(part, r.w->index.data() + (e * 2 + half) * kMaxParts * 32);
-    }
-    add_words8<C>(words, _mm256_loadu_ps(t.weights.data() + e * kLanes + half * 8), shift, acc);
-  }
-  for (int k = 0; k < C; ++k) _mm256_storeu_ps(r.out + k * r.plane + g * kLanes + half * 8, acc[k]);
-}
-
-// Half `half` (8 lanes) of group g: its words shuffled out of the window's 16-byte parts, or gathered (a window too
-// wide), or read byte by byte (a word that would pass the image's edge).
-template <int C>
-FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
-  switch (r.w->parts[g * 2 + half]) {
-    case 0: return r.gather_ok ? half_parts<C, 0>(r, g, half) : group_bytes<C>(r, g, half * 8, half * 8 + 8);
-    case 1: return half_parts<C, 1>(r, g, half);
-    case 2: return half_parts<C, 2>(r, g, half);
-    case 3: return half_parts<C, 3>(r, g, half);
-    case 4: return half_parts<C, 4>(r, g, half);
-    case 5: return half_parts<C, 5>(r, g, half);
-    default: return half_parts<C, kMaxParts>(r, g, half);
-  }
-}
-
-// Every half with the image's widest window, P parts (halves with narrower windows shuffle zeros out of the parts
-// past theirs): one loop with no per-half dispatch, whose branch on the part count mispredicts when counts mix.
-template <int C, int P>
-FL_AVX2 void row_parts(const Row& r) {
-  for (int64_t g = 0; g < r.t->groups; ++g) {
-    half_parts<C, P>(r, g, 0);
-    half_parts<C, P>(r, g, 1);
-  }
-}
-
-template <int C>
-FL_AVX2 void row_avx2(const Row& r) {
-  switch (r.w->uniform_parts) {
-    case 1: return row_parts<C, 1>(r);
-    case 2: return row_parts<C, 2>(r);
-    case 3: return row_parts<C, 3>(r);
-    case 4: return row_parts<C, 4>(r);
-    case 5: return row_parts<C, 5>(r);
-    case kMaxParts: return row_parts<C, kMaxParts>(r);
-    default:
-      for (int64_t g = 0; g < r.t->groups; ++g) {
-        half_avx2<C>(r, g, 0);
-        half_avx2<C>(r, g, 1);
-      }
-  }
-}
-
-// Bits k of a 64-byte load at `start` whose bytes start + k lie in [lo, hi].
-inline uint64_t byte_mask(int64_t start, int64_t lo, int64_t hi) {
-  const int64_t from = std::max<int64_t>(lo - start, 0), to = std::min<int64_t>(hi - start, 63);
-  return from > to ? 0 : (~uint64_t{0} >> (63 - (to - from))) << from;
-}
-
-// Group g (16 lanes): its words permuted out of a 128-byte window (near the image's edges by masked loads: the
-// bytes outside the image read as 0 and are never used), or gathered, or read byte by byte.
-template <int C>
-FL_AVX512_VBMI void group_vbmi(const Row& r, int64_t g) {
-  const ColumnTaps& t = *r.t;
-  const bool window = r.w->parts[g] != 0;
-  if (!window && !r.gather_ok) return group_bytes<C>(r, g, 0, kLanes);
-  const __m512i byte = _mm512_set1_epi32(0xFF);
-  __m512i shift[C];
-  for (int k = 0; k < C; ++k) shift[k] = _mm512_set1_epi32(r.shifts[k]);
-  __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
-  if (window) {
-    const int64_t lo = r.w->lo[g];
-    if (lo >= r.valid_lo && lo + kPermuteBytes - 1 <= r.valid_hi) {  // most rows: plain loads (masked ones are slow)
-      a = _mm512_loadu_si512(r.words + lo);
-      b = _mm512_loadu_si512(r.words + lo + 64);
-    } else {
-      a = _mm512_maskz_loadu_epi8(byte_mask(lo, r.valid_lo, r.valid_hi), r.words + lo);
-      b = _mm512_maskz_loadu_epi8(byte_mask(lo + 64, r.valid_lo, r.valid_hi), r.words + lo + 64);
-    }
-  }
-  __m512 acc[C];
-  for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
-  for (int64_t j = 0; j < t.taps[g]; ++j) {
-    const int64_t e = t.first[g] + j;
-    const __m512 w = _mm512_loadu_ps(t.weights.data() + e * kLanes);
-    if (window) {  // channel k's byte of each lane's word, zero-extended by the permute itself (its mask)
-      const uint8_t* index = r.w->index.data() + e * 64 * C;
-      for (int k = 0; k < C; ++k) {
-        const __m512i bytes = _mm512_maskz_permutex2var_epi8(
-            0x1111111111111111ull, a, _mm512_loadu_si512(index + 64 * k), b);
-        acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, _mm512_cvtepi32_ps(bytes)));
-      }
-      continue;
-    }
-    const __m512i words = _mm512_i32gather_epi32(_mm512_loadu_si512(r.offsets + e * kLanes), r.words, 1);
-    for (int k = 0; k < C; ++k) {
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(words, shift[k]), byte));
-      acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
-    }
-  }
-  for (int k = 0; k < C; ++k) _mm512_storeu_ps(r.out + k * r.plane + g * kLanes, acc[k]);
-}
-
-template <int C>
-FL_AVX512_VBMI void row_vbmi(const Row& r) {
-  for (int64_t g = 0; g < r.t->groups; ++g) group_vbmi<C>(r, g);
-}
-#endif
-
 // The windows of `lanes`-lane blocks of every group: block b covers lanes (b % per) * lanes ... of group b / per.
 // Index bytes of tap entry e's block: per output channel, a 64-byte permute whose byte 4l picks lane l's channel
-// byte (VBMI, one part; `picks`: each channel's byte in a pixel's word), or kMaxParts x 32 shuffle bytes of words.
+// byte (VBMI, one part; `picks`: each channel's byte in a pixel's word), or kMaxParts x 32 shuffle bytes that give
+// each lane the `lane_bytes` bytes at its offset (4: a pixel's word; 1: one channel plane's byte, zero-extended).
 RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& offsets, int64_t lanes,
-                              int64_t max_bytes, const std::vector<int32_t>& picks) {
+                              int64_t max_bytes, const std::vector<int32_t>& picks, int64_t lane_bytes = 4) {
   const int64_t per = kLanes / lanes, blocks = t.groups * per;
   const bool permute = lanes == kLanes;
   RowTaps::Windows w;
@@ -217,7 +33,7 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
       for (int64_t l = l0; l < l0 + lanes; ++l) {
         const int64_t at = offsets[(t.first[g] + j) * kLanes + l];
         lo = std::min(lo, at);
-        hi = std::max(hi, at + 3);
+        hi = std::max(hi, at + lane_bytes - 1);
       }
     if (t.taps[g] == 0 || hi - lo + 1 > max_bytes) continue;  // gathered
     const int64_t parts = permute ? 1 : (hi - lo + 16) / 16;
@@ -236,6 +52,7 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
         continue;
       }
       for (int64_t i = 0; i < 32; ++i) {
+        if (i % 4 >= lane_bytes) continue;  // 0x80: a zero byte
         const int64_t rel = offsets[e * kLanes + l0 + i / 4] - lo + i % 4;
         const int64_t p = rel / 16;
         index[p * 32 + i] = static_cast<uint8_t>(rel % 16);
@@ -317,9 +134,23 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   vbmi_ = cpu_has_avx512_vbmi();
   shuffles_ = !vbmi_;
   std::vector<int32_t> picks(static_cast<size_t>(p.c));
-  for (int64_t k = 0; k < p.c; ++k) picks[k] = shifts_[k] / 8;
+  for (int64_t k = 0; k < p.c; ++k) picks[k] = picks_[k] = shifts_[k] / 8;
   windows_ = vbmi_ ? make_windows(t, offsets_, kLanes, kPermuteBytes, picks)
                    : make_windows(t, offsets_, 8, kMaxParts * 16, {});
+  // Pixels of 3 adjacent bytes (any channel order, either direction): each row split into channel planes first
+  // pays off where every plane window is at most 3 parts (a word window is about 3x as wide), and wherever the
+  // word windows are not all there (too wide: gathers).
+  if (!shuffles_ || p.c != 3 || std::abs(img.stride_w) != 3 || high - low != 2) return;
+  const auto [first, last] = std::minmax_element(offsets_.begin(), offsets_.end());
+  std::vector<int32_t> positions(offsets_.size());  // a tap entry's pixel in memory order
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = (offsets_[i] - *first) / 3;
+  Windows planar = make_windows(t, positions, 8, kMaxParts * 16, {}, 1);
+  if (planar.uniform_parts < 1 || (planar.uniform_parts > 3 && windows_.uniform_parts > 0)) return;
+  plane_windows_ = std::move(planar);
+  plane_first_ = *first;
+  plane_count_ = (*last - *first) / 3 + 1;
+  plane_stride_ = plane_count_ + kMaxParts * 16;  // a window's parts may read past the last pixel (never used)
+  plane_bytes_.assign(static_cast<size_t>(3 * plane_stride_), 0);
 #endif
 }
 
@@ -341,6 +172,20 @@ void RowTaps::operator()(int64_t r, float* out) const {
   const bool three = p_.c == 3;
 #if FL_HAVE_AVX2_ROWS
   if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);
+  if (plane_count_ > 0) {
+    uint8_t* planes[3];
+    for (int k = 0; k < 3; ++k) planes[k] = plane_bytes_.data() + k * plane_stride_;
+    split_planes(row.words + plane_first_, plane_count_, picks_, planes);
+    row.w = &plane_windows_;
+    switch (plane_windows_.uniform_parts) {
+      case 1: return row_planes<1>(row, planes);
+      case 2: return row_planes<2>(row, planes);
+      case 3: return row_planes<3>(row, planes);
+      case 4: return row_planes<4>(row, planes);
+      case 5: return row_planes<5>(row, planes);
+      default: return row_planes<kMaxParts>(row, planes);
+    }
+  }
   // Shuffle windows load whole 16-byte parts: a row where one would leave the image (an image's last rows) takes
   // the byte loop.
   if (shuffles_ && windows_.reach_lo >= row.valid_lo && windows_.reach_hi <= row.valid_hi + 1)

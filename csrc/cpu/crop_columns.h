@@ -3,8 +3,10 @@
 // short window of the source row (the group's span times the downscale, plus its taps), so instead of gathering
 // each lane's pixel from memory the window is loaded once and each tap's lanes are picked out of registers: per
 // channel one byte permute across a register pair that also zero-extends each lane's byte (AVX-512 VBMI, windows
-// up to 128 bytes), or byte shuffles of 16-byte parts (AVX2, 8 lanes at a time, windows up to 96 bytes). A group
-// too wide for a window, or a row whose window would leave the image, gathers its words, or reads bytes one by one.
+// up to 128 bytes), or byte shuffles of 16-byte parts (AVX2, 8 lanes at a time, windows up to 96 bytes; rows of
+// 3-byte pixels are first split into channel planes, whose windows are a third as wide and whose bytes need no
+// taking apart). A group too wide for a window, or a row whose window would leave the image, gathers its words, or
+// reads bytes one by one.
 // Every path computes the same products and sums in the same order (crop_math.h), so the kernel equals the
 // reference bit for bit.
 #pragma once
@@ -60,8 +62,13 @@ class RowTaps {
   std::vector<int32_t> offsets_;              // columns * stride_w: each tap entry's word, relative to the row
   int64_t first_byte_ = 0, last_byte_ = 0;    // the image's bytes, relative to its data pointer
   int64_t last_word_row_ = -1;                // rows at byte offsets up to this one read whole words of the image
+  int32_t picks_[kMaxChannels] = {};         // shifts / 8
   bool words_ = false, vbmi_ = false, shuffles_ = false;
   Windows windows_;
+  // AVX2 with 3-byte pixels: each row split into channel planes (plane_count_ > 0), read through plane_windows_.
+  Windows plane_windows_;
+  int64_t plane_first_ = 0, plane_count_ = 0, plane_stride_ = 0;  // first pixel (relative to a row's first word)
+  mutable std::vector<uint8_t> plane_bytes_;                       // the current row's planes (one RowTaps a thread)
 };
 
 }  // namespace fastload
