@@ -169,7 +169,8 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
         tensor, mask = as_image_tensor(img, f"{name}[{i}]")
         # The caller's object, read as the tensor is (grey (H, W) as one channel, BGRA without alpha), still as a
         # view: what packing copies from, so numpy's negative strides need no copy.
-        originals.append((img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
+        whole = img.ndim == 3 and img.shape[-1] == tensor.shape[-1]  # most images: the object itself (no new view)
+        originals.append(img if whole else (img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
         if tensor.dim() != 3:
             raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
         if tensors and tensor.shape[-1] != tensors[0].shape[-1]:
