@@ -135,20 +135,32 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   shuffles_ = !vbmi_;
   std::vector<int32_t> picks(static_cast<size_t>(p.c));
   for (int64_t k = 0; k < p.c; ++k) picks[k] = picks_[k] = shifts_[k] / 8;
-  windows_ = vbmi_ ? make_windows(t, offsets_, kLanes, kPermuteBytes, picks)
-                   : make_windows(t, offsets_, 8, kMaxParts * 16, {});
+  if (vbmi_) {
+    windows_ = make_windows(t, offsets_, kLanes, kPermuteBytes, picks);
+    return;
+  }
   // Pixels of 3 adjacent bytes (any channel order, either direction): each row split into channel planes first
   // pays off where every plane window is at most 3 parts (a word window is about 3x as wide), and wherever the
   // word windows are not all there (too wide: gathers).
-  if (!shuffles_ || p.c != 3 || std::abs(img.stride_w) != 3 || high - low != 2) return;
-  const auto [first, last] = std::minmax_element(offsets_.begin(), offsets_.end());
-  std::vector<int32_t> positions(offsets_.size());  // a tap entry's pixel in memory order
-  for (size_t i = 0; i < positions.size(); ++i) positions[i] = (offsets_[i] - *first) / 3;
-  Windows planar = make_windows(t, positions, 8, kMaxParts * 16, {}, 1);
-  if (planar.uniform_parts < 1 || (planar.uniform_parts > 3 && windows_.uniform_parts > 0)) return;
+  Windows planar;
+  int32_t first = 0, last = 0;  // the lowest and highest tap entry's offsets
+  if (!offsets_.empty()) {
+    const auto [lowest, highest] = std::minmax_element(offsets_.begin(), offsets_.end());
+    first = *lowest;
+    last = *highest;
+  }
+  if (!offsets_.empty() && p.c == 3 && std::abs(img.stride_w) == 3 && high - low == 2) {
+    std::vector<int32_t> positions(offsets_.size());  // a tap entry's pixel in memory order
+    for (size_t i = 0; i < positions.size(); ++i) positions[i] = (offsets_[i] - first) / 3;
+    planar = make_windows(t, positions, 8, kMaxParts * 16, {}, 1);
+  }
+  if (planar.uniform_parts < 1 || planar.uniform_parts > 3) {
+    windows_ = make_windows(t, offsets_, 8, kMaxParts * 16, {});
+    if (planar.uniform_parts < 1 || windows_.uniform_parts > 0) return;
+  }
   plane_windows_ = std::move(planar);
-  plane_first_ = *first;
-  plane_count_ = (*last - *first) / 3 + 1;
+  plane_first_ = first;
+  plane_count_ = (last - first) / 3 + 1;
   plane_stride_ = plane_count_ + kMaxParts * 16;  // a window's parts may read past the last pixel (never used)
   plane_bytes_.assign(static_cast<size_t>(3 * plane_stride_), 0);
 #endif
