@@ -1,9 +1,9 @@
 // fastload::resized_crop_batch on the CPU: threads take images (or row ranges of them) one task at a time. Per
 // image, each source row the vertical taps weight is summed horizontally once, into a ring of fp32 rows (planar: a
 // plane of output columns per channel) that holds the ky rows the current output row reads; the vertical pass then
-// sums those rows per output row in one vectorized pass and normalizes (or rounds to uint8) and stores. The horizontal taps
-// (crop_columns.h) run 16 output columns at a time, their pixels picked out of a window of the source row in
-// registers. The sums run in crop_math.h's order, so the result equals the reference bit for bit.
+// sums those rows per output row in one vectorized pass and normalizes (or rounds to uint8) and stores. The
+// horizontal taps (crop_columns.h) run 16 output columns at a time, their pixels picked out of a window of the
+// source row in registers. The sums run in crop_math.h's order, so the result equals the reference bit for bit.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
