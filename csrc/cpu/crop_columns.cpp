@@ -13,16 +13,15 @@ namespace {
 
 // The windows of `lanes`-lane blocks of every group: block b covers lanes (b % per) * lanes ... of group b / per.
 // Index bytes of tap entry e's block: per output channel, a 64-byte permute whose byte 4l picks lane l's channel
-// byte (VBMI, one part; `picks`: each channel's byte in a pixel's word), or kMaxParts x 32 shuffle bytes that give
+// byte (VBMI, one part; picks[k]: channel k's byte in a pixel's word), or kMaxParts x 32 shuffle bytes that give
 // each lane the `lane_bytes` bytes at its offset (4: a pixel's word; 1: one channel plane's byte, zero-extended).
 RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& offsets, int64_t lanes,
-                              int64_t max_bytes, const std::vector<int32_t>& picks, int64_t lane_bytes = 4) {
+                              int64_t max_bytes, const int32_t* picks, int64_t channels, int64_t lane_bytes = 4) {
   const int64_t per = kLanes / lanes, blocks = t.groups * per;
   const bool permute = lanes == kLanes;
   RowTaps::Windows w;
   w.lo.assign(blocks, 0);
   w.parts.assign(blocks, 0);
-  const int64_t channels = static_cast<int64_t>(picks.size());
   const int64_t entry_bytes = permute ? 64 * channels : per * kMaxParts * 32;
   w.index.assign(static_cast<size_t>(t.first.empty() ? 0 : (t.first.back() + t.taps.back()) * entry_bytes), 0x80);
   bool any = false;
@@ -133,10 +132,9 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   for (size_t i = 0; i < offsets_.size(); ++i) offsets_[i] = static_cast<int32_t>(t.columns[i] * img.stride_w);
   vbmi_ = cpu_has_avx512_vbmi();
   shuffles_ = !vbmi_;
-  std::vector<int32_t> picks(static_cast<size_t>(p.c));
-  for (int64_t k = 0; k < p.c; ++k) picks[k] = picks_[k] = shifts_[k] / 8;
+  for (int64_t k = 0; k < p.c; ++k) picks_[k] = shifts_[k] / 8;
   if (vbmi_) {
-    windows_ = make_windows(t, offsets_, kLanes, kPermuteBytes, picks);
+    windows_ = make_windows(t, offsets_, kLanes, kPermuteBytes, picks_, p.c);
     return;
   }
   // Pixels of 3 adjacent bytes (any channel order, either direction): each row split into channel planes first
@@ -152,10 +150,10 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   if (!offsets_.empty() && p.c == 3 && std::abs(img.stride_w) == 3 && high - low == 2) {
     std::vector<int32_t> positions(offsets_.size());  // a tap entry's pixel in memory order
     for (size_t i = 0; i < positions.size(); ++i) positions[i] = (offsets_[i] - first) / 3;
-    planar = make_windows(t, positions, 8, kMaxParts * 16, {}, 1);
+    planar = make_windows(t, positions, 8, kMaxParts * 16, nullptr, 0, 1);
   }
   if (planar.uniform_parts < 1 || planar.uniform_parts > 3) {
-    windows_ = make_windows(t, offsets_, 8, kMaxParts * 16, {});
+    windows_ = make_windows(t, offsets_, 8, kMaxParts * 16, nullptr, 0);
     if (planar.uniform_parts < 1 || windows_.uniform_parts > 0) return;
   }
   plane_windows_ = std::move(planar);

@@ -62,7 +62,7 @@ class RowTaps {
   std::vector<int32_t> offsets_;              // columns * stride_w: each tap entry's word, relative to the row
   int64_t first_byte_ = 0, last_byte_ = 0;    // the image's bytes, relative to its data pointer
   int64_t last_word_row_ = -1;                // rows at byte offsets up to this one read whole words of the image
-  int32_t picks_[kMaxChannels] = {};         // shifts / 8
+  int32_t picks_[kMaxChannels] = {};         // output channel k is byte picks_[k] of a pixel's word (shifts / 8)
   bool words_ = false, vbmi_ = false, shuffles_ = false;
   Windows windows_;
   // AVX2 with 3-byte pixels: each row split into channel planes (plane_count_ > 0), read through plane_windows_.

@@ -11,6 +11,7 @@
 
 namespace fastload {
 namespace {
+
 constexpr int64_t kMaxParts = 6;  // 16-byte parts of a shuffle window (8 lanes): up to 96 bytes
 constexpr int64_t kPermuteBytes = 128;  // a VBMI window: two 64-byte registers
 
@@ -61,8 +62,8 @@ FL_AVX2 inline void add_words8(__m256i words, __m256 w, const __m256i* shift, __
   }
 }
 
-// Tap entry e's 8 words of a half whose window is P 16-byte parts (broadcast in `part`): one shuffle per part,
-// OR-ed (indices of bytes outside a part are 0x80, which shuffles in 0).
+// Tap entry e's 8 lanes (pixel words, or zero-extended plane bytes) of a half whose window is P 16-byte parts
+// (broadcast in `part`): one shuffle per part, OR-ed (indices of bytes outside a part are 0x80, which shuffles in 0).
 template <int P>
 FL_AVX2 inline __m256i shuffled_words(const __m256i* part, const uint8_t* index) {
   __m256i words = _mm256_shuffle_epi8(part[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
@@ -260,5 +261,6 @@ FL_AVX512_VBMI void row_vbmi(const Row& r) {
   for (int64_t g = 0; g < r.t->groups; ++g) group_vbmi<C>(r, g);
 }
 #endif
+
 }  // namespace
 }  // namespace fastload

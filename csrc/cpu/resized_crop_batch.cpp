@@ -23,7 +23,10 @@
 namespace fastload {
 namespace {
 
-constexpr int64_t kTasksPerThread = 4;  // a small batch is split into at least this many tasks per thread
+// A batch of fewer images than threads x kTasksPerThread is split into row ranges of at least kMinPieceRows output
+// rows (each range rebuilds its column tables and re-sums up to ky source rows: a 224-row image makes 2 ranges).
+constexpr int64_t kTasksPerThread = 4;
+constexpr int64_t kMinPieceRows = 96;
 constexpr int64_t kMaxRowTaps = 64;  // vertical taps summed in one pass; longer tables take more passes
 
 // acc[i] = 0 + w[0] * rows[0][i] + w[1] * rows[1][i] + ... in tap order (0 + x is x's bits, -0 becoming +0, as in
@@ -210,7 +213,8 @@ at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_ma
   // image sums the source rows of its first output row again, at most ky of them) taken one at a time by each
   // thread: images differ in cost (box sizes, downscales), and on a shared machine a thread may be descheduled.
   const int64_t threads = at::get_num_threads();
-  const int64_t pieces = std::min(p.out_h, (kTasksPerThread * threads + p.n - 1) / p.n);
+  const int64_t most = std::max<int64_t>(1, p.out_h / kMinPieceRows);
+  const int64_t pieces = std::min(most, (kTasksPerThread * threads + p.n - 1) / p.n);
   const int64_t rows_per_piece = (p.out_h + pieces - 1) / pieces, tasks = p.n * pieces;
   std::atomic<int64_t> next{0};
   at::parallel_for(0, std::min(threads, tasks), 1, [&](int64_t, int64_t) {
