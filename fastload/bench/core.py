@@ -90,12 +90,28 @@ class Settings:
     quick: bool = False  # --quick: fastload's pure-PyTorch reference is timed once (its check call warmed it up)
 
 
-def with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
-    def call():
-        with _ops.backend(name):
-            return fn()
+class with_backend:  # noqa: N801 (used as a function: with_backend("reference", fn))
+    """`fn` run with fastload's backend forced to `name`; any arguments pass through. Picklable (given a picklable
+    `fn`), so a DataLoader worker can run it too: a `backend()` block in the main process does not reach workers."""
 
-    return call
+    def __init__(self, name: str, fn: Callable[..., object]):
+        self.name, self.fn = name, fn
+
+    def __call__(self, *args, **kwargs):
+        with _ops.backend(self.name):
+            return self.fn(*args, **kwargs)
+
+
+def epoch(loader, device: str):
+    """Runs one epoch of a DataLoader (or prefetcher); returns the last batch's images (a batch's first element, or
+    the batch itself) moved to `device`, synchronized on CUDA."""
+    last = None
+    for batch in loader:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        last = images.to(device, non_blocking=True) if isinstance(images, torch.Tensor) else images
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return last
 
 
 def measure(fn: Callable[[], object], device: str, min_reps: int, min_time: float, warmup: int = 2) -> Timing:

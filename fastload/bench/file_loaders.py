@@ -1,6 +1,6 @@
 """The per-sample loaders and collates the `files` suite times: the JPEG tree it writes, the datasets (fastload's
-files, cv2.imread, PIL), torchvision's, timm's and DALI's pipelines, the entropy-decoding bound, and one epoch of a
-loader. Picklable at module level: the suite's DataLoader workers start from a forkserver and import them from here.
+files, cv2.imread, PIL), torchvision's, timm's and DALI's pipelines, and the entropy-decoding bound. Picklable at
+module level: the suite's DataLoader workers start from a forkserver and import them from here.
 """
 
 from __future__ import annotations
@@ -98,18 +98,6 @@ class TimmCrop:
         return self.transform(pil_image(path))
 
 
-class InReference:
-    """A collate run with fastload's pure-PyTorch ops: in the workers, where CropCollate(norm) crops (a backend()
-    block in the main process does not reach them)."""
-
-    def __init__(self, collate):
-        self.collate = collate
-
-    def __call__(self, samples):
-        with fl._ops.backend("reference"):
-            return self.collate(samples)
-
-
 class EntropyOnly:
     """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
     row down to the bottom of the box is entropy-decoded whatever is done with it. Each batch draws the crops
@@ -132,17 +120,6 @@ class EntropyOnly:
 def labels_only(samples: list) -> torch.Tensor:
     """A collate that drops the images: the batch's labels, (N,) int64."""
     return torch.tensor([label for _, label in samples])
-
-
-def epoch(loader, device: str):
-    """One epoch; the last batch's images on `device`."""
-    last = None
-    for batch in loader:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        last = images.to(device, non_blocking=True) if isinstance(images, torch.Tensor) else images
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return last
 
 
 def dali_loader(root: str, size: int, threads: int, batch: int):

@@ -37,9 +37,9 @@ from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.file_loaders import (NORM, EntropyOnly, InReference, Seeded, TimmCrop, TorchvisionCrop,
-                                         TorchvisionDetection, cv2_image, dali_loader, epoch, labels_only, write_tree)
-from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
+from fastload.bench.file_loaders import (NORM, EntropyOnly, Seeded, TimmCrop, TorchvisionCrop, TorchvisionDetection,
+                                         cv2_image, dali_loader, labels_only, write_tree)
 from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES, pad_stack_collate
 
@@ -74,8 +74,8 @@ def _classification(settings) -> Case:
     folder = fl.ImageFolder(root)
     collate = fl.CropCollate(size, NORM)
     files = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=collate, **_options(BATCH))
-    files_reference = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=InReference(collate),
-                                 **_options(BATCH))
+    files_reference = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file),
+                                 collate_fn=with_backend("reference", collate), **_options(BATCH))
     arrays = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=collate, **_options(BATCH))
     tv = DataLoader(Seeded(folder.samples, TorchvisionCrop(size)), **_options(BATCH))
     decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
@@ -130,7 +130,7 @@ def _high_resolution(settings) -> Case:
     files = Seeded(samples, fl.EncodedImage.from_file)
     exact = DataLoader(files, collate_fn=exact_collate, **_options(BATCH))
     draft = DataLoader(files, collate_fn=draft_collate, **_options(BATCH))
-    reference = DataLoader(files, collate_fn=InReference(exact_collate), **_options(BATCH))
+    reference = DataLoader(files, collate_fn=with_backend("reference", exact_collate), **_options(BATCH))
     tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **_options(BATCH))
     decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
     entropy_only = DataLoader(files, collate_fn=EntropyOnly(exact_collate), **_options(BATCH))

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
-from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, suite, with_backend
+from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
 from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
 
 NORM = fl.IMAGENET
@@ -96,16 +96,6 @@ def pad_stack_collate(samples: list) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(padded), torch.tensor([i for _, i in samples])
 
 
-def _epoch(loader, device: str) -> torch.Tensor:
-    """Runs one epoch; returns the last batch's images on `device`."""
-    last = None
-    for images, _ in loader:
-        last = images.to(device, non_blocking=True)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return last
-
-
 def _loader_options(device: str, batch_size: int, prefetched: bool = False) -> dict:
     """DataLoader arguments of a case's loaders: pinned batches for a plain `.to(device)` on CUDA; none for those
     DevicePrefetcher moves (`prefetched`), which copies straight from the rings' page-locked mapping."""
@@ -117,13 +107,13 @@ def _rows(device: str, prefetcher, note: str, workers: tuple, torchvision: tuple
     """The rows every case has: fastload's prefetcher pipeline (compiled, then `extra`, then the reference), the
     fused pass in the workers (`workers`: (collate name, loader)), torchvision ((loader, note)) and the copy floor."""
     return [
-        Impl(FASTLOAD, lambda: _epoch(prefetcher, device), note=note),
+        Impl(FASTLOAD, lambda: epoch(prefetcher, device), note=note),
         *extra,
-        Impl(REFERENCE, with_backend("reference", lambda: _epoch(prefetcher, device)),
+        Impl(REFERENCE, with_backend("reference", lambda: epoch(prefetcher, device)),
              note="the same pipeline with the pure-PyTorch ops"),
-        Impl(f"{FASTLOAD} ({workers[0]} in workers)", lambda: _epoch(workers[1], device),
+        Impl(f"{FASTLOAD} ({workers[0]} in workers)", lambda: epoch(workers[1], device),
              note="one fused pass per batch in the workers; float batches to the device"),
-        Impl(TORCHVISION, lambda: _epoch(torchvision[0], device), note=torchvision[1]),
+        Impl(TORCHVISION, lambda: epoch(torchvision[0], device), note=torchvision[1]),
         copy_floor(moved, device),
     ]
 
@@ -153,7 +143,7 @@ def _detection(settings) -> Case:
         hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in group], 32, None)
         float_bytes += len(group) * 3 * hp * wp * 4
     batches = -(-count // BATCH)
-    ring_off = Impl(f"{FASTLOAD} (ring off)", lambda: _epoch(no_ring, device),
+    ring_off = Impl(f"{FASTLOAD} (ring off)", lambda: epoch(no_ring, device),
                     note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch")
     impls = _rows(device, prefetcher, f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB "
                   "uint8 per batch to the device", ("PadCollate(norm)", worker_loader),
