@@ -33,8 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch/OpenCV/peers (default: all cores)")
     p.add_argument("--quick", action="store_true",
-                   help="fewer repetitions, fastload's pure-PyTorch reference timed once: about a minute on 2 cores "
-                   "(57 s on this project's 2-core VM, every peer installed)")
+                   help="fewer repetitions, fastload's pure-PyTorch reference timed once: about two minutes on 2 "
+                   "cores (2 min 12 s on this project's 2-core VM, every peer installed, 88 s of it the files suite, "
+                   "whose loaders start their workers afresh)")
     p.add_argument("--scale", type=float, default=1.0,
                    help="multiply every image size by this (e.g. 0.1 for a smoke test); default 1")
     p.add_argument("--images", metavar="DIR", help="use your own JPEG/PNG files (decoded once with OpenCV)")
