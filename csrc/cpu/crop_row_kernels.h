@@ -8,6 +8,7 @@
 
 #include "cpu/crop_columns.h"
 #include "cpu/isa.h"
+#include "fastload/macros.h"
 
 namespace fastload {
 namespace {
@@ -213,18 +214,21 @@ inline uint64_t byte_mask(int64_t start, int64_t lo, int64_t hi) {
 }
 
 // Group g (16 lanes): its words permuted out of a 128-byte window (near the image's edges by masked loads: the
-// bytes outside the image read as 0 and are never used), or gathered, or read byte by byte.
+// bytes outside the image read as 0 and are never used), or gathered, or read byte by byte. The window and gather
+// paths are separate loops over locals: with both in one loop the compiler kept the sums in memory as well (three
+// 64-byte stores a tap) and reloaded the tables' pointers each tap.
 template <int C>
-FL_AVX512_VBMI void group_vbmi(const Row& r, int64_t g) {
+FL_AVX512_VBMI FL_INLINE void group_vbmi(const Row& r, int64_t g) {
   const ColumnTaps& t = *r.t;
   const bool window = r.w->parts[g] != 0;
   if (!window && !r.gather_ok) return group_bytes<C>(r, g, 0, kLanes);
-  const __m512i byte = _mm512_set1_epi32(0xFF);
-  __m512i shift[C];
-  for (int k = 0; k < C; ++k) shift[k] = _mm512_set1_epi32(r.shifts[k]);
-  __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+  const int64_t e0 = t.first[g], e1 = e0 + t.taps[g];
+  const float* const weights = t.weights.data();
+  __m512 acc[C];
+  for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
   if (window) {
     const int64_t lo = r.w->lo[g];
+    __m512i a, b;
     if (lo >= r.valid_lo && lo + kPermuteBytes - 1 <= r.valid_hi) {  // most rows: plain loads (masked ones are slow)
       a = _mm512_loadu_si512(r.words + lo);
       b = _mm512_loadu_si512(r.words + lo + 64);
@@ -232,25 +236,28 @@ FL_AVX512_VBMI void group_vbmi(const Row& r, int64_t g) {
       a = _mm512_maskz_loadu_epi8(byte_mask(lo, r.valid_lo, r.valid_hi), r.words + lo);
       b = _mm512_maskz_loadu_epi8(byte_mask(lo + 64, r.valid_lo, r.valid_hi), r.words + lo + 64);
     }
-  }
-  __m512 acc[C];
-  for (int k = 0; k < C; ++k) acc[k] = _mm512_setzero_ps();
-  for (int64_t j = 0; j < t.taps[g]; ++j) {
-    const int64_t e = t.first[g] + j;
-    const __m512 w = _mm512_loadu_ps(t.weights.data() + e * kLanes);
-    if (window) {  // channel k's byte of each lane's word, zero-extended by the permute itself (its mask)
-      const uint8_t* index = r.w->index.data() + e * 64 * C;
+    const uint8_t* const index = r.w->index.data();
+    for (int64_t e = e0; e < e1; ++e) {  // channel k's byte of each lane's word, zero-extended by the permute's mask
+      const __m512 w = _mm512_loadu_ps(weights + e * kLanes);
       for (int k = 0; k < C; ++k) {
         const __m512i bytes = _mm512_maskz_permutex2var_epi8(
-            0x1111111111111111ull, a, _mm512_loadu_si512(index + 64 * k), b);
+            0x1111111111111111ull, a, _mm512_loadu_si512(index + (e * C + k) * 64), b);
         acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, _mm512_cvtepi32_ps(bytes)));
       }
-      continue;
     }
-    const __m512i words = _mm512_i32gather_epi32(_mm512_loadu_si512(r.offsets + e * kLanes), r.words, 1);
-    for (int k = 0; k < C; ++k) {
-      const __m512 v = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(words, shift[k]), byte));
-      acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, v));
+  } else {
+    const __m512i byte = _mm512_set1_epi32(0xFF);
+    __m512i shift[C];
+    for (int k = 0; k < C; ++k) shift[k] = _mm512_set1_epi32(r.shifts[k]);
+    const int32_t* const offsets = r.offsets;
+    const uint8_t* const words = r.words;
+    for (int64_t e = e0; e < e1; ++e) {
+      const __m512 w = _mm512_loadu_ps(weights + e * kLanes);
+      const __m512i v = _mm512_i32gather_epi32(_mm512_loadu_si512(offsets + e * kLanes), words, 1);
+      for (int k = 0; k < C; ++k) {
+        const __m512 x = _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srlv_epi32(v, shift[k]), byte));
+        acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, x));
+      }
     }
   }
   for (int k = 0; k < C; ++k) _mm512_storeu_ps(r.out + k * r.plane + g * kLanes, acc[k]);
