@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "cpu/crop_row_kernels.h"
 #include "cpu/isa.h"
@@ -44,10 +45,12 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
     for (int64_t j = 0; j < t.taps[g]; ++j) {
       const int64_t e = t.first[g] + j;
       uint8_t* index = w.index.data() + e * entry_bytes + (permute ? 0 : (blk % per) * kMaxParts * 32);
-      if (permute) {
+      if (permute) {  // byte 4l picks lane l's channel byte: one int32 a lane (bytes 4l + 1 .. 4l + 3 are masked off)
         for (int64_t k = 0; k < channels; ++k)
-          for (int64_t i = 0; i < 64; ++i)  // bytes 4l + 1 .. 4l + 3 are masked off; they repeat byte 4l's pick
-            index[k * 64 + i] = static_cast<uint8_t>(offsets[e * kLanes + i / 4] - lo + picks[k]);
+          for (int64_t l = 0; l < kLanes; ++l) {
+            const int32_t pick = offsets[e * kLanes + l] - static_cast<int32_t>(lo) + picks[k];  // 0 .. 127
+            std::memcpy(index + k * 64 + 4 * l, &pick, sizeof(pick));  // little-endian: the pick in byte 4l
+          }
         continue;
       }
       for (int64_t i = 0; i < 32; ++i) {
