@@ -388,13 +388,17 @@ def test_cpu_kernel_with_rows_moving_up():
 @pytest.mark.parametrize("mode", ["nearest", "linear", "antialias"])
 def test_tap_tables_from_cpp_equal_numpys(mode, rng):
     # The C++ table builder must give numpy_axis_table's bits: random spans from 1 to 5000 (downscales past 8 taps,
-    # upscales), centre-crop offsets, flips, and an empty batch.
+    # upscales), centre-crop offsets, flips, an empty batch, and images that repeat another's span (computed once,
+    # each flipped or not on its own).
     for _ in range(40):
         n = int(rng.integers(0, 6))
         dst = int(rng.integers(1, 300))
         src = rng.integers(1, 5000, n)
         resized = np.maximum(dst + rng.integers(0, 50, n), 1) if rng.integers(2) else rng.integers(dst, 4 * dst, n)
         offset = np.array([int(rng.integers(0, r - dst + 1)) for r in resized], np.int64)
+        if n > 1 and rng.integers(2):
+            copies = rng.integers(0, n, n) % (np.arange(n) + 1)  # image i repeats an image at or before it
+            src, resized, offset = src[copies], resized[copies], offset[copies]
         flips = [bool(f) for f in rng.integers(0, 2, n)] if rng.integers(2) else None
         want = crop_tables.numpy_axis_table(src, dst, resized, offset, mode, flips)
         flip_tensor = torch.tensor([] if flips is None else flips, dtype=torch.bool)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <tuple>
 #include <vector>
 
@@ -44,23 +45,37 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
   const at::Tensor resized_c = per_image(resized_t, n, at::kLong, "resized", false);
   const at::Tensor offset_c = per_image(offset_t, n, at::kLong, "offset", false);
   const at::Tensor flips_c = per_image(flips_t, n, at::kBool, "flips", true);
-  const int64_t* src = src_c.data_ptr<int64_t>();
-  const int64_t* resized = resized_c.data_ptr<int64_t>();
-  const int64_t* offset = offset_c.data_ptr<int64_t>();
+  const int64_t* src_in = src_c.data_ptr<int64_t>();
+  const int64_t* resized_in = resized_c.data_ptr<int64_t>();
+  const int64_t* offset_in = offset_c.data_ptr<int64_t>();
   const bool* flips = flips_c.numel() ? flips_c.data_ptr<bool>() : nullptr;
   // Checked before anything is allocated: the values come from tensors (under torch.compile nothing else checks).
   for (int64_t i = 0; i < n; ++i) {
-    TORCH_CHECK(src[i] >= 1 && resized[i] >= 1 && offset[i] >= 0 && offset[i] <= resized[i] - dst, op,
-                ": image ", i, " has src ", src[i], ", resized ", resized[i], ", offset ", offset[i],
+    TORCH_CHECK(src_in[i] >= 1 && resized_in[i] >= 1 && offset_in[i] >= 0 && offset_in[i] <= resized_in[i] - dst, op,
+                ": image ", i, " has src ", src_in[i], ", resized ", resized_in[i], ", offset ", offset_in[i],
                 "; src and resized must be >= 1 and the ", dst, " outputs must lie inside the resized span");
   }
-  at::Tensor starts = at::empty({n, dst}, at::kLong);
-  int64_t* s = starts.data_ptr<int64_t>();
-  std::vector<double> w;  // (n, dst, k) in float64, rounded to float32 once at the end
+  // Images with the same span, resized length and offset share one table row set (an eval batch has a few image
+  // sizes, not one per image): each is computed once, for the first image that has it, and copied.
+  std::vector<int64_t> first_of, which(static_cast<size_t>(n));
+  std::map<std::tuple<int64_t, int64_t, int64_t>, int64_t> seen;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto [at, inserted] = seen.try_emplace({src_in[i], resized_in[i], offset_in[i]}, first_of.size());
+    if (inserted) first_of.push_back(i);
+    which[i] = at->second;
+  }
+  const int64_t u = static_cast<int64_t>(first_of.size());
+  std::vector<int64_t> src(u), resized(u), offset(u), s(static_cast<size_t>(u * dst));
+  for (int64_t i = 0; i < u; ++i) {
+    src[i] = src_in[first_of[i]];
+    resized[i] = resized_in[first_of[i]];
+    offset[i] = offset_in[first_of[i]];
+  }
+  std::vector<double> w;  // (u, dst, k) in float64, rounded to float32 once at the end
   int64_t k = 1;
   if (mode == "nearest") {
-    w.assign(static_cast<size_t>(n * dst), 1.0);
-    for (int64_t i = 0; i < n; ++i) {
+    w.assign(static_cast<size_t>(u * dst), 1.0);
+    for (int64_t i = 0; i < u; ++i) {
       const float scale = static_cast<float>(src[i]) / static_cast<float>(resized[i]);
       for (int64_t j = 0; j < dst; ++j) {
         const float pos = std::floor(static_cast<float>(offset[i] + j) * scale);
@@ -69,8 +84,8 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
     }
   } else if (mode == "linear") {
     k = 2;
-    w.resize(static_cast<size_t>(n * dst * 2));
-    for (int64_t i = 0; i < n; ++i) {
+    w.resize(static_cast<size_t>(u * dst * 2));
+    for (int64_t i = 0; i < u; ++i) {
       const double step = 1.0 / (static_cast<double>(resized[i]) / static_cast<double>(src[i]));
       for (int64_t j = 0; j < dst; ++j) {
         const LinearTap tap = linear_tap(offset[i] + j, step, src[i]);  // resize_pad_batch's coordinates
@@ -82,9 +97,9 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
   } else {
     TORCH_CHECK(mode == "antialias", op, ": mode must be 'nearest', 'linear' or 'antialias'");
     // torch's antialiased bilinear: a triangle filter of half width max(scale, 1) around each output's centre.
-    std::vector<double> centers(static_cast<size_t>(n * dst)), inv(static_cast<size_t>(n));
-    std::vector<int64_t> taps(static_cast<size_t>(n * dst));
-    for (int64_t i = 0; i < n; ++i) {
+    std::vector<double> centers(static_cast<size_t>(u * dst)), inv(static_cast<size_t>(u));
+    std::vector<int64_t> taps(static_cast<size_t>(u * dst));
+    for (int64_t i = 0; i < u; ++i) {
       const double scale = static_cast<double>(src[i]) / static_cast<double>(resized[i]);
       const double support = std::max(scale, 1.0);
       inv[i] = scale > 1.0 ? 1.0 / scale : 1.0;
@@ -97,12 +112,12 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
         k = std::max(k, taps[i * dst + j]);
       }
     }
-    w.assign(static_cast<size_t>(n * dst * k), 0.0);
+    w.assign(static_cast<size_t>(u * dst * k), 0.0);
     // Each row's weights over their total. The division is most of the table's time: done in one flat loop over
     // every weight the compiler vectorizes (the zeros after a row's taps stay 0, and its sum stops at its taps: the
     // zeros would add +0).
     std::vector<double> row_total(w.size());  // each weight's row total
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < u; ++i) {
       for (int64_t j = 0; j < dst; ++j) {
         double* row = w.data() + (i * dst + j) * k;
         const int64_t count = taps[i * dst + j];
@@ -117,14 +132,16 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
     }
     divide(w.data(), row_total.data(), static_cast<int64_t>(w.size()));
   }
-  at::Tensor weights = at::empty({n, dst, k}, at::kFloat);
+  at::Tensor starts = at::empty({n, dst}, at::kLong), weights = at::empty({n, dst, k}, at::kFloat);
+  int64_t* starts_out = starts.data_ptr<int64_t>();
   float* out = weights.data_ptr<float>();
   for (int64_t i = 0; i < n; ++i) {
     const bool flip = flips != nullptr && flips[i];  // a horizontal flip after the crop: outputs reversed
-    if (flip) std::reverse(s + i * dst, s + (i + 1) * dst);
+    const int64_t from_row = which[i] * dst;
     for (int64_t j = 0; j < dst; ++j) {
-      const double* from = w.data() + (i * dst + (flip ? dst - 1 - j : j)) * k;
-      for (int64_t t = 0; t < k; ++t) out[(i * dst + j) * k + t] = static_cast<float>(from[t]);
+      const int64_t at = from_row + (flip ? dst - 1 - j : j);
+      starts_out[i * dst + j] = s[at];
+      for (int64_t t = 0; t < k; ++t) out[(i * dst + j) * k + t] = static_cast<float>(w[at * k + t]);
     }
   }
   return {starts, weights};
