@@ -237,25 +237,28 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
             memory_format=torch.channels_last) and not expected.is_contiguous() else "contiguous"
         raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
     if not torch.compiler.is_compiling() and out.numel():
-        out_range = _byte_range(out)  # once, not once per input (a batch has many)
+        first, last = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
-            if t.numel() and _overlap(out, t, out_range):
+            # An input that starts past out's last byte cannot overlap it: its span is not needed (most inputs).
+            if t.data_ptr() <= last and t.numel() and t.device == out.device and _byte_range(t)[1] >= first:
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
                                  "read")
 
 
 def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     """[first, last] byte address a non-empty tensor touches (torch strides are never negative)."""
-    span = sum((n - 1) * s for n, s in zip(t.shape, t.stride()))
-    return t.data_ptr(), t.data_ptr() + (span + 1) * t.element_size() - 1
+    span = 0
+    for n, stride in zip(t.shape, t.stride()):  # a loop, not sum() over a generator: called once per batch input
+        span += (n - 1) * stride
+    start = t.data_ptr()
+    return start, start + (span + 1) * t.element_size() - 1
 
 
-def _overlap(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
-    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
-    `a_range`: a's `_byte_range`, when the caller has it."""
+def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count."""
     if a.device != b.device:
         return False
-    (a0, a1), (b0, b1) = a_range or _byte_range(a), _byte_range(b)
+    (a0, a1), (b0, b1) = _byte_range(a), _byte_range(b)
     return a0 <= b1 and b0 <= a1
 
 

@@ -182,13 +182,17 @@ def _eval_tables(sizes, resize, crop: tuple[int, int], mode: str) -> tuple[tuple
     """The y and x tap tables of Resize(resize) + CenterCrop(crop) over images of (h, w) `sizes` (checked)."""
     crop_h, crop_w = crop
     geometry = []  # per image: (h, w, resized h, resized w, crop top, crop left); SymInts under torch.compile
+    known = {}  # the geometry of each size met (a batch has a few sizes)
     for i, (h, w) in enumerate(sizes):
+        if (h, w) in known:
+            geometry.append(known[h, w])
+            continue
         if h == 0 or w == 0:
             raise ValueError(f"images[{i}] is empty ({h}x{w}) and cannot be resized")
         rh, rw = resize if isinstance(resize, tuple) else resized_short_side(h, w, resize)
         if crop_h > rh or crop_w > rw:
             raise ValueError(f"crop {crop_h}x{crop_w} does not fit in images[{i}] resized to {rh}x{rw} (resize)")
-        geometry.append((h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w)))
+        geometry.append(known.setdefault((h, w), (h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w))))
     g = torch.tensor(geometry, dtype=torch.int64).reshape(-1, 6)
     return axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode), axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
 
