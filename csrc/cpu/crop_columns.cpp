@@ -164,6 +164,7 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   plane_count_ = (last - first) / 3 + 1;
   plane_stride_ = plane_count_ + kMaxParts * 16;  // a window's parts may read past the last pixel (never used)
   plane_bytes_.assign(static_cast<size_t>(3 * plane_stride_), 0);
+  plane_split_index(picks_, plane_split_);
 #endif
 }
 
@@ -188,7 +189,7 @@ void RowTaps::operator()(int64_t r, float* out) const {
   if (plane_count_ > 0) {
     uint8_t* planes[3];
     for (int k = 0; k < 3; ++k) planes[k] = plane_bytes_.data() + k * plane_stride_;
-    split_planes(row.words + plane_first_, plane_count_, picks_, planes);
+    split_planes(row.words + plane_first_, plane_count_, picks_, plane_split_, planes);
     row.w = &plane_windows_;
     switch (plane_windows_.uniform_parts) {
       case 1: return row_planes<1>(row, planes);

@@ -69,6 +69,7 @@ class RowTaps {
   Windows plane_windows_;
   int64_t plane_first_ = 0, plane_count_ = 0, plane_stride_ = 0;  // first pixel (relative to a row's first word)
   mutable std::vector<uint8_t> plane_bytes_;                       // the current row's planes (one RowTaps a thread)
+  uint8_t plane_split_[3][3][16] = {};                              // split_planes' shuffles (plane_split_index)
 };
 
 }  // namespace fastload

@@ -143,21 +143,28 @@ FL_AVX2 void row_avx2(const Row& r) {
   }
 }
 
-// Pixels 0 .. count - 1 of a row of 3-byte pixels (`words`: the first one's lowest byte) split into three byte
-// planes, plane k holding byte picks[k] of each pixel: 32 pixels at a time, 16 in each 128-bit lane (three 16-byte
-// loads a lane), each plane's bytes shuffled out of the three loads and OR-ed.
-FL_AVX2 void split_planes(const uint8_t* words, int64_t count, const int32_t* picks, uint8_t* const* planes) {
-  __m256i pick[3][3];
-  for (int k = 0; k < 3; ++k) {
-    alignas(16) uint8_t index[3][16];
+// The byte shuffles of split_planes for channel picks `picks`: index[k][part] gives plane k's bytes out of the
+// part-th 16 bytes of 16 pixels (0x80 where they lie in another part). Built once an image: built per row, the
+// byte stores and the 16-byte loads of them stalled (a load cannot take its bytes from several smaller stores).
+inline void plane_split_index(const int32_t* picks, uint8_t (*index)[3][16]) {
+  for (int k = 0; k < 3; ++k)
     for (int part = 0; part < 3; ++part)
       for (int i = 0; i < 16; ++i) {
         const int at = 3 * i + picks[k] - 16 * part;
-        index[part][i] = at >= 0 && at < 16 ? static_cast<uint8_t>(at) : 0x80;
+        index[k][part][i] = at >= 0 && at < 16 ? static_cast<uint8_t>(at) : 0x80;
       }
+}
+
+// Pixels 0 .. count - 1 of a row of 3-byte pixels (`words`: the first one's lowest byte) split into three byte
+// planes, plane k holding byte picks[k] of each pixel: 32 pixels at a time, 16 in each 128-bit lane (three 16-byte
+// loads a lane), each plane's bytes shuffled out of the three loads (plane_split_index's `index`) and OR-ed.
+FL_AVX2 void split_planes(const uint8_t* words, int64_t count, const int32_t* picks, const uint8_t (*index)[3][16],
+                          uint8_t* const* planes) {
+  __m256i pick[3][3];
+  for (int k = 0; k < 3; ++k)
     for (int part = 0; part < 3; ++part)
-      pick[k][part] = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(index[part])));
-  }
+      pick[k][part] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(index[k][part])));
+  uint8_t* const plane[3] = {planes[0], planes[1], planes[2]};  // locals: a store may not alias them (reloaded)
   int64_t x = 0;
   for (; x + 32 <= count; x += 32) {
     const uint8_t* at = words + 3 * x;
@@ -169,11 +176,11 @@ FL_AVX2 void split_planes(const uint8_t* words, int64_t count, const int32_t* pi
       const __m256i v = _mm256_or_si256(
           _mm256_or_si256(_mm256_shuffle_epi8(load[0], pick[k][0]), _mm256_shuffle_epi8(load[1], pick[k][1])),
           _mm256_shuffle_epi8(load[2], pick[k][2]));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[k] + x), v);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(plane[k] + x), v);
     }
   }
   for (; x < count; ++x)
-    for (int k = 0; k < 3; ++k) planes[k][x] = words[3 * x + picks[k]];
+    for (int k = 0; k < 3; ++k) plane[k][x] = words[3 * x + picks[k]];
 }
 
 // Half `half` (8 lanes) of group g from the row's three channel planes, each window P 16-byte parts: per tap and
