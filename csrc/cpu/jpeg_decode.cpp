@@ -167,12 +167,11 @@ inline void cmyk_to_3(const uint8_t* cmyk, uint8_t* dst, int64_t n, bool rgb) {
 }
 
 bool has_end_marker(const jpeg_decompress_struct& cinfo) {
-  // After the scan header entropy-coded data cannot hold FF D9 (a data byte FF is stuffed as FF 00): the first FF D9
-  // from here on is the EOI marker.
-  const uint8_t* p = cinfo.src->next_input_byte;
-  const uint8_t* end = p + cinfo.src->bytes_in_buffer;
-  for (; p + 1 < end; ++p)
-    if (p[0] == 0xFF && p[1] == 0xD9) return true;
+  // After the scan header entropy-coded data cannot hold FF D9 (a data byte FF is stuffed as FF 00): any FF D9 from
+  // here on is the EOI marker, looked for from the file's end, where it is (a forward search read the whole file).
+  const uint8_t* begin = cinfo.src->next_input_byte;
+  for (const uint8_t* p = begin + cinfo.src->bytes_in_buffer; p - begin >= 2; --p)
+    if (p[-2] == 0xFF && p[-1] == 0xD9) return true;
   return false;
 }
 
