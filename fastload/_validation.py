@@ -239,7 +239,7 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
     if not torch.compiler.is_compiling() and out.numel():
         first, last = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
-            # An input that starts past out's last byte cannot overlap it: its span is not needed (most inputs).
+            # An input that starts past out's last byte cannot overlap it: its span is not needed.
             if t.data_ptr() <= last and t.numel() and t.device == out.device and _byte_range(t)[1] >= first:
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
                                  "read")
