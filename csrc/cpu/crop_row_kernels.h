@@ -185,9 +185,10 @@ FL_AVX2 void split_planes(const uint8_t* words, int64_t count, const int32_t* pi
 
 // Half `half` (8 lanes) of group g from the row's three channel planes, each window P 16-byte parts: per tap and
 // channel the lanes' bytes shuffled out zero-extended (no word to take apart), then the products and sums of
-// group_bytes.
+// group_bytes. Inlined into its row loop: windows of 2 or more parts were a call per 8 columns (a realigned stack,
+// the sums stored and reloaded, vzeroupper).
 template <int P>
-FL_AVX2 void half_planes(const Row& r, const uint8_t* const* planes, int64_t g, int64_t half) {
+FL_AVX2 FL_INLINE void half_planes(const Row& r, const uint8_t* const* planes, int64_t g, int64_t half) {
   const ColumnTaps& t = *r.t;
   const int64_t h = g * 2 + half;
   __m256i part[3][P];
