@@ -183,35 +183,46 @@ FL_AVX2 void split_planes(const uint8_t* words, int64_t count, const int32_t* pi
     for (int k = 0; k < 3; ++k) plane[k][x] = words[3 * x + picks[k]];
 }
 
-// Half `half` (8 lanes) of group g from the row's three channel planes, each window P 16-byte parts: per tap and
-// channel the lanes' bytes shuffled out zero-extended (no word to take apart), then the products and sums of
-// group_bytes. Inlined into its row loop: windows of 2 or more parts were a call per 8 columns (a realigned stack,
-// the sums stored and reloaded, vzeroupper).
-template <int P>
-FL_AVX2 FL_INLINE void half_planes(const Row& r, const uint8_t* const* planes, int64_t g, int64_t half) {
+// Halves first .. first + H - 1 (8 lanes each) of group g from the row's three channel planes, each window P
+// 16-byte parts: per tap and channel the lanes' bytes shuffled out zero-extended (no word to take apart), then the
+// products and sums of group_bytes. Both halves of a group share its tap count: with one-part windows they run in one
+// loop (six sums in flight instead of three; wider windows would not fit the 16 registers). Inlined into its row
+// loop: windows of 2 or more parts were a call per 8 columns (a realigned stack, the sums stored and reloaded,
+// vzeroupper).
+template <int P, int H>
+FL_AVX2 FL_INLINE void halves_planes(const Row& r, const uint8_t* const* planes, int64_t g, int64_t first) {
   const ColumnTaps& t = *r.t;
-  const int64_t h = g * 2 + half;
-  __m256i part[3][P];
-  for (int k = 0; k < 3; ++k)
-    for (int p = 0; p < P; ++p)
-      part[k][p] = _mm256_broadcastsi128_si256(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes[k] + r.w->lo[h] + 16 * p)));
-  __m256 acc[3] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t j = 0; j < t.taps[g]; ++j) {
-    const int64_t e = t.first[g] + j;
-    const uint8_t* index = r.w->index.data() + (e * 2 + half) * kMaxParts * 32;
-    const __m256 w = _mm256_loadu_ps(t.weights.data() + e * kLanes + half * 8);
-    for (int k = 0; k < 3; ++k)
-      acc[k] = _mm256_add_ps(acc[k], _mm256_mul_ps(w, _mm256_cvtepi32_ps(shuffled_words<P>(part[k], index))));
-  }
-  for (int k = 0; k < 3; ++k) _mm256_storeu_ps(r.out + k * r.plane + g * kLanes + half * 8, acc[k]);
+  __m256i part[H][3][P];
+  __m256 acc[H][3];
+  for (int u = 0; u < H; ++u)
+    for (int k = 0; k < 3; ++k) {
+      acc[u][k] = _mm256_setzero_ps();
+      for (int p = 0; p < P; ++p)
+        part[u][k][p] = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(planes[k] + r.w->lo[g * 2 + first + u] + 16 * p)));
+    }
+  const uint8_t* const index = r.w->index.data();
+  const float* const weights = t.weights.data();
+  for (int64_t e = t.first[g]; e < t.first[g] + t.taps[g]; ++e)
+    for (int u = 0; u < H; ++u) {
+      const uint8_t* at = index + (e * 2 + first + u) * kMaxParts * 32;
+      const __m256 w = _mm256_loadu_ps(weights + e * kLanes + (first + u) * 8);
+      for (int k = 0; k < 3; ++k)
+        acc[u][k] = _mm256_add_ps(acc[u][k], _mm256_mul_ps(w, _mm256_cvtepi32_ps(shuffled_words<P>(part[u][k], at))));
+    }
+  for (int u = 0; u < H; ++u)
+    for (int k = 0; k < 3; ++k) _mm256_storeu_ps(r.out + k * r.plane + g * kLanes + (first + u) * 8, acc[u][k]);
 }
 
 template <int P>
 FL_AVX2 void row_planes(const Row& r, const uint8_t* const* planes) {
   for (int64_t g = 0; g < r.t->groups; ++g) {
-    half_planes<P>(r, planes, g, 0);
-    half_planes<P>(r, planes, g, 1);
+    if constexpr (P == 1) {
+      halves_planes<P, 2>(r, planes, g, 0);
+    } else {
+      halves_planes<P, 1>(r, planes, g, 0);
+      halves_planes<P, 1>(r, planes, g, 1);
+    }
   }
 }
 
