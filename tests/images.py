@@ -72,6 +72,15 @@ def random_norm(rng: np.random.Generator, channels: int) -> fl.Normalization:
                             str(rng.choice(["rgb", "bgr"])), check_units=False)
 
 
+def fp32_error(expected: np.ndarray, norm: fl.Normalization) -> np.ndarray:
+    """How far fp32 (x - mean) * (1 / std) may lie from the exact `expected` ((..., C, H, W), channels in
+    norm.order): mean and 1 / std are each rounded to fp32, then the difference and the product, each within 2^-24
+    relative, which bounds the error by 2^-22 (|y| + |mean| / std). The |mean| / std term is the one that matters for
+    a large mean and a small std (mean 214, std 0.57: 2.3e-5 near y = 0)."""
+    ratio = (np.abs(np.asarray(norm.mean)) / np.asarray(norm.std)).reshape(-1, 1, 1)
+    return 2.0**-22 * (np.abs(expected) + ratio)
+
+
 def pad_batch_oracle(images, norm, input_order, size_divisor, pad_value):
     """float64 (N, C, Hp, Wp) normalized batch, or uint8 (N, Hp, Wp, C) when norm is None."""
     arrays = [np.ascontiguousarray(img.cpu().numpy() if isinstance(img, torch.Tensor) else img) for img in images]

@@ -12,7 +12,7 @@ import fastload as fl
 import harness
 from conftest import backend, devices, require_compiled
 from harness import DTYPES, Bad, OpTest, Sample
-from images import make_image, normalize_oracle, random_norm, to_numpy
+from images import fp32_error, make_image, normalize_oracle, random_norm, to_numpy
 
 
 def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
@@ -41,13 +41,13 @@ def check_against_oracle(out, img, norm, input_order, dtype):
     expected = normalize_oracle(img, norm.mean, norm.std, norm.order, input_order)
     assert tuple(out.shape) == expected.shape
     got = out.float().cpu().numpy().astype(np.float64)
+    error = fp32_error(expected, norm)  # fp32 (x - mean) * (1/std)
     if dtype == torch.float32:
-        # fp32 (x - mean) * (1/std): a few ulps of the result; 1e-5 absolute for |y| <= 1.
-        np.testing.assert_array_less(np.abs(got - expected), 1e-5 * np.maximum(1.0, np.abs(expected)) + 1e-12)
+        np.testing.assert_array_less(np.abs(got - expected), error + 1e-12)
     else:
         # fp16/bf16 are the fp32 result rounded once: within half an ulp of it (+ the fp32 error).
         eps = {torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[dtype]
-        np.testing.assert_array_less(np.abs(got - expected), eps * np.abs(expected) + 1e-5 + 6e-8)
+        np.testing.assert_array_less(np.abs(got - expected), eps * np.abs(expected) + (1 + eps) * error + 6e-8)
 
 
 def oracle(sample: Sample, result) -> None:
