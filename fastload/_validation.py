@@ -237,10 +237,9 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
             memory_format=torch.channels_last) and not expected.is_contiguous() else "contiguous"
         raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
     if not torch.compiler.is_compiling() and out.numel():
-        first, last = _byte_range(out)  # once, not once per input (a batch has many)
+        out_range = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
-            # An input that starts past out's last byte cannot overlap it: its span is not needed.
-            if t.data_ptr() <= last and t.numel() and t.device == out.device and _byte_range(t)[1] >= first:
+            if t.numel() and _overlap(out, t, out_range):
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
                                  "read")
 
@@ -254,12 +253,15 @@ def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     return start, start + (span + 1) * t.element_size() - 1
 
 
-def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count."""
+def _overlap(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
+    """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
+    `a_range`: a's `_byte_range`, when the caller has it (a batch's out= against each input)."""
     if a.device != b.device:
         return False
-    (a0, a1), (b0, b1) = _byte_range(a), _byte_range(b)
-    return a0 <= b1 and b0 <= a1
+    a0, a1 = a_range or _byte_range(a)
+    if b.data_ptr() > a1:  # b starts past a's last byte: its span is not needed
+        return False
+    return _byte_range(b)[1] >= a0
 
 
 def real_values(name: str, values) -> list[float]:

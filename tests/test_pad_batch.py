@@ -242,3 +242,16 @@ def test_into_ops_recheck_out():
     out = torch.full((1, 3, 6, 8), float("nan"))
     torch.ops.fastload.pad_batch_into(*args, out)
     assert torch.equal(out, torch.ops.fastload.pad_batch(*args))
+
+
+
+def test_out_overlap_is_found_whichever_side_the_input_starts():
+    # An input whose bytes end inside out (it starts before it) overlaps as much as one starting inside it; inputs
+    # that end just before out or start just after it do not. One buffer: 108 bytes | out's 432 | 108 bytes.
+    buf = torch.zeros(108 + 3 * 6 * 6 * 4 + 108, dtype=torch.uint8)
+    out = buf[108:540].view(torch.float32).view(1, 3, 6, 6)
+    for start in (0, 540):  # ends just before out, starts just after it
+        assert fl.pad_batch([buf[start:start + 108].view(6, 6, 3)], fl.IMAGENET, out=out).images is out
+    for start in (1, 300, 539):  # its last byte is out's first, inside out, its first byte is out's last
+        with pytest.raises(ValueError, match="out overlaps an input"):
+            fl.pad_batch([buf[start:start + 108].view(6, 6, 3)], fl.IMAGENET, out=out)
