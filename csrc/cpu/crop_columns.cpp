@@ -14,8 +14,9 @@ namespace {
 
 // The windows of `lanes`-lane blocks of every group: block b covers lanes (b % per) * lanes ... of group b / per.
 // Index bytes of tap entry e's block: per output channel, a 64-byte permute whose byte 4l picks lane l's channel
-// byte (VBMI, one part; picks[k]: channel k's byte in a pixel's word), or kMaxParts x 32 shuffle bytes that give
-// each lane the `lane_bytes` bytes at its offset (4: a pixel's word; 1: one channel plane's byte, zero-extended).
+// byte (VBMI, windows of one or two 64-byte parts; picks[k]: channel k's byte in a pixel's word), or kMaxParts x 32
+// shuffle bytes that give each lane the `lane_bytes` bytes at its offset (4: a pixel's word; 1: one channel plane's
+// byte, zero-extended).
 RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& offsets, int64_t lanes,
                               int64_t max_bytes, const int32_t* picks, int64_t channels, int64_t lane_bytes = 4) {
   const int64_t per = kLanes / lanes, blocks = t.groups * per;
@@ -36,11 +37,11 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
         hi = std::max(hi, at + lane_bytes - 1);
       }
     if (t.taps[g] == 0 || hi - lo + 1 > max_bytes) continue;  // gathered
-    const int64_t parts = permute ? 1 : (hi - lo + 16) / 16;
+    const int64_t part_bytes = permute ? 64 : 16, parts = (hi - lo + part_bytes) / part_bytes;
     w.lo[blk] = lo;
     w.parts[blk] = static_cast<int32_t>(parts);
     w.reach_lo = any ? std::min(w.reach_lo, lo) : lo;
-    w.reach_hi = any ? std::max(w.reach_hi, lo + parts * 16) : lo + parts * 16;
+    w.reach_hi = any ? std::max(w.reach_hi, lo + parts * part_bytes) : lo + parts * part_bytes;
     any = true;
     for (int64_t j = 0; j < t.taps[g]; ++j) {
       const int64_t e = t.first[g] + j;
@@ -61,11 +62,12 @@ RowTaps::Windows make_windows(const ColumnTaps& t, const std::vector<int32_t>& o
       }
     }
   }
-  // Shuffle windows all as wide as the widest (every half has one): each loads that many parts.
+  // Windows all as wide as the widest (every block has one): each loads that many parts.
   const bool all = std::all_of(w.parts.begin(), w.parts.end(), [](int32_t parts) { return parts > 0; });
-  if (!permute && all && blocks > 0) {
+  if (all && blocks > 0) {
     w.uniform_parts = *std::max_element(w.parts.begin(), w.parts.end());
-    for (int64_t blk = 0; blk < blocks; ++blk) w.reach_hi = std::max(w.reach_hi, w.lo[blk] + w.uniform_parts * 16);
+    for (int64_t blk = 0; blk < blocks; ++blk)
+      w.reach_hi = std::max(w.reach_hi, w.lo[blk] + w.uniform_parts * (permute ? 64 : 16));
   }
   return w;
 }
@@ -136,13 +138,11 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   vbmi_ = cpu_has_avx512_vbmi();
   shuffles_ = !vbmi_;
   for (int64_t k = 0; k < p.c; ++k) picks_[k] = shifts_[k] / 8;
-  if (vbmi_) {
-    windows_ = make_windows(t, offsets_, kLanes, kPermuteBytes, picks_, p.c);
-    return;
-  }
-  // Pixels of 3 adjacent bytes (any channel order, either direction): each row split into channel planes first
-  // pays off where every plane window is at most 3 parts (a word window is about 3x as wide), and wherever the
-  // word windows are not all there (too wide: gathers).
+  // Pixels of 3 adjacent bytes (any channel order, either direction): each row split into channel planes first.
+  // With VBMI wherever every plane window is at most two registers (a third of the word window's pixels would fit
+  // the pair; two-register permutes cost twice one-register ones on Intel cores, and the index is one per tap, not
+  // one per channel). With AVX2 where every plane window is at most 3 parts (a word window is about 3x as wide),
+  // and wherever the word windows are not all there (too wide: gathers).
   Windows planar;
   int32_t first = 0, last = 0;  // the lowest and highest tap entry's offsets
   if (!offsets_.empty()) {
@@ -153,18 +153,29 @@ RowTaps::RowTaps(const ResizedCropParams& p, const ImageDesc& img, const ColumnT
   if (!offsets_.empty() && p.c == 3 && std::abs(img.stride_w) == 3 && high - low == 2) {
     std::vector<int32_t> positions(offsets_.size());  // a tap entry's pixel in memory order
     for (size_t i = 0; i < positions.size(); ++i) positions[i] = (offsets_[i] - first) / 3;
-    planar = make_windows(t, positions, 8, kMaxParts * 16, nullptr, 0, 1);
+    const int32_t pick = 0;  // a plane's byte
+    planar = vbmi_ ? make_windows(t, positions, kLanes, kPermuteBytes, &pick, 1, 1)
+                   : make_windows(t, positions, 8, kMaxParts * 16, nullptr, 0, 1);
   }
-  if (planar.uniform_parts < 1 || planar.uniform_parts > 3) {
+  if (vbmi_ && planar.uniform_parts < 1) {
+    windows_ = make_windows(t, offsets_, kLanes, kPermuteBytes, picks_, p.c);
+    return;
+  }
+  if (!vbmi_ && (planar.uniform_parts < 1 || planar.uniform_parts > 3)) {
     windows_ = make_windows(t, offsets_, 8, kMaxParts * 16, nullptr, 0);
     if (planar.uniform_parts < 1 || windows_.uniform_parts > 0) return;
   }
   plane_windows_ = std::move(planar);
   plane_first_ = first;
   plane_count_ = (last - first) / 3 + 1;
-  plane_stride_ = plane_count_ + kMaxParts * 16;  // a window's parts may read past the last pixel (never used)
+  // A window's parts may read past the last pixel (never used).
+  plane_stride_ = plane_count_ + (vbmi_ ? kPermuteBytes : kMaxParts * 16);
   plane_bytes_.assign(static_cast<size_t>(3 * plane_stride_), 0);
-  plane_split_index(picks_, plane_split_);
+  if (vbmi_) {
+    plane_split_index_vbmi(picks_, plane_split_vbmi_, plane_split_high_);
+  } else {
+    plane_split_index(picks_, plane_split_);
+  }
 #endif
 }
 
@@ -185,12 +196,15 @@ void RowTaps::operator()(int64_t r, float* out) const {
           words_ && at <= last_word_row_};
   const bool three = p_.c == 3;
 #if FL_HAVE_AVX2_ROWS
-  if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);
   if (plane_count_ > 0) {
     uint8_t* planes[3];
     for (int k = 0; k < 3; ++k) planes[k] = plane_bytes_.data() + k * plane_stride_;
-    split_planes(row.words + plane_first_, plane_count_, picks_, plane_split_, planes);
     row.w = &plane_windows_;
+    if (vbmi_) {
+      split_planes_vbmi(row.words + plane_first_, plane_count_, plane_split_vbmi_, plane_split_high_, planes);
+      return plane_windows_.uniform_parts == 1 ? row_planes_vbmi<1>(row, planes) : row_planes_vbmi<2>(row, planes);
+    }
+    split_planes(row.words + plane_first_, plane_count_, picks_, plane_split_, planes);
     switch (plane_windows_.uniform_parts) {
       case 1: return row_planes<1>(row, planes);
       case 2: return row_planes<2>(row, planes);
@@ -202,6 +216,7 @@ void RowTaps::operator()(int64_t r, float* out) const {
   }
   // Shuffle windows load whole 16-byte parts: a row where one would leave the image (an image's last rows) takes
   // the byte loop.
+  if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);
   if (shuffles_ && windows_.reach_lo >= row.valid_lo && windows_.reach_hi <= row.valid_hi + 1)
     return three ? row_avx2<3>(row) : row_avx2<1>(row);
 #endif

@@ -65,11 +65,13 @@ class RowTaps {
   int32_t picks_[kMaxChannels] = {};         // output channel k is byte picks_[k] of a pixel's word (shifts / 8)
   bool words_ = false, vbmi_ = false, shuffles_ = false;
   Windows windows_;
-  // AVX2 with 3-byte pixels: each row split into channel planes (plane_count_ > 0), read through plane_windows_.
+  // 3-byte pixels: each row split into channel planes (plane_count_ > 0), read through plane_windows_.
   Windows plane_windows_;
   int64_t plane_first_ = 0, plane_count_ = 0, plane_stride_ = 0;  // first pixel (relative to a row's first word)
   mutable std::vector<uint8_t> plane_bytes_;                       // the current row's planes (one RowTaps a thread)
   uint8_t plane_split_[3][3][16] = {};                              // split_planes' shuffles (plane_split_index)
+  uint8_t plane_split_vbmi_[3][2][64] = {};                         // split_planes_vbmi's permutes
+  uint64_t plane_split_high_[3] = {};
 };
 
 }  // namespace fastload
