@@ -2,11 +2,11 @@
 // taps, kLanes output columns at a time, into planar fp32 rows. The pixels a group of output columns reads lie in a
 // short window of the source row (the group's span times the downscale, plus its taps), so instead of gathering
 // each lane's pixel from memory the window is loaded once and each tap's lanes are picked out of registers: per
-// channel one byte permute across a register pair that also zero-extends each lane's byte (AVX-512 VBMI, windows
-// up to 128 bytes), or byte shuffles of 16-byte parts (AVX2, 8 lanes at a time, windows up to 96 bytes; rows of
-// 3-byte pixels are first split into channel planes, whose windows are a third as wide and whose bytes need no
-// taking apart). A group too wide for a window, or a row whose window would leave the image, gathers its words, or
-// reads bytes one by one.
+// channel one byte permute of one register or a pair that also zero-extends each lane's byte (AVX-512 VBMI, windows
+// up to 128 bytes), or byte shuffles of 16-byte parts (AVX2, 8 lanes at a time, windows up to 96 bytes). Rows of
+// 3-byte pixels are first split into channel planes, whose windows are a third as wide, whose bytes need no taking
+// apart and whose taps share one index for the three planes. A group too wide for a window, or a row whose window
+// would leave the image, gathers its words, or reads bytes one by one.
 // Every path computes the same products and sums in the same order (crop_math.h), so the kernel equals the
 // reference bit for bit.
 #pragma once
