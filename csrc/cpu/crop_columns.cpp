@@ -1,5 +1,5 @@
 // The crop kernel's horizontal pass (crop_columns.h): column taps regrouped by 16 output columns, the windows their
-// loops (crop_row_kernels.h) read, and the choice of loop for an image.
+// loops (crop_row_kernels.h, crop_row_kernels_vbmi.h) read, and the choice of loop for an image.
 #include "cpu/crop_columns.h"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cpu/crop_row_kernels.h"
+#include "cpu/crop_row_kernels_vbmi.h"
 #include "cpu/isa.h"
 
 namespace fastload {
