@@ -34,6 +34,10 @@ constexpr int64_t kMaxPixels = int64_t{1} << 30;  // OpenCV's CV_IO_MAX_IMAGE_PI
 // than 3 columns decodes wrong values); 8 keeps every cropped region at least 9 columns wide. Rows need none:
 // jpeg_skip_scanlines rebuilds the upsampler's context rows, and a row read is final before the rows below it.
 constexpr int kColumnMargin = 8;
+// Scanlines asked of libjpeg at a time (it gives up to a row group a call) before their box columns are copied out:
+// copied one at a time, each row was read back right behind libjpeg's stores to it, and the copies stalled on store
+// forwarding (13% of a file's decode + crop, profiled on an Intel Xeon VM, 2026-12-01).
+constexpr int64_t kScanlines = 16;
 
 struct ErrorState {
   jpeg_error_mgr mgr;  // first: libjpeg hands back a pointer to it
@@ -149,7 +153,8 @@ struct Plan {
   uint8_t* out;              // direct: the (box_y1 - box_y0) x (box_x1 - box_x0) output, row stride out_stride
   int64_t out_stride;
   uint8_t* region;           // not direct: box rows x box columns, 3 bytes a pixel
-  uint8_t* row;              // one decoded scanline (4 bytes a pixel for CMYK)
+  uint8_t* rows;             // kScanlines decoded scanlines, row_bytes apart (4 bytes a pixel for CMYK)
+  int64_t row_bytes;
   bool check_end;            // strict: the file must end with its EOI marker, as a full decode would check
 };
 
@@ -188,16 +193,25 @@ int decode_rows(Decoder* d, const Plan* p) {
   const int64_t bytes = p->cmyk ? 4 : 3;
   const int64_t skip = p->box_x0 - static_cast<int64_t>(xoff), box_w = p->box_x1 - p->box_x0;
   const bool scanline_is_row = p->direct && !p->cmyk && skip == 0 && static_cast<int64_t>(width) == box_w;
-  for (int64_t y = p->box_y0; y < p->box_y1; ++y) {
-    JSAMPROW rows[1] = {scanline_is_row ? p->out + (y - p->box_y0) * p->out_stride : p->row};
-    jpeg_read_scanlines(cinfo, rows, 1);
-    if (scanline_is_row) continue;
-    uint8_t* dst = p->direct ? p->out + (y - p->box_y0) * p->out_stride : p->region + (y - p->box_y0) * box_w * 3;
-    const uint8_t* src = p->row + skip * bytes;
-    if (p->cmyk)
-      cmyk_to_3(src, dst, box_w, p->rgb);
-    else
-      std::memcpy(dst, src, static_cast<size_t>(box_w * 3));
+  JSAMPROW rows[kScanlines];
+  for (int64_t y = p->box_y0; y < p->box_y1;) {
+    const int64_t n = std::min<int64_t>(kScanlines, p->box_y1 - y);
+    for (int64_t i = 0; i < n; ++i)
+      rows[i] = scanline_is_row ? p->out + (y + i - p->box_y0) * p->out_stride : p->rows + i * p->row_bytes;
+    const int64_t got = jpeg_read_scanlines(cinfo, rows, static_cast<JDIMENSION>(n));  // up to a row group
+    if (got == 0) return 1;  // no more data where libjpeg would have failed: never for a suspending-free source
+    if (!scanline_is_row) {
+      for (int64_t i = 0; i < got; ++i) {
+        uint8_t* dst = p->direct ? p->out + (y + i - p->box_y0) * p->out_stride
+                                 : p->region + (y + i - p->box_y0) * box_w * 3;
+        const uint8_t* src = rows[i] + skip * bytes;
+        if (p->cmyk)
+          cmyk_to_3(src, dst, box_w, p->rgb);
+        else
+          std::memcpy(dst, src, static_cast<size_t>(box_w * 3));
+      }
+    }
+    y += got;
   }
   if (cinfo->output_scanline < cinfo->output_height)
     jpeg_abort_decompress(cinfo);  // the rows below the box are never decoded
@@ -289,9 +303,10 @@ at::Tensor jpeg_decode(const at::Tensor& data, int64_t top, int64_t left, int64_
   p.out_stride = result.stride(0);
   p.check_end = strict && !whole;
   const int64_t box_w = box.x1 - box.x0, box_h = box.y1 - box.y0;
-  std::vector<uint8_t> row(static_cast<size_t>(W * (cmyk ? 4 : 3)));
+  p.row_bytes = W * (cmyk ? 4 : 3);
+  std::vector<uint8_t> rows(static_cast<size_t>(kScanlines * p.row_bytes));
   std::vector<uint8_t> region(p.direct ? 0 : static_cast<size_t>(box_h * box_w * 3));
-  p.row = row.data();
+  p.rows = rows.data();
   p.region = region.data();
   const int status = decode_rows(&d, &p);
   if (status == 2) TORCH_CHECK_VALUE(false, "the file is truncated: no end-of-image marker after its scan data");
