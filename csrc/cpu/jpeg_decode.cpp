@@ -37,7 +37,7 @@ constexpr int kColumnMargin = 8;
 // Scanlines asked of libjpeg at a time (it gives up to a row group a call) before their box columns are copied out:
 // copied one at a time, each row was read back right behind libjpeg's stores to it, and the copies stalled on store
 // forwarding (13% of a file's decode + crop, profiled on an Intel Xeon VM, 2026-12-01). At most kScanlineBytes of
-// them, so that they stay in the L1 cache (16 rows of a 2000-pixel image made its decode 3-5% slower).
+// them, so that they stay in the L1 cache (16 rows of a 2000-pixel image measured 3-5% slower in two runs).
 constexpr int64_t kScanlines = 16;
 constexpr int64_t kScanlineBytes = 16 * 1024;
 
@@ -201,7 +201,7 @@ int decode_rows(Decoder* d, const Plan* p) {
     for (int64_t i = 0; i < n; ++i)
       rows[i] = scanline_is_row ? p->out + (y + i - p->box_y0) * p->out_stride : p->rows + i * p->row_bytes;
     const int64_t got = jpeg_read_scanlines(cinfo, rows, static_cast<JDIMENSION>(n));  // up to a row group
-    if (got == 0) return 1;  // no more data where libjpeg would have failed: never for a suspending-free source
+    if (got == 0) return 1;  // only a suspending data source (not this one) gives no rows: an error, not a loop
     if (!scanline_is_row) {
       for (int64_t i = 0; i < got; ++i) {
         uint8_t* dst = p->direct ? p->out + (y + i - p->box_y0) * p->out_stride
