@@ -94,6 +94,8 @@ def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
     negative strides (`img[:, ::-1]`, `img[..., ::-1]`) are not copied: each reversed dim d is turned forward and
     bit d of the returned mask is set; the ops read those dims in reverse.
     """
+    if type(img) is torch.Tensor and img.dtype is torch.uint8 and img.dim() == 3 and img.shape[-1] in (1, 3):
+        return img, 0  # most images (what the collates hand over): nothing to look at further
     flip_mask = 0
     if isinstance(img, np.ndarray):
         if img.dtype != np.uint8:
@@ -166,15 +168,11 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
         raise ValueError(f"{name} must not be empty")
     tensors, masks, originals = [], [], []
     for i, img in enumerate(images):
-        if type(img) is torch.Tensor and img.dtype is torch.uint8 and img.dim() == 3 and img.shape[-1] in (1, 3):
-            tensor, mask = img, 0  # what as_image_tensor returns for the images collates hand over, without its calls
-            originals.append(img)
-        else:
-            tensor, mask = as_image_tensor(img, f"{name}[{i}]")
-            # The caller's object, read as the tensor is (grey (H, W) as one channel, BGRA without alpha), still as
-            # a view: what packing copies from, so numpy's negative strides need no copy.
-            whole = img.ndim == 3 and img.shape[-1] == tensor.shape[-1]  # the object itself: no new view
-            originals.append(img if whole else (img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
+        tensor, mask = as_image_tensor(img, f"{name}[{i}]")
+        # The caller's object, read as the tensor is (grey (H, W) as one channel, BGRA without alpha), still as a
+        # view: what packing copies from, so numpy's negative strides need no copy.
+        whole = tensor is img or img.ndim == 3 and img.shape[-1] == tensor.shape[-1]  # the object itself: no new view
+        originals.append(img if whole else (img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
         if tensor.dim() != 3:
             raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
         if tensors and tensor.shape[-1] != tensors[0].shape[-1]:

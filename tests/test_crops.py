@@ -353,8 +353,9 @@ def _image_after_a_guard_page(rng, h: int, w: int) -> np.ndarray:
 def test_cpu_word_loads_stay_inside_the_image(rng):
     # The CPU kernel loads a pixel's channels as one 4-byte word, and a row's window of them as 16- or 64-byte parts:
     # rows whose loads would pass the image's first or last byte take masked loads or the byte loop. An image
-    # between unreadable pages makes a stray byte a crash. Wide windows (a strong downscale) gather instead, and on
-    # AVX2 rows are first split into channel planes whose windows take 1 to 5 parts (widths 41 .. 600 -> 70 here).
+    # between unreadable pages makes a stray byte a crash. Wide windows (a strong downscale) gather instead, and rows
+    # are first split into channel planes whose windows take 1 to 5 parts on AVX2 and 1 or 2 with VBMI, whose split
+    # reads a row's last pixels by masked loads (widths 41 .. 600 -> 70 here).
     for img in (_image_before_a_guard_page(rng, 23, 41), _image_after_a_guard_page(rng, 23, 41),
                 _image_before_a_guard_page(rng, 9, 300), _image_after_a_guard_page(rng, 9, 600),
                 _image_before_a_guard_page(rng, 9, 1000)):

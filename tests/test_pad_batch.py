@@ -244,7 +244,6 @@ def test_into_ops_recheck_out():
     assert torch.equal(out, torch.ops.fastload.pad_batch(*args))
 
 
-
 def test_out_overlap_is_found_whichever_side_the_input_starts():
     # An input whose bytes end inside out (it starts before it) overlaps as much as one starting inside it; inputs
     # that end just before out or start just after it do not. One buffer: 108 bytes | out's 432 | 108 bytes.

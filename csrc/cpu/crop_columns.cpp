@@ -215,9 +215,9 @@ void RowTaps::operator()(int64_t r, float* out) const {
       default: return row_planes<kMaxParts>(row, planes);
     }
   }
+  if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);
   // Shuffle windows load whole 16-byte parts: a row where one would leave the image (an image's last rows) takes
   // the byte loop.
-  if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);
   if (shuffles_ && windows_.reach_lo >= row.valid_lo && windows_.reach_hi <= row.valid_hi + 1)
     return three ? row_avx2<3>(row) : row_avx2<1>(row);
 #endif

@@ -45,9 +45,9 @@ class RowTaps {
   // A window of the source row per lane group (or half group) and the byte indices that pick each tap's words.
   struct Windows {
     std::vector<int64_t> lo;      // first byte of each window, relative to a row's first word
-    std::vector<int32_t> parts;   // 16-byte parts of each window (shuffles); 0: too wide, gather instead
+    std::vector<int32_t> parts;   // 16-byte (shuffles) or 64-byte (VBMI) parts of each window; 0: too wide, gather
     std::vector<uint8_t> index;   // per tap entry: 64 permute indices a channel (VBMI) or kMaxParts x 32 shuffles
-    int32_t uniform_parts = 0;           // > 0: every shuffle window read as this many parts (the widest)
+    int32_t uniform_parts = 0;           // > 0: every window read as this many parts (the widest)
     int64_t reach_lo = 0, reach_hi = 0;  // bytes any window reads, relative to a row's first word
   };
 
@@ -71,7 +71,7 @@ class RowTaps {
   mutable std::vector<uint8_t> plane_bytes_;                       // the current row's planes (one RowTaps a thread)
   uint8_t plane_split_[3][3][16] = {};                              // split_planes' shuffles (plane_split_index)
   uint8_t plane_split_vbmi_[3][2][64] = {};                         // split_planes_vbmi's permutes
-  uint64_t plane_split_high_[3] = {};
+  uint64_t plane_split_high_[3] = {};                               // and its bytes from the third load
 };
 
 }  // namespace fastload

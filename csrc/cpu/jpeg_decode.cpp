@@ -36,8 +36,9 @@ constexpr int64_t kMaxPixels = int64_t{1} << 30;  // OpenCV's CV_IO_MAX_IMAGE_PI
 constexpr int kColumnMargin = 8;
 // Scanlines asked of libjpeg at a time (it gives up to a row group a call) before their box columns are copied out:
 // copied one at a time, each row was read back right behind libjpeg's stores to it, and the copies stalled on store
-// forwarding (13% of a file's decode + crop, profiled on an Intel Xeon VM, 2026-12-01). At most kScanlineBytes of
-// them, so that they stay in the L1 cache (16 rows of a 2000-pixel image measured 3-5% slower in two runs).
+// forwarding (13% of a file's decode + crop, profiled on an Intel Xeon VM, 2026-12-01). As many cropped scanlines
+// as kScanlineBytes hold (at least 2), so that they stay in the L1 cache (16 rows of a 2000-pixel image measured
+// 3-5% slower in two runs).
 constexpr int64_t kScanlines = 16;
 constexpr int64_t kScanlineBytes = 16 * 1024;
 
@@ -155,8 +156,7 @@ struct Plan {
   uint8_t* out;              // direct: the (box_y1 - box_y0) x (box_x1 - box_x0) output, row stride out_stride
   int64_t out_stride;
   uint8_t* region;           // not direct: box rows x box columns, 3 bytes a pixel
-  uint8_t* rows;             // `scanlines` decoded scanlines, row_bytes apart (4 bytes a pixel for CMYK)
-  int64_t row_bytes, scanlines;
+  uint8_t* rows;             // decoded scanlines: max(kScanlineBytes, two whole rows) (4 bytes a pixel for CMYK)
   bool check_end;            // strict: the file must end with its EOI marker, as a full decode would check
 };
 
@@ -195,11 +195,13 @@ int decode_rows(Decoder* d, const Plan* p) {
   const int64_t bytes = p->cmyk ? 4 : 3;
   const int64_t skip = p->box_x0 - static_cast<int64_t>(xoff), box_w = p->box_x1 - p->box_x0;
   const bool scanline_is_row = p->direct && !p->cmyk && skip == 0 && static_cast<int64_t>(width) == box_w;
+  const int64_t row_bytes = static_cast<int64_t>(width) * bytes;  // a cropped scanline
+  const int64_t scanlines = std::clamp<int64_t>(kScanlineBytes / row_bytes, 2, kScanlines);  // they fit p->rows
   JSAMPROW rows[kScanlines];
   for (int64_t y = p->box_y0; y < p->box_y1;) {
-    const int64_t n = std::min<int64_t>(p->scanlines, p->box_y1 - y);
+    const int64_t n = std::min<int64_t>(scanlines, p->box_y1 - y);
     for (int64_t i = 0; i < n; ++i)
-      rows[i] = scanline_is_row ? p->out + (y + i - p->box_y0) * p->out_stride : p->rows + i * p->row_bytes;
+      rows[i] = scanline_is_row ? p->out + (y + i - p->box_y0) * p->out_stride : p->rows + i * row_bytes;
     const int64_t got = jpeg_read_scanlines(cinfo, rows, static_cast<JDIMENSION>(n));  // up to a row group
     if (got == 0) return 1;  // only a suspending data source (not this one) gives no rows: an error, not a loop
     if (!scanline_is_row) {
@@ -305,9 +307,8 @@ at::Tensor jpeg_decode(const at::Tensor& data, int64_t top, int64_t left, int64_
   p.out_stride = result.stride(0);
   p.check_end = strict && !whole;
   const int64_t box_w = box.x1 - box.x0, box_h = box.y1 - box.y0;
-  p.row_bytes = W * (cmyk ? 4 : 3);
-  p.scanlines = std::clamp<int64_t>(kScanlineBytes / p.row_bytes, 2, kScanlines);
-  std::vector<uint8_t> rows(static_cast<size_t>(p.scanlines * p.row_bytes));
+  // Allocated here, outside decode_rows' setjmp frame: a libjpeg error unwinds past no destructor.
+  std::vector<uint8_t> rows(static_cast<size_t>(std::max<int64_t>(kScanlineBytes, 2 * W * (cmyk ? 4 : 3))));
   std::vector<uint8_t> region(p.direct ? 0 : static_cast<size_t>(box_h * box_w * 3));
   p.rows = rows.data();
   p.region = region.data();
