@@ -17,6 +17,9 @@ DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 
 # clash with opencv-python-headless; its remaining needs are listed here.
 PEERS := timm albumentations nvidia-dali-cuda130 addict pyyaml termcolor yapf
 PEERS_NODEPS := mmengine
+# libjpeg-turbo 3.x (headers and a static libjpeg.a: the JPEG decoder is linked with it, symbols hidden) from PyPI.
+# The wheel holds no Python code (py3-none) but says Requires-Python >= 3.12, hence --ignore-requires-python.
+LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
 .PHONY: test bench build deps clean
@@ -35,6 +38,7 @@ $(VENV)/.deps: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "== installing the pinned dependencies into $(VENV) (torch, torchvision, ...: a few minutes the first time)"
 	$(PIP) install -q $(DEPS)
+	$(PIP) install -q $(LIBJPEG)
 	touch $@
 
 # A peer that fails to install is reported by `fastload bench` as "not installed", never fatal.

@@ -5,7 +5,10 @@ Environment:
   FASTLOAD_NO_CUDA=1     never build them
   FASTLOAD_CUDA_EMULATION=1  also build the CUDA kernel sources with the host compiler, as the `fastload_emulation`
                          ops (FASTLOAD_BACKEND=cuda-emulation): the CUDA code runs on the CPU with checked accesses
-  FASTLOAD_NO_LIBJPEG=1  build without libjpeg-turbo even when it is found (JPEG files then decode through OpenCV)
+  FASTLOAD_NO_LIBJPEG=1  build without libjpeg-turbo even when it is found (JPEG files then decode through OpenCV
+                         or Pillow)
+  FASTLOAD_LIBJPEG_TURBO=<prefix>  link <prefix>/lib/libjpeg.a (headers in <prefix>/include); by default the pip
+                         package comma-deps-libjpeg (libjpeg-turbo 3.x), else the system's static libjpeg.a
   CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
   TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or "9.0+PTX" when none is visible
 """
@@ -61,37 +64,68 @@ def _want_cuda():
     return torch.version.cuda is not None and _cuda_home is not None
 
 
-def _libjpeg():
-    """(include dirs, library dirs) of libjpeg-turbo when its headers and library are found (pkg-config libjpeg,
-    else the compiler's default paths), or None. Only libjpeg-turbo has jpeg_crop_scanline/jpeg_skip_scanlines."""
-    if _env_flag("FASTLOAD_NO_LIBJPEG"):
-        return None
-    include, lib = [], []
+def _libjpeg_candidates():
+    """(name, include dir, static library) of each libjpeg-turbo to try, best first: FASTLOAD_LIBJPEG_TURBO=<prefix>
+    (<prefix>/include, <prefix>/lib/libjpeg.a); the pip package comma-deps-libjpeg (libjpeg-turbo 3.x: headers and a
+    static, position-independent libjpeg.a; `make` installs it); the system's (pkg-config libjpeg: Debian's
+    libjpeg62-turbo-dev ships libjpeg.a beside the shared library)."""
+    prefix = os.environ.get("FASTLOAD_LIBJPEG_TURBO")
+    if prefix:
+        yield "FASTLOAD_LIBJPEG_TURBO", os.path.join(prefix, "include"), os.path.join(prefix, "lib", "libjpeg.a")
     try:
-        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"], capture_output=True, text=True,
-                               timeout=30)
-        if flags.returncode == 0:
-            include = [f[2:] for f in flags.stdout.split() if f.startswith("-I")]
-            lib = [f[2:] for f in flags.stdout.split() if f.startswith("-L")]
+        import libjpeg  # comma-deps-libjpeg
+
+        yield "comma-deps-libjpeg", libjpeg.INCLUDE_DIR, os.path.join(libjpeg.LIB_DIR, "libjpeg.a")
+    except (ImportError, AttributeError):
+        pass
+    try:
+        run = lambda *a: subprocess.run(["pkg-config", *a, "libjpeg"], capture_output=True, text=True, timeout=30)
+        include, libdir = run("--variable=includedir"), run("--variable=libdir")
+        if include.returncode == 0 and libdir.returncode == 0:
+            yield "system", include.stdout.strip(), os.path.join(libdir.stdout.strip(), "libjpeg.a")
     except (OSError, subprocess.SubprocessError):
         pass
-    probe = "#include <stdio.h>\n#include <jpeglib.h>\nint main(void) { return (int)(size_t)&jpeg_skip_scanlines; }\n"
+    for libdir in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        yield "system", "/usr/include", os.path.join(libdir, "libjpeg.a")
+
+
+def _libjpeg():
+    """(include dir, static library, version string) of the first libjpeg-turbo candidate that links into a shared
+    object (its libjpeg.a built position-independent) and has the box-decoding API (jpeg_crop_scanline,
+    jpeg_skip_scanlines); None when none does. It is linked statically with its symbols hidden, so the extension
+    needs no libjpeg at run time and never binds to the copies OpenCV, Pillow or torchvision load."""
+    if _env_flag("FASTLOAD_NO_LIBJPEG"):
+        return None
     compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
     if compiler is None:
         return None
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "probe.cpp")
-        with open(src, "w") as f:
-            f.write(probe)
-        cmd = [compiler, src, "-o", os.path.join(tmp, "probe")] + [f"-I{d}" for d in include] + \
-            [f"-L{d}" for d in lib] + ["-ljpeg"]
-        try:
-            ok = subprocess.run(cmd, capture_output=True, timeout=120).returncode == 0
-        except (OSError, subprocess.SubprocessError):
-            ok = False
-    return (include, lib) if ok else None
+    probe = ("#include <stdio.h>\n#include <jpeglib.h>\n"
+             "extern \"C\" int probe(void) { return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline; }\n"
+             "const char* version = \"LIBJPEG_TURBO_VERSION=\" FL_STR(LIBJPEG_TURBO_VERSION);\n")
+    probe = "#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n" + probe
+    for name, include, library in _libjpeg_candidates():
+        if not (os.path.isfile(os.path.join(include, "jpeglib.h")) and os.path.isfile(library)):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            src, out = os.path.join(tmp, "probe.cpp"), os.path.join(tmp, "probe.so")
+            with open(src, "w") as f:
+                f.write(probe)
+            cmd = [compiler, "-shared", "-fPIC", src, "-o", out, f"-I{include}", library, "-Wl,--no-undefined",
+                   "-Wl,--exclude-libs,ALL"]
+            try:
+                if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
+                    continue
+                with open(out, "rb") as f:
+                    found = re.search(rb"LIBJPEG_TURBO_VERSION=([0-9.]+)", f.read())
+            except (OSError, subprocess.SubprocessError):
+                continue
+        version = found.group(1).decode() if found else "unknown"
+        print(f"fastload: JPEG decoder on libjpeg-turbo {version} ({name}: {library}), linked statically",
+              file=sys.stderr)
+        return include, library, version
+    return None
 
 
 def _sources(pattern):
@@ -99,29 +133,32 @@ def _sources(pattern):
 
 
 def make_extension():
-    sources = _sources("csrc/module.cpp") + _sources("csrc/ops/*.cpp") + _sources("csrc/cpu/*.cpp")
+    sources = (_sources("csrc/module.cpp") + _sources("csrc/ops/*.cpp") + _sources("csrc/cpu/*.cpp")
+               + _sources("csrc/io/*.cpp"))
     jpeg = _libjpeg()
     if jpeg is None:
-        sources = [s for s in sources if not s.endswith("jpeg_decode.cpp")]
-        print("fastload: libjpeg-turbo not found; JPEG files will decode through OpenCV", file=sys.stderr)
+        sources = [s for s in sources if not os.path.basename(s).startswith("jpeg_")]
+        print("fastload: no libjpeg-turbo with a static libjpeg.a found (pip install comma-deps-libjpeg, or apt "
+              "install libjpeg62-turbo-dev); JPEG files will decode through OpenCV or Pillow", file=sys.stderr)
     if _env_flag("FASTLOAD_CUDA_EMULATION"):
         sources += _sources("csrc/emulation/*.cpp")
     # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs
     # is the one torch already loaded. -ffp-contract=off keeps (x - mean) * inv_std exact on every ISA clone; the
     # emulation compiles the kernels' `#pragma unroll`s, which only nvcc reads.
     cxx = ["-O3", "-fopenmp", "-ffp-contract=off", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
-    include_dirs = [os.path.join(ROOT, "csrc")] + (jpeg[0] if jpeg else [])
-    libs = dict(libraries=["jpeg"], library_dirs=jpeg[1]) if jpeg else {}
+    # libjpeg-turbo's headers first: the system's jpeglib.h may be another version than the library linked.
+    include_dirs = ([jpeg[0]] if jpeg else []) + [os.path.join(ROOT, "csrc")]
+    link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else [])
     if not _want_cuda():
         return CppExtension("fastload._C", sources, include_dirs=include_dirs,
-                            extra_compile_args={"cxx": cxx}, extra_link_args=["-fopenmp"], **libs)
+                            extra_compile_args={"cxx": cxx}, extra_link_args=link)
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
         os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"
     sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu")
     nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
     return CUDAExtension("fastload._C", sources, include_dirs=include_dirs,
                          extra_compile_args={"cxx": cxx, "nvcc": nvcc},
-                         extra_link_args=["-fopenmp"], **libs)
+                         extra_link_args=link)
 
 
 setup(

@@ -88,15 +88,32 @@ for _op in [OPS[name] for name in ("denormalize", "pad_batch", "pad_batch_packed
 
 BACKENDS = ("auto", "reference", "cuda-emulation")
 
+def _what_to_do(exc: Exception) -> str:
+    """What a user can do about the extension failing to load, from the loader's message."""
+    import re
+
+    text = str(exc)
+    missing = re.search(r"(\S+\.so[.\d]*): cannot open shared object file", text)
+    if missing:
+        return (f"a shared library it links is missing here: {missing.group(1)}; install it, or rebuild fastload "
+                "on this machine (`pip install --no-build-isolation .`)")
+    if "undefined symbol" in text:
+        return "it was built against another torch: rebuild it against the installed one (`pip install " \
+               "--no-build-isolation .`)"
+    if isinstance(exc, ModuleNotFoundError):
+        return "it was never built: `pip install --no-build-isolation .` builds it"
+    return "rebuild it with `pip install --no-build-isolation .`"
+
+
 try:
     from fastload import _C  # noqa: F401  (importing runs the TORCH_LIBRARY registrations)
 
     load_error: str | None = None
-except Exception as exc:  # ImportError, or an undefined symbol from a torch version mismatch
+except Exception as exc:  # ImportError: not built, a library missing, or an undefined symbol (another torch)
     load_error = f"{type(exc).__name__}: {exc}"
     warnings.warn(
-        f"fastload's compiled ops could not be loaded ({load_error}); every op uses the pure-PyTorch reference. "
-        "Rebuild with `pip install --no-build-isolation .` against the installed torch.",
+        f"fastload's compiled ops could not be loaded ({load_error}); every op uses the pure-PyTorch reference and "
+        f"images decode through OpenCV or Pillow. {_what_to_do(exc)}.",
         RuntimeWarning,
         stacklevel=2,
     )
@@ -127,9 +144,13 @@ def build_compiler() -> dict:
 
 
 def jpeg_decoder() -> str:
-    """'libjpeg-turbo' when the build has fastload's JPEG decoder (libjpeg-turbo found at build time), else
-    'opencv'."""
-    return "libjpeg-turbo" if defines("fastload::_jpeg_decode") else "opencv"
+    """'libjpeg-turbo <version>' when the build has fastload's JPEG decoder (libjpeg-turbo, linked statically at
+    build time), else the library that decodes JPEG files instead: 'opencv' or 'pillow'."""
+    if defines("fastload::_jpeg_decode"):
+        return torch.ops.fastload._jpeg_version()
+    from fastload import formats  # the decoders of the other formats (imported here: it builds on this module)
+
+    return formats.decoder()
 
 
 def _registered_kernels(namespace: str) -> frozenset[tuple[str, str]]:
@@ -264,7 +285,8 @@ def backend_info() -> dict:
     """Which backend serves each op on each device, and why.
 
     Returns a dict: `extension_loaded` (bool), `load_error` (str or None), `backend` ('auto' or 'reference'),
-    `cuda_emulation`, `jpeg_decoder` ('libjpeg-turbo', or 'opencv' in a build without it), `cpu_capability`,
+    `cuda_emulation`, `jpeg_decoder` ('libjpeg-turbo 3.1.0': the library linked in; 'opencv' or 'pillow' in a build
+    without it), `cpu_capability`,
     `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled",
     "compiled (no CUDA device visible)" or "reference (<reason>)".
     """

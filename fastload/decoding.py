@@ -1,39 +1,41 @@
 """Decoding image files: JPEG through libjpeg-turbo in the extension, only the box a crop needs, pixel for pixel
 what `cv2.imdecode(buf, cv2.IMREAD_COLOR)` gives; every other format (and JPEG in a build without libjpeg-turbo)
-through OpenCV. `EncodedImage` is a file's bytes and path, as the files datasets hand them over."""
+through OpenCV, or Pillow where OpenCV is not installed (`fastload.formats`). `EncodedImage` is a file's bytes and
+path, as the files datasets hand them over."""
 
 from __future__ import annotations
 
 import os
-import struct
 import warnings
 
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _ops, formats, ring
 
 REDUCE = (1, 2, 4, 8)
-_JPEG, _PNG = b"\xff\xd8", b"\x89PNG\r\n\x1a\n"
+# Largest box coordinate accepted: far beyond any image (2^30 pixels), far from int64 overflow in any sum.
+MAX_BOX = 2**31 - 1
 
 
 def jpeg_decoder() -> str:
-    """Which decoder serves JPEG files: 'libjpeg-turbo' (the extension's, with box and strict decoding) or
-    'opencv' (full decode, then the box)."""
-    return _ops.jpeg_decoder()
+    """Which decoder serves JPEG files: 'libjpeg-turbo' (the extension's, with box and strict decoding; its version
+    in `backend_info()["jpeg_decoder"]`), else 'opencv' or 'pillow' (full decode, then the box)."""
+    return "libjpeg-turbo" if _ops.defines("fastload::_jpeg_decode") else formats.decoder()
 
 
 class EncodedImage:
     """An encoded image file: `data`, its bytes as a 1-D uint8 CPU tensor, and `path` (str or None), which errors
-    name. Picklable (the bytes travel as a tensor: through shared memory out of a DataLoader worker); `size` reads
-    (h, w) from the header, EXIF orientation applied."""
+    name. Picklable (only the file's own bytes travel, as a tensor: through shared memory out of a DataLoader
+    worker); `size` reads (h, w) from the header each time it is asked (EXIF orientation applied), so it follows the
+    bytes. Empty data is accepted here (a 0-byte file is a bad file for the collate's `on_error`, not an exception
+    in the dataset) and refused where it is decoded."""
 
-    __slots__ = ("data", "path", "_size")
+    __slots__ = ("data", "path")
 
     def __init__(self, data, path: str | os.PathLike | None = None):
         self.path = None if path is None else os.fspath(path)
-        self.data = as_bytes(data, self.path or "data")
-        self._size = None
+        self.data = as_bytes(data, self.path or "data", allow_empty=True)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> EncodedImage:
@@ -42,32 +44,38 @@ class EncodedImage:
 
     @property
     def size(self) -> tuple[int, int]:
-        if self._size is None:
-            self._size = image_size(self)
-        return self._size
+        """(h, w) of the decoded image, from the file's header (`image_size`)."""
+        return image_size(self)
 
     def decode(self, **kwargs) -> torch.Tensor:
         """`decode_image(self, **kwargs)`."""
         return decode_image(self, **kwargs)
 
-    def __reduce__(self):
-        return (EncodedImage, (self.data, self.path))
+    def __reduce__(self):  # only the file's own bytes travel, not a larger buffer it views
+        return (EncodedImage, (ring.RingTensor(self.data), self.path))
 
     def __repr__(self) -> str:
         return f"EncodedImage({self.path or '<bytes>'}, {self.data.numel()} bytes)"
 
 
-def as_bytes(data, name: str = "data") -> torch.Tensor:
+def as_bytes(data, name: str = "data", allow_empty: bool = False) -> torch.Tensor:
     """bytes, bytearray, memoryview, a 1-D uint8 numpy array or CPU tensor, or an EncodedImage -> a contiguous 1-D
-    uint8 CPU tensor sharing its memory where it can."""
+    uint8 CPU tensor. Immutable bytes are shared (the tensor keeps them alive); a memoryview is shared with its
+    buffer export held (the exporter cannot be resized or released under it); a bytearray is copied, since its owner
+    may grow (reallocate) or refill it; arrays and tensors are shared, as the caller passed them."""
     if isinstance(data, EncodedImage):
-        return data.data
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        if len(data) == 0:
-            raise ValueError(f"{name}: empty data is not an image file")
-        with warnings.catch_warnings():  # read-only buffers are fine: nothing writes them
+        data = data.data
+    elif isinstance(data, (bytes, bytearray)):
+        if isinstance(data, bytearray):
+            data = bytes(data)
+        with warnings.catch_warnings():  # read-only: nothing writes them
             warnings.simplefilter("ignore", UserWarning)
-            return torch.frombuffer(data, dtype=torch.uint8)
+            data = torch.frombuffer(data, dtype=torch.uint8) if data else torch.empty(0, dtype=torch.uint8)
+    elif isinstance(data, memoryview):
+        try:
+            data = np.frombuffer(data, dtype=np.uint8)  # holds the buffer export while the array lives
+        except ValueError:  # not contiguous
+            data = np.frombuffer(data.tobytes(), dtype=np.uint8)
     if isinstance(data, np.ndarray) and data.dtype == np.uint8:
         with warnings.catch_warnings():  # read-only arrays (np.frombuffer of bytes) are fine: nothing writes them
             warnings.simplefilter("ignore", UserWarning)
@@ -78,59 +86,81 @@ def as_bytes(data, name: str = "data") -> torch.Tensor:
     if data.dtype != torch.uint8 or data.dim() != 1 or data.device.type != "cpu":
         raise TypeError(f"{name} must be a 1-D uint8 CPU array or tensor, got {data.dtype} of shape "
                         f"{tuple(data.shape)} on {data.device}")
-    if data.numel() == 0:
+    if data.numel() == 0 and not allow_empty:
         raise ValueError(f"{name}: empty data is not an image file")
     return data.contiguous()
 
 
 def _source(data) -> tuple[torch.Tensor, str]:
-    """(bytes tensor, the name errors use: the file's path when known)."""
+    """(bytes tensor, the name errors use: the file's path when known); empty data is a ValueError naming it."""
     path = data.path if isinstance(data, EncodedImage) else None
     return as_bytes(data, path or "data"), path or "data"
 
 
-def _kind(buf: torch.Tensor) -> str:
-    head = bytes(buf[:8].tolist())
-    return "jpeg" if head.startswith(_JPEG) else "png" if head.startswith(_PNG) else "other"
+def _format(buf: torch.Tensor) -> str:
+    return formats.kind(bytes(buf[:16].tolist()))
 
 
 def is_jpeg(data) -> bool:
     """Whether the encoded image is a JPEG file (by its bytes, not its name)."""
-    return _kind(_source(data)[0]) == "jpeg"
+    buf = as_bytes(data, allow_empty=True)
+    return buf.numel() > 0 and _format(buf) == "jpeg"
+
+
+def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
+    """The extension's header read of a JPEG file ([h, w, orientation, components, progressive, lossless,
+    precision]), None when another decoder serves it (no libjpeg-turbo in the build, or not 8-bit samples and
+    OpenCV installed)."""
+    if jpeg_decoder() != "libjpeg-turbo" or _format(buf) != "jpeg":
+        return None
+    try:
+        info = torch.ops.fastload._jpeg_info(buf, reduce)
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if info[6] != 8:
+        if formats.decoder() != "opencv":
+            raise ValueError(f"{name}: a {info[6]}-bit JPEG file: fastload's decoder reads 8-bit samples; OpenCV "
+                             f"can decode it: {formats.OPENCV_EXTRA}")
+        return None
+    return info
 
 
 def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
-    """(h, w) of an encoded image from its header alone (JPEG frame header with EXIF orientation applied, PNG IHDR);
-    other formats are decoded by OpenCV to find out. With `reduce` (2, 4, 8; JPEG only), the size decode_image gives
-    at that scale. A ValueError names the file when the header is unreadable."""
+    """(h, w) of the image `decode_image(data, reduce=reduce)` gives, from the file's header where the format has
+    one fastload reads (JPEG: frame header and EXIF orientation as OpenCV applies it; PNG: IHDR and eXIf; WebP:
+    VP8X/VP8L/VP8 and EXIF); other formats are decoded to find out. A header claiming more than 2^30 pixels is a
+    ValueError (before anything is allocated), as is an unreadable one; both name the file.
+
+    Args:
+        data: as in `decode_image`.
+        reduce: 1, 2, 4 or 8: the size at that JPEG DCT scale (a lossless JPEG has none: its full size).
+    """
     buf, name = _source(data)
-    kind = _kind(buf)
     if isinstance(reduce, bool) or reduce not in REDUCE:
         raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
-    if reduce != 1 and not (kind == "jpeg" and jpeg_decoder() == "libjpeg-turbo"):
-        return tuple(_opencv_decode(buf, name, reduce).shape[:2])
-    if kind == "jpeg" and jpeg_decoder() == "libjpeg-turbo":
-        try:
-            h, w = torch.ops.fastload._jpeg_info(buf, reduce)[:2]
-        except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"{name}: {exc}") from None
-        return int(h), int(w)
-    if kind == "png" and buf.numel() >= 24:
-        w, h = struct.unpack(">II", bytes(buf[16:24].tolist()))
-        if h >= 1 and w >= 1:
-            return h, w
-    return tuple(_opencv_decode(buf, name, 1).shape[:2])
+    info = _jpeg_info(buf, name, reduce)
+    if info is not None:
+        return int(info[0]), int(info[1])
+    size = formats.header_size(buf, name) if reduce == 1 else None
+    return size if size is not None else tuple(formats.decode(buf, name, reduce).shape[:2])
 
 
-def _opencv_decode(buf: torch.Tensor, name: str, reduce: int) -> np.ndarray:
-    import cv2
-
-    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
-    img = cv2.imdecode(buf.numpy(), flag)
-    if img is None:
-        raise ValueError(f"{name}: not an image file OpenCV can decode")
-    return img
+def read_size(data, *, need_end: bool = False) -> tuple[tuple[int, int], np.ndarray | None]:
+    """`image_size(data)` for a caller about to decode the file: also the decoded (h, w, 3) BGR image when finding
+    the size took a whole decode (formats without a header fastload reads), for the caller to take instead of
+    decoding again (None otherwise). With `need_end`, a JPEG file without its end-of-image marker is a ValueError
+    naming the file, as a strict decode would refuse it (for decoders that do not check: nvJPEG)."""
+    buf, name = _source(data)
+    info = _jpeg_info(buf, name, 1)
+    if info is not None:
+        if need_end and not info[7]:
+            raise ValueError(f"{name}: the file is truncated: no end-of-image marker after its scan data")
+        return (int(info[0]), int(info[1])), None
+    size = formats.header_size(buf, name)
+    if size is not None:
+        return size, None
+    image = formats.decode(buf, name)
+    return image.shape[:2], image
 
 
 def _check_box(box) -> tuple[int, int, int, int] | None:
@@ -140,13 +170,30 @@ def _check_box(box) -> tuple[int, int, int, int] | None:
     if not isinstance(values, (tuple, list)) or len(values) != 4 or \
             not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
         raise TypeError(f"box must be (top, left, height, width) ints, got {box!r}")
-    return tuple(int(v) for v in values)
+    top, left, h, w = (int(v) for v in values)
+    if top < 0 or left < 0 or h < 1 or w < 1 or max(top, left, h, w) > MAX_BOX:
+        raise ValueError(f"box (top, left, height, width) = {tuple(values)} must have top, left >= 0 and height, "
+                         f"width >= 1, each at most {MAX_BOX}")
+    return top, left, h, w
+
+
+def _check_out(out) -> None:
+    """What decoding into `out` needs, whatever the decoder: a CPU uint8 (h, w, 3) tensor whose rows are whole
+    pixels, none overlapping the next (stride(0) >= 3 * w); its shape is checked against the result's."""
+    if out is None:
+        return
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if out.device.type != "cpu" or out.dtype != torch.uint8 or out.dim() != 3 or out.shape[2] != 3 or \
+            out.stride(2) != 1 or out.stride(1) != 3 or out.stride(0) < 3 * out.shape[1]:
+        raise ValueError(f"out must be a CPU uint8 (h, w, 3) tensor with rows of whole pixels that do not overlap, "
+                         f"got {out.dtype} of shape {tuple(out.shape)} and strides {out.stride()} on {out.device}")
 
 
 def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = True, reduce: int = 1,
                  out: torch.Tensor | None = None) -> torch.Tensor:
     """Decode an image file to an (H, W, 3) uint8 tensor: `cv2.imdecode(buf, cv2.IMREAD_COLOR)`'s pixels (BGR;
-    channels reversed with output_order="rgb"), EXIF orientation applied.
+    channels reversed with output_order="rgb"), EXIF orientation applied as OpenCV applies it.
 
     Args:
         data: the encoded file: bytes, bytearray, memoryview, a 1-D uint8 numpy array or CPU tensor, or an
@@ -155,14 +202,17 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = Tr
             bit for bit to decoding everything and slicing.
         strict: a truncated or corrupt JPEG, including what libjpeg only warns about ("premature end of data
             segment"), is a ValueError naming the file and libjpeg's message; False accepts what libjpeg recovers.
-            A box decode reads the rows the box needs, and checks that the file ends with its end-of-image marker.
+            Bytes between the last scan and the end-of-image marker ("extraneous bytes before marker 0xd9") change
+            no pixel and are accepted either way. A box decode reads the rows the box needs and checks that the
+            file ends with its end-of-image marker.
         reduce: 1, 2, 4 or 8: libjpeg-turbo's DCT scaling (1/reduce of each side, rounded up; the box is then in the
-            reduced image's pixels). Changes pixels: faster, not exact.
+            reduced image's pixels). Changes pixels: faster, not exact. A lossless JPEG has no reduced scale.
         out: an (h, w, 3) uint8 CPU tensor (rows of whole pixels) to decode into; by default the CPU output cache
             gives the result.
 
-    Releases the GIL while libjpeg runs; thread-safe. Other formats (PNG, WebP, BMP, TIFF; a PNG named .JPEG)
-    decode through OpenCV, as do JPEGs in a build without libjpeg-turbo (`jpeg_decoder()` says which serves).
+    Releases the GIL while libjpeg runs; thread-safe. Other formats (PNG, WebP, BMP, TIFF, GIF; a PNG named .JPEG)
+    decode whole through OpenCV, or Pillow without it (`fastload.formats`), as do JPEGs in a build without
+    libjpeg-turbo (`jpeg_decoder()` says which serves).
     """
     buf, name = _source(data)
     box = _check_box(box)
@@ -172,25 +222,23 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = Tr
         raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
     if isinstance(reduce, bool) or reduce not in REDUCE:
         raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
-    if out is not None and not isinstance(out, torch.Tensor):
-        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
-    if _kind(buf) == "jpeg" and jpeg_decoder() == "libjpeg-turbo":
-        top, left, h, w = box if box is not None else (0, 0, -1, -1)
+    _check_out(out)
+    if jpeg_decoder() == "libjpeg-turbo" and _format(buf) == "jpeg":
         try:
-            return torch.ops.fastload._jpeg_decode(buf, top, left, h, w, reduce, output_order == "rgb", strict, out)
+            return torch.ops.fastload._jpeg_decode(buf, None if box is None else list(box), reduce,
+                                                   output_order == "rgb", strict, out)
         except (ValueError, RuntimeError) as exc:
-            raise ValueError(f"{name}: {exc}") from None
-    img = _opencv_decode(buf, name, reduce)
+            if _jpeg_info(buf, name, reduce) is not None:  # not a 12- or 16-bit file that OpenCV reads instead
+                raise ValueError(f"{name}: {exc}") from None
+    img = formats.decode(buf, name, reduce)
     if box is not None:
         top, left, h, w = box
-        if h < 1 or w < 1 or top < 0 or left < 0 or top + h > img.shape[0] or left + w > img.shape[1]:
-            raise ValueError(f"{name}: box {box} must be non-empty and lie inside the {img.shape[0]}x{img.shape[1]} "
-                             "image")
+        if top + h > img.shape[0] or left + w > img.shape[1]:
+            raise ValueError(f"{name}: box {box} must lie inside the {img.shape[0]}x{img.shape[1]} image")
         img = img[top:top + h, left:left + w]
     result = torch.from_numpy(np.ascontiguousarray(img[..., ::-1] if output_order == "rgb" else img))
     if out is None:
         return result
-    if out.dtype != torch.uint8 or tuple(out.shape) != tuple(result.shape) or out.device.type != "cpu":
-        raise ValueError(f"out must be a CPU uint8 tensor of shape {tuple(result.shape)}, got {out.dtype} "
-                         f"{tuple(out.shape)} on {out.device}")
+    if tuple(out.shape) != tuple(result.shape):
+        raise ValueError(f"out must be of shape {tuple(result.shape)}, got {tuple(out.shape)}")
     return out.copy_(result)

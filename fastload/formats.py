@@ -1,0 +1,230 @@
+"""Image files other than the JPEGs fastload's own decoder reads: the format from the first bytes, (h, w) from PNG
+and WebP headers (EXIF orientation applied as OpenCV applies it), and full decodes through OpenCV when it is
+installed (the reference: `cv2.imdecode(buf, IMREAD_COLOR)`) or Pillow otherwise, which gives the same pixels for
+PNG, BMP, GIF and lossless WebP (tests/test_formats.py compares them). Sizes are checked against the pixel limit
+before anything is decoded."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import torch
+
+from fastload import _ops
+
+# OpenCV's CV_IO_MAX_IMAGE_PIXELS default (and the JPEG decoder's): larger images are refused from their header.
+MAX_PIXELS = 1 << 30
+_SIGNATURES = ((b"\xff\xd8", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+               (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"))
+OPENCV_EXTRA = "pip install 'fastload[opencv]' (opencv-python-headless)"
+
+
+def kind(head: bytes) -> str:
+    """'jpeg', 'png', 'webp', 'gif', 'bmp', 'tiff' or 'other', from a file's first 16 bytes."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return next((name for sig, name in _SIGNATURES if head.startswith(sig)), "other")
+
+
+def check_pixels(h: int, w: int, name: str) -> None:
+    if h < 1 or w < 1 or h * w > MAX_PIXELS:
+        raise ValueError(f"{name}: the header says {h}x{w} pixels; images of more than {MAX_PIXELS} pixels (or none) "
+                         "are refused (as OpenCV refuses them), before anything is allocated")
+
+
+def tiff_orientation(blob: bytes) -> int | None:
+    """The value of IFD0's first orientation entry in a TIFF-structured EXIF blob as OpenCV's ExifReader reads it,
+    or None when there is none before the first entry OpenCV fails to read (the pure-Python twin of the compiled
+    `_tiff_orientation`, csrc/io/exif.cpp, which says why each rule is there)."""
+    n = len(blob)
+    if n == 0:
+        return None
+    little = (n == 1 or blob[0] == blob[1]) and blob[0:1] == b"I"
+
+    def u16(at):
+        if at + 1 >= n:
+            raise IndexError
+        return struct.unpack_from("<H" if little else ">H", blob, at)[0]
+
+    def u32(at):
+        if at + 3 >= n:
+            raise IndexError
+        return struct.unpack_from("<I" if little else ">I", blob, at)[0]
+
+    def rationals(entry, count):
+        at = u32(entry + 8)
+        for _ in range(count):
+            u32(at), u32(at + 4)
+            at = (at + 8) & 0xFFFFFFFF
+
+    try:
+        if u16(2) != 0x2A:
+            return None
+        ifd = u32(4)
+        at = ifd + 2
+        for _ in range(u16(ifd)):
+            tag = u16(at)
+            if tag == 0x0112:
+                return u16(at + 8)
+            if tag in (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x8298):
+                length = u32(at + 4)
+                offset = u32(at + 8) if length > 4 else 8
+                if offset > n or offset + length > n:
+                    return None
+            elif tag in (0x0128, 0x0213):
+                u16(at + 8)
+            else:
+                count = {0x011A: 1, 0x011B: 1, 0x013E: 2, 0x013F: 6, 0x0214: 6, 0x0211: 3}.get(tag)
+                if count is not None:
+                    rationals(at, count)
+            at += 12
+    except IndexError:
+        return None
+    return None
+
+
+def exif_orientation(blob: bytes | None) -> int:
+    """1..8: the orientation OpenCV applies for a file whose EXIF blob is `blob` (None: no EXIF)."""
+    if not blob:
+        return 1
+    if _ops.defines("fastload::_tiff_orientation"):
+        value = torch.ops.fastload._tiff_orientation(torch.frombuffer(bytearray(blob), dtype=torch.uint8))
+        value = None if value < 0 else value
+    else:
+        value = tiff_orientation(blob)
+    return value if value is not None and 1 <= value <= 8 else 1
+
+
+def _png_exif(buf) -> bytes | None:
+    """The eXIf chunk libpng keeps (OpenCV reads PNGs through it): the first one, before or after the image data,
+    with a correct CRC and a TIFF byte-order mark ('II' or 'MM'); later ones are duplicates. `buf`: the file's bytes
+    (a memoryview: only the chunk headers and the eXIf chunk are read)."""
+    at = 8
+    while at + 12 <= len(buf):
+        length, tag = struct.unpack_from(">I4s", buf, at)
+        data = buf[at + 8:at + 8 + length]
+        if len(data) < length or tag == b"IEND":
+            return None
+        if tag == b"eXIf" and length >= 2 and data[0] in b"IM" and data[0] == data[1]:
+            crc = buf[at + 8 + length:at + 12 + length]
+            if len(crc) == 4 and struct.unpack(">I", crc)[0] == zlib.crc32(data, zlib.crc32(tag)):
+                return bytes(data)
+        at += 12 + length
+    return None
+
+
+def _webp_header(buf) -> tuple[int, int, bytes | None]:
+    """(h, w, EXIF chunk or None) of a WebP file: the VP8X canvas (its EXIF chunk counted only when the VP8X flags
+    say there is one, as libwebp's demuxer does), or a lone VP8/VP8L frame's size."""
+    first = bytes(buf[12:16])
+    if first == b"VP8X" and len(buf) >= 30:
+        flags = buf[20]
+        w = 1 + int.from_bytes(buf[24:27], "little")
+        h = 1 + int.from_bytes(buf[27:30], "little")
+        exif, at = None, 12
+        while flags & 0x08 and at + 8 <= len(buf):
+            tag, length = struct.unpack_from("<4sI", buf, at)
+            if tag == b"EXIF":
+                exif = bytes(buf[at + 8:at + 8 + length])
+                break
+            at += 8 + length + (length & 1)
+        return h, w, exif
+    if first == b"VP8L" and len(buf) >= 25 and buf[20] == 0x2F:
+        bits = int.from_bytes(buf[21:25], "little")
+        return 1 + (bits >> 14 & 0x3FFF), 1 + (bits & 0x3FFF), None
+    if first == b"VP8 " and len(buf) >= 30 and bytes(buf[23:26]) == b"\x9d\x01\x2a":
+        w, h = struct.unpack_from("<HH", buf, 26)
+        return h & 0x3FFF, w & 0x3FFF, None
+    raise ValueError("not a WebP file fastload can read the size of")
+
+
+def header_size(buf: torch.Tensor, name: str) -> tuple[int, int] | None:
+    """(h, w) of a PNG or WebP file as decoded (EXIF orientation applied), from its header and chunk list, checked
+    against the pixel limit; None for other formats (their size is known once decoded)."""
+    data = memoryview(buf.numpy())  # no copy: only headers are read
+    fmt = kind(bytes(data[:16]))
+    if fmt not in ("png", "webp"):
+        return None
+    if fmt == "png":
+        if len(data) < 24 or bytes(data[12:16]) != b"IHDR":
+            raise ValueError(f"{name}: not a readable PNG file (no IHDR chunk)")
+        w, h = struct.unpack_from(">II", data, 16)
+        exif = _png_exif(data)
+    else:
+        try:
+            h, w, exif = _webp_header(data)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    check_pixels(h, w, name)
+    return (w, h) if exif_orientation(exif) >= 5 else (h, w)
+
+
+def decoder() -> str:
+    """Which library decodes files other than the JPEGs fastload's decoder reads: 'opencv' or 'pillow'."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return "pillow"
+    return "opencv"
+
+
+def decode(buf: torch.Tensor, name: str, reduce: int = 1) -> np.ndarray:
+    """The whole image as an (h, w, 3) BGR uint8 array, as cv2.imdecode(buf, IMREAD_COLOR) (or its
+    IMREAD_REDUCED_COLOR_<reduce>) gives it. A file that does not decode is a ValueError naming `name`."""
+    header_size(buf, name)  # refuses an oversized PNG or WebP before its pixels are allocated
+    if decoder() == "opencv":
+        import cv2
+
+        flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+        img = cv2.imdecode(buf.numpy(), flag)
+        if img is None:
+            raise ValueError(f"{name}: not an image file OpenCV can decode")
+        return img
+    if reduce != 1:
+        raise ValueError(f"{name}: reduced-scale decoding of this format needs OpenCV: {OPENCV_EXTRA}")
+    return _pillow_decode(buf, name)
+
+
+def _pillow_decode(buf: torch.Tensor, name: str) -> np.ndarray:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    data = memoryview(buf.numpy())
+    try:
+        with Image.open(io.BytesIO(data)) as pil:
+            fmt = pil.format
+            check_pixels(pil.height, pil.width, name)
+            # PNG and WebP: orientation as OpenCV reads it (header_size's rule); TIFF: its orientation tag.
+            orientation = pil.getexif().get(0x0112, 1) if fmt == "TIFF" else 1
+            pil.load()
+            img = _pillow_bgr(pil)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"{name}: not an image file Pillow can decode ({exc})") from None
+    if fmt in ("PNG", "WEBP"):
+        orientation = exif_orientation(_png_exif(data) if fmt == "PNG" else _webp_header(data)[2])
+    return _orient(img, orientation)
+
+
+def _pillow_bgr(pil) -> np.ndarray:
+    """OpenCV's IMREAD_COLOR conversion of a decoded Pillow image: alpha dropped (not composited), grey replicated,
+    16-bit samples shifted to 8 bits, palettes expanded; channels BGR."""
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = (np.asarray(pil).astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if pil.mode in ("L", "LA", "1"):
+        grey = np.asarray(pil.convert("L"))
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    rgb = np.asarray(pil.convert("RGB") if pil.mode != "RGB" else pil)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _orient(img: np.ndarray, orientation) -> np.ndarray:
+    """OpenCV's ExifTransform of an (h, w, 3) array."""
+    t = img.transpose(1, 0, 2)
+    out = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1], 5: t, 6: t[:, ::-1], 7: t[::-1, ::-1],
+           8: t[::-1]}.get(orientation if isinstance(orientation, int) else 1, img)
+    return np.ascontiguousarray(out)
