@@ -38,9 +38,7 @@ class BatchSource(NamedTuple):
     @classmethod
     def of(cls, images, norm: Normalization | None) -> BatchSource:
         """Checks `images` (a sequence of HWC uint8 images or a PackedImages) and their channels against `norm`."""
-        if isinstance(images, PackedImages):
-            if len(images) == 0:
-                raise ValueError("images must not be empty")
+        if isinstance(images, PackedImages):  # may hold no image (a collate's batch of skipped files): N = 0
             src = cls(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
         else:
             tensors, masks, originals, channels = V.check_image_list(images)
@@ -81,6 +79,14 @@ class BatchSource(NamedTuple):
                                               out_dtype, channels_last, "meta")
         inputs = [self.packed.data] if self.packed is not None else self.tensors
         V.check_out_as(out, expected, self.device if device is None else torch.device(device), inputs)
+
+    def empty_result(self, out, out_dtype, channels_last: bool, batch_hw, device) -> torch.Tensor:
+        """The result of a batch op over no image (N = 0: a collate's batch of skipped files): `out` (checked
+        already) or an empty batch on `device` (None: the images')."""
+        if out is not None:
+            return out
+        return reference.pad_batch_output(0, self.channels, batch_hw, out_dtype is not None, out_dtype,
+                                          channels_last, self.device if device is None else device)
 
     def run(self, op: str, *args, out: torch.Tensor | None = None):
         """Calls `op` (list form) or its packed twin with the image arguments first, then `args`; with `out`, their
@@ -164,5 +170,9 @@ def pad_batch(
     pad = V.check_pad_value(pad_value, src.channels, normalized, dtype)
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, batch_hw, out_dtype, channels_last, device)
-    images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last, out=out)
+    if not src.sizes:
+        images = src.empty_result(out, out_dtype, channels_last, batch_hw, device)
+    else:
+        images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last,
+                                    out=out)
     return PaddedBatch(images, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

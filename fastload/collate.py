@@ -18,8 +18,8 @@ from fastload.geometry import batch_extent
 from fastload.normalization import Normalization
 from fastload.packed import PackedImages
 from fastload.pil import is_pil_image, pil_to_array
-from fastload.samples import (LABEL_MODES, checked_labels, describe_sample, empty_like_others, kept_samples,
-                              per_image_values)
+from fastload.samples import (LABEL_KEYS, LABEL_MODES, checked_labels, describe_sample, empty_like_others,
+                              kept_samples, no_rows, per_image_values)
 from fastload.utils import to_tensor
 
 def _resize_need(resize, size: tuple[int, int]) -> tuple[int, int]:
@@ -107,7 +107,7 @@ class PadCollate:
         """`run(out)`'s batch, written straight into a slot of this worker's ring when there is one (`extent` maps
         the batch extent (max h, max w rounded up to size_divisor) to the output's (h, w)); `run(None)` elsewhere,
         when no slot is free, or for images `run` would reject (it then raises its own error)."""
-        if not self.ring or not ring.available():
+        if not self.ring or not ring.available() or len(images) == 0:
             return run(None)
         if not isinstance(images, PackedImages) and not all(getattr(img, "ndim", None) in (2, 3) for img in images):
             return run(None)
@@ -118,7 +118,7 @@ class PadCollate:
         buffer = ring.reserve(like.numel() * like.element_size())
         if buffer is None:
             return run(None)
-        return ring.RingTensor(run(ring.tensor_in_slot(buffer, like)))
+        return run(ring.tensor_in_slot(buffer, like))
 
     def _arrays(self, images: list) -> list:
         """PIL images (RGB or grey, as a torchvision ImageFolder loads them) as HWC uint8 arrays in `input_order` (a
@@ -131,13 +131,19 @@ class PadCollate:
         shipped as they are (`where(i)` names sample i)."""
         kept = None
         if encoded(images, where):
-            kept, sizes = self.decoder.sizes(images, where)
+            files = self._headers(images, where)
+            kept = files.kept
             if self.decode_on == "device":
-                images = EncodedBatch.pack([images[i] for i in kept], self.ring)
+                images = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, files.sizes)
                 return images, self._metadata(images), kept
-            kept, images = self.decoder.decode(images, kept, [(0, 0, h, w) for h, w in sizes], self.input_order,
-                                               self.pack and self.ring, where)
+            kept, images = self.decoder.decode(images, files, [(0, 0, h, w) for h, w in files.sizes],
+                                               self.input_order, self.pack, self.ring, where)
         return self._images(images), self._metadata(images), kept
+
+    def _headers(self, images: list, where):
+        """The batch's file headers read (bad files raised or skipped); files shipped to the device decoder under
+        strict must end with their end-of-image marker, as the worker's decoder would check."""
+        return self.decoder.headers(images, where, need_end=self.decode_on == "device" and self.decoder.strict)
 
     def _metadata(self, images) -> dict:
         """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
@@ -163,10 +169,11 @@ class PadCollate:
                                  f"(keys: {sorted(s)})")
         batch, metadata, kept = self._batch(self._arrays([s[self.image_key] for s in samples]),
                                             lambda i: describe_sample(samples, i))
-        samples = kept_samples(samples, kept)
+        originals, samples = samples, kept_samples(samples, kept)
         out = {self.image_key: batch, **metadata}
-        # The collate's own shapes describe the batch it made: they win over sample keys of the same name.
-        keys = list(dict.fromkeys(k for s in samples for k in s if k != self.image_key and k not in metadata))
+        # The collate's own shapes describe the batch it made: they win over sample keys of the same name. The keys
+        # are the given samples', so that a batch of skipped files still has them.
+        keys = list(dict.fromkeys(k for s in originals for k in s if k != self.image_key and k not in metadata))
         for key in keys:
             values = [s.get(key) for s in samples]
             if key in self.list_keys:
@@ -176,8 +183,20 @@ class PadCollate:
             if missing:
                 raise ValueError(f"{describe_sample(samples, missing[0])} has no key {key!r}, which other samples "
                                  f"have; give every sample the key, or name it in list_keys to allow empty entries")
-            out[key] = per_image_values(values)
+            out[key] = self._entry(key in LABEL_KEYS, values, samples, [s.get(key) for s in originals])
         return out
+
+    def _entry(self, label: bool, values: list, samples, given: list):
+        """The batch entry of one key or tuple position: labels (`label`) checked by label_mode and int64, a
+        scalar label a scalar so that the batch is (N,); with every sample skipped, the `given` samples' entry with
+        no row."""
+        if label and self.label_mode is not None:
+            checked = [checked_labels(v, describe_sample(samples, i), self.label_mode, self.num_classes)
+                       for i, v in enumerate(values)]
+            values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
+        if not values:
+            return no_rows(per_image_values(given))
+        return per_image_values(values)
 
     def _list_entry(self, key: str, value, values: list, samples, i: int) -> torch.Tensor:
         dtype = torch.int64 if key == "labels" else torch.float32
@@ -189,16 +208,9 @@ class PadCollate:
 
     def _collate_tuples(self, samples):
         batch, _, kept = self._batch(self._arrays([s[0] for s in samples]), lambda i: describe_sample(samples, i))
-        samples = kept_samples(samples, kept)
-        rest = []
-        for position in range(1, len(samples[0])):
-            values = [s[position] for s in samples]
-            if position == 1 and self.label_mode is not None:
-                checked = [checked_labels(v, describe_sample(samples, i), self.label_mode, self.num_classes)
-                           for i, v in enumerate(values)]
-                # A scalar label stays a scalar (to_tensor makes it a 1-element vector), so the batch is (N,).
-                values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
-            rest.append(per_image_values(values))
+        originals, samples = samples, kept_samples(samples, kept)
+        rest = [self._entry(position == 1, [s[position] for s in samples], samples, [s[position] for s in originals])
+                for position in range(1, len(originals[0]))]
         return (batch, *rest)
 
 
@@ -254,9 +266,11 @@ class CropCollate(PadCollate):
     def _decoded_crops(self, images: list, where) -> tuple[crops.CropBatch, list]:
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
         region each crop reads decoded (the box; for eval the rows and columns Resize + CenterCrop weight)."""
-        kept, sizes = self.decoder.sizes(images, where)
+        files = self._headers(images, where)
+        kept, sizes = files.kept, files.sizes
         if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
-            return self._crops(EncodedBatch.pack([images[i] for i in kept], self.ring)), kept
+            shipped = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, sizes)
+            return self._crops(shipped), kept
         boxes, flips = self._draws(sizes) if self.train else ([], [])
         reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
         if self.draft:
@@ -269,19 +283,17 @@ class CropCollate(PadCollate):
             regions = [G.reduced_box(b, f, s) if f > 1 else b for b, f, s in zip(boxes, reduce, source)]
         else:
             regions = crops.eval_regions(source, self.resize, self.size, self.interpolation, self.antialias)
-        done, packed = self.decoder.decode(images, kept, regions, self.input_order, self.norm is None and self.ring,
+        done, packed = self.decoder.decode(images, files, regions, self.input_order, self.norm is None, self.ring,
                                            where, reduce)
         at = [kept.index(i) for i in done]
         placed = [(*regions[k][:2], *source[k]) for k in at]
         batch = crops.CropBatch(packed, [regions[k] for k in at] if self.train else [], [flips[k] for k in at]
                                 if self.train else [], self.size, None if self.train else self.resize,
                                 self.interpolation, self.antialias, placed)
-        if self.draft:  # the metadata of the files, not of the reduced images
-            meta = batch.shapes()
-            meta["ori_shape"] = [sizes[k] for k in at]
-            if self.train:
-                meta["crop_box"] = [tuple(boxes[k]) for k in at]
-            batch = batch._replace(meta=meta)
+        if self.draft:  # the geometry of the files, not of the reduced images
+            original = batch._replace(regions=[(0, 0, *sizes[k]) for k in at],
+                                      boxes=[boxes[k] for k in at] if self.train else [])
+            batch = batch._replace(meta=original.shapes())
         return batch, done
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:

@@ -109,6 +109,8 @@ def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, in
     n = len(src.sizes)
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, out_hw, out_dtype, channels_last, device)
+    if n == 0:
+        return src.empty_result(out, out_dtype, channels_last, out_hw, device)
     src = src.to(device)
     tables = [*ys, *xs]  # host tensors on every device: the CUDA op uploads them with its image descriptors
     if src.packed is not None:

@@ -1,19 +1,21 @@
 """The encoded images of one batch, decoded for the collates: every header read first (the sizes the crop draws and
 the buffer's layout need), then each image's region decoded straight into one packed buffer (the worker's ring slot
 when the batch ships raw), no per-image array and copy. A bad file is a ValueError naming the file and the sample,
-or, with on_error="skip", a warning and a sample left out of the batch."""
+or, with on_error="skip", a warning and a sample left out of the batch (a batch of only bad files: an empty
+batch)."""
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from fastload import ring
-from fastload.decoding import EncodedImage, decode_image
+from fastload.decoding import EncodedImage, decode_image, read_size
 from fastload.packed import PackedImages
 
 ON_ERROR = ("raise", "skip")
@@ -39,14 +41,41 @@ def check_decode_on(decode_on, raw: bool, draft: bool = False) -> str:
     return decode_on
 
 
+def _undeclared_file(img) -> str | None:
+    """What an encoded file handed over without EncodedImage looks like (raw bytes, a Hugging Face
+    {"bytes", "path"} dict, a 1-D uint8 buffer), or None for anything else."""
+    if isinstance(img, (bytes, bytearray, memoryview)):
+        return type(img).__name__
+    if isinstance(img, Mapping) and "bytes" in img:
+        return 'a {"bytes", "path"} dict'
+    if isinstance(img, (np.ndarray, torch.Tensor)) and img.ndim == 1 and str(img.dtype) in ("uint8", "torch.uint8"):
+        return "a 1-D uint8 buffer"
+    return None
+
+
 def encoded(images: list, where: Callable[[int], str]) -> bool:
     """Whether the batch's images are encoded files (EncodedImage); a batch mixing them with decoded images is a
-    ValueError."""
+    ValueError, and an encoded file given as raw bytes a TypeError that names fl.EncodedImage."""
+    for i, img in enumerate(images):
+        what = _undeclared_file(img)
+        if what is not None:
+            raise TypeError(f"{where(i)}: its image is {what}, an encoded file: wrap it as "
+                            "fl.EncodedImage(data, path) and the collate decodes it")
     flags = [isinstance(img, EncodedImage) for img in images]
     if any(flags) and not all(flags):
         raise ValueError(f"{where(flags.index(not flags[0]))} and {where(0)} differ: a batch holds encoded files "
                          "(EncodedImage) or decoded images, not both")
     return bool(flags) and flags[0]
+
+
+class BatchFiles(NamedTuple):
+    """The files of a batch whose headers read: `kept`, their indices in the batch; `sizes`, their decoded (h, w);
+    `whole`, images decoded whole to learn their size (formats without a header fastload reads), by index, which
+    the regions are then cut from instead of decoding the files again."""
+
+    kept: list[int]
+    sizes: list
+    whole: dict
 
 
 class BatchDecoder:
@@ -70,50 +99,62 @@ class BatchDecoder:
 
     def _scratch_bytes(self, n: int) -> torch.Tensor:
         """`n` bytes of this thread's scratch buffer, kept for the next batch: a decoded batch that is cropped or
-        padded at once (not shipped) would otherwise fault fresh pages in every batch."""
+        padded at once (not returned) would otherwise fault fresh pages in every batch."""
         buf = getattr(self._scratch, "buffer", None)
         if buf is None or buf.numel() < n:
             buf = self._scratch.buffer = torch.empty(max(n, n + n // 2), dtype=torch.uint8)
         return buf[:n]
 
-    def _failed(self, exc: ValueError, where: str, kept: list, i: int, n: int) -> None:
+    def _failed(self, exc: ValueError, where: str, kept: list, i: int) -> None:
+        """A bad file: raised (on_error="raise"), or skipped with a warning, `i` leaving `kept`. A batch whose every
+        file is bad becomes an empty batch (the collates return 0 images), never an exception that ends the epoch."""
         if self.on_error == "raise":
             raise ValueError(f"{where}: {exc}") from None
         self.skipped += 1
         warnings.warn(f"skipped {where}: {exc}", RuntimeWarning, stacklevel=3)
         kept.remove(i)
-        if not kept:
-            raise ValueError(f"every one of the batch's {n} samples had a bad image file (on_error='skip'); the "
-                             f"last: {where}: {exc}") from None
 
-    def sizes(self, images: list[EncodedImage], where: Callable[[int], str]) -> tuple[list[int], list]:
-        """(indices of the images whose headers read, their (h, w)) from the headers alone."""
-        kept, sizes = list(range(len(images))), {}
+    def headers(self, images: list[EncodedImage], where: Callable[[int], str], need_end: bool = False) -> BatchFiles:
+        """Every file's decoded (h, w), from its header where it has one fastload reads (`read_size`); with
+        `need_end` (files shipped to nvJPEG under strict), a JPEG without its end-of-image marker is a bad file."""
+        kept, sizes, whole = list(range(len(images))), {}, {}
         for i, img in enumerate(images):
             try:
-                sizes[i] = img.size
+                sizes[i], decoded = read_size(img, need_end=need_end)
             except ValueError as exc:
-                self._failed(exc, where(i), kept, i, len(images))
-        return kept, [sizes[i] for i in kept]
+                self._failed(exc, where(i), kept, i)
+                continue
+            if decoded is not None:
+                whole[i] = decoded
+        return BatchFiles(kept, [sizes[i] for i in kept], whole)
 
-    def decode(self, images: list[EncodedImage], kept: list[int], regions: list, order: str, ship: bool,
-               where: Callable[[int], str], reduce: list[int] | None = None) -> tuple[list[int], PackedImages]:
-        """Image kept[k]'s region (top, left, h, w) `regions[k]`, decoded in `order` into one packed buffer: a slot
-        of this worker's ring (or shared memory) when `ship`, else this thread's scratch buffer, valid until its next
-        decode (the caller crops or pads it at once). Returns the indices that decoded and their PackedImages.
-        `reduce[k]`: image kept[k] is decoded at 1/reduce[k] scale, its region in those pixels."""
+    def decode(self, images: list[EncodedImage], files: BatchFiles, regions: list, order: str, returned: bool,
+               use_ring: bool, where: Callable[[int], str], reduce: list[int] | None = None
+               ) -> tuple[list[int], PackedImages]:
+        """Image files.kept[k]'s region (top, left, h, w) `regions[k]`, decoded in `order` into one packed buffer.
+        `returned`: the batch leaves the collate (shipped raw), so it gets memory of its own: a slot of this worker's
+        ring (`use_ring`) or shared memory in a worker, ordinary memory elsewhere; otherwise (cropped or padded at
+        once) this thread's scratch buffer, valid until its next decode. Returns the indices that decoded and their
+        PackedImages (empty when none did). `reduce[k]`: image files.kept[k] is decoded at 1/reduce[k] scale, its
+        region in those pixels."""
+        kept = files.kept
         reduce = reduce or [1] * len(kept)
         counts = [h * w * 3 for _, _, h, w in regions]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if counts else np.zeros(0, np.int64)
         total = int(sum(counts))
-        data = ring.batch_buffer(total) if ship else self._scratch_bytes(total)
+        data = ring.batch_buffer(total, use_ring) if returned else self._scratch_bytes(total)
         done = list(kept)
         for i, (top, left, h, w), o, n, f in zip(kept, regions, offsets.tolist(), counts, reduce):
+            out = data[o:o + n].view(h, w, 3)
             try:
-                decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict, reduce=f,
-                             out=data[o:o + n].view(h, w, 3))
+                if i in files.whole:
+                    img = files.whole[i][top:top + h, left:left + w]
+                    out.copy_(torch.from_numpy(np.ascontiguousarray(img[..., ::-1] if order == "rgb" else img)))
+                else:
+                    decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict,
+                                 reduce=f, out=out)
             except ValueError as exc:
-                self._failed(exc, where(i), done, i, len(images))
+                self._failed(exc, where(i), done, i)
         at = [kept.index(i) for i in done]
         sizes = torch.tensor([regions[k][2:] for k in at], dtype=torch.int64).reshape(-1, 2)
         return done, PackedImages(data, torch.from_numpy(offsets[at]), sizes, 3)

@@ -12,6 +12,7 @@ import torch
 
 from fastload import ring
 from fastload.decoding import EncodedImage, decode_image, is_jpeg
+from fastload.packed import PackedImages
 
 
 class EncodedBatch:
@@ -22,13 +23,14 @@ class EncodedBatch:
         offsets, lengths: int64 (N,) CPU tensors: where file i's bytes lie in `data`.
         sizes: int64 (N, 2) CPU tensor: (h, w) of image i from its header, EXIF orientation applied.
         paths: N file paths (or None), which errors name.
+        strict: how the files are decoded (`decode_image`'s strict), as the collate that made the batch says.
 
     Picklable through the worker's ring like `PackedImages`. `decode(device)` gives the images on `device`.
     """
 
-    __slots__ = ("data", "offsets", "lengths", "sizes", "paths")
+    __slots__ = ("data", "offsets", "lengths", "sizes", "paths", "strict")
 
-    def __init__(self, data: torch.Tensor, offsets, lengths, sizes, paths):
+    def __init__(self, data: torch.Tensor, offsets, lengths, sizes, paths, strict: bool = True):
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
             raise TypeError("EncodedBatch data must be a 1-D uint8 tensor")
         self.data = data
@@ -36,6 +38,7 @@ class EncodedBatch:
         self.lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
         self.sizes = torch.as_tensor(sizes, dtype=torch.int64).reshape(-1, 2)
         self.paths = list(paths)
+        self.strict = bool(strict)
         n = len(self.paths)
         if not (self.offsets.shape == self.lengths.shape == (n,) and self.sizes.shape == (n, 2)):
             raise ValueError(f"EncodedBatch offsets {tuple(self.offsets.shape)}, lengths {tuple(self.lengths.shape)}, "
@@ -45,15 +48,17 @@ class EncodedBatch:
             raise ValueError("EncodedBatch offsets/lengths point outside data")
 
     @classmethod
-    def pack(cls, images: list[EncodedImage], use_ring: bool = True) -> EncodedBatch:
-        """The files' bytes copied into one buffer: a slot of this worker's ring when one is free. Reads each
-        header (`EncodedImage.size`) unless read already."""
+    def pack(cls, images: list[EncodedImage], use_ring: bool = True, strict: bool = True,
+             sizes: list | None = None) -> EncodedBatch:
+        """The files' bytes copied into one buffer: a slot of this worker's ring when one is free. `sizes`: each
+        image's (h, w) when its header was read already, else read here (`EncodedImage.size`)."""
         lengths = [img.data.numel() for img in images]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths else np.zeros(0, np.int64)
         data = ring.batch_buffer(int(sum(lengths)), use_ring)
         for img, o, n in zip(images, offsets.tolist(), lengths):
             data[o:o + n].copy_(img.data)
-        return cls(data, offsets, lengths, [img.size for img in images], [img.path for img in images])
+        sizes = [img.size for img in images] if sizes is None else sizes
+        return cls(data, offsets, lengths, sizes, [img.path for img in images], strict)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -74,46 +79,56 @@ class EncodedBatch:
     def _name(self, i: int) -> str:
         return self.paths[i] or f"file {i} of the batch"
 
-    def decode(self, device=None, order: str = "rgb", *, torchvision: bool | None = None) -> list[torch.Tensor]:
+    def decode(self, device=None, order: str = "rgb", *, torchvision: bool | None = None
+               ) -> list[torch.Tensor] | PackedImages:
         """The N images as (h, w, 3) uint8 tensors on `device` (default the CPU), channels in `order` ("rgb" or
-        "bgr").
+        "bgr"); no file (a batch whose files were all skipped): an empty PackedImages, which the batch ops take.
 
         JPEG files go to torchvision's batched `decode_jpeg(device=device)` when `torchvision` (default: on CUDA,
         where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first RGB tensors seen as HWC views
         (copied channel-reversed for "bgr"); every other file to fastload's decoder (the pixels of `cv2.imdecode`,
-        decoded in `order`). A file that does not decode, or whose size differs from its header's, is a ValueError
-        naming it."""
+        decoded in `order`, with the batch's `strict`). A JPEG torchvision refuses is, with strict=False, decoded by
+        fastload's decoder instead (which recovers what libjpeg can, as the worker would have); with strict, it is a
+        ValueError naming it, as is a file that does not decode or whose size differs from its header's."""
         if order not in ("rgb", "bgr"):
             raise ValueError(f"order must be 'rgb' or 'bgr', got {order!r}")
         device = torch.device("cpu" if device is None else device)
+        if len(self) == 0:
+            return PackedImages.empty(3, device)
         torchvision = device.type == "cuda" if torchvision is None else torchvision
         images: list = [None] * len(self)
         jpeg = [i for i in range(len(self)) if torchvision and is_jpeg(self[i])]
         if jpeg:
-            decoded = _torchvision_decode([self[i].data for i in jpeg], device, [self._name(i) for i in jpeg])
+            decoded = _torchvision_decode([self[i].data for i in jpeg], device)
             for i, img in zip(jpeg, decoded):
+                if isinstance(img, Exception):
+                    if self.strict:
+                        raise ValueError(f"{self._name(i)}: torchvision's decode_jpeg on {device} failed: {img}")
+                    continue  # decoded below by fastload's decoder, which recovers what libjpeg can
                 images[i] = (img if order == "rgb" else img.flip(0)).permute(1, 2, 0)
         for i in range(len(self)):
             if images[i] is None:
                 h, w = self.sizes[i].tolist()
                 out = torch.empty(h, w, 3, dtype=torch.uint8)
-                images[i] = decode_image(self[i], output_order=order, out=out).to(device, non_blocking=True)
+                images[i] = decode_image(self[i], output_order=order, strict=self.strict,
+                                         out=out).to(device, non_blocking=True)
             if tuple(images[i].shape[:2]) != tuple(self.sizes[i].tolist()):
                 raise ValueError(f"{self._name(i)}: decoded to {tuple(images[i].shape[:2])}, its header says "
                                  f"{tuple(self.sizes[i].tolist())}")
         return images
 
     def __reduce__(self):
-        return (EncodedBatch, (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths))
+        return (EncodedBatch, (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths,
+                               self.strict))
 
     def __repr__(self) -> str:
         return f"EncodedBatch(n={len(self)}, bytes={self.nbytes})"
 
 
-def _torchvision_decode(files: list[torch.Tensor], device: torch.device, names: list[str]) -> list[torch.Tensor]:
+def _torchvision_decode(files: list[torch.Tensor], device: torch.device) -> list:
     """torchvision's batched decode of JPEG files (CPU byte tensors) to (3, h, w) RGB uint8 tensors on `device`
-    (nvJPEG on CUDA), EXIF orientation applied as OpenCV applies it; a failure is retried file by file to name the
-    file."""
+    (nvJPEG on CUDA), EXIF orientation applied as OpenCV applies it; when the batch fails, the files are decoded one
+    by one and each that fails gives its exception in place of an image."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     def run(batch):
@@ -125,9 +140,11 @@ def _torchvision_decode(files: list[torch.Tensor], device: torch.device, names: 
     try:
         return run(files)
     except RuntimeError:
-        for i, f in enumerate(files):
-            try:
-                run([f])
-            except RuntimeError as exc:
-                raise ValueError(f"{names[i]}: torchvision's decode_jpeg on {device} failed: {exc}") from None
-        raise
+        pass
+    results = []
+    for f in files:
+        try:
+            results.append(run([f])[0])
+        except RuntimeError as exc:
+            results.append(exc)
+    return results

@@ -69,6 +69,6 @@ def batch_extent(sizes, size_divisor: int, pad_to) -> tuple[int, int]:
             if h > ph or w > pw:
                 raise ValueError(f"images[{i}] is {h}x{w} (h x w), larger than pad_to={ph, pw}")
         return ph, pw
-    d = size_divisor
-    return (-(-max(h for h, _ in sizes) // d) * d, -(-max(w for _, w in sizes) // d) * d)
+    d = size_divisor  # no image: (0, 0)
+    return (-(-max((h for h, _ in sizes), default=0) // d) * d, -(-max((w for _, w in sizes), default=0) // d) * d)
 

@@ -45,6 +45,12 @@ class PackedImages:
             raise ValueError("PackedImages offsets/sizes point outside data")
         self.data, self.offsets, self.sizes, self.channels = data.contiguous(), offsets, sizes, int(channels)
 
+    @classmethod
+    def empty(cls, channels: int, device=None) -> PackedImages:
+        """No image (a batch whose files were all skipped), on `device`."""
+        return cls(torch.empty(0, dtype=torch.uint8, device=device), torch.zeros(0, dtype=torch.int64),
+                   torch.zeros(0, 2, dtype=torch.int64), channels)
+
     def __len__(self) -> int:
         return int(self.offsets.shape[0])
 

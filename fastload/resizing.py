@@ -58,7 +58,10 @@ def resize_pad_batch(
     pad = V.check_pad_value(pad_value, src.channels, True, dtype)
     cmap, mean, inv_std, dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, batch_hw, dtype, channels_last, device)
-    images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, mean, inv_std,
-                                cmap, pad, interpolation, dtype, channels_last, out=out)
+    if not new_sizes:
+        images = src.empty_result(out, dtype, channels_last, batch_hw, device)
+    else:
+        images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, mean,
+                                    inv_std, cmap, pad, interpolation, dtype, channels_last, out=out)
     return PaddedBatch(images, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
                        torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))

@@ -12,7 +12,8 @@ path: a batch never waits and never fails.
 them are made in C++ (csrc/ops/ring.cpp), whose deleters hold the mapping and count each slot's live tensors:
 - in the worker, a slot is taken again only when every tensor sharing its storage is gone, whatever object made
   them (a collate that returns ``pack_images(...)[0]``, ``.unpack()`` or ``.data`` keeps its slot until torch has
-  pickled them, which copies them out);
+  pickled them); the worker's pickler sends every tensor in a slot by reference (``_reduce_tensor``), so collates
+  return plain tensors and a user's function wrapping one sees tensors;
 - a slot goes out by reference at most once per use (``reference``): a batch sent again (a cached pack) goes the
   ordinary way, so the main process never holds two views for one release;
 - in the main process, the slot returns to its worker when its last view dies; a ring is unmapped only when its
@@ -119,6 +120,7 @@ def reserve(nbytes: int) -> torch.Tensor | None:
             ring = _producer = _ProducerRing(slot_bytes, DEPTH)
         except (OSError, RuntimeError):  # no memory for the ring (memfd size limits): the ordinary path still works
             return None
+        _route_ring_tensors()
     buffer = ring.take(nbytes)
     if buffer is None:
         ring.words[_FULL] += 1
@@ -266,10 +268,9 @@ def _same(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class RingTensor:
-    """What a worker pickles in place of a batch's tensor: a tensor in a slot of its ring (not sent since it was
-    taken) goes as the slot's coordinates and arrives in the main process as a tensor viewing the slot, of the same
-    shape, strides and dtype; any other tensor goes the ordinary way, only the bytes it uses (a view of a larger
-    CPU storage would pickle all of it)."""
+    """How fastload's batch types (PackedImages, EncodedBatch, EncodedImage) pickle their buffer: a tensor in a slot
+    of this worker's ring (not sent since it was taken) goes as the slot's coordinates (see `_reduce_tensor`); any
+    other tensor the ordinary way, only the bytes it uses (a view of a larger CPU storage would pickle all of it)."""
 
     __slots__ = ("tensor",)
 
@@ -284,6 +285,27 @@ class RingTensor:
         if t.device.type == "cpu" and t.untyped_storage().nbytes() > t.numel() * t.element_size():
             t = t.clone()
         return (_same, (t,))
+
+
+def _reduce_tensor(tensor: torch.Tensor):
+    """What a worker pickles for a tensor (ForkingPickler: the DataLoader's result queue): a tensor in a slot of its
+    ring (not sent since it was taken) goes as the slot's coordinates and arrives in the main process as a tensor
+    viewing the slot, of the same shape, strides and dtype; any other tensor goes torch's way."""
+    ref = reference(tensor) if tensor.device.type == "cpu" else None
+    if ref is not None:
+        return (_tensor_from_ring, (ref, tuple(tensor.shape), tensor.stride(), tensor.dtype))
+    from torch.multiprocessing.reductions import reduce_tensor
+
+    return reduce_tensor(tensor)
+
+
+def _route_ring_tensors() -> None:
+    """Makes this worker's pickler send ring tensors by reference, whatever holds them (a collate's batch, a user's
+    function wrapping it, a dict or tuple of them): collates return plain tensors. Done when the worker's ring is
+    made, before anything it holds is pickled."""
+    from multiprocessing.reduction import ForkingPickler
+
+    ForkingPickler.register(torch.Tensor, _reduce_tensor)
 
 
 def tensor_in_slot(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,9 @@ from torch.utils.data import default_collate
 from fastload.utils import labels_to_tensor, to_tensor
 
 LABEL_MODES = (None, "classification", "detection")
+# The keys under which dict samples carry their labels (Hugging Face's `label`, WebDataset's `cls`, torchvision's
+# `target`, mmdet's `gt_label(s)`): checked by label_mode and collated as int64 like a tuple sample's position 1.
+LABEL_KEYS = ("label", "labels", "cls", "target", "gt_label", "gt_labels")
 # Keys that identify a sample to a person reading an error (in this order of preference).
 IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx")
 
@@ -69,3 +72,13 @@ def empty_like_others(values: list, dtype: torch.dtype) -> torch.Tensor:
     present = next((v for v in values if v is not None), None)
     trailing = tuple(to_tensor(present).shape[1:]) if present is not None else ()
     return torch.zeros((0, *trailing), dtype=dtype)
+
+
+def no_rows(entry):
+    """A collated entry (`per_image_values`' result) cut to no sample: tensors keep their dtype and trailing shape,
+    lists become empty, mappings keep their keys."""
+    if isinstance(entry, torch.Tensor):
+        return entry[:0]
+    if isinstance(entry, Mapping):
+        return {k: no_rows(v) for k, v in entry.items()}
+    return []
