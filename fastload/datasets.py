@@ -14,18 +14,25 @@ from fastload.decoding import EncodedImage
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
+class EmptyFolderError(FileNotFoundError, ValueError):
+    """A dataset folder without what it must hold: torchvision raises FileNotFoundError there, fastload's checks
+    ValueError; this is both."""
+
+
 class ImageFolder(Dataset):
     """torchvision's `ImageFolder` layout (root/<class>/<image>), whose samples are `(EncodedImage, label)`.
 
     Attributes as torchvision's: `classes` (sorted class folder names), `class_to_idx`, `samples` ([(path,
     label)], sorted like torchvision's), `targets`, `imgs` (= samples), `root`. `extensions`: the file endings that
     count (case-insensitive), or `is_valid_file(path) -> bool` instead. `target_transform` maps each label.
-    A missing root is a FileNotFoundError; a root without class folders, or class folders without images, a
-    ValueError naming the root.
+    A missing root is a FileNotFoundError; a root without class folders, or (as torchvision's, unless
+    `allow_empty=True`) a class folder without images, an `EmptyFolderError` (a FileNotFoundError and a ValueError)
+    naming them.
     """
 
     def __init__(self, root: str | os.PathLike, *, extensions: Sequence[str] | None = IMG_EXTENSIONS,
-                 is_valid_file: Callable[[str], bool] | None = None, target_transform: Callable | None = None):
+                 is_valid_file: Callable[[str], bool] | None = None, target_transform: Callable | None = None,
+                 allow_empty: bool = False):
         self.root = os.fspath(root)
         if not os.path.isdir(self.root):
             raise FileNotFoundError(f"ImageFolder: root {self.root!r} is not a folder")
@@ -38,7 +45,7 @@ class ImageFolder(Dataset):
             is_valid_file = lambda path: path.lower().endswith(endings)  # noqa: E731
         self.classes = sorted(e.name for e in os.scandir(self.root) if e.is_dir())
         if not self.classes:
-            raise ValueError(f"ImageFolder: no class folder in {self.root!r} (expected root/<class>/<image>)")
+            raise EmptyFolderError(f"ImageFolder: no class folder in {self.root!r} (expected root/<class>/<image>)")
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         self.samples = []
         for name in self.classes:
@@ -48,9 +55,14 @@ class ImageFolder(Dataset):
                     path = os.path.join(dirpath, filename)
                     if is_valid_file(path):
                         self.samples.append((path, self.class_to_idx[name]))
+        empty = sorted(set(self.classes) - {self.classes[label] for _, label in self.samples})
+        if empty and not allow_empty:
+            raise EmptyFolderError(f"ImageFolder: found no valid file for the classes {', '.join(empty)} in "
+                                   f"{self.root!r} (extensions {extensions}); allow_empty=True accepts empty class "
+                                   "folders, as torchvision's ImageFolder does")
         if not self.samples:
-            raise ValueError(f"ImageFolder: no image files in the class folders of {self.root!r} "
-                             f"(extensions {extensions})")
+            raise EmptyFolderError(f"ImageFolder: no image files in the class folders of {self.root!r} "
+                                   f"(extensions {extensions})")
         self.imgs = self.samples
         self.targets = [label for _, label in self.samples]
         self.target_transform = target_transform

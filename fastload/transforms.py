@@ -10,7 +10,7 @@ from fastload import _validation as V
 from fastload import crop_geometry as G
 from fastload import crops
 from fastload.normalizing import denormalize, normalize
-from fastload.resizing import INTERPOLATIONS
+from fastload.resizing import INTERPOLATIONS, resize_pad_batch
 from fastload.geometry import rescale_size, resized_size
 from fastload.normalization import Normalization
 from fastload.pil import is_pil_image, pil_to_array
@@ -60,8 +60,20 @@ class Denormalize(nn.Module):
         return f"norm={self.norm}, output_order={self.output_order!r}"
 
 
+def _resize_uint8(img: np.ndarray, scale, interpolation: str) -> np.ndarray:
+    """`img` (h, w) or (h, w, C) uint8 resized as resize_pad_batch resizes it for `scale` (OpenCV's INTER_LINEAR /
+    INTER_NEAREST coordinates, the size `resized_size` gives), the kernel's float result rounded back to uint8."""
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    identity = Normalization([0.0] * channels, [1.0] * channels, check_units=False)
+    batch = resize_pad_batch([img if img.ndim == 3 else img[:, :, None]], identity, scale=scale, size_divisor=1,
+                             input_order=identity.order, interpolation=interpolation).images[0]
+    out = batch.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return out if img.ndim == 3 else out[:, :, 0]
+
+
 class RescaleKeepRatio:
-    """Keep-ratio resize of HWC images with OpenCV on the CPU (what mmcv's `Resize(keep_ratio=True)` does).
+    """Keep-ratio resize of HWC uint8 images on the CPU: with OpenCV where it is installed (`cv2.resize`, what mmcv's
+    `Resize(keep_ratio=True)` does), else with fastload's own resize kernel (within 1 grey level of cv2.resize).
 
     `scale` is a (w, h)-style bound such as (1333, 800) or a factor (see `fastload.rescale_size`). Called on an
     array, returns the resized array; called on a dict sample, resizes `sample[key]`, records `img_shape`
@@ -82,12 +94,14 @@ class RescaleKeepRatio:
         self.clip = V.check_bool("clip", clip)
 
     def _resize(self, img: np.ndarray):
-        import cv2
-
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
             raise TypeError(f"RescaleKeepRatio takes HWC numpy images, got {type(img).__name__}")
         h, w = img.shape[:2]
         new_h, new_w = resized_size(h, w, self.scale, "the image")
+        try:
+            import cv2
+        except ImportError:
+            return _resize_uint8(img, self.scale, self.interpolation), (new_w / w, new_h / h)
         flag = cv2.INTER_LINEAR if self.interpolation == "bilinear" else cv2.INTER_NEAREST
         out = cv2.resize(img, (new_w, new_h), interpolation=flag)
         if img.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel
