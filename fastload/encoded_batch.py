@@ -12,6 +12,7 @@ import torch
 
 from fastload import ring
 from fastload.decoding import EncodedImage, decode_image, is_jpeg
+from fastload.formats import MAX_PIXELS
 from fastload.packed import PackedImages
 
 
@@ -46,6 +47,8 @@ class EncodedBatch:
         if n and (int(self.offsets.min()) < 0 or int(self.lengths.min()) < 1
                   or int((self.offsets + self.lengths).max()) > data.numel()):
             raise ValueError("EncodedBatch offsets/lengths point outside data")
+        if n and (int(self.sizes.min()) < 1 or int((self.sizes[:, 0] * self.sizes[:, 1]).max()) > MAX_PIXELS):
+            raise ValueError(f"EncodedBatch sizes must be 1 to {MAX_PIXELS} pixels each (what the headers allow)")
 
     @classmethod
     def pack(cls, images: list[EncodedImage], use_ring: bool = True, strict: bool = True,

@@ -195,7 +195,7 @@ def _pillow_decode(buf: torch.Tensor, name: str) -> np.ndarray:
 
     data = memoryview(buf.numpy())
     try:
-        with Image.open(io.BytesIO(data)) as pil:
+        with Image.open(io.BytesIO(_png_repaired(data) if kind(bytes(data[:16])) == "png" else data)) as pil:
             fmt = pil.format
             check_pixels(pil.height, pil.width, name)
             # PNG and WebP: orientation as OpenCV reads it (header_size's rule); TIFF: its orientation tag.
@@ -207,6 +207,23 @@ def _pillow_decode(buf: torch.Tensor, name: str) -> np.ndarray:
     if fmt in ("PNG", "WEBP"):
         orientation = exif_orientation(_png_exif(data) if fmt == "PNG" else _webp_header(data)[2])
     return _orient(img, orientation)
+
+
+def _png_repaired(buf):
+    """A PNG without its ancillary chunks whose CRC is wrong, which libpng (OpenCV) drops with a warning and Pillow
+    refuses the whole file for; the file itself when there are none."""
+    at, kept, dropped = 8, [buf[:8]], False
+    while at + 12 <= len(buf):
+        length, tag = struct.unpack_from(">I4s", buf, at)
+        end = at + 12 + length
+        crc = buf[end - 4:end]
+        if tag[:1].islower() and len(crc) == 4 and \
+                struct.unpack(">I", crc)[0] != zlib.crc32(buf[at + 8:end - 4], zlib.crc32(tag)):
+            dropped = True
+        else:
+            kept.append(buf[at:end])
+        at = end
+    return b"".join(kept) + bytes(buf[at:]) if dropped else buf
 
 
 def _pillow_bgr(pil) -> np.ndarray:

@@ -70,3 +70,30 @@ class Decoded(Dataset):
 def seeded_batches(loader, seed=11):
     torch.manual_seed(seed)
     return list(loader)
+
+
+def libjpeg_major(version: str | None) -> int | None:
+    import re
+
+    found = re.search(r"(\d+)\.\d+", version or "")
+    return int(found.group(1)) if found else None
+
+
+def opencv_libjpeg() -> str:
+    """The libjpeg-turbo version OpenCV was built with ('3.1.2-70'), from its build information."""
+    import re
+
+    found = re.search(r"JPEG:\s+\S*libjpeg-turbo\S*\s+\(ver ([^)]+)\)", cv2.getBuildInformation())
+    return found.group(1) if found else "unknown"
+
+
+def _same_libjpeg() -> tuple[bool, str]:
+    ours = fl.backend_info()["jpeg_decoder"]
+    theirs = opencv_libjpeg()
+    same = libjpeg_major(ours) is not None and libjpeg_major(ours) == libjpeg_major(theirs)
+    return same, (f"OpenCV's libjpeg-turbo {theirs} and fastload's {ours} differ in major version (their block "
+                  "smoothing of incomplete progressive files differs): cv2.imdecode is not the reference here")
+
+
+# cv2.imdecode is the reference of fastload's JPEG decodes only when both use the same major libjpeg-turbo version.
+same_libjpeg = pytest.mark.skipif(not _same_libjpeg()[0], reason=_same_libjpeg()[1])

@@ -78,7 +78,7 @@ struct Plan {
   int64_t box_y0, box_y1;    // the box's stored rows: the rows decoded
   int64_t x0, width;         // stored columns asked of jpeg_crop_scanline (box columns plus margins)
   int64_t box_x0, box_x1;    // the box's stored columns
-  bool cmyk, rgb, direct, crop;
+  bool cmyk, gray, rgb, direct, crop;  // gray: 1 byte a decoded pixel, replicated (a lossless grayscale file)
   uint8_t* out;              // direct: the (box_y1 - box_y0) x (box_x1 - box_x0) output, row stride out_stride
   int64_t out_stride;
   uint8_t* region;           // not direct: box rows x box columns, 3 bytes a pixel
@@ -110,10 +110,10 @@ int decode_rows(Decoder* d, const Plan* p) {
   JDIMENSION xoff = static_cast<JDIMENSION>(p->x0), width = static_cast<JDIMENSION>(p->width);
   if (p->crop && width < cinfo->output_width) jpeg_crop_scanline(cinfo, &xoff, &width);
   if (p->crop && p->box_y0 > 0) jpeg_skip_scanlines(cinfo, static_cast<JDIMENSION>(p->box_y0));
-  const int64_t bytes = p->cmyk ? 4 : 3;
+  const int64_t bytes = p->cmyk ? 4 : p->gray ? 1 : 3;
   const int64_t skip = p->box_x0 - static_cast<int64_t>(xoff), box_w = p->box_x1 - p->box_x0;
   // Rows straight into `out` when a scanline is a box row (a lossless file read from the top: only when the box is).
-  const bool scanline_is_row = p->direct && !p->cmyk && skip == 0 && static_cast<int64_t>(width) == box_w &&
+  const bool scanline_is_row = p->direct && bytes == 3 && skip == 0 && static_cast<int64_t>(width) == box_w &&
                                (p->crop || p->box_y0 == 0);
   const int64_t row_bytes = static_cast<int64_t>(width) * bytes;  // a cropped scanline
   const int64_t scanlines = std::clamp<int64_t>(kScanlineBytes / row_bytes, 2, kScanlines);  // they fit p->rows
@@ -132,6 +132,8 @@ int decode_rows(Decoder* d, const Plan* p) {
       const uint8_t* src = rows[i] + skip * bytes;
       if (p->cmyk)
         cmyk_to_3(src, dst, box_w, p->rgb);
+      else if (p->gray)
+        for (int64_t x = 0; x < box_w; ++x) dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = src[x];
       else
         std::memcpy(dst, src, static_cast<size_t>(box_w * 3));
     }
@@ -218,7 +220,10 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
   }
   jpeg_decompress_struct& cinfo = d.cinfo;
   const bool cmyk = h.components == 4;
-  cinfo.out_color_space = cmyk ? JCS_CMYK : (rgb ? JCS_EXT_RGB : JCS_EXT_BGR);
+  // libjpeg converts no lossless grayscale file to colour (OpenCV's IMREAD_COLOR fails on them): fastload reads
+  // the grey samples and replicates them, as libjpeg does for every other grayscale file.
+  const bool gray = h.lossless && h.components == 1;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : gray ? JCS_GRAYSCALE : (rgb ? JCS_EXT_RGB : JCS_EXT_BGR);
   const int64_t H = h.stored_height, W = h.stored_width;
   const Region b = stored_region(h.orientation, H, W, top, left, height, width);
   Plan p{};
@@ -231,6 +236,7 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
   p.x0 = p.crop ? std::max<int64_t>(b.x0 - left_margin(cinfo), 0) : 0;
   p.width = (p.crop ? std::min<int64_t>(b.x1 + kColumnMargin, W) : W) - p.x0;
   p.cmyk = cmyk;
+  p.gray = gray;
   p.rgb = rgb;
   p.direct = h.orientation == 1;
   p.out = result.data_ptr<uint8_t>();
