@@ -7,6 +7,7 @@ before anything is decoded."""
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -95,6 +96,22 @@ def exif_orientation(blob: bytes | None) -> int:
     else:
         value = tiff_orientation(blob)
     return value if value is not None and 1 <= value <= 8 else 1
+
+
+def jpeg_orientation(data: bytes) -> int:
+    """1..8: the orientation OpenCV applies for a JPEG file, from its APP1 segments before the first scan: the first
+    "Exif\\0\\0" one with an orientation entry decides (the pure-Python twin of csrc/io/exif.cpp's, for decoders
+    without it)."""
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] not in (0xDA, 0xD9):
+        length = struct.unpack_from(">H", data, at + 2)[0]
+        payload = data[at + 4:at + 2 + length]
+        if data[at + 1] == 0xE1 and payload[:6] == b"Exif\0\0":
+            value = tiff_orientation(payload[6:])
+            if value is not None:
+                return value if 1 <= value <= 8 else 1
+        at += 2 + length
+    return 1
 
 
 def _png_exif(buf) -> bytes | None:
@@ -194,19 +211,22 @@ def _pillow_decode(buf: torch.Tensor, name: str) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     data = memoryview(buf.numpy())
+    source = io.BytesIO(_png_repaired(data) if kind(bytes(data[:16])) == "png" else data)
     try:
-        with Image.open(io.BytesIO(_png_repaired(data) if kind(bytes(data[:16])) == "png" else data)) as pil:
-            fmt = pil.format
-            check_pixels(pil.height, pil.width, name)
-            # PNG and WebP: orientation as OpenCV reads it (header_size's rule); TIFF: its orientation tag.
-            orientation = pil.getexif().get(0x0112, 1) if fmt == "TIFF" else 1
-            pil.load()
-            img = _pillow_bgr(pil)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pillow's own EXIF parsing of broken blobs
+            with Image.open(source) as pil:
+                fmt = pil.format
+                check_pixels(pil.height, pil.width, name)
+                pil.load()  # a TIFF comes out oriented (libtiff applies its orientation tag, as OpenCV's does)
+                img = _pillow_bgr(pil)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValueError(f"{name}: not an image file Pillow can decode ({exc})") from None
-    if fmt in ("PNG", "WEBP"):
-        orientation = exif_orientation(_png_exif(data) if fmt == "PNG" else _webp_header(data)[2])
-    return _orient(img, orientation)
+    if fmt in ("PNG", "WEBP"):  # orientation as OpenCV reads it (header_size's rule)
+        return _orient(img, exif_orientation(_png_exif(data) if fmt == "PNG" else _webp_header(data)[2]))
+    if fmt == "JPEG":  # no compiled decoder: the APP1 rule of csrc/io/exif.cpp
+        return _orient(img, jpeg_orientation(bytes(data)))
+    return img
 
 
 def _png_repaired(buf):
