@@ -1,5 +1,6 @@
 # make test   fresh machine -> .venv, pinned deps, build (C++ and, compile-only, CUDA), pytest
 # make bench  the same set-up plus the optional peers, then `fastload bench` -> bench.json, bench.png
+# make sanitize  the decoding, collate and ring tests on an AddressSanitizer + UBSan build of the extension
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -22,7 +23,7 @@ PEERS_NODEPS := mmengine
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: test bench build deps clean
+.PHONY: test bench build deps clean sanitize
 
 test: build
 	$(PY) -m pytest -q
@@ -52,6 +53,11 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 	@echo "== building fastload's C++ and CUDA extension (about 3 minutes on 2 cores, no output until it is done)"
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
+
+# AddressSanitizer + UndefinedBehaviorSanitizer: a CPU-only build beside the ordinary one, then the decoding, collate
+# and ring tests on it (scripts/sanitize.sh); fails on any report.
+sanitize: $(VENV)/.deps
+	PY=$(PY) bash scripts/sanitize.sh
 
 clean:
 	rm -rf build fastload/_C*.so $(VENV)/.built

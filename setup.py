@@ -9,6 +9,8 @@ Environment:
                          or Pillow)
   FASTLOAD_LIBJPEG_TURBO=<prefix>  link <prefix>/lib/libjpeg.a (headers in <prefix>/include); by default the pip
                          package comma-deps-libjpeg (libjpeg-turbo 3.x), else the system's static libjpeg.a
+  FASTLOAD_SANITIZE=1    compile with AddressSanitizer + UndefinedBehaviorSanitizer, every report fatal (`make
+                         sanitize` builds such a CPU-only copy and runs the decoding, collate and ring tests on it)
   CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
   TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or "9.0+PTX" when none is visible
 """
@@ -146,9 +148,11 @@ def make_extension():
     # is the one torch already loaded. -ffp-contract=off keeps (x - mean) * inv_std exact on every ISA clone; the
     # emulation compiles the kernels' `#pragma unroll`s, which only nvcc reads.
     cxx = ["-O3", "-fopenmp", "-ffp-contract=off", "-fvisibility=hidden", "-Wno-unknown-pragmas"]
+    sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"] if _env_flag("FASTLOAD_SANITIZE") else []
+    cxx += sanitize + (["-fno-omit-frame-pointer", "-g"] if sanitize else [])
     # libjpeg-turbo's headers first: the system's jpeglib.h may be another version than the library linked.
     include_dirs = ([jpeg[0]] if jpeg else []) + [os.path.join(ROOT, "csrc")]
-    link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else [])
+    link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else []) + sanitize
     if not _want_cuda():
         return CppExtension("fastload._C", sources, include_dirs=include_dirs,
                             extra_compile_args={"cxx": cxx}, extra_link_args=link)

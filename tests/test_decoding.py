@@ -247,7 +247,8 @@ def test_fuzz_ten_thousand_corrupted_files(rng):
             start = rss()
     assert failures > 1000 and successes > 100
     fl.empty_cache()
-    assert rss() - start < 8 << 20  # flat: 4,000 failed decodes leaking libjpeg's pools would be well over that
+    if not os.environ.get("FASTLOAD_SANITIZER"):  # AddressSanitizer holds freed memory in quarantine on purpose
+        assert rss() - start < 8 << 20  # flat: 4,000 failed decodes leaking libjpeg's pools would be well over that
 
 
 def test_without_libjpeg_jpegs_decode_through_opencv(rng, monkeypatch):

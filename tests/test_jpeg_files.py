@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -228,16 +227,12 @@ def test_a_12_bit_file_goes_to_opencv_or_names_what_reads_it(monkeypatch):
             call(image)
 
 
-def test_the_extension_loads_without_libjpeg_on_the_machine(tmp_path):
-    # The decoder is linked in: nothing of libjpeg is looked for at run time. A missing library is named, with
-    # what to do, not "rebuild against torch".
+def test_a_load_failure_names_what_is_missing():
+    # The decoder is linked in (test_the_decoder_is_libjpeg_turbo_3_linked_statically: nothing of libjpeg is looked
+    # for at run time). A library that is missing is named, with what to do, not "rebuild against torch".
     from fastload import _ops
 
     message = _ops._what_to_do(ImportError("libjpeg.so.62: cannot open shared object file: No such file"))
-    assert "libjpeg.so.62" in message and "missing" in message
+    assert "libjpeg.so.62" in message and "missing" in message and "torch" not in message
     assert "another torch" in _ops._what_to_do(ImportError("_C.so: undefined symbol: _ZN3c10"))
-    if _ops.load_error is None:
-        code = "import fastload as fl; print(fl.backend_info()['extension_loaded'])"
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                              env={"LD_LIBRARY_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
-        assert proc.stdout.strip() == "True", proc.stderr[-2000:]
+    assert "never built" in _ops._what_to_do(ModuleNotFoundError("No module named 'fastload._C'"))
