@@ -17,7 +17,7 @@ from PIL import Image
 
 import fastload as fl
 from fastload import decoding
-from files import photo
+from files import photo, same_libjpeg
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
@@ -76,6 +76,7 @@ def corpus():
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_full_decodes_are_opencvs(corpus):
     for name, data in corpus:
         want = opencv(data)
@@ -87,6 +88,7 @@ def test_full_decodes_are_opencvs(corpus):
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_boxes_equal_decoding_everything_and_slicing(corpus, rng):
     for name, data in corpus:
         full = opencv(data)
@@ -99,6 +101,7 @@ def test_boxes_equal_decoding_everything_and_slicing(corpus, rng):
 
 
 @needs_libjpeg
+@same_libjpeg
 @pytest.mark.parametrize("reduce", [2, 4, 8])
 def test_reduced_scales_are_opencvs(corpus, reduce):
     flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
@@ -130,6 +133,7 @@ def test_other_formats_go_through_opencv(rng, tmp_path):
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_out_and_the_encoded_image(rng):
     img = photo(rng, 40, 60)
     data = jpeg(img)
@@ -150,6 +154,7 @@ def test_out_and_the_encoded_image(rng):
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_threads_decode_alike(rng):
     data = [jpeg(photo(rng, 120, 160), quality=int(q)) for q in rng.integers(50, 95, 8)]
     want = [opencv(d) for d in data]
@@ -170,6 +175,7 @@ def truncated(data: bytes) -> bytes:
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_bad_files_are_value_errors_naming_the_file(rng, tmp_path):
     data = jpeg(photo(rng, 64, 96))
     path = tmp_path / "cut.jpg"

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload import decoding
-from files import Decoded, photo, seeded_batches
+from files import Decoded, photo, same_libjpeg, seeded_batches
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
@@ -47,6 +47,7 @@ def test_image_folder_is_torchvisions_layout(tree):
 
 
 @needs_libjpeg
+@same_libjpeg
 @pytest.mark.parametrize("train", [True, False])
 @pytest.mark.parametrize("norm", [None, fl.IMAGENET])
 def test_crop_collate_from_files_equals_decoding_everything(tree, train, norm):
@@ -91,6 +92,7 @@ def test_crop_collate_decodes_only_the_crops_region(tree, monkeypatch):
 
 
 @needs_libjpeg
+@same_libjpeg
 @pytest.mark.parametrize("pack", [False, True])
 def test_pad_collate_from_files_in_workers(tree, pack):
     files = fl.ImageFiles([p for p, _ in fl.ImageFolder(tree).samples], labels=list(range(18)))
