@@ -23,7 +23,7 @@ PEERS_NODEPS := mmengine
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: test bench build deps clean sanitize
+.PHONY: test bench build deps clean sanitize .gl
 
 test: build
 	$(PY) -m pytest -q
@@ -53,6 +53,12 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 	@echo "== building fastload's C++ and CUDA extension (about 3 minutes on 2 cores, no output until it is done)"
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
+
+# The libjpeg-turbo headers and static library, copied for a machine without network (scripts/gpu_check.sh uses
+# them; the device tool carries .gl, which git ignores).
+.gl: $(VENV)/.deps
+	rm -rf .gl/libjpeg-turbo && mkdir -p .gl
+	cp -r "$$($(PY) -c 'import libjpeg; print(libjpeg.DIR)')" .gl/libjpeg-turbo
 
 # AddressSanitizer + UndefinedBehaviorSanitizer: a CPU-only build beside the ordinary one, then the decoding, collate
 # and ring tests on it (scripts/sanitize.sh); fails on any report.

@@ -7,8 +7,9 @@ Environment:
                          ops (FASTLOAD_BACKEND=cuda-emulation): the CUDA code runs on the CPU with checked accesses
   FASTLOAD_NO_LIBJPEG=1  build without libjpeg-turbo even when it is found (JPEG files then decode through OpenCV
                          or Pillow)
-  FASTLOAD_LIBJPEG_TURBO=<prefix>  link <prefix>/lib/libjpeg.a (headers in <prefix>/include); by default the pip
-                         package comma-deps-libjpeg (libjpeg-turbo 3.x), else the system's static libjpeg.a
+  FASTLOAD_LIBJPEG_TURBO=<prefix>  link <prefix>/lib/libjpeg.a (headers in <prefix>/include; built with -fPIC); by
+                         default the pip package comma-deps-libjpeg (libjpeg-turbo 3.x), else a system libjpeg.a
+                         that is position-independent (Debian's is not)
   FASTLOAD_SANITIZE=1    compile with AddressSanitizer + UndefinedBehaviorSanitizer, every report fatal (`make
                          sanitize` builds such a CPU-only copy and runs the decoding, collate and ring tests on it)
   CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
@@ -69,8 +70,8 @@ def _want_cuda():
 def _libjpeg_candidates():
     """(name, include dir, static library) of each libjpeg-turbo to try, best first: FASTLOAD_LIBJPEG_TURBO=<prefix>
     (<prefix>/include, <prefix>/lib/libjpeg.a); the pip package comma-deps-libjpeg (libjpeg-turbo 3.x: headers and a
-    static, position-independent libjpeg.a; `make` installs it); the system's (pkg-config libjpeg: Debian's
-    libjpeg62-turbo-dev ships libjpeg.a beside the shared library)."""
+    static, position-independent libjpeg.a; `make` installs it); the system's (pkg-config libjpeg), used only if its
+    libjpeg.a is position-independent (Debian's libjpeg62-turbo-dev's is not)."""
     prefix = os.environ.get("FASTLOAD_LIBJPEG_TURBO")
     if prefix:
         yield "FASTLOAD_LIBJPEG_TURBO", os.path.join(prefix, "include"), os.path.join(prefix, "lib", "libjpeg.a")
@@ -103,21 +104,26 @@ def _libjpeg():
         return None
     import tempfile
 
-    probe = ("#include <stdio.h>\n#include <jpeglib.h>\n"
+    probe = ("#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n#include <stdio.h>\n#include <jpeglib.h>\n"
              "extern \"C\" int probe(void) { return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline; }\n"
              "const char* version = \"LIBJPEG_TURBO_VERSION=\" FL_STR(LIBJPEG_TURBO_VERSION);\n")
-    probe = "#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n" + probe
+    tried = set()
     for name, include, library in _libjpeg_candidates():
-        if not (os.path.isfile(os.path.join(include, "jpeglib.h")) and os.path.isfile(library)):
+        if library in tried or not (os.path.isfile(os.path.join(include, "jpeglib.h")) and os.path.isfile(library)):
             continue
+        tried.add(library)
         with tempfile.TemporaryDirectory() as tmp:
             src, out = os.path.join(tmp, "probe.cpp"), os.path.join(tmp, "probe.so")
             with open(src, "w") as f:
                 f.write(probe)
-            cmd = [compiler, "-shared", "-fPIC", src, "-o", out, f"-I{include}", library, "-Wl,--no-undefined",
-                   "-Wl,--exclude-libs,ALL"]
+            # Every object of the archive, not only those the probe needs: each must be position-independent to go
+            # into a shared object (Debian's libjpeg.a is not: its jerror.o and jchuff.o are refused).
+            cmd = [compiler, "-shared", "-fPIC", src, "-o", out, f"-I{include}", "-Wl,--whole-archive", library,
+                   "-Wl,--no-whole-archive", "-Wl,--no-undefined", "-Wl,--exclude-libs,ALL"]
             try:
                 if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
+                    print(f"fastload: {library} ({name}) does not link into a shared object (not built "
+                          "position-independent); skipped", file=sys.stderr)
                     continue
                 with open(out, "rb") as f:
                     found = re.search(rb"LIBJPEG_TURBO_VERSION=([0-9.]+)", f.read())
@@ -140,8 +146,9 @@ def make_extension():
     jpeg = _libjpeg()
     if jpeg is None:
         sources = [s for s in sources if not os.path.basename(s).startswith("jpeg_")]
-        print("fastload: no libjpeg-turbo with a static libjpeg.a found (pip install comma-deps-libjpeg, or apt "
-              "install libjpeg62-turbo-dev); JPEG files will decode through OpenCV or Pillow", file=sys.stderr)
+        print("fastload: no libjpeg-turbo with a position-independent static libjpeg.a found (pip install "
+              "--ignore-requires-python comma-deps-libjpeg); JPEG files will decode through OpenCV or Pillow",
+              file=sys.stderr)
     if _env_flag("FASTLOAD_CUDA_EMULATION"):
         sources += _sources("csrc/emulation/*.cpp")
     # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs

@@ -178,6 +178,15 @@ def header_size(buf: torch.Tensor, name: str) -> tuple[int, int] | None:
     return (w, h) if exif_orientation(exif) >= 5 else (h, w)
 
 
+def opencv(what: str):
+    """The cv2 module, or an ImportError saying that `what` needs OpenCV and how to install it."""
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(f"{what} needs OpenCV, which is not installed: {OPENCV_EXTRA}") from None
+    return cv2
+
+
 def decoder() -> str:
     """Which library decodes files other than the JPEGs fastload's decoder reads: 'opencv' or 'pillow'."""
     try:

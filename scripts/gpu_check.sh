@@ -79,6 +79,9 @@ order+=(machine); status[machine]=0
 cp "$logs/machine.txt" "$logs/machine.log"
 report
 
+# The GPU machine has no network: the libjpeg-turbo 3.x the decoder links (pip's comma-deps-libjpeg) comes in the
+# run's carried .gl/libjpeg-turbo (`make .gl` here makes it), else the build links whatever it finds (and says so).
+[ -f .gl/libjpeg-turbo/lib/libjpeg.a ] && export FASTLOAD_LIBJPEG_TURBO="$PWD/.gl/libjpeg-turbo"
 step build 200 env FASTLOAD_CUDA_EMULATION=1 $PY -m pip install --no-build-isolation --no-deps -e .
 step backend 30 $PY -c '
 import json, sys, fastload as fl

@@ -22,9 +22,10 @@ class ImageSource:
     def image(self, h: int, w: int, index: int = 0) -> np.ndarray:
         if not self.photos:
             return self.rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-        import cv2
+        from fastload.formats import opencv
 
         photo = self.photos[index % len(self.photos)]
+        cv2 = opencv("fastload bench (resizing its photos)")
         return cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
 
     def images(self, sizes: list[tuple[int, int]], count: int, scale: float = 1.0, minimum: int = 1
