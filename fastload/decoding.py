@@ -128,7 +128,7 @@ def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
 def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
     """(h, w) of the image `decode_image(data, reduce=reduce)` gives, from the file's header where the format has
     one fastload reads (JPEG: frame header and EXIF orientation as OpenCV applies it; PNG: IHDR and eXIf; WebP:
-    VP8X/VP8L/VP8 and EXIF); other formats are decoded to find out. A header claiming more than 2^30 pixels is a
+    VP8X/VP8L/VP8 and EXIF; BMP; GIF: its logical screen); TIFF is decoded to find out. A header claiming more than 2^30 pixels is a
     ValueError (before anything is allocated), as is an unreadable one; both name the file.
 
     Args:

@@ -158,10 +158,23 @@ def _webp_header(buf) -> tuple[int, int, bytes | None]:
 
 
 def header_size(buf: torch.Tensor, name: str) -> tuple[int, int] | None:
-    """(h, w) of a PNG or WebP file as decoded (EXIF orientation applied), from its header and chunk list, checked
-    against the pixel limit; None for other formats (their size is known once decoded)."""
+    """(h, w) of a PNG, WebP, BMP or GIF file as decoded (EXIF orientation applied; a GIF's logical screen, which
+    OpenCV composes its first frame onto), from its header and chunk list, checked against the pixel limit; None for
+    other formats (TIFF: their size is known once decoded)."""
     data = memoryview(buf.numpy())  # no copy: only headers are read
     fmt = kind(bytes(data[:16]))
+    if fmt in ("bmp", "gif"):
+        if len(data) < 26:
+            raise ValueError(f"{name}: not a readable {fmt.upper()} file (its header is cut short)")
+        if fmt == "gif":
+            w, h = struct.unpack_from("<HH", data, 6)
+        elif struct.unpack_from("<I", data, 14)[0] == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sides
+            w, h = struct.unpack_from("<HH", data, 18)
+        else:  # BITMAPINFOHEADER and later: a negative height is a top-down image of that many rows
+            w, h = struct.unpack_from("<ii", data, 18)
+            h = abs(h)
+        check_pixels(h, w, name)
+        return h, w
     if fmt not in ("png", "webp"):
         return None
     if fmt == "png":

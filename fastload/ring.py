@@ -267,10 +267,18 @@ def _same(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def _by_reference(tensor: torch.Tensor):
+    """The pickle reduction of a tensor in a slot of this worker's ring not sent since it was taken: the slot's
+    coordinates, arriving in the main process as a tensor viewing the slot, of the same shape, strides and dtype
+    (marks the slot sent). None for any other tensor."""
+    ref = reference(tensor) if tensor.device.type == "cpu" else None
+    return None if ref is None else (_tensor_from_ring, (ref, tuple(tensor.shape), tensor.stride(), tensor.dtype))
+
+
 class RingTensor:
-    """How fastload's batch types (PackedImages, EncodedBatch, EncodedImage) pickle their buffer: a tensor in a slot
-    of this worker's ring (not sent since it was taken) goes as the slot's coordinates (see `_reduce_tensor`); any
-    other tensor the ordinary way, only the bytes it uses (a view of a larger CPU storage would pickle all of it)."""
+    """How fastload's batch types (PackedImages, EncodedBatch, EncodedImage) pickle their buffer: by reference when
+    it lies in a slot of this worker's ring; else the ordinary way, only the bytes it uses (a view of a larger CPU
+    storage would pickle all of it)."""
 
     __slots__ = ("tensor",)
 
@@ -279,24 +287,18 @@ class RingTensor:
 
     def __reduce__(self):
         t = self.tensor
-        ref = reference(t)
-        if ref is not None:
-            return (_tensor_from_ring, (ref, tuple(t.shape), t.stride(), t.dtype))
-        if t.device.type == "cpu" and t.untyped_storage().nbytes() > t.numel() * t.element_size():
+        found = _by_reference(t)
+        if found is None and t.device.type == "cpu" and t.untyped_storage().nbytes() > t.numel() * t.element_size():
             t = t.clone()
-        return (_same, (t,))
+        return found or (_same, (t,))
 
 
 def _reduce_tensor(tensor: torch.Tensor):
-    """What a worker pickles for a tensor (ForkingPickler: the DataLoader's result queue): a tensor in a slot of its
-    ring (not sent since it was taken) goes as the slot's coordinates and arrives in the main process as a tensor
-    viewing the slot, of the same shape, strides and dtype; any other tensor goes torch's way."""
-    ref = reference(tensor) if tensor.device.type == "cpu" else None
-    if ref is not None:
-        return (_tensor_from_ring, (ref, tuple(tensor.shape), tensor.stride(), tensor.dtype))
+    """What a worker's pickler (ForkingPickler: the DataLoader's result queue) does with any tensor: by reference
+    when it lies in a slot of the worker's ring, torch's way otherwise."""
     from torch.multiprocessing.reductions import reduce_tensor
 
-    return reduce_tensor(tensor)
+    return _by_reference(tensor) or reduce_tensor(tensor)
 
 
 def _route_ring_tensors() -> None:

@@ -176,19 +176,26 @@ def test_png_sizes_are_what_the_decoder_produces(orientation):
         assert torch.equal(got, want)
 
 
-def test_formats_without_a_header_reader_are_decoded_once(monkeypatch):
+def test_formats_are_decoded_once_and_sized_from_their_headers(monkeypatch):
     rng = np.random.default_rng(7)
-    files = [cv2.imencode(ext, photo(rng, 30, 40))[1].tobytes() for ext in (".bmp", ".tiff", ".bmp")]
+    files = [cv2.imencode(ext, photo(rng, 30, 40))[1].tobytes() for ext in (".bmp", ".tiff", ".png", ".webp")]
+    gif = io.BytesIO()
+    Image.fromarray(photo(rng, 30, 40)).convert("P").save(gif, "GIF")
+    files.append(gif.getvalue())
     calls, decode = [], formats.decode
     monkeypatch.setattr(formats, "decode", lambda *a, **k: calls.append(1) or decode(*a, **k))
     samples = [(fl.EncodedImage(f, f"{k}"), k) for k, f in enumerate(files)]
     images, _ = fl.CropCollate(16)(samples)
-    assert len(calls) == 3
-    # PNG and WebP sizes come from their headers: image_size decodes nothing.
+    assert len(calls) == len(files)  # one decode each: the TIFF's size came from that decode too
+    # PNG, WebP, BMP and GIF sizes come from their headers: image_size decodes nothing.
     calls.clear()
-    png = cv2.imencode(".png", photo(rng, 30, 40))[1].tobytes()
-    webp = cv2.imencode(".webp", photo(rng, 30, 40), [cv2.IMWRITE_WEBP_QUALITY, 80])[1].tobytes()
-    assert fl.image_size(png) == fl.image_size(webp) == (30, 40) and not calls
+    assert [fl.image_size(f) for f in files if not f.startswith(b"II*")] == [(30, 40)] * 4 and not calls
+    top_down = bytearray(files[0])
+    top_down[22:26] = (-30).to_bytes(4, "little", signed=True)  # a top-down BMP: negative height
+    assert fl.image_size(bytes(top_down)) == opencv(bytes(top_down)).shape[:2] == (30, 40)
+    screen = bytearray(files[-1])
+    screen[6:10] = (50).to_bytes(2, "little") + (45).to_bytes(2, "little")  # a logical screen larger than the frame
+    assert fl.image_size(bytes(screen)) == opencv(bytes(screen)).shape[:2] == (45, 50)
 
 
 @pytest.mark.parametrize("key", ["label", "labels", "cls", "target"])

@@ -189,6 +189,8 @@ def test_huge_headers_are_refused_before_any_allocation():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     files = [("huge.jpg", huge_jpeg())] if decoding.jpeg_decoder() == "libjpeg-turbo" else []
     files.append(("huge.png", huge_png()))
+    gif = bytearray(b"GIF89a") + (65500).to_bytes(2, "little") * 2 + bytes(20)  # a logical screen of 65500 x 65500
+    files.append(("huge.gif", bytes(gif)))
     for name, data in files:
         image = fl.EncodedImage(data, name)
         for reduce in ((1, 2, 8) if name.endswith("jpg") else (1,)):
