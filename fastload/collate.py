@@ -22,14 +22,6 @@ from fastload.samples import (LABEL_KEYS, LABEL_MODES, checked_labels, describe_
                               kept_samples, no_rows, per_image_values)
 from fastload.utils import to_tensor
 
-def _resize_need(resize, size: tuple[int, int]) -> tuple[int, int]:
-    """The (h, w) an image of `size` must keep under a draft decode so that Resize(resize) does not upscale it."""
-    if isinstance(resize, tuple):
-        return resize
-    h, w = size
-    return (resize, resize * w // h) if h <= w else (resize * h // w, resize)
-
-
 def _sizes(images) -> list[tuple[int, int]]:
     """(h, w) of each image of a list, a PackedImages or an EncodedBatch."""
     if isinstance(images, (PackedImages, EncodedBatch)):
@@ -276,7 +268,7 @@ class CropCollate(PadCollate):
         if self.draft:
             for k, i in enumerate(kept):
                 if decoding.is_jpeg(images[i]):
-                    need = self.size if self.train else _resize_need(self.resize, sizes[k])
+                    need = self.size if self.train else G.resize_need(self.resize, sizes[k])
                     reduce[k] = G.draft_reduce(boxes[k][2:] if self.train else sizes[k], need)
                     source[k] = decoding.image_size(images[i], reduce=reduce[k]) if reduce[k] > 1 else sizes[k]
         if self.train:

@@ -125,6 +125,14 @@ def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> 
     return boxes, flips
 
 
+def resize_need(resize, size: tuple[int, int]) -> tuple[int, int]:
+    """The (h, w) an image of `size` must keep under a draft decode so that Resize(resize) does not upscale it."""
+    if isinstance(resize, tuple):
+        return resize
+    h, w = size
+    return (resize, resize * w // h) if h <= w else (resize * h // w, resize)
+
+
 def draft_reduce(size: tuple[int, int], need: tuple[int, int]) -> int:
     """The largest DCT scale 1/f (f in 8, 4, 2) that leaves `size` (a box's h, w) at least `need` (the output's
     h, w) on both sides, else 1: what PIL's `draft` picks."""
