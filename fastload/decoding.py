@@ -109,8 +109,8 @@ def is_jpeg(data) -> bool:
 
 def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
     """The extension's header read of a JPEG file ([h, w, orientation, components, progressive, lossless,
-    precision]), None when another decoder serves it (no libjpeg-turbo in the build, or not 8-bit samples and
-    OpenCV installed)."""
+    precision, complete]), None when another decoder serves it (no libjpeg-turbo in the build, or not 8-bit samples
+    and OpenCV installed)."""
     if jpeg_decoder() != "libjpeg-turbo" or _format(buf) != "jpeg":
         return None
     try:
@@ -128,8 +128,8 @@ def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
 def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
     """(h, w) of the image `decode_image(data, reduce=reduce)` gives, from the file's header where the format has
     one fastload reads (JPEG: frame header and EXIF orientation as OpenCV applies it; PNG: IHDR and eXIf; WebP:
-    VP8X/VP8L/VP8 and EXIF; BMP; GIF: its logical screen); TIFF is decoded to find out. A header claiming more than 2^30 pixels is a
-    ValueError (before anything is allocated), as is an unreadable one; both name the file.
+    VP8X/VP8L/VP8 and EXIF; BMP; GIF: its logical screen); TIFF is decoded to find out. A header claiming more than
+    2^30 pixels is a ValueError (before anything is allocated), as is an unreadable one; both name the file.
 
     Args:
         data: as in `decode_image`.

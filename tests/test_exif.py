@@ -124,14 +124,26 @@ def test_the_collates_rotate_what_opencv_rotates(pack):
             assert np.array_equal(img[:w.shape[0], :w.shape[1]].numpy(), w)
 
 
+def ifd0(*entries: bytes) -> bytes:
+    """A big-endian TIFF blob whose IFD0 holds `entries` (12 bytes each)."""
+    return b"MM\0*\0\0\0\x08" + len(entries).to_bytes(2, "big") + b"".join(entries)
+
+
+def orientation_entry(value: int) -> bytes:
+    return b"\x01\x12\0\x03\0\0\0\x01" + value.to_bytes(2, "big") + b"\0\0"
+
+
+BAD_RESOLUTION = b"\x01\x1a\0\x05\0\0\0\x01\0\0\x27\x0f"  # XResolution whose rational lies past the blob
+XMP = b"http://ns.adobe.com/xap/1.0/\0<x/>"
+
+
 @pytest.mark.parametrize("name, segments, orientation", [
-    ("XMP before Exif", [b"http://ns.adobe.com/xap/1.0/\0<x/>", b"Exif\0\0" + b"MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0"], 6),
-    ("two Exif APP1s: the first decides", [b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x03\0\0",
-                                           b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0"], 3),
-    ("a non-Exif APP1 with a TIFF header", [b"Abcd\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0"], 1),
-    ("a malformed entry before the orientation", [b"Exif\0\0MM\0*\0\0\0\x08\0\x02\x01\x1a\0\x05\0\0\0\x01\0\0\x27\x0f"
-                                                  b"\x01\x12\0\x03\0\0\0\x01\0\x06\0\0"], 1),
-    ("a truncated orientation entry", [b"Exif\0\0MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01"], 1),
+    ("XMP before Exif", [XMP, b"Exif\0\0" + ifd0(orientation_entry(6))], 6),
+    ("two Exif APP1s: the first decides", [b"Exif\0\0" + ifd0(orientation_entry(3)),
+                                           b"Exif\0\0" + ifd0(orientation_entry(6))], 3),
+    ("a non-Exif APP1 with a TIFF header", [b"Abcd\0\0" + ifd0(orientation_entry(6))], 1),
+    ("a malformed entry before the orientation", [b"Exif\0\0" + ifd0(BAD_RESOLUTION, orientation_entry(6))], 1),
+    ("a truncated orientation entry", [b"Exif\0\0" + ifd0(orientation_entry(6))[:-4]], 1),
 ])
 @needs_libjpeg
 @same_libjpeg
