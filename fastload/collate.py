@@ -55,7 +55,8 @@ class PadCollate:
                  size_divisor: int = 1, pad_value=0.0, pack: bool = False,
                  list_keys: Sequence[str] = ("bboxes", "labels", "masks"), label_mode: str | None = None,
                  num_classes: int | None = None, dtype: torch.dtype = torch.float32, channels_last: bool = False,
-                 ring: bool = True, on_error: str = "raise", strict: bool = True, decode_on: str = "worker"):
+                 ring: bool = True, on_error: str = "raise", strict: bool | str = "complete",
+                 decode_on: str = "worker"):
         # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
@@ -133,9 +134,10 @@ class PadCollate:
         return self._images(images), self._metadata(images), kept
 
     def _headers(self, images: list, where):
-        """The batch's file headers read (bad files raised or skipped); files shipped to the device decoder under
-        strict must end with their end-of-image marker, as the worker's decoder would check."""
-        return self.decoder.headers(images, where, need_end=self.decode_on == "device" and self.decoder.strict)
+        """The batch's file headers read (bad files raised or skipped); files shipped to the device decoder must
+        end with their end-of-image marker unless strict=False, as the worker's decoder would check."""
+        need_end = self.decode_on == "device" and self.decoder.strict is not False
+        return self.decoder.headers(images, where, need_end=need_end)
 
     def _metadata(self, images) -> dict:
         """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
@@ -228,7 +230,8 @@ class CropCollate(PadCollate):
                  antialias: bool = True, image_key: str = "img", input_order: str = "bgr",
                  list_keys: Sequence[str] = (), label_mode: str | None = None, num_classes: int | None = None,
                  dtype: torch.dtype = torch.float32, channels_last: bool = False, ring: bool = True,
-                 on_error: str = "raise", strict: bool = True, draft: bool = False, decode_on: str = "worker"):
+                 on_error: str = "raise", strict: bool | str = "complete", draft: bool = False,
+                 decode_on: str = "worker"):
         super().__init__(norm, image_key=image_key, input_order=input_order, list_keys=list_keys,
                          label_mode=label_mode, num_classes=num_classes, dtype=dtype, channels_last=channels_last,
                          ring=ring, on_error=on_error, strict=strict)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from fastload import ring
-from fastload.decoding import EncodedImage, decode_image, read_size
+from fastload.decoding import EncodedImage, check_strict, decode_image, read_size
 from fastload.packed import PackedImages
 
 ON_ERROR = ("raise", "skip")
@@ -81,11 +81,9 @@ class BatchFiles(NamedTuple):
 class BatchDecoder:
     """Decodes a batch's EncodedImages; `skipped` counts the files this process left out (on_error="skip")."""
 
-    def __init__(self, on_error: str = "raise", strict: bool = True):
+    def __init__(self, on_error: str = "raise", strict: bool | str = "complete"):
         self.on_error = check_on_error(on_error)
-        if not isinstance(strict, bool):
-            raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
-        self.strict = strict
+        self.strict = check_strict(strict)
         self.skipped = 0
         self._scratch = threading.local()
 
@@ -116,7 +114,8 @@ class BatchDecoder:
 
     def headers(self, images: list[EncodedImage], where: Callable[[int], str], need_end: bool = False) -> BatchFiles:
         """Every file's decoded (h, w), from its header where it has one fastload reads (`read_size`); with
-        `need_end` (files shipped to nvJPEG under strict), a JPEG without its end-of-image marker is a bad file."""
+        `need_end` (files shipped to nvJPEG, strict not False), a JPEG without its end-of-image marker is a bad
+        file."""
         kept, sizes, whole = list(range(len(images))), {}, {}
         for i, img in enumerate(images):
             try:

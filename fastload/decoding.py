@@ -14,6 +14,9 @@ import torch
 from fastload import _ops, formats, ring
 
 REDUCE = (1, 2, 4, 8)
+# strict's values, by what they refuse (csrc/io/jpeg.h's Strict): False only what libjpeg cannot read; "complete"
+# also truncated files (what cv2.imdecode refuses); True also any damage libjpeg warns about anywhere in the file.
+STRICT = {False: 0, "complete": 1, True: 2}
 # Largest box coordinate accepted: far beyond any image (2^30 pixels), far from int64 overflow in any sum.
 MAX_BOX = 2**31 - 1
 
@@ -149,7 +152,7 @@ def read_size(data, *, need_end: bool = False) -> tuple[tuple[int, int], np.ndar
     """`image_size(data)` for a caller about to decode the file: also the decoded (h, w, 3) BGR image when finding
     the size took a whole decode (formats without a header fastload reads), for the caller to take instead of
     decoding again (None otherwise). With `need_end`, a JPEG file without its end-of-image marker is a ValueError
-    naming the file, as a strict decode would refuse it (for decoders that do not check: nvJPEG)."""
+    naming the file, as a decode with strict would refuse it (for decoders that do not check: nvJPEG)."""
     buf, name = _source(data)
     info = _jpeg_info(buf, name, 1)
     if info is not None:
@@ -161,6 +164,16 @@ def read_size(data, *, need_end: bool = False) -> tuple[tuple[int, int], np.ndar
         return size, None
     image = formats.decode(buf, name)
     return image.shape[:2], image
+
+
+def check_strict(strict) -> bool | str:
+    """`strict` checked: False, "complete" or True (numpy bools taken as bools)."""
+    if isinstance(strict, np.bool_):
+        strict = bool(strict)
+    if isinstance(strict, bool) or (isinstance(strict, str) and strict in STRICT):
+        return strict
+    raise (ValueError if isinstance(strict, str) else TypeError)(
+        f"strict must be True, 'complete' or False, got {strict!r}")
 
 
 def _check_box(box) -> tuple[int, int, int, int] | None:
@@ -190,7 +203,7 @@ def _check_out(out) -> None:
                          f"got {out.dtype} of shape {tuple(out.shape)} and strides {out.stride()} on {out.device}")
 
 
-def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = True, reduce: int = 1,
+def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | str = "complete", reduce: int = 1,
                  out: torch.Tensor | None = None) -> torch.Tensor:
     """Decode an image file to an (H, W, 3) uint8 tensor: `cv2.imdecode(buf, cv2.IMREAD_COLOR)`'s pixels (BGR;
     channels reversed with output_order="rgb"), EXIF orientation applied as OpenCV applies it.
@@ -200,11 +213,14 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = Tr
             EncodedImage (whose path errors name).
         box: (top, left, height, width) in the decoded image's pixels: only that region is decoded (JPEG), equal
             bit for bit to decoding everything and slicing.
-        strict: a truncated or corrupt JPEG, including what libjpeg only warns about ("premature end of data
-            segment"), is a ValueError naming the file and libjpeg's message; False accepts what libjpeg recovers.
-            Bytes between the last scan and the end-of-image marker ("extraneous bytes before marker 0xd9") change
-            no pixel and are accepted either way. A box decode reads the rows the box needs and checks that the
-            file ends with its end-of-image marker.
+        strict: what is refused, a ValueError naming the file and libjpeg's message, whatever the box:
+            "complete" (the default) a truncated file (no end-of-image marker after its scan data), which
+            cv2.imdecode refuses too; damage inside a complete file decodes as libjpeg recovers it, as cv2.imdecode
+            decodes it. True also any damage libjpeg warns about anywhere in the file ("premature end of data
+            segment", "bad Huffman code"): a box decode then entropy-decodes the rest of the file too. False only
+            what libjpeg cannot read at all (a truncated file decodes grey where its data is missing). Bytes between
+            the last scan and the end-of-image marker ("extraneous bytes before marker 0xd9") change no pixel and
+            are accepted at every level.
         reduce: 1, 2, 4 or 8: libjpeg-turbo's DCT scaling (1/reduce of each side, rounded up; the box is then in the
             reduced image's pixels). Changes pixels: faster, not exact. A lossless JPEG has no reduced scale.
         out: an (h, w, 3) uint8 CPU tensor (rows of whole pixels) to decode into; by default the CPU output cache
@@ -218,15 +234,14 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool = Tr
     box = _check_box(box)
     if output_order not in ("bgr", "rgb"):
         raise ValueError(f"output_order must be 'bgr' or 'rgb', got {output_order!r}")
-    if not isinstance(strict, bool):
-        raise TypeError(f"strict must be a bool, got {type(strict).__name__}")
+    strict = check_strict(strict)
     if isinstance(reduce, bool) or reduce not in REDUCE:
         raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
     _check_out(out)
     if jpeg_decoder() == "libjpeg-turbo" and _format(buf) == "jpeg":
         try:
             return torch.ops.fastload._jpeg_decode(buf, None if box is None else list(box), reduce,
-                                                   output_order == "rgb", strict, out)
+                                                   output_order == "rgb", STRICT[strict], out)
         except (ValueError, RuntimeError) as exc:
             if _jpeg_info(buf, name, reduce) is not None:  # not a 12- or 16-bit file that OpenCV reads instead
                 raise ValueError(f"{name}: {exc}") from None

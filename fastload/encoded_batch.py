@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from fastload import ring
-from fastload.decoding import EncodedImage, decode_image, is_jpeg
+from fastload.decoding import EncodedImage, check_strict, decode_image, is_jpeg
 from fastload.formats import MAX_PIXELS
 from fastload.packed import PackedImages
 
@@ -31,7 +31,7 @@ class EncodedBatch:
 
     __slots__ = ("data", "offsets", "lengths", "sizes", "paths", "strict")
 
-    def __init__(self, data: torch.Tensor, offsets, lengths, sizes, paths, strict: bool = True):
+    def __init__(self, data: torch.Tensor, offsets, lengths, sizes, paths, strict: bool | str = "complete"):
         if not isinstance(data, torch.Tensor) or data.dtype != torch.uint8 or data.dim() != 1:
             raise TypeError("EncodedBatch data must be a 1-D uint8 tensor")
         self.data = data
@@ -39,7 +39,7 @@ class EncodedBatch:
         self.lengths = torch.as_tensor(lengths, dtype=torch.int64).reshape(-1)
         self.sizes = torch.as_tensor(sizes, dtype=torch.int64).reshape(-1, 2)
         self.paths = list(paths)
-        self.strict = bool(strict)
+        self.strict = check_strict(strict)
         n = len(self.paths)
         if not (self.offsets.shape == self.lengths.shape == (n,) and self.sizes.shape == (n, 2)):
             raise ValueError(f"EncodedBatch offsets {tuple(self.offsets.shape)}, lengths {tuple(self.lengths.shape)}, "
@@ -51,7 +51,7 @@ class EncodedBatch:
             raise ValueError(f"EncodedBatch sizes must be 1 to {MAX_PIXELS} pixels each (what the headers allow)")
 
     @classmethod
-    def pack(cls, images: list[EncodedImage], use_ring: bool = True, strict: bool = True,
+    def pack(cls, images: list[EncodedImage], use_ring: bool = True, strict: bool | str = "complete",
              sizes: list | None = None) -> EncodedBatch:
         """The files' bytes copied into one buffer: a slot of this worker's ring when one is free. `sizes`: each
         image's (h, w) when its header was read already, else read here (`EncodedImage.size`)."""
@@ -90,9 +90,9 @@ class EncodedBatch:
         JPEG files go to torchvision's batched `decode_jpeg(device=device)` when `torchvision` (default: on CUDA,
         where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first RGB tensors seen as HWC views
         (copied channel-reversed for "bgr"); every other file to fastload's decoder (the pixels of `cv2.imdecode`,
-        decoded in `order`, with the batch's `strict`). A JPEG torchvision refuses is, with strict=False, decoded by
-        fastload's decoder instead (which recovers what libjpeg can, as the worker would have); with strict, it is a
-        ValueError naming it, as is a file that does not decode or whose size differs from its header's."""
+        decoded in `order`, with the batch's `strict`). A JPEG torchvision refuses is decoded by fastload's decoder
+        instead, with the batch's strict, so that the verdict on it is the worker's; a file that does not decode
+        there, or whose size differs from its header's, is a ValueError naming it."""
         if order not in ("rgb", "bgr"):
             raise ValueError(f"order must be 'rgb' or 'bgr', got {order!r}")
         device = torch.device("cpu" if device is None else device)
@@ -105,9 +105,7 @@ class EncodedBatch:
             decoded = _torchvision_decode([self[i].data for i in jpeg], device)
             for i, img in zip(jpeg, decoded):
                 if isinstance(img, Exception):
-                    if self.strict:
-                        raise ValueError(f"{self._name(i)}: torchvision's decode_jpeg on {device} failed: {img}")
-                    continue  # decoded below by fastload's decoder, which recovers what libjpeg can
+                    continue  # decoded below by fastload's decoder: the worker's verdict on the file
                 images[i] = (img if order == "rgb" else img.flip(0)).permute(1, 2, 0)
         for i in range(len(self)):
             if images[i] is None:

@@ -181,7 +181,7 @@ def test_bad_files_are_value_errors_naming_the_file(rng, tmp_path):
     path = tmp_path / "cut.jpg"
     path.write_bytes(truncated(data))
     cut = fl.EncodedImage.from_file(path)
-    with pytest.raises(ValueError, match=rf"{path}: corrupt or truncated JPEG data: Premature end of JPEG file"):
+    with pytest.raises(ValueError, match=rf"{path}: the file is truncated: no end-of-image marker"):
         fl.decode_image(cut)
     # strict=False accepts what libjpeg recovers: the rows before the cut, grey after (OpenCV refuses such a file).
     recovered = fl.decode_image(cut, strict=False).numpy()
@@ -242,7 +242,7 @@ def test_fuzz_ten_thousand_corrupted_files(rng):
                 data[pos] = int(rng.integers(0, 256))
         encoded = fl.EncodedImage(bytes(data), f"fuzz/{k}.jpg")
         try:
-            out = fl.decode_image(encoded, strict=bool(k % 2))
+            out = fl.decode_image(encoded, strict=(False, "complete", True)[k % 3])
             assert out.dtype == torch.uint8 and out.dim() == 3 and out.shape[2] == 3
             successes += 1
         except ValueError as exc:

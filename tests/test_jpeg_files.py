@@ -109,8 +109,9 @@ def test_lossless_files_decode_as_opencv():
     got = fl.decode_image(grey).numpy()
     assert np.array_equal(got, np.repeat(img[:, :, :1], 3, axis=2))
     assert np.array_equal(fl.decode_image(grey, box=(4, 5, 20, 30)).numpy(), got[4:24, 5:35])
-    with pytest.raises(ValueError, match="truncated"):
-        fl.decode_image(data[: len(data) // 2], box=(0, 0, 4, 4))
+    for strict in (True, "complete"):
+        with pytest.raises(ValueError, match="truncated"):
+            fl.decode_image(data[: len(data) // 2], box=(0, 0, 4, 4), strict=strict)
 
 
 @needs_libjpeg
@@ -125,31 +126,62 @@ def test_bytes_before_the_end_marker_change_no_pixel_and_are_accepted_for_every_
         data = junk_before_end(clean)
         want = opencv(clean)
         assert np.array_equal(opencv(data), want)
-        assert np.array_equal(fl.decode_image(data).numpy(), want)
-        for top, left, h, w in list(random_boxes(rng, 375, 500, 20)) + [(300, 0, 75, 500), (0, 0, 375, 500)]:
-            assert np.array_equal(fl.decode_image(data, box=(top, left, h, w)).numpy(),
-                                  want[top:top + h, left:left + w])
+        for strict in (True, "complete", False):
+            assert np.array_equal(fl.decode_image(data, strict=strict).numpy(), want)
+            for top, left, h, w in list(random_boxes(rng, 375, 500, 10)) + [(300, 0, 75, 500), (0, 0, 375, 500)]:
+                assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=strict).numpy(),
+                                      want[top:top + h, left:left + w])
 
 
 @needs_libjpeg
+@same_libjpeg
 def test_the_verdict_on_a_corrupt_file_does_not_depend_on_the_box():
-    # Entropy-coded data of the last rows damaged: a full decode warns; so must every box, also one far above.
+    # Entropy-coded data of the last rows damaged: libjpeg warns when it decodes them. strict=True refuses the file
+    # for every box, also one far above the damage (the rest of the file is entropy-decoded); the default, "complete",
+    # accepts it for every box, with the pixels cv2.imdecode gives (it accepts such files too); False alike.
     rng = np.random.default_rng(13)
     img = cv2.resize(photo(rng, 40, 50), (500, 375))
+    boxes = [(0, 0, 16, 16), (100, 200, 50, 80), (0, 0, 200, 500), (360, 0, 15, 500)]
     for restart in (0, 4):
         clean = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_RST_INTERVAL,
                                            restart])[1].tobytes()
         data = corrupt_bottom(clean, rng)
-        with pytest.raises(ValueError, match="Corrupt JPEG data"):
-            fl.decode_image(data)
-        for box in [(0, 0, 16, 16), (100, 200, 50, 80), (0, 0, 200, 500), (360, 0, 15, 500)]:
+        for box in [None] + boxes:
             with pytest.raises(ValueError, match="Corrupt JPEG data"):
-                fl.decode_image(data, box=box)
-        # Not strict: every box is what the whole (damaged) image decodes to.
-        whole = fl.decode_image(data, strict=False).numpy()
-        for top, left, h, w in random_boxes(rng, 375, 500, 10):
-            assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=False).numpy(),
+                fl.decode_image(data, box=box, strict=True)
+        want = opencv(data)
+        assert want is not None and not np.array_equal(want, opencv(clean))
+        for strict in ("complete", False):
+            assert np.array_equal(fl.decode_image(data, strict=strict).numpy(), want)
+            for top, left, h, w in boxes + list(random_boxes(rng, 375, 500, 10)):
+                assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=strict).numpy(),
+                                      want[top:top + h, left:left + w])
+
+
+@needs_libjpeg
+def test_a_truncated_file_is_refused_for_every_box_unless_strict_is_false():
+    rng = np.random.default_rng(14)
+    for progressive_file in (False, True):
+        img = cv2.resize(photo(rng, 40, 50), (300, 200))
+        data = progressive(img, SAMPLINGS["420"]) if progressive_file else \
+            cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        cut = data[: len(data) * 3 // 4]
+        assert opencv(cut) is None  # OpenCV refuses it too
+        for strict in ("complete", True):
+            for box in [None, (0, 0, 8, 8), (150, 100, 50, 200)]:
+                with pytest.raises(ValueError, match="truncated|Premature end of JPEG file"):
+                    fl.decode_image(cut, box=box, strict=strict)
+        whole = fl.decode_image(cut, strict=False).numpy()
+        for top, left, h, w in random_boxes(rng, 200, 300, 10):
+            assert np.array_equal(fl.decode_image(cut, box=(top, left, h, w), strict=False).numpy(),
                                   whole[top:top + h, left:left + w])
+    for bad in ("yes", "file"):
+        with pytest.raises(ValueError, match="strict must be True, 'complete' or False"):
+            fl.decode_image(data, strict=bad)
+    for bad in (1, None):
+        with pytest.raises(TypeError, match="strict must be True, 'complete' or False"):
+            fl.CropCollate(32, strict=bad)
+    assert fl.decode_image(data, strict=np.bool_(True)).shape == (200, 300, 3)
 
 
 @needs_libjpeg

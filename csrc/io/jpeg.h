@@ -19,10 +19,17 @@ namespace fastload {
 // OpenCV's CV_IO_MAX_IMAGE_PIXELS default: larger images are refused from their header, before any allocation.
 inline constexpr int64_t kMaxPixels = int64_t{1} << 30;
 
+// What a decode refuses (Python's strict=False, "complete", True). The verdict on a file never depends on the box.
+enum class Strict : int64_t {
+  kNone = 0,      // only what libjpeg cannot read; it recovers the rest (grey where data is missing)
+  kComplete = 1,  // also a file that ends before its end-of-image marker (truncated), as cv2.imdecode refuses it
+  kFile = 2,      // also any damage libjpeg warns about anywhere in the file: every decode reads the whole file
+};
+
 struct ErrorState {
   jpeg_error_mgr mgr;  // first: libjpeg hands back a pointer to it
   jmp_buf jump;
-  bool strict;
+  Strict strict;
   int warnings;
   char message[JMSG_LENGTH_MAX];
 };
@@ -50,9 +57,8 @@ struct Header {
 
 // Creates the decompressor, reads the header (APP1 markers kept, for EXIF) and sets the output scale (1/reduce; 1 for
 // a lossless file, which has no DCT to scale). Fails (a ValueError naming `op`) for a file libjpeg cannot read and
-// one claiming more than kMaxPixels at full scale. `strict` makes libjpeg's pixel-changing warnings errors from here
-// on.
-Header open_jpeg(Decoder* d, const uint8_t* data, size_t size, int64_t reduce, bool strict, const char* op);
+// one claiming more than kMaxPixels at full scale. `strict` says which of libjpeg's warnings are errors from here on.
+Header open_jpeg(Decoder* d, const uint8_t* data, size_t size, int64_t reduce, Strict strict, const char* op);
 
 // Whether the file, its header read (libjpeg's source positioned after the first scan header), ends with its
 // end-of-image marker (trailing bytes after it allowed): a truncated file does not.

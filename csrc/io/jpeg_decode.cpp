@@ -83,8 +83,8 @@ struct Plan {
   int64_t out_stride;
   uint8_t* region;           // not direct: box rows x box columns, 3 bytes a pixel
   uint8_t* rows;             // decoded scanlines: max(kScanlineBytes, two whole rows) (4 bytes a pixel for CMYK)
-  bool check_end;            // strict: the file must end with its EOI marker (checked before decoding anything)
-  bool whole_file;           // strict: libjpeg reads the whole file and its end, whatever the box
+  bool check_end;            // the file must end with its EOI marker (checked before decoding anything)
+  bool whole_file;           // libjpeg reads the whole file and its end, whatever the box (Strict::kFile)
 };
 
 // OpenCV's icvCvt_CMYK2BGR_8u_C4C3R, channels in `rgb` order.
@@ -101,7 +101,7 @@ inline void cmyk_to_3(const uint8_t* cmyk, uint8_t* dst, int64_t n, bool rgb) {
 }
 
 // setjmp frame: decodes the plan's rows (output dimensions already set in d->cinfo). 0 on success, 2 when the
-// file lacks its end (strict).
+// file lacks its end (check_end).
 int decode_rows(Decoder* d, const Plan* p) {
   jpeg_decompress_struct* cinfo = &d->cinfo;
   if (setjmp(d->err.jump)) return 1;
@@ -143,7 +143,7 @@ int decode_rows(Decoder* d, const Plan* p) {
     jpeg_abort_decompress(cinfo);  // the rows below the box are never decoded, the markers after them never read
     return 0;
   }
-  // Strict: the rest of the file is entropy-decoded (skipped rows cost no IDCT, upsampling or colour conversion) and
+  // Strict::kFile: the rest of the file is entropy-decoded (skipped rows cost no IDCT, upsampling or colour conversion) and
   // its end read, so that libjpeg reports what a full decode would, whatever the box: the verdict on a file is the
   // whole file's. A multi-scan file (progressive) was read whole by jpeg_start_decompress.
   if (cinfo->output_scanline < cinfo->output_height && !jpeg_has_multiple_scans(cinfo)) {
@@ -197,10 +197,12 @@ std::array<int64_t, 4> checked_box(const std::optional<at::IntArrayRef>& box, co
   return {top, left, height, width};
 }
 
-at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int64_t reduce, bool rgb, bool strict,
-                       const std::optional<at::Tensor>& out) {
+at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int64_t reduce, bool rgb,
+                       int64_t strict_level, const std::optional<at::Tensor>& out) {
   const char* op = "fastload::_jpeg_decode";
   const uint8_t* bytes = jpeg_bytes(data, op);
+  TORCH_CHECK_VALUE(strict_level >= 0 && strict_level <= 2, op, ": strict must be 0, 1 or 2, got ", strict_level);
+  const auto strict = static_cast<Strict>(strict_level);
   Decoder d;
   const Header h = open_jpeg(&d, bytes, static_cast<size_t>(data.numel()), reduce, strict, op);
   TORCH_CHECK_VALUE(h.precision == 8, op, ": a ", h.precision, "-bit JPEG file: fastload's decoder reads 8-bit "
@@ -241,8 +243,8 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
   p.direct = h.orientation == 1;
   p.out = result.data_ptr<uint8_t>();
   p.out_stride = result.stride(0);
-  p.check_end = strict && !whole;
-  p.whole_file = strict;
+  p.check_end = strict != Strict::kNone;
+  p.whole_file = strict == Strict::kFile;
   const int64_t box_w = b.x1 - b.x0, box_h = b.y1 - b.y0;
   // Allocated here, outside decode_rows' setjmp frame: a libjpeg error unwinds past no destructor.
   std::vector<uint8_t> rows(static_cast<size_t>(std::max<int64_t>(kScanlineBytes, 2 * W * (cmyk ? 4 : 3))));
@@ -259,7 +261,7 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def("_jpeg_decode(Tensor data, int[]? box, int reduce, bool rgb, bool strict, Tensor? out=None) -> Tensor");
+  m.def("_jpeg_decode(Tensor data, int[]? box, int reduce, bool rgb, int strict, Tensor? out=None) -> Tensor");
   m.impl("_jpeg_decode", c10::DispatchKey::CPU, &jpeg_decode);
 }
 

@@ -20,20 +20,22 @@ void on_error(j_common_ptr cinfo) {
   longjmp(e->jump, 1);
 }
 
-// Warnings (level -1) are errors when strict, except bytes between the last scan and the end-of-image marker
-// ("N extraneous bytes before marker 0xd9"): every pixel was decoded before them, OpenCV and Pillow accept them, and
-// a box decode that stops above the last row never reaches them, so refusing them would make the verdict on a file
-// depend on the box. Trace messages (level >= 0) are ignored.
+// Warnings (level -1): with Strict::kFile every one is an error, with Strict::kComplete only the data running out
+// (libjpeg's source then inserts a fake end marker: the file is truncated). Never bytes between the last scan and the
+// end-of-image marker ("N extraneous bytes before marker 0xd9"): every pixel was decoded before them, OpenCV and
+// Pillow accept them, and a box decode that stops above the last row never reaches them. Trace messages (level >= 0)
+// are ignored.
 void on_message(j_common_ptr cinfo, int level) {
   if (level >= 0) return;
   if (cinfo->err->msg_code == JWRN_EXTRANEOUS_DATA && cinfo->err->msg_parm.i[1] == 0xD9) return;
   auto* e = reinterpret_cast<ErrorState*>(cinfo->err);
   if (e->warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->message);
-  if (e->strict) longjmp(e->jump, 1);
+  if (e->strict == Strict::kFile || (e->strict == Strict::kComplete && cinfo->err->msg_code == JWRN_JPEG_EOF))
+    longjmp(e->jump, 1);
 }
 
 // setjmp frame: creates the decompressor and reads the header. 0 on success.
-int read_header(Decoder* d, const uint8_t* data, size_t n, bool strict) {
+int read_header(Decoder* d, const uint8_t* data, size_t n, Strict strict) {
   d->cinfo.err = jpeg_std_error(&d->err.mgr);
   d->err.mgr.error_exit = on_error;
   d->err.mgr.emit_message = on_message;
@@ -91,7 +93,7 @@ void fail_jpeg(const Decoder& d, const char* what) {
   TORCH_CHECK_VALUE(false, what, ": ", d.err.message[0] ? d.err.message : "libjpeg error");
 }
 
-Header open_jpeg(Decoder* d, const uint8_t* data, size_t size, int64_t reduce, bool strict, const char* op) {
+Header open_jpeg(Decoder* d, const uint8_t* data, size_t size, int64_t reduce, Strict strict, const char* op) {
   TORCH_CHECK_VALUE(reduce == 1 || reduce == 2 || reduce == 4 || reduce == 8, op, ": reduce must be 1, 2, 4 or 8");
   if (read_header(d, data, size, strict) != 0) fail_jpeg(*d, "not a readable JPEG file");
   jpeg_decompress_struct& cinfo = d->cinfo;
@@ -141,7 +143,7 @@ std::vector<int64_t> jpeg_info(const at::Tensor& data, int64_t reduce) {
   const char* op = "fastload::_jpeg_info";
   const uint8_t* bytes = jpeg_bytes(data, op);
   Decoder d;
-  const Header h = open_jpeg(&d, bytes, static_cast<size_t>(data.numel()), reduce, false, op);
+  const Header h = open_jpeg(&d, bytes, static_cast<size_t>(data.numel()), reduce, Strict::kNone, op);
   return {h.height, h.width, h.orientation, h.components, h.progressive, h.lossless, h.precision,
           has_end_marker(d.cinfo)};
 }

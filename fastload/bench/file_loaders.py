@@ -100,11 +100,10 @@ class TimmCrop:
 
 class EntropyOnly:
     """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
-    row down to the bottom of the box is entropy-decoded whatever is done with it, and under strict (the default:
-    the verdict is the whole file's) the rows below it too. Each batch draws the crops `collate` (a train
-    CropCollate) draws, with the same RNG calls, and decodes, at 1/8 scale with the collate's strict, one pixel of
-    each box's last row: the other rows are entropy-decoded only (jpeg_skip_scanlines). (Files without EXIF
-    orientation, as the suite writes.)"""
+    row down to the bottom of the box is entropy-decoded whatever is done with it (with strict=True, the whole file's
+    verdict, the rows below it too). Each batch draws the crops `collate` (a train CropCollate) draws, with the same
+    RNG calls, and decodes, at 1/8 scale with the collate's strict, one pixel of each box's last row: the other rows
+    are entropy-decoded only (jpeg_skip_scanlines). (Files without EXIF orientation, as the suite writes.)"""
 
     def __init__(self, collate: fl.CropCollate):
         self.scale, self.ratio, self.flip_p = collate.scale, collate.ratio, collate.flip_p

@@ -20,9 +20,8 @@ High resolution (train): 64 photos of about 2000 x 1500, the same crop: fastload
 `CropCollate(draft=True)`, which decodes each box at the largest DCT scale (1/2, 1/4, 1/8) that keeps it at least
 224 x 224 (what PIL's draft picks): faster, not exact (its mean and largest difference from the exact path, in grey
 levels, are measured once and shown in its note), vs torchvision, the decode-only floor, and the entropy decoding
-of each file (strict, the default, reads its whole Huffman data: the verdict on a file is the whole file's; without
-strict, down to its box's last row): what a baseline JPEG must read in order whatever the scale, so the bound of any
-reduced-scale decode.
+of each file down to its box's last row: the Huffman data a baseline JPEG must read in order, whatever the scale,
+so the bound of any reduced-scale decode (strict=True, which reads the whole file, would move that bound).
 
 Detection: COCO-like files -> `fl.ImageFiles` + `PadCollate(pack=True)` (each file decoded straight into the ring
 slot) + `DevicePrefetcher(norm, size_divisor=32)` vs torchvision (PIL decode, v2 ToImage + ToDtype + Normalize in the
@@ -152,8 +151,8 @@ def _high_resolution(settings) -> Case:
         Impl("decode only (cv2.imread in workers)", lambda: epoch(decode_only, device), checked=False,
              note="every full image decoded in the workers and nothing else"),
         Impl("entropy decoding only (draft's bound)", lambda: epoch(entropy_only, device), checked=False,
-             note="each file's Huffman data (strict: all of it), which any decode of the box reads: no DCT scale "
-                  "makes a crop faster than this"),
+             note="each file's Huffman data down to its box's last row, which any decode of the box reads: no DCT "
+                  "scale makes a crop faster than this"),
         copy_floor(encoded + count * 3 * size * size * 4, device),
     ]
     label = f"{count} high-resolution JPEG files (~2000x1500) -> RandomResizedCrop {size}, flip" + (
