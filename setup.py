@@ -105,7 +105,8 @@ def _libjpeg():
     import tempfile
 
     probe = ("#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n#include <stdio.h>\n#include <jpeglib.h>\n"
-             "extern \"C\" int probe(void) { return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline; }\n"
+             "extern \"C\" int probe(void) {\n"
+             "  return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline;\n}\n"
              "const char* version = \"LIBJPEG_TURBO_VERSION=\" FL_STR(LIBJPEG_TURBO_VERSION);\n")
     tried = set()
     for name, include, library in _libjpeg_candidates():

@@ -143,9 +143,9 @@ int decode_rows(Decoder* d, const Plan* p) {
     jpeg_abort_decompress(cinfo);  // the rows below the box are never decoded, the markers after them never read
     return 0;
   }
-  // Strict::kFile: the rest of the file is entropy-decoded (skipped rows cost no IDCT, upsampling or colour conversion) and
-  // its end read, so that libjpeg reports what a full decode would, whatever the box: the verdict on a file is the
-  // whole file's. A multi-scan file (progressive) was read whole by jpeg_start_decompress.
+  // Strict::kFile: the rest of the file is entropy-decoded (skipped rows cost no IDCT, upsampling or colour
+  // conversion) and its end read, so that libjpeg reports what a full decode would, whatever the box: the verdict on
+  // a file is the whole file's. A multi-scan file (progressive) was read whole by jpeg_start_decompress.
   if (cinfo->output_scanline < cinfo->output_height && !jpeg_has_multiple_scans(cinfo)) {
     const int64_t rest = cinfo->output_height - cinfo->output_scanline;
     if (p->crop && rest > 1) jpeg_skip_scanlines(cinfo, static_cast<JDIMENSION>(rest - 1));
