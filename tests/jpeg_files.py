@@ -92,6 +92,13 @@ def progressive(img: np.ndarray, sampling: int, quality: int = 85) -> bytes:
     return buf.tobytes()
 
 
+def jpeg(img: np.ndarray, progressive_file: bool = False, quality: int = 90) -> bytes:
+    """A 4:2:0 baseline (or progressive) JPEG of `img`."""
+    if progressive_file:
+        return progressive(img, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, quality)
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+
+
 def junk_before_end(data: bytes, n: int = 40) -> bytes:
     """Bytes between the last scan and the end-of-image marker ("N extraneous bytes before marker 0xd9")."""
     assert data.endswith(b"\xff\xd9")

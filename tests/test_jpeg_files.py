@@ -16,7 +16,8 @@ import torch
 import fastload as fl
 from fastload import decoding
 from files import libjpeg_major, photo, same_libjpeg
-from jpeg_files import corrupt_bottom, first_scans, junk_before_end, lossless, markers_after_first_scan, progressive
+from jpeg_files import (corrupt_bottom, first_scans, jpeg, junk_before_end, lossless, markers_after_first_scan,
+                        progressive)
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 SAMPLINGS = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "411": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411,
@@ -32,6 +33,13 @@ def random_boxes(rng, h: int, w: int, n: int):
     for _ in range(n):
         bh, bw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
         yield int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1)), bh, bw
+
+
+def assert_boxes_slice(data: bytes, whole: np.ndarray, boxes, **decode):
+    """Each box of `data` decodes to that slice of `whole`."""
+    for top, left, h, w in boxes:
+        got = fl.decode_image(data, box=(top, left, h, w), **decode).numpy()
+        assert np.array_equal(got, whole[top:top + h, left:left + w]), (top, left, h, w, decode)
 
 
 @needs_libjpeg
@@ -57,9 +65,7 @@ def test_progressive_files_with_incomplete_coefficients_box_like_slicing(samplin
         data = first_scans(full, kept)
         for reduce in (1, 2, 4):
             whole = fl.decode_image(data, reduce=reduce).numpy()
-            for top, left, h, w in random_boxes(rng, *whole.shape[:2], 30):
-                got = fl.decode_image(data, box=(top, left, h, w), reduce=reduce).numpy()
-                assert np.array_equal(got, whole[top:top + h, left:left + w]), (sampling, kept, reduce, top, left)
+            assert_boxes_slice(data, whole, random_boxes(rng, *whole.shape[:2], 30), reduce=reduce)
 
 
 @needs_libjpeg
@@ -81,9 +87,7 @@ def test_incomplete_progressive_files_decode_as_opencv(sampling):
         except ValueError as exc:  # cut inside a marker segment: an error, not a warning
             assert "corrupt or truncated" in str(exc)
             continue
-        for top, left, h, w in random_boxes(rng, 150, 210, 10):
-            assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=False).numpy(),
-                                  whole[top:top + h, left:left + w])
+        assert_boxes_slice(data, whole, random_boxes(rng, 150, 210, 10), strict=False)
 
 
 @needs_libjpeg
@@ -98,9 +102,7 @@ def test_lossless_files_decode_as_opencv():
             assert want is not None and np.array_equal(fl.decode_image(data).numpy(), want), (predictor, ids)
             if ids == b"RGB":
                 assert np.array_equal(want, img)  # lossless
-            for top, left, h, w in random_boxes(rng, 37, 53, 8):
-                assert np.array_equal(fl.decode_image(data, box=(top, left, h, w)).numpy(),
-                                      want[top:top + h, left:left + w])
+            assert_boxes_slice(data, want, random_boxes(rng, 37, 53, 8))
             # No DCT, no reduced scale: the full image at every reduce, as its size says.
             assert fl.image_size(data, reduce=4) == (37, 53)
             assert np.array_equal(fl.decode_image(data, reduce=4).numpy(), want)
@@ -120,17 +122,14 @@ def test_bytes_before_the_end_marker_change_no_pixel_and_are_accepted_for_every_
     # reaching the last row used to refuse them and every other box to accept them: a random epoch's failure.
     rng = np.random.default_rng(12)
     for progressive_file in (False, True):
-        img = cv2.resize(photo(rng, 40, 50), (500, 375))
-        clean = progressive(img, SAMPLINGS["420"]) if progressive_file else \
-            cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        clean = jpeg(cv2.resize(photo(rng, 40, 50), (500, 375)), progressive_file)
         data = junk_before_end(clean)
         want = opencv(clean)
         assert np.array_equal(opencv(data), want)
         for strict in (True, "complete", False):
             assert np.array_equal(fl.decode_image(data, strict=strict).numpy(), want)
-            for top, left, h, w in list(random_boxes(rng, 375, 500, 10)) + [(300, 0, 75, 500), (0, 0, 375, 500)]:
-                assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=strict).numpy(),
-                                      want[top:top + h, left:left + w])
+            boxes = list(random_boxes(rng, 375, 500, 10)) + [(300, 0, 75, 500), (0, 0, 375, 500)]
+            assert_boxes_slice(data, want, boxes, strict=strict)
 
 
 @needs_libjpeg
@@ -153,18 +152,14 @@ def test_the_verdict_on_a_corrupt_file_does_not_depend_on_the_box():
         assert want is not None and not np.array_equal(want, opencv(clean))
         for strict in ("complete", False):
             assert np.array_equal(fl.decode_image(data, strict=strict).numpy(), want)
-            for top, left, h, w in boxes + list(random_boxes(rng, 375, 500, 10)):
-                assert np.array_equal(fl.decode_image(data, box=(top, left, h, w), strict=strict).numpy(),
-                                      want[top:top + h, left:left + w])
+            assert_boxes_slice(data, want, boxes + list(random_boxes(rng, 375, 500, 10)), strict=strict)
 
 
 @needs_libjpeg
 def test_a_truncated_file_is_refused_for_every_box_unless_strict_is_false():
     rng = np.random.default_rng(14)
     for progressive_file in (False, True):
-        img = cv2.resize(photo(rng, 40, 50), (300, 200))
-        data = progressive(img, SAMPLINGS["420"]) if progressive_file else \
-            cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        data = jpeg(cv2.resize(photo(rng, 40, 50), (300, 200)), progressive_file)
         cut = data[: len(data) * 3 // 4]
         assert opencv(cut) is None  # OpenCV refuses it too
         for strict in ("complete", True):
@@ -172,9 +167,7 @@ def test_a_truncated_file_is_refused_for_every_box_unless_strict_is_false():
                 with pytest.raises(ValueError, match="truncated|Premature end of JPEG file"):
                     fl.decode_image(cut, box=box, strict=strict)
         whole = fl.decode_image(cut, strict=False).numpy()
-        for top, left, h, w in random_boxes(rng, 200, 300, 10):
-            assert np.array_equal(fl.decode_image(cut, box=(top, left, h, w), strict=False).numpy(),
-                                  whole[top:top + h, left:left + w])
+        assert_boxes_slice(cut, whole, random_boxes(rng, 200, 300, 10), strict=False)
     for bad in ("yes", "file"):
         with pytest.raises(ValueError, match="strict must be True, 'complete' or False"):
             fl.decode_image(data, strict=bad)
