@@ -9,6 +9,7 @@ py="${PY:-.venv/bin/python}"
 case "$py" in /*) ;; *) py="$root/$py" ;; esac  # relative to the repository, as the Makefile gives it
 out="$root/build/sanitize"
 cd "$root"
+mkdir -p "$out"
 echo "== building the sanitized extension into $out (CPU only; a few minutes on 2 cores)"
 FASTLOAD_SANITIZE=1 FASTLOAD_NO_CUDA=1 FASTLOAD_CUDA_EMULATION=0 "$py" setup.py -q build_ext \
     --build-lib "$out/lib" --build-temp "$out/temp" > "$out.log" 2>&1 || { tail -40 "$out.log"; exit 1; }
