@@ -143,9 +143,10 @@ def build_compiler() -> dict:
             "nvcc": nvcc.group(1).decode() if nvcc else None}
 
 
-def jpeg_decoder() -> str:
-    """'libjpeg-turbo <version>' when the build has fastload's JPEG decoder (libjpeg-turbo, linked statically at
-    build time), else the library that decodes JPEG files instead: 'opencv' or 'pillow'."""
+def jpeg_library() -> str:
+    """What decodes JPEG files, for backend_info: 'libjpeg-turbo <version>' when the build has fastload's decoder
+    (linked statically at build time), else the library that decodes them instead: 'opencv' or 'pillow'.
+    (`fastload.decoding.jpeg_decoder()` gives the same choice without the version.)"""
     if defines("fastload::_jpeg_decode"):
         return torch.ops.fastload._jpeg_version()
     from fastload import formats  # the decoders of the other formats (imported here: it builds on this module)
@@ -307,7 +308,7 @@ def backend_info() -> dict:
         "load_error": load_error,
         "backend": get_backend(),
         "cuda_emulation": "built" if EMULATED else "not built (FASTLOAD_CUDA_EMULATION=1 at build time)",
-        "jpeg_decoder": jpeg_decoder(),
+        "jpeg_decoder": jpeg_library(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda_available": torch.cuda.is_available(),
         "ops": ops,

@@ -146,9 +146,9 @@ class BatchDecoder:
         for i, (top, left, h, w), o, n, f in zip(kept, regions, offsets.tolist(), counts, reduce):
             out = data[o:o + n].view(h, w, 3)
             try:
-                if i in files.whole:
+                if i in files.whole:  # decoded once already, for its size: its region copied in one pass
                     img = files.whole[i][top:top + h, left:left + w]
-                    out.copy_(torch.from_numpy(np.ascontiguousarray(img[..., ::-1] if order == "rgb" else img)))
+                    np.copyto(out.numpy(), img[..., ::-1] if order == "rgb" else img)
                 else:
                     decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict,
                                  reduce=f, out=out)

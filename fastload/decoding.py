@@ -101,7 +101,7 @@ def _source(data) -> tuple[torch.Tensor, str]:
 
 
 def _format(buf: torch.Tensor) -> str:
-    return formats.kind(bytes(buf[:16].tolist()))
+    return formats.kind(buf.numpy()[:16].tobytes())
 
 
 def is_jpeg(data) -> bool:
@@ -138,14 +138,13 @@ def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
         data: as in `decode_image`.
         reduce: 1, 2, 4 or 8: the size at that JPEG DCT scale (a lossless JPEG has none: its full size).
     """
-    buf, name = _source(data)
     if isinstance(reduce, bool) or reduce not in REDUCE:
         raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
+    if reduce == 1:
+        return read_size(data)[0]
+    buf, name = _source(data)
     info = _jpeg_info(buf, name, reduce)
-    if info is not None:
-        return int(info[0]), int(info[1])
-    size = formats.header_size(buf, name) if reduce == 1 else None
-    return size if size is not None else tuple(formats.decode(buf, name, reduce).shape[:2])
+    return (int(info[0]), int(info[1])) if info is not None else tuple(formats.decode(buf, name, reduce).shape[:2])
 
 
 def read_size(data, *, need_end: bool = False) -> tuple[tuple[int, int], np.ndarray | None]:
@@ -251,9 +250,10 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | st
         if top + h > img.shape[0] or left + w > img.shape[1]:
             raise ValueError(f"{name}: box {box} must lie inside the {img.shape[0]}x{img.shape[1]} image")
         img = img[top:top + h, left:left + w]
-    result = torch.from_numpy(np.ascontiguousarray(img[..., ::-1] if output_order == "rgb" else img))
+    img = img[..., ::-1] if output_order == "rgb" else img
     if out is None:
-        return result
-    if tuple(out.shape) != tuple(result.shape):
-        raise ValueError(f"out must be of shape {tuple(result.shape)}, got {tuple(out.shape)}")
-    return out.copy_(result)
+        return torch.from_numpy(np.ascontiguousarray(img))
+    if tuple(out.shape) != img.shape:
+        raise ValueError(f"out must be of shape {img.shape}, got {tuple(out.shape)}")
+    np.copyto(out.numpy(), img)  # one pass, whatever the strides
+    return out

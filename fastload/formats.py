@@ -86,30 +86,35 @@ def tiff_orientation(blob: bytes) -> int | None:
     return None
 
 
+def _orientation_entry(blob: bytes) -> int | None:
+    """`tiff_orientation` of `blob`, by the compiled reader when the extension has it."""
+    if not blob or not _ops.defines("fastload::_tiff_orientation"):
+        return tiff_orientation(blob)
+    value = torch.ops.fastload._tiff_orientation(torch.frombuffer(bytearray(blob), dtype=torch.uint8))
+    return None if value < 0 else value
+
+
+def _applied(value: int | None) -> int:
+    """The transform OpenCV applies for an orientation entry's value: only 1..8 rotate or flip."""
+    return value if value is not None and 1 <= value <= 8 else 1
+
+
 def exif_orientation(blob: bytes | None) -> int:
     """1..8: the orientation OpenCV applies for a file whose EXIF blob is `blob` (None: no EXIF)."""
-    if not blob:
-        return 1
-    if _ops.defines("fastload::_tiff_orientation"):
-        value = torch.ops.fastload._tiff_orientation(torch.frombuffer(bytearray(blob), dtype=torch.uint8))
-        value = None if value < 0 else value
-    else:
-        value = tiff_orientation(blob)
-    return value if value is not None and 1 <= value <= 8 else 1
+    return _applied(_orientation_entry(blob)) if blob else 1
 
 
 def jpeg_orientation(data: bytes) -> int:
     """1..8: the orientation OpenCV applies for a JPEG file, from its APP1 segments before the first scan: the first
-    "Exif\\0\\0" one with an orientation entry decides (the pure-Python twin of csrc/io/exif.cpp's, for decoders
-    without it)."""
+    "Exif\\0\\0" one with an orientation entry decides (csrc/io/exif.cpp's rule, for decoders without it)."""
     at = 2
     while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] not in (0xDA, 0xD9):
         length = struct.unpack_from(">H", data, at + 2)[0]
         payload = data[at + 4:at + 2 + length]
         if data[at + 1] == 0xE1 and payload[:6] == b"Exif\0\0":
-            value = tiff_orientation(payload[6:])
+            value = _orientation_entry(payload[6:])
             if value is not None:
-                return value if 1 <= value <= 8 else 1
+                return _applied(value)
         at += 2 + length
     return 1
 
@@ -281,9 +286,9 @@ def _pillow_bgr(pil) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _orient(img: np.ndarray, orientation) -> np.ndarray:
+def _orient(img: np.ndarray, orientation: int) -> np.ndarray:
     """OpenCV's ExifTransform of an (h, w, 3) array."""
     t = img.transpose(1, 0, 2)
     out = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1], 5: t, 6: t[:, ::-1], 7: t[::-1, ::-1],
-           8: t[::-1]}.get(orientation if isinstance(orientation, int) else 1, img)
+           8: t[::-1]}.get(orientation, img)
     return np.ascontiguousarray(out)

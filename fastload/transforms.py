@@ -62,12 +62,12 @@ class Denormalize(nn.Module):
 
 def _resize_uint8(img: np.ndarray, scale, interpolation: str) -> np.ndarray:
     """`img` (h, w) or (h, w, C) uint8 resized as resize_pad_batch resizes it for `scale` (OpenCV's INTER_LINEAR /
-    INTER_NEAREST coordinates, the size `resized_size` gives), the kernel's float result rounded back to uint8."""
-    channels = 1 if img.ndim == 2 else img.shape[2]
-    identity = Normalization([0.0] * channels, [1.0] * channels, check_units=False)
-    batch = resize_pad_batch([img if img.ndim == 3 else img[:, :, None]], identity, scale=scale, size_divisor=1,
-                             input_order=identity.order, interpolation=interpolation).images[0]
-    out = batch.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    INTER_NEAREST coordinates, the size `resized_size` gives), the kernel's float result rounded back to uint8. Each
+    channel goes as a one-channel image of one batch, so any channel count resizes (BGRA as cv2.resize takes it)."""
+    planes = [img[:, :, None]] if img.ndim == 2 else [img[:, :, c:c + 1] for c in range(img.shape[2])]
+    identity = Normalization([0.0], [1.0], check_units=False)
+    batch = resize_pad_batch(planes, identity, scale=scale, size_divisor=1, interpolation=interpolation).images
+    out = batch[:, 0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     return out if img.ndim == 3 else out[:, :, 0]
 
 

@@ -93,7 +93,7 @@ print("ok", fl.backend_info()["jpeg_decoder"])
 
 def test_without_opencv_rescale_is_within_a_grey_level_of_it():
     rng = np.random.default_rng(3)
-    for shape in [(100, 150, 3), (37, 53, 1), (40, 61)]:
+    for shape in [(100, 150, 3), (37, 53, 1), (40, 61), (30, 41, 4), (22, 35, 2)]:
         img = rng.integers(0, 256, shape, dtype=np.uint8)
         for interpolation in ("bilinear", "nearest"):
             t = fl.transforms.RescaleKeepRatio((70, 50), interpolation=interpolation)
