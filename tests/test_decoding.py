@@ -17,6 +17,7 @@ from PIL import Image
 
 import fastload as fl
 from fastload import decoding
+from conftest import SANITIZED
 from files import photo, same_libjpeg
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
@@ -253,7 +254,7 @@ def test_fuzz_ten_thousand_corrupted_files(rng):
             start = rss()
     assert failures > 1000 and successes > 100
     fl.empty_cache()
-    if not os.environ.get("FASTLOAD_SANITIZER"):  # AddressSanitizer holds freed memory in quarantine on purpose
+    if not SANITIZED:  # AddressSanitizer holds freed memory in quarantine on purpose
         assert rss() - start < 8 << 20  # flat: 4,000 failed decodes leaking libjpeg's pools would be well over that
 
 
