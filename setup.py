@@ -41,7 +41,9 @@ def _find_cuda_home():
     if nvcc is None:
         return None
     try:
-        dry = subprocess.run([nvcc, "-dryrun", "-x", "cu", "-c", os.devnull], capture_output=True, text=True, timeout=60)
+        dry = subprocess.run(
+            [nvcc, "-dryrun", "-x", "cu", "-c", os.devnull], capture_output=True, text=True, timeout=60
+        )
         match = re.search(r"^#\$ TOP=(.+)$", dry.stdout + dry.stderr, re.MULTILINE)
     except (OSError, subprocess.SubprocessError):
         match = None
@@ -104,10 +106,12 @@ def _libjpeg():
         return None
     import tempfile
 
-    probe = ("#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n#include <stdio.h>\n#include <jpeglib.h>\n"
-             "extern \"C\" int probe(void) {\n"
-             "  return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline;\n}\n"
-             "const char* version = \"LIBJPEG_TURBO_VERSION=\" FL_STR(LIBJPEG_TURBO_VERSION);\n")
+    probe = (
+        "#define FL_STR2(x) #x\n#define FL_STR(x) FL_STR2(x)\n#include <stdio.h>\n#include <jpeglib.h>\n"
+        'extern "C" int probe(void) {\n'
+        "  return (int)(size_t)&jpeg_skip_scanlines + (int)(size_t)&jpeg_crop_scanline;\n}\n"
+        'const char* version = "LIBJPEG_TURBO_VERSION=" FL_STR(LIBJPEG_TURBO_VERSION);\n'
+    )
     tried = set()
     for name, include, library in _libjpeg_candidates():
         if library in tried or not (os.path.isfile(os.path.join(include, "jpeglib.h")) and os.path.isfile(library)):
@@ -119,20 +123,36 @@ def _libjpeg():
                 f.write(probe)
             # Every object of the archive, not only those the probe needs: each must be position-independent to go
             # into a shared object (Debian's libjpeg.a is not: its jerror.o and jchuff.o are refused).
-            cmd = [compiler, "-shared", "-fPIC", src, "-o", out, f"-I{include}", "-Wl,--whole-archive", library,
-                   "-Wl,--no-whole-archive", "-Wl,--no-undefined", "-Wl,--exclude-libs,ALL"]
+            cmd = [
+                compiler,
+                "-shared",
+                "-fPIC",
+                src,
+                "-o",
+                out,
+                f"-I{include}",
+                "-Wl,--whole-archive",
+                library,
+                "-Wl,--no-whole-archive",
+                "-Wl,--no-undefined",
+                "-Wl,--exclude-libs,ALL",
+            ]
             try:
                 if subprocess.run(cmd, capture_output=True, timeout=120).returncode != 0:
-                    print(f"fastload: {library} ({name}) does not link into a shared object (not built "
-                          "position-independent); skipped", file=sys.stderr)
+                    print(
+                        f"fastload: {library} ({name}) does not link into a shared object (not built "
+                        "position-independent); skipped",
+                        file=sys.stderr,
+                    )
                     continue
                 with open(out, "rb") as f:
                     found = re.search(rb"LIBJPEG_TURBO_VERSION=([0-9.]+)", f.read())
             except (OSError, subprocess.SubprocessError):
                 continue
         version = found.group(1).decode() if found else "unknown"
-        print(f"fastload: JPEG decoder on libjpeg-turbo {version} ({name}: {library}), linked statically",
-              file=sys.stderr)
+        print(
+            f"fastload: JPEG decoder on libjpeg-turbo {version} ({name}: {library}), linked statically", file=sys.stderr
+        )
         return include, library, version
     return None
 
@@ -142,14 +162,21 @@ def _sources(pattern):
 
 
 def make_extension():
-    sources = (_sources("csrc/module.cpp") + _sources("csrc/ops/*.cpp") + _sources("csrc/cpu/*.cpp")
-               + _sources("csrc/io/*.cpp"))
+    sources = (
+        _sources("csrc/module.cpp")
+        + _sources("csrc/ops/*.cpp")
+        + _sources("csrc/cpu/*.cpp")
+        + _sources("csrc/io/*.cpp")
+        + [s for s in _sources("csrc/memory/*.cpp") if not s.endswith("_cuda.cpp")]
+    )
     jpeg = _libjpeg()
     if jpeg is None:
         sources = [s for s in sources if not os.path.basename(s).startswith("jpeg_")]
-        print("fastload: no libjpeg-turbo with a position-independent static libjpeg.a found (pip install "
-              "--ignore-requires-python comma-deps-libjpeg); JPEG files will decode through OpenCV or Pillow",
-              file=sys.stderr)
+        print(
+            "fastload: no libjpeg-turbo with a position-independent static libjpeg.a found (pip install "
+            "--ignore-requires-python comma-deps-libjpeg); JPEG files will decode through OpenCV or Pillow",
+            file=sys.stderr,
+        )
     if _env_flag("FASTLOAD_CUDA_EMULATION"):
         sources += _sources("csrc/emulation/*.cpp")
     # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs
@@ -162,18 +189,20 @@ def make_extension():
     include_dirs = ([jpeg[0]] if jpeg else []) + [os.path.join(ROOT, "csrc")]
     link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else []) + sanitize
     if not _want_cuda():
-        return CppExtension("fastload._C", sources, include_dirs=include_dirs,
-                            extra_compile_args={"cxx": cxx}, extra_link_args=link)
+        return CppExtension(
+            "fastload._C", sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx}, extra_link_args=link
+        )
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
         os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"
-    sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu")
+    sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu") + _sources("csrc/memory/*_cuda.cpp")
     nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
-    return CUDAExtension("fastload._C", sources, include_dirs=include_dirs,
-                         extra_compile_args={"cxx": cxx, "nvcc": nvcc},
-                         extra_link_args=link)
+    return CUDAExtension(
+        "fastload._C",
+        sources,
+        include_dirs=include_dirs,
+        extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+        extra_link_args=link,
+    )
 
 
-setup(
-    ext_modules=[make_extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
-)
+setup(ext_modules=[make_extension()], cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)})

@@ -192,8 +192,18 @@ void RowTaps::operator()(int64_t r, float* out) const {
       _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
   }
 #endif
-  Row row{img_.data + at, img_.data + at + word_offset_, &t_, &windows_, offsets_.data(), shifts_, channel_offsets_,
-          img_.stride_w, out, plane_, first_byte_ - at - word_offset_, last_byte_ - at - word_offset_,
+  Row row{img_.data + at,
+          img_.data + at + word_offset_,
+          &t_,
+          &windows_,
+          offsets_.data(),
+          shifts_,
+          channel_offsets_,
+          img_.stride_w,
+          out,
+          plane_,
+          first_byte_ - at - word_offset_,
+          last_byte_ - at - word_offset_,
           words_ && at <= last_word_row_};
   const bool three = p_.c == 3;
 #if FL_HAVE_AVX2_ROWS
@@ -207,12 +217,18 @@ void RowTaps::operator()(int64_t r, float* out) const {
     }
     split_planes(row.words + plane_first_, plane_count_, picks_, plane_split_, planes);
     switch (plane_windows_.uniform_parts) {
-      case 1: return row_planes<1>(row, planes);
-      case 2: return row_planes<2>(row, planes);
-      case 3: return row_planes<3>(row, planes);
-      case 4: return row_planes<4>(row, planes);
-      case 5: return row_planes<5>(row, planes);
-      default: return row_planes<kMaxParts>(row, planes);
+      case 1:
+        return row_planes<1>(row, planes);
+      case 2:
+        return row_planes<2>(row, planes);
+      case 3:
+        return row_planes<3>(row, planes);
+      case 4:
+        return row_planes<4>(row, planes);
+      case 5:
+        return row_planes<5>(row, planes);
+      default:
+        return row_planes<kMaxParts>(row, planes);
     }
   }
   if (vbmi_) return three ? row_vbmi<3>(row) : row_vbmi<1>(row);

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "fastload/crop_math.h"
+#include "math/crop_math.h"
 
 namespace fastload {
 
@@ -44,10 +44,10 @@ class RowTaps {
 
   // A window of the source row per lane group (or half group) and the byte indices that pick each tap's words.
   struct Windows {
-    std::vector<int64_t> lo;      // first byte of each window, relative to a row's first word
-    std::vector<int32_t> parts;   // 16-byte (shuffles) or 64-byte (VBMI) parts of each window; 0: too wide, gather
-    std::vector<uint8_t> index;   // per tap entry: 64 permute indices a channel (VBMI) or kMaxParts x 32 shuffles
-    int32_t uniform_parts = 0;           // > 0: every window read as this many parts (the widest)
+    std::vector<int64_t> lo;     // first byte of each window, relative to a row's first word
+    std::vector<int32_t> parts;  // 16-byte (shuffles) or 64-byte (VBMI) parts of each window; 0: too wide, gather
+    std::vector<uint8_t> index;  // per tap entry: 64 permute indices a channel (VBMI) or kMaxParts x 32 shuffles
+    int32_t uniform_parts = 0;   // > 0: every window read as this many parts (the widest)
     int64_t reach_lo = 0, reach_hi = 0;  // bytes any window reads, relative to a row's first word
   };
 
@@ -57,21 +57,21 @@ class RowTaps {
   const ColumnTaps& t_;
   int64_t plane_;
   int64_t channel_offsets_[kMaxChannels] = {};
-  int64_t word_offset_ = 0;                   // a pixel's word starts at its lowest channel byte
-  int32_t shifts_[kMaxChannels] = {};         // output channel k is byte shifts[k] / 8 of a pixel's word
-  std::vector<int32_t> offsets_;              // columns * stride_w: each tap entry's word, relative to the row
-  int64_t first_byte_ = 0, last_byte_ = 0;    // the image's bytes, relative to its data pointer
-  int64_t last_word_row_ = -1;                // rows at byte offsets up to this one read whole words of the image
-  int32_t picks_[kMaxChannels] = {};         // output channel k is byte picks_[k] of a pixel's word (shifts / 8)
+  int64_t word_offset_ = 0;                 // a pixel's word starts at its lowest channel byte
+  int32_t shifts_[kMaxChannels] = {};       // output channel k is byte shifts[k] / 8 of a pixel's word
+  std::vector<int32_t> offsets_;            // columns * stride_w: each tap entry's word, relative to the row
+  int64_t first_byte_ = 0, last_byte_ = 0;  // the image's bytes, relative to its data pointer
+  int64_t last_word_row_ = -1;              // rows at byte offsets up to this one read whole words of the image
+  int32_t picks_[kMaxChannels] = {};        // output channel k is byte picks_[k] of a pixel's word (shifts / 8)
   bool words_ = false, vbmi_ = false, shuffles_ = false;
   Windows windows_;
   // 3-byte pixels: each row split into channel planes (plane_count_ > 0), read through plane_windows_.
   Windows plane_windows_;
   int64_t plane_first_ = 0, plane_count_ = 0, plane_stride_ = 0;  // first pixel (relative to a row's first word)
-  mutable std::vector<uint8_t> plane_bytes_;                       // the current row's planes (one RowTaps a thread)
-  uint8_t plane_split_[3][3][16] = {};                              // split_planes' shuffles (plane_split_index)
-  uint8_t plane_split_vbmi_[3][2][64] = {};                         // split_planes_vbmi's permutes
-  uint64_t plane_split_high_[3] = {};                               // and its bytes from the third load
+  mutable std::vector<uint8_t> plane_bytes_;                      // the current row's planes (one RowTaps a thread)
+  uint8_t plane_split_[3][3][16] = {};                            // split_planes' shuffles (plane_split_index)
+  uint8_t plane_split_vbmi_[3][2][64] = {};                       // split_planes_vbmi's permutes
+  uint64_t plane_split_high_[3] = {};                             // and its bytes from the third load
 };
 
 }  // namespace fastload

@@ -8,7 +8,7 @@
 
 #include "cpu/crop_columns.h"
 #include "cpu/isa.h"
-#include "fastload/macros.h"
+#include "math/macros.h"
 
 namespace fastload {
 namespace {
@@ -68,8 +68,8 @@ template <int P>
 FL_AVX2 inline __m256i shuffled_words(const __m256i* part, const uint8_t* index) {
   __m256i words = _mm256_shuffle_epi8(part[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)));
   for (int p = 1; p < P; ++p)
-    words = _mm256_or_si256(words, _mm256_shuffle_epi8(part[p], _mm256_loadu_si256(
-                                                                     reinterpret_cast<const __m256i*>(index + 32 * p))));
+    words = _mm256_or_si256(
+        words, _mm256_shuffle_epi8(part[p], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index + 32 * p))));
   return words;
 }
 
@@ -82,8 +82,8 @@ FL_AVX2 void half_parts(const Row& r, int64_t g, int64_t half) {
   for (int k = 0; k < C; ++k) shift[k] = _mm256_set1_epi32(r.shifts[k]);
   __m256i part[P > 0 ? P : 1];
   for (int p = 0; p < P; ++p)
-    part[p] = _mm256_broadcastsi128_si256(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(r.words + r.w->lo[h] + 16 * p)));
+    part[p] =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r.words + r.w->lo[h] + 16 * p)));
   __m256 acc[C];
   for (int k = 0; k < C; ++k) acc[k] = _mm256_setzero_ps();
   for (int64_t j = 0; j < t.taps[g]; ++j) {
@@ -105,13 +105,20 @@ FL_AVX2 void half_parts(const Row& r, int64_t g, int64_t half) {
 template <int C>
 FL_AVX2 void half_avx2(const Row& r, int64_t g, int64_t half) {
   switch (r.w->parts[g * 2 + half]) {
-    case 0: return r.gather_ok ? half_parts<C, 0>(r, g, half) : group_bytes<C>(r, g, half * 8, half * 8 + 8);
-    case 1: return half_parts<C, 1>(r, g, half);
-    case 2: return half_parts<C, 2>(r, g, half);
-    case 3: return half_parts<C, 3>(r, g, half);
-    case 4: return half_parts<C, 4>(r, g, half);
-    case 5: return half_parts<C, 5>(r, g, half);
-    default: return half_parts<C, kMaxParts>(r, g, half);
+    case 0:
+      return r.gather_ok ? half_parts<C, 0>(r, g, half) : group_bytes<C>(r, g, half * 8, half * 8 + 8);
+    case 1:
+      return half_parts<C, 1>(r, g, half);
+    case 2:
+      return half_parts<C, 2>(r, g, half);
+    case 3:
+      return half_parts<C, 3>(r, g, half);
+    case 4:
+      return half_parts<C, 4>(r, g, half);
+    case 5:
+      return half_parts<C, 5>(r, g, half);
+    default:
+      return half_parts<C, kMaxParts>(r, g, half);
   }
 }
 
@@ -128,12 +135,18 @@ FL_AVX2 void row_parts(const Row& r) {
 template <int C>
 FL_AVX2 void row_avx2(const Row& r) {
   switch (r.w->uniform_parts) {
-    case 1: return row_parts<C, 1>(r);
-    case 2: return row_parts<C, 2>(r);
-    case 3: return row_parts<C, 3>(r);
-    case 4: return row_parts<C, 4>(r);
-    case 5: return row_parts<C, 5>(r);
-    case kMaxParts: return row_parts<C, kMaxParts>(r);
+    case 1:
+      return row_parts<C, 1>(r);
+    case 2:
+      return row_parts<C, 2>(r);
+    case 3:
+      return row_parts<C, 3>(r);
+    case 4:
+      return row_parts<C, 4>(r);
+    case 5:
+      return row_parts<C, 5>(r);
+    case kMaxParts:
+      return row_parts<C, kMaxParts>(r);
     default:
       for (int64_t g = 0; g < r.t->groups; ++g) {
         half_avx2<C>(r, g, 0);

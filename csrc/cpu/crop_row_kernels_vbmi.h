@@ -47,8 +47,8 @@ FL_AVX512_VBMI FL_INLINE void group_vbmi(const Row& r, int64_t g) {
     for (int64_t e = e0; e < e1; ++e) {  // channel k's byte of each lane's word, zero-extended by the permute's mask
       const __m512 w = _mm512_loadu_ps(weights + e * kLanes);
       for (int k = 0; k < C; ++k) {
-        const __m512i bytes = _mm512_maskz_permutex2var_epi8(
-            0x1111111111111111ull, a, _mm512_loadu_si512(index + (e * C + k) * 64), b);
+        const __m512i bytes =
+            _mm512_maskz_permutex2var_epi8(0x1111111111111111ull, a, _mm512_loadu_si512(index + (e * C + k) * 64), b);
         acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(w, _mm512_cvtepi32_ps(bytes)));
       }
     }
@@ -108,8 +108,8 @@ FL_AVX512_VBMI void split_planes_vbmi(const uint8_t* words, int64_t count, const
       load[part] = n == 64 ? _mm512_loadu_si512(at + 64 * part)
                            : _mm512_maskz_loadu_epi8(byte_mask(64 * part, 0, 3 * n - 1), at + 64 * part);
     for (int k = 0; k < 3; ++k) {
-      const __m512i v = _mm512_mask_permutexvar_epi8(_mm512_permutex2var_epi8(load[0], first[k], load[1]), high[k],
-                                                     last[k], load[2]);
+      const __m512i v =
+          _mm512_mask_permutexvar_epi8(_mm512_permutex2var_epi8(load[0], first[k], load[1]), high[k], last[k], load[2]);
       if (n == 64) {
         _mm512_storeu_si512(plane[k] + x, v);
       } else {

@@ -7,17 +7,17 @@
 #include <algorithm>
 
 #include "cpu/isa.h"
-#include "fastload/denormalize_math.h"
+#include "math/denormalize_math.h"
 #include "ops/denormalize.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
 
 // One output row from C planar input rows (`planes[k]` = the row of the input channel output channel k reads).
 template <FloatDtype D, int C>
-FL_CPU_CLONES void planar_row(const typename FloatTraits<D>::storage* const* planes, uint8_t* __restrict out,
-                              int64_t w, const float* mean, const float* std) {
+FL_CPU_CLONES void planar_row(const typename FloatTraits<D>::storage* const* planes, uint8_t* __restrict out, int64_t w,
+                              const float* mean, const float* std) {
   using T = FloatTraits<D>;
   const auto* __restrict p0 = planes[0];
   if constexpr (C == 1) {
@@ -64,8 +64,8 @@ FL_AVX512 void planar_row3_avx512(const typename FloatTraits<D>::storage* const*
     const __mmask16 mask = static_cast<__mmask16>(count == 16 ? 0xffff : (1u << count) - 1);
     __m128i bytes[3];
     for (int k = 0; k < 3; ++k) {
-      __m512 v = _mm512_add_ps(_mm512_mul_ps(load16<D>(planes[k] + x, mask), _mm512_set1_ps(std[k])),
-                               _mm512_set1_ps(mean[k]));
+      __m512 v =
+          _mm512_add_ps(_mm512_mul_ps(load16<D>(planes[k] + x, mask), _mm512_set1_ps(std[k])), _mm512_set1_ps(mean[k]));
       v = _mm512_min_ps(_mm512_max_ps(v, zero), top);  // vmaxps returns its second operand for NaN: NaN -> 0
       v = _mm512_sub_ps(_mm512_add_ps(v, round), round);
       bytes[k] = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v));

@@ -1,7 +1,7 @@
 // Runtime ISA dispatch for the CPU kernels without -march=native: FL_CPU_CLONES compiles a function for AVX-512
 // (x86-64-v4), AVX2 (x86-64-v3) and baseline x86-64, and the loader picks the best one for the machine
 // (GCC target_clones, an ifunc). Elsewhere it is a no-op and the portable build is used. The hand-written
-// intrinsics loops run where cpu_has_*() says so, capped at run time by fastload._ops.cpu_simd("avx2" or "none"),
+// intrinsics loops run where cpu_has_*() says so, capped at run time by fastload._backend.cpu_simd("avx2" or "none"),
 // so the tests run every loop the machine has beside the portable ones.
 #pragma once
 
@@ -28,8 +28,8 @@ inline std::atomic<int>& cpu_simd_cap() {
 namespace fastload {
 // Whether the hand-written AVX-512 rows may run here.
 inline bool cpu_has_avx512bw_vl() {
-  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl");
+  static const bool has =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx512;
 }
 // Whether the hand-written AVX-512 loops with byte permutes across a register pair (VBMI) may run here.

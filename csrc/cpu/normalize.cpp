@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "cpu/normalize_rows.h"
-#include "fastload/normalize_math.h"
+#include "math/normalize_math.h"
 #include "ops/normalize.h"
 
 namespace fastload {
@@ -24,7 +24,8 @@ void normalize_cpu_kernel(const NormalizeParams& p) {
   const int64_t plane = p.h * p.w;
   if (p.n == 0 || plane == 0) return;
   const RowNormalizer<D> rows(p.c, p.channel_map, p.mean, p.inv_std, p.channels_last);
-  const bool image_contiguous = rows.vectorized(p.in_stride_w, p.in_stride_c) && (p.h == 1 || p.in_stride_h == p.w * p.c);
+  const bool image_contiguous =
+      rows.vectorized(p.in_stride_w, p.in_stride_c) && (p.h == 1 || p.in_stride_h == p.w * p.c);
   S* const out = static_cast<S*>(p.out);
   // Output position of pixel `pixel` (flat index within image n) in channel 0.
   auto out_at = [&](int64_t n, int64_t pixel) {

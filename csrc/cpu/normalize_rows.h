@@ -12,8 +12,7 @@
 #include <algorithm>
 
 #include "cpu/isa.h"
-#include "fastload/normalize_math.h"
-
+#include "math/normalize_math.h"
 
 namespace fastload {
 namespace {
@@ -47,8 +46,7 @@ FL_CPU_CLONES void contiguous_row(const uint8_t* __restrict in, typename FloatTr
 // lane 4 whole pixels, a byte shuffle that groups each lane's bytes by channel, then per channel a dword gather,
 // widening, the same fp32 sub/mul as normalize_value, and one store. The tail uses masked loads and stores.
 template <FloatDtype D>
-FL_AVX512 FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v,
-                                                                    __mmask16 mask) {
+FL_AVX512 FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v, __mmask16 mask) {
   if constexpr (D == FloatDtype::kFloat32) {
     _mm512_mask_storeu_ps(dst, mask, v);
   } else if constexpr (D == FloatDtype::kFloat16) {
@@ -56,7 +54,8 @@ FL_AVX512 FL_INLINE void store16(typename FloatTraits<D>::storage* dst, __m512 v
   } else {  // bf16, round to nearest even on the bits (values are never NaN here: inputs and spec are finite)
     const __m512i bits = _mm512_castps_si512(v);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    const __m512i rounded =
+        _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
     _mm256_mask_storeu_epi16(dst, mask, _mm512_cvtepi32_epi16(rounded));
   }
 }
@@ -158,7 +157,8 @@ class RowNormalizer {
       const uint8_t* src = in + channel_map_[k] * stride_c;
       S* dst = out + (channels_last_ ? k : k * plane);
       const float m = mean_[k], s = inv_std_[k];
-      for (int64_t x = 0; x < w; ++x) dst[x * pixel_step] = FloatTraits<D>::from_float(normalize_value(src[x * stride_w], m, s));
+      for (int64_t x = 0; x < w; ++x)
+        dst[x * pixel_step] = FloatTraits<D>::from_float(normalize_value(src[x * stride_w], m, s));
     }
   }
 

@@ -8,9 +8,9 @@
 #include <cstring>
 
 #include "cpu/normalize_rows.h"
-#include "fastload/pad_batch_math.h"
+#include "math/pad_batch_math.h"
 #include "ops/pad_batch.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
@@ -82,8 +82,8 @@ at::Tensor pad_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, at::
                          std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
                          at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                          std::optional<at::ScalarType> dtype, bool channels_last) {
-  return run(describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                    channels_last));
+  return run(
+      describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last));
 }
 
 at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
@@ -91,8 +91,8 @@ at::Tensor pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offset
                                 std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
                                 at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
                                 bool channels_last) {
-  return run(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
-                                      pad_value, dtype, channels_last));
+  return run(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
+                                channels_last));
 }
 
 }  // namespace

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "fastload/resize_math.h"
+#include "math/resize_math.h"
 #include "ops/resize_pad_batch.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
@@ -152,10 +152,10 @@ at::Tensor run(ResizePadBatchCall call) {
 
 at::Tensor resize_pad_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
                                 at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, c10::string_view interpolation,
-                                at::ScalarType dtype, bool channels_last) {
+                                at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   return run(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
-                                     interpolation, dtype, channels_last));
+                                       interpolation, dtype, channels_last));
 }
 
 at::Tensor resize_pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
@@ -163,8 +163,8 @@ at::Tensor resize_pad_batch_packed_cpu(const at::Tensor& data, const at::Tensor&
                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
-  return run(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
-                                       channel_map, pad_value, interpolation, dtype, channels_last));
+  return run(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std, channel_map,
+                                       pad_value, interpolation, dtype, channels_last));
 }
 
 }  // namespace

@@ -16,8 +16,8 @@
 
 #include "cpu/crop_columns.h"
 #include "cpu/isa.h"
-#include "fastload/crop_math.h"
-#include "ops/output.h"
+#include "math/crop_math.h"
+#include "memory/output.h"
 #include "ops/resized_crop_batch.h"
 
 namespace fastload {
@@ -44,21 +44,21 @@ FL_CPU_CLONES void sum_rows_portable(float* acc, const float* const* rows, const
 // sum_rows for count a multiple of the vector's L floats (a row's planes are whole lane groups), four vectors of
 // sums in registers at a time. A macro, not a template: each copy is compiled for its own ISA (a template's vectors
 // would cross calls compiled without it).
-#define FL_SUM_ROWS(NAME, ISA, V, L, LOAD, SET1, MUL, ADD, STORE)                                                 \
-  ISA void NAME(float* acc, const float* const* rows, const float* w, int64_t taps, int64_t count) {              \
-    int64_t i = 0;                                                                                              \
-    for (; i + 4 * L <= count; i += 4 * L) {                                                                    \
-      V a[4];                                                                                                   \
-      for (int u = 0; u < 4; ++u) a[u] = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i + u * L)));           \
-      for (int64_t k = 1; k < taps; ++k)                                                                        \
-        for (int u = 0; u < 4; ++u) a[u] = ADD(a[u], MUL(SET1(w[k]), LOAD(rows[k] + i + u * L)));               \
-      for (int u = 0; u < 4; ++u) STORE(acc + i + u * L, a[u]);                                                 \
-    }                                                                                                           \
-    for (; i < count; i += L) {                                                                                 \
-      V a = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i)));                                                \
-      for (int64_t k = 1; k < taps; ++k) a = ADD(a, MUL(SET1(w[k]), LOAD(rows[k] + i)));                        \
-      STORE(acc + i, a);                                                                                        \
-    }                                                                                                           \
+#define FL_SUM_ROWS(NAME, ISA, V, L, LOAD, SET1, MUL, ADD, STORE)                                     \
+  ISA void NAME(float* acc, const float* const* rows, const float* w, int64_t taps, int64_t count) {  \
+    int64_t i = 0;                                                                                    \
+    for (; i + 4 * L <= count; i += 4 * L) {                                                          \
+      V a[4];                                                                                         \
+      for (int u = 0; u < 4; ++u) a[u] = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i + u * L))); \
+      for (int64_t k = 1; k < taps; ++k)                                                              \
+        for (int u = 0; u < 4; ++u) a[u] = ADD(a[u], MUL(SET1(w[k]), LOAD(rows[k] + i + u * L)));     \
+      for (int u = 0; u < 4; ++u) STORE(acc + i + u * L, a[u]);                                       \
+    }                                                                                                 \
+    for (; i < count; i += L) {                                                                       \
+      V a = ADD(SET1(0.0f), MUL(SET1(w[0]), LOAD(rows[0] + i)));                                      \
+      for (int64_t k = 1; k < taps; ++k) a = ADD(a, MUL(SET1(w[k]), LOAD(rows[k] + i)));              \
+      STORE(acc + i, a);                                                                              \
+    }                                                                                                 \
   }
 FL_SUM_ROWS(sum_rows_avx2, FL_AVX2, __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_mul_ps, _mm256_add_ps,
             _mm256_storeu_ps)
@@ -85,7 +85,8 @@ FL_AVX512 void stream_normalized_avx512(float* dst, const float* a, float mean, 
   for (; x + 16 <= count && reinterpret_cast<uintptr_t>(dst + x) % 64 != 0; x += 8)  // to a 64-byte boundary
     _mm256_stream_ps(dst + x, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(a + x), _mm512_castps512_ps256(m)),
                                             _mm512_castps512_ps256(s)));
-  for (; x + 16 <= count; x += 16) _mm512_stream_ps(dst + x, _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(a + x), m), s));
+  for (; x + 16 <= count; x += 16)
+    _mm512_stream_ps(dst + x, _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(a + x), m), s));
   for (; x < count; ++x) dst[x] = normalize_float(a[x], mean, inv_std);
 }
 
@@ -137,7 +138,7 @@ void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const fl
     if constexpr (D == FloatDtype::kFloat32) {
       if (reinterpret_cast<uintptr_t>(dst) % 32 == 0 && cpu_has_avx2()) {
         (cpu_has_avx512bw_vl() ? stream_normalized_avx512 : stream_normalized_avx2)(dst, a, p.mean[k], p.inv_std[k],
-                                                                                      p.out_w);
+                                                                                    p.out_w);
         continue;
       }
     }
@@ -200,12 +201,12 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
 }
 
 at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, const at::Tensor& y_starts,
-                                  const at::Tensor& y_weights, const at::Tensor& x_starts,
-                                  const at::Tensor& x_weights, std::optional<at::ArrayRef<double>> mean,
-                                  std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
-                                  std::optional<at::ScalarType> dtype, bool channels_last) {
-  ResizedCropCall call = describe_resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights,
-                                                     mean, inv_std, channel_map, dtype, channels_last);
+                                  const at::Tensor& y_weights, const at::Tensor& x_starts, const at::Tensor& x_weights,
+                                  std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
+                                  at::IntArrayRef channel_map, std::optional<at::ScalarType> dtype,
+                                  bool channels_last) {
+  ResizedCropCall call = describe_resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean,
+                                                     inv_std, channel_map, dtype, channels_last);
   ResizedCropParams& p = call.params;
   p.images = call.images.data();
   if (p.n * p.out_h * p.out_w == 0) return call.out;

@@ -11,7 +11,7 @@
 // way. Target: 80% of a device copy's read bandwidth; a few thousand blocks in all, so the atomics are negligible.
 #include <stdint.h>
 
-#include "cuda/channel_stats_launch.h"
+#include "cuda/launches.h"
 #include "cuda/kernel.h"
 
 namespace fastload {

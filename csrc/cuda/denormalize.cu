@@ -11,7 +11,7 @@
 // the target is 75% of a same-bytes device copy (unmeasured: no GPU has run these yet).
 #include <stdint.h>
 
-#include "cuda/denormalize_launch.h"
+#include "cuda/launches.h"
 #include "cuda/kernel.h"
 
 namespace fastload {
@@ -74,8 +74,8 @@ struct DenormalizeRows : SinglePhase {
       for (int j = 0; j < 4; ++j) {
 #pragma unroll
         for (int k = 0; k < C; ++k) {
-          const float v = j < count ? T::to_float(load(src + j * p.in_stride_w + p.channel_map[k] * p.in_stride_c))
-                                    : 0.0f;
+          const float v =
+              j < count ? T::to_float(load(src + j * p.in_stride_w + p.channel_map[k] * p.in_stride_c)) : 0.0f;
           bytes[j * C + k] = denormalize_value(v, p.std[k], p.mean[k]);
         }
       }

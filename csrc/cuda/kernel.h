@@ -3,15 +3,15 @@
 // separated by a barrier run phase by phase, and every global access is checked against the launch's buffers).
 //
 // A kernel is a struct K with `kName`, `Shared` (its block-shared memory), `kPhases` (phases separated by
-// __syncthreads), `kMinBlocks` and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`; it reads
-// and writes global memory only through load/store/atomic_add below. Torch-free.
+// __syncthreads), `kMinBlocks` and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`;
+// it reads and writes global memory only through load/store/atomic_add below. Torch-free.
 #pragma once
 #include <stdint.h>
 #include <string.h>
 
 #include <type_traits>
 
-#include "fastload/macros.h"
+#include "math/macros.h"
 
 #include "cuda/stream.h"  // the backend switch: FL_KERNEL_NS, cudaStream_t and (emulation) the vector types
 
@@ -189,8 +189,11 @@ template <typename K, typename P>
 void launch(Grid grid, cudaStream_t stream, const P& p) {
   static_assert(K::kName != nullptr, "every kernel has a name (the emulation's messages and launch log use it)");
   if (grid.x == 0 || grid.y == 0) return;
+  // A header is formatted as C++, which would split CUDA's launch chevrons.
+  // clang-format off
   kernel_entry<K, P><<<dim3(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y)),
                        static_cast<unsigned>(grid.block), 0, stream>>>(p);
+  // clang-format on
 }
 
 #endif

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "cuda/kernel.h"
-#include "cuda/normalize_launch.h"
+#include "cuda/launches.h"
 #include "cuda/stores.h"
 
 namespace fastload {
@@ -87,9 +87,9 @@ struct NormalizeRows : SinglePhase {
 
 bool fast_path_applies(const NormalizeParams& p) {
   const int64_t plane = p.h * p.w;
-  return classify_channels(p.channel_map, p.c) != ChannelOrder::kOther && p.in_stride_c == 1 &&
-         p.in_stride_w == p.c && p.in_stride_h == p.w * p.c && (p.n == 1 || p.in_stride_n % 4 == 0) &&
-         plane % 4 == 0 && reinterpret_cast<uintptr_t>(p.in) % 4 == 0 && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
+  return classify_channels(p.channel_map, p.c) != ChannelOrder::kOther && p.in_stride_c == 1 && p.in_stride_w == p.c &&
+         p.in_stride_h == p.w * p.c && (p.n == 1 || p.in_stride_n % 4 == 0) && plane % 4 == 0 &&
+         reinterpret_cast<uintptr_t>(p.in) % 4 == 0 && reinterpret_cast<uintptr_t>(p.out) % 16 == 0;
 }
 
 template <FloatDtype D, int C, bool Swap>

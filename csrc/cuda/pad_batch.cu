@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "cuda/kernel.h"
-#include "cuda/pad_batch_launch.h"
+#include "cuda/launches.h"
 #include "cuda/stores.h"
 
 namespace fastload {
@@ -51,10 +51,11 @@ struct PadNormalizedRows : SinglePhase {
       for (int j = 0; j < 4; ++j) {
 #pragma unroll
         for (int k = 0; k < C; ++k) {
-          v[k][j] = j < at.inside ? normalize_value(load(at.src + j * at.img.stride_w +
-                                                         channel(p.channel_map, k) * at.img.stride_c),
-                                                    p.mean[k], p.inv_std[k])
-                                  : p.pad_value[k];
+          v[k][j] =
+              j < at.inside
+                  ? normalize_value(load(at.src + j * at.img.stride_w + channel(p.channel_map, k) * at.img.stride_c),
+                                    p.mean[k], p.inv_std[k])
+                  : p.pad_value[k];
         }
       }
       S* dst = ChannelsLast ? out + (r * p.out_w + x0) * C : out + at.n * C * plane + at.y * p.out_w + x0;
@@ -75,9 +76,9 @@ struct PadBytesRows : SinglePhase {
       for (int j = 0; j < 4; ++j) {
 #pragma unroll
         for (int k = 0; k < C; ++k) {
-          bytes[j * C + k] = j < at.inside ? load(at.src + j * at.img.stride_w +
-                                                  channel(p.channel_map, k) * at.img.stride_c)
-                                           : p.pad_byte[k];
+          bytes[j * C + k] = j < at.inside
+                                 ? load(at.src + j * at.img.stride_w + channel(p.channel_map, k) * at.img.stride_c)
+                                 : p.pad_byte[k];
         }
       }
       uint8_t* dst = out + (r * p.out_w + x0) * C;

@@ -1,8 +1,8 @@
 // fastload::resize_pad_batch CUDA kernel: a 2-D grid of (row tiles, output rows of the whole batch), as pad_batch
 // (kernel.h's row_grid: 64 x 224² -> 14,336 blocks of 64 threads, 87.5% busy; 800 x 1333 -> 2,400 blocks of 128,
 // 87%). Each thread takes 4 output pixels of one row: it reads its image's descriptor and computes the row's
-// vertical tap once, then for each pixel inside the image's resized extent the horizontal tap once (shared by the channels),
-// samples the source (OpenCV INTER_LINEAR / INTER_NEAREST coordinates, resize_math.h), swaps channels and
+// vertical tap once, then for each pixel inside the image's resized extent the horizontal tap once (shared by the
+// channels), samples the source (OpenCV INTER_LINEAR / INTER_NEAREST coordinates, resize_math.h), swaps channels and
 // normalizes; outside the extent it takes the pad value. The 4 pixels go out with the vector stores of stores.h.
 // No division per pixel: one per row for the image index.
 //
@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "cuda/kernel.h"
-#include "cuda/resize_pad_batch_launch.h"
+#include "cuda/launches.h"
 #include "cuda/stores.h"
 
 namespace fastload {

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "cuda/kernel.h"
-#include "cuda/resized_crop_batch_launch.h"
+#include "cuda/launches.h"
 #include "cuda/stores.h"
 
 namespace fastload {
@@ -71,8 +71,8 @@ struct CropTile {
 };
 
 // Horizontal sum of output column x (of image n) over source row `row` of channel plane `plane`, taps in order.
-FL_DEVICE float row_sum(const ResizedCropParams& p, const ImageDesc& img, const uint8_t* plane, int64_t n,
-                        int64_t row, int64_t x) {
+FL_DEVICE float row_sum(const ResizedCropParams& p, const ImageDesc& img, const uint8_t* plane, int64_t n, int64_t row,
+                        int64_t x) {
   const int64_t xi = n * p.out_w + x;
   const uint8_t* px = plane + row * img.stride_h + load(p.x_starts + xi) * img.stride_w;
   const float* wx = p.x_weights + xi * p.kx;
@@ -149,7 +149,8 @@ struct CropNormalizedTiles {
     for (int c = 0; c < C; ++c) {
       const S value = T::from_float(normalize_float(v[c], p.mean[c], p.inv_std[c]));
       store(ChannelsLast ? out + ((tile.n * p.out_h + y) * p.out_w + x) * C + c
-                         : out + (tile.n * C + c) * plane + y * p.out_w + x, value);
+                         : out + (tile.n * C + c) * plane + y * p.out_w + x,
+            value);
     }
   }
 };

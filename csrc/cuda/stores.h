@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 #include "cuda/kernel.h"
-#include "fastload/float_convert.h"
+#include "math/float_convert.h"
 
 namespace fastload {
 namespace FL_KERNEL_NS {

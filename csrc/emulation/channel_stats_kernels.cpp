@@ -1,3 +1,4 @@
-// The kernels of csrc/cuda/channel_stats.cu, compiled by the host compiler for the CUDA emulation (namespace emulation).
+// The kernels of csrc/cuda/channel_stats.cu, compiled by the host compiler for the CUDA emulation (namespace
+// emulation).
 #define FL_EMULATION 1
 #include "cuda/channel_stats.cu"

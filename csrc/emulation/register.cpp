@@ -9,12 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cuda/channel_stats_launch.h"
-#include "cuda/denormalize_launch.h"
-#include "cuda/normalize_launch.h"
-#include "cuda/pad_batch_launch.h"
-#include "cuda/resize_pad_batch_launch.h"
-#include "cuda/resized_crop_batch_launch.h"
+#include "cuda/launches.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/normalize.h"
@@ -22,7 +17,7 @@
 #include "ops/resize_pad_batch.h"
 #include "ops/resized_crop_batch.h"
 #include "ops/schemas.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
@@ -92,9 +87,9 @@ at::Tensor pad_batch_emulated(at::TensorList images, at::IntArrayRef flip_masks,
                               std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
                               at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
                               std::optional<at::ScalarType> dtype, bool channels_last) {
-  return run_batch(describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                      channels_last),
-                   emulation::launch_pad_batch);
+  return run_batch(
+      describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last),
+      emulation::launch_pad_batch);
 }
 
 at::Tensor pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
@@ -103,27 +98,25 @@ at::Tensor pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& o
                                      std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
                                      at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
                                      bool channels_last) {
-  return run_batch(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
-                                      pad_value, dtype, channels_last),
+  return run_batch(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value,
+                                      dtype, channels_last),
                    emulation::launch_pad_batch);
 }
 
 at::Tensor resize_pad_batch_emulated(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
-                                     at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
-                                     at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                     at::ArrayRef<double> pad_value, c10::string_view interpolation,
-                                     at::ScalarType dtype, bool channels_last) {
+                                     at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                     at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                     c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   return run_batch(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map,
                                              pad_value, interpolation, dtype, channels_last),
                    emulation::launch_resize_pad_batch);
 }
 
-at::Tensor resize_pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& offsets,
-                                            const at::Tensor& sizes, int64_t channels, at::IntArrayRef new_sizes,
-                                            at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
-                                            at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                            at::ArrayRef<double> pad_value, c10::string_view interpolation,
-                                            at::ScalarType dtype, bool channels_last) {
+at::Tensor resize_pad_batch_packed_emulated(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                            int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                            at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                            at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                            c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   return run_batch(describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std,
                                              channel_map, pad_value, interpolation, dtype, channels_last),
                    emulation::launch_resize_pad_batch);

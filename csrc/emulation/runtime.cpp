@@ -17,8 +17,8 @@ std::vector<std::string> launch_log;
 
 std::string where(const KernelScope* k, const char* name, int64_t bx, int64_t by, int64_t t) {
   std::ostringstream s;
-  s << "fastload CUDA emulation: kernel " << (k ? name : "(none)") << ", block (" << bx << ", " << by
-    << "), thread " << t;
+  s << "fastload CUDA emulation: kernel " << (k ? name : "(none)") << ", block (" << bx << ", " << by << "), thread "
+    << t;
   return s.str();
 }
 
@@ -63,8 +63,8 @@ void check_access(const void* p, size_t bytes, size_t align, bool write) {
     if (a < b.begin || a + bytes > b.end) continue;
     if (a % align != 0) {
       throw std::invalid_argument(who + ": misaligned " + std::to_string(bytes) + "-byte access (needs " +
-                                  std::to_string(align) + "-byte alignment) at offset " +
-                                  std::to_string(a - b.begin) + " of " + b.name);
+                                  std::to_string(align) + "-byte alignment) at offset " + std::to_string(a - b.begin) +
+                                  " of " + b.name);
     }
     if (write && !b.writable) {
       throw std::out_of_range(who + ": write to read-only " + b.name + " at offset " + std::to_string(a - b.begin));

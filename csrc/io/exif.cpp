@@ -70,19 +70,27 @@ int tiff_orientation(const uint8_t* data, size_t size) {
     switch (tag) {
       case 0x0112:  // orientation
         return b.u16(at + 8, &value) ? static_cast<int>(value) : kNoOrientation;
-      case 0x010E: case 0x010F: case 0x0110: case 0x0131: case 0x0132: case 0x8298:  // strings
+      case 0x010E:
+      case 0x010F:
+      case 0x0110:
+      case 0x0131:
+      case 0x0132:
+      case 0x8298:  // strings
         ok = b.string(at);
         break;
-      case 0x011A: case 0x011B:  // x, y resolution
+      case 0x011A:
+      case 0x011B:  // x, y resolution
         ok = b.rationals(at, 1);
         break;
-      case 0x0128: case 0x0213:  // resolution unit, YCbCr positioning
+      case 0x0128:
+      case 0x0213:  // resolution unit, YCbCr positioning
         ok = b.u16(at + 8, &value);
         break;
       case 0x013E:  // white point
         ok = b.rationals(at, 2);
         break;
-      case 0x013F: case 0x0214:  // primary chromaticities, reference black/white
+      case 0x013F:
+      case 0x0214:  // primary chromaticities, reference black/white
         ok = b.rationals(at, 6);
         break;
       case 0x0211:  // YCbCr coefficients

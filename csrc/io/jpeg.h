@@ -48,10 +48,10 @@ struct Decoder {
 
 // What a file's header says, at 1/reduce scale (`height`, `width` as decoded: EXIF orientation applied).
 struct Header {
-  int64_t height, width;          // oriented, at 1/reduce scale
+  int64_t height, width;                // oriented, at 1/reduce scale
   int64_t stored_height, stored_width;  // as stored, at 1/reduce scale
-  int orientation;                // 1..8, as OpenCV applies it
-  int components, precision;      // precision: bits a sample (the decoder reads 8 only)
+  int orientation;                      // 1..8, as OpenCV applies it
+  int components, precision;            // precision: bits a sample (the decoder reads 8 only)
   bool progressive, lossless;
 };
 

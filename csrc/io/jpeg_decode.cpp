@@ -17,16 +17,15 @@
 #include <vector>
 
 #include "io/jpeg.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
 
 // Scanlines asked of libjpeg at a time (it gives up to a row group a call) before their box columns are copied out:
 // copied one at a time, each row was read back right behind libjpeg's stores to it, and the copies stalled on store
-// forwarding (13% of a file's decode + crop, profiled on an Intel Xeon VM, 2026-12-01). As many cropped scanlines
-// as kScanlineBytes hold (at least 2), so that they stay in the L1 cache (16 rows of a 2000-pixel image measured
-// 3-5% slower in two runs).
+// forwarding (a tenth of a file's decode + crop in a profile). As many cropped scanlines as kScanlineBytes hold (at
+// least 2), so that they stay in the L1 cache (16 rows of a 2000-pixel image were slower).
 constexpr int64_t kScanlines = 16;
 constexpr int64_t kScanlineBytes = 16 * 1024;
 
@@ -61,30 +60,38 @@ struct Region {
 // 2 flips columns, 3 both, 4 rows; 5 transposes, 6-8 transpose then flip columns, both, rows).
 Region stored_region(int orientation, int64_t H, int64_t W, int64_t top, int64_t left, int64_t h, int64_t w) {
   switch (orientation) {
-    case 2: return {top, top + h, W - left - w, W - left};
-    case 3: return {H - top - h, H - top, W - left - w, W - left};
-    case 4: return {H - top - h, H - top, left, left + w};
-    case 5: return {left, left + w, top, top + h};
-    case 6: return {H - left - w, H - left, top, top + h};
-    case 7: return {H - left - w, H - left, W - top - h, W - top};
-    case 8: return {left, left + w, W - top - h, W - top};
-    default: return {top, top + h, left, left + w};
+    case 2:
+      return {top, top + h, W - left - w, W - left};
+    case 3:
+      return {H - top - h, H - top, W - left - w, W - left};
+    case 4:
+      return {H - top - h, H - top, left, left + w};
+    case 5:
+      return {left, left + w, top, top + h};
+    case 6:
+      return {H - left - w, H - left, top, top + h};
+    case 7:
+      return {H - left - w, H - left, W - top - h, W - top};
+    case 8:
+      return {left, left + w, W - top - h, W - top};
+    default:
+      return {top, top + h, left, left + w};
   }
 }
 
 // What one decode writes: the box's stored pixels into `region` (3 bytes a pixel, box_w a row), or with `direct`
 // (orientation 1) each scanline's box columns straight into `out`.
 struct Plan {
-  int64_t box_y0, box_y1;    // the box's stored rows: the rows decoded
-  int64_t x0, width;         // stored columns asked of jpeg_crop_scanline (box columns plus margins)
-  int64_t box_x0, box_x1;    // the box's stored columns
+  int64_t box_y0, box_y1;              // the box's stored rows: the rows decoded
+  int64_t x0, width;                   // stored columns asked of jpeg_crop_scanline (box columns plus margins)
+  int64_t box_x0, box_x1;              // the box's stored columns
   bool cmyk, gray, rgb, direct, crop;  // gray: 1 byte a decoded pixel, replicated (a lossless grayscale file)
-  uint8_t* out;              // direct: the (box_y1 - box_y0) x (box_x1 - box_x0) output, row stride out_stride
+  uint8_t* out;  // direct: the (box_y1 - box_y0) x (box_x1 - box_x0) output, row stride out_stride
   int64_t out_stride;
-  uint8_t* region;           // not direct: box rows x box columns, 3 bytes a pixel
-  uint8_t* rows;             // decoded scanlines: max(kScanlineBytes, two whole rows) (4 bytes a pixel for CMYK)
-  bool check_end;            // the file must end with its EOI marker (checked before decoding anything)
-  bool whole_file;           // libjpeg reads the whole file and its end, whatever the box (Strict::kFile)
+  uint8_t* region;  // not direct: box rows x box columns, 3 bytes a pixel
+  uint8_t* rows;    // decoded scanlines: max(kScanlineBytes, two whole rows) (4 bytes a pixel for CMYK)
+  bool check_end;   // the file must end with its EOI marker (checked before decoding anything)
+  bool whole_file;  // libjpeg reads the whole file and its end, whatever the box (Strict::kFile)
 };
 
 // OpenCV's icvCvt_CMYK2BGR_8u_C4C3R, channels in `rgb` order.
@@ -113,9 +120,9 @@ int decode_rows(Decoder* d, const Plan* p) {
   const int64_t bytes = p->cmyk ? 4 : p->gray ? 1 : 3;
   const int64_t skip = p->box_x0 - static_cast<int64_t>(xoff), box_w = p->box_x1 - p->box_x0;
   // Rows straight into `out` when a scanline is a box row (a lossless file read from the top: only when the box is).
-  const bool scanline_is_row = p->direct && bytes == 3 && skip == 0 && static_cast<int64_t>(width) == box_w &&
-                               (p->crop || p->box_y0 == 0);
-  const int64_t row_bytes = static_cast<int64_t>(width) * bytes;  // a cropped scanline
+  const bool scanline_is_row =
+      p->direct && bytes == 3 && skip == 0 && static_cast<int64_t>(width) == box_w && (p->crop || p->box_y0 == 0);
+  const int64_t row_bytes = static_cast<int64_t>(width) * bytes;                             // a cropped scanline
   const int64_t scanlines = std::clamp<int64_t>(kScanlineBytes / row_bytes, 2, kScanlines);  // they fit p->rows
   JSAMPROW rows[kScanlines];
   // Without crop and skip (a lossless file) every row from the top is read; those above the box are dropped.
@@ -127,8 +134,8 @@ int decode_rows(Decoder* d, const Plan* p) {
     if (got == 0) return 1;  // only a suspending data source (not this one) gives no rows: an error, not a loop
     for (int64_t i = 0; i < got && !scanline_is_row; ++i) {
       if (y + i < p->box_y0) continue;  // a lossless file's rows above the box: read, not kept
-      uint8_t* dst = p->direct ? p->out + (y + i - p->box_y0) * p->out_stride
-                               : p->region + (y + i - p->box_y0) * box_w * 3;
+      uint8_t* dst =
+          p->direct ? p->out + (y + i - p->box_y0) * p->out_stride : p->region + (y + i - p->box_y0) * box_w * 3;
       const uint8_t* src = rows[i] + skip * bytes;
       if (p->cmyk)
         cmyk_to_3(src, dst, box_w, p->rgb);
@@ -169,14 +176,34 @@ void orient_region(const uint8_t* region, int64_t box_h, int64_t box_w, int orie
     for (int64_t c = 0; c < width; ++c) {
       int64_t sr = r, sc = c;
       switch (orientation) {
-        case 2: sc = box_w - 1 - c; break;
-        case 3: sr = box_h - 1 - r; sc = box_w - 1 - c; break;
-        case 4: sr = box_h - 1 - r; break;
-        case 5: sr = c; sc = r; break;
-        case 6: sr = box_h - 1 - c; sc = r; break;
-        case 7: sr = box_h - 1 - c; sc = box_w - 1 - r; break;
-        case 8: sr = c; sc = box_w - 1 - r; break;
-        default: break;
+        case 2:
+          sc = box_w - 1 - c;
+          break;
+        case 3:
+          sr = box_h - 1 - r;
+          sc = box_w - 1 - c;
+          break;
+        case 4:
+          sr = box_h - 1 - r;
+          break;
+        case 5:
+          sr = c;
+          sc = r;
+          break;
+        case 6:
+          sr = box_h - 1 - c;
+          sc = r;
+          break;
+        case 7:
+          sr = box_h - 1 - c;
+          sc = box_w - 1 - r;
+          break;
+        case 8:
+          sr = c;
+          sc = box_w - 1 - r;
+          break;
+        default:
+          break;
       }
       std::memcpy(o + r * rs + c * 3, region + (sr * box_w + sc) * 3, 3);
     }
@@ -190,10 +217,10 @@ std::array<int64_t, 4> checked_box(const std::optional<at::IntArrayRef>& box, co
   const at::IntArrayRef b = *box;
   TORCH_CHECK_VALUE(b.size() == 4, op, ": box must be (top, left, height, width), got ", b);
   const int64_t top = b[0], left = b[1], height = b[2], width = b[3];
-  TORCH_CHECK_VALUE(top >= 0 && left >= 0 && height >= 1 && width >= 1 && top <= h.height - height &&
-                        left <= h.width - width,
-                    op, ": box (top=", top, ", left=", left, ", height=", height, ", width=", width,
-                    ") must be non-empty and lie inside the ", h.height, "x", h.width, " image");
+  TORCH_CHECK_VALUE(
+      top >= 0 && left >= 0 && height >= 1 && width >= 1 && top <= h.height - height && left <= h.width - width, op,
+      ": box (top=", top, ", left=", left, ", height=", height, ", width=", width,
+      ") must be non-empty and lie inside the ", h.height, "x", h.width, " image");
   return {top, left, height, width};
 }
 
@@ -205,7 +232,8 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
   const auto strict = static_cast<Strict>(strict_level);
   Decoder d;
   const Header h = open_jpeg(&d, bytes, static_cast<size_t>(data.numel()), reduce, strict, op);
-  TORCH_CHECK_VALUE(h.precision == 8, op, ": a ", h.precision, "-bit JPEG file: fastload's decoder reads 8-bit "
+  TORCH_CHECK_VALUE(h.precision == 8, op, ": a ", h.precision,
+                    "-bit JPEG file: fastload's decoder reads 8-bit "
                     "samples only");
   const auto [top, left, height, width] = checked_box(box.has_value() ? std::optional(*box) : std::nullopt, h, op);
   at::Tensor result;
@@ -214,8 +242,10 @@ at::Tensor jpeg_decode(const at::Tensor& data, at::OptionalIntArrayRef box, int6
     TORCH_CHECK_VALUE(o.device().is_cpu() && o.scalar_type() == at::kByte && o.dim() == 3 && o.size(0) == height &&
                           o.size(1) == width && o.size(2) == 3 && o.stride(2) == 1 && o.stride(1) == 3 &&
                           o.stride(0) >= 3 * width,
-                      op, ": out must be a CPU uint8 (", height, ", ", width, ", 3) tensor with rows of whole "
-                      "pixels, got ", o.scalar_type(), " of shape ", o.sizes(), " and strides ", o.strides());
+                      op, ": out must be a CPU uint8 (", height, ", ", width,
+                      ", 3) tensor with rows of whole "
+                      "pixels, got ",
+                      o.scalar_type(), " of shape ", o.sizes(), " and strides ", o.strides());
     result = o;
   } else {
     result = new_output({height, width, 3}, at::TensorOptions().dtype(at::kByte));

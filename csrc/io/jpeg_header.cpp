@@ -98,8 +98,9 @@ Header open_jpeg(Decoder* d, const uint8_t* data, size_t size, int64_t reduce, S
   if (read_header(d, data, size, strict) != 0) fail_jpeg(*d, "not a readable JPEG file");
   jpeg_decompress_struct& cinfo = d->cinfo;
   const int64_t stored = int64_t{cinfo.image_height} * cinfo.image_width;
-  TORCH_CHECK_VALUE(stored >= 1 && stored <= kMaxPixels, "the header says ", cinfo.image_height, "x",
-                    cinfo.image_width, " pixels; images of more than ", kMaxPixels, " pixels are refused (as "
+  TORCH_CHECK_VALUE(stored >= 1 && stored <= kMaxPixels, "the header says ", cinfo.image_height, "x", cinfo.image_width,
+                    " pixels; images of more than ", kMaxPixels,
+                    " pixels are refused (as "
                     "OpenCV refuses them), before anything is allocated");
   Header h{};
   h.lossless = is_lossless(data, size);
@@ -126,10 +127,10 @@ const char* libjpeg_turbo_version() {
 }
 
 const uint8_t* jpeg_bytes(const at::Tensor& data, const char* op) {
-  TORCH_CHECK_VALUE(data.device().is_cpu() && data.scalar_type() == at::kByte && data.dim() == 1 &&
-                        data.is_contiguous(),
-                    op, ": data must be a contiguous 1-D uint8 CPU tensor, got ", data.scalar_type(), " of shape ",
-                    data.sizes(), " on ", data.device());
+  TORCH_CHECK_VALUE(
+      data.device().is_cpu() && data.scalar_type() == at::kByte && data.dim() == 1 && data.is_contiguous(), op,
+      ": data must be a contiguous 1-D uint8 CPU tensor, got ", data.scalar_type(), " of shape ", data.sizes(), " on ",
+      data.device());
   TORCH_CHECK_VALUE(data.numel() > 0, op, ": empty data is not a JPEG file");
   return data.data_ptr<uint8_t>();
 }
@@ -144,8 +145,8 @@ std::vector<int64_t> jpeg_info(const at::Tensor& data, int64_t reduce) {
   const uint8_t* bytes = jpeg_bytes(data, op);
   Decoder d;
   const Header h = open_jpeg(&d, bytes, static_cast<size_t>(data.numel()), reduce, Strict::kNone, op);
-  return {h.height, h.width, h.orientation, h.components, h.progressive, h.lossless, h.precision,
-          has_end_marker(d.cinfo)};
+  return {h.height,      h.width,    h.orientation, h.components,
+          h.progressive, h.lossless, h.precision,   has_end_marker(d.cinfo)};
 }
 
 std::string jpeg_version() { return libjpeg_turbo_version(); }

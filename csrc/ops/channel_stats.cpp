@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "ops/images.h"
+#include "ops/image_inputs.h"
 
 namespace fastload {
 

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "fastload/images.h"
+#include "math/images.h"
 
 namespace fastload {
 

@@ -5,7 +5,7 @@
 
 #include <optional>
 
-#include "fastload/float_convert.h"
+#include "math/float_convert.h"
 
 namespace fastload {
 

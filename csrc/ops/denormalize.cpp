@@ -1,17 +1,17 @@
-// fastload::denormalize: schema and the argument checks shared by the CPU and CUDA kernels.
+// fastload::denormalize: the argument checks shared by the CPU and CUDA kernels.
 #include "ops/denormalize.h"
 
 #include "ops/common.h"
-#include "ops/output.h"
+#include "memory/output.h"
 
 namespace fastload {
 
 DenormalizeParams describe_denormalize(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
-                                      at::IntArrayRef channel_map, at::Tensor& out) {
+                                       at::IntArrayRef channel_map, at::Tensor& out) {
   TORCH_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kHalf || x.scalar_type() == at::kBFloat16,
               "fastload::denormalize: x must be float32, float16 or bfloat16, got ", x.scalar_type());
-  TORCH_CHECK(x.dim() == 3 || x.dim() == 4, "fastload::denormalize: x must be (C, H, W) or (N, C, H, W), got ",
-              x.dim(), " dims");
+  TORCH_CHECK(x.dim() == 3 || x.dim() == 4, "fastload::denormalize: x must be (C, H, W) or (N, C, H, W), got ", x.dim(),
+              " dims");
   const bool batched = x.dim() == 4;
   const int64_t c = x.size(-3);
   TORCH_CHECK(c == 1 || c == 3, "fastload::denormalize: x must have 1 or 3 channels, got ", c);

@@ -1,12 +1,12 @@
-// fastload::normalize: schema and the argument checks shared by the CPU and CUDA kernels.
+// fastload::normalize: the argument checks shared by the CPU and CUDA kernels.
 #include "ops/normalize.h"
 
 #include <utility>
 #include <vector>
 
 #include "ops/common.h"
-#include "ops/images.h"
-#include "ops/output.h"
+#include "ops/image_inputs.h"
+#include "memory/output.h"
 
 namespace fastload {
 
@@ -77,8 +77,8 @@ bool strides_match(const at::Tensor& t, const std::vector<int64_t>& strides) {
 at::Tensor allocate_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, at::ScalarType dtype,
                                      bool channels_last) {
   const bool batched = img.dim() == 4;
-  at::Tensor out = new_output(output_sizes(p, batched), output_strides(p, batched, channels_last),
-                                     img.options().dtype(dtype));
+  at::Tensor out =
+      new_output(output_sizes(p, batched), output_strides(p, batched, channels_last), img.options().dtype(dtype));
   p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;
   p.out = out.data_ptr();
@@ -87,16 +87,15 @@ at::Tensor allocate_normalize_output(const char* op, const at::Tensor& img, Norm
 
 void bind_normalize_output(const char* op, const at::Tensor& img, NormalizeParams& p, const at::Tensor& out) {
   const bool batched = img.dim() == 4;
-  TORCH_CHECK(out.device() == img.device(), op, ": out is on ", out.device(), ", img on ",
-              img.device());
+  TORCH_CHECK(out.device() == img.device(), op, ": out is on ", out.device(), ", img on ", img.device());
   TORCH_CHECK(out.sizes() == at::IntArrayRef(output_sizes(p, batched)), op, ": out must have shape ",
               at::IntArrayRef(output_sizes(p, batched)), ", got ", out.sizes());
   p.dtype = to_float_dtype(op, out.scalar_type());
   if (out.numel() == 0 || strides_match(out, output_strides(p, batched, false))) {
     p.channels_last = false;
   } else {
-    TORCH_CHECK(strides_match(out, output_strides(p, batched, true)),
-                op, ": out must be contiguous or channels_last, got strides ", out.strides());
+    TORCH_CHECK(strides_match(out, output_strides(p, batched, true)), op,
+                ": out must be contiguous or channels_last, got strides ", out.strides());
     p.channels_last = true;
   }
   check_no_overlap(op, out, img, "img");

@@ -3,7 +3,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
-#include "fastload/normalize_math.h"
+#include "math/normalize_math.h"
 
 namespace fastload {
 

@@ -1,11 +1,11 @@
-// fastload::pad_batch / pad_batch_packed: schemas and the argument checks shared by the CPU and CUDA kernels.
+// fastload::pad_batch / pad_batch_packed: the argument checks shared by the CPU and CUDA kernels.
 #include "ops/pad_batch.h"
 
 #include <cmath>
 
 #include "ops/common.h"
-#include "ops/images.h"
-#include "ops/output.h"
+#include "ops/image_inputs.h"
+#include "memory/output.h"
 
 namespace fastload {
 
@@ -18,19 +18,19 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
                               const std::optional<at::ArrayRef<double>>& inv_std, at::IntArrayRef channel_map,
                               at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype, bool channels_last,
                               const at::TensorOptions& device, at::Tensor& out) {
-  TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0,
-              op, ": batch_hw must be (H, W) >= 0, got ", batch_hw);
-  TORCH_CHECK(static_cast<int64_t>(channel_map.size()) == channels &&
-                  static_cast<int64_t>(pad_value.size()) == channels,
-              op, ": channel_map and pad_value need one value per channel (", channels, ")");
+  TORCH_CHECK(batch_hw.size() == 2 && batch_hw[0] >= 0 && batch_hw[1] >= 0, op, ": batch_hw must be (H, W) >= 0, got ",
+              batch_hw);
+  TORCH_CHECK(
+      static_cast<int64_t>(channel_map.size()) == channels && static_cast<int64_t>(pad_value.size()) == channels, op,
+      ": channel_map and pad_value need one value per channel (", channels, ")");
   PadBatchParams p{};
   p.n = static_cast<int64_t>(images.size());
   p.c = channels;
   p.out_h = batch_hw[0];
   p.out_w = batch_hw[1];
   for (int64_t i = 0; i < p.n; ++i) {
-    TORCH_CHECK(images[i].h <= p.out_h && images[i].w <= p.out_w, op, ": image ", i, " (",
-                images[i].h, "x", images[i].w, ") does not fit in the batch (", p.out_h, "x", p.out_w, ")");
+    TORCH_CHECK(images[i].h <= p.out_h && images[i].w <= p.out_w, op, ": image ", i, " (", images[i].h, "x",
+                images[i].w, ") does not fit in the batch (", p.out_h, "x", p.out_w, ")");
   }
   read_channel_map(op, channel_map, channels, p.channel_map);
   p.normalize = mean.has_value();
@@ -54,30 +54,28 @@ PadBatchParams describe_batch(const char* op, const std::vector<ImageDesc>& imag
 }  // namespace
 
 PadBatchCall describe_pad_batch(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
-                                    std::optional<at::ArrayRef<double>> mean,
-                                    std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
-                                    at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
-                                    bool channels_last) {
+                                std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
+                                at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                std::optional<at::ScalarType> dtype, bool channels_last) {
   PadBatchCall call;
   int64_t channels = 0;
   const char* op = "fastload::pad_batch";
   call.images = describe_images(op, images, flip_masks, channels);
   call.params = describe_batch(op, call.images, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                  channels_last, images[0].options(), call.out);
+                               channels_last, images[0].options(), call.out);
   return call;
 }
 
 PadBatchCall describe_pad_batch(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
-                                      int64_t channels, at::IntArrayRef batch_hw,
-                                      std::optional<at::ArrayRef<double>> mean,
-                                      std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
-                                      at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
-                                      bool channels_last) {
+                                int64_t channels, at::IntArrayRef batch_hw, std::optional<at::ArrayRef<double>> mean,
+                                std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                bool channels_last) {
   PadBatchCall call;
   const char* op = "fastload::pad_batch_packed";
   call.images = describe_packed(op, data, offsets, sizes, channels);
   call.params = describe_batch(op, call.images, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                                  channels_last, data.options(), call.out);
+                               channels_last, data.options(), call.out);
   return call;
 }
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "fastload/pad_batch_math.h"
+#include "math/pad_batch_math.h"
 
 namespace fastload {
 

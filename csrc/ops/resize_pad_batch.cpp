@@ -1,11 +1,11 @@
-// fastload::resize_pad_batch(_packed): schemas and the argument checks shared by the CPU and CUDA kernels.
+// fastload::resize_pad_batch(_packed): the argument checks shared by the CPU and CUDA kernels.
 #include "ops/resize_pad_batch.h"
 
 #include <string>
 
 #include "ops/common.h"
-#include "ops/images.h"
-#include "ops/output.h"
+#include "ops/image_inputs.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
@@ -16,11 +16,10 @@ Interpolation parse_interpolation(const char* op, c10::string_view name) {
   return Interpolation::kNearest;
 }
 
-ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int64_t channels,
-                            at::IntArrayRef new_sizes, at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
-                            at::ArrayRef<double> inv_std, at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                            c10::string_view interpolation, at::ScalarType dtype, bool channels_last,
-                            const at::TensorOptions& device) {
+ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int64_t channels, at::IntArrayRef new_sizes,
+                            at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                            at::IntArrayRef channel_map, at::ArrayRef<double> pad_value, c10::string_view interpolation,
+                            at::ScalarType dtype, bool channels_last, const at::TensorOptions& device) {
   const int64_t n = static_cast<int64_t>(sources.size());
   TORCH_CHECK(static_cast<int64_t>(new_sizes.size()) == 2 * n, op, ": new_sizes needs an (h, w) per image, got ",
               new_sizes.size(), " values for ", n, " images");
@@ -60,26 +59,26 @@ ResizePadBatchCall describe(const char* op, std::vector<ImageDesc> sources, int6
 
 }  // namespace
 
-ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
-                                      at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
-                                      at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                      at::ArrayRef<double> pad_value, c10::string_view interpolation, at::ScalarType dtype,
-                                      bool channels_last) {
+ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks,
+                                             at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                             at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                             at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                             c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   const char* op = "fastload::resize_pad_batch";
   int64_t channels = 0;
   std::vector<ImageDesc> sources = describe_images(op, images, flip_masks, channels);
   return describe(op, std::move(sources), channels, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
-                 interpolation, dtype, channels_last, images[0].options());
+                  interpolation, dtype, channels_last, images[0].options());
 }
 
 ResizePadBatchCall describe_resize_pad_batch(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
-                                        int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
-                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
+                                             int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                             at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                             at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                             c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
   const char* op = "fastload::resize_pad_batch_packed";
   return describe(op, describe_packed(op, data, offsets, sizes, channels), channels, new_sizes, batch_hw, mean, inv_std,
-                 channel_map, pad_value, interpolation, dtype, channels_last, data.options());
+                  channel_map, pad_value, interpolation, dtype, channels_last, data.options());
 }
 
 }  // namespace fastload

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "fastload/resize_math.h"
+#include "math/resize_math.h"
 
 namespace fastload {
 
@@ -17,15 +17,15 @@ struct ResizePadBatchCall {
   at::Tensor out;
 };
 
-ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
-                                      at::IntArrayRef batch_hw, at::ArrayRef<double> mean,
-                                      at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
-                                      at::ArrayRef<double> pad_value, c10::string_view interpolation, at::ScalarType dtype,
-                                      bool channels_last);
+ResizePadBatchCall describe_resize_pad_batch(at::TensorList images, at::IntArrayRef flip_masks,
+                                             at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                             at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                             at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                             c10::string_view interpolation, at::ScalarType dtype, bool channels_last);
 ResizePadBatchCall describe_resize_pad_batch(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
-                                        int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
-                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
-                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
-                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last);
+                                             int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                             at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                             at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                             c10::string_view interpolation, at::ScalarType dtype, bool channels_last);
 
 }  // namespace fastload

@@ -2,8 +2,8 @@
 #include "ops/resized_crop_batch.h"
 
 #include "ops/common.h"
-#include "ops/images.h"
-#include "ops/output.h"
+#include "ops/image_inputs.h"
+#include "memory/output.h"
 
 namespace fastload {
 namespace {
@@ -31,8 +31,8 @@ void check_taps(const char* op, const char* name, const at::Tensor& starts, cons
       for (int64_t t = 0; t < k; ++t) {
         if (w[(i * d + j) * k + t] != 0.0f) last = start + t;
       }
-      TORCH_CHECK(start >= 0 && last < limit, op, ": ", name, "[", i, ", ", j, "] = ", start, " with taps to ",
-                  last, " reads outside image ", i, " (", images[i].h, "x", images[i].w, ")");
+      TORCH_CHECK(start >= 0 && last < limit, op, ": ", name, "[", i, ", ", j, "] = ", start, " with taps to ", last,
+                  " reads outside image ", i, " (", images[i].h, "x", images[i].w, ")");
     }
   }
 }
@@ -54,8 +54,8 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   check_table(op, "x_starts", x_starts, at::kLong, n, 2);
   check_table(op, "y_weights", y_weights, at::kFloat, n, 3);
   check_table(op, "x_weights", x_weights, at::kFloat, n, 3);
-  TORCH_CHECK(y_weights.size(1) == y_starts.size(1) && x_weights.size(1) == x_starts.size(1) &&
-                  y_weights.size(2) > 0 && x_weights.size(2) > 0,
+  TORCH_CHECK(y_weights.size(1) == y_starts.size(1) && x_weights.size(1) == x_starts.size(1) && y_weights.size(2) > 0 &&
+                  x_weights.size(2) > 0,
               op, ": the weight tables need one row of taps per start");
   check_taps(op, "y_starts", y_starts, y_weights, call.images, true);
   check_taps(op, "x_starts", x_starts, x_weights, call.images, false);

@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "fastload/crop_math.h"
+#include "math/crop_math.h"
 
 namespace fastload {
 

@@ -33,22 +33,25 @@ void define_schemas(torch::Library& m) {
       "Tensor(a!) out) -> ()");
   // mean/inv_std None: a padded uint8 (N, Hp, Wp, C) batch in the input's channel order.
   def_with_into(m,
-      "pad_batch(Tensor[] images, int[] flip_masks, int[] batch_hw, float[]? mean, float[]? inv_std, "
-      "int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  def_with_into(m,
+                "pad_batch(Tensor[] images, int[] flip_masks, int[] batch_hw, float[]? mean, float[]? inv_std, "
+                "int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
+  def_with_into(
+      m,
       "pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] batch_hw, float[]? mean, "
       "float[]? inv_std, int[] channel_map, float[] pad_value, ScalarType? dtype, bool channels_last) -> Tensor");
-  // Crop + resize + flip (+ normalize) through per-image separable tap tables (fastload/crops.py; CPU tensors on
-  // every device); without mean/inv_std an (N, h, w, C) uint8 batch, rounded half to even.
-  def_with_into(m,
+  // Crop + resize + flip (+ normalize) through per-image separable tap tables (fastload/functional/_crop_taps.py; CPU
+  // tensors on every device); without mean/inv_std an (N, h, w, C) uint8 batch, rounded half to even.
+  def_with_into(
+      m,
       "resized_crop_batch(Tensor[] images, int[] flip_masks, Tensor y_starts, Tensor y_weights, Tensor x_starts, "
       "Tensor x_weights, float[]? mean, float[]? inv_std, int[] channel_map, ScalarType? dtype, bool channels_last) "
       "-> Tensor");
   def_with_into(m,
-      "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
-      "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
-      "bool channels_last) -> Tensor");
-  def_with_into(m,
+                "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
+                "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "
+                "bool channels_last) -> Tensor");
+  def_with_into(
+      m,
       "resize_pad_batch_packed(Tensor data, Tensor offsets, Tensor sizes, int channels, int[] new_sizes, "
       "int[] batch_hw, float[] mean, float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, "
       "ScalarType dtype, bool channels_last) -> Tensor");

@@ -1,11 +1,11 @@
-// Page-locking of ring memory (ops/ring.h) for the CUDA build: cudaHostRegister of a ring's device-copy mapping.
+// Page-locking of ring memory (memory/ring.h) for the CUDA build: cudaHostRegister of a ring's device-copy mapping.
 // A failure (WSL2, sandboxes, RLIMIT_MEMLOCK) is cleared from the runtime at once and returned, so the caller can
 // report it and no later launch check in this thread mistakes it for a kernel error.
 #include <cuda_runtime_api.h>
 
 #include <string>
 
-#include "ops/ring.h"
+#include "memory/ring.h"
 
 namespace fastload {
 namespace {

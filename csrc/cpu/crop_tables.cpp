@@ -1,6 +1,6 @@
 // fastload::_crop_axis_table: one axis of resized_crop_batch's tap tables for a whole batch, on the host, the same
-// bits as fastload/crops.py's numpy `axis_table` (the definition; the tests compare the two): the same float64 and
-// float32 operations in the same order, the weights of a tap row summed left to right.
+// bits as fastload/functional/_crop_taps.py's numpy `axis_table` (the definition; the tests compare the two): the same
+// float64 and float32 operations in the same order, the weights of a tap row summed left to right.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
-#include "fastload/resize_math.h"
+#include "math/resize_math.h"
 
 namespace fastload {
 namespace {
@@ -29,8 +29,8 @@ int64_t truncate(double v) { return static_cast<int64_t>(v); }
 at::Tensor per_image(const at::Tensor& t, int64_t n, at::ScalarType type, const char* name, bool may_be_empty) {
   TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == type && t.dim() == 1 &&
                   (t.size(0) == n || (may_be_empty && t.size(0) == 0)),
-              "fastload::_crop_axis_table: ", name, " must be a 1-D ", type, " CPU tensor of one value per image (",
-              n, "), got ", t.scalar_type(), " of shape ", t.sizes(), " on ", t.device());
+              "fastload::_crop_axis_table: ", name, " must be a 1-D ", type, " CPU tensor of one value per image (", n,
+              "), got ", t.scalar_type(), " of shape ", t.sizes(), " on ", t.device());
   return t.contiguous();
 }
 
@@ -150,8 +150,9 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def("_crop_axis_table(Tensor src, int dst, Tensor resized, Tensor offset, str mode, Tensor flips) -> "
-        "(Tensor, Tensor)");
+  m.def(
+      "_crop_axis_table(Tensor src, int dst, Tensor resized, Tensor offset, str mode, Tensor flips) -> "
+      "(Tensor, Tensor)");
   m.impl("_crop_axis_table", c10::DispatchKey::CPU, &crop_axis_table);
 }
 

@@ -4,9 +4,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastload/float_convert.h"
-#include "fastload/images.h"
-#include "fastload/normalize_math.h"
+#include "math/float_convert.h"
+#include "math/images.h"
+#include "math/normalize_math.h"
 
 namespace fastload {
 
@@ -14,12 +14,12 @@ struct PadBatchParams {
   const ImageDesc* images;  // n descriptors, in memory the kernel can read (host for CPU, device for CUDA)
   void* out;
   int64_t n, c, out_h, out_w;
-  bool normalize;                    // false: uint8 NHWC copy
-  float mean[kMaxChannels];          // per output channel (normalize)
+  bool normalize;            // false: uint8 NHWC copy
+  float mean[kMaxChannels];  // per output channel (normalize)
   float inv_std[kMaxChannels];
-  int channel_map[kMaxChannels];     // output channel k reads input channel channel_map[k]
-  float pad_value[kMaxChannels];     // per output channel, output space (normalize)
-  uint8_t pad_byte[kMaxChannels];    // per channel (uint8 copy)
+  int channel_map[kMaxChannels];   // output channel k reads input channel channel_map[k]
+  float pad_value[kMaxChannels];   // per output channel, output space (normalize)
+  uint8_t pad_byte[kMaxChannels];  // per channel (uint8 copy)
   FloatDtype dtype;
   bool channels_last;
 };

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "fastload/macros.h"
-#include "fastload/normalize_math.h"
-#include "fastload/pad_batch_math.h"
+#include "math/macros.h"
+#include "math/normalize_math.h"
+#include "math/pad_batch_math.h"
 
 namespace fastload {
 

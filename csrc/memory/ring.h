@@ -1,4 +1,5 @@
-// fastload's shared-memory batch rings (fastload/ring.py), owned here so that their lifetime follows their readers.
+// fastload's shared-memory batch rings (fastload/memory/ring.py), owned here so that their lifetime follows their
+// readers.
 //
 // A ring is one memfd of `depth` slots after a one-page header, mapped once by the DataLoader worker that writes it
 // (the producer) and once by the main process that reads it (the consumer). Every tensor over ring memory is made

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "fastload/images.h"
+#include "math/images.h"
 
 namespace fastload {
 

@@ -6,7 +6,7 @@
 
 #include <type_traits>
 
-#include "fastload/macros.h"
+#include "math/macros.h"
 
 namespace fastload {
 
@@ -71,8 +71,8 @@ FL_HOST_DEVICE FL_INLINE float half_bits_to_float(uint16_t h) {
   // Normal and inf/NaN: re-bias the exponent (15 -> 127) and widen the mantissa. Subnormal: mantissa * 2^-24, exact
   // in fp32 arithmetic.
   const float subnormal = static_cast<float>(mantissa) * bits_float(0x33800000u);  // 2^-24
-  const uint32_t widened = exponent == 0x1fu ? (0x7f800000u | (mantissa << 13))
-                                             : (((exponent + 112u) << 23) | (mantissa << 13));
+  const uint32_t widened =
+      exponent == 0x1fu ? (0x7f800000u | (mantissa << 13)) : (((exponent + 112u) << 23) | (mantissa << 13));
   const uint32_t magnitude = exponent == 0 ? float_bits(subnormal) : widened;
   return bits_float(sign | magnitude);
 }

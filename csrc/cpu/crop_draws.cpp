@@ -1,7 +1,7 @@
 // fastload::_draw_crops: a batch's RandomResizedCrop boxes and RandomHorizontalFlip draws, exactly as torchvision
-// draws them image after image (fastload/crop_geometry.py's `_sample_box` + `torch.rand(1) < p`), through the same
-// ATen calls on the default CPU generator, so the RNG stream and every box and flip are the same; done here because
-// the Python version's dozen small torch calls per image cost more than decoding a tenth of the image.
+// draws them image after image (fastload/functional/_geometry.py's `_sample_box` + `torch.rand(1) < p`), through the
+// same ATen calls on the default CPU generator, so the RNG stream and every box and flip are the same; done here
+// because the Python version's dozen small torch calls per image cost more than decoding a tenth of the image.
 //
 // The float arithmetic follows Python's: uniform draws are float32 tensors read as doubles (`.item()`), sizes are
 // `int(round(sqrt(double)))` (round half to even: nearbyint in the default rounding mode), log/exp are float32
@@ -18,9 +18,8 @@ namespace {
 std::tuple<at::Tensor, at::Tensor> draw_crops(const at::Tensor& sizes, double scale_lo, double scale_hi,
                                               double ratio_lo, double ratio_hi, double flip_p) {
   const char* op = "fastload::_draw_crops";
-  TORCH_CHECK(sizes.device().is_cpu() && sizes.scalar_type() == at::kLong && sizes.dim() == 2 && sizes.size(1) == 2,
-              op, ": sizes must be an (N, 2) int64 CPU tensor of (h, w), got ", sizes.scalar_type(), " ",
-              sizes.sizes());
+  TORCH_CHECK(sizes.device().is_cpu() && sizes.scalar_type() == at::kLong && sizes.dim() == 2 && sizes.size(1) == 2, op,
+              ": sizes must be an (N, 2) int64 CPU tensor of (h, w), got ", sizes.scalar_type(), " ", sizes.sizes());
   TORCH_CHECK(scale_lo > 0 && scale_lo <= scale_hi && ratio_lo > 0 && ratio_lo <= ratio_hi, op,
               ": scale and ratio must be (low, high) with 0 < low <= high");
   const at::Tensor hw = sizes.contiguous();
@@ -73,8 +72,9 @@ std::tuple<at::Tensor, at::Tensor> draw_crops(const at::Tensor& sizes, double sc
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
-  m.def("_draw_crops(Tensor sizes, float scale_lo, float scale_hi, float ratio_lo, float ratio_hi, float flip_p) "
-        "-> (Tensor, Tensor)");
+  m.def(
+      "_draw_crops(Tensor sizes, float scale_lo, float scale_hi, float ratio_lo, float ratio_hi, float flip_p) "
+      "-> (Tensor, Tensor)");
   m.impl("_draw_crops", c10::DispatchKey::CPU, &draw_crops);
 }
 

@@ -1,5 +1,5 @@
-// Shared checks and descriptions of uint8 image inputs (see images.h).
-#include "ops/images.h"
+// Shared checks and descriptions of uint8 image inputs (see image_inputs.h).
+#include "ops/image_inputs.h"
 
 #include <c10/util/Exception.h>
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastload/macros.h"
+#include "math/macros.h"
 
 namespace fastload {
 

@@ -1,4 +1,4 @@
-// Output tensors of the compiled ops. CPU outputs come from fastload's caching allocator (cpu_cache.cpp): a large
+// Output tensors of the compiled ops. CPU outputs come from fastload's caching allocator (output.cpp): a large
 // output freed by the caller stays mapped and serves the next call of a fitting size, instead of returning to the OS
 // and being faulted in again page by page (for a 38 MB batch that costs ten times the kernel). Other devices use
 // their own (caching) allocators.
@@ -69,7 +69,7 @@ struct Into<Name, Fn> {
   }
 };
 
-// The cache's counters, in the order of kCacheStatNames (fastload/memory.py names them).
+// The cache's counters, in the order of kCacheStatNames (fastload/memory/cpu_cache.py names them).
 std::vector<int64_t> cpu_cache_stats();
 
 // Returns every cached (free) block to the OS; blocks in use are untouched.

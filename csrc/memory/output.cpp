@@ -3,7 +3,7 @@
 // its tensor waits in the cache for the next output of a fitting size (up to twice its size) instead of going back
 // to the OS. The free blocks are bounded (FASTLOAD_CPU_CACHE_MB, default min(1 GiB, RAM / 8)); past the bound the
 // least recently freed go back first. Thread-safe; a forked child (a DataLoader worker) starts with an empty cache.
-#include "ops/output.h"
+#include "memory/output.h"
 
 #include <ATen/EmptyTensor.h>
 #include <ATen/ops/empty_strided.h>
@@ -224,11 +224,11 @@ const at::Tensor& take_requested(at::IntArrayRef sizes, at::IntArrayRef strides,
   const char* op = requested.op;
   const at::Tensor& out = *requested.out;
   requested = Requested{};
-  TORCH_CHECK(out.device() == options.device() || (out.device().type() == options.device().type() &&
-                                                   !options.device().has_index()),
+  TORCH_CHECK(out.device() == options.device() ||
+                  (out.device().type() == options.device().type() && !options.device().has_index()),
               op, ": out is on ", out.device(), ", the inputs on ", options.device());
-  TORCH_CHECK(out.scalar_type() == options.dtype().toScalarType(), op, ": out must be ",
-              options.dtype().toScalarType(), ", got ", out.scalar_type());
+  TORCH_CHECK(out.scalar_type() == options.dtype().toScalarType(), op, ": out must be ", options.dtype().toScalarType(),
+              ", got ", out.scalar_type());
   TORCH_CHECK(out.sizes() == sizes, op, ": out must have shape ", sizes, ", got ", out.sizes());
   for (int64_t d = 0; d < out.dim() && out.numel() > 0; ++d) {
     TORCH_CHECK(out.size(d) <= 1 || out.stride(d) == strides[d], op, ": out must have strides ", strides,
@@ -277,7 +277,7 @@ void cpu_cache_set_limit(int64_t bytes) {
   CpuCache::get().trim(bytes, bytes);
 }
 
-// Python reaches these as torch.ops.fastload._cpu_cache_* (fastload/memory.py wraps them).
+// Python reaches these as torch.ops.fastload._cpu_cache_* (fastload/memory/cpu_cache.py wraps them).
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def("_cpu_cache_stats() -> int[]", &cpu_cache_stats);
   m.def("_cpu_cache_empty() -> ()", &cpu_cache_empty);

@@ -4,9 +4,9 @@
 #pragma once
 #include <stdint.h>
 
-#include "fastload/channels.h"
-#include "fastload/float_convert.h"
-#include "fastload/macros.h"
+#include "math/channels.h"
+#include "math/float_convert.h"
+#include "math/macros.h"
 
 namespace fastload {
 

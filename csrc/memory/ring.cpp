@@ -1,6 +1,6 @@
 // fastload's shared-memory batch rings: the mappings, every tensor over them, and the slot states (ring.h says how
-// they work together). Python (fastload/ring.py) creates the memfd, sends its descriptor and the slot coordinates;
-// everything that reads or releases ring memory is here.
+// they work together). Python (fastload/memory/ring.py) creates the memfd, sends its descriptor and the slot
+// coordinates; everything that reads or releases ring memory is here.
 #include <ATen/ops/from_blob.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "ops/ring.h"
+#include "memory/ring.h"
 
 namespace fastload {
 namespace ring {
 namespace {
 
 constexpr int64_t kHeaderBytes = 4096;
-constexpr int64_t kStateWord = 16;  // header word of slot 0's state (fastload/ring.py: _STATES)
+constexpr int64_t kStateWord = 16;  // header word of slot 0's state (fastload/memory/ring.py: _STATES)
 constexpr int64_t kMaxDepth = kHeaderBytes / 4 - kStateWord;
 constexpr uint32_t kFree = 0, kSent = 1, kViewed = 2;
 
@@ -38,8 +38,12 @@ uint8_t* map_shared(int fd, int64_t bytes) {
 
 struct Ring {
   Ring(int fd_in, int64_t bytes_in, int64_t slot_bytes_in, int64_t depth_in)
-      : bytes(bytes_in), slot_bytes(slot_bytes_in), depth(depth_in), owner(getpid()),
-        live(new std::atomic<int64_t>[depth_in]), sent(new bool[depth_in]) {
+      : bytes(bytes_in),
+        slot_bytes(slot_bytes_in),
+        depth(depth_in),
+        owner(getpid()),
+        live(new std::atomic<int64_t>[depth_in]),
+        sent(new bool[depth_in]) {
     for (int64_t i = 0; i < depth; ++i) {
       live[i].store(0);
       sent[i] = false;
@@ -68,11 +72,11 @@ struct Ring {
   int fd = -1;
   uint8_t* base = nullptr;
   const int64_t bytes, slot_bytes, depth;
-  const pid_t owner;  // the process that mapped it: only it writes the state words
+  const pid_t owner;                             // the process that mapped it: only it writes the state words
   std::unique_ptr<std::atomic<int64_t>[]> live;  // this process's live tensors of each slot
   std::unique_ptr<bool[]> sent;                  // producer: sent since last taken (under `lock`)
   std::mutex lock;                               // take/send, and making the alias
-  uint8_t* alias = nullptr;  // a second mapping of the same pages, for device copies only
+  uint8_t* alias = nullptr;                      // a second mapping of the same pages, for device copies only
   bool page_lock_tried = false, page_locked = false;
   std::string page_lock_error;
 };
@@ -192,10 +196,10 @@ at::Tensor ring_view(int64_t handle, int64_t slot, int64_t offset, int64_t nbyte
 }
 
 // Consumer: t (a view of a registered ring) seen through the ring's second mapping, page-locked on first use when
-// `page_lock`; [] when t is not ring memory, [t] itself when page-locking failed (ring_page_lock_status says why). The alias holds t's storage, so the slot stays
-// held while the alias lives: a device copy from it is safe as long as its reader keeps the alias until the copy's
-// event. Users' views stay pageable, so their own non_blocking copies are staged by the driver and never read the
-// slot after it is handed back.
+// `page_lock`; [] when t is not ring memory, [t] itself when page-locking failed (ring_page_lock_status says why). The
+// alias holds t's storage, so the slot stays held while the alias lives: a device copy from it is safe as long as its
+// reader keeps the alias until the copy's event. Users' views stay pageable, so their own non_blocking copies are
+// staged by the driver and never read the slot after it is handed back.
 std::vector<at::Tensor> ring_alias(const at::Tensor& t, bool page_lock) {
   if (t.numel() == 0 || !t.device().is_cpu()) return {};
   const auto* start = static_cast<const uint8_t*>(t.data_ptr());

@@ -1,0 +1,158 @@
+// Every op's CUDA kernel registered for the `fastload` library: the shared entry points and argument checks
+// (ops/<op>.h) with a runner that launches the op's kernel (csrc/cuda/<op>.cu, declared in cuda/launches.h) on the
+// current stream of the inputs' device. Batch ops upload their image descriptors in one small asynchronous copy
+// from pinned memory (cuda/descriptors.h) and assemble the whole batch in one launch.
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include <vector>
+
+#include "cuda/descriptors.h"
+#include "cuda/launches.h"
+#include "memory/output.h"
+#include "ops/channel_stats.h"
+#include "ops/denormalize.h"
+#include "ops/normalize.h"
+#include "ops/pad_batch.h"
+#include "ops/resize_pad_batch.h"
+#include "ops/resized_crop_batch.h"
+
+namespace fastload {
+namespace {
+
+// fastload::normalize / normalize_into on CUDA: the shared entry points (ops/normalize.h) with a runner that launches
+// normalize.cu's kernels on the current stream of img's device.
+void run_normalize(const at::Tensor& img, const NormalizeParams& p) {
+  const c10::cuda::CUDAGuard guard(img.device());
+  cuda::launch_normalize(p, c10::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// fastload::denormalize on CUDA: argument checks and output allocation, then the launcher in denormalize.cu on the
+// current stream of x's device.
+at::Tensor denormalize_cuda(const at::Tensor& x, at::ArrayRef<double> mean, at::ArrayRef<double> std,
+                            at::IntArrayRef channel_map) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  at::Tensor out;
+  const DenormalizeParams p = describe_denormalize(x, mean, std, channel_map, out);
+  cuda::launch_denormalize(p, c10::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
+}
+
+// fastload::pad_batch / pad_batch_packed on CUDA: the image descriptors go to the device in one small asynchronous
+// copy from pinned memory, then one kernel assembles the whole batch on the current stream.
+at::Tensor run_pad_batch(PadBatchCall call, const at::Device& device) {
+  return launch_with_descriptors("fastload::pad_batch", call, device, cuda::launch_pad_batch);
+}
+
+at::Tensor pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef batch_hw,
+                          std::optional<at::ArrayRef<double>> mean, std::optional<at::ArrayRef<double>> inv_std,
+                          at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                          std::optional<at::ScalarType> dtype, bool channels_last) {
+  TORCH_CHECK(!images.empty() && images[0].is_cuda(), "fastload::pad_batch (CUDA kernel): images must be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(images[0].device());
+  return run_pad_batch(
+      describe_pad_batch(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last),
+      images[0].device());
+}
+
+at::Tensor pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                 int64_t channels, at::IntArrayRef batch_hw, std::optional<at::ArrayRef<double>> mean,
+                                 std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                 at::ArrayRef<double> pad_value, std::optional<at::ScalarType> dtype,
+                                 bool channels_last) {
+  TORCH_CHECK(data.is_cuda(), "fastload::pad_batch_packed (CUDA kernel): data must be a CUDA tensor");
+  const c10::cuda::CUDAGuard guard(data.device());
+  return run_pad_batch(describe_pad_batch(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map,
+                                          pad_value, dtype, channels_last),
+                       data.device());
+}
+
+// fastload::resize_pad_batch(_packed) on CUDA: descriptors to the device in one small async copy, then one kernel
+// for the whole batch on the current stream.
+at::Tensor run_resize_pad_batch(ResizePadBatchCall call, const at::Device& device) {
+  return launch_with_descriptors("fastload::resize_pad_batch", call, device, cuda::launch_resize_pad_batch);
+}
+
+at::Tensor resize_pad_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, at::IntArrayRef new_sizes,
+                                 at::IntArrayRef batch_hw, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                 at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                 c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
+  TORCH_CHECK(!images.empty() && images[0].is_cuda(),
+              "fastload::resize_pad_batch (CUDA kernel): images must be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(images[0].device());
+  return run_resize_pad_batch(describe_resize_pad_batch(images, flip_masks, new_sizes, batch_hw, mean, inv_std,
+                                                        channel_map, pad_value, interpolation, dtype, channels_last),
+                              images[0].device());
+}
+
+at::Tensor resize_pad_batch_packed_cuda(const at::Tensor& data, const at::Tensor& offsets, const at::Tensor& sizes,
+                                        int64_t channels, at::IntArrayRef new_sizes, at::IntArrayRef batch_hw,
+                                        at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                        at::IntArrayRef channel_map, at::ArrayRef<double> pad_value,
+                                        c10::string_view interpolation, at::ScalarType dtype, bool channels_last) {
+  TORCH_CHECK(data.is_cuda(), "fastload::resize_pad_batch_packed (CUDA kernel): data must be a CUDA tensor");
+  const c10::cuda::CUDAGuard guard(data.device());
+  return run_resize_pad_batch(
+      describe_resize_pad_batch(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std, channel_map,
+                                pad_value, interpolation, dtype, channels_last),
+      data.device());
+}
+
+// fastload::resized_crop_batch on CUDA: the image descriptors go to the device in one small asynchronous copy (the
+// tap tables are already there), then one kernel crops, resizes, flips and normalizes the batch on the current
+// stream.
+at::Tensor resized_crop_batch_cuda(at::TensorList images, at::IntArrayRef flip_masks, const at::Tensor& y_starts,
+                                   const at::Tensor& y_weights, const at::Tensor& x_starts, const at::Tensor& x_weights,
+                                   std::optional<at::ArrayRef<double>> mean,
+                                   std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
+                                   std::optional<at::ScalarType> dtype, bool channels_last) {
+  TORCH_CHECK(!images.empty() && images[0].is_cuda(),
+              "fastload::resized_crop_batch (CUDA kernel): images must be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(images[0].device());
+  ResizedCropCall call = describe_resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean,
+                                                     inv_std, channel_map, dtype, channels_last);
+  // The tap tables are host tensors (checked there without a sync): they go up with the descriptors, in one copy.
+  ResizedCropParams& p = call.params;
+  const std::vector<HostTable> tables{{p.y_starts, y_starts.nbytes(), &p.y_starts},
+                                      {p.y_weights, y_weights.nbytes(), &p.y_weights},
+                                      {p.x_starts, x_starts.nbytes(), &p.x_starts},
+                                      {p.x_weights, x_weights.nbytes(), &p.x_weights}};
+  return launch_with_descriptors("fastload::resized_crop_batch", call, images[0].device(),
+                                 cuda::launch_resized_crop_batch, tables);
+}
+
+// fastload::channel_stats on CUDA: the image descriptors go to the device in one small asynchronous copy, then one
+// reduction kernel for the whole batch adds into the (2, C) totals on the current stream.
+at::Tensor channel_stats_cuda(at::TensorList images, at::IntArrayRef flip_masks) {
+  TORCH_CHECK(!images.empty() && images[0].is_cuda(),
+              "fastload::channel_stats (CUDA kernel): images must be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(images[0].device());
+  ChannelStatsCall call = describe_channel_stats(images, flip_masks);
+  return launch_with_descriptors("fastload::channel_stats", call, images[0].device(), cuda::launch_channel_stats);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
+  m.impl("normalize", &normalize_op<run_normalize>);
+  m.impl("normalize_into", &normalize_into_op<run_normalize>);
+  m.impl("denormalize", &denormalize_cuda);
+  m.impl("denormalize_into", &Into<kDenormalizeInto, &denormalize_cuda>::run);
+  m.impl("pad_batch", &pad_batch_cuda);
+  m.impl("pad_batch_packed", &pad_batch_packed_cuda);
+  m.impl("pad_batch_into", &Into<kPadBatchInto, &pad_batch_cuda>::run);
+  m.impl("pad_batch_packed_into", &Into<kPadBatchPackedInto, &pad_batch_packed_cuda>::run);
+  m.impl("resize_pad_batch", &resize_pad_batch_cuda);
+  m.impl("resize_pad_batch_packed", &resize_pad_batch_packed_cuda);
+  m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_cuda>::run);
+  m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_cuda>::run);
+  m.impl("resized_crop_batch", &resized_crop_batch_cuda);
+  m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_cuda>::run);
+  m.impl("channel_stats", &channel_stats_cuda);
+}
+
+}  // namespace fastload
