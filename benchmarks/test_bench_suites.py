@@ -34,6 +34,7 @@ def _params():
 def test_case(benchmark, case, impl):
     benchmark.extra_info.update(suite=case.suite, case=case.name, device=case.device, bytes=case.bytes_moved)
     if case.device == "cuda":
+
         def call():
             impl.fn()
             torch.cuda.synchronize()

@@ -51,17 +51,25 @@ def digits_dataset(seed: int = 0):
 
 def make_model(num_classes: int, channels: int = 1) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(channels, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(32, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
         nn.MaxPool2d(2),
-        nn.Conv2d(64, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Conv2d(64, 64, 3, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
         nn.Linear(64, num_classes),  # logits: CrossEntropyLoss applies log-softmax itself
     )
 
 
-def train_epoch(model: nn.Module, batches, optimizer, loss_fn, step: int, max_steps: int | None,
-                scheduler=None) -> tuple[int, float]:
+def train_epoch(
+    model: nn.Module, batches, optimizer, loss_fn, step: int, max_steps: int | None, scheduler=None
+) -> tuple[int, float]:
     """One epoch (or until `max_steps` steps in all): zero_grad -> forward -> loss -> backward -> step. Returns the
     step count and the last loss."""
     model.train()
@@ -109,8 +117,12 @@ def main(argv=None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="stop early (for smoke tests)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "fastload_digits.pth"))
-    parser.add_argument("--record", default=None, help="write each rank's training samples (per epoch) and the sums "
-                        "of its final parameters to RECORD.rank<N>.json (the distributed test reads them)")
+    parser.add_argument(
+        "--record",
+        default=None,
+        help="write each rank's training samples (per epoch) and the sums "
+        "of its final parameters to RECORD.rank<N>.json (the distributed test reads them)",
+    )
     args = parser.parse_args(argv)
     rank, world, device = distributed(args.device)
     torch.manual_seed(0)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -127,8 +139,11 @@ def main(argv=None) -> int:
     # No pin_memory: DevicePrefetcher copies the workers' ring batches from their page-locked mapping itself.
     loader_args = dict(collate_fn=collate, num_workers=args.workers, persistent_workers=args.workers > 0)
     # drop_last: the sampler would otherwise repeat samples to even out the ranks (1,437 = 2 x 718 + 1)
-    sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=0,
-                                 drop_last=True) if world > 1 else None
+    sampler = (
+        DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=0, drop_last=True)
+        if world > 1
+        else None
+    )
     train_loader = DataLoader(train, batch_size=64, shuffle=sampler is None, sampler=sampler, **loader_args)
     test_loader = DataLoader(test, batch_size=256, **loader_args)
     train_batches = fl.DevicePrefetcher(train_loader, device, norm)
@@ -156,14 +171,24 @@ def main(argv=None) -> int:
         # then updated by each rank's own batch, so after the last step they differ by that batch.
         sums = {k: float(v.detach().double().sum()) for k, v in model.named_parameters()}
         with open(f"{args.record}.rank{rank}.json", "w") as f:
-            json.dump({"rank": rank, "world": world, "samples": [[int(i) for i in e] for e in seen], "steps": step,
-                       "weights": sums}, f)
+            json.dump(
+                {
+                    "rank": rank,
+                    "world": world,
+                    "samples": [[int(i) for i in e] for e in seen],
+                    "steps": step,
+                    "weights": sums,
+                },
+                f,
+            )
     if rank == 0:
         torch.save({"state_dict": model.state_dict(), "accuracy": accuracy}, args.checkpoint)
         # Fine-tuning on another task: same backbone, a 5-class head. The head is reported and left initialised.
         report = fl.load_pretrained(make_model(5), args.checkpoint, verbose=False)
-        say(f"reloaded into a 5-class model: {len(report.loaded)} tensors loaded, replaced "
-            f"{sorted(report.mismatched)} (shape differs)")
+        say(
+            f"reloaded into a 5-class model: {len(report.loaded)} tensors loaded, replaced "
+            f"{sorted(report.mismatched)} (shape differs)"
+        )
     say(f"done in {time.perf_counter() - start:.1f} s, final test accuracy {accuracy:.2%}")
     if world > 1:
         torch.distributed.destroy_process_group()

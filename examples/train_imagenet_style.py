@@ -26,10 +26,10 @@ import cv2
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+from train_classifier import evaluate, make_model, train_epoch
 
 import fastload as fl
 from fastload.photos import bundled_photos
-from train_classifier import evaluate, make_model, train_epoch
 
 
 def write_jpeg_folder(root: str, copies: int) -> None:
@@ -63,12 +63,15 @@ def main(argv=None) -> int:
         # No pin_memory: DevicePrefetcher copies the workers' ring batches from their page-locked mapping itself.
         loader_args = dict(num_workers=args.workers, persistent_workers=args.workers > 0)
         train_collate = fl.CropCollate(args.size, label_mode="classification", num_classes=classes)
-        eval_collate = fl.CropCollate(args.size, train=False, resize=args.size * 8 // 7,
-                                      label_mode="classification", num_classes=classes)
-        train_batches = fl.DevicePrefetcher(DataLoader(files, batch_size=16, shuffle=True, collate_fn=train_collate,
-                                                       **loader_args), args.device, norm)
-        eval_batches = fl.DevicePrefetcher(DataLoader(files, batch_size=32, collate_fn=eval_collate, **loader_args),
-                                           args.device, norm)
+        eval_collate = fl.CropCollate(
+            args.size, train=False, resize=args.size * 8 // 7, label_mode="classification", num_classes=classes
+        )
+        train_batches = fl.DevicePrefetcher(
+            DataLoader(files, batch_size=16, shuffle=True, collate_fn=train_collate, **loader_args), args.device, norm
+        )
+        eval_batches = fl.DevicePrefetcher(
+            DataLoader(files, batch_size=32, collate_fn=eval_collate, **loader_args), args.device, norm
+        )
 
         model = make_model(classes, channels=3).to(args.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)

@@ -18,19 +18,27 @@ def versions() -> dict:
     import torch
 
     import fastload
-    from fastload import _ops
+    from fastload import _backend
 
-    return {"fastload": fastload.__version__, "torch": torch.__version__, "cuda": torch.version.cuda,
-            "compiler": _ops.build_compiler(), "python": platform.python_version()}
+    return {
+        "fastload": fastload.__version__,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "compiler": _backend.build_compiler(),
+        "python": platform.python_version(),
+    }
 
 
 def info(argv: list[str]) -> int:
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="fastload info", description="Print, as JSON, the versions of fastload, "
-                                     "torch, CUDA and the compiler, and fastload.backend_info(): which backend serves "
-                                     "each op on each device, and why.")
+    parser = argparse.ArgumentParser(
+        prog="fastload info",
+        description="Print, as JSON, the versions of fastload, "
+        "torch, CUDA and the compiler, and fastload.backend_info(): which backend serves "
+        "each op on each device, and why.",
+    )
     parser.parse_args(argv)
     import fastload
 
@@ -58,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return demo_main(rest)
     if command == "info":
         return info(rest)
-    print(f"fastload: unknown command {command!r} (expected bench, demo or info; see fastload --help)",
-          file=sys.stderr)
+    print(f"fastload: unknown command {command!r} (expected bench, demo or info; see fastload --help)", file=sys.stderr)
     return 2
 
 

@@ -38,55 +38,106 @@ class OpDef:
 
 
 def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
-    return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, mean is not None, dtype,
-                                      channels_last, images[0].device)
+    return reference.pad_batch_output(
+        len(images), images[0].shape[-1], batch_hw, mean is not None, dtype, channels_last, images[0].device
+    )
 
 
-def _pad_batch_packed_fake(data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype,
-                           channels_last):
-    return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, mean is not None, dtype, channels_last,
-                                      data.device)
+def _pad_batch_packed_fake(
+    data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last
+):
+    return reference.pad_batch_output(
+        offsets.shape[0], channels, batch_hw, mean is not None, dtype, channels_last, data.device
+    )
 
 
-def _resize_pad_batch_fake(images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
-                           interpolation, dtype, channels_last):
-    return reference.pad_batch_output(len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last,
-                                      images[0].device)
+def _resize_pad_batch_fake(
+    images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value, interpolation, dtype, channels_last
+):
+    return reference.pad_batch_output(
+        len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last, images[0].device
+    )
 
 
-def _resize_pad_batch_packed_fake(data, offsets, sizes, channels, new_sizes, batch_hw, mean, inv_std, channel_map,
-                                  pad_value, interpolation, dtype, channels_last):
+def _resize_pad_batch_packed_fake(
+    data,
+    offsets,
+    sizes,
+    channels,
+    new_sizes,
+    batch_hw,
+    mean,
+    inv_std,
+    channel_map,
+    pad_value,
+    interpolation,
+    dtype,
+    channels_last,
+):
     return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last, data.device)
 
 
-OPS: dict[str, OpDef] = {op.name: op for op in (
-    OpDef("normalize", reference.normalize,
-          lambda img, mean, inv_std, channel_map, flip_mask, dtype, channels_last:
-          reference.normalize_output(img, dtype, channels_last)),
-    OpDef("normalize_into", reference.normalize_into,
-          lambda img, mean, inv_std, channel_map, flip_mask, out: None),
-    OpDef("denormalize", reference.denormalize, lambda x, mean, std, channel_map: reference.denormalize_output(x)),
-    OpDef("pad_batch", reference.pad_batch, _pad_batch_fake, packed="pad_batch_packed"),
-    OpDef("pad_batch_packed", reference.pad_batch_packed, _pad_batch_packed_fake),
-    OpDef("resize_pad_batch", reference.resize_pad_batch, _resize_pad_batch_fake, packed="resize_pad_batch_packed"),
-    OpDef("resize_pad_batch_packed", reference.resize_pad_batch_packed, _resize_pad_batch_packed_fake),
-    OpDef("resized_crop_batch", reference.resized_crop_batch,
-          lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean, inv_std, channel_map, dtype,
-          channels_last: reference.pad_batch_output(len(images), images[0].shape[-1],
-                                                    (y_starts.shape[1], x_starts.shape[1]), mean is not None, dtype,
-                                                    channels_last, images[0].device)),
-    OpDef("channel_stats", reference.channel_stats,
-          lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64)),
-)}
+OPS: dict[str, OpDef] = {
+    op.name: op
+    for op in (
+        OpDef(
+            "normalize",
+            reference.normalize,
+            lambda img, mean, inv_std, channel_map, flip_mask, dtype, channels_last: reference.normalize_output(
+                img, dtype, channels_last
+            ),
+        ),
+        OpDef("normalize_into", reference.normalize_into, lambda img, mean, inv_std, channel_map, flip_mask, out: None),
+        OpDef("denormalize", reference.denormalize, lambda x, mean, std, channel_map: reference.denormalize_output(x)),
+        OpDef("pad_batch", reference.pad_batch, _pad_batch_fake, packed="pad_batch_packed"),
+        OpDef("pad_batch_packed", reference.pad_batch_packed, _pad_batch_packed_fake),
+        OpDef("resize_pad_batch", reference.resize_pad_batch, _resize_pad_batch_fake, packed="resize_pad_batch_packed"),
+        OpDef("resize_pad_batch_packed", reference.resize_pad_batch_packed, _resize_pad_batch_packed_fake),
+        OpDef(
+            "resized_crop_batch",
+            reference.resized_crop_batch,
+            lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean, inv_std, channel_map, dtype, channels_last: (  # noqa: E501
+                reference.pad_batch_output(
+                    len(images),
+                    images[0].shape[-1],
+                    (y_starts.shape[1], x_starts.shape[1]),
+                    mean is not None,
+                    dtype,
+                    channels_last,
+                    images[0].device,
+                )
+            ),
+        ),
+        OpDef(
+            "channel_stats",
+            reference.channel_stats,
+            lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64),
+        ),
+    )
+}
 # Every op returning a batch or image has an out= twin `<op>_into(<op's arguments>, out) -> ()`.
-for _op in [OPS[name] for name in ("denormalize", "pad_batch", "pad_batch_packed", "resize_pad_batch",
-                                   "resize_pad_batch_packed", "resized_crop_batch")]:
-    _into = OpDef(f"{_op.name}_into", getattr(reference, f"{_op.name}_into"),
-                  reference.with_out(_op.reference, lambda *args: None), _op.devices,
-                  packed=f"{_op.packed}_into" if _op.packed else None)
+for _op in [
+    OPS[name]
+    for name in (
+        "denormalize",
+        "pad_batch",
+        "pad_batch_packed",
+        "resize_pad_batch",
+        "resize_pad_batch_packed",
+        "resized_crop_batch",
+    )
+]:
+    _into = OpDef(
+        f"{_op.name}_into",
+        getattr(reference, f"{_op.name}_into"),
+        reference.with_out(_op.reference, lambda *args: None),
+        _op.devices,
+        packed=f"{_op.packed}_into" if _op.packed else None,
+    )
     OPS[_into.name] = _into
 
 BACKENDS = ("auto", "reference", "cuda-emulation")
+
 
 def _what_to_do(exc: Exception) -> str:
     """What a user can do about the extension failing to load, from the loader's message."""
@@ -95,11 +146,15 @@ def _what_to_do(exc: Exception) -> str:
     text = str(exc)
     missing = re.search(r"(\S+\.so[.\d]*): cannot open shared object file", text)
     if missing:
-        return (f"a shared library it links is missing here: {missing.group(1)}; install it, or rebuild fastload "
-                "on this machine (`pip install --no-build-isolation .`)")
+        return (
+            f"a shared library it links is missing here: {missing.group(1)}; install it, or rebuild fastload "
+            "on this machine (`pip install --no-build-isolation .`)"
+        )
     if "undefined symbol" in text:
-        return "it was built against another torch: rebuild it against the installed one (`pip install " \
-               "--no-build-isolation .`)"
+        return (
+            "it was built against another torch: rebuild it against the installed one (`pip install "
+            "--no-build-isolation .`)"
+        )
     if isinstance(exc, ModuleNotFoundError):
         return "it was never built: `pip install --no-build-isolation .` builds it"
     return "rebuild it with `pip install --no-build-isolation .`"
@@ -139,17 +194,19 @@ def build_compiler() -> dict:
         data = f.read()
     cxx = re.search(rb"GCC: \(([^)]*)\) ([0-9.]+)", data)
     nvcc = re.search(rb"Build (cuda_[0-9A-Za-z._/]+)", data)
-    return {"cxx": f"GCC {cxx.group(2).decode()} ({cxx.group(1).decode()})" if cxx else None,
-            "nvcc": nvcc.group(1).decode() if nvcc else None}
+    return {
+        "cxx": f"GCC {cxx.group(2).decode()} ({cxx.group(1).decode()})" if cxx else None,
+        "nvcc": nvcc.group(1).decode() if nvcc else None,
+    }
 
 
 def jpeg_library() -> str:
     """What decodes JPEG files, for backend_info: 'libjpeg-turbo <version>' when the build has fastload's decoder
     (linked statically at build time), else the library that decodes them instead: 'opencv' or 'pillow'.
-    (`fastload.decoding.jpeg_decoder()` gives the same choice without the version.)"""
+    (`fastload.io.decode.jpeg_decoder()` gives the same choice without the version.)"""
     if defines("fastload::_jpeg_decode"):
         return torch.ops.fastload._jpeg_version()
-    from fastload import formats  # the decoders of the other formats (imported here: it builds on this module)
+    from fastload.io import formats  # the decoders of the other formats (imported here: it builds on this module)
 
     return formats.decoder()
 
@@ -159,9 +216,13 @@ def _registered_kernels(namespace: str) -> frozenset[tuple[str, str]]:
     only an emulation build defines); looked up once, since asking the dispatcher on every call would also break
     torch.compile's tracing. An op the loaded build does not define is simply absent: the dispatcher's kernel query
     raises for undefined ops, so the defined names are read first."""
-    return frozenset((op.name, device) for op in OPS.values() for device in op.devices
-                     if f"{namespace}::{op.name}" in DEFINED
-                     and torch._C._dispatch_has_kernel_for_dispatch_key(f"{namespace}::{op.name}", device.upper()))
+    return frozenset(
+        (op.name, device)
+        for op in OPS.values()
+        for device in op.devices
+        if f"{namespace}::{op.name}" in DEFINED
+        and torch._C._dispatch_has_kernel_for_dispatch_key(f"{namespace}::{op.name}", device.upper())
+    )
 
 
 KERNELS = _registered_kernels("fastload")
@@ -179,7 +240,7 @@ if load_error is None:
 _default = os.environ.get("FASTLOAD_BACKEND", "auto").strip().lower() or "auto"
 _default_source = f"FASTLOAD_BACKEND={_default}"
 if _default not in BACKENDS:
-    warnings.warn(f"FASTLOAD_BACKEND={_default!r} is not one of {BACKENDS}; using 'auto'", RuntimeWarning)
+    warnings.warn(f"FASTLOAD_BACKEND={_default!r} is not one of {BACKENDS}; using 'auto'", RuntimeWarning, stacklevel=2)
     _default = "auto"
 _override: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastload_backend", default=None)
 
@@ -283,13 +344,14 @@ def emulation_launch_log() -> list[str]:
 
 
 def backend_info() -> dict:
-    """Which backend serves each op on each device, and why.
+    """Which backend serves each op on each device, and why (`fastload info` prints it).
 
-    Returns a dict: `extension_loaded` (bool), `load_error` (str or None), `backend` ('auto' or 'reference'),
-    `cuda_emulation`, `jpeg_decoder` ('libjpeg-turbo 3.1.0': the library linked in; 'opencv' or 'pillow' in a build
-    without it), `cpu_capability`,
-    `cuda_available`, and `ops`: {op: {"cpu": ..., "cuda": ...}} where each entry is "compiled",
-    "compiled (no CUDA device visible)" or "reference (<reason>)".
+    Returns:
+        A dict: `extension_loaded` (bool), `load_error` (str or None: what to do about it), `backend` ("auto" or
+            "reference"), `cuda_emulation` (bool), `jpeg_decoder` ("libjpeg-turbo 3.1.0": the library linked in;
+            "opencv" or "pillow" in a build without it), `cpu_capability` (the SIMD loops in use), `cuda_available`, and
+            `ops`: {op: {"cpu": ..., "cuda": ...}}, each "compiled", "compiled (no CUDA device visible)" or
+            "reference (<reason>)".
     """
     ops = {}
     for name in OPS:

@@ -17,8 +17,11 @@ from fastload.normalization import ORDERS, Normalization
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # Largest finite value of each output dtype: a pad value beyond it would silently become inf.
-DTYPE_MAX = {torch.float32: float(torch.finfo(torch.float32).max), torch.float16: 65504.0,
-             torch.bfloat16: float(torch.finfo(torch.bfloat16).max)}
+DTYPE_MAX = {
+    torch.float32: float(torch.finfo(torch.float32).max),
+    torch.float16: 65504.0,
+    torch.bfloat16: float(torch.finfo(torch.bfloat16).max),
+}
 # Longest image side or batch extent the ops accept (the kernels index rows with int64, but no real image comes
 # near this, and it keeps every product of sizes far from int64 overflow).
 MAX_SIDE = 2**31 - 1
@@ -73,8 +76,10 @@ def check_batch_bytes(shape, dtype: torch.dtype, culprit: str) -> None:
     for v in shape:
         nbytes *= v
     if max(shape) > MAX_SIDE or nbytes > MAX_BATCH_BYTES:
-        raise ValueError(f"{culprit} gives a batch of shape {tuple(shape)} ({nbytes:.3g} bytes), more than any "
-                         f"machine holds; check {culprit}")
+        raise ValueError(
+            f"{culprit} gives a batch of shape {tuple(shape)} ({nbytes:.3g} bytes), more than any "
+            f"machine holds; check {culprit}"
+        )
 
 
 def check_channels(channels: int, norm: Normalization, what: str) -> None:
@@ -119,9 +124,11 @@ def as_image_tensor(img, name: str = "img") -> tuple[torch.Tensor, int]:
         raise ValueError(f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {tuple(tensor.shape)}")
     if tensor.shape[-1] == 4:  # BGRA / RGBA (cv2.IMREAD_UNCHANGED, PIL RGBA): the alpha channel dropped, as a view
         if tensor.shape[-3] in (1, 3):
-            raise ValueError(f"{name} of shape {tuple(tensor.shape)} is ambiguous: a BGRA/RGBA image "
-                             f"{tensor.shape[-3]} pixel(s) tall, or a CHW tensor 4 pixels wide; permute a CHW tensor "
-                             "to HWC, or drop the alpha channel yourself ([..., :3])")
+            raise ValueError(
+                f"{name} of shape {tuple(tensor.shape)} is ambiguous: a BGRA/RGBA image "
+                f"{tensor.shape[-3]} pixel(s) tall, or a CHW tensor 4 pixels wide; permute a CHW tensor "
+                "to HWC, or drop the alpha channel yourself ([..., :3])"
+            )
         tensor = tensor[..., :3]
     if tensor.shape[-1] not in (1, 3):
         raise ValueError(
@@ -139,11 +146,14 @@ def check_device(device, name: str = "device") -> torch.device | None:
     try:
         device = torch.device(device)
     except (TypeError, RuntimeError) as exc:
-        raise ValueError(f"{name} must be a torch.device or a device string like 'cpu' or 'cuda:0', got {device!r}: "
-                         f"{exc}") from None
+        raise ValueError(
+            f"{name} must be a torch.device or a device string like 'cpu' or 'cuda:0', got {device!r}: {exc}"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name} is {str(device)!r} but no CUDA GPU is available (torch.cuda.is_available() is "
-                         "False): use 'cpu', or run where a GPU is")
+        raise ValueError(
+            f"{name} is {str(device)!r} but no CUDA GPU is available (torch.cuda.is_available() is "
+            "False): use 'cpu', or run where a GPU is"
+        )
     return device
 
 
@@ -160,8 +170,10 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
     if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
         images = list(images)
     elif isinstance(images, (np.ndarray, torch.Tensor)):
-        raise ValueError(f"{name} must be a sequence of (H, W, C) images or an (N, H, W, C) batch, got one array of "
-                         f"shape {tuple(images.shape)}: wrap a single image in a list")
+        raise ValueError(
+            f"{name} must be a sequence of (H, W, C) images or an (N, H, W, C) batch, got one array of "
+            f"shape {tuple(images.shape)}: wrap a single image in a list"
+        )
     if isinstance(images, (str, bytes)) or not hasattr(images, "__len__") or not hasattr(images, "__getitem__"):
         raise TypeError(f"{name} must be a sequence of HWC uint8 images or a PackedImages, got {type(images).__name__}")
     if len(images) == 0:
@@ -172,7 +184,7 @@ def check_image_list(images, name: str = "images") -> tuple[list[torch.Tensor], 
         # The caller's object, read as the tensor is (grey (H, W) as one channel, BGRA without alpha), still as a
         # view: what packing copies from, so numpy's negative strides need no copy.
         whole = tensor is img or img.ndim == 3 and img.shape[-1] == tensor.shape[-1]  # the object itself: no new view
-        originals.append(img if whole else (img[..., None] if img.ndim == 2 else img)[..., :tensor.shape[-1]])
+        originals.append(img if whole else (img[..., None] if img.ndim == 2 else img)[..., : tensor.shape[-1]])
         if tensor.dim() != 3:
             raise ValueError(f"{name}[{i}] must be one (H, W, C) image, got shape {tuple(tensor.shape)}")
         if tensors and tensor.shape[-1] != tensors[0].shape[-1]:
@@ -213,8 +225,10 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
     if out.numel() == 0:
         return  # an empty buffer has no layout to get wrong
     # A dim of size 1 may carry any stride.
-    fits = [all(s1 == s2 for s1, s2, n in zip(out.stride(), normalized_strides(img, cl), out.shape) if n > 1)
-            for cl in (False, True)]
+    fits = [
+        all(s1 == s2 for s1, s2, n in zip(out.stride(), normalized_strides(img, cl), out.shape) if n > 1)
+        for cl in (False, True)
+    ]
     if not any(fits):
         raise ValueError(f"out must be contiguous or channels_last, got strides {out.stride()}")
     if channels_last and not fits[1]:
@@ -227,23 +241,29 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
     if tuple(out.shape) != tuple(expected.shape) or out.dtype != expected.dtype:
-        raise ValueError(f"out must be a {expected.dtype} tensor of shape {tuple(expected.shape)} for these inputs, "
-                         f"got {out.dtype} {tuple(out.shape)}")
+        raise ValueError(
+            f"out must be a {expected.dtype} tensor of shape {tuple(expected.shape)} for these inputs, "
+            f"got {out.dtype} {tuple(out.shape)}"
+        )
     if out.device.type != device.type or None not in (out.device.index, device.index) and out.device != device:
         raise ValueError(f"out is on {out.device} but the result belongs on {device}")
     if out.requires_grad:
         raise ValueError("out must not require grad: the op writes it in place, outside autograd")
     # A dim of size 1 may carry any stride, and an empty buffer has no layout to get wrong.
     if out.numel() and any(s != e for s, e, n in zip(out.stride(), expected.stride(), out.shape) if n > 1):
-        layout = "channels_last" if expected.dim() == 4 and expected.is_contiguous(
-            memory_format=torch.channels_last) and not expected.is_contiguous() else "contiguous"
+        layout = (
+            "channels_last"
+            if expected.dim() == 4
+            and expected.is_contiguous(memory_format=torch.channels_last)
+            and not expected.is_contiguous()
+            else "contiguous"
+        )
         raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
     if not torch.compiler.is_compiling() and out.numel():
         out_range = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
             if t.numel() and _overlap(out, t, out_range):
-                raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to "
-                                 "read")
+                raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to read")
 
 
 def _byte_range(t: torch.Tensor) -> tuple[int, int]:
@@ -295,8 +315,9 @@ def check_pad_value(pad_value, channels: int | None, normalized: bool, dtype: to
         raise ValueError(f"pad_value of a uint8 batch (norm=None) must be in [0, 255], got {values}")
     limit = DTYPE_MAX[dtype or torch.float32]
     if normalized and any(abs(v) > limit for v in values):
-        raise ValueError(f"pad_value {values} overflows the output dtype {dtype or torch.float32} "
-                         f"(largest finite value {limit:g})")
+        raise ValueError(
+            f"pad_value {values} overflows the output dtype {dtype or torch.float32} (largest finite value {limit:g})"
+        )
     return values
 
 

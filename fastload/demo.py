@@ -20,8 +20,14 @@ import fastload as fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastload demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="demo.png", help="where to write the PNG grid (default demo.png)")
-    parser.add_argument("--scale", type=int, nargs=2, default=(512, 384), metavar=("W", "H"),
-                        help="keep-ratio bound as (w, h), default 512 384")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs=2,
+        default=(512, 384),
+        metavar=("W", "H"),
+        help="keep-ratio bound as (w, h), default 512 384",
+    )
     parser.add_argument("--device", default="cpu", help="where to build the batch (cpu or cuda)")
     args = parser.parse_args(argv)
 
@@ -63,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         panels = [
             (photo[..., ::-1], f"original {photo.shape[1]}x{photo.shape[0]} (w x h)"),
             (model_view[i], f"model input {wp}x{hp}: image {w}x{h} + padding (= mean colour)"),
-            (round_trip[i][..., ::-1], "round trip: " + ("identical" if np.array_equal(round_trip[i], s["img"])
-                                                          else "DIFFERENT")),
+            (
+                round_trip[i][..., ::-1],
+                "round trip: " + ("identical" if np.array_equal(round_trip[i], s["img"]) else "DIFFERENT"),
+            ),
         ]
         for ax, (img, title) in zip(axes[i], panels):
             ax.imshow(img)
@@ -77,8 +85,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for step, seconds in timings.items():
         print(f"{step:<42} {seconds * 1e3:8.2f} ms")
-    print(f"{len(photos)} photos -> batch {tuple(batch.images.shape)} {batch.images.dtype} on {batch.images.device}; "
-          f"round trip {'exact' if exact else 'NOT exact'}; wrote {args.out}")
+    print(
+        f"{len(photos)} photos -> batch {tuple(batch.images.shape)} {batch.images.dtype} on {batch.images.device}; "
+        f"round trip {'exact' if exact else 'NOT exact'}; wrote {args.out}"
+    )
     return 0 if exact else 1
 
 

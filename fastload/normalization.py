@@ -31,12 +31,24 @@ def _values(name: str, values) -> tuple[float, ...]:
 
 
 class Normalization:
-    """Per-channel mean and std of a pretrained model, in **pixel units (0-255)**, listed in the channel order the
-    model expects (`order`, "rgb" or "bgr"). A normalized value is `(x - mean[c]) / std[c]` for a uint8 pixel `x`.
+    """Per-channel mean and std of a pretrained model, in **pixel units (0-255)**, in the model's channel order.
 
-    Give 1 value for single-channel models or 3 values for colour models; a single value next to three is repeated.
-    Use `Normalization.from_unit` for torchvision-style values in 0-1 units; values that all look like 0-1 units
-    warn unless `check_units=False` (computed statistics of a dark dataset). Immutable, hashable, equal by value.
+    A normalized value is `(x - mean[c]) / std[c]` for a uint8 pixel `x`. Immutable, hashable, equal by value.
+    `Normalization.from_unit(mean, std, order)` takes torchvision-style 0-1 values (x 255); `spec.unit()` gives them
+    back; `spec.with_order("bgr")` is the same statistics for a BGR model.
+
+    Args:
+        mean: 1 value (single-channel models) or 3 (colour), in pixel units, in `order`; a single value next to three
+            is repeated.
+        std: likewise; every value > 0.
+        order: the model's channel order, "rgb" or "bgr".
+        check_units: warn when every value looks like 0-1 units (a likely mistake: use `from_unit`); False for
+            computed statistics of a dark dataset.
+
+    Raises:
+        TypeError: values that are not numbers (strings included).
+        ValueError: values that are not finite, std <= 0, not 1 or 3 values, an unknown order, or values the fp32
+            kernels cannot represent (|mean| or std above 3.4e38, 1/std overflowing fp32); each names the field.
     """
 
     __slots__ = ("mean", "std", "order")
@@ -47,7 +59,12 @@ class Normalization:
 
     def __init__(self, mean, std, order: str = "rgb", *, check_units: bool = True):
         self._init(mean, std, order)
-        if check_units and max(self.mean) <= 1.0 and max(self.std) <= 1.0 and not (set(self.mean) == {0.0} and set(self.std) == {1.0}):
+        if (
+            check_units
+            and max(self.mean) <= 1.0
+            and max(self.std) <= 1.0
+            and not (set(self.mean) == {0.0} and set(self.std) == {1.0})
+        ):
             warnings.warn(
                 f"Normalization(mean={self.mean}, std={self.std}) looks like 0-1 unit values, but Normalization "
                 "takes pixel units (0-255); use Normalization.from_unit(...) for torchvision-style values",
@@ -65,8 +82,10 @@ class Normalization:
         if any(s <= 0 for s in std):
             raise ValueError(f"Normalization std must be > 0, got {std}")
         if any(1.0 / s > FLOAT32_MAX for s in std):
-            raise ValueError(f"Normalization std {std} is so small that 1/std overflows float32 (the kernels multiply "
-                             f"by 1/std); std must be >= {1.0 / FLOAT32_MAX:.4g}")
+            raise ValueError(
+                f"Normalization std {std} is so small that 1/std overflows float32 (the kernels multiply "
+                f"by 1/std); std must be >= {1.0 / FLOAT32_MAX:.4g}"
+            )
         if not isinstance(order, str) or order.lower() not in ORDERS:
             raise ValueError(f"Normalization order must be 'rgb' or 'bgr', got {order!r}")
         object.__setattr__(self, "mean", mean)

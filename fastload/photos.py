@@ -14,13 +14,17 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 def load_folder(path: str) -> list[np.ndarray]:
     """Decode every image under `path`, subfolders included (a class-per-folder tree), with OpenCV (BGR uint8),
     in sorted path order. Raises ValueError when none can be read."""
-    from fastload.formats import opencv
+    from fastload.io.formats import opencv
 
     cv2 = opencv("--images (decoding your photos)")
     if not os.path.isdir(path):
         raise ValueError(f"--images: {path!r} is not a readable folder")
-    files = sorted(os.path.join(root, name) for root, _, names in os.walk(path) for name in names
-                   if name.lower().endswith(IMAGE_EXTENSIONS))
+    files = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(path)
+        for name in names
+        if name.lower().endswith(IMAGE_EXTENSIONS)
+    )
     images = [img for img in (cv2.imread(f, cv2.IMREAD_COLOR) for f in files) if img is not None]
     if not images:
         raise ValueError(f"--images: no readable JPEG/PNG images in {path!r} or its subfolders")

@@ -191,8 +191,8 @@ def resize_pad_batch(
     dtype: torch.dtype,
     channels_last: bool,
 ) -> torch.Tensor:
-    """Resize image i to (new_sizes[2i], new_sizes[2i+1]) ("bilinear" or "nearest", OpenCV coordinates: half-pixel centres, no
-    antialias), swap channels, normalize, and pad into one (N, C, Hp, Wp) `dtype` batch."""
+    """Resize image i to (new_sizes[2i], new_sizes[2i+1]) ("bilinear" or "nearest", OpenCV coordinates: half-pixel
+    centres, no antialias), swap channels, normalize, and pad into one (N, C, Hp, Wp) `dtype` batch."""
     c = images[0].shape[-1]
     device = images[0].device
     out = pad_batch_output(len(images), c, batch_hw, True, dtype, channels_last, device)
@@ -219,13 +219,36 @@ def resize_pad_batch(
     return out
 
 
-def resize_pad_batch_packed(data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int,
-                            new_sizes, batch_hw, mean, inv_std, channel_map, pad_value, interpolation, dtype,
-                            channels_last) -> torch.Tensor:
+def resize_pad_batch_packed(
+    data: torch.Tensor,
+    offsets: torch.Tensor,
+    sizes: torch.Tensor,
+    channels: int,
+    new_sizes,
+    batch_hw,
+    mean,
+    inv_std,
+    channel_map,
+    pad_value,
+    interpolation,
+    dtype,
+    channels_last,
+) -> torch.Tensor:
     """`resize_pad_batch` over a packed buffer (see `pad_batch_packed`); the other arguments as there."""
     images = _unpack(data, offsets, sizes, channels)
-    return resize_pad_batch(images, [0] * len(images), new_sizes, batch_hw, mean, inv_std, channel_map, pad_value,
-                            interpolation, dtype, channels_last)
+    return resize_pad_batch(
+        images,
+        [0] * len(images),
+        new_sizes,
+        batch_hw,
+        mean,
+        inv_std,
+        channel_map,
+        pad_value,
+        interpolation,
+        dtype,
+        channels_last,
+    )
 
 
 def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Tensor:
@@ -240,16 +263,27 @@ def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Te
     return out
 
 
-def resized_crop_batch(images: list[torch.Tensor], flip_masks: list[int], y_starts: torch.Tensor,
-                       y_weights: torch.Tensor, x_starts: torch.Tensor, x_weights: torch.Tensor, mean, inv_std,
-                       channel_map: list[int], dtype, channels_last: bool) -> torch.Tensor:
+def resized_crop_batch(
+    images: list[torch.Tensor],
+    flip_masks: list[int],
+    y_starts: torch.Tensor,
+    y_weights: torch.Tensor,
+    x_starts: torch.Tensor,
+    x_weights: torch.Tensor,
+    mean,
+    inv_std,
+    channel_map: list[int],
+    dtype,
+    channels_last: bool,
+) -> torch.Tensor:
     """Image i's output pixel (y, x) = sum_k y_weights[i, y, k] * (sum_j x_weights[i, x, j] * img[y_starts[i, y] + k,
     x_starts[i, x] + j]) (indices clamped to the image; fp32, summed in tap order), normalized like `pad_batch`
     (mean/inv_std given) or rounded half to even to uint8. (N, C, h, w) float or (N, h, w, C) uint8."""
     n, c = len(images), images[0].shape[-1]
     h, w = y_starts.shape[1], x_starts.shape[1]
-    y_starts, y_weights, x_starts, x_weights = (t.to(images[0].device) for t in (y_starts, y_weights, x_starts,
-                                                                                  x_weights))  # tables: host tensors
+    y_starts, y_weights, x_starts, x_weights = (
+        t.to(images[0].device) for t in (y_starts, y_weights, x_starts, x_weights)
+    )  # tables: host tensors
     normalized = mean is not None
     out = pad_batch_output(n, c, (h, w), normalized, dtype, channels_last, images[0].device)
     for i, (img, mask) in enumerate(zip(images, flip_masks)):
@@ -273,8 +307,10 @@ def resized_crop_batch(images: list[torch.Tensor], flip_masks: list[int], y_star
 def with_out(fn, body):
     """A function with `fn`'s parameters plus a last one, `out`, that runs `body(*args, out)` and returns None: the
     shape of every `<op>_into` schema (the reference twins below, and their fake kernels in the op table)."""
-    params = [*inspect.signature(fn).parameters.values(),
-              inspect.Parameter("out", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params = [
+        *inspect.signature(fn).parameters.values(),
+        inspect.Parameter("out", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    ]
 
     def run(*args):
         body(*args)

@@ -13,11 +13,18 @@ import torch
 
 
 def to_tensor(data) -> torch.Tensor:
-    """A tensor from common Python/numpy values.
+    """A tensor from common Python and numpy values.
 
-    Tensor -> itself; numpy array -> tensor sharing memory where possible (negative-stride and non-contiguous arrays
-    are made contiguous, no error); a sequence (not str) -> torch.tensor; int -> int64 [x]; float -> float32 [x].
-    Anything else is a TypeError naming the type.
+    Args:
+        data: a tensor (returned as is); a numpy array (shared where possible: negative-stride and non-contiguous
+            arrays are made contiguous, no error); a sequence other than str (`torch.tensor`); an int (int64 [x]) or a
+            float (float32 [x]).
+
+    Returns:
+        A torch.Tensor.
+
+    Raises:
+        TypeError: anything else, naming the type.
     """
     if isinstance(data, torch.Tensor):
         return data
@@ -38,13 +45,30 @@ def to_tensor(data) -> torch.Tensor:
 
 
 def image_to_tensor(data) -> torch.Tensor:
-    """`to_tensor(data)` as float32 (what conv weights expect)."""
+    """`to_tensor(data)` as float32 (what conv weights expect).
+
+    Args:
+        data: what `to_tensor` takes.
+
+    Returns:
+        A float32 tensor.
+    """
     return to_tensor(data).to(torch.float32)
 
 
 def labels_to_tensor(data) -> torch.Tensor:
-    """`to_tensor(data)` as int64 class indices (what nn.CrossEntropyLoss expects), checked before the cast:
-    NaN, infinite or fractional values are a ValueError, bools a TypeError (never truncated)."""
+    """Class indices as an int64 tensor (what nn.CrossEntropyLoss expects), checked before the cast.
+
+    Args:
+        data: what `to_tensor` takes, holding integral values.
+
+    Returns:
+        An int64 tensor.
+
+    Raises:
+        ValueError: NaN, infinite or fractional values (never truncated).
+        TypeError: bools.
+    """
     t = to_tensor(data)
     if t.dtype.is_floating_point:
         if not bool(torch.isfinite(t).all()):
@@ -69,12 +93,16 @@ def _pair(name: str, value) -> tuple[int, int]:
 
 def _output_size_1d(size, kernel, stride, padding, dilation, ceil_mode, dim) -> int:
     if stride < 1 or kernel < 1 or dilation < 1 or padding < 0:
-        raise ValueError(f"conv_output_size: need kernel_size >= 1, stride >= 1, dilation >= 1, padding >= 0 "
-                         f"(dim {dim}: kernel {kernel}, stride {stride}, dilation {dilation}, padding {padding})")
+        raise ValueError(
+            f"conv_output_size: need kernel_size >= 1, stride >= 1, dilation >= 1, padding >= 0 "
+            f"(dim {dim}: kernel {kernel}, stride {stride}, dilation {dilation}, padding {padding})"
+        )
     span = dilation * (kernel - 1) + 1
     if size + 2 * padding < span:
-        raise ValueError(f"conv_output_size: the window ({span} = dilation {dilation} * (kernel {kernel} - 1) + 1) "
-                         f"is larger than the padded input ({size} + 2 * {padding}) in dim {dim}")
+        raise ValueError(
+            f"conv_output_size: the window ({span} = dilation {dilation} * (kernel {kernel} - 1) + 1) "
+            f"is larger than the padded input ({size} + 2 * {padding}) in dim {dim}"
+        )
     numerator = size + 2 * padding - span
     out = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
     # PyTorch's pooling rule: with ceil_mode the last window must start inside the input or its left padding.
@@ -84,12 +112,24 @@ def _output_size_1d(size, kernel, stride, padding, dilation, ceil_mode, dim) -> 
 
 
 def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode: bool = False):
-    """Output size of a convolution or pooling layer, identical to PyTorch's Conv/MaxPool/AvgPool arithmetic:
-    floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1, or ceil with `ceil_mode` (where the
-    last window must start inside the input or the left padding).
+    """Output size of a convolution or pooling layer, identical to PyTorch's Conv/MaxPool/AvgPool arithmetic.
 
-    Args: `size` an int or (h, w); the others an int or (h, w) pair. Returns an int, or an (h, w) tuple when any
-    argument is a pair. Raises ValueError (with the numbers) for a window larger than the padded input, stride 0...
+    floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1, or ceil with `ceil_mode`, where
+    the last window must start inside the input or the left padding.
+
+    Args:
+        size: the input's side, an int, or an (h, w) pair.
+        kernel_size: an int or an (h, w) pair.
+        stride: an int or an (h, w) pair.
+        padding: an int or an (h, w) pair.
+        dilation: an int or an (h, w) pair.
+        ceil_mode: PyTorch's `ceil_mode`.
+
+    Returns:
+        An int, or an (h, w) tuple when any argument is a pair.
+
+    Raises:
+        ValueError: a window larger than the padded input, a zero stride, negative values (with the numbers).
     """
     args = (size, kernel_size, stride, padding, dilation)
     if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
@@ -100,9 +140,15 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
 
 @dataclass
 class LoadReport:
-    """What `load_pretrained` did: keys loaded, missing in the checkpoint, unexpected (not in the model), and
-    mismatched (name -> (checkpoint shape, model shape)): replaced layers such as a new head, which keep the model's
-    own initialization. Each key is in one list."""
+    """What `load_pretrained` did; each key is in one list.
+
+    Attributes:
+        loaded: keys loaded into the model.
+        missing: model keys the checkpoint lacks (they keep the model's initialization).
+        unexpected: checkpoint keys the model does not have.
+        mismatched: name -> (checkpoint shape, model shape): replaced layers such as a new head, which keep the
+            model's own initialization.
+    """
 
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -120,8 +166,10 @@ class LoadReport:
         if self.unexpected:
             lines.append(f"not in the model ({len(self.unexpected)}): {', '.join(self.unexpected)}")
         for name, (ckpt, model) in self.mismatched.items():
-            lines.append(f"replaced (shape differs) {name}: checkpoint {tuple(ckpt)}, model {tuple(model)}: the "
-                         "model's own values kept")
+            lines.append(
+                f"replaced (shape differs) {name}: checkpoint {tuple(ckpt)}, model {tuple(model)}: the "
+                "model's own values kept"
+            )
         return "\n".join(lines)
 
 
@@ -143,20 +191,42 @@ def _state_dict_of(checkpoint) -> Mapping[str, torch.Tensor]:
     return checkpoint
 
 
-def load_pretrained(model: torch.nn.Module, checkpoint, *, strip_prefixes: Iterable[str] = ("module.",),
-                    strict: bool = False, verbose: bool = True) -> LoadReport:
-    """Load what fits from `checkpoint` (a path, e.g. under ~/.cache/torch, or a dict, optionally wrapped in
-    "state_dict" / "model") into `model`: keys are stripped of `strip_prefixes` (DataParallel's "module."); keys
-    the model lacks and tensors whose shapes differ (a new classifier head) are skipped and reported.
-    With `strict=True` any skipped or missing key raises a RuntimeError carrying the report. Returns the LoadReport
-    (also printed when `verbose`). A single string is one prefix."""
+def load_pretrained(
+    model: torch.nn.Module,
+    checkpoint,
+    *,
+    strip_prefixes: Iterable[str] = ("module.",),
+    strict: bool = False,
+    verbose: bool = True,
+) -> LoadReport:
+    """Load what fits from a checkpoint into `model`, and report the rest.
+
+    Keys the model lacks and tensors whose shapes differ (a new classifier head) are skipped and reported with both
+    shapes.
+
+    Args:
+        model: the module to load into.
+        checkpoint: a path (hidden folders such as ~/.cache/torch are fine) or a state dict, optionally wrapped in
+            "state_dict" or "model".
+        strip_prefixes: prefixes taken off the checkpoint's keys (DataParallel's "module."); a single string is one
+            prefix.
+        strict: raise instead of skipping.
+        verbose: print the report.
+
+    Returns:
+        A `LoadReport` (loaded, missing, unexpected and shape-mismatched keys).
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        RuntimeError: with `strict=True`, any skipped or missing key (the message carries the report).
+    """
     if isinstance(strip_prefixes, str):
         strip_prefixes = (strip_prefixes,)
     state = {}
     for key, value in _state_dict_of(checkpoint).items():
         for prefix in strip_prefixes:
             if key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         state[key] = value
     own = model.state_dict()
     report = LoadReport()

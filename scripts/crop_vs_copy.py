@@ -48,10 +48,12 @@ def main() -> None:
         "train": lambda: fl.resized_crop_batch(images, boxes, SIZE, fl.IMAGENET, flips=flips, dtype=dtype, out=out),
         "eval": lambda: fl.resize_center_crop_batch(images, 256, SIZE, fl.IMAGENET, dtype=dtype, out=out),
     }
-    print(f"{COUNT} images -> {SIZE}x{SIZE} {args.dtype}, {args.threads} threads, {args.rounds} rounds; "
-          f"copy of the output: {out.numel() * out.element_size() / 1e6:.1f} MB")
+    print(
+        f"{COUNT} images -> {SIZE}x{SIZE} {args.dtype}, {args.threads} threads, {args.rounds} rounds; "
+        f"copy of the output: {out.numel() * out.element_size() / 1e6:.1f} MB"
+    )
     for cap in args.caps:
-        with fl._ops.cpu_simd(cap):
+        with fl._backend.cpu_simd(cap):
             for name, crop in crops.items():
                 crop(), dst.copy_(src)  # warm: caches, page faults
                 copies, times = [], []
@@ -59,8 +61,10 @@ def main() -> None:
                     copies.append(_timed(lambda: dst.copy_(src)))
                     times.append(_timed(crop))
                 ratio = float(np.median(np.array(times) / np.array(copies)))
-                print(f"  {CAPS[cap]:<36} {name:<5}: crop median {np.median(times) * 1e3:6.2f} ms, copy median "
-                      f"{np.median(copies) * 1e3:5.2f} ms, crop / copy (median of rounds) {ratio:.2f}x")
+                print(
+                    f"  {CAPS[cap]:<36} {name:<5}: crop median {np.median(times) * 1e3:6.2f} ms, copy median "
+                    f"{np.median(copies) * 1e3:5.2f} ms, crop / copy (median of rounds) {ratio:.2f}x"
+                )
 
 
 if __name__ == "__main__":

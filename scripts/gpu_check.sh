@@ -113,12 +113,12 @@ else
     # The CUDA tests, less the 2^31-element cases and the property tests (too slow under a sanitizer).
     cuda_tests=("${pytest[@]}" -m cuda -k "not 2_31 and not test_property")
     kernels=(tests/test_normalize.py tests/test_denormalize.py tests/test_pad_batch.py tests/test_resize_pad_batch.py
-             tests/test_stats.py tests/test_crops.py tests/test_cuda_streams.py)
+             tests/test_channel_stats.py tests/test_resized_crop_batch.py tests/test_cuda_streams.py)
     # Without torch's caching allocator every tensor is its own allocation, so an overrun past a tensor is seen.
     step memcheck 120 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$sanitizer" --tool memcheck --error-exitcode 97 \
       --leak-check no "${cuda_tests[@]}" "${kernels[@]}"
     # The kernels with shared memory and barriers: channel_stats and the crop's tiles.
-    shared=(tests/test_stats.py tests/test_crops.py)
+    shared=(tests/test_channel_stats.py tests/test_resized_crop_batch.py)
     step racecheck 45 "$sanitizer" --tool racecheck --error-exitcode 97 "${cuda_tests[@]}" "${shared[@]}"
     step synccheck 45 "$sanitizer" --tool synccheck --error-exitcode 97 "${cuda_tests[@]}" "${shared[@]}"
   fi

@@ -33,8 +33,8 @@ import torch
 
 import fastload as fl
 from fastload.bench.data import ImageSource
-from fastload.bench.suites.crop import RAW_SIZES
 from fastload.bench.file_loaders import write_tree
+from fastload.bench.suites.crop import RAW_SIZES
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES
 
 
@@ -101,18 +101,28 @@ def pcie(device, folder) -> dict:
     detection = [(img, i) for i, img in enumerate(source.images(DETECTION_SIZES, 32))]
     crops = [(img, i) for i, img in enumerate(source.images(RAW_SIZES, 96))]
     loaders = {
-        "pad_collate_pack_8": (torch.utils.data.DataLoader(detection, batch_size=8, num_workers=2,
-                                                           collate_fn=fl.PadCollate(pack=True)), {"size_divisor": 32},
-                               sum(img.nbytes for img, _ in detection[8:16])),
-        "crop_collate_32": (torch.utils.data.DataLoader(crops, batch_size=32, num_workers=2,
-                                                        collate_fn=fl.CropCollate(224)), {},
-                            sum(img.nbytes for img, _ in crops[32:64])),
-        "crop_collate_files_32": (torch.utils.data.DataLoader(Files(folder), batch_size=32, num_workers=2,
-                                                              collate_fn=fl.CropCollate(224, decode_on="device")),
-                                  {}, sum(folder[i][0].data.numel() for i in range(32, 64))),
+        "pad_collate_pack_8": (
+            torch.utils.data.DataLoader(detection, batch_size=8, num_workers=2, collate_fn=fl.PadCollate(pack=True)),
+            {"size_divisor": 32},
+            sum(img.nbytes for img, _ in detection[8:16]),
+        ),
+        "crop_collate_32": (
+            torch.utils.data.DataLoader(crops, batch_size=32, num_workers=2, collate_fn=fl.CropCollate(224)),
+            {},
+            sum(img.nbytes for img, _ in crops[32:64]),
+        ),
+        "crop_collate_files_32": (
+            torch.utils.data.DataLoader(
+                Files(folder), batch_size=32, num_workers=2, collate_fn=fl.CropCollate(224, decode_on="device")
+            ),
+            {},
+            sum(folder[i][0].data.numel() for i in range(32, 64)),
+        ),
     }
-    return {name: dict(images_bytes=nbytes, memcpy=per_batch_bytes(loader, device, fl.IMAGENET, **kw))
-            for name, (loader, kw, nbytes) in loaders.items()}
+    return {
+        name: dict(images_bytes=nbytes, memcpy=per_batch_bytes(loader, device, fl.IMAGENET, **kw))
+        for name, (loader, kw, nbytes) in loaders.items()
+    }
 
 
 def main() -> int:
@@ -146,11 +156,18 @@ def main() -> int:
     reference = exact(samples)[0]  # its decoded regions live until this collate's next call
     diff = (batch.finish(None, device=device).cpu().int() - reference.finish(None).int()).abs()
     result = dict(
-        device=str(torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"), images=len(samples),
-        file_bytes=batch.images.nbytes, decoded_bytes=int(sum(h * w * 3 for h, w in batch.images.sizes.tolist())),
-        output_shape=list(crops.shape), collate_ms=round(collate_ms, 2), decode_crop_ms=round(decode_ms, 2),
-        images_per_s=round(len(samples) / decode_ms * 1e3, 1), exact_cpu_decode_crop_ms_1_thread=round(exact_ms, 2),
-        uint8_diff_mean=round(float(diff.float().mean()), 3), uint8_diff_max=int(diff.max()))
+        device=str(torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"),
+        images=len(samples),
+        file_bytes=batch.images.nbytes,
+        decoded_bytes=int(sum(h * w * 3 for h, w in batch.images.sizes.tolist())),
+        output_shape=list(crops.shape),
+        collate_ms=round(collate_ms, 2),
+        decode_crop_ms=round(decode_ms, 2),
+        images_per_s=round(len(samples) / decode_ms * 1e3, 1),
+        exact_cpu_decode_crop_ms_1_thread=round(exact_ms, 2),
+        uint8_diff_mean=round(float(diff.float().mean()), 3),
+        uint8_diff_max=int(diff.max()),
+    )
     result["memcpy_bytes"] = copied_bytes(lambda: batch.finish(fl.IMAGENET, device=device))
     result["per_batch"] = pcie(device, folder)  # on the CPU: the same steps, no memcpy events
     json.dump(result, open(args.out, "w"), indent=1)

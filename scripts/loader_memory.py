@@ -28,8 +28,13 @@ def main() -> None:
     use_ring = sys.argv[1:] != ["off"]
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (*RAW_SIZES[i % len(RAW_SIZES)], 3), dtype=np.uint8) for i in range(256)]
-    loader = DataLoader(RawImages(images), batch_size=8, num_workers=2, persistent_workers=True,
-                        collate_fn=fl.PadCollate(pack=True, ring=use_ring))
+    loader = DataLoader(
+        RawImages(images),
+        batch_size=8,
+        num_workers=2,
+        persistent_workers=True,
+        collate_fn=fl.PadCollate(pack=True, ring=use_ring),
+    )
     batches = fl.DevicePrefetcher(loader, "cpu", fl.IMAGENET, size_divisor=32)
     shm_before = set(os.listdir("/dev/shm"))
     n, marks, start = 0, [], time.perf_counter()
@@ -40,8 +45,10 @@ def main() -> None:
                 marks.append((n, rss_mib()))
             if n >= BATCHES:
                 break
-    print(f"ring={'on' if use_ring else 'off'}: {n} batches in {time.perf_counter() - start:.1f} s; "
-          f"RSS MiB at batch {marks}; new /dev/shm entries: {len(set(os.listdir('/dev/shm')) - shm_before)}")
+    print(
+        f"ring={'on' if use_ring else 'off'}: {n} batches in {time.perf_counter() - start:.1f} s; "
+        f"RSS MiB at batch {marks}; new /dev/shm entries: {len(set(os.listdir('/dev/shm')) - shm_before)}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,8 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_odr_
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export FASTLOAD_SANITIZER=1  # tests that measure RSS skip that part: ASan's quarantine keeps freed memory
 cd "$out/pkg"
-"$py" -c "import fastload, sys; f = fastload._ops._C.__file__; assert f.startswith(sys.argv[1]), f; \
-assert fastload._ops.load_error is None" "$out/pkg"
+"$py" -c "import fastload, sys; f = fastload._backend._C.__file__; assert f.startswith(sys.argv[1]), f; \
+assert fastload._backend.load_error is None" "$out/pkg"
 nm -D "$out"/pkg/fastload/_C*.so | grep -q __asan_report ||
     { echo "sanitize: the extension is not instrumented"; exit 1; }
 tests=(test_decoding.py test_jpeg_files.py test_exif.py test_formats.py test_files.py test_files_trust.py

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastload import _ops
+from fastload import _backend
 
 CUDA = torch.cuda.is_available()
 # Under `make sanitize`: AddressSanitizer keeps freed memory in quarantine on purpose, so RSS bounds do not hold there
@@ -28,11 +28,11 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-backend = _ops.backend
+backend = _backend.backend
 
 
 def require_compiled(op: str, device: str):
-    reason = _ops.why_not_compiled(op, device)
+    reason = _backend.why_not_compiled(op, device)
     if reason is not None:
         pytest.fail(f"compiled {op} missing on {device}: {reason}")
 

@@ -91,8 +91,10 @@ def _same_libjpeg() -> tuple[bool, str]:
     ours = fl.backend_info()["jpeg_decoder"]
     theirs = opencv_libjpeg()
     same = libjpeg_major(ours) is not None and libjpeg_major(ours) == libjpeg_major(theirs)
-    return same, (f"OpenCV's libjpeg-turbo {theirs} and fastload's {ours} differ in major version (their block "
-                  "smoothing of incomplete progressive files differs): cv2.imdecode is not the reference here")
+    return same, (
+        f"OpenCV's libjpeg-turbo {theirs} and fastload's {ours} differ in major version (their block "
+        "smoothing of incomplete progressive files differs): cv2.imdecode is not the reference here"
+    )
 
 
 # cv2.imdecode is the reference of fastload's JPEG decodes only when both use the same major libjpeg-turbo version.

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 import fastload as fl
-from fastload import _ops
+from fastload import _backend
 
 CUDA = torch.cuda.is_available()
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -44,11 +44,15 @@ class Backend:
 
 # The first is the baseline every other backend must equal bit for bit. "cuda-emulation" runs the CUDA kernel sources
 # on the CPU with every access bounds- and alignment-checked (built by `make test`).
-BACKENDS = [Backend("cpu", "cpu", "auto"), Backend("cpu-avx2", "cpu", "auto", simd="avx2"),
-            Backend("cpu-portable", "cpu", "auto", simd="none"),
-            Backend("reference", "cpu", "reference"),
-            Backend("cuda-emulation", "cpu", "cuda-emulation"),
-            Backend("cuda", "cuda", "auto"), Backend("cuda-reference", "cuda", "reference")]
+BACKENDS = [
+    Backend("cpu", "cpu", "auto"),
+    Backend("cpu-avx2", "cpu", "auto", simd="avx2"),
+    Backend("cpu-portable", "cpu", "auto", simd="none"),
+    Backend("reference", "cpu", "reference"),
+    Backend("cuda-emulation", "cpu", "cuda-emulation"),
+    Backend("cuda", "cuda", "auto"),
+    Backend("cuda-reference", "cuda", "reference"),
+]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
@@ -181,7 +185,7 @@ def run(op: OpTest, sample: Sample, backend: Backend):
     """The public function on `backend`'s device and switch."""
     args = _to_device(sample.args, backend.device)
     kwargs = {k: _to_device(v, backend.device) for k, v in sample.kwargs.items()}
-    with _ops.backend(backend.mode), _ops.cpu_simd(backend.simd):
+    with _backend.backend(backend.mode), _backend.cpu_simd(backend.simd):
         result = op.fn(*args, **kwargs)
     if "out" in kwargs:  # the result is the caller's buffer (on the backend's device), written in place
         written = result.images if isinstance(result, fl.PaddedBatch) else result
@@ -192,7 +196,7 @@ def run(op: OpTest, sample: Sample, backend: Backend):
 def with_out(sample: Sample, fn, pick=lambda result: result) -> Sample:
     """`sample` again with out= a buffer exactly like the tensor the reference backend returns for it (`pick`
     selects it from the result), prefilled with NaN (float) or 171 (uint8) so an element left unwritten shows."""
-    with _ops.backend("reference"):
+    with _backend.backend("reference"):
         like = pick(fn(*sample.args, **sample.kwargs))
     buf = torch.empty_strided(like.shape, like.stride(), dtype=like.dtype)
     buf.fill_(171 if like.dtype == torch.uint8 else float("nan"))
@@ -205,14 +209,17 @@ def check_cell(op: OpTest, layout: str, dtype, seed: int, device: str = "cpu") -
     inputs."""
     first = None
     for backend in [BACKENDS[0]] + [b for b in BACKENDS[1:] if b.device == device]:
-        if backend.mode == "cuda-emulation" and not _ops.EMULATED:
+        if backend.mode == "cuda-emulation" and not _backend.EMULATED:
             continue  # not built (test_backend.py fails for that)
         samples = op.samples(np.random.default_rng(seed), layout, dtype)
         assert samples, f"{op.name}: no samples for {layout} {dtype}"
         results = []
         for sample in samples:
-            inputs = [a for a in _inputs(sample.args) + _inputs(list(sample.kwargs.values()))
-                      if a is not sample.kwargs.get("out")]
+            inputs = [
+                a
+                for a in _inputs(sample.args) + _inputs(list(sample.kwargs.values()))
+                if a is not sample.kwargs.get("out")
+            ]
             before = _snapshot(inputs)
             result = run(op, sample, backend)
             assert _unchanged(before, _snapshot(inputs)), f"{op.name} on {backend.name} changed its input"
@@ -225,8 +232,9 @@ def check_cell(op: OpTest, layout: str, dtype, seed: int, device: str = "cpu") -
             first = (backend, results)
             continue
         for sample, got, want in zip(samples, results, first[1]):
-            assert_same_bits(got, want, f"{op.name} [{sample.label or layout}, {dtype}]: {backend.name} vs "
-                                        f"{first[0].name}")
+            assert_same_bits(
+                got, want, f"{op.name} [{sample.label or layout}, {dtype}]: {backend.name} vs {first[0].name}"
+            )
 
 
 def backend_test(op: OpTest):
@@ -248,11 +256,15 @@ def property_test(op: OpTest, max_examples: int = 60):
 
     @pytest.mark.parametrize("device", DEVICES)
     # Derandomized in CI (CI=true), so a run's verdict does not depend on the examples it happened to draw.
-    @hypothesis.settings(max_examples=max_examples, deadline=None, derandomize=bool(os.environ.get("CI")),
-                         suppress_health_check=[hypothesis.HealthCheck.too_slow,
-                                                hypothesis.HealthCheck.function_scoped_fixture])
-    @hypothesis.given(layout=st.sampled_from(op.layouts), dtype=st.sampled_from(op.dtypes),
-                      seed=st.integers(0, 2**32 - 1))
+    @hypothesis.settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=bool(os.environ.get("CI")),
+        suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.function_scoped_fixture],
+    )
+    @hypothesis.given(
+        layout=st.sampled_from(op.layouts), dtype=st.sampled_from(op.dtypes), seed=st.integers(0, 2**32 - 1)
+    )
     def test(device, layout, dtype, seed):
         check_cell(op, layout, dtype, seed, device)
 
@@ -263,7 +275,7 @@ def property_test(op: OpTest, max_examples: int = 60):
 def recording_raw_calls():
     """Records (OpOverload, args) of every compiled op call that the public functions make."""
     calls = []
-    pick = _ops.pick
+    pick = _backend.pick
 
     def recording_pick(*args, **kwargs):
         fn = pick(*args, **kwargs)
@@ -276,7 +288,7 @@ def recording_raw_calls():
 
         return record
 
-    with mock.patch.object(_ops, "pick", recording_pick):
+    with mock.patch.object(_backend, "pick", recording_pick):
         yield calls
 
 
@@ -288,9 +300,9 @@ def opcheck_test(op: OpTest, layouts=("contiguous", "flipped", "channels_last"))
     def test(name):
         backend = next(b for b in BACKENDS if b.name == name)
         device = backend.device
-        if backend.mode == "cuda-emulation" and not _ops.EMULATED:
+        if backend.mode == "cuda-emulation" and not _backend.EMULATED:
             pytest.skip("built without FASTLOAD_CUDA_EMULATION=1")
-        if backend.mode == "cuda-emulation" and op.raw_ops[0] not in _ops.EMULATED:
+        if backend.mode == "cuda-emulation" and op.raw_ops[0] not in _backend.EMULATED:
             pytest.skip(f"{op.raw_ops[0]} has no CUDA kernel to emulate")
         seen = set()
         with recording_raw_calls() as calls:
@@ -318,7 +330,7 @@ def compile_test(op: OpTest, layout: str = "contiguous"):
             args = _to_device(_as_tensors(sample.args), device)
 
             def f(*a):
-                return op.fn(*a, **sample.kwargs)
+                return op.fn(*a, **sample.kwargs)  # noqa: B023 (compiled and called in this iteration)
 
             compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
             assert_same_bits(compiled(*args), f(*args), f"{op.name} compiled vs eager")

@@ -68,8 +68,12 @@ def normalize_oracle(img, mean, std, model_order: str, input_order: str) -> np.n
 
 def random_norm(rng: np.random.Generator, channels: int) -> fl.Normalization:
     """A random spec (means anywhere in 0-255, stds from 0.5 to 100) in a random model order."""
-    return fl.Normalization(rng.uniform(0, 255, channels).tolist(), rng.uniform(0.5, 100, channels).tolist(),
-                            str(rng.choice(["rgb", "bgr"])), check_units=False)
+    return fl.Normalization(
+        rng.uniform(0, 255, channels).tolist(),
+        rng.uniform(0.5, 100, channels).tolist(),
+        str(rng.choice(["rgb", "bgr"])),
+        check_units=False,
+    )
 
 
 def fp32_error(expected: np.ndarray, norm: fl.Normalization) -> np.ndarray:

@@ -24,8 +24,9 @@ def lossless(img: np.ndarray, predictor: int = 1, ids: bytes = b"RGB") -> bytes:
     sof = segment(0xC3, struct.pack(">BHHB", 8, h, w, n) + comps)
     bits = bytes(4) + bytes([17]) + bytes(11)  # 17 codes of length 5: SSSS 0..16
     dht = segment(0xC4, bytes([0x00]) + bits + bytes(range(17)))
-    sos = segment(0xDA, bytes([n]) + b"".join(bytes([ids[c] if n == 3 else 1, 0x00]) for c in range(n))
-                  + bytes([predictor, 0, 0]))
+    sos = segment(
+        0xDA, bytes([n]) + b"".join(bytes([ids[c] if n == 3 else 1, 0x00]) for c in range(n)) + bytes([predictor, 0, 0])
+    )
     x = img.astype(np.int64)
     pred = np.empty_like(x)
     for r in range(h):
@@ -38,8 +39,15 @@ def lossless(img: np.ndarray, predictor: int = 1, ids: bytes = b"RGB") -> bytes:
                 pred[r, c] = x[r - 1, c]
             else:
                 ra, rb, rc = x[r, c - 1], x[r - 1, c], x[r - 1, c - 1]
-                pred[r, c] = {1: ra, 2: rb, 3: rc, 4: ra + rb - rc, 5: ra + ((rb - rc) >> 1),
-                              6: rb + ((ra - rc) >> 1), 7: (ra + rb) >> 1}[predictor]
+                pred[r, c] = {
+                    1: ra,
+                    2: rb,
+                    3: rc,
+                    4: ra + rb - rc,
+                    5: ra + ((rb - rc) >> 1),
+                    6: rb + ((ra - rc) >> 1),
+                    7: (ra + rb) >> 1,
+                }[predictor]
     bitstring = []
     for diff in ((x - pred) % 65536).reshape(-1).tolist():
         diff = diff - 65536 if diff > 32768 else diff
@@ -51,7 +59,7 @@ def lossless(img: np.ndarray, predictor: int = 1, ids: bytes = b"RGB") -> bytes:
     stream += "1" * (-len(stream) % 8)
     data = bytearray()
     for k in range(0, len(stream), 8):
-        byte = int(stream[k:k + 8], 2)
+        byte = int(stream[k : k + 8], 2)
         data.append(byte)
         if byte == 0xFF:
             data.append(0)
@@ -86,8 +94,18 @@ def first_scans(data: bytes, scans: int) -> bytes:
 
 
 def progressive(img: np.ndarray, sampling: int, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1, cv2.IMWRITE_JPEG_QUALITY, quality,
-                                         cv2.IMWRITE_JPEG_SAMPLING_FACTOR, sampling])
+    ok, buf = cv2.imencode(
+        ".jpg",
+        img,
+        [
+            cv2.IMWRITE_JPEG_PROGRESSIVE,
+            1,
+            cv2.IMWRITE_JPEG_QUALITY,
+            quality,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+            sampling,
+        ],
+    )
     assert ok
     return buf.tobytes()
 

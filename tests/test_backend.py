@@ -14,14 +14,15 @@ import pytest
 import torch
 
 import fastload as fl
-from fastload import _ops
+from fastload import _backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env}, timeout=300
+    )
 
 
 def test_extension_is_loaded_here():
@@ -69,10 +70,10 @@ def kernel(name, key):
 torch._C._dispatch_get_all_op_names, torch._C._dispatch_has_kernel_for_dispatch_key = defined, kernel
 import fastload as fl, numpy as np
 img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-with fl._ops.backend('cuda-emulation'):
+with fl._backend.backend('cuda-emulation'):
     emulated = fl.backend_info()['ops']['normalize']['cpu']
     fl.normalize(img, fl.IMAGENET)
-print(json.dumps({'emulated': sorted(fl._ops.EMULATED), 'info': fl.backend_info(), 'in_block': emulated,
+print(json.dumps({'emulated': sorted(fl._backend.EMULATED), 'info': fl.backend_info(), 'in_block': emulated,
                   'shape': list(fl.normalize(img, fl.IMAGENET).shape)}))
 """
     for env in ({}, {"FASTLOAD_BACKEND": "reference"}, {"FASTLOAD_BACKEND": "cuda-emulation"}):
@@ -97,15 +98,15 @@ def test_env_forces_reference():
 
 def test_backend_info_lists_every_op_of_the_table():
     info = fl.backend_info()
-    assert set(info["ops"]) == frozenset(_ops.OPS)
-    for spec in _ops.OPS.values():
+    assert set(info["ops"]) == frozenset(_backend.OPS)
+    for spec in _backend.OPS.values():
         assert info["ops"][spec.name]["cpu"] == "compiled"
         if spec.packed:
-            assert spec.packed in _ops.OPS and _ops.OPS[spec.packed].packed is None
+            assert spec.packed in _backend.OPS and _backend.OPS[spec.packed].packed is None
 
 
 def test_every_op_of_the_table_has_a_schema_fake_and_reference():
-    for spec in _ops.OPS.values():
+    for spec in _backend.OPS.values():
         schema = getattr(torch.ops.fastload, spec.name).default._schema
         names = [a.name for a in schema.arguments]
         # The reference and the fake take the schema's arguments, by the same names, in the same order.
@@ -119,43 +120,48 @@ def test_backend_override_is_per_thread():
     seen = {}
 
     def worker():
-        with _ops.backend("reference"):
+        with _backend.backend("reference"):
             inside.set()
             release.wait(10)
-            seen["worker"] = _ops.why_not_compiled("normalize", "cpu")
+            seen["worker"] = _backend.why_not_compiled("normalize", "cpu")
 
     thread = threading.Thread(target=worker)
     thread.start()
     inside.wait(10)
-    seen["main"] = _ops.why_not_compiled("normalize", "cpu")
+    seen["main"] = _backend.why_not_compiled("normalize", "cpu")
     release.set()
     thread.join()
     assert seen["main"] is None and "backend('reference') block" in seen["worker"]
-    assert _ops.get_backend() == "auto" and fl.backend_info()["ops"]["normalize"]["cpu"] == "compiled"
+    assert _backend.get_backend() == "auto" and fl.backend_info()["ops"]["normalize"]["cpu"] == "compiled"
 
 
 def test_cuda_emulation_is_built_for_every_op():
     # `make test` builds with FASTLOAD_CUDA_EMULATION=1; without it the harness could not run the CUDA kernel code.
     # Every op with a CUDA kernel runs its kernel source through the emulation too.
-    with_cuda = frozenset(name for name, spec in _ops.OPS.items() if "cuda" in spec.devices)
-    assert _ops.EMULATED == with_cuda, "rebuild with FASTLOAD_CUDA_EMULATION=1 (make test does)"
-    with _ops.backend("cuda-emulation"):
+    with_cuda = frozenset(name for name, spec in _backend.OPS.items() if "cuda" in spec.devices)
+    assert _backend.EMULATED == with_cuda, "rebuild with FASTLOAD_CUDA_EMULATION=1 (make test does)"
+    with _backend.backend("cuda-emulation"):
         info = fl.backend_info()
         assert info["ops"]["normalize"]["cpu"].startswith("cuda-emulation (inside a fastload backend(")
-        assert _ops.pick("normalize", torch.device("cpu")) is torch.ops.fastload_emulation.normalize.default
+        assert _backend.pick("normalize", torch.device("cpu")) is torch.ops.fastload_emulation.normalize.default
 
 
 def test_emulation_launch_log_names_the_path_that_ran():
-    _ops.emulation_launch_log()  # start empty
+    _backend.emulation_launch_log()  # start empty
     img = torch.zeros(2, 8, 8, 3, dtype=torch.uint8)
-    with _ops.backend("cuda-emulation"):
-        fl.normalize(img, fl.IMAGENET)                 # contiguous, H*W % 4 == 0: the vector path
-        fl.normalize(img[:, :, :7], fl.IMAGENET)       # a crop: the row kernel
+    with _backend.backend("cuda-emulation"):
+        fl.normalize(img, fl.IMAGENET)  # contiguous, H*W % 4 == 0: the vector path
+        fl.normalize(img[:, :, :7], fl.IMAGENET)  # a crop: the row kernel
         fl.normalize(img.numpy()[:, :, ::-1], fl.IMAGENET)  # a horizontal flip: the row kernel
         fl.compute_mean_std([img[0]])
-    log = _ops.emulation_launch_log()
-    assert [entry.split()[0] for entry in log] == ["normalize_vec4", "normalize_rows", "normalize_rows", "channel_stats"], log
-    assert _ops.emulation_launch_log() == []
+    log = _backend.emulation_launch_log()
+    assert [entry.split()[0] for entry in log] == [
+        "normalize_vec4",
+        "normalize_rows",
+        "normalize_rows",
+        "channel_stats",
+    ], log
+    assert _backend.emulation_launch_log() == []
 
 
 def test_emulation_checks_every_access():
@@ -168,34 +174,37 @@ def test_emulation_checks_every_access():
 
 
 def test_pad_batch_takes_the_row_kernels_for_every_layout():
-    _ops.emulation_launch_log()
+    _backend.emulation_launch_log()
     images = [np.zeros((5, 7, 3), np.uint8)[:, ::-1], np.zeros((6, 3, 3), np.uint8)]
-    with _ops.backend("cuda-emulation"):
+    with _backend.backend("cuda-emulation"):
         fl.pad_batch(images, fl.IMAGENET, dtype=torch.float16, channels_last=True)
         fl.pad_batch(images, size_divisor=4)
-    assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["pad_normalized_rows", "pad_bytes_rows"]
+    assert [e.split()[0] for e in _backend.emulation_launch_log()] == ["pad_normalized_rows", "pad_bytes_rows"]
 
 
 def test_denormalize_paths():
-    _ops.emulation_launch_log()
+    _backend.emulation_launch_log()
     x = torch.zeros(2, 3, 8, 8)
-    with _ops.backend("cuda-emulation"):
-        fl.denormalize(x, fl.IMAGENET)                                            # planar: the vector path
+    with _backend.backend("cuda-emulation"):
+        fl.denormalize(x, fl.IMAGENET)  # planar: the vector path
         fl.denormalize(x.contiguous(memory_format=torch.channels_last), fl.IMAGENET)  # channels_last: rows
-        fl.denormalize(x[..., :7], fl.IMAGENET)                                   # a crop: rows
-    assert [e.split()[0] for e in _ops.emulation_launch_log()] == ["denormalize_vec4", "denormalize_rows",
-                                                                   "denormalize_rows"]
+        fl.denormalize(x[..., :7], fl.IMAGENET)  # a crop: rows
+    assert [e.split()[0] for e in _backend.emulation_launch_log()] == [
+        "denormalize_vec4",
+        "denormalize_rows",
+        "denormalize_rows",
+    ]
 
 
 def test_resize_and_channel_stats_launch_once_per_batch():
     # Three images of different sizes and layouts: one row kernel for the resized batch, one reduction for the stats
     # (grid rows = images), where the stats used to launch once per image.
-    _ops.emulation_launch_log()
+    _backend.emulation_launch_log()
     images = [np.zeros((5, 7, 3), np.uint8)[:, ::-1], np.zeros((6, 3, 3), np.uint8), np.zeros((9, 12, 3), np.uint8)]
-    with _ops.backend("cuda-emulation"):
+    with _backend.backend("cuda-emulation"):
         fl.resize_pad_batch(images, fl.IMAGENET, scale=(16, 16), size_divisor=4)
         fl.channel_stats(images)
-    log = [e.split() for e in _ops.emulation_launch_log()]
+    log = [e.split() for e in _backend.emulation_launch_log()]
     assert [e[0] for e in log] == ["resize_pad_rows", "channel_stats"], log
     assert log[1][1].endswith("x3"), log
 
@@ -203,19 +212,19 @@ def test_resize_and_channel_stats_launch_once_per_batch():
 def _threads_per_pixel(run) -> dict:
     """{kernel: threads launched per output pixel} of the emulated launches `run()` makes (it returns the (N, C, H,
     W) output)."""
-    _ops.emulation_launch_log()
-    with _ops.backend("cuda-emulation"):
+    _backend.emulation_launch_log()
+    with _backend.backend("cuda-emulation"):
         out = run()
     pixels = out.shape[0] * out.shape[2] * out.shape[3]
     result = {}
-    for entry in _ops.emulation_launch_log():  # "name GXxGY blocks of B"
+    for entry in _backend.emulation_launch_log():  # "name GXxGY blocks of B"
         name, grid, _, _, block = entry.split()
         gx, gy = map(int, grid.split("x"))
         result[name] = gx * gy * int(block) / pixels
     return result
 
 
-@pytest.mark.skipif(not _ops.EMULATED, reason="built without the CUDA emulation")
+@pytest.mark.skipif(not _backend.EMULATED, reason="built without the CUDA emulation")
 def test_row_kernels_keep_every_thread_busy_on_narrow_rows():
     """A 224-wide classification batch launches as many threads per output pixel as a 1024-wide one (within 25%):
     blocks of 256 threads per row left 200 of a 224-pixel row's 256 threads idle. Row kernels take 4 pixels a
@@ -223,17 +232,24 @@ def test_row_kernels_keep_every_thread_busy_on_narrow_rows():
     pixels)."""
     runs = {  # kernel: (the call, threads per output pixel when every thread is busy)
         "pad_normalized_rows": (lambda imgs: fl.pad_batch(imgs, fl.IMAGENET).images, 0.25),
-        "crop_normalized_tiles": (lambda imgs: fl.resized_crop_batch(imgs, [(0, 0, *imgs[0].shape[:2])] * 2,
-                                                                     tuple(imgs[0].shape[:2]), fl.IMAGENET), 1.0),
-        "resize_pad_rows": (lambda imgs: fl.resize_pad_batch(imgs, fl.IMAGENET, scale=(max(imgs[0].shape[:2]),
-                                                                                       min(imgs[0].shape[:2]))).images,
-                            0.25),
+        "crop_normalized_tiles": (
+            lambda imgs: fl.resized_crop_batch(
+                imgs, [(0, 0, *imgs[0].shape[:2])] * 2, tuple(imgs[0].shape[:2]), fl.IMAGENET
+            ),
+            1.0,
+        ),
+        "resize_pad_rows": (
+            lambda imgs: (
+                fl.resize_pad_batch(imgs, fl.IMAGENET, scale=(max(imgs[0].shape[:2]), min(imgs[0].shape[:2]))).images
+            ),
+            0.25,
+        ),
         "normalize_rows": (lambda imgs: fl.normalize(torch.stack(imgs)[:, :, 1:], fl.IMAGENET), 0.25),  # a crop
     }
     for kernel, (run, busy) in runs.items():
         for h, w in ((224, 224), (8, 1024), (57, 224)):
             imgs = [torch.zeros(h, w, 3, dtype=torch.uint8)] * 2
-            per_pixel = _threads_per_pixel(lambda: run(imgs))[kernel]
+            per_pixel = _threads_per_pixel(lambda: run(imgs))[kernel]  # noqa: B023 (called at once)
             assert busy <= per_pixel <= busy * 1.25, (kernel, h, w, per_pixel)
 
 

@@ -1,18 +1,18 @@
-"""fastload.stats: channel_stats through the op table (every backend x layout, exact against numpy's integer sums),
-and compute_mean_std against numpy's float64 mean/std for every input kind."""
+"""fastload.functional._stats: channel_stats through the op table (every backend x layout, exact against numpy's integer
+sums), and compute_mean_std against numpy's float64 mean/std for every input kind."""
 
 from __future__ import annotations
 
+import harness
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
-
-import fastload as fl
-import harness
 from conftest import backend, devices, require_compiled
 from harness import Bad, OpTest, Sample
 from images import make_image
+from torch.utils.data import DataLoader
+
+import fastload as fl
 
 
 def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
@@ -35,23 +35,35 @@ def oracle(sample: Sample, result) -> None:
     np.testing.assert_array_equal(result.cpu().numpy(), np.stack([pixels.sum(0), (pixels * pixels).sum(0)]))
 
 
-CHANNEL_STATS = OpTest("channel_stats", fl.channel_stats, samples, oracle, raw_ops=("channel_stats",), dtypes=(None,),
-                       layouts=tuple(x for x in harness.LAYOUTS if x != "channels_last"))
+CHANNEL_STATS = OpTest(
+    "channel_stats",
+    fl.channel_stats,
+    samples,
+    oracle,
+    raw_ops=("channel_stats",),
+    dtypes=(None,),
+    layouts=tuple(x for x in harness.LAYOUTS if x != "channels_last"),
+)
 
 test_backends = harness.backend_test(CHANNEL_STATS)
 test_property = harness.property_test(CHANNEL_STATS, max_examples=40)
 test_opcheck = harness.opcheck_test(CHANNEL_STATS, layouts=("contiguous", "flipped"))
 test_compile = harness.compile_test(CHANNEL_STATS)
 
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.channel_stats([]), ValueError, ("images", "empty")),
-    Bad(lambda: fl.channel_stats([np.zeros((2, 2, 3), np.float32)]), TypeError, ("images[0]", "uint8")),
-    Bad(lambda: fl.channel_stats([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 1), np.uint8)]), ValueError,
-        ("images[1]", "channel")),
-    Bad(lambda: fl.channel_stats("abc"), TypeError, ("images",)),
-    Bad(lambda: fl.compute_mean_std(iter([])), ValueError, ("no pixels",)),
-    Bad(lambda: fl.compute_mean_std([np.zeros((2, 2, 3), np.uint8)], order="xyz"), ValueError, ("order",)),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(lambda: fl.channel_stats([]), ValueError, ("images", "empty")),
+        Bad(lambda: fl.channel_stats([np.zeros((2, 2, 3), np.float32)]), TypeError, ("images[0]", "uint8")),
+        Bad(
+            lambda: fl.channel_stats([np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 1), np.uint8)]),
+            ValueError,
+            ("images[1]", "channel"),
+        ),
+        Bad(lambda: fl.channel_stats("abc"), TypeError, ("images",)),
+        Bad(lambda: fl.compute_mean_std(iter([])), ValueError, ("no pixels",)),
+        Bad(lambda: fl.compute_mean_std([np.zeros((2, 2, 3), np.uint8)], order="xyz"), ValueError, ("order",)),
+    ]
+)
 
 
 def test_cpp_op_rechecks_its_arguments():
@@ -74,8 +86,10 @@ def numpy_stats(images, input_order="bgr", order="rgb"):
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("mode", ["compiled", "reference"])
 def test_compute_mean_std_matches_numpy(device, mode, rng):
-    images = [make_image(rng, (h, w, 3), v) for (h, w), v in zip([(5, 7), (30, 20), (1, 1), (64, 33)],
-                                                                   ["contiguous", "flip_w", "transposed", "bgra"])]
+    images = [
+        make_image(rng, (h, w, 3), v)
+        for (h, w), v in zip([(5, 7), (30, 20), (1, 1), (64, 33)], ["contiguous", "flip_w", "transposed", "bgra"])
+    ]
     if mode == "compiled":
         require_compiled("channel_stats", device)
     inputs = images if device == "cpu" else [torch.from_numpy(np.ascontiguousarray(i)).to(device) for i in images]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import CUDA
 from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
-from conftest import CUDA
 
 SIZES = [(30, 41), (17, 64), (48, 33), (25, 25), (40, 12), (33, 50)]
 
@@ -44,11 +44,18 @@ def expected_images(indices, norm, divisor):
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 @pytest.mark.parametrize("pack", [False, True])
 def test_dict_samples_in_workers(context, pack):
-    collate = fl.PadCollate(None if pack else fl.IMAGENET, size_divisor=32, pack=pack, label_mode="detection",
-                            num_classes=3)
+    collate = fl.PadCollate(
+        None if pack else fl.IMAGENET, size_divisor=32, pack=pack, label_mode="detection", num_classes=3
+    )
     # pin_memory=True always: without a GPU the DataLoader skips pinning (with a warning), with one it pins.
-    loader = DataLoader(DetectionSet(), batch_size=3, num_workers=2, multiprocessing_context=context,
-                        collate_fn=collate, pin_memory=True)
+    loader = DataLoader(
+        DetectionSet(),
+        batch_size=3,
+        num_workers=2,
+        multiprocessing_context=context,
+        collate_fn=collate,
+        pin_memory=True,
+    )
     seen = []
     for batch in loader:
         idx = batch["idx"].tolist()
@@ -71,9 +78,14 @@ def test_dict_samples_in_workers(context, pack):
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
 def test_tuple_samples_and_uint8_batches(context):
-    loader = DataLoader(ClassificationSet(), batch_size=4, num_workers=2, multiprocessing_context=context,
-                        pin_memory=True, collate_fn=fl.PadCollate(size_divisor=8, label_mode="classification",
-                                                                  num_classes=4))
+    loader = DataLoader(
+        ClassificationSet(),
+        batch_size=4,
+        num_workers=2,
+        multiprocessing_context=context,
+        pin_memory=True,
+        collate_fn=fl.PadCollate(size_divisor=8, label_mode="classification", num_classes=4),
+    )
     images, labels = next(iter(loader))
     assert images.dtype == torch.uint8 and images.shape == (4, 48, 64, 3)
     assert labels.dtype == torch.int64 and labels.tolist() == [0, 1, 2, 3]
@@ -171,11 +183,14 @@ def test_prefetcher_padding_updates_the_metadata():
         assert batch["batch_input_shape"] == (hp, wp) and batch["pad_shape"] == [(hp, wp)] * 2
 
 
-@pytest.mark.parametrize("labels, words", [
-    ([2.7, 9.99], ["sample 1 of the batch", "whole numbers"]),
-    ([float("nan")], ["sample 1 of the batch", "finite"]),
-    ([True], ["sample 1 of the batch", "bool"]),
-])
+@pytest.mark.parametrize(
+    "labels, words",
+    [
+        ([2.7, 9.99], ["sample 1 of the batch", "whole numbers"]),
+        ([float("nan")], ["sample 1 of the batch", "finite"]),
+        ([True], ["sample 1 of the batch", "bool"]),
+    ],
+)
 def test_labels_are_checked_before_any_cast(labels, words):
     samples = [{"img": IMG, "labels": [1]}, {"img": IMG, "labels": labels}]
     for mode in (None, "detection"):
@@ -212,8 +227,9 @@ def test_a_missing_ordinary_key_names_the_key_and_the_sample():
     with pytest.raises(ValueError, match=r"sample 1 of the batch \(img_id=4\) has no key 'score'"):
         fl.PadCollate()(samples)
     with pytest.raises(ValueError, match=r"sample 1 of the batch \(img_path='b.jpg'\): label 0 breaks the rule"):
-        fl.PadCollate(label_mode="detection")([{"img": IMG, "labels": [1], "img_path": "a.jpg"},
-                                               {"img": IMG, "labels": [0], "img_path": "b.jpg"}])
+        fl.PadCollate(label_mode="detection")(
+            [{"img": IMG, "labels": [1], "img_path": "a.jpg"}, {"img": IMG, "labels": [0], "img_path": "b.jpg"}]
+        )
 
 
 def test_constructor_checks_every_argument():
@@ -247,6 +263,7 @@ def test_prefetcher_keeps_namedtuple_batches():
 
 
 # Findings of the new-user review (each failed before its fix).
+
 
 class RescaledSet(DetectionSet):
     """DetectionSet behind RescaleKeepRatio, as a detection pipeline has it: samples carry img_shape, scale_factor
@@ -313,8 +330,11 @@ def test_the_collates_take_pil_images(mode):
     norm = fl.Normalization([120.0], [50.0]) if mode == "L" else fl.IMAGENET
     for order in ("bgr", "rgb"):
         as_given = [a if order == "rgb" or a.shape[-1] == 1 else a[:, :, ::-1] for a in arrays]
-        for collate in (fl.PadCollate(norm, input_order=order), fl.PadCollate(input_order=order),
-                        fl.CropCollate(16, norm, train=False, resize=20, input_order=order)):
+        for collate in (
+            fl.PadCollate(norm, input_order=order),
+            fl.PadCollate(input_order=order),
+            fl.CropCollate(16, norm, train=False, resize=20, input_order=order),
+        ):
             images, labels = next(iter(DataLoader(ds, batch_size=6, num_workers=2, collate_fn=collate)))
             want, _ = collate([(a, i) for i, a in enumerate(as_given)])
             assert torch.equal(images, want) and labels.tolist() == list(range(6))

@@ -40,18 +40,24 @@ def test_resized_crop_batch_compiles_with_list_and_tensor_boxes(rng):
         return [(1, 2, img.shape[0] - 3, img.shape[1] - 5) for img in imgs]
 
     batches = [images(rng, s) for s in SHAPES]
-    compiled_equals_eager(lambda a, b: fl.resized_crop_batch([a, b], [(0, 0, 15, 20), (1, 2, 10, 12)], (16, 12),
-                                                             fl.IMAGENET, flips=[True, False]),
-                          [(a, b) for a, b in batches])
-    compiled_equals_eager(lambda a, b, boxes, flips: fl.resized_crop_batch([a, b], boxes, 16, flips=flips,
-                                                                           antialias=False),
-                          [(a, b, torch.tensor(boxes_of([a, b])), torch.tensor([False, True])) for a, b in batches])
+    compiled_equals_eager(
+        lambda a, b: fl.resized_crop_batch(
+            [a, b], [(0, 0, 15, 20), (1, 2, 10, 12)], (16, 12), fl.IMAGENET, flips=[True, False]
+        ),
+        [(a, b) for a, b in batches],
+    )
+    compiled_equals_eager(
+        lambda a, b, boxes, flips: fl.resized_crop_batch([a, b], boxes, 16, flips=flips, antialias=False),
+        [(a, b, torch.tensor(boxes_of([a, b])), torch.tensor([False, True])) for a, b in batches],
+    )
 
 
 def test_resize_center_crop_batch_and_the_eval_transform_compile(rng):
     batches = [images(rng, s) for s in SHAPES]
-    compiled_equals_eager(lambda a, b: fl.resize_center_crop_batch([a, b], 20, 16, fl.IMAGENET, dtype=torch.float16),
-                          [(a, b) for a, b in batches])
+    compiled_equals_eager(
+        lambda a, b: fl.resize_center_crop_batch([a, b], 20, 16, fl.IMAGENET, dtype=torch.float16),
+        [(a, b) for a, b in batches],
+    )
     transform = fl.transforms.ResizeCenterCropNormalize(20, 16, fl.IMAGENET)
     compiled_equals_eager(transform, [(a,) for a, _ in batches])
 
@@ -89,19 +95,22 @@ for call, word in [
     assert proc.stdout.split() == ["ValueError", "True"] * 3, proc.stdout + proc.stderr[-2000:]
 
 
-@pytest.mark.parametrize("args, kwargs, error, words", [
-    ((0, 10), {}, ValueError, ("height", ">= 1")),
-    ((-5, 10), {}, ValueError, ("height",)),
-    ((10.5, 10), {}, TypeError, ("height", "int")),
-    ((True, 10), {}, TypeError, ("height",)),
-    ((10, 0), {}, ValueError, ("width",)),
-    ((10, 10), {"scale": (1.0, 0.5)}, ValueError, ("scale", "low <= high")),
-    ((10, 10), {"scale": (float("nan"), 1.0)}, ValueError, ("scale",)),
-    ((10, 10), {"scale": (0.1, 0.5, 1.0)}, ValueError, ("scale", "pair")),
-    ((10, 10), {"ratio": (0, 1.0)}, ValueError, ("ratio",)),
-    ((10, 10), {"ratio": (True, 2.0)}, ValueError, ("ratio",)),
-    ((10, 10), {"generator": 7}, TypeError, ("generator",)),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, error, words",
+    [
+        ((0, 10), {}, ValueError, ("height", ">= 1")),
+        ((-5, 10), {}, ValueError, ("height",)),
+        ((10.5, 10), {}, TypeError, ("height", "int")),
+        ((True, 10), {}, TypeError, ("height",)),
+        ((10, 0), {}, ValueError, ("width",)),
+        ((10, 10), {"scale": (1.0, 0.5)}, ValueError, ("scale", "low <= high")),
+        ((10, 10), {"scale": (float("nan"), 1.0)}, ValueError, ("scale",)),
+        ((10, 10), {"scale": (0.1, 0.5, 1.0)}, ValueError, ("scale", "pair")),
+        ((10, 10), {"ratio": (0, 1.0)}, ValueError, ("ratio",)),
+        ((10, 10), {"ratio": (True, 2.0)}, ValueError, ("ratio",)),
+        ((10, 10), {"generator": 7}, TypeError, ("generator",)),
+    ],
+)
 def test_random_resized_crop_params_checks_every_argument(args, kwargs, error, words):
     with pytest.raises(error) as info:
         fl.random_resized_crop_params(*args, **kwargs)
@@ -117,15 +126,18 @@ def test_an_empty_image_is_named_in_the_crop_transform_and_collate():
         fl.CropCollate(8, fl.IMAGENET)([(IMG, 0), (empty, 1)])
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: fl.resized_crop_batch([IMG], [(True, 0, 5, 5)], 4), ("boxes[0]", "bool")),
-    (lambda: fl.resized_crop_batch([IMG], np.array([[True, False, True, True]]), 4), ("boxes", "integers")),
-    (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5.0, 5)], 4), ("boxes[0]", "ints")),
-    (lambda: fl.resized_crop_batch([IMG], "0 0 5 5", 4), ("boxes",)),
-    (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5, 5)], 4, flips=True), ("flips", "1 bools")),
-    (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5, 5)], 4, flips=torch.tensor([1])), ("flips",)),
-    (lambda: fl.resized_crop_batch([IMG], torch.tensor([[0, 0, 11, 5]]), 4), ("boxes[0]", "inside")),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: fl.resized_crop_batch([IMG], [(True, 0, 5, 5)], 4), ("boxes[0]", "bool")),
+        (lambda: fl.resized_crop_batch([IMG], np.array([[True, False, True, True]]), 4), ("boxes", "integers")),
+        (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5.0, 5)], 4), ("boxes[0]", "ints")),
+        (lambda: fl.resized_crop_batch([IMG], "0 0 5 5", 4), ("boxes",)),
+        (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5, 5)], 4, flips=True), ("flips", "1 bools")),
+        (lambda: fl.resized_crop_batch([IMG], [(0, 0, 5, 5)], 4, flips=torch.tensor([1])), ("flips",)),
+        (lambda: fl.resized_crop_batch([IMG], torch.tensor([[0, 0, 11, 5]]), 4), ("boxes[0]", "inside")),
+    ],
+)
 def test_boxes_and_flips_are_checked(call, words):
     with pytest.raises(ValueError) as info:
         call()
@@ -147,9 +159,11 @@ def test_the_table_op_checks_what_compiled_callers_do_not():
 
 
 def test_the_eval_geometry_is_checked_when_built():
-    for make in (lambda: fl.CropCollate(8, train=False, resize=4),
-                 lambda: fl.transforms.ResizeCenterCropNormalize(4, 8, fl.IMAGENET),
-                 lambda: fl.CropCollate((6, 9), train=False, resize=(8, 8))):
+    for make in (
+        lambda: fl.CropCollate(8, train=False, resize=4),
+        lambda: fl.transforms.ResizeCenterCropNormalize(4, 8, fl.IMAGENET),
+        lambda: fl.CropCollate((6, 9), train=False, resize=(8, 8)),
+    ):
         with pytest.raises(ValueError, match=r"does not fit .*\(resize\)"):
             make()
     fl.CropCollate((4, 9), train=False, resize=4)  # landscape images fit: allowed
@@ -165,9 +179,17 @@ def test_cache_limits_are_checked_and_clamped():
         assert fl.cpu_cache_stats()["limit_bytes"] == ram << 20
     finally:
         fl.set_cpu_cache_limit(256)
-    code = "import fastload as fl, warnings; warnings.simplefilter('always'); print(fl.cpu_cache_stats()['limit_bytes'])"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "FASTLOAD_CPU_CACHE_MB": "99999999999999"})
+    code = (
+        "import fastload as fl, warnings; warnings.simplefilter('always'); print(fl.cpu_cache_stats()['limit_bytes'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "FASTLOAD_CPU_CACHE_MB": "99999999999999"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.split()[-1]) > 0 and "more than this machine's memory" in proc.stderr
 

@@ -16,8 +16,10 @@ OPS = {
     "denormalize": (lambda x: fl.denormalize(x, fl.IMAGENET), torch.float32),
     "pad_batch": (lambda x: fl.pad_batch([x[0], x[1, :40]], fl.IMAGENET, size_divisor=32).images, torch.uint8),
     "resize_pad_batch": (lambda x: fl.resize_pad_batch(list(x), fl.IMAGENET, scale=(96, 64)).images, torch.uint8),
-    "resized_crop_batch": (lambda x: fl.resized_crop_batch(list(x), [(3, 5, 40, 50)] * 2, 32, fl.IMAGENET,
-                                                           flips=[True, False]), torch.uint8),
+    "resized_crop_batch": (
+        lambda x: fl.resized_crop_batch(list(x), [(3, 5, 40, 50)] * 2, 32, fl.IMAGENET, flips=[True, False]),
+        torch.uint8,
+    ),
     "channel_stats": (lambda x: fl.channel_stats(list(x)), torch.uint8),
 }
 

@@ -13,25 +13,35 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import SANITIZED
+from files import photo, same_libjpeg
 from PIL import Image
 
 import fastload as fl
-from fastload import decoding
-from conftest import SANITIZED
-from files import photo, same_libjpeg
+from fastload.io import decode as decoding
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
 
-SAMPLINGS = {"444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
-             "420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "411": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411,
-             "440": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440}
+SAMPLINGS = {
+    "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+    "420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+    "411": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411,
+    "440": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440,
+}
 SIZES = [(37, 53), (257, 311), (16, 16), (1, 1), (9, 200), (300, 7)]
 
 
 def jpeg(img: np.ndarray, sampling="420", progressive=False, restart=0, quality=85) -> bytes:
-    params = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive),
-              cv2.IMWRITE_JPEG_RST_INTERVAL, restart]
+    params = [
+        cv2.IMWRITE_JPEG_QUALITY,
+        quality,
+        cv2.IMWRITE_JPEG_PROGRESSIVE,
+        int(progressive),
+        cv2.IMWRITE_JPEG_RST_INTERVAL,
+        restart,
+    ]
     if img.ndim == 3:
         params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[sampling]]
     ok, buf = cv2.imencode(".jpg", img, params)
@@ -60,8 +70,12 @@ def files(rng) -> list[tuple[str, bytes]]:
         img = photo(rng, h, w)
         for sampling in SAMPLINGS:
             for progressive in (False, True):
-                out.append((f"{h}x{w} {sampling} prog={progressive}",
-                            jpeg(img, sampling, progressive, restart=int(rng.integers(0, 3)))))
+                out.append(
+                    (
+                        f"{h}x{w} {sampling} prog={progressive}",
+                        jpeg(img, sampling, progressive, restart=int(rng.integers(0, 3))),
+                    )
+                )
         out.append((f"{h}x{w} gray", jpeg(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))))
         out.append((f"{h}x{w} cmyk", pil_jpeg(img, "CMYK")))
     img = photo(rng, 45, 70)
@@ -98,7 +112,7 @@ def test_boxes_equal_decoding_everything_and_slicing(corpus, rng):
             bh, bw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
             top, left = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
             got = fl.decode_image(data, box=(top, left, bh, bw))
-            assert np.array_equal(got.numpy(), full[top:top + bh, left:left + bw]), (name, (top, left, bh, bw))
+            assert np.array_equal(got.numpy(), full[top : top + bh, left : left + bw]), (name, (top, left, bh, bw))
 
 
 @needs_libjpeg
@@ -113,8 +127,10 @@ def test_reduced_scales_are_opencvs(corpus, reduce):
         got = fl.decode_image(data, reduce=reduce)
         assert got.shape == want.shape and np.array_equal(got.numpy(), want), (name, reduce)
         box = (want.shape[0] // 3, want.shape[1] // 4, max(want.shape[0] // 2, 1), max(want.shape[1] // 2, 1))
-        assert np.array_equal(fl.decode_image(data, box=box, reduce=reduce).numpy(),
-                              want[box[0]:box[0] + box[2], box[1]:box[1] + box[3]]), (name, reduce)
+        assert np.array_equal(
+            fl.decode_image(data, box=box, reduce=reduce).numpy(),
+            want[box[0] : box[0] + box[2], box[1] : box[1] + box[3]],
+        ), (name, reduce)
 
 
 def test_other_formats_go_through_opencv(rng, tmp_path):
@@ -149,8 +165,13 @@ def test_out_and_the_encoded_image(rng):
 
     again = pickle.loads(pickle.dumps(encoded))
     assert again.path == "a/b.jpg" and torch.equal(again.data, encoded.data) and again.size == (40, 60)
-    for given in (data, bytearray(data), memoryview(data), np.frombuffer(data, np.uint8), torch.tensor(list(data),
-                                                                                                        dtype=torch.uint8)):
+    for given in (
+        data,
+        bytearray(data),
+        memoryview(data),
+        np.frombuffer(data, np.uint8),
+        torch.tensor(list(data), dtype=torch.uint8),
+    ):
         assert np.array_equal(fl.decode_image(given).numpy(), opencv(data))
 
 
@@ -192,8 +213,11 @@ def test_bad_files_are_value_errors_naming_the_file(rng, tmp_path):
     with pytest.raises(ValueError, match="truncated"):
         fl.decode_image(cut, box=(0, 0, 8, 8))
     assert np.array_equal(fl.decode_image(cut, box=(0, 0, 8, 8), strict=False).numpy(), opencv(data)[:8, :8])
-    for bad, words in [(b"", "empty"), (b"not an image at all", "data: not an image file"),
-                       (b"\xff\xd8\xff", "data: not a readable JPEG file")]:
+    for bad, words in [
+        (b"", "empty"),
+        (b"not an image at all", "data: not an image file"),
+        (b"\xff\xd8\xff", "data: not a readable JPEG file"),
+    ]:
         with pytest.raises(ValueError, match=words):
             fl.decode_image(bad)
     with pytest.raises(ValueError, match="lie inside"):
@@ -210,7 +234,7 @@ def test_bad_files_are_value_errors_naming_the_file(rng, tmp_path):
 def test_absurd_header_sizes_are_refused_before_allocating(rng):
     data = bytearray(jpeg(photo(rng, 16, 16), sampling="444"))
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = (65500).to_bytes(2, "big") * 2  # a 65500 x 65500 frame: 12.9 GB decoded
+    data[sof + 5 : sof + 9] = (65500).to_bytes(2, "big") * 2  # a 65500 x 65500 frame: 12.9 GB decoded
     with pytest.raises(ValueError, match="65500x65500 pixels; images of more than 1073741824 pixels are refused"):
         fl.decode_image(bytes(data))
 
@@ -225,8 +249,10 @@ def test_fuzz_ten_thousand_corrupted_files(rng):
     # Bit flips, truncations and header edits of small JPEGs: every call returns an image or raises a ValueError
     # naming the file; the process does not crash or hang, and memory stays flat (a leak across libjpeg's longjmp
     # would grow it by the decoder's pools every failure).
-    seeds = [jpeg(photo(rng, int(h), int(w)), s, bool(p)) for h, w, s, p in
-             zip(rng.integers(8, 48, 12), rng.integers(8, 48, 12), list(SAMPLINGS) * 3, [0, 1] * 6)]
+    seeds = [
+        jpeg(photo(rng, int(h), int(w)), s, bool(p))
+        for h, w, s, p in zip(rng.integers(8, 48, 12), rng.integers(8, 48, 12), list(SAMPLINGS) * 3, [0, 1] * 6)
+    ]
     seeds += [pil_jpeg(photo(rng, 20, 30), "CMYK"), pil_jpeg(photo(rng, 20, 30), orientation=6)]
     failures = successes = 0
     start = None
@@ -263,8 +289,7 @@ def test_without_libjpeg_jpegs_decode_through_opencv(rng, monkeypatch):
     monkeypatch.setattr(decoding, "jpeg_decoder", lambda: "opencv")
     want = opencv(data)
     assert np.array_equal(fl.decode_image(data).numpy(), want)
-    assert np.array_equal(fl.decode_image(data, box=(2, 3, 10, 11), output_order="rgb").numpy(),
-                          want[2:12, 3:14, ::-1])
+    assert np.array_equal(fl.decode_image(data, box=(2, 3, 10, 11), output_order="rgb").numpy(), want[2:12, 3:14, ::-1])
     assert fl.image_size(data) == (30, 41)
     with pytest.raises(ValueError, match="data: not an image file OpenCV can decode"):
         fl.decode_image(b"\xff\xd8 garbage")

@@ -28,8 +28,21 @@ def test_demo_writes_png_and_round_trip_is_exact(tmp_path):
 def test_training_example_runs_and_reloads(tmp_path):
     pytest.importorskip("sklearn")
     ckpt = tmp_path / "digits.pth"
-    proc = run(["examples/train_classifier.py", "--device", "cpu", "--epochs", "1", "--max-steps", "5",
-                "--workers", "0", "--checkpoint", str(ckpt)])
+    proc = run(
+        [
+            "examples/train_classifier.py",
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "5",
+            "--workers",
+            "0",
+            "--checkpoint",
+            str(ckpt),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "test accuracy" in proc.stdout and "reloaded into a 5-class model" in proc.stdout
     assert "'12.weight'" in proc.stdout and ckpt.exists()
@@ -41,9 +54,27 @@ def test_training_example_under_torchrun_two_ranks(tmp_path):
     the gradients)."""
     pytest.importorskip("sklearn")
     record = tmp_path / "run"
-    proc = run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "examples/train_classifier.py",
-                "--device", "cpu", "--epochs", "2", "--max-steps", "14", "--workers", "1", "--record", str(record),
-                "--checkpoint", str(tmp_path / "ddp.pth")])
+    proc = run(
+        [
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "examples/train_classifier.py",
+            "--device",
+            "cpu",
+            "--epochs",
+            "2",
+            "--max-steps",
+            "14",
+            "--workers",
+            "1",
+            "--record",
+            str(record),
+            "--checkpoint",
+            str(tmp_path / "ddp.pth"),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 ranks" in proc.stdout and proc.stdout.count("epoch 1:") == 1  # only rank 0 prints
     ranks = [json.loads((tmp_path / f"run.rank{r}.json").read_text()) for r in (0, 1)]
@@ -56,7 +87,22 @@ def test_training_example_under_torchrun_two_ranks(tmp_path):
 
 
 def test_imagenet_style_example_runs():
-    proc = run(["examples/train_imagenet_style.py", "--device", "cpu", "--epochs", "1", "--max-steps", "3",
-                "--copies", "2", "--size", "32", "--workers", "2"])
+    proc = run(
+        [
+            "examples/train_imagenet_style.py",
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "3",
+            "--copies",
+            "2",
+            "--size",
+            "32",
+            "--workers",
+            "2",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "centre-crop accuracy" in proc.stdout and "12 JPEG files in 6 class folders" in proc.stdout

@@ -3,15 +3,15 @@ the exact round trip with normalize, layouts, NaN/inf, sizes, bad input."""
 
 from __future__ import annotations
 
+import harness
 import numpy as np
 import pytest
 import torch
-
-import fastload as fl
-import harness
 from conftest import backend, devices, require_compiled
 from harness import Bad, OpTest, Sample
 from images import make_image, random_norm
+
+import fastload as fl
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 PRESETS = (fl.IMAGENET, fl.CAFFE, fl.Normalization((0.0, 127.5, 255.0), (1.0, 127.5, 0.5), "bgr"))
@@ -175,27 +175,40 @@ def test_transform():
 
 
 X = torch.zeros(2, 3, 4, 4)
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(4, 4, 3)), ValueError,
-        ("out", "uint8")),
-    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.uint8)),
-        ValueError, ("out", "shape")),
-    Bad(lambda: fl.denormalize(torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(2, 2)] * 2,
-                               out=torch.empty(2, 4, 4, 3, dtype=torch.uint8)), ValueError, ("out", "sizes")),
-    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ("x", "float")),
-    Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ("x", "float")),
-    Bad(lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ("x", "Tensor")),
-    Bad(lambda: fl.denormalize(torch.zeros(1, 4, 4), fl.IMAGENET), ValueError, ("channel", "norm")),
-    Bad(lambda: fl.denormalize(torch.zeros(4, 4), fl.IMAGENET), ValueError, ("(C, H, W)",)),
-    Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, output_order="xyz"), ValueError, ("output_order",)),
-    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (5, 4)]), ValueError, ("sizes[1]", "larger")),
-    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (-1, 4)]), ValueError, ("sizes[1]", "negative")),
-    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("one (h, w)",)),
-    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4, 1), (4, 4, 1)]), ValueError, ("sizes[0]", "pair")),
-    Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=torch.zeros(2, 2)), TypeError, ("sizes", "integers")),
-    Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("sizes", "batch")),
-    Bad(lambda: fl.to_numpy_images(X, fl.IMAGENET, sizes=[(9, 4), (4, 4)]), ValueError, ("sizes[0]", "larger")),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(
+            lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(4, 4, 3)),
+            ValueError,
+            ("out", "uint8"),
+        ),
+        Bad(
+            lambda: fl.denormalize(torch.zeros(3, 4, 4), fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.uint8)),
+            ValueError,
+            ("out", "shape"),
+        ),
+        Bad(
+            lambda: fl.denormalize(
+                torch.zeros(2, 3, 4, 4), fl.IMAGENET, sizes=[(2, 2)] * 2, out=torch.empty(2, 4, 4, 3, dtype=torch.uint8)
+            ),
+            ValueError,
+            ("out", "sizes"),
+        ),
+        Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.uint8), fl.IMAGENET), TypeError, ("x", "float")),
+        Bad(lambda: fl.denormalize(torch.zeros(3, 4, 4, dtype=torch.int64), fl.IMAGENET), TypeError, ("x", "float")),
+        Bad(lambda: fl.denormalize(np.zeros((3, 4, 4), np.float32), fl.IMAGENET), TypeError, ("x", "Tensor")),
+        Bad(lambda: fl.denormalize(torch.zeros(1, 4, 4), fl.IMAGENET), ValueError, ("channel", "norm")),
+        Bad(lambda: fl.denormalize(torch.zeros(4, 4), fl.IMAGENET), ValueError, ("(C, H, W)",)),
+        Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, output_order="xyz"), ValueError, ("output_order",)),
+        Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (5, 4)]), ValueError, ("sizes[1]", "larger")),
+        Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4), (-1, 4)]), ValueError, ("sizes[1]", "negative")),
+        Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("one (h, w)",)),
+        Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=[(4, 4, 1), (4, 4, 1)]), ValueError, ("sizes[0]", "pair")),
+        Bad(lambda: fl.denormalize(X, fl.IMAGENET, sizes=torch.zeros(2, 2)), TypeError, ("sizes", "integers")),
+        Bad(lambda: fl.denormalize(X[0], fl.IMAGENET, sizes=[(4, 4)]), ValueError, ("sizes", "batch")),
+        Bad(lambda: fl.to_numpy_images(X, fl.IMAGENET, sizes=[(9, 4), (4, 4)]), ValueError, ("sizes[0]", "larger")),
+    ]
+)
 
 
 def test_cpp_op_rechecks_its_arguments():

@@ -10,12 +10,13 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from files import seeded_batches
 from torch.utils.data import DataLoader
 
 import fastload as fl
-from fastload import decoding, ring
-from fastload.encoded_batch import EncodedBatch
-from files import seeded_batches
+from fastload.io import decode as decoding
+from fastload.io.encoded_batch import EncodedBatch
+from fastload.memory import ring
 
 pytestmark = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
@@ -32,7 +33,7 @@ def test_crops_of_shipped_files_equal_the_worker_decoded_batch(tree, train):
     expected = seeded_batches(DataLoader(folder, batch_size=6, collate_fn=worker))
     shipped = seeded_batches(DataLoader(folder, batch_size=6, collate_fn=device))
     for k, ((a, la), (b, lb)) in enumerate(zip(expected, shipped)):
-        assert isinstance(b, fl.crops.CropBatch) and isinstance(b.images, EncodedBatch)
+        assert isinstance(b, fl.data.CropBatch) and isinstance(b.images, EncodedBatch)
         assert torch.equal(la, lb)
         assert b.images.sizes.tolist() == [list(folder[i][0].size) for i in range(6 * k, 6 * k + 6)]
         assert torch.equal(b.finish(fl.IMAGENET), a)
@@ -132,7 +133,8 @@ def test_nvjpeg_decodes_and_crops_on_the_gpu(tree):
         diff = (got.cpu().int() - a.finish(None).int()).abs()
         # nvJPEG's IDCT and upsampling are not libjpeg's: close, not equal.
         assert float(diff.float().mean()) < 2.0 and int(diff.max()) <= 64, (float(diff.float().mean()), int(diff.max()))
-    batches = list(fl.DevicePrefetcher(DataLoader(folder, batch_size=6, num_workers=2, collate_fn=device), "cuda",
-                                       fl.IMAGENET))
+    batches = list(
+        fl.DevicePrefetcher(DataLoader(folder, batch_size=6, num_workers=2, collate_fn=device), "cuda", fl.IMAGENET)
+    )
     assert all(b.is_cuda and b.shape == (6, 3, 64, 64) and torch.isfinite(b).all() for b, _ in batches)
     assert np.isfinite(sum(float(b.sum()) for b, _ in batches))

@@ -12,15 +12,34 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from files import photo, same_libjpeg
 from PIL import Image
 
 import fastload as fl
-from fastload import decoding, formats
-from files import photo, same_libjpeg
+from fastload.io import decode as decoding
+from fastload.io import formats
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
-TAGS = [0x0112, 0x0112, 0x0112, 0x010F, 0x0110, 0x011A, 0x011B, 0x0128, 0x0131, 0x013E, 0x013F, 0x0211, 0x0213,
-        0x0214, 0x8298, 0x8769, 0x9999, 0x0100]
+TAGS = [
+    0x0112,
+    0x0112,
+    0x0112,
+    0x010F,
+    0x0110,
+    0x011A,
+    0x011B,
+    0x0128,
+    0x0131,
+    0x013E,
+    0x013F,
+    0x0211,
+    0x0213,
+    0x0214,
+    0x8298,
+    0x8769,
+    0x9999,
+    0x0100,
+]
 
 
 def tiff_blob(rng) -> bytes:
@@ -80,7 +99,7 @@ def plain_jpeg(img: np.ndarray) -> bytes:
     data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
     at = 2
     while data[at + 1] in range(0xE0, 0xF0):
-        at += 2 + struct.unpack(">H", data[at + 2:at + 4])[0]
+        at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
     return data[:2] + data[at:]
 
 
@@ -121,7 +140,7 @@ def test_the_collates_rotate_what_opencv_rotates(pack):
         assert all(np.array_equal(img.numpy(), w) for img, w in zip(images.unpack(), want))
     else:
         for img, w in zip(images, want):
-            assert np.array_equal(img[:w.shape[0], :w.shape[1]].numpy(), w)
+            assert np.array_equal(img[: w.shape[0], : w.shape[1]].numpy(), w)
 
 
 def ifd0(*entries: bytes) -> bytes:
@@ -137,14 +156,20 @@ BAD_RESOLUTION = b"\x01\x1a\0\x05\0\0\0\x01\0\0\x27\x0f"  # XResolution whose ra
 XMP = b"http://ns.adobe.com/xap/1.0/\0<x/>"
 
 
-@pytest.mark.parametrize("name, segments, orientation", [
-    ("XMP before Exif", [XMP, b"Exif\0\0" + ifd0(orientation_entry(6))], 6),
-    ("two Exif APP1s: the first decides", [b"Exif\0\0" + ifd0(orientation_entry(3)),
-                                           b"Exif\0\0" + ifd0(orientation_entry(6))], 3),
-    ("a non-Exif APP1 with a TIFF header", [b"Abcd\0\0" + ifd0(orientation_entry(6))], 1),
-    ("a malformed entry before the orientation", [b"Exif\0\0" + ifd0(BAD_RESOLUTION, orientation_entry(6))], 1),
-    ("a truncated orientation entry", [b"Exif\0\0" + ifd0(orientation_entry(6))[:-4]], 1),
-])
+@pytest.mark.parametrize(
+    "name, segments, orientation",
+    [
+        ("XMP before Exif", [XMP, b"Exif\0\0" + ifd0(orientation_entry(6))], 6),
+        (
+            "two Exif APP1s: the first decides",
+            [b"Exif\0\0" + ifd0(orientation_entry(3)), b"Exif\0\0" + ifd0(orientation_entry(6))],
+            3,
+        ),
+        ("a non-Exif APP1 with a TIFF header", [b"Abcd\0\0" + ifd0(orientation_entry(6))], 1),
+        ("a malformed entry before the orientation", [b"Exif\0\0" + ifd0(BAD_RESOLUTION, orientation_entry(6))], 1),
+        ("a truncated orientation entry", [b"Exif\0\0" + ifd0(orientation_entry(6))[:-4]], 1),
+    ],
+)
 @needs_libjpeg
 @same_libjpeg
 def test_the_probes_findings(name, segments, orientation):
@@ -158,6 +183,7 @@ def test_the_probes_findings(name, segments, orientation):
 
 def png_with_exif(rng, base: bytes) -> bytes:
     """`base` with 0-2 eXIf chunks before or after the image data, some with a wrong CRC or an Exif prefix."""
+
     def chunk(blob):
         crc = zlib.crc32(b"eXIf" + blob)
         if rng.random() < 0.1:
@@ -195,7 +221,7 @@ def webp_with_exif(img: np.ndarray, blob: bytes | None, flag: bool = True) -> by
     data, chunks, at = buf.getvalue(), [], 12
     while at < len(data):
         tag, n = struct.unpack_from("<4sI", data, at)
-        chunks.append([tag, data[at + 8:at + 8 + n]])
+        chunks.append([tag, data[at + 8 : at + 8 + n]])
         at += 8 + n + (n & 1)
     for c in chunks:
         if c[0] == b"EXIF":
@@ -223,11 +249,12 @@ def test_webp_exif_against_opencv(decoder, monkeypatch):
     assert opencv(cases[0]).shape[:2] == (30, 20)
 
 
-@pytest.mark.skipif(not fl._ops.defines("fastload::_tiff_orientation"), reason="extension not loaded")
+@pytest.mark.skipif(not fl._backend.defines("fastload::_tiff_orientation"), reason="extension not loaded")
 def test_the_compiled_reader_equals_its_python_twin():
     rng = np.random.default_rng(9)
-    blobs = [tiff_blob(rng) for _ in range(3000)] + [bytes(rng.integers(0, 256, int(n), dtype=np.uint8))
-                                                      for n in rng.integers(0, 40, 300)]
+    blobs = [tiff_blob(rng) for _ in range(3000)] + [
+        bytes(rng.integers(0, 256, int(n), dtype=np.uint8)) for n in rng.integers(0, 40, 300)
+    ]
     for blob in blobs:
         compiled = torch.ops.fastload._tiff_orientation(torch.tensor(list(blob), dtype=torch.uint8))
         twin = formats.tiff_orientation(blob)

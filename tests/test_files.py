@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from files import Decoded, photo, same_libjpeg, seeded_batches
 from torch.utils.data import DataLoader
 
 import fastload as fl
-from fastload import decoding
-from files import Decoded, photo, same_libjpeg, seeded_batches
+from fastload.io import decode as decoding
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
@@ -59,7 +59,7 @@ def test_crop_collate_from_files_equals_decoding_everything(tree, train, norm):
     for (a, la), (b, lb) in zip(files, arrays):
         assert torch.equal(la, lb)
         if norm is None:  # CropBatch: the decoded regions, finished anywhere
-            assert isinstance(a, fl.crops.CropBatch) and a.regions is not None
+            assert isinstance(a, fl.data.CropBatch) and a.regions is not None
             assert a.shapes() == b.shapes()
             a, b = a.finish(fl.IMAGENET), b.finish(fl.IMAGENET)
         assert a.dtype == torch.float32 and torch.equal(a, b)
@@ -73,7 +73,7 @@ def recorded_decodes(monkeypatch, key: str) -> list:
         asked.append(kw[key])
         return decode(data, **kw)
 
-    monkeypatch.setattr("fastload.decode_batch.decode_image", recording)
+    monkeypatch.setattr("fastload.io.batch_decoder.decode_image", recording)
     return asked
 
 
@@ -86,7 +86,7 @@ def test_crop_collate_decodes_only_the_crops_region(tree, monkeypatch):
     assert asked == [tuple(b) for b in batch.boxes]  # exactly each drawn box
     asked.clear()
     fl.CropCollate(64, train=False, resize=80)([folder[i] for i in range(6)])
-    for (top, left, h, w), i in zip(asked, range(6)):
+    for (_top, _left, h, w), i in zip(asked, range(6)):
         full_h, full_w = folder[i][0].size
         assert h * w < full_h * full_w  # Resize 80 + CenterCrop 64 reads the centre only
 

@@ -13,13 +13,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from files import photo
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
-from fastload import decoding, formats
-from fastload.encoded_batch import EncodedBatch
-from files import photo
+from fastload.io import decode as decoding
+from fastload.io import formats
+from fastload.io.encoded_batch import EncodedBatch
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 
@@ -57,20 +58,20 @@ def test_ring_false_batches_own_their_memory(make):
     files = some_files(12)
     collate = fl.CropCollate(32, ring=False) if make == "crop" else fl.PadCollate(pack=True, ring=False)
     samples = [Files(files)[i] for i in range(12)]
-    held = [collate(samples[k:k + 4])[0] for k in range(0, 12, 4)]
+    held = [collate(samples[k : k + 4])[0] for k in range(0, 12, 4)]
     for k, batch in enumerate(held):
         images = batch.images if make == "crop" else batch
         want = [opencv(files[4 * k + i]) for i in range(4)]
         if make == "pack":
             assert all(np.array_equal(a.numpy(), b) for a, b in zip(images.unpack(), want))
         else:
-            assert torch.equal(batch.finish(fl.IMAGENET), collate_again(files[4 * k:4 * k + 4], batch))
+            assert torch.equal(batch.finish(fl.IMAGENET), collate_again(files[4 * k : 4 * k + 4], batch))
 
 
 def collate_again(files, batch) -> torch.Tensor:
     """The crops of `batch` taken from freshly decoded files."""
     decoded = [opencv(f) for f in files]
-    return fl.crops.CropBatch(decoded, batch.boxes, batch.flips, batch.size).finish(fl.IMAGENET)
+    return fl.data.CropBatch(decoded, batch.boxes, batch.flips, batch.size).finish(fl.IMAGENET)
 
 
 @needs_libjpeg
@@ -93,7 +94,7 @@ def test_bytes_a_caller_may_change_or_free_are_held_or_copied():
     grown = bytearray(data)
     image = fl.EncodedImage(grown)
     grown.extend(b"\0" * (1 << 20))  # reallocates: a view of the old buffer would read freed memory
-    grown[:len(data)] = bytes(len(data))
+    grown[: len(data)] = bytes(len(data))
     assert np.array_equal(image.decode().numpy(), want)
     owner = bytearray(data)
     view = memoryview(owner)
@@ -109,8 +110,8 @@ def test_bytes_a_caller_may_change_or_free_are_held_or_copied():
 def test_an_encoded_image_pickles_only_its_own_bytes_and_reads_its_size_from_them():
     big = torch.zeros(10 << 20, dtype=torch.uint8)
     data = jpeg(photo(np.random.default_rng(3), 30, 40))
-    big[100:100 + len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-    image = fl.EncodedImage(big[100:100 + len(data)], "a.jpg")
+    big[100 : 100 + len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    image = fl.EncodedImage(big[100 : 100 + len(data)], "a.jpg")
     payload = pickle.dumps(image)
     assert len(payload) < len(data) + 2000
     again = pickle.loads(payload)
@@ -119,7 +120,7 @@ def test_an_encoded_image_pickles_only_its_own_bytes_and_reads_its_size_from_the
     other = jpeg(photo(np.random.default_rng(4), 50, 20))
     buffer = torch.zeros(len(other), dtype=torch.uint8)
     image = fl.EncodedImage(buffer)
-    buffer[:len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    buffer[: len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8)
     assert image.size == (30, 40)
     buffer[:] = torch.frombuffer(bytearray(other), dtype=torch.uint8)
     assert image.size == (50, 20)
@@ -220,14 +221,15 @@ def test_a_batch_of_only_bad_files_is_an_empty_batch(tmp_path):
     (tmp_path / "c" / "good.jpg").write_bytes(good)
     folder = fl.ImageFolder(tmp_path)
     bad = [folder[0], folder[1]]  # cut.jpg, empty.jpg (sorted)
-    cases = [(fl.CropCollate(16, fl.IMAGENET, on_error="skip"), (0, 3, 16, 16)),
-             (fl.CropCollate(16, on_error="skip", channels_last=True), None),
-             (fl.CropCollate(16, fl.IMAGENET, train=False, resize=20, on_error="skip", channels_last=True),
-              (0, 3, 16, 16)),
-             (fl.PadCollate(fl.IMAGENET, on_error="skip"), (0, 3, 0, 0)),
-             (fl.PadCollate(on_error="skip"), (0, 0, 0, 3)),
-             (fl.PadCollate(pack=True, on_error="skip"), None),
-             (fl.CropCollate(16, on_error="skip", decode_on="device"), None)]
+    cases = [
+        (fl.CropCollate(16, fl.IMAGENET, on_error="skip"), (0, 3, 16, 16)),
+        (fl.CropCollate(16, on_error="skip", channels_last=True), None),
+        (fl.CropCollate(16, fl.IMAGENET, train=False, resize=20, on_error="skip", channels_last=True), (0, 3, 16, 16)),
+        (fl.PadCollate(fl.IMAGENET, on_error="skip"), (0, 3, 0, 0)),
+        (fl.PadCollate(on_error="skip"), (0, 0, 0, 3)),
+        (fl.PadCollate(pack=True, on_error="skip"), None),
+        (fl.CropCollate(16, on_error="skip", decode_on="device"), None),
+    ]
     for collate, shape in cases:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -241,8 +243,9 @@ def test_a_batch_of_only_bad_files_is_an_empty_batch(tmp_path):
     dicts = fl.PadCollate(on_error="skip")([{"img": s[0], "label": s[1], "name": "x"} for s in bad])
     assert dicts["img"].shape[0] == 0 and dicts["label"].shape == (0,) and dicts["name"] == []
     # A whole epoch with batch_size=1: the bad files are skipped, none ends it.
-    loader = DataLoader(folder, batch_size=1, num_workers=2, collate_fn=fl.CropCollate(16, fl.IMAGENET,
-                                                                                       on_error="skip"))
+    loader = DataLoader(
+        folder, batch_size=1, num_workers=2, collate_fn=fl.CropCollate(16, fl.IMAGENET, on_error="skip")
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         sizes = [images.shape[0] for images, _ in loader]
@@ -295,14 +298,18 @@ def test_a_collate_wrapped_in_workers_returns_tensors():
         loader = DataLoader(Files(files), batch_size=4, num_workers=2, collate_fn=Wrapped(collate))
         batches = list(loader)
         assert len(batches) == 4 and all(isinstance(images, torch.Tensor) for images, _ in batches)
-    assert fl.ring.stats()["received"] > 0  # they still came through the workers' rings
+    assert fl.memory.ring.stats()["received"] > 0  # they still came through the workers' rings
 
 
 def test_encoded_bytes_without_encoded_image_are_named():
     data = jpeg(photo(np.random.default_rng(11), 20, 20))
-    for image, what in [(data, "bytes"), (bytearray(data), "bytearray"), ({"bytes": data, "path": "a"},
-                        '{"bytes", "path"} dict'), (np.frombuffer(data, np.uint8), "1-D uint8 buffer"),
-                        (torch.frombuffer(bytearray(data), dtype=torch.uint8), "1-D uint8 buffer")]:
+    for image, what in [
+        (data, "bytes"),
+        (bytearray(data), "bytearray"),
+        ({"bytes": data, "path": "a"}, '{"bytes", "path"} dict'),
+        (np.frombuffer(data, np.uint8), "1-D uint8 buffer"),
+        (torch.frombuffer(bytearray(data), dtype=torch.uint8), "1-D uint8 buffer"),
+    ]:
         for collate in (fl.CropCollate(8), fl.PadCollate()):
             with pytest.raises(TypeError, match=f"sample 0 of the batch: its image is .*{what}.*fl.EncodedImage"):
                 collate([(image, 0)])

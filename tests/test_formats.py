@@ -11,11 +11,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from files import photo
 from PIL import Image
 
 import fastload as fl
-from fastload import formats
-from files import photo
+from fastload.io import formats
 
 
 def pil_file(pil: Image.Image, fmt: str, **save) -> bytes:
@@ -28,13 +28,20 @@ def variety(rng) -> list[tuple[str, bytes]]:
     """Files of every colour type fastload may meet outside JPEG."""
     rgb = Image.fromarray(photo(rng, 23, 37)[:, :, ::-1])
     grey16 = Image.fromarray((rng.integers(0, 65536, (19, 29))).astype(np.uint16))
-    out = [("png rgb", pil_file(rgb, "PNG")), ("png grey", pil_file(rgb.convert("L"), "PNG")),
-           ("png rgba", pil_file(rgb.convert("RGBA"), "PNG")), ("png grey+alpha", pil_file(rgb.convert("LA"), "PNG")),
-           ("png palette", pil_file(rgb.convert("P"), "PNG")), ("png 1-bit", pil_file(rgb.convert("1"), "PNG")),
-           ("png grey 16-bit", pil_file(grey16, "PNG")),
-           ("png rgb 16-bit", cv2.imencode(".png", (photo(rng, 17, 21).astype(np.uint16) * 257))[1].tobytes()),
-           ("bmp", pil_file(rgb, "BMP")), ("gif", pil_file(rgb.convert("P"), "GIF")),
-           ("webp lossless", pil_file(rgb, "WEBP", lossless=True)), ("tiff", pil_file(rgb, "TIFF"))]
+    out = [
+        ("png rgb", pil_file(rgb, "PNG")),
+        ("png grey", pil_file(rgb.convert("L"), "PNG")),
+        ("png rgba", pil_file(rgb.convert("RGBA"), "PNG")),
+        ("png grey+alpha", pil_file(rgb.convert("LA"), "PNG")),
+        ("png palette", pil_file(rgb.convert("P"), "PNG")),
+        ("png 1-bit", pil_file(rgb.convert("1"), "PNG")),
+        ("png grey 16-bit", pil_file(grey16, "PNG")),
+        ("png rgb 16-bit", cv2.imencode(".png", (photo(rng, 17, 21).astype(np.uint16) * 257))[1].tobytes()),
+        ("bmp", pil_file(rgb, "BMP")),
+        ("gif", pil_file(rgb.convert("P"), "GIF")),
+        ("webp lossless", pil_file(rgb, "WEBP", lossless=True)),
+        ("tiff", pil_file(rgb, "TIFF")),
+    ]
     for orientation in (3, 6):
         exif = Image.Exif()
         exif[0x0112] = orientation
@@ -51,8 +58,9 @@ def test_other_formats_decode_as_opencv(decoder, monkeypatch):
         got = fl.decode_image(data).numpy()
         assert got.shape == want.shape and np.array_equal(got, want), name
         assert fl.image_size(data) == want.shape[:2], name
-        assert np.array_equal(fl.decode_image(data, box=(2, 3, 9, 8), output_order="rgb").numpy(),
-                              want[2:11, 3:11, ::-1]), name
+        assert np.array_equal(
+            fl.decode_image(data, box=(2, 3, 9, 8), output_order="rgb").numpy(), want[2:11, 3:11, ::-1]
+        ), name
 
 
 def test_without_opencv_the_core_paths_work(tmp_path):
@@ -104,8 +112,9 @@ def test_without_opencv_rescale_is_within_a_grey_level_of_it():
 
 
 def test_without_the_compiled_decoder_jpegs_decode_through_pillow_as_opencv(monkeypatch):
-    from fastload import decoding
     from test_exif import jpeg_with, plain_jpeg
+
+    from fastload.io import decode as decoding
 
     monkeypatch.setattr(decoding, "jpeg_decoder", lambda: "pillow")
     monkeypatch.setattr(formats, "decoder", lambda: "pillow")

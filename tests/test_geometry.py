@@ -1,5 +1,5 @@
-"""fastload.geometry: rescale_size against the mmcv rule (a transcription, and mmcv itself when installed), and the
-padded extent of a batch."""
+"""fastload.functional._geometry: rescale_size against the mmcv rule (a transcription, and mmcv itself when installed),
+and the padded extent of a batch."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 import fastload as fl
-from fastload.geometry import batch_extent
+from fastload.functional._geometry import batch_extent
 
 
 def mmcv_rescale_size(old_size, scale):

@@ -12,17 +12,28 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from files import libjpeg_major, photo, same_libjpeg
+from jpeg_files import (
+    corrupt_bottom,
+    first_scans,
+    jpeg,
+    junk_before_end,
+    lossless,
+    markers_after_first_scan,
+    progressive,
+)
 
 import fastload as fl
-from fastload import decoding
-from files import libjpeg_major, photo, same_libjpeg
-from jpeg_files import (corrupt_bottom, first_scans, jpeg, junk_before_end, lossless, markers_after_first_scan,
-                        progressive)
+from fastload.io import decode as decoding
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
-SAMPLINGS = {"420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "411": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411,
-             "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
-             "440": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440}
+SAMPLINGS = {
+    "420": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420,
+    "411": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411,
+    "444": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    "422": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
+    "440": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440,
+}
 
 
 def opencv(data: bytes, flag=cv2.IMREAD_COLOR) -> np.ndarray | None:
@@ -39,14 +50,14 @@ def assert_boxes_slice(data: bytes, whole: np.ndarray, boxes, **decode):
     """Each box of `data` decodes to that slice of `whole`."""
     for top, left, h, w in boxes:
         got = fl.decode_image(data, box=(top, left, h, w), **decode).numpy()
-        assert np.array_equal(got, whole[top:top + h, left:left + w]), (top, left, h, w, decode)
+        assert np.array_equal(got, whole[top : top + h, left : left + w]), (top, left, h, w, decode)
 
 
 @needs_libjpeg
 def test_the_decoder_is_libjpeg_turbo_3_linked_statically():
     version = fl.backend_info()["jpeg_decoder"]
     assert re.fullmatch(r"libjpeg-turbo \d+\.\d+\.\d+", version) and libjpeg_major(version) >= 3, version
-    so = fl._ops._C.__file__
+    so = fl._backend._C.__file__
     needed = subprocess.run(["readelf", "-d", so], capture_output=True, text=True).stdout
     assert "libjpeg" not in needed  # nothing to find at run time
     exported = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
@@ -80,7 +91,7 @@ def test_incomplete_progressive_files_decode_as_opencv(sampling):
     # A progressive file cut short (no end marker): OpenCV refuses it, libjpeg recovers it with strict=False, and
     # every box is what that recovered image holds.
     for cut in rng.integers(len(full) // 3, len(full) - 10, 6):
-        data = full[:int(cut)]
+        data = full[: int(cut)]
         assert opencv(data) is None
         try:
             whole = fl.decode_image(data, strict=False).numpy()
@@ -142,8 +153,9 @@ def test_the_verdict_on_a_corrupt_file_does_not_depend_on_the_box():
     img = cv2.resize(photo(rng, 40, 50), (500, 375))
     boxes = [(0, 0, 16, 16), (100, 200, 50, 80), (0, 0, 200, 500), (360, 0, 15, 500)]
     for restart in (0, 4):
-        clean = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_RST_INTERVAL,
-                                           restart])[1].tobytes()
+        clean = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90, cv2.IMWRITE_JPEG_RST_INTERVAL, restart])[
+            1
+        ].tobytes()
         data = corrupt_bottom(clean, rng)
         for box in [None] + boxes:
             with pytest.raises(ValueError, match="Corrupt JPEG data"):
@@ -180,8 +192,16 @@ def test_a_truncated_file_is_refused_for_every_box_unless_strict_is_false():
 @needs_libjpeg
 def test_boxes_are_checked_without_overflow():
     data = cv2.imencode(".jpg", photo(np.random.default_rng(1), 20, 30))[1].tobytes()
-    for box in [(2**63 - 1, 0, 1, 1), (0, 0, 2**63 - 1, 2**63 - 1), (1, 1, 2**62, 2**62), (0, 0, -1, 5),
-                (0, 0, 5, -1), (-1, 0, 5, 5), (0, 0, 0, 5), (9, 0, 2**63 - 5, 1)]:
+    for box in [
+        (2**63 - 1, 0, 1, 1),
+        (0, 0, 2**63 - 1, 2**63 - 1),
+        (1, 1, 2**62, 2**62),
+        (0, 0, -1, 5),
+        (0, 0, 5, -1),
+        (-1, 0, 5, 5),
+        (0, 0, 0, 5),
+        (9, 0, 2**63 - 5, 1),
+    ]:
         with pytest.raises(ValueError, match="box"):
             fl.decode_image(data, box=box)
     # The compiled op checks what Python let through, without a sentinel for "the whole image".
@@ -197,14 +217,15 @@ def huge_png() -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", 65500, 65500, 8, 2, 0, 0, 0)
     chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))  # noqa: E731
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    )
 
 
 def huge_jpeg() -> bytes:
     data = bytearray(cv2.imencode(".jpg", photo(np.random.default_rng(2), 16, 16))[1].tobytes())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = (65500).to_bytes(2, "big") * 2  # 65500 x 65500: 12.9 GB decoded
+    data[sof + 5 : sof + 9] = (65500).to_bytes(2, "big") * 2  # 65500 x 65500: 12.9 GB decoded
     return bytes(data)
 
 
@@ -218,20 +239,23 @@ def test_huge_headers_are_refused_before_any_allocation():
     files.append(("huge.gif", bytes(gif)))
     for name, data in files:
         image = fl.EncodedImage(data, name)
-        for reduce in ((1, 2, 8) if name.endswith("jpg") else (1,)):
+        for reduce in (1, 2, 8) if name.endswith("jpg") else (1,):
             with pytest.raises(ValueError, match=f"{name}: the header says 65500x65500 pixels"):
                 fl.image_size(image, reduce=reduce)
             with pytest.raises(ValueError, match="65500x65500"):
                 fl.decode_image(image, reduce=reduce)
         # The collates skip it (on_error="skip") without allocating its pixels, draft decoding included.
         good = fl.EncodedImage(cv2.imencode(".jpg", photo(np.random.default_rng(3), 40, 50))[1].tobytes(), "ok")
-        for collate in (fl.CropCollate(32, fl.IMAGENET, on_error="skip", draft=True), fl.PadCollate(on_error="skip"),
-                        fl.PadCollate(pack=True, on_error="skip", decode_on="device")):
+        for collate in (
+            fl.CropCollate(32, fl.IMAGENET, on_error="skip", draft=True),
+            fl.PadCollate(on_error="skip"),
+            fl.PadCollate(pack=True, on_error="skip", decode_on="device"),
+        ):
             with pytest.warns(RuntimeWarning, match=f"skipped sample 0 of the batch: {name}"):
                 images, labels = collate([(image, 0), (good, 1)])
             assert labels.tolist() == [1]
     with pytest.raises(ValueError, match="point outside data|pixels"):
-        from fastload.encoded_batch import EncodedBatch
+        from fastload.io.encoded_batch import EncodedBatch
 
         EncodedBatch(torch.zeros(10, dtype=torch.uint8), [0], [10], [[65500, 65500]], ["forged"]).decode()
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
@@ -248,7 +272,7 @@ def test_a_12_bit_file_goes_to_opencv_or_names_what_reads_it(monkeypatch):
     image = fl.EncodedImage(bytes(data), "deep.jpg")
     with pytest.raises(ValueError, match="deep.jpg: not an image file OpenCV can decode"):
         fl.decode_image(image)
-    monkeypatch.setattr(fl.formats, "decoder", lambda: "pillow")
+    monkeypatch.setattr(fl.io.formats, "decoder", lambda: "pillow")
     for call in (fl.decode_image, fl.image_size):
         with pytest.raises(ValueError, match="deep.jpg: a 12-bit JPEG file: .*8-bit samples; OpenCV can decode it"):
             call(image)
@@ -257,9 +281,9 @@ def test_a_12_bit_file_goes_to_opencv_or_names_what_reads_it(monkeypatch):
 def test_a_load_failure_names_what_is_missing():
     # The decoder is linked in (test_the_decoder_is_libjpeg_turbo_3_linked_statically: nothing of libjpeg is looked
     # for at run time). A library that is missing is named, with what to do, not "rebuild against torch".
-    from fastload import _ops
+    from fastload import _backend
 
-    message = _ops._what_to_do(ImportError("libjpeg.so.62: cannot open shared object file: No such file"))
+    message = _backend._what_to_do(ImportError("libjpeg.so.62: cannot open shared object file: No such file"))
     assert "libjpeg.so.62" in message and "missing" in message and "torch" not in message
-    assert "another torch" in _ops._what_to_do(ImportError("_C.so: undefined symbol: _ZN3c10"))
-    assert "never built" in _ops._what_to_do(ModuleNotFoundError("No module named 'fastload._C'"))
+    assert "another torch" in _backend._what_to_do(ImportError("_C.so: undefined symbol: _ZN3c10"))
+    assert "never built" in _backend._what_to_do(ModuleNotFoundError("No module named 'fastload._C'"))

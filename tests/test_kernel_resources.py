@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from fastload import _C, _ops
+from fastload import _C, _backend
 
 
 def cuobjdump() -> str | None:
@@ -23,8 +23,11 @@ def cuobjdump() -> str | None:
     import torch
 
     site = os.path.dirname(os.path.dirname(torch.__file__))
-    for pattern in ("nvidia/cu*/bin/cuobjdump", "nvidia/cuda_cuobjdump/bin/cuobjdump",
-                    "triton/backends/nvidia/bin/cuobjdump"):
+    for pattern in (
+        "nvidia/cu*/bin/cuobjdump",
+        "nvidia/cuda_cuobjdump/bin/cuobjdump",
+        "triton/backends/nvidia/bin/cuobjdump",
+    ):
         hits = sorted(glob.glob(os.path.join(site, pattern)))
         if hits:
             return hits[0]
@@ -35,8 +38,9 @@ def resource_usage() -> list[dict]:
     tool = cuobjdump()
     if tool is None:
         pytest.skip("no cuobjdump (pip install nvidia-cuda-cuobjdump)")
-    text = subprocess.run([tool, "--dump-resource-usage", _C.__file__], capture_output=True, text=True,
-                          timeout=120, check=True).stdout
+    text = subprocess.run(
+        [tool, "--dump-resource-usage", _C.__file__], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     kernels, name = [], None
     for line in text.splitlines():
         match = re.search(r"Function (\S+):", line)
@@ -52,7 +56,7 @@ def resource_usage() -> list[dict]:
 
 
 def test_no_kernel_has_a_stack_frame_or_local_memory():
-    if not _ops.has_kernel("normalize", "cuda"):
+    if not _backend.has_kernel("normalize", "cuda"):
         pytest.skip("built without the CUDA sources")
     kernels = resource_usage()
     assert len(kernels) >= 30, kernels  # every instantiation of the five kernel files
@@ -64,7 +68,7 @@ def test_every_kernel_keeps_at_least_half_occupancy():
     # 256 threads a block and 64K registers an SM (H100/H200): 64 registers or fewer keep 4 blocks (half of the
     # 2048 threads) resident. Most kernels need 32 or fewer (full occupancy); resize_pad_batch's gathers and
     # channel_stats' 64-bit sums are capped through their kMinBlocks (RESULTS.md lists them all).
-    if not _ops.has_kernel("normalize", "cuda"):
+    if not _backend.has_kernel("normalize", "cuda"):
         pytest.skip("built without the CUDA sources")
     heavy = [k for k in resource_usage() if k["reg"] > 64]
     assert not heavy, "\n".join(f"{k['name']}: {k['reg']} registers" for k in heavy)

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 import torch
+from conftest import require_compiled
 
 import fastload as fl
-from conftest import require_compiled
 
 BIG = (8, 128, 128, 3)  # 1.5 MiB of fp32 output: above the cache's 256 KiB floor
 
@@ -49,9 +49,13 @@ def test_every_op_allocates_from_the_cache():
     x = _image()
     images = [_image(i, (200 + 10 * i, 300, 3)).numpy() for i in range(4)]
     before = fl.cpu_cache_stats()
-    outputs = [fl.normalize(x, fl.IMAGENET), fl.denormalize(fl.normalize(x, fl.IMAGENET), fl.IMAGENET),
-               fl.pad_batch(images, fl.IMAGENET).images, fl.pad_batch(images).images,
-               fl.resize_pad_batch(images, fl.IMAGENET, scale=(400, 300)).images]
+    outputs = [
+        fl.normalize(x, fl.IMAGENET),
+        fl.denormalize(fl.normalize(x, fl.IMAGENET), fl.IMAGENET),
+        fl.pad_batch(images, fl.IMAGENET).images,
+        fl.pad_batch(images).images,
+        fl.resize_pad_batch(images, fl.IMAGENET, scale=(400, 300)).images,
+    ]
     grown = fl.cpu_cache_stats()["allocated_bytes"] - before["allocated_bytes"]
     assert grown >= sum(o.numel() * o.element_size() for o in outputs)
 
@@ -128,8 +132,9 @@ def test_threads_share_the_cache_safely():
     assert fl.cpu_cache_stats()["allocated_bytes"] == alive  # every block came back once
 
 
-@pytest.mark.parametrize("value, error, words", [(-1, ValueError, ">= 0"), (1.5, TypeError, "int"),
-                                                 (True, TypeError, "int")])
+@pytest.mark.parametrize(
+    "value, error, words", [(-1, ValueError, ">= 0"), (1.5, TypeError, "int"), (True, TypeError, "int")]
+)
 def test_bad_limits(value, error, words):
     with pytest.raises(error, match=words):
         fl.set_cpu_cache_limit(value)

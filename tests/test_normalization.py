@@ -70,11 +70,14 @@ def test_invalid_specs(mean, std, order, exc, word):
         fl.Normalization(mean, std, order)
 
 
-@pytest.mark.parametrize("mean, std, words", [
-    ((0.0,), (1e-40,), ["std", "1/std overflows float32"]),
-    ((1e39,), (1.0,), ["mean", "finite in float32"]),
-    ((0.0,), (1e39,), ["std", "finite in float32"]),
-])
+@pytest.mark.parametrize(
+    "mean, std, words",
+    [
+        ((0.0,), (1e-40,), ["std", "1/std overflows float32"]),
+        ((1e39,), (1.0,), ["mean", "finite in float32"]),
+        ((0.0,), (1e39,), ["std", "finite in float32"]),
+    ],
+)
 def test_values_that_overflow_float32_are_refused(mean, std, words):
     with pytest.raises(ValueError) as info:
         fl.Normalization(mean, std, check_units=False)

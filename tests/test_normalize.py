@@ -4,15 +4,15 @@ input in Python and in the C++ op."""
 
 from __future__ import annotations
 
+import harness
 import numpy as np
 import pytest
 import torch
-
-import fastload as fl
-import harness
 from conftest import backend, devices, require_compiled
 from harness import DTYPES, Bad, OpTest, Sample
-from images import fp32_error, make_image, normalize_oracle, random_norm, to_numpy
+from images import fp32_error, make_image, normalize_oracle, random_norm
+
+import fastload as fl
 
 
 def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
@@ -69,32 +69,46 @@ test_opcheck = harness.opcheck_test(NORMALIZE)
 test_compile = harness.compile_test(NORMALIZE)
 
 IMG = np.zeros((4, 4, 3), np.uint8)
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.normalize(np.zeros((4, 4, 3), np.float32), fl.IMAGENET), TypeError, ("img", "uint8")),
-    Bad(lambda: fl.normalize(torch.zeros(4, 4, 3), fl.IMAGENET), TypeError, ("img", "uint8")),
-    Bad(lambda: fl.normalize([[1, 2, 3]], fl.IMAGENET), TypeError, ("img", "list")),
-    Bad(lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ("img", "1 channel")),  # grey
-    Bad(lambda: fl.normalize(np.zeros((1, 2, 4, 4, 3), np.uint8), fl.IMAGENET), ValueError, ("img",)),
-    Bad(lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ("ambiguous", "HWC")),
-    Bad(lambda: fl.normalize(np.zeros((3, 4, 5), np.uint8), fl.IMAGENET), ValueError, ("channels", "HWC")),
-    Bad(lambda: fl.normalize(np.zeros((4, 4, 1), np.uint8), fl.IMAGENET), ValueError, ("1 channel", "norm")),
-    Bad(lambda: fl.normalize(IMG, fl.Normalization(0.0, 1.0)), ValueError, ("norm",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, input_order="rbg"), ValueError, ("input_order",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype=torch.int32), ValueError, ("dtype",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype="float32"), TypeError, ("dtype",)),
-    Bad(lambda: fl.normalize(IMG, (0.5, 0.5)), TypeError, ("norm", "Normalization")),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, channels_last=1), TypeError, ("channels_last",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=[1]), TypeError, ("out",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 5)), ValueError, ("out", "shape")),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.float64)), ValueError,
-        ("out", "float32")),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), dtype=torch.float16), ValueError,
-        ("disagrees",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), channels_last=True), ValueError,
-        ("channels_last",)),
-    Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(4, 3, 4).transpose(0, 1)), ValueError,
-        ("contiguous or channels_last",)),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(lambda: fl.normalize(np.zeros((4, 4, 3), np.float32), fl.IMAGENET), TypeError, ("img", "uint8")),
+        Bad(lambda: fl.normalize(torch.zeros(4, 4, 3), fl.IMAGENET), TypeError, ("img", "uint8")),
+        Bad(lambda: fl.normalize([[1, 2, 3]], fl.IMAGENET), TypeError, ("img", "list")),
+        Bad(lambda: fl.normalize(np.zeros((4, 3), np.uint8), fl.IMAGENET), ValueError, ("img", "1 channel")),  # grey
+        Bad(lambda: fl.normalize(np.zeros((1, 2, 4, 4, 3), np.uint8), fl.IMAGENET), ValueError, ("img",)),
+        Bad(lambda: fl.normalize(np.zeros((3, 4, 4), np.uint8), fl.IMAGENET), ValueError, ("ambiguous", "HWC")),
+        Bad(lambda: fl.normalize(np.zeros((3, 4, 5), np.uint8), fl.IMAGENET), ValueError, ("channels", "HWC")),
+        Bad(lambda: fl.normalize(np.zeros((4, 4, 1), np.uint8), fl.IMAGENET), ValueError, ("1 channel", "norm")),
+        Bad(lambda: fl.normalize(IMG, fl.Normalization(0.0, 1.0)), ValueError, ("norm",)),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, input_order="rbg"), ValueError, ("input_order",)),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype=torch.int32), ValueError, ("dtype",)),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, dtype="float32"), TypeError, ("dtype",)),
+        Bad(lambda: fl.normalize(IMG, (0.5, 0.5)), TypeError, ("norm", "Normalization")),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, channels_last=1), TypeError, ("channels_last",)),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=[1]), TypeError, ("out",)),
+        Bad(lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 5)), ValueError, ("out", "shape")),
+        Bad(
+            lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4, dtype=torch.float64)),
+            ValueError,
+            ("out", "float32"),
+        ),
+        Bad(
+            lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), dtype=torch.float16),
+            ValueError,
+            ("disagrees",),
+        ),
+        Bad(
+            lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(3, 4, 4), channels_last=True),
+            ValueError,
+            ("channels_last",),
+        ),
+        Bad(
+            lambda: fl.normalize(IMG, fl.IMAGENET, out=torch.empty(4, 3, 4).transpose(0, 1)),
+            ValueError,
+            ("contiguous or channels_last",),
+        ),
+    ]
+)
 
 
 def run(img, norm, device, mode, **kw):
@@ -160,18 +174,27 @@ def test_torchvision_v2_equivalence(rng):
     [
         ((torch.zeros(4, 4, 3), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False), "uint8"),
         ((torch.zeros(4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.float32, False), "dims"),
-        ((torch.zeros(4, 4, 2, dtype=torch.uint8), [0.0] * 2, [1.0] * 2, [0, 1], 0, torch.float32, False),
-         "channels"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 2, [1.0] * 3, [0, 1, 2], 0, torch.float32, False),
-         "one value per channel"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 0, 2], 0, torch.float32, False),
-         "permutation"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 3], 0, torch.float32, False),
-         "permutation"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 32, torch.float32, False),
-         "out of range"),
-        ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], -1, torch.float32, False),
-         "out of range"),
+        ((torch.zeros(4, 4, 2, dtype=torch.uint8), [0.0] * 2, [1.0] * 2, [0, 1], 0, torch.float32, False), "channels"),
+        (
+            (torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 2, [1.0] * 3, [0, 1, 2], 0, torch.float32, False),
+            "one value per channel",
+        ),
+        (
+            (torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 0, 2], 0, torch.float32, False),
+            "permutation",
+        ),
+        (
+            (torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 3], 0, torch.float32, False),
+            "permutation",
+        ),
+        (
+            (torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 32, torch.float32, False),
+            "out of range",
+        ),
+        (
+            (torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], -1, torch.float32, False),
+            "out of range",
+        ),
         ((torch.zeros(4, 4, 3, dtype=torch.uint8), [0.0] * 3, [1.0] * 3, [0, 1, 2], 0, torch.int32, False), "dtype"),
     ],
 )
@@ -216,7 +239,9 @@ def test_normalize_into_cpp_checks(rng):
         torch.ops.fastload.normalize_into(*args, torch.empty(3, 5, 7, dtype=torch.float64))
     aliased = torch.empty(3 * 5 * 7 * 4, dtype=torch.uint8)
     with pytest.raises(RuntimeError, match="overlaps img"):
-        torch.ops.fastload.normalize_into(aliased[: 5 * 7 * 3].view(5, 7, 3), *args[1:], aliased.view(torch.float32).view(3, 5, 7))
+        torch.ops.fastload.normalize_into(
+            aliased[: 5 * 7 * 3].view(5, 7, 3), *args[1:], aliased.view(torch.float32).view(3, 5, 7)
+        )
     out = torch.empty(3, 5, 7, dtype=torch.bfloat16)
     torch.library.opcheck(torch.ops.fastload.normalize_into.default, args + (out,))
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pickle
 
-import numpy as np
 import pytest
 import torch
-
-import fastload as fl
 from conftest import CUDA
 from images import make_image
+
+import fastload as fl
 
 
 def test_packed_images_api(rng):

@@ -4,15 +4,15 @@ the round trip through denormalize(sizes=); bad input."""
 
 from __future__ import annotations
 
+import harness
 import numpy as np
 import pytest
 import torch
-
-import fastload as fl
-import harness
 from conftest import devices, require_compiled
 from harness import Bad, OpTest, Sample
 from images import fp32_error, make_image, pad_batch_oracle, random_norm
+
+import fastload as fl
 
 SIZES = [(5, 7), (3, 9), (6, 2), (1, 1), (17, 30)]
 
@@ -29,8 +29,13 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     normalized = bool(rng.integers(4))  # mostly normalized: that is where dtype and channels_last matter
     norm = random_norm(rng, channels) if normalized else None
     pad = rng.uniform(-3, 3, channels).round(3).tolist() if normalized else rng.integers(0, 256, channels).tolist()
-    kw = dict(input_order=str(rng.choice(["bgr", "rgb"])), size_divisor=int(rng.choice([1, 2, 7, 32])),
-              pad_value=pad, dtype=dtype, channels_last=layout == "channels_last")
+    kw = dict(
+        input_order=str(rng.choice(["bgr", "rgb"])),
+        size_divisor=int(rng.choice([1, 2, 7, 32])),
+        pad_value=pad,
+        dtype=dtype,
+        channels_last=layout == "channels_last",
+    )
     out = [Sample((images, norm), kw, f"{layout} {sizes} norm={normalized}")]
     if layout in ("contiguous", "flipped", "odd", "empty"):
         out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
@@ -58,8 +63,13 @@ def oracle_check(sample: Sample, result) -> None:
     np.testing.assert_array_less(np.abs(got.float().cpu().numpy().astype(np.float64) - expected), tolerance)
 
 
-PAD_BATCH = OpTest("pad_batch", fl.pad_batch, samples, oracle_check,
-                   raw_ops=("pad_batch", "pad_batch_packed", "pad_batch_into", "pad_batch_packed_into"))
+PAD_BATCH = OpTest(
+    "pad_batch",
+    fl.pad_batch,
+    samples,
+    oracle_check,
+    raw_ops=("pad_batch", "pad_batch_packed", "pad_batch_into", "pad_batch_packed_into"),
+)
 
 test_backends = harness.backend_test(PAD_BATCH)
 test_property = harness.property_test(PAD_BATCH, max_examples=80)
@@ -133,46 +143,78 @@ IMAGES = [np.zeros((4, 5, 3), np.uint8), np.zeros((6, 3, 3), np.uint8)]
 OUT_IMAGES = [np.zeros((5, 7, 3), np.uint8), np.zeros((6, 3, 3), np.uint8)]  # pad to (6, 7)
 OWN_BYTES = torch.zeros(2 * 3 * 6 * 7 * 4, dtype=torch.uint8)
 
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=np.zeros((2, 3, 6, 7), np.float32)), TypeError,
-        ("out", "Tensor")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 8)), ValueError, ("out", "shape")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, dtype=torch.float16)), ValueError,
-        ("out", "float32")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 6, 7, 3).permute(0, 3, 1, 2)), ValueError,
-        ("out", "contiguous")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, channels_last=True, out=torch.empty(2, 3, 6, 7)), ValueError,
-        ("out", "channels_last")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, requires_grad=True)), ValueError,
-        ("out", "grad")),
-    Bad(lambda: fl.pad_batch(OUT_IMAGES, out=torch.empty(2, 3, 6, 7)), ValueError, ("out", "uint8")),
-    Bad(lambda: fl.pad_batch([OWN_BYTES[: 5 * 7 * 3].view(5, 7, 3), OUT_IMAGES[1]], fl.IMAGENET,
-                             out=OWN_BYTES.view(torch.float32).view(2, 3, 6, 7)), ValueError, ("out", "overlaps")),
-    Bad(lambda: fl.pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
-    Bad(lambda: fl.pad_batch(IMAGES[0], fl.IMAGENET), ValueError, ("images", "wrap a single image")),
-    Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1][..., :1]], fl.IMAGENET), ValueError, ("images[1]", "channel")),
-    Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1].astype(np.float32)], fl.IMAGENET), TypeError,
-        ("images[1]", "uint8")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=0), ValueError, ("size_divisor",)),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=1.5), TypeError, ("size_divisor",)),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(4, 4)), ValueError, ("images[", "pad_to")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(4,)), ValueError, ("pad_to",)),
-    Bad(lambda: fl.pad_batch(IMAGES, None, pad_value=300), ValueError, ("pad_value", "255")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=(1, 2)), ValueError, ("pad_value",)),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.Normalization(0.0, 1.0)), ValueError, ("channel", "norm")),
-    Bad(lambda: fl.pad_batch("abc", fl.IMAGENET), TypeError, ("images",)),
-    Bad(lambda: fl.pack_images([]), ValueError, ("empty",)),
-    # Values beyond the output dtype, sizes beyond any machine, checks that held only with norm.
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=1e39), ValueError, ("pad_value", "overflows", "float32")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=7e4, dtype=torch.float16), ValueError,
-        ("pad_value", "overflows", "float16")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(10**9, 10**9)), ValueError, ("pad_to", "bytes")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=10**9), ValueError, ("size_divisor", "bytes")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor", "<=")),
-    Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(2**40, 4)), ValueError, ("pad_to[0]", "<=")),
-    Bad(lambda: fl.pad_batch(IMAGES, None, dtype="uint8"), TypeError, ("dtype",)),
-    Bad(lambda: fl.pad_batch(IMAGES, None, channels_last="no"), TypeError, ("channels_last",)),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(
+            lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=np.zeros((2, 3, 6, 7), np.float32)),
+            TypeError,
+            ("out", "Tensor"),
+        ),
+        Bad(lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 8)), ValueError, ("out", "shape")),
+        Bad(
+            lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, dtype=torch.float16)),
+            ValueError,
+            ("out", "float32"),
+        ),
+        Bad(
+            lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 6, 7, 3).permute(0, 3, 1, 2)),
+            ValueError,
+            ("out", "contiguous"),
+        ),
+        Bad(
+            lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, channels_last=True, out=torch.empty(2, 3, 6, 7)),
+            ValueError,
+            ("out", "channels_last"),
+        ),
+        Bad(
+            lambda: fl.pad_batch(OUT_IMAGES, fl.IMAGENET, out=torch.empty(2, 3, 6, 7, requires_grad=True)),
+            ValueError,
+            ("out", "grad"),
+        ),
+        Bad(lambda: fl.pad_batch(OUT_IMAGES, out=torch.empty(2, 3, 6, 7)), ValueError, ("out", "uint8")),
+        Bad(
+            lambda: fl.pad_batch(
+                [OWN_BYTES[: 5 * 7 * 3].view(5, 7, 3), OUT_IMAGES[1]],
+                fl.IMAGENET,
+                out=OWN_BYTES.view(torch.float32).view(2, 3, 6, 7),
+            ),
+            ValueError,
+            ("out", "overlaps"),
+        ),
+        Bad(lambda: fl.pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
+        Bad(lambda: fl.pad_batch(IMAGES[0], fl.IMAGENET), ValueError, ("images", "wrap a single image")),
+        Bad(lambda: fl.pad_batch([IMAGES[0], IMAGES[1][..., :1]], fl.IMAGENET), ValueError, ("images[1]", "channel")),
+        Bad(
+            lambda: fl.pad_batch([IMAGES[0], IMAGES[1].astype(np.float32)], fl.IMAGENET),
+            TypeError,
+            ("images[1]", "uint8"),
+        ),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=0), ValueError, ("size_divisor",)),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=1.5), TypeError, ("size_divisor",)),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(4, 4)), ValueError, ("images[", "pad_to")),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(4,)), ValueError, ("pad_to",)),
+        Bad(lambda: fl.pad_batch(IMAGES, None, pad_value=300), ValueError, ("pad_value", "255")),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=(1, 2)), ValueError, ("pad_value",)),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.Normalization(0.0, 1.0)), ValueError, ("channel", "norm")),
+        Bad(lambda: fl.pad_batch("abc", fl.IMAGENET), TypeError, ("images",)),
+        Bad(lambda: fl.pack_images([]), ValueError, ("empty",)),
+        # Values beyond the output dtype, sizes beyond any machine, checks that held only with norm.
+        Bad(
+            lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=1e39), ValueError, ("pad_value", "overflows", "float32")
+        ),
+        Bad(
+            lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=7e4, dtype=torch.float16),
+            ValueError,
+            ("pad_value", "overflows", "float16"),
+        ),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(10**9, 10**9)), ValueError, ("pad_to", "bytes")),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=10**9), ValueError, ("size_divisor", "bytes")),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor", "<=")),
+        Bad(lambda: fl.pad_batch(IMAGES, fl.IMAGENET, pad_to=(2**40, 4)), ValueError, ("pad_to[0]", "<=")),
+        Bad(lambda: fl.pad_batch(IMAGES, None, dtype="uint8"), TypeError, ("dtype",)),
+        Bad(lambda: fl.pad_batch(IMAGES, None, channels_last="no"), TypeError, ("channels_last",)),
+    ]
+)
 
 
 def test_cpp_op_rechecks_its_arguments():
@@ -189,15 +231,28 @@ def test_cpp_op_rechecks_its_arguments():
         op([img], [0], [4, 5], None, None, [0, 1, 2], [256.0] * 3, None, False)
     data = torch.zeros(10, dtype=torch.uint8)
     with pytest.raises(RuntimeError, match="past the end"):
-        torch.ops.fastload.pad_batch_packed(data, torch.tensor([0]), torch.tensor([[2, 2]]), 3, [2, 2], None, None,
-                                            [0, 1, 2], [0.0] * 3, None, False)
+        torch.ops.fastload.pad_batch_packed(
+            data, torch.tensor([0]), torch.tensor([[2, 2]]), 3, [2, 2], None, None, [0, 1, 2], [0.0] * 3, None, False
+        )
     with pytest.raises(RuntimeError, match="past the end"):
-        torch.ops.fastload.pad_batch_packed(data, torch.tensor([4]), torch.tensor([[2**40, 2**40]]), 3, [2**40, 2**40],
-                                            None, None, [0, 1, 2], [0.0] * 3, None, False)
+        torch.ops.fastload.pad_batch_packed(
+            data,
+            torch.tensor([4]),
+            torch.tensor([[2**40, 2**40]]),
+            3,
+            [2**40, 2**40],
+            None,
+            None,
+            [0, 1, 2],
+            [0.0] * 3,
+            None,
+            False,
+        )
 
 
-@pytest.mark.parametrize("pad", [np.float32(0.5), np.int64(2), torch.tensor(1.0), np.array([1.0, 2.0, 3.0]),
-                                 torch.tensor([0.5, 1.0, 1.5])])
+@pytest.mark.parametrize(
+    "pad", [np.float32(0.5), np.int64(2), torch.tensor(1.0), np.array([1.0, 2.0, 3.0]), torch.tensor([0.5, 1.0, 1.5])]
+)
 def test_numpy_and_tensor_pad_values(pad):
     got = fl.pad_batch(IMAGES, fl.IMAGENET, pad_value=pad).images
     values = np.broadcast_to(np.asarray(pad.tolist(), np.float32), (3,))
@@ -216,7 +271,7 @@ def test_cuda_graph_capture_is_refused_clearly():
 
 @pytest.mark.cuda
 def test_cuda_images_with_device_cuda_are_not_repacked(monkeypatch):
-    from fastload import batching
+    from fastload.functional import _pad as batching
 
     images = [torch.zeros(4, 5, 3, dtype=torch.uint8, device="cuda")]
     monkeypatch.setattr(batching, "pack", lambda *a, **k: pytest.fail("re-packed images already on the device"))
@@ -237,8 +292,9 @@ def test_into_ops_recheck_out():
         torch.ops.fastload.pad_batch_into(*args, torch.empty(1, 6, 8, 3).permute(0, 3, 1, 2))
     shared = torch.zeros(3 * 6 * 8 * 4, dtype=torch.uint8)
     with pytest.raises(RuntimeError, match="fastload::pad_batch_into: out overlaps an input image"):
-        torch.ops.fastload.pad_batch_into([shared[:105].view(5, 7, 3)], *args[1:], shared.view(torch.float32)
-                                          .view(1, 3, 6, 8))
+        torch.ops.fastload.pad_batch_into(
+            [shared[:105].view(5, 7, 3)], *args[1:], shared.view(torch.float32).view(1, 3, 6, 8)
+        )
     out = torch.full((1, 3, 6, 8), float("nan"))
     torch.ops.fastload.pad_batch_into(*args, out)
     assert torch.equal(out, torch.ops.fastload.pad_batch(*args))
@@ -250,7 +306,7 @@ def test_out_overlap_is_found_whichever_side_the_input_starts():
     buf = torch.zeros(108 + 3 * 6 * 6 * 4 + 108, dtype=torch.uint8)
     out = buf[108:540].view(torch.float32).view(1, 3, 6, 6)
     for start in (0, 540):  # ends just before out, starts just after it
-        assert fl.pad_batch([buf[start:start + 108].view(6, 6, 3)], fl.IMAGENET, out=out).images is out
+        assert fl.pad_batch([buf[start : start + 108].view(6, 6, 3)], fl.IMAGENET, out=out).images is out
     for start in (1, 300, 539):  # its last byte is out's first, inside out, its first byte is out's last
         with pytest.raises(ValueError, match="out overlaps an input"):
-            fl.pad_batch([buf[start:start + 108].view(6, 6, 3)], fl.IMAGENET, out=out)
+            fl.pad_batch([buf[start : start + 108].view(6, 6, 3)], fl.IMAGENET, out=out)

@@ -4,16 +4,15 @@ cv2.resize + a float64 normalize and pad (bilinear within 1 grey level, nearest 
 from __future__ import annotations
 
 import cv2
+import harness
 import numpy as np
 import pytest
 import torch
-
-import fastload as fl
-import harness
 from conftest import require_compiled
 from harness import Bad, OpTest, Sample
 from images import make_image, pad_batch_oracle, random_norm
 
+import fastload as fl
 
 
 def cv2_path(images, norm, scale, divisor, interpolation, input_order="bgr"):
@@ -60,10 +59,15 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     scale = scales[int(rng.integers(len(scales)))]
     if any(min(fl.rescale_size((w, h), scale)[0]) < 1 for h, w in sizes):
         scale = 2.0  # a thin strip that this scale would shrink to nothing is a bad input (see the Bad table)
-    kw = dict(scale=scale, input_order=str(rng.choice(["bgr", "rgb"])),
-              size_divisor=int(rng.choice([1, 8, 32])), pad_value=rng.uniform(-3, 3, channels).round(3).tolist(),
-              dtype=dtype, channels_last=layout == "channels_last",
-              interpolation=str(rng.choice(["bilinear", "nearest"])))
+    kw = dict(
+        scale=scale,
+        input_order=str(rng.choice(["bgr", "rgb"])),
+        size_divisor=int(rng.choice([1, 8, 32])),
+        pad_value=rng.uniform(-3, 3, channels).round(3).tolist(),
+        dtype=dtype,
+        channels_last=layout == "channels_last",
+        interpolation=str(rng.choice(["bilinear", "nearest"])),
+    )
     out = [Sample((images, norm), kw, f"{layout} {sizes} {kw['scale']} {kw['interpolation']}")]
     if layout in ("contiguous", "flipped", "odd"):
         out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
@@ -98,10 +102,14 @@ def oracle(sample: Sample, result) -> None:
     np.testing.assert_array_less(np.abs(got - expected), per_channel * (1 + eps) + eps * np.abs(expected) + 1e-5)
 
 
-RESIZE_PAD_BATCH = OpTest("resize_pad_batch", fl.resize_pad_batch, samples, oracle,
-                          raw_ops=("resize_pad_batch", "resize_pad_batch_packed", "resize_pad_batch_into",
-                                   "resize_pad_batch_packed_into"),
-                          layouts=tuple(x for x in harness.LAYOUTS if x != "empty"))
+RESIZE_PAD_BATCH = OpTest(
+    "resize_pad_batch",
+    fl.resize_pad_batch,
+    samples,
+    oracle,
+    raw_ops=("resize_pad_batch", "resize_pad_batch_packed", "resize_pad_batch_into", "resize_pad_batch_packed_into"),
+    layouts=tuple(x for x in harness.LAYOUTS if x != "empty"),
+)
 
 test_backends = harness.backend_test(RESIZE_PAD_BATCH)
 test_property = harness.property_test(RESIZE_PAD_BATCH, max_examples=60)
@@ -122,23 +130,37 @@ def test_grayscale_and_rgb_input(rng):
 
 
 IMG = np.zeros((10, 12, 3), np.uint8)
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1.0, size_divisor=1, out=torch.empty(1, 3, 2, 2)),
-        ValueError, ("out", "shape")),
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(0, 10)), ValueError, ("scale",)),
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation="area"), ValueError, ("interpolation",)),
-    Bad(lambda: fl.resize_pad_batch([np.zeros((0, 5, 3), np.uint8)], fl.IMAGENET), ValueError, ("images[0]", "empty")),
-    Bad(lambda: fl.resize_pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
-    Bad(lambda: fl.resize_pad_batch([IMG], None), TypeError, ("norm",)),
-    Bad(lambda: fl.resize_pad_batch([IMG[..., :1]], fl.IMAGENET), ValueError, ("channel",)),
-    # Sizes that cannot be a batch.
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(10**7, 10**7)), ValueError, ("scale", "bytes")),
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1e300), ValueError, ("images[0]", "scale=1e+300")),
-    Bad(lambda: fl.resize_pad_batch([np.zeros((1, 5000, 3), np.uint8)], fl.IMAGENET), ValueError,
-        ("images[0] (1x5000", "0x1333")),
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation=["bilinear"]), ValueError, ("interpolation",)),
-    Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor",)),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(
+            lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1.0, size_divisor=1, out=torch.empty(1, 3, 2, 2)),
+            ValueError,
+            ("out", "shape"),
+        ),
+        Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(0, 10)), ValueError, ("scale",)),
+        Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation="area"), ValueError, ("interpolation",)),
+        Bad(
+            lambda: fl.resize_pad_batch([np.zeros((0, 5, 3), np.uint8)], fl.IMAGENET),
+            ValueError,
+            ("images[0]", "empty"),
+        ),
+        Bad(lambda: fl.resize_pad_batch([], fl.IMAGENET), ValueError, ("images", "empty")),
+        Bad(lambda: fl.resize_pad_batch([IMG], None), TypeError, ("norm",)),
+        Bad(lambda: fl.resize_pad_batch([IMG[..., :1]], fl.IMAGENET), ValueError, ("channel",)),
+        # Sizes that cannot be a batch.
+        Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=(10**7, 10**7)), ValueError, ("scale", "bytes")),
+        Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, scale=1e300), ValueError, ("images[0]", "scale=1e+300")),
+        Bad(
+            lambda: fl.resize_pad_batch([np.zeros((1, 5000, 3), np.uint8)], fl.IMAGENET),
+            ValueError,
+            ("images[0] (1x5000", "0x1333"),
+        ),
+        Bad(
+            lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, interpolation=["bilinear"]), ValueError, ("interpolation",)
+        ),
+        Bad(lambda: fl.resize_pad_batch([IMG], fl.IMAGENET, size_divisor=2**64), ValueError, ("size_divisor",)),
+    ]
+)
 
 
 def test_cpp_op_rechecks_its_arguments():
@@ -153,8 +175,18 @@ def test_cpp_op_rechecks_its_arguments():
         torch.ops.fastload.resize_pad_batch([t], [8], [5, 5], *args[3:], "nearest", torch.float32, False)
     data = torch.zeros(10, dtype=torch.uint8)
     with pytest.raises(RuntimeError, match="fastload::resize_pad_batch_packed: image 0 .* runs past the end"):
-        torch.ops.fastload.resize_pad_batch_packed(data, torch.tensor([0]), torch.tensor([[2, 2]]), 3, [2, 2], [2, 2],
-                                                   *args[4:], "nearest", torch.float32, False)
+        torch.ops.fastload.resize_pad_batch_packed(
+            data,
+            torch.tensor([0]),
+            torch.tensor([[2, 2]]),
+            3,
+            [2, 2],
+            [2, 2],
+            *args[4:],
+            "nearest",
+            torch.float32,
+            False,
+        )
 
 
 def test_scale_as_a_0d_tensor_or_numpy_scalar():

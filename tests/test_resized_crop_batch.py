@@ -1,30 +1,31 @@
-"""fastload.crops: torchvision's RandomResizedCrop sampling and Resize + CenterCrop geometry (exactly), and the fused
-resized_crop_batch / resize_center_crop_batch through the op table (every backend x layout x dtype, bit for bit)
-against torchvision v2 (antialiased bilinear within 1 grey level, nearest exactly) and OpenCV (INTER_LINEAR)."""
+"""fastload.functional._crop: torchvision's RandomResizedCrop sampling and Resize + CenterCrop geometry (exactly), and
+the fused resized_crop_batch / resize_center_crop_batch through the op table (every backend x layout x dtype, bit for
+bit) against torchvision v2 (antialiased bilinear within 1 grey level, nearest exactly) and OpenCV (INTER_LINEAR)."""
 
 from __future__ import annotations
 
 import cv2
+import harness
 import numpy as np
 import pytest
 import torch
-from torchvision.transforms import RandomResizedCrop
+from harness import Bad, OpTest, Sample
+from images import random_norm
+from torchvision.transforms import RandomResizedCrop, v2
 from torchvision.transforms import functional as F1
-from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 import fastload as fl
-from fastload import crop_geometry
-import harness
-from fastload import crop_tables
-from harness import Bad, OpTest, Sample
-from images import random_norm
+from fastload.functional import _crop_taps as crop_tables
+from fastload.functional import _geometry as crop_geometry
 
 SIZES = [(375, 500), (500, 375), (224, 224), (37, 300), (300, 37), (1, 1), (2, 9)]
 
 
-@pytest.mark.parametrize("scale, ratio", [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)),
-                                          ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))])
+@pytest.mark.parametrize(
+    "scale, ratio",
+    [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)), ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))],
+)
 def test_random_resized_crop_params_draw_torchvisions_boxes(scale, ratio):
     for seed in range(40):
         for h, w in SIZES:
@@ -42,8 +43,10 @@ def test_random_resized_crop_params_draw_torchvisions_boxes(scale, ratio):
             assert after_tv[0] == after_fl[0] and torch.equal(after_tv[1], after_fl[1])
 
 
-@pytest.mark.parametrize("scale, ratio", [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)),
-                                          ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))])
+@pytest.mark.parametrize(
+    "scale, ratio",
+    [((0.08, 1.0), (3 / 4, 4 / 3)), ((0.9, 1.0), (3.0, 4.0)), ((0.5, 0.6), (0.2, 0.3)), ((1.0, 1.0), (1.0, 1.0))],
+)
 def test_batch_draws_are_torchvisions_box_then_flip_image_after_image(scale, ratio):
     """draw_crops (the collates' and transforms' draws; the C++ op when built) against torchvision's transforms
     called image after image: the same boxes, flips and RNG state after (central-crop fallbacks included)."""
@@ -76,7 +79,7 @@ def test_eval_geometry_is_torchvisions():
     img = torch.arange(17 * 23).reshape(1, 17, 23)
     for ch, cw in [(5, 7), (17, 23), (4, 22), (16, 1)]:
         top, left = fl.center_crop_anchor(17, 23, ch, cw)
-        assert torch.equal(img[:, top:top + ch, left:left + cw], F.center_crop(img, [ch, cw]))
+        assert torch.equal(img[:, top : top + ch, left : left + cw], F.center_crop(img, [ch, cw]))
 
 
 def torchvision_crop(img: np.ndarray, box, size, flip: bool, interpolation: str, antialias: bool) -> np.ndarray:
@@ -109,8 +112,9 @@ def test_resized_crop_batch_matches_torchvision(interpolation, antialias, rng):
     boxes = [fl.random_resized_crop_params(h, w) for h, w in SIZES[:4]]
     flips = [True, False, True, False]
     for norm in (None, fl.IMAGENET):
-        got = fl.resized_crop_batch(images, boxes, (224, 160), norm, flips=flips, interpolation=interpolation,
-                                    antialias=antialias)
+        got = fl.resized_crop_batch(
+            images, boxes, (224, 160), norm, flips=flips, interpolation=interpolation, antialias=antialias
+        )
         for i, img in enumerate(images):
             want = torchvision_crop(img, boxes[i], (224, 160), flips[i], interpolation, antialias)
             diff = grey_levels(got[i], want, norm)
@@ -146,9 +150,14 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
     size = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
     norm = random_norm(rng, channels) if rng.integers(4) else None
     interpolation = str(rng.choice(["bilinear", "nearest"]))
-    kw = dict(flips=[bool(f) for f in rng.integers(0, 2, n)], interpolation=interpolation,
-              antialias=bool(rng.integers(2)) and interpolation == "bilinear",
-              input_order=str(rng.choice(["bgr", "rgb"])), dtype=dtype, channels_last=layout == "channels_last")
+    kw = dict(
+        flips=[bool(f) for f in rng.integers(0, 2, n)],
+        interpolation=interpolation,
+        antialias=bool(rng.integers(2)) and interpolation == "bilinear",
+        input_order=str(rng.choice(["bgr", "rgb"])),
+        dtype=dtype,
+        channels_last=layout == "channels_last",
+    )
     out = [Sample((images, boxes, size, norm), kw, f"{layout} {sizes} {boxes} -> {size}")]
     if layout in ("contiguous", "flipped", "odd"):
         out.append(Sample((fl.pack_images(images), boxes, size, norm), kw, f"{layout} packed"))
@@ -171,7 +180,7 @@ def oracle(sample: Sample, result) -> None:
         a = np.array(np.asarray(img), copy=True, order="C")
         if kw["interpolation"] == "bilinear" and not kw["antialias"]:
             top, left, bh, bw = boxes[i]
-            want = cv2.resize(a[top:top + bh, left:left + bw], size[::-1], interpolation=cv2.INTER_LINEAR)
+            want = cv2.resize(a[top : top + bh, left : left + bw], size[::-1], interpolation=cv2.INTER_LINEAR)
             want = want.reshape(*size, a.shape[2])
             if kw["flips"][i]:
                 want = want[:, ::-1]
@@ -186,9 +195,14 @@ def oracle(sample: Sample, result) -> None:
         assert grey_levels(got, want, norm).max() <= tol, (i, sample.label)
 
 
-RESIZED_CROP = OpTest("resized_crop_batch", fl.resized_crop_batch, samples, oracle,
-                      raw_ops=("resized_crop_batch", "resized_crop_batch_into"),
-                      layouts=tuple(x for x in harness.LAYOUTS if x != "empty"))
+RESIZED_CROP = OpTest(
+    "resized_crop_batch",
+    fl.resized_crop_batch,
+    samples,
+    oracle,
+    raw_ops=("resized_crop_batch", "resized_crop_batch_into"),
+    layouts=tuple(x for x in harness.LAYOUTS if x != "empty"),
+)
 
 test_backends = harness.backend_test(RESIZED_CROP)
 test_property = harness.property_test(RESIZED_CROP, max_examples=30)
@@ -197,26 +211,34 @@ test_compile = harness.compile_test(RESIZED_CROP)
 
 IMG = np.zeros((10, 12, 3), np.uint8)
 
-test_bad_input = harness.bad_input_test([
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 11, 5)], 4), ValueError, ("boxes[0]", "inside")),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 0, 5)], 4), ValueError, ("boxes[0]", "non-empty")),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(-1, 0, 2, 5)], 4), ValueError, ("boxes[0]",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2)], 4), ValueError, ("boxes", "(N, 4)")),
-    Bad(lambda: fl.resized_crop_batch([IMG], torch.zeros(1, 4), 4), ValueError, ("boxes", "integers")),
-    Bad(lambda: fl.resized_crop_batch([IMG, IMG], [(0, 0, 2, 2)], 4), ValueError, ("boxes", "2 images")),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 0), ValueError, ("size",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], (3, 4, 5)), ValueError, ("size",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[True, False]), ValueError, ("flips",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[1]), ValueError, ("flips",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, interpolation="area"), ValueError,
-        ("interpolation",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, antialias="yes"), TypeError, ("antialias",)),
-    Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, fl.IMAGENET, out=torch.empty(1, 3, 4, 5)),
-        ValueError, ("out", "shape")),
-    Bad(lambda: fl.resize_center_crop_batch([IMG], 8, 9), ValueError, ("crop", "resize")),
-    Bad(lambda: fl.resize_center_crop_batch([IMG], 0, 4), ValueError, ("resize",)),
-    Bad(lambda: fl.resize_center_crop_batch([np.zeros((0, 4, 3), np.uint8)], 8, 4), ValueError, ("images[0]",)),
-])
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 11, 5)], 4), ValueError, ("boxes[0]", "inside")),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 0, 5)], 4), ValueError, ("boxes[0]", "non-empty")),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(-1, 0, 2, 5)], 4), ValueError, ("boxes[0]",)),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2)], 4), ValueError, ("boxes", "(N, 4)")),
+        Bad(lambda: fl.resized_crop_batch([IMG], torch.zeros(1, 4), 4), ValueError, ("boxes", "integers")),
+        Bad(lambda: fl.resized_crop_batch([IMG, IMG], [(0, 0, 2, 2)], 4), ValueError, ("boxes", "2 images")),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 0), ValueError, ("size",)),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], (3, 4, 5)), ValueError, ("size",)),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[True, False]), ValueError, ("flips",)),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, flips=[1]), ValueError, ("flips",)),
+        Bad(
+            lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, interpolation="area"),
+            ValueError,
+            ("interpolation",),
+        ),
+        Bad(lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, antialias="yes"), TypeError, ("antialias",)),
+        Bad(
+            lambda: fl.resized_crop_batch([IMG], [(0, 0, 2, 2)], 4, fl.IMAGENET, out=torch.empty(1, 3, 4, 5)),
+            ValueError,
+            ("out", "shape"),
+        ),
+        Bad(lambda: fl.resize_center_crop_batch([IMG], 8, 9), ValueError, ("crop", "resize")),
+        Bad(lambda: fl.resize_center_crop_batch([IMG], 0, 4), ValueError, ("resize",)),
+        Bad(lambda: fl.resize_center_crop_batch([np.zeros((0, 4, 3), np.uint8)], 8, 4), ValueError, ("images[0]",)),
+    ]
+)
 
 
 def test_transforms_draw_and_crop_like_torchvision(rng):
@@ -259,7 +281,7 @@ def test_crop_collate_in_workers():
         assert torch.equal(images, want)
     # train crops without norm arrive as a CropBatch of raw packed images, finished in the main process
     for batch, labels in _loader(fl.CropCollate((24, 20))):
-        assert isinstance(batch, fl.crops.CropBatch) and len(batch.boxes) == len(labels) == 8
+        assert isinstance(batch, fl.data.CropBatch) and len(batch.boxes) == len(labels) == 8
         for (top, left, h, w), i in zip(batch.boxes, labels.tolist()):
             ih, iw = data[i][0].shape[:2]
             assert 0 <= top and 0 <= left and top + h <= ih and left + w <= iw
@@ -280,7 +302,7 @@ def test_crop_collate_dict_samples_carry_their_geometry(rng):
     want = fl.resized_crop_batch(images, batch["crop_box"], (20, 24), fl.IMAGENET, flips=batch["flip"])
     assert torch.equal(batch["img"], want)
     raw = fl.CropCollate(16, train=False, resize=20)(samples)
-    assert isinstance(raw["img"], fl.crops.CropBatch) and "crop_box" not in raw
+    assert isinstance(raw["img"], fl.data.CropBatch) and "crop_box" not in raw
     assert raw["resized_shape"] == [fl.resized_short_side(h, w, 20) for h, w in raw["ori_shape"]]
     assert torch.equal(raw["img"].finish(None), fl.resize_center_crop_batch(images, 20, 16))
 
@@ -301,11 +323,11 @@ def test_crop_collate_bad_arguments():
 def test_crop_kernels_paths_and_table_checks():
     images = [np.zeros((9, 11, 3), np.uint8)[:, ::-1], np.zeros((7, 5, 3), np.uint8)]
     boxes = [(1, 2, 6, 7), (0, 0, 7, 5)]
-    fl._ops.emulation_launch_log()
-    with fl._ops.backend("cuda-emulation"):
+    fl._backend.emulation_launch_log()
+    with fl._backend.backend("cuda-emulation"):
         fl.resized_crop_batch(images, boxes, 8, fl.IMAGENET, dtype=torch.float16, channels_last=True)
         fl.resized_crop_batch(images, boxes, (6, 9))
-    assert [e.split()[0] for e in fl._ops.emulation_launch_log()] == ["crop_normalized_tiles", "crop_bytes_tiles"]
+    assert [e.split()[0] for e in fl._backend.emulation_launch_log()] == ["crop_normalized_tiles", "crop_bytes_tiles"]
     # A weighted tap outside the image is refused by the op itself (the CUDA kernel reads weighted taps unclamped).
     img = torch.zeros(4, 4, 3, dtype=torch.uint8)
     starts, weights = torch.zeros(1, 2, dtype=torch.int64), torch.zeros(1, 2, 2)
@@ -313,12 +335,34 @@ def test_crop_kernels_paths_and_table_checks():
     starts[0, 1] = 3  # taps 3 and 4: 4 is outside
     for op in (torch.ops.fastload.resized_crop_batch, torch.ops.fastload_emulation.resized_crop_batch):
         with pytest.raises(RuntimeError, match="x_starts\\[0, 1\\] = 3 with taps to 4 reads outside image 0"):
-            op([img], [0], torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), starts, weights, None, None,
-               [0, 1, 2], None, False)
+            op(
+                [img],
+                [0],
+                torch.zeros(1, 2, dtype=torch.int64),
+                torch.ones(1, 2, 1),
+                starts,
+                weights,
+                None,
+                None,
+                [0, 1, 2],
+                None,
+                False,
+            )
         # The tables: contiguous host tensors whatever the images' device (checked there without a device sync).
         with pytest.raises(RuntimeError, match="y_starts must be a contiguous CPU"):
-            op([img], [0], torch.zeros(1, 4, dtype=torch.int64)[:, ::2], torch.ones(1, 2, 1),
-               torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1), None, None, [0, 1, 2], None, False)
+            op(
+                [img],
+                [0],
+                torch.zeros(1, 4, dtype=torch.int64)[:, ::2],
+                torch.ones(1, 2, 1),
+                torch.zeros(1, 2, dtype=torch.int64),
+                torch.ones(1, 2, 1),
+                None,
+                None,
+                [0, 1, 2],
+                None,
+                False,
+            )
 
 
 def _image_before_a_guard_page(rng, h: int, w: int) -> np.ndarray:
@@ -356,18 +400,22 @@ def test_cpu_word_loads_stay_inside_the_image(rng):
     # between unreadable pages makes a stray byte a crash. Wide windows (a strong downscale) gather instead, and rows
     # are first split into channel planes whose windows take 1 to 5 parts on AVX2 and 1 or 2 with VBMI, whose split
     # reads a row's last pixels by masked loads (widths 41 .. 600 -> 70 here).
-    for img in (_image_before_a_guard_page(rng, 23, 41), _image_after_a_guard_page(rng, 23, 41),
-                _image_before_a_guard_page(rng, 9, 300), _image_after_a_guard_page(rng, 9, 600),
-                _image_before_a_guard_page(rng, 9, 1000)):
+    for img in (
+        _image_before_a_guard_page(rng, 23, 41),
+        _image_after_a_guard_page(rng, 23, 41),
+        _image_before_a_guard_page(rng, 9, 300),
+        _image_after_a_guard_page(rng, 9, 600),
+        _image_before_a_guard_page(rng, 9, 1000),
+    ):
         h, w = img.shape[:2]
         boxes = [(0, 0, h, w), (h // 2, w - w // 4, h - h // 2, w // 4)]
         for view in (img, img[:, ::-1], img[::-1], img[:, :, ::-1]):
             for kw in (dict(), dict(antialias=False), dict(interpolation="nearest")):
                 args = ([view, view], boxes, (9, 70), fl.IMAGENET)
                 got = fl.resized_crop_batch(*args, flips=[False, True], **kw)
-                with fl._ops.cpu_simd("none"):
+                with fl._backend.cpu_simd("none"):
                     want = fl.resized_crop_batch(*args, flips=[False, True], **kw)
-                with fl._ops.cpu_simd("avx2"):
+                with fl._backend.cpu_simd("avx2"):
                     assert torch.equal(fl.resized_crop_batch(*args, flips=[False, True], **kw), want)
                 assert torch.equal(got, want)
 
@@ -403,8 +451,14 @@ def test_tap_tables_from_cpp_equal_numpys(mode, rng):
         flips = [bool(f) for f in rng.integers(0, 2, n)] if rng.integers(2) else None
         want = crop_tables.numpy_axis_table(src, dst, resized, offset, mode, flips)
         flip_tensor = torch.tensor([] if flips is None else flips, dtype=torch.bool)
-        args = (torch.from_numpy(src.astype(np.int64)), dst, torch.from_numpy(resized.astype(np.int64)),
-                torch.from_numpy(offset), mode, flip_tensor)
+        args = (
+            torch.from_numpy(src.astype(np.int64)),
+            dst,
+            torch.from_numpy(resized.astype(np.int64)),
+            torch.from_numpy(offset),
+            mode,
+            flip_tensor,
+        )
         got = torch.ops.fastload._crop_axis_table(*args)
         if n:
             torch.library.opcheck(torch.ops.fastload._crop_axis_table.default, args)
@@ -425,7 +479,7 @@ def test_cpu_kernel_splits_an_image_across_threads(rng):
             results.append(fl.resized_crop_batch(*args, flips=[True]))
     finally:
         torch.set_num_threads(threads)
-    with fl._ops.backend("reference"):
+    with fl._backend.backend("reference"):
         want = fl.resized_crop_batch(*args, flips=[True])
     assert all(torch.equal(r, want) for r in results)
 
@@ -436,10 +490,10 @@ def test_cpu_kernel_long_vertical_tables(rng):
     img = rng.integers(0, 256, (2000, 37, 3), dtype=np.uint8)
     args = ([img, img[:, ::-1]], [(0, 0, 2000, 37), (5, 3, 1990, 30)], (3, 19))
     for norm in (fl.IMAGENET, None):
-        with fl._ops.backend("reference"):
+        with fl._backend.backend("reference"):
             want = fl.resized_crop_batch(*args, norm, flips=[False, True])
         for simd in ("avx512", "avx2", "none"):
-            with fl._ops.cpu_simd(simd):
+            with fl._backend.cpu_simd(simd):
                 assert torch.equal(fl.resized_crop_batch(*args, norm, flips=[False, True]), want), (simd, norm)
 
 
@@ -447,26 +501,32 @@ def test_cpu_kernel_sums_from_plus_zero():
     # Every backend sums a value from +0: a negative weight on a zero pixel gives +0, not -0 (visible with mean 0),
     # also where the CPU kernel starts a row's sum with its first weighted tap instead of clearing it first.
     img = torch.zeros(4, 4, 1, dtype=torch.uint8)
-    tables = (torch.zeros(1, 2, dtype=torch.int64), torch.full((1, 2, 1), -0.5),
-              torch.zeros(1, 2, dtype=torch.int64), torch.ones(1, 2, 1))
+    tables = (
+        torch.zeros(1, 2, dtype=torch.int64),
+        torch.full((1, 2, 1), -0.5),
+        torch.zeros(1, 2, dtype=torch.int64),
+        torch.ones(1, 2, 1),
+    )
     args = ([img], [0], *tables, [0.0], [1.0], [0], torch.float32, False)
     for op in (torch.ops.fastload.resized_crop_batch, torch.ops.fastload_emulation.resized_crop_batch):
         out = op(*args)
         assert torch.equal(out, torch.zeros_like(out)) and not torch.signbit(out).any()
 
 
-@pytest.mark.skipif(not fl._ops.EMULATED, reason="built without the CUDA emulation")
+@pytest.mark.skipif(not fl._backend.EMULATED, reason="built without the CUDA emulation")
 @pytest.mark.parametrize("norm", [None, fl.IMAGENET])
 def test_cuda_crop_tiles_shared_and_direct_bands_equal_the_cpu(rng, norm):
     """The CUDA crop kernel sums a band's source rows into shared memory when its taps span at most 64 rows, and
     sums them per pixel otherwise (strong downscales): both, in one launch, bit-equal to the CPU kernel."""
-    images = [rng.integers(0, 256, (700, 90, 3), dtype=np.uint8),  # 700 rows -> 9: each band spans ~600 rows
-              rng.integers(0, 256, (61, 77, 3), dtype=np.uint8)[::-1],  # a mild downscale, flipped rows
-              rng.integers(0, 256, (40, 300, 3), dtype=np.uint8)[:, 1::2]]  # sliced columns
+    images = [
+        rng.integers(0, 256, (700, 90, 3), dtype=np.uint8),  # 700 rows -> 9: each band spans ~600 rows
+        rng.integers(0, 256, (61, 77, 3), dtype=np.uint8)[::-1],  # a mild downscale, flipped rows
+        rng.integers(0, 256, (40, 300, 3), dtype=np.uint8)[:, 1::2],
+    ]  # sliced columns
     boxes = [(0, 0, 700, 90), (3, 5, 50, 60), (2, 0, 37, 150)]
     for antialias in (True, False):
         kw = dict(flips=[False, True, True], antialias=antialias)
         want = fl.resized_crop_batch(images, boxes, (9, 33), norm, **kw)
-        with fl._ops.backend("cuda-emulation"):
+        with fl._backend.backend("cuda-emulation"):
             got = fl.resized_crop_batch(images, boxes, (9, 33), norm, **kw)
         assert torch.equal(got, want), antialias

@@ -1,6 +1,6 @@
-"""fastload.ring: batches from DataLoader workers through each worker's persistent shared-memory ring (PadCollate /
-pack_images), under fork and spawn, with persistent workers on and off, and when things go wrong: every slot held,
-a batch too large for the slots, an exception in a worker, a worker killed, a consumer that stops early."""
+"""fastload.memory.ring: batches from DataLoader workers through each worker's persistent shared-memory ring
+(PadCollate / pack_images), under fork and spawn, with persistent workers on and off, and when things go wrong: every
+slot held, a batch too large for the slots, an exception in a worker, a worker killed, a consumer that stops early."""
 
 from __future__ import annotations
 
@@ -10,18 +10,24 @@ import signal
 import numpy as np
 import pytest
 import torch
+from conftest import SANITIZED
 from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
-from fastload import ring
-from conftest import SANITIZED
+from fastload.memory import ring
 
 
 class Images(Dataset):
     """Image i is filled with i % 251 (so a batch's bytes name its samples); sizes vary with i."""
 
-    def __init__(self, n: int, side: int = 48, grow_after: int | None = None, fail_at: int | None = None,
-                 kill_at: int | None = None):
+    def __init__(
+        self,
+        n: int,
+        side: int = 48,
+        grow_after: int | None = None,
+        fail_at: int | None = None,
+        kill_at: int | None = None,
+    ):
         self.n, self.side, self.grow_after, self.fail_at, self.kill_at = n, side, grow_after, fail_at, kill_at
 
     def __len__(self):
@@ -85,8 +91,9 @@ def test_padded_normalized_batches_are_written_into_the_ring(dtype, channels_las
     before = received()
     data = Images(24)
     for images, labels in loader(data, collate_fn=collate):
-        want = fl.pad_batch([data[i][0] for i in labels.tolist()], fl.IMAGENET, size_divisor=8, dtype=dtype,
-                            channels_last=channels_last).images
+        want = fl.pad_batch(
+            [data[i][0] for i in labels.tolist()], fl.IMAGENET, size_divisor=8, dtype=dtype, channels_last=channels_last
+        ).images
         assert torch.equal(images, want) and images.stride() == want.stride()
     assert received() - before == 6
 
@@ -174,7 +181,7 @@ def test_memory_stays_flat_over_many_batches():
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
     dl = loader(Images(4 * 400, side=96), persistent_workers=True)
-    for i, (images, labels) in enumerate(dl):
+    for i, (_images, _labels) in enumerate(dl):
         if i == 100:
             start = rss()
     if not SANITIZED:

@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
-from fastload import ring
-from fastload.loader import PendingCopies
+from fastload.data.prefetcher import PendingCopies
+from fastload.memory import ring
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="the ring needs Linux memfd")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,24 +77,27 @@ def check_data_then_pack_again(batch):
     for i in labels:  # the first pack's bytes, image after image
         shape, _ = expected(i)
         n = int(np.prod(shape))
-        check_image(data[offset:offset + n].view(shape), i)
+        check_image(data[offset : offset + n].view(shape), i)
         offset += n
     assert offset == data.numel()
     for img, i in zip(second.unpack(), labels[::-1]):
         check_image(img, i)
 
 
-CASES = {"view outlives its pack": (first_image, check_first_image),
-         "unpack() returned alone": (unpacked, check_unpacked),
-         ".data, then a second pack": (data_then_pack_again, check_data_then_pack_again)}
+CASES = {
+    "view outlives its pack": (first_image, check_first_image),
+    "unpack() returned alone": (unpacked, check_unpacked),
+    ".data, then a second pack": (data_then_pack_again, check_data_then_pack_again),
+}
 
 
 @pytest.mark.parametrize("ctx", ["fork", "spawn"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_ring_memory_a_collate_keeps_is_never_overwritten(case, ctx):
     collate, check = CASES[case]
-    loader = DataLoader(Images(), batch_size=4, num_workers=2, collate_fn=collate, multiprocessing_context=ctx,
-                        timeout=120)
+    loader = DataLoader(
+        Images(), batch_size=4, num_workers=2, collate_fn=collate, multiprocessing_context=ctx, timeout=120
+    )
     batches = 0
     for batch in loader:
         check(batch)
@@ -104,8 +107,14 @@ def test_ring_memory_a_collate_keeps_is_never_overwritten(case, ctx):
 
 def run_script(code: str, ctx: str) -> subprocess.CompletedProcess:
     # In a process of its own: the old rings' failure here was a segmentation fault.
-    return subprocess.run([sys.executable, "-c", code, ctx], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "tests")}, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", code, ctx],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "tests")},
+        timeout=600,
+    )
 
 
 class CachedPack(Images):
@@ -171,7 +180,7 @@ HELD_BATCHES = """
 import gc, sys, torch
 from torch.utils.data import DataLoader
 import fastload as fl
-from fastload import ring
+from fastload.memory import ring
 from test_ring_lifetime import Images, check_image
 
 ctx = sys.argv[1]
@@ -222,8 +231,9 @@ def slot_states() -> list[int]:
 
 
 def test_a_batch_whose_copy_has_not_completed_stays_held():
-    loader = DataLoader(Images(), batch_size=4, num_workers=1, collate_fn=fl.PadCollate(pack=True),
-                        persistent_workers=True, timeout=120)
+    loader = DataLoader(
+        Images(), batch_size=4, num_workers=1, collate_fn=fl.PadCollate(pack=True), persistent_workers=True, timeout=120
+    )
     it = iter(loader)
     batch = next(it)
     pending, event = PendingCopies(), Event()
@@ -289,6 +299,7 @@ def test_close_ends_the_prefetchers_open_iterations():
 
 # On a GPU (scripts/gpu_check.sh runs these): copies queued behind a busy stream, as in a training loop.
 
+
 @pytest.mark.cuda
 def test_plain_non_blocking_copies_from_ring_views_are_never_overwritten():
     # The everyday loop: `x = x.cuda(non_blocking=True)`, the host batch dropped at once. The stream is kept busy
@@ -308,10 +319,11 @@ def test_plain_non_blocking_copies_from_ring_views_are_never_overwritten():
 
 @pytest.mark.cuda
 def test_the_prefetcher_under_load_copies_from_page_locked_rings_and_never_loses_a_batch():
-    loader = DataLoader(Images(), batch_size=4, num_workers=2, collate_fn=fl.PadCollate(pack=True),
-                        persistent_workers=True, timeout=120)
+    loader = DataLoader(
+        Images(), batch_size=4, num_workers=2, collate_fn=fl.PadCollate(pack=True), persistent_workers=True, timeout=120
+    )
     prefetcher = fl.DevicePrefetcher(loader, "cuda")
-    for epoch in range(2):
+    for _epoch in range(2):
         seen = 0
         for images, labels in prefetcher:
             torch.cuda._sleep(20_000_000)  # the model's step, while the next batch's copy is queued
@@ -320,7 +332,7 @@ def test_the_prefetcher_under_load_copies_from_page_locked_rings_and_never_loses
             seen += 1
         assert seen == 64
     assert any(r["page_locked"] for r in ring.stats()["rings"]), ring.stats()
-    for k, (images, labels) in enumerate(prefetcher):  # break early: the copy in flight is waited for
+    for k, _batch in enumerate(prefetcher):  # break early: the copy in flight is waited for
         torch.cuda._sleep(20_000_000)
         if k == 3:
             break

@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from images import make_image
 from PIL import Image
 
 import fastload as fl
 from fastload.transforms import ToNormalizedTensor
-from images import make_image
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -82,7 +82,9 @@ def test_rescale_keep_ratio_transform(rng):
 
 
 def test_rescale_keep_ratio_refuses_a_strip_that_rounds_to_nothing():
-    with pytest.raises(ValueError, match=r"the image \(1x5000, h x w\) resized with scale=\(1333, 800\) would be 0x1333"):
+    with pytest.raises(
+        ValueError, match=r"the image \(1x5000, h x w\) resized with scale=\(1333, 800\) would be 0x1333"
+    ):
         fl.transforms.RescaleKeepRatio((1333, 800))(np.zeros((1, 5000, 3), np.uint8))
     with pytest.raises(TypeError, match="channels_last"):
         ToNormalizedTensor(fl.IMAGENET, channels_last="yes")
@@ -91,23 +93,45 @@ def test_rescale_keep_ratio_refuses_a_strip_that_rounds_to_nothing():
 # mmcv 2.2.0's numbers: mmcv.transforms.Resize(scale, keep_ratio=True) on {"img": zeros(shape), "gt_bboxes": boxes
 # as float32}, printed as (img_shape, scale_factor, gt_bboxes.tolist()). Reproduce with mmcv-lite 2.2.0 installed.
 MMCV_RESIZE = [
-    ((48, 64), (1333, 800), [[0, 0, 10, 20], [5.5, 7.25, 64, 48], [60, 40, 70, 50], [-3, -1, 2, 3]],
-     (800, 1067), (16.671875, 16.666666666666668),
-     [[0.0, 0.0, 166.71875, 333.33333333333337], [91.6953125, 120.83333333333334, 1067.0, 800.0],
-      [1000.3125, 666.6666666666667, 1067.0, 800.0], [0.0, 0.0, 33.34375, 50.0]]),
-    ((375, 500), (1333, 800), [[12.5, 30, 480.25, 370], [499, 374, 520, 400]],
-     (800, 1067), (2.134, 2.1333333333333333),
-     [[26.674999999999997, 64.0, 1024.8535, 789.3333333333334], [1064.866, 797.8666666666667, 1067.0, 800.0]]),
-    ((640, 427), (512, 512), [[0, 0, 427, 640], [100.5, 200.5, 300.25, 600.75]],
-     (512, 342), (0.8009367681498829, 0.8),
-     [[0.0, 0.0, 342.0, 512.0], [80.49414519906323, 160.4, 240.48126463700234, 480.6]]),
+    (
+        (48, 64),
+        (1333, 800),
+        [[0, 0, 10, 20], [5.5, 7.25, 64, 48], [60, 40, 70, 50], [-3, -1, 2, 3]],
+        (800, 1067),
+        (16.671875, 16.666666666666668),
+        [
+            [0.0, 0.0, 166.71875, 333.33333333333337],
+            [91.6953125, 120.83333333333334, 1067.0, 800.0],
+            [1000.3125, 666.6666666666667, 1067.0, 800.0],
+            [0.0, 0.0, 33.34375, 50.0],
+        ],
+    ),
+    (
+        (375, 500),
+        (1333, 800),
+        [[12.5, 30, 480.25, 370], [499, 374, 520, 400]],
+        (800, 1067),
+        (2.134, 2.1333333333333333),
+        [[26.674999999999997, 64.0, 1024.8535, 789.3333333333334], [1064.866, 797.8666666666667, 1067.0, 800.0]],
+    ),
+    (
+        (640, 427),
+        (512, 512),
+        [[0, 0, 427, 640], [100.5, 200.5, 300.25, 600.75]],
+        (512, 342),
+        (0.8009367681498829, 0.8),
+        [[0.0, 0.0, 342.0, 512.0], [80.49414519906323, 160.4, 240.48126463700234, 480.6]],
+    ),
 ]
 
 
 @pytest.mark.parametrize("shape, scale, boxes, img_shape, factors, want", MMCV_RESIZE)
 def test_rescale_keep_ratio_rescales_boxes_as_mmcv_does(shape, scale, boxes, img_shape, factors, want):
-    sample = {"img": np.zeros((*shape, 3), np.uint8), "bboxes": np.array(boxes, np.float32),
-              "gt_bboxes": torch.tensor(boxes)}
+    sample = {
+        "img": np.zeros((*shape, 3), np.uint8),
+        "bboxes": np.array(boxes, np.float32),
+        "gt_bboxes": torch.tensor(boxes),
+    }
     given = sample["bboxes"].copy()
     out = fl.transforms.RescaleKeepRatio(scale)(sample)
     assert out["img_shape"] == img_shape and out["scale_factor"] == factors
@@ -144,8 +168,9 @@ def test_torchvision_v2_images_drop_into_a_v2_compose():
     img = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)  # RGB, as v2.ToImage gets it
     mean, std = fl.IMAGENET.unit()
     ours = v2.Compose([v2.ToImage(), v2.RandomHorizontalFlip(1.0), fl.transforms.ToNormalizedTensor(fl.IMAGENET)])
-    theirs = v2.Compose([v2.ToImage(), v2.RandomHorizontalFlip(1.0), v2.ToDtype(torch.float32, scale=True),
-                         v2.Normalize(mean, std)])
+    theirs = v2.Compose(
+        [v2.ToImage(), v2.RandomHorizontalFlip(1.0), v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)]
+    )
     a, b = ours(img), theirs(img)
     assert isinstance(a, tv_tensors.Image) and a.shape == b.shape == (3, 37, 53)
     assert torch.allclose(a, b, atol=1e-5)
@@ -188,8 +213,9 @@ def test_bgra_and_grayscale_arrays():
     assert grey_packed.channels == 1 and torch.equal(grey_packed[1], torch.from_numpy(gray[:3])[..., None])
     bgra_packed = fl.pack_images([bgra, bgra[::-1]])
     assert bgra_packed.channels == 3 and np.array_equal(bgra_packed[1].numpy(), bgra[::-1, :, :3])
-    loader = torch.utils.data.DataLoader([(gray, 0), (gray[:5], 1)] * 4, batch_size=4, num_workers=2,
-                                         collate_fn=fl.PadCollate(pack=True))
+    loader = torch.utils.data.DataLoader(
+        [(gray, 0), (gray[:5], 1)] * 4, batch_size=4, num_workers=2, collate_fn=fl.PadCollate(pack=True)
+    )
     for images, _ in loader:  # straight into the workers' rings
         assert images.channels == 1 and torch.equal(images[1], torch.from_numpy(gray[:5])[..., None])
     with pytest.raises(ValueError, match="1, 3 or 4"):
@@ -200,10 +226,12 @@ def test_a_cuda_device_without_a_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     img = np.zeros((4, 4, 3), np.uint8)
-    for call in (lambda: fl.pad_batch([img], fl.IMAGENET, device="cuda"),
-                 lambda: fl.resized_crop_batch([img], [(0, 0, 2, 2)], 2, fl.IMAGENET, device="cuda:0"),
-                 lambda: fl.resize_pad_batch([img], fl.IMAGENET, device="cuda"),
-                 lambda: fl.DevicePrefetcher([], "cuda")):
+    for call in (
+        lambda: fl.pad_batch([img], fl.IMAGENET, device="cuda"),
+        lambda: fl.resized_crop_batch([img], [(0, 0, 2, 2)], 2, fl.IMAGENET, device="cuda:0"),
+        lambda: fl.resize_pad_batch([img], fl.IMAGENET, device="cuda"),
+        lambda: fl.DevicePrefetcher([], "cuda"),
+    ):
         with pytest.raises(ValueError, match="no CUDA GPU is available"):
             call()
     with pytest.raises(ValueError, match="device must be"):

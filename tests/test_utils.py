@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
-import fastload as fl
-from conftest import backend, devices, require_compiled
 from fastload.utils import conv_output_size, image_to_tensor, labels_to_tensor, load_pretrained, to_tensor
-from images import make_image
 
 
 def test_to_tensor():
@@ -106,6 +102,10 @@ def test_small_argument_mistakes_name_the_parameter(tmp_path):
     with pytest.raises(ValueError, match="finite"):
         labels_to_tensor([float("nan")])
     model = nn.Linear(2, 2)
-    report = load_pretrained(model, {"module.weight": torch.zeros(2, 2), "module.bias": torch.zeros(2)},
-                             strip_prefixes="module.", verbose=False)
+    report = load_pretrained(
+        model,
+        {"module.weight": torch.zeros(2, 2), "module.bias": torch.zeros(2)},
+        strip_prefixes="module.",
+        verbose=False,
+    )
     assert report.ok  # a single string is one prefix, not one prefix per character

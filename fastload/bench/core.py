@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fastload import _ops
+from fastload import _backend
 
 # Names used in every suite, so the report can compute the ratios.
 FASTLOAD = "fastload"
@@ -98,7 +98,7 @@ class with_backend:  # noqa: N801 (used as a function: with_backend("reference",
         self.name, self.fn = name, fn
 
     def __call__(self, *args, **kwargs):
-        with _ops.backend(self.name):
+        with _backend.backend(self.name):
             return self.fn(*args, **kwargs)
 
 
@@ -181,5 +181,9 @@ def copy_floor(bytes_moved: int, device: str) -> Impl:
 def fresh_output_fill(nbytes: int, device: str) -> Impl:
     """Allocating a fresh output of `nbytes` and writing it once: what any op that returns new memory pays at
     least. On the CPU, blocks over glibc's mmap threshold (32 MB) are page-faulted in 4 KiB at a time."""
-    return Impl(FRESH, lambda: torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(0),
-                note=f"torch.empty({nbytes / 1e6:.1f} MB).fill_(0)", checked=False)
+    return Impl(
+        FRESH,
+        lambda: torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(0),
+        note=f"torch.empty({nbytes / 1e6:.1f} MB).fill_(0)",
+        checked=False,
+    )

@@ -22,14 +22,15 @@ class ImageSource:
     def image(self, h: int, w: int, index: int = 0) -> np.ndarray:
         if not self.photos:
             return self.rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-        from fastload.formats import opencv
+        from fastload.io.formats import opencv
 
         photo = self.photos[index % len(self.photos)]
         cv2 = opencv("fastload bench (resizing its photos)")
         return cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
 
-    def images(self, sizes: list[tuple[int, int]], count: int, scale: float = 1.0, minimum: int = 1
-               ) -> list[np.ndarray]:
+    def images(
+        self, sizes: list[tuple[int, int]], count: int, scale: float = 1.0, minimum: int = 1
+    ) -> list[np.ndarray]:
         """`count` images cycling through `sizes` (h, w), each side times `scale`, at least `minimum`."""
         scaled = [(max(minimum, round(h * scale)), max(minimum, round(w * scale))) for h, w in sizes]
         return [self.image(*scaled[i % len(scaled)], i) for i in range(count)]

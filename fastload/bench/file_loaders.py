@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 import fastload as fl
-from fastload.crop_geometry import draw_crops
+from fastload.functional._geometry import draw_crops
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
@@ -76,9 +76,15 @@ class TorchvisionCrop:
     def __init__(self, size: int):
         from torchvision.transforms import v2
 
-        self.transform = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
-                                     v2.PILToTensor(), v2.ToDtype(torch.float32, scale=True),
-                                     v2.Normalize(MEAN_UNIT, STD_UNIT)])
+        self.transform = v2.Compose(
+            [
+                v2.RandomResizedCrop(size, antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.PILToTensor(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(MEAN_UNIT, STD_UNIT),
+            ]
+        )
 
     def __call__(self, path: str) -> torch.Tensor:
         return self.transform(pil_image(path)).as_subclass(torch.Tensor)
@@ -91,8 +97,9 @@ class TimmCrop:
     def __init__(self, size: int):
         from timm.data import create_transform
 
-        self.transform = create_transform(size, is_training=True, interpolation="bilinear", hflip=0.5,
-                                          color_jitter=None, auto_augment=None)
+        self.transform = create_transform(
+            size, is_training=True, interpolation="bilinear", hflip=0.5, color_jitter=None, auto_augment=None
+        )
 
     def __call__(self, path: str) -> torch.Tensor:
         return self.transform(pil_image(path))
@@ -133,8 +140,14 @@ def dali_loader(root: str, size: int, threads: int, batch: int):
         jpegs, labels = fn.readers.file(file_root=root, random_shuffle=False, name="files")
         x = fn.decoders.image_random_crop(jpegs, device="cpu", output_type=types.RGB)
         x = fn.resize(x, size=[size, size], antialias=True, interp_type=types.INTERP_LINEAR)
-        x = fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
-                                     std=list(NORM.std), mirror=fn.random.coin_flip())
+        x = fn.crop_mirror_normalize(
+            x,
+            dtype=types.FLOAT,
+            output_layout="CHW",
+            mean=list(NORM.mean),
+            std=list(NORM.std),
+            mirror=fn.random.coin_flip(),
+        )
         return x, labels
 
     pipe = graph()

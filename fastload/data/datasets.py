@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from torch.utils.data import Dataset
 
-from fastload.decoding import EncodedImage
+from fastload.io.decode import EncodedImage
 
 # torchvision's IMG_EXTENSIONS, compared case-insensitively as torchvision does.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -22,17 +22,34 @@ class EmptyFolderError(FileNotFoundError, ValueError):
 class ImageFolder(Dataset):
     """torchvision's `ImageFolder` layout (root/<class>/<image>), whose samples are `(EncodedImage, label)`.
 
-    Attributes as torchvision's: `classes` (sorted class folder names), `class_to_idx`, `samples` ([(path,
-    label)], sorted like torchvision's), `targets`, `imgs` (= samples), `root`. `extensions`: the file endings that
-    count (case-insensitive), or `is_valid_file(path) -> bool` instead. `target_transform` maps each label.
-    A missing root is a FileNotFoundError; a root without class folders, or (as torchvision's, unless
-    `allow_empty=True`) a class folder without images, an `EmptyFolderError` (a FileNotFoundError and a ValueError)
-    naming them.
+    Attributes as torchvision's: `classes` (sorted class folder names), `class_to_idx`, `samples` ([(path, label)],
+    sorted like torchvision's), `targets`, `imgs` (= samples), `root`.
+
+    Args:
+        root: the folder holding one folder per class.
+        extensions: the file endings that count (case-insensitive); None with `is_valid_file`.
+        is_valid_file: `f(path) -> bool` instead of `extensions`.
+        target_transform: maps each label (an int) before it is returned.
+        allow_empty: accept class folders without images (torchvision's flag).
+
+    Returns:
+        A dataset whose sample i is `(EncodedImage, label)`; the file is read when its sample is asked for.
+
+    Raises:
+        FileNotFoundError: a missing root.
+        EmptyFolderError: (a FileNotFoundError and a ValueError) a root without class folders, or a class folder
+            without images unless `allow_empty=True`, naming them.
     """
 
-    def __init__(self, root: str | os.PathLike, *, extensions: Sequence[str] | None = IMG_EXTENSIONS,
-                 is_valid_file: Callable[[str], bool] | None = None, target_transform: Callable | None = None,
-                 allow_empty: bool = False):
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        extensions: Sequence[str] | None = IMG_EXTENSIONS,
+        is_valid_file: Callable[[str], bool] | None = None,
+        target_transform: Callable | None = None,
+        allow_empty: bool = False,
+    ):
         self.root = os.fspath(root)
         if not os.path.isdir(self.root):
             raise FileNotFoundError(f"ImageFolder: root {self.root!r} is not a folder")
@@ -57,12 +74,15 @@ class ImageFolder(Dataset):
                         self.samples.append((path, self.class_to_idx[name]))
         empty = sorted(set(self.classes) - {self.classes[label] for _, label in self.samples})
         if empty and not allow_empty:
-            raise EmptyFolderError(f"ImageFolder: found no valid file for the classes {', '.join(empty)} in "
-                                   f"{self.root!r} (extensions {extensions}); allow_empty=True accepts empty class "
-                                   "folders, as torchvision's ImageFolder does")
+            raise EmptyFolderError(
+                f"ImageFolder: found no valid file for the classes {', '.join(empty)} in "
+                f"{self.root!r} (extensions {extensions}); allow_empty=True accepts empty class "
+                "folders, as torchvision's ImageFolder does"
+            )
         if not self.samples:
-            raise EmptyFolderError(f"ImageFolder: no image files in the class folders of {self.root!r} "
-                                   f"(extensions {extensions})")
+            raise EmptyFolderError(
+                f"ImageFolder: no image files in the class folders of {self.root!r} (extensions {extensions})"
+            )
         self.imgs = self.samples
         self.targets = [label for _, label in self.samples]
         self.target_transform = target_transform
@@ -79,8 +99,18 @@ class ImageFolder(Dataset):
 
 
 class ImageFiles(Dataset):
-    """A list of image files (a detection dataset's images): sample i is `EncodedImage(paths[i])`, or
-    `(EncodedImage, labels[i])` with `labels` (any per-image value: a class, a dict of annotations)."""
+    """A list of image files (a detection dataset's images) as a map-style dataset.
+
+    Args:
+        paths: the files (str or os.PathLike); each is read when its sample is asked for.
+        labels: optional, one per file (any value: a class, a dict of annotations).
+
+    Returns:
+        A dataset whose sample i is `EncodedImage` of `paths[i]`, or `(EncodedImage, labels[i])` with `labels`.
+
+    Raises:
+        ValueError: `labels` of another length than `paths`.
+    """
 
     def __init__(self, paths: Sequence[str | os.PathLike], labels: Sequence | None = None):
         if isinstance(paths, (str, bytes, os.PathLike)):

@@ -10,13 +10,13 @@ from collections.abc import Iterable, Mapping
 import torch
 
 from fastload import _validation as V
-from fastload import ring
-from fastload.batching import pad_batch
-from fastload.crops import CropBatch
-from fastload.encoded_batch import EncodedBatch
-from fastload.normalizing import normalize
+from fastload.data.crop_batch import CropBatch
+from fastload.functional._normalize import normalize
+from fastload.functional._pad import pad_batch
+from fastload.io.encoded_batch import EncodedBatch
+from fastload.memory import ring
+from fastload.memory.packed import PackedImages
 from fastload.normalization import Normalization
-from fastload.packed import PackedImages
 
 
 def _copy(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -80,27 +80,53 @@ class PendingCopies:
 
 
 class DevicePrefetcher:
-    """Wraps a DataLoader: yields its batches on `device`, one batch ahead.
+    """Wraps a DataLoader: yields its batches on `device`, one batch ahead, finishing the images there.
 
     On CUDA, batch N+1 is copied (non_blocking) and finished on a side stream while the caller works on batch N; the
     caller's stream waits for it and every tensor is marked with record_stream, so memory is never reused too early.
-    On the CPU it runs synchronously, so one training script runs anywhere.
+    Host batches stay alive until their copies have completed, also when the loop ends early (`break`, an exception,
+    the iterator garbage-collected, or `close()`). Batches from fastload's worker rings are copied from the rings'
+    page-locked mapping (a DMA); everything else as given (from pinned memory with pin_memory=True, else staged by the
+    driver). On the CPU it runs synchronously, so one training script runs anywhere. Under torchrun / DDP, wrap each
+    rank's own loader (with a DistributedSampler) with `device=f"cuda:{local_rank}"`.
 
-    With `norm`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is finished on the device:
-    a `PackedImages` -> `pad_batch(..., norm)` (normalized, padded to `size_divisor`), a `CropBatch` (`CropCollate`
-    without norm) -> its fused crop + resize + flip + normalize, a uint8 (N, H, W, C) batch -> `normalize(..., norm)`.
-    Float images are left as they are. Under torchrun / DDP, wrap each rank's own loader (with a DistributedSampler)
-    with device=f"cuda:{local_rank}".
+    Args:
+        loader: any iterable of batches, usually a DataLoader with a fastload collate; `len()` and any number of
+            epochs work.
+        device: where the batches go ("cuda", "cuda:1", "cpu" or a torch.device).
+        norm: with a `Normalization`, the image entry (`batch[image_key]` for dicts, `batch[0]` for tuples) is
+            finished on the device: a `PackedImages` -> `pad_batch(..., norm)`, a `CropBatch` (`CropCollate` without
+            norm) -> its fused crop + resize + flip + normalize, an `EncodedBatch` -> decoded there first, a uint8
+            (N, H, W, C) batch -> `normalize(..., norm)`. Float images are left as they are.
+        image_key: the images' key in dict batches.
+        input_order: channel order of the uint8 images ("bgr" or "rgb").
+        dtype: of the normalized images: torch.float32, float16 or bfloat16.
+        channels_last: give the normalized images channels_last strides.
+        size_divisor: padded batches (`PackedImages`) are padded to a multiple of this; `pad_shape` and
+            `batch_input_shape` are updated to the batch the model receives.
+        pad_value: the padding in output space, as in `pad_batch`.
 
-    Host batches stay alive until their copies have completed, also when the loop ends early (`break`, an
-    exception, the iterator garbage-collected, or `close()`): it then waits for the copies in flight. Batches from
-    fastload's worker rings are copied from the rings' page-locked mapping (a DMA); everything else as given (from
-    pinned memory with pin_memory=True, else staged by the driver, which never stalls behind the model's work).
+    Returns:
+        An iterable over the loader's batches, of the same type (dicts, tuples, namedtuples), every tensor on `device`.
+
+    Raises:
+        TypeError: an argument of the wrong type (naming it).
+        ValueError: an invalid argument (naming it).
     """
 
-    def __init__(self, loader: Iterable, device="cuda", norm: Normalization | None = None, *, image_key: str = "img",
-                 input_order: str = "bgr", dtype: torch.dtype = torch.float32, channels_last: bool = False,
-                 size_divisor: int = 1, pad_value=0.0):
+    def __init__(
+        self,
+        loader: Iterable,
+        device="cuda",
+        norm: Normalization | None = None,
+        *,
+        image_key: str = "img",
+        input_order: str = "bgr",
+        dtype: torch.dtype = torch.float32,
+        channels_last: bool = False,
+        size_divisor: int = 1,
+        pad_value=0.0,
+    ):
         self.loader = loader
         self.device = V.check_device(device)
         if self.device is None:
@@ -127,17 +153,31 @@ class DevicePrefetcher:
         if self.norm is None:
             return images
         if isinstance(images, CropBatch):
-            return images.finish(self.norm, input_order=self.input_order, dtype=self.dtype,
-                                 channels_last=self.channels_last, device=self.device)
+            return images.finish(
+                self.norm,
+                input_order=self.input_order,
+                dtype=self.dtype,
+                channels_last=self.channels_last,
+                device=self.device,
+            )
         if isinstance(images, (PackedImages, EncodedBatch)):
             # PadCollate(pack=True): raw images, or (decode_on="device") the files, decoded here
-            images, order = (images.decode(self.device), "rgb") if isinstance(images, EncodedBatch) else \
-                (images, self.input_order)
-            return pad_batch(images, self.norm, input_order=order, size_divisor=self.size_divisor,
-                               pad_value=self.pad_value, dtype=self.dtype, channels_last=self.channels_last).images
+            images, order = (
+                (images.decode(self.device), "rgb") if isinstance(images, EncodedBatch) else (images, self.input_order)
+            )
+            return pad_batch(
+                images,
+                self.norm,
+                input_order=order,
+                size_divisor=self.size_divisor,
+                pad_value=self.pad_value,
+                dtype=self.dtype,
+                channels_last=self.channels_last,
+            ).images
         if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
-            return normalize(images, self.norm, input_order=self.input_order, dtype=self.dtype,
-                               channels_last=self.channels_last)
+            return normalize(
+                images, self.norm, input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last
+            )
         return images
 
     def _prepare(self, batch):

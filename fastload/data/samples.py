@@ -41,7 +41,8 @@ def checked_labels(value, where: str, label_mode: str | None, num_classes: int |
     low = 0 if label_mode == "classification" else 1
     high = None if num_classes is None else (num_classes - 1 if label_mode == "classification" else num_classes)
     rule = f"{label_mode} labels are in [{low}, {'K-1' if low == 0 else 'K'}]" + (
-        f" with K = {num_classes}" if num_classes is not None else "")
+        f" with K = {num_classes}" if num_classes is not None else ""
+    )
     if label_mode == "detection":
         rule += " (0 is the background class)"
     bad = labels < low if high is None else (labels < low) | (labels > high)

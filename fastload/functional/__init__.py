@@ -1,13 +1,33 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
-as F`). Each lives in the module of its family; this file only gathers them."""
+as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
+dataset statistics, and the size and crop-sampling rules they follow. Each is also `fastload.<name>`."""
 
-from fastload.batching import PaddedBatch, pack_images, pad_batch
-from fastload.crop_geometry import random_resized_crop_params
-from fastload.crops import resize_center_crop_batch, resized_crop_batch
-from fastload.normalizing import denormalize, normalize, to_numpy_images
-from fastload.resizing import resize_pad_batch
-from fastload.stats import channel_stats, compute_mean_std
+from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
+from fastload.functional._geometry import (
+    center_crop_anchor,
+    random_resized_crop_params,
+    rescale_size,
+    resized_short_side,
+)
+from fastload.functional._normalize import denormalize, normalize, to_numpy_images
+from fastload.functional._pad import PaddedBatch, pack_images, pad_batch
+from fastload.functional._resize_pad import resize_pad_batch
+from fastload.functional._stats import channel_stats, compute_mean_std
 
-__all__ = ["PaddedBatch", "channel_stats", "compute_mean_std", "denormalize", "normalize", "pack_images", "pad_batch",
-           "random_resized_crop_params", "resize_center_crop_batch", "resize_pad_batch", "resized_crop_batch",
-           "to_numpy_images"]
+__all__ = [
+    "PaddedBatch",
+    "center_crop_anchor",
+    "channel_stats",
+    "compute_mean_std",
+    "denormalize",
+    "normalize",
+    "pack_images",
+    "pad_batch",
+    "random_resized_crop_params",
+    "rescale_size",
+    "resize_center_crop_batch",
+    "resize_pad_batch",
+    "resized_crop_batch",
+    "resized_short_side",
+    "to_numpy_images",
+]

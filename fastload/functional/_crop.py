@@ -1,6 +1,6 @@
 """Classification crops of whole batches in one pass: `resized_crop_batch` (RandomResizedCrop's boxes + resize +
 flip + normalize) and `resize_center_crop_batch` (Resize + CenterCrop + normalize), on separable tap tables
-(fastload.crop_tables) built from the geometry of fastload.crop_geometry.
+(fastload.functional._crop_taps) built from the geometry of fastload.functional._geometry.
 
 Under torch.compile the geometry (image sizes, boxes and flips given as tensors) is traced into the tables' op;
 checks that read tensor values then run in the ops (C++), which refuse a tap outside its image.
@@ -9,20 +9,22 @@ checks that read tensor values then run in the ops (C++), which refuse a tap out
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 from fastload import _validation as V
-from fastload.batching import BatchSource
-from fastload.crop_geometry import (center_crop_anchor, check_crop_fits, check_pair, check_resize,
-                                    resized_short_side)
-from fastload.crop_tables import axis_table, table_mode
-from fastload.encoded_batch import EncodedBatch
+from fastload.functional._crop_taps import axis_table, table_mode
+from fastload.functional._geometry import (
+    center_crop_anchor,
+    check_crop_fits,
+    check_pair,
+    check_resize,
+    resized_short_side,
+)
+from fastload.functional._pad import BatchSource
 from fastload.normalization import Normalization
-from fastload.packed import PackedImages
 
 INTERPOLATIONS = ("bilinear", "nearest")
 
@@ -39,8 +41,10 @@ def _box_tensor(boxes, sizes: list[tuple[int, int]]) -> torch.Tensor:
         if boxes.is_floating_point() or boxes.is_complex() or boxes.dtype == torch.bool:
             raise ValueError(f"boxes must hold integers (top, left, height, width), got dtype {boxes.dtype}")
         if tuple(boxes.shape) != (n, 4):
-            raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
-                             f"got shape {tuple(boxes.shape)}")
+            raise ValueError(
+                f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
+                f"got shape {tuple(boxes.shape)}"
+            )
         tensor = boxes.to("cpu", torch.int64)
         if torch.compiler.is_compiling():
             return tensor
@@ -54,18 +58,22 @@ def _box_tensor(boxes, sizes: list[tuple[int, int]]) -> torch.Tensor:
             raise ValueError(f"boxes must be an (N, 4) array of ints, got {type(boxes).__name__}")
         rows = [b if isinstance(b, (list, tuple)) else (b,) for b in boxes]
         if len(rows) != n or any(len(r) != 4 for r in rows):
-            raise ValueError(f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, "
-                             f"got {boxes!r}")
+            raise ValueError(
+                f"boxes must be an (N, 4) array of ints (top, left, height, width) for {n} images, got {boxes!r}"
+            )
         for i, r in enumerate(rows):
             for v in r:
                 if type(v) is not int and not _is_int(v):  # bools are ints to Python, not to a box
-                    raise ValueError(f"boxes[{i}] must hold ints (top, left, height, width), got {v!r} "
-                                     f"({type(v).__name__})")
+                    raise ValueError(
+                        f"boxes[{i}] must hold ints (top, left, height, width), got {v!r} ({type(v).__name__})"
+                    )
         tensor = None
     for i, ((top, left, h, w), (ih, iw)) in enumerate(zip(rows, sizes)):
         if h <= 0 or w <= 0 or top < 0 or left < 0 or top + h > ih or left + w > iw:
-            raise ValueError(f"boxes[{i}] = (top={top}, left={left}, height={h}, width={w}) must be non-empty and lie "
-                             f"inside images[{i}] ({ih}x{iw})")
+            raise ValueError(
+                f"boxes[{i}] = (top={top}, left={left}, height={h}, width={w}) must be non-empty and lie "
+                f"inside images[{i}] ({ih}x{iw})"
+            )
     return tensor if tensor is not None else torch.tensor(rows, dtype=torch.int64).reshape(n, 4)
 
 
@@ -75,12 +83,16 @@ def _flip_tensor(flips, n: int) -> torch.Tensor | None:
         return None
     if isinstance(flips, torch.Tensor):
         if flips.dtype != torch.bool or tuple(flips.shape) != (n,):
-            raise ValueError(f"flips must be {n} bools (one per image), got a {flips.dtype} tensor of shape "
-                             f"{tuple(flips.shape)}")
+            raise ValueError(
+                f"flips must be {n} bools (one per image), got a {flips.dtype} tensor of shape {tuple(flips.shape)}"
+            )
         return flips.cpu()
     values = flips.tolist() if isinstance(flips, np.ndarray) else flips
-    if not isinstance(values, (list, tuple)) or len(values) != n or \
-            not all(isinstance(v, (bool, np.bool_)) for v in values):
+    if (
+        not isinstance(values, (list, tuple))
+        or len(values) != n
+        or not all(isinstance(v, (bool, np.bool_)) for v in values)
+    ):
         raise ValueError(f"flips must be {n} bools (one per image), got {flips!r}")
     return torch.tensor([bool(v) for v in values], dtype=torch.bool)
 
@@ -101,8 +113,19 @@ def _check_batch(src, out_hw: tuple[int, int], norm, dtype, culprit: str) -> tor
     return dtype
 
 
-def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, input_order: str, dtype,
-                    channels_last: bool, device, out) -> torch.Tensor:
+def _resample_batch(
+    src,
+    ys: tuple,
+    xs: tuple,
+    out_hw: tuple[int, int],
+    *,
+    norm,
+    input_order: str,
+    dtype,
+    channels_last: bool,
+    device,
+    out,
+) -> torch.Tensor:
     """Runs fastload::resized_crop_batch on the checked images with the (starts, weights) tables of each axis."""
     channels_last = V.check_bool("channels_last", channels_last)
     input_order = V.check_order("input_order", input_order)
@@ -119,15 +142,26 @@ def _resample_batch(src, ys: tuple, xs: tuple, out_hw: tuple[int, int], norm, in
         tensors, masks = src.tensors, src.masks
     args = (tensors, masks, *tables, mean, inv_std, cmap, out_dtype, channels_last)
     if out is None:
-        return _ops.pick("resized_crop_batch", src.device)(*args)
-    _ops.pick("resized_crop_batch_into", src.device)(*args, out)
+        return _backend.pick("resized_crop_batch", src.device)(*args)
+    _backend.pick("resized_crop_batch_into", src.device)(*args, out)
     return out
 
 
-def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *, flips=None,
-                       interpolation: str = "bilinear", antialias: bool = True, input_order: str = "bgr",
-                       dtype: torch.dtype = torch.float32, channels_last: bool = False, device=None,
-                       out: torch.Tensor | None = None) -> torch.Tensor:
+def resized_crop_batch(
+    images,
+    boxes,
+    size,
+    norm: Normalization | None = None,
+    *,
+    flips=None,
+    interpolation: str = "bilinear",
+    antialias: bool = True,
+    input_order: str = "bgr",
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    device=None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Crop a box of each image, resize it to `size`, optionally flip it horizontally, and normalize, for a whole
     batch in one pass: torchvision's `resized_crop` + `horizontal_flip` + `to_dtype` + `normalize` per image, fused.
 
@@ -138,13 +172,23 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
         size: the output (h, w), or an int for a square.
         norm: the model's `Normalization`; None gives an (N, h, w, C) uint8 batch in the input's channel order.
         flips: optional N bools (a list or a bool tensor): flip image i horizontally after the crop.
-        interpolation, antialias: "bilinear" with antialias=True is torchvision's `resize(..., antialias=True)`
-            (within 1 grey level of it on uint8 images); antialias=False uses OpenCV INTER_LINEAR coordinates, like
-            `resize_pad_batch`; "nearest" is torch's nearest.
-        input_order, dtype, channels_last, device, out: as in `pad_batch`.
+        interpolation: "bilinear" or "nearest" (torch's nearest, exactly).
+        antialias: with "bilinear", True is torchvision's `resize(..., antialias=True)` (within 1 grey level of it
+            on uint8 images), False OpenCV INTER_LINEAR coordinates, like `resize_pad_batch`.
+        input_order: channel order of the images ("bgr" or "rgb").
+        dtype: of the normalized output: torch.float32, float16 or bfloat16.
+        channels_last: give the output channels_last strides.
+        device: where the batch is built (default: where the images are).
+        out: optional buffer exactly like the result, written into and returned.
 
     Returns:
-        (N, C, h, w) `dtype` normalized with channels in `norm.order`, or (N, h, w, C) uint8 without `norm`.
+        (N, C, h, w) `dtype` normalized with channels in `norm.order`, or (N, h, w, C) uint8 without `norm`
+            (rounded half to even).
+
+    Raises:
+        ValueError: a box outside its image, an empty box, a box of bools or floats, a bad size or flips, an output
+            too large for any machine (naming the argument and the image).
+        TypeError: non-uint8 images or a wrong argument type, naming the parameter.
     """
     src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
     out_h, out_w = check_pair("size", size)
@@ -156,28 +200,73 @@ def resized_crop_batch(images, boxes, size, norm: Normalization | None = None, *
     y_starts, y_weights = axis_table(bh, out_h, torch.full_like(bh, out_h), zero, mode)
     x_starts, x_weights = axis_table(bw, out_w, torch.full_like(bw, out_w), zero, mode, flips)
     ys, xs = (y_starts + top[:, None], y_weights), (x_starts + left[:, None], x_weights)
-    return _resample_batch(src, ys, xs, (out_h, out_w), norm, input_order, dtype, channels_last, device, out)
+    return _resample_batch(
+        src,
+        ys,
+        xs,
+        (out_h, out_w),
+        norm=norm,
+        input_order=input_order,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=device,
+        out=out,
+    )
 
 
-def resize_center_crop_batch(images, resize, crop, norm: Normalization | None = None, *,
-                             interpolation: str = "bilinear", antialias: bool = True, input_order: str = "bgr",
-                             dtype: torch.dtype = torch.float32, channels_last: bool = False, device=None,
-                             out: torch.Tensor | None = None) -> torch.Tensor:
+def resize_center_crop_batch(
+    images,
+    resize,
+    crop,
+    norm: Normalization | None = None,
+    *,
+    interpolation: str = "bilinear",
+    antialias: bool = True,
+    input_order: str = "bgr",
+    dtype: torch.dtype = torch.float32,
+    channels_last: bool = False,
+    device=None,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The evaluation pipeline `Resize(resize)` -> `CenterCrop(crop)` -> normalize of a whole batch, in one pass:
     each output pixel is computed straight from the source, exactly where torchvision's resized image would have
     it (no intermediate image).
 
     Args:
+        images: a sequence of (H, W, C) uint8 images (numpy or torch, any strides, equal C) or a `PackedImages`.
         resize: an int (the short side becomes `resize`, the long side int(resize * long / short), as torchvision's
             `Resize(int)`) or an (h, w) pair.
         crop: the centre crop (h, w), or an int for a square; it must fit in the resized image.
-        Others as in `resized_crop_batch`.
+        norm: the model's `Normalization`; None gives a uint8 batch in the input's channel order.
+        interpolation: "bilinear" or "nearest", as in `resized_crop_batch`.
+        antialias: as in `resized_crop_batch` (True: torchvision's antialiased resize).
+        input_order: channel order of the images ("bgr" or "rgb").
+        dtype: of the normalized output: torch.float32, float16 or bfloat16.
+        channels_last: give the output channels_last strides.
+        device: where the batch is built (default: where the images are).
+        out: optional buffer exactly like the result, written into and returned.
 
     Returns:
         (N, C, crop_h, crop_w) normalized, or (N, crop_h, crop_w, C) uint8 without `norm`.
+
+    Raises:
+        ValueError: an empty image, a `crop` that does not fit in a resized image, bad sizes (naming the argument).
+        TypeError: non-uint8 images or a wrong argument type, naming the parameter.
     """
-    return _resize_center_crop(images, None, resize, crop, norm, interpolation, antialias, input_order, dtype,
-                               channels_last, device, out)
+    return resize_center_crop_regions(
+        images,
+        None,
+        resize,
+        crop,
+        norm,
+        interpolation=interpolation,
+        antialias=antialias,
+        input_order=input_order,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=device,
+        out=out,
+    )
 
 
 def _eval_tables(sizes, resize, crop: tuple[int, int], mode: str) -> tuple[tuple, tuple]:
@@ -199,9 +288,10 @@ def _eval_tables(sizes, resize, crop: tuple[int, int], mode: str) -> tuple[tuple
     return axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode), axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
 
 
-def _resize_center_crop(images, regions, resize, crop, norm, interpolation, antialias, input_order, dtype,
-                        channels_last, device, out) -> torch.Tensor:
-    """resize_center_crop_batch; with `regions` ((top, left, full h, full w) per image), image i holds only that
+def resize_center_crop_regions(
+    images, regions, resize, crop, norm, *, interpolation, antialias, input_order, dtype, channels_last, device, out
+) -> torch.Tensor:
+    """`resize_center_crop_batch`; with `regions` ((top, left, full h, full w) per image), image i holds only that
     region of a full_h x full_w source (what `eval_regions` asks a decoder for): the tables are the full images',
     shifted to the regions."""
     src, norm, interpolation, antialias = _checked_source(images, norm, interpolation, antialias)
@@ -214,7 +304,18 @@ def _resize_center_crop(images, regions, resize, crop, norm, interpolation, anti
     if regions is not None:
         origin = torch.tensor([r[:2] for r in regions], dtype=torch.int64).reshape(-1, 2)
         ys, xs = (ys[0] - origin[:, :1], ys[1]), (xs[0] - origin[:, 1:], xs[1])
-    return _resample_batch(src, ys, xs, (crop_h, crop_w), norm, input_order, dtype, channels_last, device, out)
+    return _resample_batch(
+        src,
+        ys,
+        xs,
+        (crop_h, crop_w),
+        norm=norm,
+        input_order=input_order,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=device,
+        out=out,
+    )
 
 
 def _taps_span(starts: torch.Tensor, weights: torch.Tensor) -> list[tuple[int, int]]:
@@ -232,62 +333,3 @@ def eval_regions(sizes, resize, crop, interpolation: str = "bilinear", antialias
     mode = table_mode(V.check_interpolation(interpolation, INTERPOLATIONS), V.check_bool("antialias", antialias))
     ys, xs = _eval_tables(sizes, check_resize(resize), check_pair("crop", crop), mode)
     return [(top, left, h, w) for (top, h), (left, w) in zip(_taps_span(*ys), _taps_span(*xs))]
-
-
-class CropBatch(NamedTuple):
-    """Raw images and the crops to take from them, as `CropCollate` ships them without `norm`: `finish(norm)` (or
-    `DevicePrefetcher(norm=...)`, on the device) runs the fused crop + resize + flip + normalize. `resize` None:
-    train crops (`boxes`, `flips`, in source-image pixels); else the eval pipeline Resize(resize) + CenterCrop(size).
-    `regions` ((top, left, full h, full w) per image, or None): the images hold only that region of each source
-    image, as a decoder gave it; the result is the same bits as from the whole images. `images` an EncodedBatch
-    (`CropCollate(decode_on="device")`): `finish` decodes the files on its device first."""
-
-    images: PackedImages | EncodedBatch
-    boxes: list
-    flips: list
-    size: tuple
-    resize: object = None
-    interpolation: str = "bilinear"
-    antialias: bool = True
-    regions: list | None = None
-    meta: dict | None = None  # what shapes() reports, when the images are not the source images (draft decodes)
-
-    def to(self, device, non_blocking: bool = False) -> CropBatch:
-        return self._replace(images=self.images.to(device, non_blocking=non_blocking))
-
-    def shapes(self) -> dict:
-        """Per-image geometry, for dict batches: `ori_shape` (h, w) of each source image and `img_shape` (the
-        output h, w); train crops add `crop_box` (top, left, height, width) and `flip` (bool), eval crops
-        `resized_shape` (h, w of the resized image the centre crop is taken from)."""
-        if self.meta is not None:
-            return self.meta
-        if self.regions is not None:
-            sizes = [(fh, fw) for _, _, fh, fw in self.regions]
-        else:
-            sizes = self.images.sizes.tolist() if isinstance(self.images, (PackedImages, EncodedBatch)) else \
-                [img.shape[:2] for img in self.images]
-        sizes = [(int(h), int(w)) for h, w in sizes]
-        out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
-        if self.resize is None:
-            return {**out, "crop_box": [tuple(int(v) for v in box) for box in self.boxes], "flip": list(self.flips)}
-        resized = [self.resize if isinstance(self.resize, tuple) else resized_short_side(h, w, self.resize)
-                   for h, w in sizes]
-        return {**out, "resized_shape": resized}
-
-    def finish(self, norm: Normalization | None, *, input_order: str = "bgr", dtype: torch.dtype = torch.float32,
-               channels_last: bool = False, device=None, out: torch.Tensor | None = None) -> torch.Tensor:
-        """The batch: `resized_crop_batch` / `resize_center_crop_batch` of the images, with input_order, dtype,
-        channels_last, device and out as there. Encoded images are decoded on `device` first; `input_order` is then
-        the channel order of a uint8 result (without norm)."""
-        images = self.images
-        if isinstance(images, EncodedBatch):  # decoded in the order a uint8 result keeps; normalized, any will do
-            input_order = "rgb" if norm is not None else V.check_order("input_order", input_order)
-            images = images.decode(device, input_order)
-        kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
-        if self.resize is None:
-            boxes = self.boxes if self.regions is None else \
-                [(t - r[0], left - r[1], h, w) for (t, left, h, w), r in zip(self.boxes, self.regions)]
-            return resized_crop_batch(images, boxes, self.size, norm, flips=self.flips,
-                                      interpolation=self.interpolation, antialias=self.antialias, **kw)
-        return _resize_center_crop(images, self.regions, self.resize, self.size, norm, self.interpolation,
-                                   self.antialias, **kw)

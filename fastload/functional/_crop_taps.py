@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 
 MODES = ("nearest", "linear", "antialias")
 
@@ -20,8 +20,14 @@ def table_mode(interpolation: str, antialias: bool) -> str:
     return "nearest" if interpolation == "nearest" else "antialias" if antialias else "linear"
 
 
-def axis_table(src: torch.Tensor, dst: int, resized: torch.Tensor, offset: torch.Tensor, mode: str,
-               flips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def axis_table(
+    src: torch.Tensor,
+    dst: int,
+    resized: torch.Tensor,
+    offset: torch.Tensor,
+    mode: str,
+    flips: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One axis of the resample of N images at once: image i's `src[i]`-long source span resized to `resized[i]`
     samples, of which output indices 0..dst-1 are samples offset[i]..offset[i]+dst-1 (a centre crop of the resized
     image; offset 0 and resized == dst for a plain resize). `src`, `resized`, `offset`: int64 (N,) CPU tensors;
@@ -36,15 +42,15 @@ def axis_table(src: torch.Tensor, dst: int, resized: torch.Tensor, offset: torch
     - "nearest": torch's `interpolate(mode="nearest")`: floor(d * (src / resized)) in fp32, clamped.
 
     `numpy_axis_table` is the definition; with the extension loaded the same bits come from C++
-    (`fastload::_crop_axis_table`, tested equal; about four times faster for a 64-image antialiased batch, measured
-    2026-11-29 on a 2-core Xeon VM), an op with a fake kernel, so torch.compile traces the tables with the crop (K is
-    then a data-dependent size).
+    (`fastload::_crop_axis_table`, tested equal, and several times faster for a batch), an op with a fake kernel,
+    so torch.compile traces the tables with the crop (K is then a data-dependent size).
     """
     flips = torch.zeros(0, dtype=torch.bool) if flips is None else flips
-    if _ops.extension_loaded():
+    if _backend.extension_loaded():
         return torch.ops.fastload._crop_axis_table(src, dst, resized, offset, mode, flips)
-    return numpy_axis_table(src.numpy(), dst, resized.numpy(), offset.numpy(), mode,
-                            flips.numpy() if flips.numel() else None)
+    return numpy_axis_table(
+        src.numpy(), dst, resized.numpy(), offset.numpy(), mode, flips.numpy() if flips.numel() else None
+    )
 
 
 def numpy_axis_table(src, dst: int, resized, offset, mode: str, flips=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,5 +101,5 @@ def table_fake(src, dst, resized, offset, mode, flips):
     return src.new_empty((n, dst), dtype=torch.int64), src.new_empty((n, dst, k), dtype=torch.float32)
 
 
-if _ops.extension_loaded():
+if _backend.extension_loaded():
     torch.library.register_fake("fastload::_crop_axis_table")(table_fake)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 from fastload import _validation as V
 from fastload.normalization import Normalization, channel_map, kernel_stats
 
@@ -77,7 +77,7 @@ def normalize(
 
     Returns:
         (C, H, W) or (N, C, H, W) tensor of `dtype` on img's device, channels in `norm.order`,
-        value `(x - mean[c]) / std[c]`.
+            value `(x - mean[c]) / std[c]`.
     """
     norm = V.check_norm(norm)
     input_order = V.check_order("input_order", input_order)
@@ -89,14 +89,15 @@ def normalize(
     V.check_channels(channels, norm, "img has")
     args = (tensor, *kernel_stats(norm), channel_map(channels, input_order, norm.order), flip_mask)
     if out is None:
-        return _ops.pick("normalize", tensor.device)(*args, dtype, channels_last)
+        return _backend.pick("normalize", tensor.device)(*args, dtype, channels_last)
     V.check_out(out, tensor, dtype, channels_last)
-    _ops.pick("normalize_into", tensor.device)(*args, out)
+    _backend.pick("normalize_into", tensor.device)(*args, out)
     return out
 
 
-def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None,
-                out: torch.Tensor | None = None):
+def denormalize(
+    x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None, out: torch.Tensor | None = None
+):
     """Normalized CHW float -> HWC uint8 image(s), in one pass: the inverse of `normalize`.
 
     Args:
@@ -111,7 +112,7 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
 
     Returns:
         uint8 (H, W, C) / (N, H, W, C) on x's device, value clamp(round_half_even(x * std + mean), 0, 255), NaN -> 0,
-        +-inf clipped; with `sizes`, a list of N contiguous (h_i, w_i, C) uint8 tensors.
+            +-inf clipped; with `sizes`, a list of N contiguous (h_i, w_i, C) uint8 tensors.
     """
     norm = V.check_norm(norm)
     output_order = V.check_order("output_order", output_order)
@@ -124,19 +125,31 @@ def denormalize(x: torch.Tensor, norm: Normalization, *, output_order: str = "bg
             raise ValueError("out cannot be combined with sizes (which returns a list of cropped images)")
         *lead, c, h, w = x.shape
         V.check_out_as(out, torch.empty((*lead, h, w, c), dtype=torch.uint8, device="meta"), x.device, [x])
-        _ops.pick("denormalize_into", x.device)(x, mean, std, cmap, out)
+        _backend.pick("denormalize_into", x.device)(x, mean, std, cmap, out)
         return out
-    op = _ops.pick("denormalize", x.device)
+    op = _backend.pick("denormalize", x.device)
     if sizes is None:
         return op(x, mean, std, cmap)
     return [op(x[i, :, :h, :w], mean, std, cmap) for i, (h, w) in enumerate(_check_sizes(sizes, x))]
 
 
 def to_numpy_images(x: torch.Tensor, norm: Normalization, *, output_order: str = "bgr", sizes=None) -> list:
-    """Normalized CHW float image(s) -> a list of contiguous numpy HWC uint8 arrays on the CPU, ready for
-    `cv2.imwrite` (BGR by default). The conversion runs on x's device; only uint8 crosses to the host, in one copy.
+    """Normalized CHW float image(s) -> a list of contiguous numpy HWC uint8 arrays on the CPU, ready for `cv2.imwrite`.
 
-    Args: as `denormalize`. Returns: list of N (or 1 for a 3-D `x`) arrays of shape (h, w, C).
+    The conversion runs on x's device; only uint8 crosses to the host, in one copy.
+
+    Args:
+        x: (C, H, W) or (N, C, H, W) float32, float16 or bfloat16, channels in `norm.order`, any device.
+        norm: the `Normalization` x was normalized with.
+        output_order: channel order of the arrays ("bgr", the default, for OpenCV; "rgb").
+        sizes: optional (N, 2) int tensor or list of (h, w): crop each image to its true size (padding dropped).
+
+    Returns:
+        A list of N (1 for a 3-D `x`) numpy arrays of shape (h, w, C), uint8.
+
+    Raises:
+        TypeError: a non-float `x` or a wrong argument type.
+        ValueError: as in `denormalize` (channels, ndim, sizes).
     """
     norm = V.check_norm(norm)
     output_order = V.check_order("output_order", output_order)

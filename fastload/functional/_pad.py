@@ -6,18 +6,21 @@ from typing import NamedTuple
 
 import torch
 
-from fastload import _ops, reference
+from fastload import _backend, reference
 from fastload import _validation as V
-from fastload.geometry import batch_extent
+from fastload.functional._geometry import batch_extent
+from fastload.memory.packed import PackedImages, pack
 from fastload.normalization import Normalization, channel_map, kernel_stats
-from fastload.packed import PackedImages, pack
 
 
 class PaddedBatch(NamedTuple):
-    """Result of `pad_batch` / `resize_pad_batch`: `images` (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C)
-    uint8 (not normalized); `sizes`, an int64 (N, 2) CPU tensor of each image's true (h, w) in the batch (what
-    `denormalize(sizes=)` takes); `scale_factors`, a float32 (N, 2) CPU tensor of (w_scale, h_scale) per image
-    (resize_pad_batch only, else None)."""
+    """Result of `pad_batch` / `resize_pad_batch` (a NamedTuple).
+
+    Attributes:
+        images: (N, C, Hp, Wp) float (normalized) or (N, Hp, Wp, C) uint8 (not normalized).
+        sizes: int64 (N, 2) CPU tensor of each image's true (h, w) in the batch (what `denormalize(sizes=)` takes).
+        scale_factors: float32 (N, 2) CPU tensor of (w_scale, h_scale) per image (`resize_pad_batch` only, else None).
+    """
 
     images: torch.Tensor
     sizes: torch.Tensor
@@ -39,10 +42,12 @@ class BatchSource(NamedTuple):
     def of(cls, images, norm: Normalization | None) -> BatchSource:
         """Checks `images` (a sequence of HWC uint8 images or a PackedImages) and their channels against `norm`."""
         if isinstance(images, PackedImages):  # may hold no image (a collate's batch of skipped files): N = 0
-            src = cls(images, [], [], [], [tuple(hw) for hw in images.sizes.tolist()], images.channels)
+            sizes = [tuple(hw) for hw in images.sizes.tolist()]
+            src = cls(packed=images, tensors=[], masks=[], originals=[], sizes=sizes, channels=images.channels)
         else:
             tensors, masks, originals, channels = V.check_image_list(images)
-            src = cls(None, tensors, masks, originals, [tuple(t.shape[:2]) for t in tensors], channels)
+            sizes = [tuple(t.shape[:2]) for t in tensors]
+            src = cls(packed=None, tensors=tensors, masks=masks, originals=originals, sizes=sizes, channels=channels)
         if norm is not None:
             V.check_channels(src.channels, norm, "images have")
         return src
@@ -60,7 +65,7 @@ class BatchSource(NamedTuple):
         target = torch.device(device)
         packed = self.packed or pack(self.originals, self.channels, pin_memory=target.type == "cuda")
         moved = packed.to(target, non_blocking=packed.is_pinned())
-        return BatchSource(moved, [], [], [], self.sizes, self.channels)
+        return BatchSource(packed=moved, tensors=[], masks=[], originals=[], sizes=self.sizes, channels=self.channels)
 
     def normalization(self, norm: Normalization | None, input_order: str, dtype: torch.dtype):
         """(channel_map, mean, inv_std, output dtype) of a batch op's kernel: normalized into `norm.order` in
@@ -75,8 +80,9 @@ class BatchSource(NamedTuple):
         V.check_device(device)
         if out is None:
             return
-        expected = reference.pad_batch_output(len(self.sizes), self.channels, batch_hw, out_dtype is not None,
-                                              out_dtype, channels_last, "meta")
+        expected = reference.pad_batch_output(
+            len(self.sizes), self.channels, batch_hw, out_dtype is not None, out_dtype, channels_last, "meta"
+        )
         inputs = [self.packed.data] if self.packed is not None else self.tensors
         V.check_out_as(out, expected, self.device if device is None else torch.device(device), inputs)
 
@@ -85,8 +91,15 @@ class BatchSource(NamedTuple):
         already) or an empty batch on `device` (None: the images')."""
         if out is not None:
             return out
-        return reference.pad_batch_output(0, self.channels, batch_hw, out_dtype is not None, out_dtype,
-                                          channels_last, self.device if device is None else device)
+        return reference.pad_batch_output(
+            0,
+            self.channels,
+            batch_hw,
+            out_dtype is not None,
+            out_dtype,
+            channels_last,
+            self.device if device is None else device,
+        )
 
     def run(self, op: str, *args, out: torch.Tensor | None = None):
         """Calls `op` (list form) or its packed twin with the image arguments first, then `args`; with `out`, their
@@ -95,9 +108,9 @@ class BatchSource(NamedTuple):
         tail = args if out is None else (*args, out)
         if self.packed is not None:
             p = self.packed
-            result = _ops.pick(name, p.device, packed=True)(p.data, p.offsets, p.sizes, self.channels, *tail)
+            result = _backend.pick(name, p.device, packed=True)(p.data, p.offsets, p.sizes, self.channels, *tail)
         else:
-            result = _ops.pick(name, self.device)(self.tensors, self.masks, *tail)
+            result = _backend.pick(name, self.device)(self.tensors, self.masks, *tail)
         return result if out is None else out
 
 
@@ -112,11 +125,22 @@ def _same_device(have: torch.device, want: torch.device) -> bool:
 
 
 def pack_images(images, *, pin_memory: bool = False, ring: bool = True) -> PackedImages:
-    """Pack a sequence of HWC uint8 images (numpy or torch, any strides, equal C) into one contiguous buffer.
+    """Pack a sequence of HWC uint8 images into one contiguous buffer.
 
-    Returns a `PackedImages` (data on the images' device; page-locked when `pin_memory` and CUDA is available).
-    In a DataLoader worker the buffer is a slot of the worker's shared-memory ring (`fastload.ring`), which reaches
-    the main process without a new shared-memory segment; `ring=False` uses torch's per-batch segment instead.
+    In a DataLoader worker the buffer is a slot of the worker's shared-memory ring (`fastload.memory.ring`), which
+    reaches the main process without a new shared-memory segment.
+
+    Args:
+        images: (H, W, C) uint8 numpy arrays or tensors, any strides, equal C.
+        pin_memory: page-lock the buffer (when CUDA is available), for a non_blocking copy to the GPU.
+        ring: use the worker's ring in a DataLoader worker (default); False uses torch's per-batch segment.
+
+    Returns:
+        A `PackedImages` (data on the images' device).
+
+    Raises:
+        TypeError: a non-uint8 image or a wrong argument type.
+        ValueError: an empty list or mixed channel counts.
     """
     _, _, originals, channels = V.check_image_list(images)
     return pack(originals, channels, pin_memory=pin_memory, use_ring=V.check_bool("ring", ring))
@@ -147,7 +171,8 @@ def pad_batch(
         pad_to: an explicit (Hp, Wp) instead; an image larger than it is an error.
         pad_value: the padding, one number or one per channel: in output (normalized) space with `norm` (0.0 = the
             mean colour, as mmengine's stack_batch and detectron2's ImageList after normalization), a byte without.
-        dtype, channels_last: of the normalized output, as in `normalize`.
+        dtype: of the normalized output: torch.float32, float16 or bfloat16 (computed in fp32, rounded once).
+        channels_last: give the normalized (N, C, Hp, Wp) output channels_last strides.
         device: where the batch is built (default: where the images are). CPU images with device="cuda" are packed
             into one pinned buffer, copied in one host->device transfer, and assembled by one kernel.
         out: optional buffer to write the batch into, exactly the tensor the call would return (shape, dtype,
@@ -155,6 +180,12 @@ def pad_batch(
 
     Returns:
         PaddedBatch(images, sizes): sizes is an int64 (N, 2) CPU tensor of the true (h, w) of each image.
+
+    Raises:
+        TypeError: a non-uint8 image, a wrong argument type (the message names the parameter).
+        ValueError: an empty list, mixed channel counts, `size_divisor` < 1, `pad_to` smaller than an image, a pad
+            value of the wrong length or outside the output dtype's range, an extent no machine could hold (checked
+            before anything is allocated), an `out` of the wrong shape, dtype, device or strides.
     """
     normalized = norm is not None
     if normalized:
@@ -165,14 +196,16 @@ def pad_batch(
     channels_last = V.check_bool("channels_last", channels_last)
     src = BatchSource.of(images, norm)
     batch_hw = list(batch_extent(src.sizes, size_divisor, pad_to))
-    V.check_batch_bytes([len(src.sizes), src.channels, *batch_hw], dtype if normalized else torch.uint8,
-                        "pad_to" if pad_to is not None else "size_divisor")
+    V.check_batch_bytes(
+        [len(src.sizes), src.channels, *batch_hw],
+        dtype if normalized else torch.uint8,
+        "pad_to" if pad_to is not None else "size_divisor",
+    )
     pad = V.check_pad_value(pad_value, src.channels, normalized, dtype)
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, batch_hw, out_dtype, channels_last, device)
     if not src.sizes:
         images = src.empty_result(out, out_dtype, channels_last, batch_hw, device)
     else:
-        images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last,
-                                    out=out)
+        images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last, out=out)
     return PaddedBatch(images, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

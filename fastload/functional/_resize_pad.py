@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from fastload import _validation as V
-from fastload.batching import BatchSource, PaddedBatch
-from fastload.geometry import batch_extent, resized_size
+from fastload.functional._geometry import batch_extent, resized_size
+from fastload.functional._pad import BatchSource, PaddedBatch
 from fastload.normalization import Normalization
 
 INTERPOLATIONS = ("bilinear", "nearest")
@@ -34,10 +34,21 @@ def resize_pad_batch(
         scale: a (w, h)-style bound such as (1333, 800) (orientation agnostic, see `rescale_size`) or a factor.
         interpolation: "bilinear" (OpenCV INTER_LINEAR: half-pixel centres, no antialias; within 1 grey level of
             cv2.resize) or "nearest" (OpenCV INTER_NEAREST exactly).
-        size_divisor, pad_value, dtype, channels_last, device, out: as in `pad_batch`.
+        input_order: channel order of the images ("bgr" or "rgb").
+        size_divisor: Hp and Wp are the largest resized h and w rounded up to a multiple of this (default 32).
+        pad_value: the padding in output (normalized) space, one number or one per channel (0.0 = the mean colour).
+        dtype: torch.float32, float16 or bfloat16.
+        channels_last: give the output channels_last strides.
+        device: where the batch is built (default: where the images are); CPU images go over in one copy.
+        out: optional buffer exactly like the result's `images`, written into and returned.
 
     Returns:
         PaddedBatch(images (N, C, Hp, Wp), sizes = resized (h, w), scale_factors = (new_w / w, new_h / h)).
+
+    Raises:
+        ValueError: a scale that is not positive and finite, an image whose side would round to 0 or grow past
+            2^31 - 1, a batch no machine could hold (each names the image and `scale`), and the `pad_batch` errors.
+        TypeError: non-uint8 images or a wrong argument type, naming the parameter.
     """
     norm = V.check_norm(norm)
     dtype = V.check_float_dtype(dtype)
@@ -61,7 +72,21 @@ def resize_pad_batch(
     if not new_sizes:
         images = src.empty_result(out, dtype, channels_last, batch_hw, device)
     else:
-        images = src.to(device).run("resize_pad_batch", [v for hw in new_sizes for v in hw], batch_hw, mean,
-                                    inv_std, cmap, pad, interpolation, dtype, channels_last, out=out)
-    return PaddedBatch(images, torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
-                       torch.tensor(factors, dtype=torch.float32).reshape(-1, 2))
+        images = src.to(device).run(
+            "resize_pad_batch",
+            [v for hw in new_sizes for v in hw],
+            batch_hw,
+            mean,
+            inv_std,
+            cmap,
+            pad,
+            interpolation,
+            dtype,
+            channels_last,
+            out=out,
+        )
+    return PaddedBatch(
+        images,
+        torch.tensor(new_sizes, dtype=torch.int64).reshape(-1, 2),
+        torch.tensor(factors, dtype=torch.float32).reshape(-1, 2),
+    )

@@ -9,11 +9,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 from fastload import _validation as V
-from fastload.batching import PaddedBatch
+from fastload.functional._pad import PaddedBatch
+from fastload.memory.packed import PackedImages
 from fastload.normalization import Normalization
-from fastload.packed import PackedImages
 
 
 def channel_stats(images) -> torch.Tensor:
@@ -25,12 +25,12 @@ def channel_stats(images) -> torch.Tensor:
 
     Returns:
         (2, C) int64 tensor on the images' device: row 0 the sum of each channel over every pixel, row 1 the sum of
-        squares; channels in the images' own order.
+            squares; channels in the images' own order.
     """
     if isinstance(images, PackedImages):
         images = images.unpack()
     tensors, masks, _, _ = V.check_image_list(images)
-    return _ops.pick("channel_stats", tensors[0].device)(tensors, masks)
+    return _backend.pick("channel_stats", tensors[0].device)(tensors, masks)
 
 
 def _image_batches(images) -> Iterable:
@@ -39,8 +39,10 @@ def _image_batches(images) -> Iterable:
     if isinstance(images, PackedImages):
         yield images.unpack()
     elif isinstance(images, (str, bytes, Mapping)):
-        raise TypeError(f"compute_mean_std: images must be a sequence of HWC uint8 images, a PackedImages or a "
-                        f"DataLoader, got {type(images).__name__}")
+        raise TypeError(
+            f"compute_mean_std: images must be a sequence of HWC uint8 images, a PackedImages or a "
+            f"DataLoader, got {type(images).__name__}"
+        )
     elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 3:
         yield [images]  # one image
     elif isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim == 4:
@@ -68,12 +70,23 @@ def _image_batches(images) -> Iterable:
 def compute_mean_std(images, *, input_order: str = "bgr", order: str = "rgb") -> Normalization:
     """Per-channel mean and (population) std of a dataset, in pixel units and the channel order the model uses.
 
-    `images`: a sequence of HWC uint8 images, a PackedImages, or a DataLoader yielding them (dict samples: "img").
-    Padded batches count only their images' own pixels, read through the sizes they carry (`img_shape` of
-    PadCollate's dict batches, `PaddedBatch.sizes`); a padded tuple batch carries none, so give such a loader dict
-    samples, or the dataset itself.
-    Streams over the data with the fused `channel_stats` op (exact integer sums on CPU or CUDA), so the result
-    equals numpy's float64 mean/std to rounding.
+    Streams over the data with the fused `channel_stats` op (exact integer sums on CPU or CUDA), so the result equals
+    numpy's float64 mean/std to rounding. Padded batches count only their images' own pixels, read through the sizes
+    they carry (`img_shape` of PadCollate's dict batches, `PaddedBatch.sizes`); a padded tuple batch carries none, so
+    give such a loader dict samples, or the dataset itself.
+
+    Args:
+        images: a sequence of (H, W, C) uint8 images, a `PackedImages`, or a DataLoader yielding them (dict samples:
+            "img").
+        input_order: channel order of the images ("bgr" or "rgb").
+        order: the channel order of the result (the model's).
+
+    Returns:
+        A `Normalization` (pixel units, built with `check_units=False`: a dark dataset does not warn).
+
+    Raises:
+        TypeError: images that are not uint8 HWC arrays or tensors.
+        ValueError: no images, or an unknown order.
     """
     input_order = V.check_order("input_order", input_order)
     order = V.check_order("order", order)

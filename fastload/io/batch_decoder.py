@@ -14,9 +14,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from fastload import ring
-from fastload.decoding import EncodedImage, check_strict, decode_image, read_size
-from fastload.packed import PackedImages
+from fastload.io.decode import EncodedImage, check_strict, decode_image, read_size
+from fastload.memory import ring
+from fastload.memory.packed import PackedImages
 
 ON_ERROR = ("raise", "skip")
 DECODE_ON = ("worker", "device")
@@ -33,11 +33,15 @@ def check_decode_on(decode_on, raw: bool, draft: bool = False) -> str:
     if decode_on not in DECODE_ON:
         raise ValueError(f"decode_on must be 'worker' or 'device', got {decode_on!r}")
     if decode_on == "device" and not raw:
-        raise ValueError("decode_on='device' ships the encoded files for DevicePrefetcher to decode: the collate "
-                         "must ship raw images (CropCollate without norm, PadCollate with pack=True)")
+        raise ValueError(
+            "decode_on='device' ships the encoded files for DevicePrefetcher to decode: the collate "
+            "must ship raw images (CropCollate without norm, PadCollate with pack=True)"
+        )
     if decode_on == "device" and draft:
-        raise ValueError("draft=True decodes at reduced scale in the worker; the device decoder (nvJPEG) has no "
-                         "reduced-scale decoding: use draft with decode_on='worker'")
+        raise ValueError(
+            "draft=True decodes at reduced scale in the worker; the device decoder (nvJPEG) has no "
+            "reduced-scale decoding: use draft with decode_on='worker'"
+        )
     return decode_on
 
 
@@ -59,12 +63,16 @@ def encoded(images: list, where: Callable[[int], str]) -> bool:
     for i, img in enumerate(images):
         what = _undeclared_file(img)
         if what is not None:
-            raise TypeError(f"{where(i)}: its image is {what}, an encoded file: wrap it as "
-                            "fl.EncodedImage(data, path) and the collate decodes it")
+            raise TypeError(
+                f"{where(i)}: its image is {what}, an encoded file: wrap it as "
+                "fl.EncodedImage(data, path) and the collate decodes it"
+            )
     flags = [isinstance(img, EncodedImage) for img in images]
     if any(flags) and not all(flags):
-        raise ValueError(f"{where(flags.index(not flags[0]))} and {where(0)} differ: a batch holds encoded files "
-                         "(EncodedImage) or decoded images, not both")
+        raise ValueError(
+            f"{where(flags.index(not flags[0]))} and {where(0)} differ: a batch holds encoded files "
+            "(EncodedImage) or decoded images, not both"
+        )
     return bool(flags) and flags[0]
 
 
@@ -127,9 +135,18 @@ class BatchDecoder:
                 whole[i] = decoded
         return BatchFiles(kept, [sizes[i] for i in kept], whole)
 
-    def decode(self, images: list[EncodedImage], files: BatchFiles, regions: list, order: str, returned: bool,
-               use_ring: bool, where: Callable[[int], str], reduce: list[int] | None = None
-               ) -> tuple[list[int], PackedImages]:
+    def decode(
+        self,
+        images: list[EncodedImage],
+        files: BatchFiles,
+        regions: list,
+        *,
+        order: str,
+        returned: bool,
+        use_ring: bool,
+        where: Callable[[int], str],
+        reduce: list[int] | None = None,
+    ) -> tuple[list[int], PackedImages]:
         """Image files.kept[k]'s region (top, left, h, w) `regions[k]`, decoded in `order` into one packed buffer.
         `returned`: the batch leaves the collate (shipped raw), so it gets memory of its own: a slot of this worker's
         ring (`use_ring`) or shared memory in a worker, ordinary memory elsewhere; otherwise (cropped or padded at
@@ -144,14 +161,15 @@ class BatchDecoder:
         data = ring.batch_buffer(total, use_ring) if returned else self._scratch_bytes(total)
         done = list(kept)
         for i, (top, left, h, w), o, n, f in zip(kept, regions, offsets.tolist(), counts, reduce):
-            out = data[o:o + n].view(h, w, 3)
+            out = data[o : o + n].view(h, w, 3)
             try:
                 if i in files.whole:  # decoded once already, for its size: its region copied in one pass
-                    img = files.whole[i][top:top + h, left:left + w]
+                    img = files.whole[i][top : top + h, left : left + w]
                     np.copyto(out.numpy(), img[..., ::-1] if order == "rgb" else img)
                 else:
-                    decode_image(images[i], box=(top, left, h, w), output_order=order, strict=self.strict,
-                                 reduce=f, out=out)
+                    decode_image(
+                        images[i], box=(top, left, h, w), output_order=order, strict=self.strict, reduce=f, out=out
+                    )
             except ValueError as exc:
                 self._failed(exc, where(i), done, i)
         at = [kept.index(i) for i in done]

@@ -1,6 +1,6 @@
 """Decoding image files: JPEG through libjpeg-turbo in the extension, only the box a crop needs, pixel for pixel
 what `cv2.imdecode(buf, cv2.IMREAD_COLOR)` gives; every other format (and JPEG in a build without libjpeg-turbo)
-through OpenCV, or Pillow where OpenCV is not installed (`fastload.formats`). `EncodedImage` is a file's bytes and
+through OpenCV, or Pillow where OpenCV is not installed (`fastload.io.formats`). `EncodedImage` is a file's bytes and
 path, as the files datasets hand them over."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import warnings
 import numpy as np
 import torch
 
-from fastload import _ops, formats, ring
+from fastload import _backend
+from fastload.io import formats
+from fastload.memory import ring
 
 REDUCE = (1, 2, 4, 8)
 # strict's values, by what they refuse (csrc/io/jpeg.h's Strict): False only what libjpeg cannot read; "complete"
@@ -24,15 +26,30 @@ MAX_BOX = 2**31 - 1
 def jpeg_decoder() -> str:
     """Which decoder serves JPEG files: 'libjpeg-turbo' (the extension's, with box and strict decoding; its version
     in `backend_info()["jpeg_decoder"]`), else 'opencv' or 'pillow' (full decode, then the box)."""
-    return "libjpeg-turbo" if _ops.defines("fastload::_jpeg_decode") else formats.decoder()
+    return "libjpeg-turbo" if _backend.defines("fastload::_jpeg_decode") else formats.decoder()
 
 
 class EncodedImage:
-    """An encoded image file: `data`, its bytes as a 1-D uint8 CPU tensor, and `path` (str or None), which errors
-    name. Picklable (only the file's own bytes travel, as a tensor: through shared memory out of a DataLoader
-    worker); `size` reads (h, w) from the header each time it is asked (EXIF orientation applied), so it follows the
-    bytes. Empty data is accepted here (a 0-byte file is a bad file for the collate's `on_error`, not an exception
-    in the dataset) and refused where it is decoded."""
+    """An encoded image file as a collate input: its bytes and, for error messages, its path.
+
+    Picklable: only the file's own bytes travel, as a tensor (through shared memory out of a DataLoader worker).
+    `EncodedImage.from_file(path)` reads a file; `.decode(**kw)` is `decode_image(self, **kw)`; `.size` reads (h, w)
+    from the header each time (EXIF orientation applied), so it follows the bytes.
+
+    Args:
+        data: the file's bytes: `bytes` (shared), `bytearray` (copied: its owner may refill it), `memoryview` (its
+            export held) or a 1-D uint8 numpy array or CPU tensor (shared). Empty data is accepted here (a 0-byte file
+            is a bad file for the collate's `on_error`, not an exception in the dataset) and refused where it is
+            decoded.
+        path: the file's path (str or os.PathLike), named by every error about it; None when unknown.
+
+    Attributes:
+        data: the bytes as a 1-D uint8 CPU tensor.
+        path: str or None.
+
+    Raises:
+        TypeError: data of another type, or an array or tensor that is not 1-D uint8 on the CPU.
+    """
 
     __slots__ = ("data", "path")
 
@@ -84,11 +101,15 @@ def as_bytes(data, name: str = "data", allow_empty: bool = False) -> torch.Tenso
             warnings.simplefilter("ignore", UserWarning)
             data = torch.from_numpy(np.ascontiguousarray(data))
     if not isinstance(data, torch.Tensor):
-        raise TypeError(f"{name} must be bytes, bytearray, memoryview, a 1-D uint8 array or tensor, or an "
-                        f"EncodedImage, got {type(data).__name__}")
+        raise TypeError(
+            f"{name} must be bytes, bytearray, memoryview, a 1-D uint8 array or tensor, or an "
+            f"EncodedImage, got {type(data).__name__}"
+        )
     if data.dtype != torch.uint8 or data.dim() != 1 or data.device.type != "cpu":
-        raise TypeError(f"{name} must be a 1-D uint8 CPU array or tensor, got {data.dtype} of shape "
-                        f"{tuple(data.shape)} on {data.device}")
+        raise TypeError(
+            f"{name} must be a 1-D uint8 CPU array or tensor, got {data.dtype} of shape "
+            f"{tuple(data.shape)} on {data.device}"
+        )
     if data.numel() == 0 and not allow_empty:
         raise ValueError(f"{name}: empty data is not an image file")
     return data.contiguous()
@@ -122,8 +143,10 @@ def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
         raise ValueError(f"{name}: {exc}") from None
     if info[6] != 8:
         if formats.decoder() != "opencv":
-            raise ValueError(f"{name}: a {info[6]}-bit JPEG file: fastload's decoder reads 8-bit samples; OpenCV "
-                             f"can decode it: {formats.OPENCV_EXTRA}")
+            raise ValueError(
+                f"{name}: a {info[6]}-bit JPEG file: fastload's decoder reads 8-bit samples; OpenCV "
+                f"can decode it: {formats.OPENCV_EXTRA}"
+            )
         return None
     return info
 
@@ -137,6 +160,13 @@ def image_size(data, *, reduce: int = 1) -> tuple[int, int]:
     Args:
         data: as in `decode_image`.
         reduce: 1, 2, 4 or 8: the size at that JPEG DCT scale (a lossless JPEG has none: its full size).
+
+    Returns:
+        (h, w) ints.
+
+    Raises:
+        ValueError: an unreadable header, or one claiming more than 2^30 pixels (before anything is allocated); both
+            name the file.
     """
     if isinstance(reduce, bool) or reduce not in REDUCE:
         raise ValueError(f"reduce must be 1, 2, 4 or 8, got {reduce!r}")
@@ -172,20 +202,26 @@ def check_strict(strict) -> bool | str:
     if isinstance(strict, bool) or (isinstance(strict, str) and strict in STRICT):
         return strict
     raise (ValueError if isinstance(strict, str) else TypeError)(
-        f"strict must be True, 'complete' or False, got {strict!r}")
+        f"strict must be True, 'complete' or False, got {strict!r}"
+    )
 
 
 def _check_box(box) -> tuple[int, int, int, int] | None:
     if box is None:
         return None
     values = box.tolist() if isinstance(box, (np.ndarray, torch.Tensor)) else box
-    if not isinstance(values, (tuple, list)) or len(values) != 4 or \
-            not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values):
+    if (
+        not isinstance(values, (tuple, list))
+        or len(values) != 4
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in values)
+    ):
         raise TypeError(f"box must be (top, left, height, width) ints, got {box!r}")
     top, left, h, w = (int(v) for v in values)
     if top < 0 or left < 0 or h < 1 or w < 1 or max(top, left, h, w) > MAX_BOX:
-        raise ValueError(f"box (top, left, height, width) = {tuple(values)} must have top, left >= 0 and height, "
-                         f"width >= 1, each at most {MAX_BOX}")
+        raise ValueError(
+            f"box (top, left, height, width) = {tuple(values)} must have top, left >= 0 and height, "
+            f"width >= 1, each at most {MAX_BOX}"
+        )
     return top, left, h, w
 
 
@@ -196,14 +232,30 @@ def _check_out(out) -> None:
         return
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
-    if out.device.type != "cpu" or out.dtype != torch.uint8 or out.dim() != 3 or out.shape[2] != 3 or \
-            out.stride(2) != 1 or out.stride(1) != 3 or out.stride(0) < 3 * out.shape[1]:
-        raise ValueError(f"out must be a CPU uint8 (h, w, 3) tensor with rows of whole pixels that do not overlap, "
-                         f"got {out.dtype} of shape {tuple(out.shape)} and strides {out.stride()} on {out.device}")
+    if (
+        out.device.type != "cpu"
+        or out.dtype != torch.uint8
+        or out.dim() != 3
+        or out.shape[2] != 3
+        or out.stride(2) != 1
+        or out.stride(1) != 3
+        or out.stride(0) < 3 * out.shape[1]
+    ):
+        raise ValueError(
+            f"out must be a CPU uint8 (h, w, 3) tensor with rows of whole pixels that do not overlap, "
+            f"got {out.dtype} of shape {tuple(out.shape)} and strides {out.stride()} on {out.device}"
+        )
 
 
-def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | str = "complete", reduce: int = 1,
-                 out: torch.Tensor | None = None) -> torch.Tensor:
+def decode_image(
+    data,
+    *,
+    box=None,
+    output_order: str = "bgr",
+    strict: bool | str = "complete",
+    reduce: int = 1,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Decode an image file to an (H, W, 3) uint8 tensor: `cv2.imdecode(buf, cv2.IMREAD_COLOR)`'s pixels (BGR;
     channels reversed with output_order="rgb"), EXIF orientation applied as OpenCV applies it.
 
@@ -220,14 +272,25 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | st
             what libjpeg cannot read at all (a truncated file decodes grey where its data is missing). Bytes between
             the last scan and the end-of-image marker ("extraneous bytes before marker 0xd9") change no pixel and
             are accepted at every level.
+        output_order: "bgr" (OpenCV's order, the default) or "rgb".
         reduce: 1, 2, 4 or 8: libjpeg-turbo's DCT scaling (1/reduce of each side, rounded up; the box is then in the
             reduced image's pixels). Changes pixels: faster, not exact. A lossless JPEG has no reduced scale.
         out: an (h, w, 3) uint8 CPU tensor (rows of whole pixels) to decode into; by default the CPU output cache
             gives the result.
 
+    Returns:
+        The (H, W, 3) uint8 CPU tensor (or (h, w, 3) of the box), `out` when given. Grayscale and CMYK files give 3
+            channels, as cv2.imdecode does.
+
+    Raises:
+        ValueError: a file `strict` refuses, empty data, non-image bytes, a header claiming more than 2^30 pixels
+            (refused before anything is allocated), a box outside the image or overflowing (naming `box`), a bad
+            `out`; file errors name the file (its path, for an EncodedImage).
+        TypeError: data of another type, or arguments of the wrong type (naming them).
+
     Releases the GIL while libjpeg runs; thread-safe. Other formats (PNG, WebP, BMP, TIFF, GIF; a PNG named .JPEG)
-    decode whole through OpenCV, or Pillow without it (`fastload.formats`), as do JPEGs in a build without
-    libjpeg-turbo (`jpeg_decoder()` says which serves).
+    decode whole through OpenCV, or Pillow without it (`fastload.io.formats`), as do JPEGs in a build without
+    libjpeg-turbo (`backend_info()["jpeg_decoder"]` says which serves).
     """
     buf, name = _source(data)
     box = _check_box(box)
@@ -239,8 +302,9 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | st
     _check_out(out)
     if jpeg_decoder() == "libjpeg-turbo" and _format(buf) == "jpeg":
         try:
-            return torch.ops.fastload._jpeg_decode(buf, None if box is None else list(box), reduce,
-                                                   output_order == "rgb", STRICT[strict], out)
+            return torch.ops.fastload._jpeg_decode(
+                buf, None if box is None else list(box), reduce, output_order == "rgb", STRICT[strict], out
+            )
         except (ValueError, RuntimeError) as exc:
             if _jpeg_info(buf, name, reduce) is not None:  # not a 12- or 16-bit file that OpenCV reads instead
                 raise ValueError(f"{name}: {exc}") from None
@@ -249,7 +313,7 @@ def decode_image(data, *, box=None, output_order: str = "bgr", strict: bool | st
         top, left, h, w = box
         if top + h > img.shape[0] or left + w > img.shape[1]:
             raise ValueError(f"{name}: box {box} must lie inside the {img.shape[0]}x{img.shape[1]} image")
-        img = img[top:top + h, left:left + w]
+        img = img[top : top + h, left : left + w]
     img = img[..., ::-1] if output_order == "rgb" else img
     if out is None:
         return torch.from_numpy(np.ascontiguousarray(img))

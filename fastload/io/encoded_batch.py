@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import torch
 
-from fastload import ring
-from fastload.decoding import EncodedImage, check_strict, decode_image, is_jpeg
-from fastload.formats import MAX_PIXELS
-from fastload.packed import PackedImages
+from fastload.io.decode import EncodedImage, check_strict, decode_image, is_jpeg
+from fastload.io.formats import MAX_PIXELS
+from fastload.memory import ring
+from fastload.memory.packed import PackedImages
 
 
 class EncodedBatch:
@@ -42,24 +42,34 @@ class EncodedBatch:
         self.strict = check_strict(strict)
         n = len(self.paths)
         if not (self.offsets.shape == self.lengths.shape == (n,) and self.sizes.shape == (n, 2)):
-            raise ValueError(f"EncodedBatch offsets {tuple(self.offsets.shape)}, lengths {tuple(self.lengths.shape)}, "
-                             f"sizes {tuple(self.sizes.shape)} and {n} paths disagree")
-        if n and (int(self.offsets.min()) < 0 or int(self.lengths.min()) < 1
-                  or int((self.offsets + self.lengths).max()) > data.numel()):
+            raise ValueError(
+                f"EncodedBatch offsets {tuple(self.offsets.shape)}, lengths {tuple(self.lengths.shape)}, "
+                f"sizes {tuple(self.sizes.shape)} and {n} paths disagree"
+            )
+        if n and (
+            int(self.offsets.min()) < 0
+            or int(self.lengths.min()) < 1
+            or int((self.offsets + self.lengths).max()) > data.numel()
+        ):
             raise ValueError("EncodedBatch offsets/lengths point outside data")
         if n and (int(self.sizes.min()) < 1 or int((self.sizes[:, 0] * self.sizes[:, 1]).max()) > MAX_PIXELS):
             raise ValueError(f"EncodedBatch sizes must be 1 to {MAX_PIXELS} pixels each (what the headers allow)")
 
     @classmethod
-    def pack(cls, images: list[EncodedImage], use_ring: bool = True, strict: bool | str = "complete",
-             sizes: list | None = None) -> EncodedBatch:
+    def pack(
+        cls,
+        images: list[EncodedImage],
+        use_ring: bool = True,
+        strict: bool | str = "complete",
+        sizes: list | None = None,
+    ) -> EncodedBatch:
         """The files' bytes copied into one buffer: a slot of this worker's ring when one is free. `sizes`: each
         image's (h, w) when its header was read already, else read here (`EncodedImage.size`)."""
         lengths = [img.data.numel() for img in images]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if lengths else np.zeros(0, np.int64)
         data = ring.batch_buffer(int(sum(lengths)), use_ring)
         for img, o, n in zip(images, offsets.tolist(), lengths):
-            data[o:o + n].copy_(img.data)
+            data[o : o + n].copy_(img.data)
         sizes = [img.size for img in images] if sizes is None else sizes
         return cls(data, offsets, lengths, sizes, [img.path for img in images], strict)
 
@@ -69,7 +79,7 @@ class EncodedBatch:
     def __getitem__(self, i: int) -> EncodedImage:
         """File i as an EncodedImage viewing `data`."""
         o, n = int(self.offsets[i]), int(self.lengths[i])
-        return EncodedImage(self.data[o:o + n], self.paths[i])
+        return EncodedImage(self.data[o : o + n], self.paths[i])
 
     def to(self, device=None, non_blocking: bool = False) -> EncodedBatch:
         """Itself: the bytes stay on the host, where the decoders (nvJPEG's too) read them."""
@@ -82,8 +92,9 @@ class EncodedBatch:
     def _name(self, i: int) -> str:
         return self.paths[i] or f"file {i} of the batch"
 
-    def decode(self, device=None, order: str = "rgb", *, torchvision: bool | None = None
-               ) -> list[torch.Tensor] | PackedImages:
+    def decode(
+        self, device=None, order: str = "rgb", *, torchvision: bool | None = None
+    ) -> list[torch.Tensor] | PackedImages:
         """The N images as (h, w, 3) uint8 tensors on `device` (default the CPU), channels in `order` ("rgb" or
         "bgr"); no file (a batch whose files were all skipped): an empty PackedImages, which the batch ops take.
 
@@ -111,16 +122,21 @@ class EncodedBatch:
             if images[i] is None:
                 h, w = self.sizes[i].tolist()
                 out = torch.empty(h, w, 3, dtype=torch.uint8)
-                images[i] = decode_image(self[i], output_order=order, strict=self.strict,
-                                         out=out).to(device, non_blocking=True)
+                images[i] = decode_image(self[i], output_order=order, strict=self.strict, out=out).to(
+                    device, non_blocking=True
+                )
             if tuple(images[i].shape[:2]) != tuple(self.sizes[i].tolist()):
-                raise ValueError(f"{self._name(i)}: decoded to {tuple(images[i].shape[:2])}, its header says "
-                                 f"{tuple(self.sizes[i].tolist())}")
+                raise ValueError(
+                    f"{self._name(i)}: decoded to {tuple(images[i].shape[:2])}, its header says "
+                    f"{tuple(self.sizes[i].tolist())}"
+                )
         return images
 
     def __reduce__(self):
-        return (EncodedBatch, (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths,
-                               self.strict))
+        return (
+            EncodedBatch,
+            (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths, self.strict),
+        )
 
     def __repr__(self) -> str:
         return f"EncodedBatch(n={len(self)}, bytes={self.nbytes})"

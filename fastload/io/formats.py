@@ -13,12 +13,19 @@ import zlib
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 
 # OpenCV's CV_IO_MAX_IMAGE_PIXELS default (and the JPEG decoder's): larger images are refused from their header.
 MAX_PIXELS = 1 << 30
-_SIGNATURES = ((b"\xff\xd8", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-               (b"BM", "bmp"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"))
+_SIGNATURES = (
+    (b"\xff\xd8", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
 OPENCV_EXTRA = "pip install 'fastload[opencv]' (opencv-python-headless)"
 
 
@@ -31,8 +38,10 @@ def kind(head: bytes) -> str:
 
 def check_pixels(h: int, w: int, name: str) -> None:
     if h < 1 or w < 1 or h * w > MAX_PIXELS:
-        raise ValueError(f"{name}: the header says {h}x{w} pixels; images of more than {MAX_PIXELS} pixels (or none) "
-                         "are refused (as OpenCV refuses them), before anything is allocated")
+        raise ValueError(
+            f"{name}: the header says {h}x{w} pixels; images of more than {MAX_PIXELS} pixels (or none) "
+            "are refused (as OpenCV refuses them), before anything is allocated"
+        )
 
 
 def tiff_orientation(blob: bytes) -> int | None:
@@ -88,7 +97,7 @@ def tiff_orientation(blob: bytes) -> int | None:
 
 def _orientation_entry(blob: bytes) -> int | None:
     """`tiff_orientation` of `blob`, by the compiled reader when the extension has it."""
-    if not blob or not _ops.defines("fastload::_tiff_orientation"):
+    if not blob or not _backend.defines("fastload::_tiff_orientation"):
         return tiff_orientation(blob)
     value = torch.ops.fastload._tiff_orientation(torch.frombuffer(bytearray(blob), dtype=torch.uint8))
     return None if value < 0 else value
@@ -110,7 +119,7 @@ def jpeg_orientation(data: bytes) -> int:
     at = 2
     while at + 4 <= len(data) and data[at] == 0xFF and data[at + 1] not in (0xDA, 0xD9):
         length = struct.unpack_from(">H", data, at + 2)[0]
-        payload = data[at + 4:at + 2 + length]
+        payload = data[at + 4 : at + 2 + length]
         if data[at + 1] == 0xE1 and payload[:6] == b"Exif\0\0":
             value = _orientation_entry(payload[6:])
             if value is not None:
@@ -126,11 +135,11 @@ def _png_exif(buf) -> bytes | None:
     at = 8
     while at + 12 <= len(buf):
         length, tag = struct.unpack_from(">I4s", buf, at)
-        data = buf[at + 8:at + 8 + length]
+        data = buf[at + 8 : at + 8 + length]
         if len(data) < length or tag == b"IEND":
             return None
         if tag == b"eXIf" and length >= 2 and data[0] in b"IM" and data[0] == data[1]:
-            crc = buf[at + 8 + length:at + 12 + length]
+            crc = buf[at + 8 + length : at + 12 + length]
             if len(crc) == 4 and struct.unpack(">I", crc)[0] == zlib.crc32(data, zlib.crc32(tag)):
                 return bytes(data)
         at += 12 + length
@@ -149,7 +158,7 @@ def _webp_header(buf) -> tuple[int, int, bytes | None]:
         while flags & 0x08 and at + 8 <= len(buf):
             tag, length = struct.unpack_from("<4sI", buf, at)
             if tag == b"EXIF":
-                exif = bytes(buf[at + 8:at + 8 + length])
+                exif = bytes(buf[at + 8 : at + 8 + length])
                 break
             at += 8 + length + (length & 1)
         return h, w, exif
@@ -221,8 +230,12 @@ def decode(buf: torch.Tensor, name: str, reduce: int = 1) -> np.ndarray:
     if decoder() == "opencv":
         import cv2
 
-        flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-                8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+        flag = {
+            1: cv2.IMREAD_COLOR,
+            2: cv2.IMREAD_REDUCED_COLOR_2,
+            4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8,
+        }[reduce]
         img = cv2.imdecode(buf.numpy(), flag)
         if img is None:
             raise ValueError(f"{name}: not an image file OpenCV can decode")
@@ -263,9 +276,12 @@ def _png_repaired(buf):
     while at + 12 <= len(buf):
         length, tag = struct.unpack_from(">I4s", buf, at)
         end = at + 12 + length
-        crc = buf[end - 4:end]
-        if tag[:1].islower() and len(crc) == 4 and \
-                struct.unpack(">I", crc)[0] != zlib.crc32(buf[at + 8:end - 4], zlib.crc32(tag)):
+        crc = buf[end - 4 : end]
+        if (
+            tag[:1].islower()
+            and len(crc) == 4
+            and struct.unpack(">I", crc)[0] != zlib.crc32(buf[at + 8 : end - 4], zlib.crc32(tag))
+        ):
             dropped = True
         else:
             kept.append(buf[at:end])
@@ -289,6 +305,7 @@ def _pillow_bgr(pil) -> np.ndarray:
 def _orient(img: np.ndarray, orientation: int) -> np.ndarray:
     """OpenCV's ExifTransform of an (h, w, 3) array."""
     t = img.transpose(1, 0, 2)
-    out = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1], 5: t, 6: t[:, ::-1], 7: t[::-1, ::-1],
-           8: t[::-1]}.get(orientation, img)
+    out = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1], 5: t, 6: t[:, ::-1], 7: t[::-1, ::-1], 8: t[::-1]}.get(
+        orientation, img
+    )
     return np.ascontiguousarray(out)

@@ -7,22 +7,22 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from fastload import ring
+from fastload.memory import ring
 
 
 class PackedImages:
     """N HWC uint8 images of equal channel count C and any sizes, back to back in one 1-D buffer.
 
-    Attributes:
+    Built by `pack_images`. Picklable: in a DataLoader worker it travels through the worker's shared-memory ring
+    (`fastload.memory.ring`; only the slot's coordinates are pickled) or, when no slot is free, through torch's shared
+    memory like any tensor. Has `pin_memory()`, `to(device, non_blocking=...)`, `len()`, `[i]` (image i as an
+    (h, w, C) view) and `unpack()` (all of them). Metadata stays on the CPU, so reading sizes needs no device sync.
+
+    Args:
         data: 1-D uint8 tensor (CPU, pinned CPU or CUDA) holding the images contiguously, HWC each.
         offsets: int64 (N,) CPU tensor: byte offset of image i in `data`.
         sizes: int64 (N, 2) CPU tensor: (h, w) of image i.
         channels: C (1 or 3).
-
-    Picklable: built by `pack_images` in a DataLoader worker, it travels through the worker's shared-memory ring
-    (fastload.ring; only the slot's coordinates are pickled) or, when no slot is free, through torch's shared memory
-    like any tensor. The DataLoader's pin_memory thread calls `pin_memory()`. Metadata stays on the CPU so no device
-    sync is needed to read sizes.
     """
 
     __slots__ = ("data", "offsets", "sizes", "channels")
@@ -48,8 +48,12 @@ class PackedImages:
     @classmethod
     def empty(cls, channels: int, device=None) -> PackedImages:
         """No image (a batch whose files were all skipped), on `device`."""
-        return cls(torch.empty(0, dtype=torch.uint8, device=device), torch.zeros(0, dtype=torch.int64),
-                   torch.zeros(0, 2, dtype=torch.int64), channels)
+        return cls(
+            torch.empty(0, dtype=torch.uint8, device=device),
+            torch.zeros(0, dtype=torch.int64),
+            torch.zeros(0, 2, dtype=torch.int64),
+            channels,
+        )
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])
@@ -88,8 +92,10 @@ class PackedImages:
         return (PackedImages, (ring.RingTensor(self.data), self.offsets, self.sizes, self.channels))
 
     def __repr__(self) -> str:
-        return (f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "
-                f"device={self.device}, pinned={self.is_pinned()})")
+        return (
+            f"PackedImages(n={len(self)}, channels={self.channels}, bytes={self.nbytes}, "
+            f"device={self.device}, pinned={self.is_pinned()})"
+        )
 
 
 def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool = True) -> PackedImages:
@@ -115,5 +121,6 @@ def pack(arrays: list, channels: int, pin_memory: bool = False, use_ring: bool =
                 np.copyto(host[o : o + n].reshape(h, w, channels), a)  # reads negative strides directly
         else:
             data[o : o + n].view(h, w, channels).copy_(a)
-    return PackedImages(data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
-                        channels)
+    return PackedImages(
+        data, torch.from_numpy(offsets), torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2), channels
+    )

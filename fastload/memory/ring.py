@@ -9,7 +9,7 @@ When no slot is free or the batch does not fit, the worker grows the ring (when 
 path: a batch never waits and never fails.
 
 **The lifetime rule**: a slot is free only when nothing can read it any more. The mappings and every tensor over
-them are made in C++ (csrc/ops/ring.cpp), whose deleters hold the mapping and count each slot's live tensors:
+them are made in C++ (csrc/memory/ring.cpp), whose deleters hold the mapping and count each slot's live tensors:
 - in the worker, a slot is taken again only when every tensor sharing its storage is gone, whatever object made
   them (a collate that returns ``pack_images(...)[0]``, ``.unpack()`` or ``.data`` keeps its slot until torch has
   pickled them); the worker's pickler sends every tensor in a slot by reference (``_reduce_tensor``), so collates
@@ -36,7 +36,7 @@ import warnings
 import numpy as np
 import torch
 
-from fastload import _ops
+from fastload import _backend
 
 DEPTH = 4  # slots per worker ring: the DataLoader keeps prefetch_factor (2) batches per worker in flight
 HEADER = 4096  # bytes: the state words, then the counters
@@ -48,8 +48,12 @@ _ids = itertools.count()
 def available() -> bool:
     """Whether batches can travel through a ring here: Linux memfd and the compiled extension (whose deleters
     return slots), in a DataLoader worker. Turned off with FASTLOAD_RING=0."""
-    return (hasattr(os, "memfd_create") and _ops.load_error is None and os.environ.get("FASTLOAD_RING", "1") != "0"
-            and torch.utils.data.get_worker_info() is not None)
+    return (
+        hasattr(os, "memfd_create")
+        and _backend.load_error is None
+        and os.environ.get("FASTLOAD_RING", "1") != "0"
+        and torch.utils.data.get_worker_info() is not None
+    )
 
 
 def _header(handle: int) -> np.ndarray:
@@ -171,7 +175,7 @@ class _ConsumerRing:
         self.words[_MAPPED] = 1
 
     def states(self) -> np.ndarray:
-        return self.words[_STATES:_STATES + self.depth]
+        return self.words[_STATES : _STATES + self.depth]
 
     def finished(self) -> bool:
         """No batch of it still to come: safe to forget (its memory stays mapped while views of it live)."""
@@ -231,7 +235,7 @@ def device_source(tensor: torch.Tensor) -> torch.Tensor:
     holds the view's slot while it lives), so the copy is a DMA; anything else is returned as it is. A ring that
     cannot be page-locked is reported once (a warning and `stats()`), and its views are copied as pageable memory."""
     global _page_lock_warned
-    if _ops.load_error is not None or not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
+    if _backend.load_error is not None or not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu":
         return tensor
     alias = torch.ops.fastload._ring_alias(tensor, True)
     if not alias:
@@ -241,9 +245,12 @@ def device_source(tensor: torch.Tensor) -> torch.Tensor:
     if not _page_lock_warned:  # a ring that could not be page-locked
         _page_lock_warned = True
         errors = [e for r in list(_rings.values()) if (e := r.page_lock_status()) not in ("", "page-locked")]
-        warnings.warn(f"fastload ring: page-locking failed ({errors[0] if errors else 'unknown error'}); batches "
-                      "from the workers' rings are copied to the device as pageable memory", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"fastload ring: page-locking failed ({errors[0] if errors else 'unknown error'}); batches "
+            "from the workers' rings are copied to the device as pageable memory",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return tensor
 
 
@@ -255,12 +262,26 @@ def stats() -> dict:
     ordinary-path fallbacks because every slot was busy or the batch was too large while slots were busy, and
     slots asked to go out again (a cached batch sent twice), which went the ordinary way."""
     with _lock:
-        return dict(received=_received, rings=[
-            dict(id=k, pid=r.pid, slot_bytes=r.slot_bytes, depth=r.depth, states=r.states().tolist(),
-                 published=int(r.words[_PUBLISHED]), full=int(r.words[_FULL]), too_big=int(r.words[_TOO_BIG]),
-                 resent=int(r.words[_RESENT]), retired=bool(r.words[_RETIRED]), page_lock=r.page_lock_status(),
-                 page_locked=r.page_lock_status() == "page-locked")
-            for k, r in _rings.items()])
+        return dict(
+            received=_received,
+            rings=[
+                dict(
+                    id=k,
+                    pid=r.pid,
+                    slot_bytes=r.slot_bytes,
+                    depth=r.depth,
+                    states=r.states().tolist(),
+                    published=int(r.words[_PUBLISHED]),
+                    full=int(r.words[_FULL]),
+                    too_big=int(r.words[_TOO_BIG]),
+                    resent=int(r.words[_RESENT]),
+                    retired=bool(r.words[_RETIRED]),
+                    page_lock=r.page_lock_status(),
+                    page_locked=r.page_lock_status() == "page-locked",
+                )
+                for k, r in _rings.items()
+            ],
+        )
 
 
 def _same(tensor: torch.Tensor) -> torch.Tensor:

@@ -29,8 +29,16 @@ from fastload.bench.core import (
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
 # (h, w) after a keep-ratio resize into 1333x800, as COCO images come out of mmdet's Resize.
-DETECTION_SIZES = [(800, 1067), (800, 1199), (750, 1333), (800, 1201), (608, 1333), (800, 1066), (1333, 800),
-                   (800, 800)]
+DETECTION_SIZES = [
+    (800, 1067),
+    (800, 1199),
+    (750, 1333),
+    (800, 1201),
+    (608, 1333),
+    (800, 1066),
+    (1333, 800),
+    (800, 800),
+]
 
 
 def _torchvision_detection(images, device):
@@ -74,7 +82,7 @@ def _torchvision_classification(images):
 def _detection_case(settings) -> Case:
     device, s = settings.device, settings.scale
     images = settings.source.images(DETECTION_SIZES, len(DETECTION_SIZES), s)
-    hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in images], 32, None)
+    hp, wp = fl.functional._geometry.batch_extent([img.shape[:2] for img in images], 32, None)
     bytes_moved = sum(img.size for img in images) + len(images) * 3 * hp * wp * 4
     on_device = [torch.from_numpy(img).to(device) for img in images]
     impls = [
@@ -106,14 +114,20 @@ def _classification_case(settings) -> Case:
     ]
     unavailable = {}
     if device == "cpu":
-        impls.append(Impl(TORCHVISION, _torchvision_classification(images),
-                          note="ToTensor + Normalize per sample + default_collate"))
+        impls.append(
+            Impl(
+                TORCHVISION,
+                _torchvision_classification(images),
+                note="ToTensor + Normalize per sample + default_collate",
+            )
+        )
     else:
         unavailable[TORCHVISION] = "per-sample ToTensor runs on the CPU"
     impls.append(copy_floor(bytes_moved, device))
     impls.append(fresh_output_fill(64 * side * side * 3 * 4, device))
-    return Case("batch", f"classification 64x{side}x{side} list", device, bytes_moved, 64, impls, unavailable,
-                tolerance=1e-4)
+    return Case(
+        "batch", f"classification 64x{side}x{side} list", device, bytes_moved, 64, impls, unavailable, tolerance=1e-4
+    )
 
 
 @suite("batch")

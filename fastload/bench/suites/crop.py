@@ -31,8 +31,17 @@ import torch
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.core import (FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, fresh_output_fill, suite,
-                                 with_backend)
+from fastload.bench.core import (
+    FASTLOAD,
+    REFERENCE,
+    TORCHVISION,
+    Case,
+    Impl,
+    copy_floor,
+    fresh_output_fill,
+    suite,
+    with_backend,
+)
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
@@ -83,8 +92,9 @@ def _timm(images, boxes, flips, size, resize):
     from torchvision.transforms import functional as F1
 
     pil = [Image.fromarray(img[..., ::-1].copy()) for img in images]  # RGB, as timm's datasets decode
-    evaluate = create_transform(size, is_training=False, crop_pct=size / resize, interpolation="bilinear",
-                                mean=MEAN_UNIT, std=STD_UNIT)
+    evaluate = create_transform(
+        size, is_training=False, crop_pct=size / resize, interpolation="bilinear", mean=MEAN_UNIT, std=STD_UNIT
+    )
     finish = create_transform(size, is_training=False, crop_pct=1.0, mean=MEAN_UNIT, std=STD_UNIT).transforms[-2:]
 
     def train():
@@ -146,8 +156,13 @@ def _dali(images, boxes, flips, size, resize, device: str, threads: int):
     dali_device = "cpu" if device == "cpu" else "gpu"
 
     def pipeline(graph):
-        pipe = pipeline_def(graph, batch_size=len(images), num_threads=max(1, threads),
-                            device_id=0 if device == "cuda" else None, prefetch_queue_depth=1)()
+        pipe = pipeline_def(
+            graph,
+            batch_size=len(images),
+            num_threads=max(1, threads),
+            device_id=0 if device == "cuda" else None,
+            prefetch_queue_depth=1,
+        )()
         pipe.build()  # DALI 2 builds on first use; older releases need it
         return pipe
 
@@ -156,8 +171,9 @@ def _dali(images, boxes, flips, size, resize, device: str, threads: int):
         return fn.color_space_conversion(x, image_type=types.BGR, output_type=types.RGB)
 
     def normalize(x, **crop):
-        return fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
-                                        std=list(NORM.std), **crop)
+        return fn.crop_mirror_normalize(
+            x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean), std=list(NORM.std), **crop
+        )
 
     def train_graph():
         anchor, shape = fn.external_source(name="anchor"), fn.external_source(name="shape")
@@ -167,14 +183,21 @@ def _dali(images, boxes, flips, size, resize, device: str, threads: int):
 
     def eval_graph():
         x = fn.resize(rgb(), size=fn.external_source(name="size"), antialias=True, interp_type=types.INTERP_LINEAR)
-        return normalize(x, crop=(size, size), crop_pos_y=fn.external_source(name="pos_y"),
-                         crop_pos_x=fn.external_source(name="pos_x"))
+        return normalize(
+            x,
+            crop=(size, size),
+            crop_pos_y=fn.external_source(name="pos_y"),
+            crop_pos_x=fn.external_source(name="pos_x"),
+        )
 
     train_pipe, eval_pipe = pipeline(train_graph), pipeline(eval_graph)
     feed = images if device == "cpu" else [torch.from_numpy(img).to(device) for img in images]
     per_image = lambda values, dtype=np.float32: [np.array(v, dtype) for v in values]  # noqa: E731
-    train_args = {"anchor": per_image([(top, left) for top, left, _, _ in boxes]),
-                  "shape": per_image([(h, w) for _, _, h, w in boxes]), "mirror": per_image(flips, np.int32)}
+    train_args = {
+        "anchor": per_image([(top, left) for top, left, _, _ in boxes]),
+        "shape": per_image([(h, w) for _, _, h, w in boxes]),
+        "mirror": per_image(flips, np.int32),
+    }
     eval_args = {"size": [], "pos_y": [], "pos_x": []}
     for img in images:  # torchvision's resized size and centre-crop anchor, as DALI's relative crop position
         rh, rw = fl.resized_short_side(img.shape[0], img.shape[1], resize)
@@ -224,17 +247,22 @@ def cases(settings) -> list[Case]:
     train_impls = [
         Impl(FASTLOAD, train),
         Impl(REFERENCE, with_backend("reference", train)),
-        Impl(TORCHVISION, _torchvision_train(chw, boxes, flips, size),
-             note="v2 resized_crop(antialias=True) + horizontal_flip + to_dtype + normalize, per image; stack"),
+        Impl(
+            TORCHVISION,
+            _torchvision_train(chw, boxes, flips, size),
+            note="v2 resized_crop(antialias=True) + horizontal_flip + to_dtype + normalize, per image; stack",
+        ),
         copy_floor(read + out_bytes, device),
         fresh_output_fill(out_bytes, device),
     ]
     eval_impls = [
         Impl(FASTLOAD, evaluate),
         Impl(REFERENCE, with_backend("reference", evaluate)),
-        Impl(TORCHVISION, _torchvision_eval(chw, resize, size),
-             note=f"v2 resize({resize}, antialias=True) + center_crop({size}) + to_dtype + normalize, per image; "
-                  "stack"),
+        Impl(
+            TORCHVISION,
+            _torchvision_eval(chw, resize, size),
+            note=f"v2 resize({resize}, antialias=True) + center_crop({size}) + to_dtype + normalize, per image; stack",
+        ),
         copy_floor(read + out_bytes, device),
         fresh_output_fill(out_bytes, device),
     ]
@@ -245,40 +273,86 @@ def cases(settings) -> list[Case]:
         if reason is not None:
             unavailable["timm"] = reason
         else:
-            peer_train.append(Impl("timm", timm_train, note="PIL resized_crop (bilinear) + hflip + ToTensor + "
-                                                          "Normalize, per image; stack"))
+            peer_train.append(
+                Impl(
+                    "timm",
+                    timm_train,
+                    note="PIL resized_crop (bilinear) + hflip + ToTensor + Normalize, per image; stack",
+                )
+            )
             peer_eval.append(Impl("timm", timm_eval, note="create_transform(is_training=False), per image; stack"))
         alb_train, alb_eval, alb_sizes, reason = _albumentations(images, boxes, flips, size, resize)
         if reason is not None:
             unavailable["albumentations"] = reason
         else:
-            peer_train.append(Impl(
-                "albumentations", alb_train,
-                expected=lambda: fl.resized_crop_batch(images, boxes, size, NORM, flips=flips, antialias=False),
-                note="cvtColor + RandomResizedCrop.apply (INTER_LINEAR) + HorizontalFlip.apply + Normalize + "
-                     "ToTensorV2, per image; stack (vs fastload antialias=False)"))
-            peer_eval.append(Impl(
-                "albumentations", alb_eval,
-                expected=lambda: torch.cat([fl.resize_center_crop_batch([img], hw, size, NORM, antialias=False)
-                                            for img, hw in zip(images, alb_sizes)]),
-                note="cvtColor + SmallestMaxSize + CenterCrop + Normalize + ToTensorV2, per image; stack "
-                     "(vs fastload antialias=False at SmallestMaxSize's sizes)"))
+            peer_train.append(
+                Impl(
+                    "albumentations",
+                    alb_train,
+                    expected=lambda: fl.resized_crop_batch(images, boxes, size, NORM, flips=flips, antialias=False),
+                    note="cvtColor + RandomResizedCrop.apply (INTER_LINEAR) + HorizontalFlip.apply + Normalize + "
+                    "ToTensorV2, per image; stack (vs fastload antialias=False)",
+                )
+            )
+            peer_eval.append(
+                Impl(
+                    "albumentations",
+                    alb_eval,
+                    expected=lambda: torch.cat(
+                        [
+                            fl.resize_center_crop_batch([img], hw, size, NORM, antialias=False)
+                            for img, hw in zip(images, alb_sizes)
+                        ]
+                    ),
+                    note="cvtColor + SmallestMaxSize + CenterCrop + Normalize + ToTensorV2, per image; stack "
+                    "(vs fastload antialias=False at SmallestMaxSize's sizes)",
+                )
+            )
     else:
         unavailable["albumentations"] = unavailable["timm"] = "CPU only"
     dali_train, dali_eval, reason = _dali(images, boxes, flips, size, resize, device, settings.threads)
     if reason is not None:
         unavailable["dali"] = reason
     else:
-        peer_train.append(Impl("dali", dali_train, compare=lambda out: _inside(peers.dali_to_torch(out)),
-                               expected=lambda: _inside(train()),
-                               note="color_space_conversion + slice + resize(antialias) + crop_mirror_normalize, "
-                                    "one pipeline run; compared inside a 1-pixel border"))
-        peer_eval.append(Impl("dali", dali_eval, compare=peers.dali_to_torch,
-                              note="color_space_conversion + resize(antialias) + crop_mirror_normalize(crop), one "
-                                   "pipeline run"))
+        peer_train.append(
+            Impl(
+                "dali",
+                dali_train,
+                compare=lambda out: _inside(peers.dali_to_torch(out)),
+                expected=lambda: _inside(train()),
+                note="color_space_conversion + slice + resize(antialias) + crop_mirror_normalize, "
+                "one pipeline run; compared inside a 1-pixel border",
+            )
+        )
+        peer_eval.append(
+            Impl(
+                "dali",
+                dali_eval,
+                compare=peers.dali_to_torch,
+                note="color_space_conversion + resize(antialias) + crop_mirror_normalize(crop), one pipeline run",
+            )
+        )
     train_impls[3:3], eval_impls[3:3] = peer_train, peer_eval
     suffix = "" if s == 1 else f" (x{s:g})"
-    return [Case("crop", f"train {COUNT} ImageNet-like -> RandomResizedCrop {size}, flip{suffix}", device,
-                 read + out_bytes, COUNT, train_impls, unavailable, tolerance=GREY_LEVEL),
-            Case("crop", f"eval {COUNT} ImageNet-like -> Resize {resize}, CenterCrop {size}{suffix}", device,
-                 read + out_bytes, COUNT, eval_impls, unavailable, tolerance=GREY_LEVEL)]
+    return [
+        Case(
+            "crop",
+            f"train {COUNT} ImageNet-like -> RandomResizedCrop {size}, flip{suffix}",
+            device,
+            read + out_bytes,
+            COUNT,
+            train_impls,
+            unavailable,
+            tolerance=GREY_LEVEL,
+        ),
+        Case(
+            "crop",
+            f"eval {COUNT} ImageNet-like -> Resize {resize}, CenterCrop {size}{suffix}",
+            device,
+            read + out_bytes,
+            COUNT,
+            eval_impls,
+            unavailable,
+            tolerance=GREY_LEVEL,
+        ),
+    ]

@@ -37,8 +37,9 @@ def _mmcv(x: torch.Tensor):
     mean, std = np.array(NORM.mean), np.array(NORM.std)
 
     def run():  # mmcv.imdenormalize has no round or clip; added so the values are comparable
-        out = [np.clip(np.rint(mmcv.imdenormalize(img, mean, std, to_bgr=True)), 0, 255).astype(np.uint8)
-               for img in host]
+        out = [
+            np.clip(np.rint(mmcv.imdenormalize(img, mean, std, to_bgr=True)), 0, 255).astype(np.uint8) for img in host
+        ]
         return np.stack(out) if x.dim() == 4 else out[0]
 
     return run, None

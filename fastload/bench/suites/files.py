@@ -38,10 +38,22 @@ from torch.utils.data import DataLoader
 import fastload as fl
 from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
-from fastload.bench.file_loaders import (NORM, EntropyOnly, Seeded, TimmCrop, TorchvisionCrop, TorchvisionDetection,
-                                         cv2_image, dali_loader, labels_only, write_tree)
-from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
-from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES, pad_stack_collate
+from fastload.bench.file_loaders import (
+    NORM,
+    EntropyOnly,
+    Seeded,
+    TimmCrop,
+    TorchvisionCrop,
+    TorchvisionDetection,
+    cv2_image,
+    dali_loader,
+    labels_only,
+    write_tree,
+)
+from fastload.bench.suites.crop import GREY_LEVEL
+from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
+from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES
+from fastload.bench.suites.loader import pad_stack_collate
 
 CROP, BATCH, DETECTION_BATCH = 224, 32, 8
 HIGH_RES_SIZES = [(1500, 2000), (2000, 1500), (1536, 2048), (1200, 1600), (1944, 2592), (2448, 3264)]
@@ -55,8 +67,8 @@ def cases(settings) -> list[Case]:
 def _options(batch_size: int) -> dict:
     # Workers started from a fresh forkserver process, not forked from this one: a forked worker inherits this
     # process's heap, and once a peer has run here (DALI's pipeline, in this suite or an earlier one) that heap serves
-    # the per-image buffers of cv2.imread and PIL without page faults: cv2.imread measured 0.73 instead of 1.04 ms per
-    # image, the decode-only floor 125-130 instead of 175-182 ms per epoch (2026-12-01). Every loader starts clean.
+    # the per-image buffers of cv2.imread and PIL without page faults, which made the loaders after it look a third
+    # faster than they are. Every loader starts clean.
     return dict(batch_size=batch_size, num_workers=2, persistent_workers=True, multiprocessing_context="forkserver")
 
 
@@ -74,20 +86,32 @@ def _classification(settings) -> Case:
     folder = fl.ImageFolder(root)
     collate = fl.CropCollate(size, NORM)
     files = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=collate, **_options(BATCH))
-    files_reference = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file),
-                                 collate_fn=with_backend("reference", collate), **_options(BATCH))
+    files_reference = DataLoader(
+        Seeded(folder.samples, fl.EncodedImage.from_file),
+        collate_fn=with_backend("reference", collate),
+        **_options(BATCH),
+    )
     arrays = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=collate, **_options(BATCH))
     tv = DataLoader(Seeded(folder.samples, TorchvisionCrop(size)), **_options(BATCH))
     decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
     encoded = sum(os.path.getsize(p) for p, _ in folder.samples)
     impls = [
-        Impl(FASTLOAD, lambda: epoch(files, device),
-             note=f"fl.ImageFolder + CropCollate({size}, norm): each crop's box decoded, fused crop in the workers"),
+        Impl(
+            FASTLOAD,
+            lambda: epoch(files, device),
+            note=f"fl.ImageFolder + CropCollate({size}, norm): each crop's box decoded, fused crop in the workers",
+        ),
         Impl(REFERENCE, lambda: epoch(files_reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        Impl(f"{FASTLOAD} (cv2.imread + CropCollate)", lambda: epoch(arrays, device),
-             note="today's way: cv2.imread of every full image in the workers, the same collate"),
-        Impl(TORCHVISION, lambda: epoch(tv, device),
-             note="ImageFolder-style PIL decode + v2 RandomResizedCrop, flip, PILToTensor, ToDtype, Normalize"),
+        Impl(
+            f"{FASTLOAD} (cv2.imread + CropCollate)",
+            lambda: epoch(arrays, device),
+            note="today's way: cv2.imread of every full image in the workers, the same collate",
+        ),
+        Impl(
+            TORCHVISION,
+            lambda: epoch(tv, device),
+            note="ImageFolder-style PIL decode + v2 RandomResizedCrop, flip, PILToTensor, ToDtype, Normalize",
+        ),
     ]
     unavailable = {}
     timm, reason = peers.load("timm")
@@ -95,24 +119,50 @@ def _classification(settings) -> Case:
         unavailable["timm"] = reason
     else:
         timm_loader = DataLoader(Seeded(folder.samples, TimmCrop(size)), **_options(BATCH))
-        impls.append(Impl("timm", lambda: epoch(timm_loader, device), checked=False,
-                          note="create_transform(is_training=True) on PIL images; its own RNG (not compared)"))
+        impls.append(
+            Impl(
+                "timm",
+                lambda: epoch(timm_loader, device),
+                checked=False,
+                note="create_transform(is_training=True) on PIL images; its own RNG (not compared)",
+            )
+        )
     dali, reason = peers.load("dali")
     if dali is None:
         unavailable["dali"] = reason
     elif device == "cpu":
-        impls.append(Impl("dali", dali_loader(root, size, settings.threads, BATCH), checked=False,
-                          note="readers.file -> decoders.image_random_crop -> resize -> crop_mirror_normalize (CPU, "
-                               "its own RNG: not compared)"))
+        impls.append(
+            Impl(
+                "dali",
+                dali_loader(root, size, settings.threads, BATCH),
+                checked=False,
+                note="readers.file -> decoders.image_random_crop -> resize -> crop_mirror_normalize (CPU, "
+                "its own RNG: not compared)",
+            )
+        )
     impls += [
-        Impl("decode only (cv2.imread in workers)", lambda: epoch(decode_only, device), checked=False,
-             note="every full image decoded in the workers and nothing else: faster than this decodes less"),
+        Impl(
+            "decode only (cv2.imread in workers)",
+            lambda: epoch(decode_only, device),
+            checked=False,
+            note="every full image decoded in the workers and nothing else: faster than this decodes less",
+        ),
         copy_floor(encoded + count * 3 * size * size * 4, device),
     ]
     label = f"{count} ImageNet-style JPEG files -> RandomResizedCrop {size}, flip, batches of {BATCH}" + (
-        "" if s == 1 else f" (x{s:g})")
-    return Case("files", label, device, encoded + count * 3 * size * size * 4, count, impls, unavailable,
-                tolerance=GREY_LEVEL, reps=3)
+        "" if s == 1 else f" (x{s:g})"
+    )
+    return Case(
+        "files",
+        label,
+        device,
+        encoded + count * 3 * size * size * 4,
+        count,
+        impls,
+        unavailable,
+        tolerance=GREY_LEVEL,
+        reps=3,
+    )
 
 
 def _grey_levels(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
@@ -135,30 +185,47 @@ def _high_resolution(settings) -> Case:
     decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
     entropy_only = DataLoader(files, collate_fn=EntropyOnly(exact_collate), **_options(BATCH))
     mean, largest = 0.0, 0.0  # draft vs exact over one epoch, same seeds (not timed)
-    for (a, _), (b, _) in zip(DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
-                              DataLoader(files, collate_fn=exact_collate, batch_size=BATCH)):
+    for (a, _), (b, _) in zip(
+        DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
+        DataLoader(files, collate_fn=exact_collate, batch_size=BATCH),
+    ):
         m, x = _grey_levels(a, b)
         mean, largest = max(mean, m), max(largest, x)
     encoded = sum(os.path.getsize(p) for p, _ in samples)
     impls = [
-        Impl(FASTLOAD, lambda: epoch(exact, device),
-             note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"),
+        Impl(
+            FASTLOAD, lambda: epoch(exact, device), note="fl.ImageFolder + CropCollate(norm): each box decoded exactly"
+        ),
         Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        Impl(f"{FASTLOAD} (draft=True)", lambda: epoch(draft, device), checked=False,
-             note=f"boxes decoded at 1/2-1/8 scale: mean {mean:.2f}, largest {largest:.0f} grey levels from the exact "
-                  "path"),
+        Impl(
+            f"{FASTLOAD} (draft=True)",
+            lambda: epoch(draft, device),
+            checked=False,
+            note=f"boxes decoded at 1/2-1/8 scale: mean {mean:.2f}, largest {largest:.0f} grey levels from the exact "
+            "path",
+        ),
         Impl(TORCHVISION, lambda: epoch(tv, device), note="PIL decode + v2 RandomResizedCrop, flip, ... per sample"),
-        Impl("decode only (cv2.imread in workers)", lambda: epoch(decode_only, device), checked=False,
-             note="every full image decoded in the workers and nothing else"),
-        Impl("entropy decoding only (draft's bound)", lambda: epoch(entropy_only, device), checked=False,
-             note="each file's Huffman data down to its box's last row, which any decode of the box reads: no DCT "
-                  "scale makes a crop faster than this"),
+        Impl(
+            "decode only (cv2.imread in workers)",
+            lambda: epoch(decode_only, device),
+            checked=False,
+            note="every full image decoded in the workers and nothing else",
+        ),
+        Impl(
+            "entropy decoding only (draft's bound)",
+            lambda: epoch(entropy_only, device),
+            checked=False,
+            note="each file's Huffman data down to its box's last row, which any decode of the box reads: no DCT "
+            "scale makes a crop faster than this",
+        ),
         copy_floor(encoded + count * 3 * size * size * 4, device),
     ]
     label = f"{count} high-resolution JPEG files (~2000x1500) -> RandomResizedCrop {size}, flip" + (
-        "" if s == 1 else f" (x{s:g})")
-    return Case("files", label, device, encoded + count * 3 * size * size * 4, count, impls, {},
-                tolerance=GREY_LEVEL, reps=3)
+        "" if s == 1 else f" (x{s:g})"
+    )
+    return Case(
+        "files", label, device, encoded + count * 3 * size * size * 4, count, impls, {}, tolerance=GREY_LEVEL, reps=3
+    )
 
 
 def _detection(settings) -> Case:
@@ -170,19 +237,33 @@ def _detection(settings) -> Case:
     files = fl.ImageFiles(paths, labels=list(range(count)))
     packed = DataLoader(files, collate_fn=fl.PadCollate(pack=True), **_options(DETECTION_BATCH))
     prefetcher = fl.DevicePrefetcher(packed, device, NORM, size_divisor=32)
-    tv = DataLoader(Seeded([(p, i) for i, p in enumerate(paths)], TorchvisionDetection()),
-                    collate_fn=pad_stack_collate, pin_memory=device == "cuda", **_options(DETECTION_BATCH))
+    tv = DataLoader(
+        Seeded([(p, i) for i, p in enumerate(paths)], TorchvisionDetection()),
+        collate_fn=pad_stack_collate,
+        pin_memory=device == "cuda",
+        **_options(DETECTION_BATCH),
+    )
     encoded = sum(os.path.getsize(p) for p in paths)
     impls = [
-        Impl(FASTLOAD, lambda: epoch(prefetcher, device),
-             note="fl.ImageFiles + PadCollate(pack=True): each file decoded into the ring slot; DevicePrefetcher "
-                  "normalizes + pads to /32"),
-        Impl(REFERENCE, with_backend("reference", lambda: epoch(prefetcher, device)),
-             note="the same pipeline with the pure-PyTorch pad"),
-        Impl(TORCHVISION, lambda: epoch(tv, device),
-             note="PIL decode + v2 ToImage/ToDtype/Normalize in the workers, pad + stack collate"),
+        Impl(
+            FASTLOAD,
+            lambda: epoch(prefetcher, device),
+            note="fl.ImageFiles + PadCollate(pack=True): each file decoded into the ring slot; DevicePrefetcher "
+            "normalizes + pads to /32",
+        ),
+        Impl(
+            REFERENCE,
+            with_backend("reference", lambda: epoch(prefetcher, device)),
+            note="the same pipeline with the pure-PyTorch pad",
+        ),
+        Impl(
+            TORCHVISION,
+            lambda: epoch(tv, device),
+            note="PIL decode + v2 ToImage/ToDtype/Normalize in the workers, pad + stack collate",
+        ),
         copy_floor(encoded, device),
     ]
     label = f"{count} COCO-like JPEG files -> normalized batches padded to /32, batches of {DETECTION_BATCH}" + (
-        "" if s == 1 else f" (x{s:g})")
+        "" if s == 1 else f" (x{s:g})"
+    )
     return Case("files", label, device, encoded, count, impls, {}, tolerance=1e-4, reps=3)

@@ -3,7 +3,7 @@ the batch is on the target device. The timed call is one epoch; the last batch o
 
 Detection: COCO-like raw sizes -> a normalized batch padded to /32, batches of 8.
 - fastload: workers return the raw BGR uint8 image; PadCollate(pack=True) writes one packed uint8 buffer per batch
-  into the worker's shared-memory ring (fastload.ring); DevicePrefetcher moves it (non_blocking on CUDA, from the
+  into the worker's shared-memory ring (fastload.memory.ring); DevicePrefetcher moves it (non_blocking on CUDA, from the
   ring's page-locked mapping; no pin_memory) and normalizes + pads it there with one kernel. "ring off": the same
   with a new shared-memory segment per batch (torch's path; pinned by the DataLoader on CUDA).
 - torchvision: the usual way: each worker runs ToImage + BGR flip + ToDtype + Normalize, a collate function pads and
@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, Dataset
 
 import fastload as fl
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
-from fastload.bench.suites.crop import GREY_LEVEL, RAW_SIZES as CROP_SIZES
+from fastload.bench.suites.crop import GREY_LEVEL
+from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
@@ -77,8 +78,14 @@ class TorchvisionCrops(SeededBatches):
         from torchvision.transforms import v2
 
         super().__init__(images)
-        self.transform = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
-                                     v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN_UNIT, STD_UNIT)])
+        self.transform = v2.Compose(
+            [
+                v2.RandomResizedCrop(size, antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(MEAN_UNIT, STD_UNIT),
+            ]
+        )
 
     def __getitem__(self, i):
         from torchvision.transforms import v2
@@ -99,8 +106,9 @@ def pad_stack_collate(samples: list) -> tuple[torch.Tensor, torch.Tensor]:
 def _loader_options(device: str, batch_size: int, prefetched: bool = False) -> dict:
     """DataLoader arguments of a case's loaders: pinned batches for a plain `.to(device)` on CUDA; none for those
     DevicePrefetcher moves (`prefetched`), which copies straight from the rings' page-locked mapping."""
-    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True,
-                pin_memory=device == "cuda" and not prefetched)
+    return dict(
+        batch_size=batch_size, num_workers=2, persistent_workers=True, pin_memory=device == "cuda" and not prefetched
+    )
 
 
 def _rows(device: str, prefetcher, note: str, workers: tuple, torchvision: tuple, moved: int, extra=()) -> list:
@@ -109,10 +117,16 @@ def _rows(device: str, prefetcher, note: str, workers: tuple, torchvision: tuple
     return [
         Impl(FASTLOAD, lambda: epoch(prefetcher, device), note=note),
         *extra,
-        Impl(REFERENCE, with_backend("reference", lambda: epoch(prefetcher, device)),
-             note="the same pipeline with the pure-PyTorch ops"),
-        Impl(f"{FASTLOAD} ({workers[0]} in workers)", lambda: epoch(workers[1], device),
-             note="one fused pass per batch in the workers; float batches to the device"),
+        Impl(
+            REFERENCE,
+            with_backend("reference", lambda: epoch(prefetcher, device)),
+            note="the same pipeline with the pure-PyTorch ops",
+        ),
+        Impl(
+            f"{FASTLOAD} ({workers[0]} in workers)",
+            lambda: epoch(workers[1], device),
+            note="one fused pass per batch in the workers; float batches to the device",
+        ),
         Impl(TORCHVISION, lambda: epoch(torchvision[0], device), note=torchvision[1]),
         copy_floor(moved, device),
     ]
@@ -140,15 +154,27 @@ def _detection(settings) -> Case:
     float_bytes = 0
     for i in range(0, count, BATCH):
         group = images[i : i + BATCH]
-        hp, wp = fl.geometry.batch_extent([img.shape[:2] for img in group], 32, None)
+        hp, wp = fl.functional._geometry.batch_extent([img.shape[:2] for img in group], 32, None)
         float_bytes += len(group) * 3 * hp * wp * 4
     batches = -(-count // BATCH)
-    ring_off = Impl(f"{FASTLOAD} (ring off)", lambda: epoch(no_ring, device),
-                    note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch")
-    impls = _rows(device, prefetcher, f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB "
-                  "uint8 per batch to the device", ("PadCollate(norm)", worker_loader),
-                  (tv_loader, f"v2 in workers + pad/stack collate + .to(); {float_bytes / batches / 1e6:.1f} MB float "
-                   "per batch to the device"), raw_bytes + float_bytes, extra=[ring_off])
+    ring_off = Impl(
+        f"{FASTLOAD} (ring off)",
+        lambda: epoch(no_ring, device),
+        note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch",
+    )
+    impls = _rows(
+        device,
+        prefetcher,
+        f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device",
+        ("PadCollate(norm)", worker_loader),
+        (
+            tv_loader,
+            f"v2 in workers + pad/stack collate + .to(); {float_bytes / batches / 1e6:.1f} MB float "
+            "per batch to the device",
+        ),
+        raw_bytes + float_bytes,
+        extra=[ring_off],
+    )
     label = f"{count} COCO-like raw images, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
     return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1e-4, reps=3)
 
@@ -160,18 +186,27 @@ def _classification(settings) -> Case:
     images = settings.source.images(CROP_SIZES, count, s)
     size = max(8, round(CROP * s))
     common = _loader_options(device, CROPS)
-    fast_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size),
-                             **_loader_options(device, CROPS, prefetched=True))
+    fast_loader = DataLoader(
+        SeededBatches(images), collate_fn=fl.CropCollate(size), **_loader_options(device, CROPS, prefetched=True)
+    )
     prefetcher = fl.DevicePrefetcher(fast_loader, device, NORM)
     worker_loader = DataLoader(SeededBatches(images), collate_fn=fl.CropCollate(size, NORM), **common)
     tv_loader = DataLoader(TorchvisionCrops(images, size), **common)
     raw_bytes, float_bytes = sum(img.size for img in images), count * 3 * size * size * 4
     batches = -(-count // CROPS)
-    impls = _rows(device, prefetcher, f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per "
-                  "batch to the device", ("CropCollate(norm)", worker_loader),
-                  (tv_loader, "v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, "
-                   f".to(); {float_bytes / batches / 1e6:.1f} MB float per batch to the device"),
-                  raw_bytes + float_bytes)
+    impls = _rows(
+        device,
+        prefetcher,
+        f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device",
+        ("CropCollate(norm)", worker_loader),
+        (
+            tv_loader,
+            "v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, "
+            f".to(); {float_bytes / batches / 1e6:.1f} MB float per batch to the device",
+        ),
+        raw_bytes + float_bytes,
+    )
     label = f"{count} ImageNet-like images -> RandomResizedCrop {size}, flip, batches of {CROPS}" + (
-        "" if s == 1 else f" (x{s:g})")
+        "" if s == 1 else f" (x{s:g})"
+    )
     return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=GREY_LEVEL, reps=3)

@@ -1,8 +1,8 @@
 """Suite `normalize`: BGR HWC uint8 -> normalized RGB CHW float32 (ImageNet statistics).
 
-Cases: one 800x1333 image, a batch of 64 x 224x224, and on CUDA a batch of 256 x 224x224. Peers start from the same BGR HWC uint8 data and must
-produce the same values; where a peer's usual input differs (timm's workers hand over CHW RGB arrays), the
-preparation is done once outside the timed call and said in the note.
+Cases: one 800x1333 image, a batch of 64 x 224x224, and on CUDA a batch of 256 x 224x224. Peers start from
+the same BGR HWC uint8 data and must produce the same values; where a peer's usual input differs (timm's workers hand
+over CHW RGB arrays), the preparation is done once outside the timed call and said in the note.
 """
 
 from __future__ import annotations
@@ -107,13 +107,15 @@ def _dali(images: list[np.ndarray], device: str, threads: int):
 
     batch = len(images)
 
-    @pipeline_def(batch_size=batch, num_threads=max(1, threads), device_id=0 if device == "cuda" else None,
-                  prefetch_queue_depth=1)
+    @pipeline_def(
+        batch_size=batch, num_threads=max(1, threads), device_id=0 if device == "cuda" else None, prefetch_queue_depth=1
+    )
     def pipe():
         x = fn.external_source(name="images", device="cpu" if device == "cpu" else "gpu", layout="HWC")
         x = fn.color_space_conversion(x, image_type=types.BGR, output_type=types.RGB)
-        return fn.crop_mirror_normalize(x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean),
-                                        std=list(NORM.std))
+        return fn.crop_mirror_normalize(
+            x, dtype=types.FLOAT, output_layout="CHW", mean=list(NORM.mean), std=list(NORM.std)
+        )
 
     p = pipe()
     p.build()
@@ -130,18 +132,31 @@ def _dali(images: list[np.ndarray], device: str, threads: int):
 def _peer_impls(case_images, device, batched, threads):
     """(impls, unavailable) for the peers of one case; a peer that cannot be set up is listed with the reason."""
     impls, unavailable = [], {}
+
     def squeeze(out):
         return out if batched else out.reshape(out.shape[-3:])
 
     makers = [
-        ("timm", "fast_collate + PrefetchLoader normalize; CHW RGB input prepared untimed",
-         lambda: (_timm(case_images, device) if batched and device == "cpu"
-                  else (None, "n/a (batches collated on the CPU)"))),
+        (
+            "timm",
+            "fast_collate + PrefetchLoader normalize; CHW RGB input prepared untimed",
+            lambda: (
+                _timm(case_images, device)
+                if batched and device == "cpu"
+                else (None, "n/a (batches collated on the CPU)")
+            ),
+        ),
         ("mmengine", "ImgDataPreprocessor(bgr_to_rgb=True)", lambda: _mmengine(case_images, device)),
-        ("albumentations", "cvtColor + Normalize + ToTensorV2 + contiguous" + (" per image + stack" if batched else ""),
-         lambda: _albumentations(case_images, batched) if device == "cpu" else (None, "CPU only")),
-        ("dali", "color_space_conversion + crop_mirror_normalize pipeline run",
-         lambda: _dali(case_images, device, threads)),
+        (
+            "albumentations",
+            "cvtColor + Normalize + ToTensorV2 + contiguous" + (" per image + stack" if batched else ""),
+            lambda: _albumentations(case_images, batched) if device == "cpu" else (None, "CPU only"),
+        ),
+        (
+            "dali",
+            "color_space_conversion + crop_mirror_normalize pipeline run",
+            lambda: _dali(case_images, device, threads),
+        ),
     ]
     for name, note, make in makers:
         try:
@@ -167,8 +182,11 @@ def cases(settings) -> list[Case]:
         buffer = fl.normalize(data, NORM)
         impls = [
             Impl(FASTLOAD, lambda data=data: fl.normalize(data, NORM)),
-            Impl(f"{FASTLOAD} (out=)", lambda data=data, buffer=buffer: fl.normalize(data, NORM, out=buffer),
-                 note="writes into a reused buffer: no allocation"),
+            Impl(
+                f"{FASTLOAD} (out=)",
+                lambda data=data, buffer=buffer: fl.normalize(data, NORM, out=buffer),
+                note="writes into a reused buffer: no allocation",
+            ),
             Impl(REFERENCE, with_backend("reference", lambda data=data: fl.normalize(data, NORM))),
             Impl(TORCHVISION, _torchvision(host, device), note="v2: ToImage + BGR flip + ToDtype(scale) + Normalize"),
         ]

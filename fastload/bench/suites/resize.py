@@ -15,7 +15,17 @@ import torch
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, fresh_output_fill, suite, with_backend
+from fastload.bench.core import (
+    FASTLOAD,
+    REFERENCE,
+    TORCHVISION,
+    Case,
+    Impl,
+    copy_floor,
+    fresh_output_fill,
+    suite,
+    with_backend,
+)
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
@@ -32,7 +42,7 @@ def _torchvision(images, device):
 
     chw = [torch.from_numpy(img).to(device).permute(2, 0, 1) for img in images]
     sizes = _new_sizes(images)
-    hp, wp = fl.geometry.batch_extent([(h, w) for w, h in sizes], 32, None)
+    hp, wp = fl.functional._geometry.batch_extent([(h, w) for w, h in sizes], 32, None)
     to_float = v2.ToDtype(torch.float32, scale=True)
     normalize = v2.Normalize(MEAN_UNIT, STD_UNIT)
 
@@ -74,8 +84,12 @@ def cases(settings) -> list[Case]:
     bytes_moved = sum(img.size for img in images) + out.images.numel() * 4
     impls = [
         Impl(FASTLOAD, lambda: fl.resize_pad_batch(on_device, NORM, scale=SCALE, size_divisor=32).images),
-        Impl(REFERENCE, with_backend("reference",
-                                     lambda: fl.resize_pad_batch(on_device, NORM, scale=SCALE, size_divisor=32).images)),
+        Impl(
+            REFERENCE,
+            with_backend(
+                "reference", lambda: fl.resize_pad_batch(on_device, NORM, scale=SCALE, size_divisor=32).images
+            ),
+        ),
         Impl(TORCHVISION, _torchvision(images, device), note="v2 resize(antialias=False) + normalize + pad + stack"),
     ]
     unavailable = {}

@@ -1,0 +1,9 @@
+"""Reading image files: `decode_image` and `image_size` of one encoded image (JPEG through the compiled
+libjpeg-turbo decoder, other formats through OpenCV or Pillow), `EncodedImage` (a file's bytes as a collate input).
+Inside: `decode` (those three), `formats` (header sizes and the non-JPEG decoders), `batch_decoder` (a collate
+batch's files, decoded by a thread pool into one packed batch), `encoded_batch` (files shipped undecoded to a
+device) and `pil` (PIL images as arrays)."""
+
+from fastload.io.decode import EncodedImage, decode_image, image_size
+
+__all__ = ["EncodedImage", "decode_image", "image_size"]
