@@ -15,7 +15,6 @@ import sys
 import torch
 
 
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one clear line, exit status 2
         print(f"fastload bench: error: {message}", file=sys.stderr)
@@ -23,21 +22,32 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fastload bench", description="Measure fastload against torchvision, other peers and the "
-                "same-traffic memory copy (the floor). Medians and ratios come from one run.")
-    p.add_argument("suites", nargs="*", metavar="SUITE",
-                   help="suites to run (default: all). Known: see --list")
+    p = _Parser(
+        prog="fastload bench",
+        description="Measure fastload against torchvision, other peers and the "
+        "same-traffic memory copy (the floor). Medians and ratios come from one run.",
+    )
+    p.add_argument("suites", nargs="*", metavar="SUITE", help="suites to run (default: all). Known: see --list")
     p.add_argument("--list", action="store_true", help="list the suites and exit")
-    p.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu",
-                   help="where to run: cpu, cuda (needs a GPU) or all (cpu, plus cuda when a GPU is present)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="CPU threads for torch/OpenCV/peers (default: all cores)")
-    p.add_argument("--quick", action="store_true",
-                   help="fewer repetitions, fastload's pure-PyTorch reference timed once: about two minutes on 2 "
-                   "cores (2 min 12 s on this project's 2-core VM, every peer installed, 88 s of it the files suite, "
-                   "whose loaders start their workers afresh)")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="multiply every image size by this (e.g. 0.1 for a smoke test); default 1")
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "all"),
+        default="cpu",
+        help="where to run: cpu, cuda (needs a GPU) or all (cpu, plus cuda when a GPU is present)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch/OpenCV/peers (default: all cores)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repetitions, fastload's pure-PyTorch reference timed once: about two minutes on 2 cores, "
+        "most of it the files suite, whose loaders start their workers afresh",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every image size by this (e.g. 0.1 for a smoke test); default 1",
+    )
     p.add_argument("--images", metavar="DIR", help="use your own JPEG/PNG files (decoded once with OpenCV)")
     p.add_argument("--json", metavar="PATH", help="write machine-readable results (schema in README)")
     p.add_argument("--plot", metavar="PATH.png", help="write a bar chart of speed-ups vs torchvision")
@@ -73,6 +83,7 @@ def source_commit() -> str | None:
     import subprocess
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=10)
 
@@ -125,6 +136,17 @@ def missing_requirements(plot: bool) -> list[str]:
     return [name for module, name in wanted.items() if importlib.util.find_spec(module) is None]
 
 
+def _by_suite(cases: list) -> list[list]:
+    """The (case, settings) pairs grouped into runs of one suite on one device, in order."""
+    groups = []
+    for pair in cases:
+        key = (pair[0].suite, pair[1].device)
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        groups[-1][1].append(pair)
+    return [g for _, g in groups]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     suites = load_suites()
@@ -146,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     missing = missing_requirements(bool(args.plot))
     if missing:
-        print(f"fastload bench: error: {', '.join(missing)} not installed; install the bench extra: "
-              "pip install --no-build-isolation '.[bench]' from fastload's source folder (rich, torchvision, "
-              "opencv-python-headless, matplotlib)", file=sys.stderr)
+        print(
+            f"fastload bench: error: {', '.join(missing)} not installed; install the bench extra: "
+            "pip install --no-build-isolation '.[bench]' from fastload's source folder (rich, torchvision, "
+            "opencv-python-headless, matplotlib)",
+            file=sys.stderr,
+        )
         return 2
-    from fastload.bench import data, report
-    from fastload.photos import load_folder
+    from fastload.bench import data, load, report
     from fastload.bench.core import Settings, run_case
+    from fastload.photos import load_folder
 
     try:
         photos = load_folder(args.images) if args.images else None
@@ -178,16 +203,27 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = []
     for device in devices:
-        settings = Settings(source=source, device=device, threads=threads, scale=args.scale,
-                            min_reps=3 if args.quick else 7, min_time=0.05 if args.quick else 0.4, quick=args.quick)
+        settings = Settings(
+            source=source,
+            device=device,
+            threads=threads,
+            scale=args.scale,
+            min_reps=3 if args.quick else 7,
+            min_time=0.05 if args.quick else 0.4,
+            quick=args.quick,
+        )
         for name in chosen:
             cases += [(c, settings) for c in suites[name](settings)]
 
     records = []
     with report.progress(total=sum(len(c.impls) for c, _ in cases), enabled=not args.no_progress) as step:
-        for case, settings in cases:
-            results = run_case(case, settings, progress=step)
-            records.append(report.record(case, results))
+        for suite_cases in _by_suite(cases):
+            before, first = load.sample(), len(records)
+            for case, settings in suite_cases:
+                records.append(report.record(case, run_case(case, settings, progress=step)))
+            after = load.sample()
+            for rec in records[first:]:
+                rec["load"] = {"before": before, "after": after, "under_load": load.under_load(before, after)}
 
     doc = {"environment": env, "cases": records}
     report.print_table(doc)

@@ -32,7 +32,10 @@ def record(case: Case, results: list[Result]) -> dict:
         if r.timing:
             t = r.timing
             row.update(
-                median_s=t.median, min_s=t.min, max_s=t.max, reps=t.reps,
+                median_s=t.median,
+                min_s=t.min,
+                max_s=t.max,
+                reps=t.reps,
                 mb_per_s=case.bytes_moved / t.median / 1e6,
                 items_per_s=case.items / t.median,
                 speedup_vs_torchvision=(tv / t.median) if tv else None,
@@ -54,8 +57,33 @@ def record(case: Case, results: list[Result]) -> dict:
     }
 
 
+def loaded(rec: dict) -> bool:
+    """Whether the case's suite ran while other work kept the machine busy (fastload.bench.load)."""
+    return bool(rec.get("load", {}).get("under_load"))
+
+
+def marks(rec: dict, row: dict) -> str:
+    """The flags after a median: "~" noisy row, "!" measured under load (both say: rerun before quoting it)."""
+    return ("~" if row.get("noisy") else "") + ("!" if loaded(rec) else "")
+
+
+def load_note(doc: dict) -> str:
+    """One line on the load around each suite that ran under load ("" when none did)."""
+    seen = {}
+    for rec in doc["cases"]:
+        if loaded(rec):
+            before, after = rec["load"]["before"], rec["load"]["after"]
+            seen[f"{rec['suite']} [{rec['device']}]"] = f"{before['busy_cores']} / {after['busy_cores']}"
+    if not seen:
+        return ""
+    busy = "; ".join(f"{k}: {v}" for k, v in seen.items())
+    return f"!: measured under load (cores busy with other work before / after the suite: {busy}); rerun when idle."
+
+
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.2f}" if seconds < 1 else f"{seconds * 1e3:.0f}"
+    return (
+        f"{seconds * 1e3:.3f}" if seconds < 0.01 else f"{seconds * 1e3:.2f}" if seconds < 1 else f"{seconds * 1e3:.0f}"
+    )
 
 
 def print_table(doc: dict) -> None:
@@ -74,9 +102,17 @@ def print_table(doc: dict) -> None:
         f"{env['date']}"
     )
     table = Table(show_lines=False)
-    for col, justify in (("case", "left"), ("implementation", "left"), ("median ms", "right"),
-                         ("min–max ms", "right"), ("MB/s", "right"), ("img/s", "right"), ("× vs torchvision", "right"),
-                         ("× of floor", "right"), ("max |Δ|", "right")):
+    for col, justify in (
+        ("case", "left"),
+        ("implementation", "left"),
+        ("median ms", "right"),
+        ("min–max ms", "right"),
+        ("MB/s", "right"),
+        ("img/s", "right"),
+        ("× vs torchvision", "right"),
+        ("× of floor", "right"),
+        ("max |Δ|", "right"),
+    ):
         table.add_column(col, justify=justify)
     for rec in doc["cases"]:
         label = escape(f"{rec['suite']}: {rec['case']} [{rec['device']}]")  # "[cpu]" is not rich markup
@@ -91,21 +127,30 @@ def print_table(doc: dict) -> None:
             diff_s = "" if diff is None else (f"{diff:.1e}" + ("" if row["matches"] else " [red]✗[/]"))
             sp = row["speedup_vs_torchvision"]
             table.add_row(
-                label if i == 0 else "", name, _ms(row["median_s"]) + (" [yellow]~[/]" if row.get("noisy") else ""),
-                f"{_ms(row['min_s'])}–{_ms(row['max_s'])}", f"{row['mb_per_s']:.0f}", f"{row['items_per_s']:.1f}",
-                "" if sp is None else f"{sp:.2f}×", "" if row["x_floor"] is None else f"{row['x_floor']:.2f}",
+                label if i == 0 else "",
+                name,
+                _ms(row["median_s"]) + (f" [yellow]{marks(rec, row)}[/]" if marks(rec, row) else ""),
+                f"{_ms(row['min_s'])}–{_ms(row['max_s'])}",
+                f"{row['mb_per_s']:.0f}",
+                f"{row['items_per_s']:.1f}",
+                "" if sp is None else f"{sp:.2f}×",
+                "" if row["x_floor"] is None else f"{row['x_floor']:.2f}",
                 diff_s,
             )
         for peer, why in rec["unavailable"].items():
             table.add_row("", f"[dim]{escape(peer)}[/]", f"[dim]{escape(why)}[/]", "", "", "", "", "", "")
         table.add_section()
     console.print(table)
-    console.print("~: noisy (median over 1.5x the fastest run, or faster than a copy of the same bytes): rerun "
-                  "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the "
-                  "same bytes into preallocated memory (1.0 = memory bound). fresh output: allocating the result and "
-                  "writing it once, which every allocating implementation pays. max |Δ|: largest difference from "
-                  "fastload's output (for a peer with another filter or geometry, from fastload computing that one: "
-                  "see the suite's docstring).")
+    if load_note(doc):
+        console.print(f"[yellow]{escape(load_note(doc))}[/]")
+    console.print(
+        "~: noisy (median over 1.5x the fastest run, or faster than a copy of the same bytes): rerun "
+        "on a quiet machine before quoting it. × of floor: median time / median time of a copy moving the "
+        "same bytes into preallocated memory (1.0 = memory bound). fresh output: allocating the result and "
+        "writing it once, which every allocating implementation pays. max |Δ|: largest difference from "
+        "fastload's output (for a peer with another filter or geometry, from fastload computing that one: "
+        "see the suite's docstring)."
+    )
 
 
 def markdown(doc: dict) -> str:
@@ -115,12 +160,16 @@ def markdown(doc: dict) -> str:
         f"fastload {env['fastload']} · torch {env['torch']} · torchvision {env['torchvision']} · {env['cpu']}, "
         f"{env['cores']} cores, {env['threads']} threads · GPU {env['gpu'] or 'none'} · malloc: {env['malloc']} · "
         f"{env['date']} · "
-        f"`{env['command']}`",
+        f"`{env['command']}`"
     ]
     for suite in dict.fromkeys(rec["suite"] for rec in doc["cases"]):
-        lines += ["", f"**{suite}**", "",
-                  "| case | implementation | median ms | × vs torchvision | × of floor | max \\|Δ\\| |",
-                  "|---|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"**{suite}**",
+            "",
+            "| case | implementation | median ms | × vs torchvision | × of floor | max \\|Δ\\| |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for rec in (r for r in doc["cases"] if r["suite"] == suite):
             case = f"{rec['case']} [{rec['device']}]"
             for row in rec["results"]:
@@ -129,12 +178,14 @@ def markdown(doc: dict) -> str:
                     continue
                 sp, xf, diff = row["speedup_vs_torchvision"], row["x_floor"], row["max_abs_diff"]
                 lines.append(
-                    f"| {case} | {row['impl']} | {_ms(row['median_s'])}{' ~' if row.get('noisy') else ''} | "
+                    f"| {case} | {row['impl']} | {' '.join(filter(None, (_ms(row['median_s']), marks(rec, row))))} | "
                     f"{'' if sp is None else f'{sp:.2f}×'} | "
                     f"{'' if xf is None else f'{xf:.2f}'} | {'' if diff is None else f'{diff:.1e}'} |"
                 )
             for peer, why in rec["unavailable"].items():
                 lines.append(f"| {case} | {peer} | {why} | | | |")
+    if load_note(doc):
+        lines += ["", load_note(doc)]
     return "\n".join(lines) + "\n"
 
 
@@ -149,7 +200,6 @@ def plot(doc: dict, path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     suites = sorted({rec["suite"] for rec in doc["cases"]})
@@ -176,13 +226,26 @@ def plot(doc: dict, path: str) -> None:
             ax.bar_label(bars, labels=[f"{v:.1f}×" if v else "" for v in values], fontsize=7)
         for i, rec in enumerate(recs):  # the copy floor: how fast a memory copy of the same bytes would be
             floor = next((r.get("speedup_vs_torchvision") for r in rec["results"] if r["impl"] == FLOOR), None)
-            tallest = max([r.get("speedup_vs_torchvision") or 0 for r in rec["results"]
-                           if r["impl"] not in SKIPPED and not r.get("error")] or [0])
+            tallest = max(
+                [
+                    r.get("speedup_vs_torchvision") or 0
+                    for r in rec["results"]
+                    if r["impl"] not in SKIPPED and not r.get("error")
+                ]
+                or [0]
+            )
             # End-to-end cases (decoding files) sit far below a copy of their output: a line 100x above the bars
             # would only flatten them, so it is drawn where it is within 5x of the tallest bar.
             if floor and floor <= 5 * tallest:
-                ax.hlines(floor, i - 0.45, i + 0.45, colors="black", linestyles="dashed", lw=1,
-                          label="copy floor" if i == 0 else None)
+                ax.hlines(
+                    floor,
+                    i - 0.45,
+                    i + 0.45,
+                    colors="black",
+                    linestyles="dashed",
+                    lw=1,
+                    label="copy floor" if i == 0 else None,
+                )
         ax.set_xticks(range(len(recs)), [textwrap.fill(f"{r['case']} [{r['device']}]", 48) for r in recs], fontsize=8)
         ax.set_yscale("log")
         # Ticks read 0.5×, 1×, 2×, 5×, 10×, ... rather than 10⁰-style powers.
@@ -194,8 +257,7 @@ def plot(doc: dict, path: str) -> None:
         ax.set_title(f"fastload bench: {suite}")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     env = doc["environment"]
-    fig.suptitle(f"{env['cpu']}, {env['threads']} threads, GPU {env['gpu'] or 'none'} — {env['date'][:10]}",
-                 fontsize=9)
+    fig.suptitle(f"{env['cpu']}, {env['threads']} threads, GPU {env['gpu'] or 'none'} — {env['date'][:10]}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / (3.6 * len(suites))))  # room for the figure title above panel 1
     fig.savefig(path, dpi=110)
     plt.close(fig)
