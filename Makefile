@@ -1,6 +1,8 @@
 # make test   fresh machine -> .venv, pinned deps, build (C++ and, compile-only, CUDA), pytest
 # make bench  the same set-up plus the optional peers, then `fastload bench` -> bench.json, bench.png
 # make sanitize  the decoding, collate and ring tests on an AddressSanitizer + UBSan build of the extension
+# make docs   the user guides and the API reference (MkDocs + mkdocstrings, warnings as errors) -> site/
+# make lint   ruff (lint + format) and clang-format over every source, changing nothing; `make format` fixes
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,9 +23,13 @@ PEERS_NODEPS := mmengine
 # libjpeg-turbo 3.x (headers and a static libjpeg.a: the JPEG decoder is linked with it, symbols hidden) from PyPI.
 # The wheel holds no Python code (py3-none) but says Requires-Python >= 3.12, hence --ignore-requires-python.
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
+# The checkers and the documentation tools, pinned so that every machine formats and renders alike.
+LINT := ruff==0.17.5 clang-format==23.1.3
+DOCS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocstrings==1.0.8 mkdocstrings-python==2.0.11
+CSRC = $(shell git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 2>/dev/null || find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: test bench build deps clean sanitize .gl
+.PHONY: test bench build deps clean sanitize .gl docs lint format
 
 test: build
 	$(PY) -m pytest -q
@@ -65,5 +71,31 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 sanitize: $(VENV)/.deps
 	PY=$(PY) bash scripts/sanitize.sh
 
+# The guides and the API reference, rendered from the docstrings (read statically: no build needed).
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	@echo "== docs: site/index.html"
+
+$(VENV)/.docs:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(DOCS)
+	touch $@
+
+lint: $(VENV)/.lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/clang-format --dry-run --Werror $(CSRC)
+	@echo "== lint: clean"
+
+format: $(VENV)/.lint
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/clang-format -i $(CSRC)
+
+$(VENV)/.lint:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q $(LINT)
+	touch $@
+
 clean:
-	rm -rf build fastload/_C*.so $(VENV)/.built
+	rm -rf build site fastload/_C*.so $(VENV)/.built

@@ -1,0 +1,59 @@
+"""Every public callable documents its arguments: an Args section naming each parameter (Google style, what
+`make docs` renders), and a Returns or Raises section where it has something to say. Parameters are matched by
+name, so a renamed or added argument without its line fails here."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+import fastload as fl
+from fastload import data, transforms, utils
+
+
+def _public():
+    out = {}
+    for name in fl.__all__:
+        obj = getattr(fl, name)
+        if not inspect.ismodule(obj) and callable(obj):
+            out[f"fastload.{name}"] = obj
+    for name in data.__all__:
+        out.setdefault(f"fastload.data.{name}", getattr(data, name))
+    for module in (transforms, utils):
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", "") != module.__name__:
+                continue
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                out.setdefault(f"{module.__name__}.{name}", obj)
+    return out
+
+
+PUBLIC = _public()
+
+
+def _documented(obj) -> tuple[str, list[str]]:
+    doc = inspect.getdoc(obj) or ""
+    section = re.search(r"^(?:Args|Attributes):\n((?:    .*\n?|\n)+)", doc, re.M)
+    names = re.findall(r"^    (\w+)(?: \([^)]*\))?:", section.group(1), re.M) if section else []
+    return doc, names
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_every_parameter_is_documented(name):
+    obj = PUBLIC[name]
+    try:
+        params = [p for p in inspect.signature(obj).parameters if p not in ("self", "args", "kwargs")]
+    except (TypeError, ValueError):
+        params = []
+    doc, names = _documented(obj)
+    assert doc, f"{name} has no docstring"
+    missing = [p for p in params if p not in names]
+    assert not missing, f"{name}'s docstring does not document {missing} (an Args section, one line each)"
+    if not inspect.isclass(obj) and params:
+        assert re.search(r"^(Returns|Raises):", doc, re.M), f"{name}'s docstring has no Returns or Raises section"
+
+
+def test_the_public_names_are_all_here():
+    assert len(PUBLIC) >= 40
