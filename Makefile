@@ -84,7 +84,8 @@ $(VENV)/.docs:
 lint: $(VENV)/.lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/clang-format --dry-run --Werror $(CSRC)
+	@echo "clang-format --dry-run --Werror over csrc ($(words $(CSRC)) files)"
+	@$(VENV)/bin/clang-format --dry-run --Werror $(CSRC)
 	@echo "== lint: clean"
 
 format: $(VENV)/.lint

@@ -39,7 +39,13 @@ class OpDef:
 
 def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
     return reference.pad_batch_output(
-        len(images), images[0].shape[-1], batch_hw, mean is not None, dtype, channels_last, images[0].device
+        n=len(images),
+        c=images[0].shape[-1],
+        batch_hw=batch_hw,
+        normalized=mean is not None,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=images[0].device,
     )
 
 
@@ -47,7 +53,13 @@ def _pad_batch_packed_fake(
     data, offsets, sizes, channels, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last
 ):
     return reference.pad_batch_output(
-        offsets.shape[0], channels, batch_hw, mean is not None, dtype, channels_last, data.device
+        n=offsets.shape[0],
+        c=channels,
+        batch_hw=batch_hw,
+        normalized=mean is not None,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=data.device,
     )
 
 
@@ -55,7 +67,13 @@ def _resize_pad_batch_fake(
     images, flip_masks, new_sizes, batch_hw, mean, inv_std, channel_map, pad_value, interpolation, dtype, channels_last
 ):
     return reference.pad_batch_output(
-        len(images), images[0].shape[-1], batch_hw, True, dtype, channels_last, images[0].device
+        n=len(images),
+        c=images[0].shape[-1],
+        batch_hw=batch_hw,
+        normalized=True,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=images[0].device,
     )
 
 
@@ -74,7 +92,15 @@ def _resize_pad_batch_packed_fake(
     dtype,
     channels_last,
 ):
-    return reference.pad_batch_output(offsets.shape[0], channels, batch_hw, True, dtype, channels_last, data.device)
+    return reference.pad_batch_output(
+        n=offsets.shape[0],
+        c=channels,
+        batch_hw=batch_hw,
+        normalized=True,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=data.device,
+    )
 
 
 OPS: dict[str, OpDef] = {
@@ -98,13 +124,13 @@ OPS: dict[str, OpDef] = {
             reference.resized_crop_batch,
             lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, mean, inv_std, channel_map, dtype, channels_last: (  # noqa: E501
                 reference.pad_batch_output(
-                    len(images),
-                    images[0].shape[-1],
-                    (y_starts.shape[1], x_starts.shape[1]),
-                    mean is not None,
-                    dtype,
-                    channels_last,
-                    images[0].device,
+                    n=len(images),
+                    c=images[0].shape[-1],
+                    batch_hw=(y_starts.shape[1], x_starts.shape[1]),
+                    normalized=mean is not None,
+                    dtype=dtype,
+                    channels_last=channels_last,
+                    device=images[0].device,
                 )
             ),
         ),

@@ -114,7 +114,15 @@ def pad_batch(
     c = images[0].shape[-1]
     normalized = mean is not None
     device = images[0].device
-    out = pad_batch_output(len(images), c, batch_hw, normalized, dtype, channels_last, device)
+    out = pad_batch_output(
+        n=len(images),
+        c=c,
+        batch_hw=batch_hw,
+        normalized=normalized,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=device,
+    )
     if normalized:
         _fill_channels(out, pad_value)
         for i, img in enumerate(images):
@@ -195,7 +203,9 @@ def resize_pad_batch(
     centres, no antialias), swap channels, normalize, and pad into one (N, C, Hp, Wp) `dtype` batch."""
     c = images[0].shape[-1]
     device = images[0].device
-    out = pad_batch_output(len(images), c, batch_hw, True, dtype, channels_last, device)
+    out = pad_batch_output(
+        n=len(images), c=c, batch_hw=batch_hw, normalized=True, dtype=dtype, channels_last=channels_last, device=device
+    )
     _fill_channels(out, pad_value)
     mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
     inv_std_t = torch.tensor(inv_std, dtype=torch.float32, device=device)
@@ -285,7 +295,15 @@ def resized_crop_batch(
         t.to(images[0].device) for t in (y_starts, y_weights, x_starts, x_weights)
     )  # tables: host tensors
     normalized = mean is not None
-    out = pad_batch_output(n, c, (h, w), normalized, dtype, channels_last, images[0].device)
+    out = pad_batch_output(
+        n=n,
+        c=c,
+        batch_hw=(h, w),
+        normalized=normalized,
+        dtype=dtype,
+        channels_last=channels_last,
+        device=images[0].device,
+    )
     for i, (img, mask) in enumerate(zip(images, flip_masks)):
         src = flip(img, mask)[..., list(channel_map)].to(torch.float32)  # (H, W, C), output channel order
         rows = torch.zeros((src.shape[0], w, c), dtype=torch.float32, device=src.device)

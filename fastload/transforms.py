@@ -288,7 +288,13 @@ class RandomResizedCropNormalize(_CropNormalize):
 
     def forward(self, img) -> torch.Tensor:
         hwc, order = _image_and_order(img, self.input_order, self.chw)
-        boxes, flips = G.draw_crops([V.as_image_tensor(hwc)[0].shape[:2]], self.scale, self.ratio, self.flip_p, "img")
+        boxes, flips = G.draw_crops(
+            sizes=[V.as_image_tensor(hwc)[0].shape[:2]],
+            scale=self.scale,
+            ratio=self.ratio,
+            flip_p=self.flip_p,
+            name="img",
+        )
         return _like(
             crops.resized_crop_batch([hwc], boxes, self.size, self.norm, flips=flips, **self._options(order))[0], img
         )

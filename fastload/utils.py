@@ -133,7 +133,9 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1, ceil_mo
     """
     args = (size, kernel_size, stride, padding, dilation)
     if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
-        return _output_size_1d(size, kernel_size, stride, padding, dilation, ceil_mode, 0)
+        return _output_size_1d(
+            size=size, kernel=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode, dim=0
+        )
     pairs = [_pair(n, a) for n, a in zip(("size", "kernel_size", "stride", "padding", "dilation"), args)]
     return tuple(_output_size_1d(*(p[d] for p in pairs), ceil_mode, d) for d in range(2))
 

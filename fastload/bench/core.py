@@ -164,9 +164,18 @@ def run_case(case: Case, settings: Settings, progress: Callable[[str], None] | N
                 timing = measure(impl.fn, case.device, settings.min_reps, settings.min_time)
             else:  # the call above was the warm-up
                 timing = measure(impl.fn, case.device, case.reps, 0.0, warmup=0)
-            results.append(Result(impl.name, timing, diff, matches, impl.note))
+            results.append(Result(impl=impl.name, timing=timing, max_abs_diff=diff, matches=matches, note=impl.note))
         except Exception as exc:  # a peer that fails on this input is reported, not fatal
-            results.append(Result(impl.name, None, None, False, impl.note, f"{type(exc).__name__}: {exc}"))
+            results.append(
+                Result(
+                    impl=impl.name,
+                    timing=None,
+                    max_abs_diff=None,
+                    matches=False,
+                    note=impl.note,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
     return results
 
 

@@ -162,13 +162,13 @@ class PadCollate:
         sizes = batch_sizes(images)
         channels = images.channels if isinstance(images, PackedImages) else V.image_channels(images[0])
         like = reference.pad_batch_output(
-            len(sizes),
-            channels,
-            extent(batch_extent(sizes, self.size_divisor, None)),
-            self.norm is not None,
-            self.dtype,
-            self.channels_last,
-            "meta",
+            n=len(sizes),
+            c=channels,
+            batch_hw=extent(batch_extent(sizes, self.size_divisor, None)),
+            normalized=self.norm is not None,
+            dtype=self.dtype,
+            channels_last=self.channels_last,
+            device="meta",
         )
         buffer = ring.reserve(like.numel() * like.element_size())
         if buffer is None:
@@ -237,7 +237,10 @@ class PadCollate:
         for key in keys:
             values = [s.get(key) for s in samples]
             if key in self.list_keys:
-                out[key] = [self._list_entry(key, v, values, samples, i) for i, v in enumerate(values)]
+                out[key] = [
+                    self._list_entry(key=key, value=v, values=values, samples=samples, i=i)
+                    for i, v in enumerate(values)
+                ]
                 continue
             missing = [i for i, s in enumerate(samples) if key not in s]
             if missing:

@@ -106,11 +106,11 @@ class CropBatch(NamedTuple):
                 **kw,
             )
         return resize_center_crop_regions(
-            images,
-            self.regions,
-            self.resize,
-            self.size,
-            norm,
+            images=images,
+            regions=self.regions,
+            resize=self.resize,
+            crop=self.size,
+            norm=norm,
             interpolation=self.interpolation,
             antialias=self.antialias,
             **kw,

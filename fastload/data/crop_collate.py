@@ -118,7 +118,13 @@ class CropCollate(PadCollate):
 
     def _draws(self, sizes) -> tuple[list, list]:
         """The boxes and flips of a train batch of images of (h, w) `sizes`, torchvision's way."""
-        return G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, "the image of sample {} of the batch")
+        return G.draw_crops(
+            sizes=sizes,
+            scale=self.scale,
+            ratio=self.ratio,
+            flip_p=self.flip_p,
+            name="the image of sample {} of the batch",
+        )
 
     def _crop_batch(self, images, boxes: list, flips: list, **extra) -> CropBatch:
         """A CropBatch of `images` with this collate's geometry: the train `boxes` and `flips`, or eval's resize."""
@@ -157,7 +163,13 @@ class CropCollate(PadCollate):
         if self.train:
             regions = [G.reduced_box(b, f, s) if f > 1 else b for b, f, s in zip(boxes, reduce, source)]
         else:
-            regions = eval_regions(source, self.resize, self.size, self.interpolation, self.antialias)
+            regions = eval_regions(
+                sizes=source,
+                resize=self.resize,
+                crop=self.size,
+                interpolation=self.interpolation,
+                antialias=self.antialias,
+            )
         done, packed = self.decoder.decode(
             images,
             files,

@@ -133,7 +133,9 @@ def _resample_batch(
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, out_hw, out_dtype, channels_last, device)
     if n == 0:
-        return src.empty_result(out, out_dtype, channels_last, out_hw, device)
+        return src.empty_result(
+            out=out, out_dtype=out_dtype, channels_last=channels_last, batch_hw=out_hw, device=device
+        )
     src = src.to(device)
     tables = [*ys, *xs]  # host tensors on every device: the CUDA op uploads them with its image descriptors
     if src.packed is not None:
@@ -194,11 +196,13 @@ def resized_crop_batch(
     out_h, out_w = check_pair("size", size)
     boxes = _box_tensor(boxes, src.sizes)
     flips = _flip_tensor(flips, len(src.sizes))
-    dtype = _check_batch(src, (out_h, out_w), norm, dtype, "size")
+    dtype = _check_batch(src=src, out_hw=(out_h, out_w), norm=norm, dtype=dtype, culprit="size")
     top, left, bh, bw = boxes.unbind(1)
     mode, zero = table_mode(interpolation, antialias), torch.zeros_like(bh)
-    y_starts, y_weights = axis_table(bh, out_h, torch.full_like(bh, out_h), zero, mode)
-    x_starts, x_weights = axis_table(bw, out_w, torch.full_like(bw, out_w), zero, mode, flips)
+    y_starts, y_weights = axis_table(src=bh, dst=out_h, resized=torch.full_like(bh, out_h), offset=zero, mode=mode)
+    x_starts, x_weights = axis_table(
+        src=bw, dst=out_w, resized=torch.full_like(bw, out_w), offset=zero, mode=mode, flips=flips
+    )
     ys, xs = (y_starts + top[:, None], y_weights), (x_starts + left[:, None], x_weights)
     return _resample_batch(
         src,
@@ -254,11 +258,11 @@ def resize_center_crop_batch(
         TypeError: non-uint8 images or a wrong argument type, naming the parameter.
     """
     return resize_center_crop_regions(
-        images,
-        None,
-        resize,
-        crop,
-        norm,
+        images=images,
+        regions=None,
+        resize=resize,
+        crop=crop,
+        norm=norm,
         interpolation=interpolation,
         antialias=antialias,
         input_order=input_order,
@@ -285,7 +289,9 @@ def _eval_tables(sizes, resize, crop: tuple[int, int], mode: str) -> tuple[tuple
             raise ValueError(f"crop {crop_h}x{crop_w} does not fit in images[{i}] resized to {rh}x{rw} (resize)")
         geometry.append(known.setdefault((h, w), (h, w, rh, rw, *center_crop_anchor(rh, rw, crop_h, crop_w))))
     g = torch.tensor(geometry, dtype=torch.int64).reshape(-1, 6)
-    return axis_table(g[:, 0], crop_h, g[:, 2], g[:, 4], mode), axis_table(g[:, 1], crop_w, g[:, 3], g[:, 5], mode)
+    return axis_table(src=g[:, 0], dst=crop_h, resized=g[:, 2], offset=g[:, 4], mode=mode), axis_table(
+        src=g[:, 1], dst=crop_w, resized=g[:, 3], offset=g[:, 5], mode=mode
+    )
 
 
 def resize_center_crop_regions(
@@ -298,7 +304,7 @@ def resize_center_crop_regions(
     crop_h, crop_w = check_pair("crop", crop)
     resize = check_resize(resize)
     check_crop_fits(resize, (crop_h, crop_w))
-    dtype = _check_batch(src, (crop_h, crop_w), norm, dtype, "crop")
+    dtype = _check_batch(src=src, out_hw=(crop_h, crop_w), norm=norm, dtype=dtype, culprit="crop")
     full = src.sizes if regions is None else [(fh, fw) for _, _, fh, fw in regions]
     ys, xs = _eval_tables(full, resize, (crop_h, crop_w), table_mode(interpolation, antialias))
     if regions is not None:

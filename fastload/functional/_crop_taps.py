@@ -49,7 +49,12 @@ def axis_table(
     if _backend.extension_loaded():
         return torch.ops.fastload._crop_axis_table(src, dst, resized, offset, mode, flips)
     return numpy_axis_table(
-        src.numpy(), dst, resized.numpy(), offset.numpy(), mode, flips.numpy() if flips.numel() else None
+        src=src.numpy(),
+        dst=dst,
+        resized=resized.numpy(),
+        offset=offset.numpy(),
+        mode=mode,
+        flips=flips.numpy() if flips.numel() else None,
     )
 
 

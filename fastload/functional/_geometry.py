@@ -164,7 +164,7 @@ def random_resized_crop_params(
     scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    return _sample_box(height, width, scale, ratio, generator)
+    return _sample_box(height=height, width=width, scale=scale, ratio=ratio, generator=generator)
 
 
 def _sample_box(
@@ -210,7 +210,7 @@ def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]") -> 
         return [tuple(b) for b in boxes.tolist()], flips.tolist()
     boxes, flips = [], []
     for h, w in sizes:
-        boxes.append(_sample_box(h, w, scale, ratio, None))
+        boxes.append(_sample_box(height=h, width=w, scale=scale, ratio=ratio, generator=None))
         flips.append(bool(torch.rand(1) < flip_p))  # RandomHorizontalFlip's draw
     return boxes, flips
 

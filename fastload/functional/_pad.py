@@ -81,7 +81,13 @@ class BatchSource(NamedTuple):
         if out is None:
             return
         expected = reference.pad_batch_output(
-            len(self.sizes), self.channels, batch_hw, out_dtype is not None, out_dtype, channels_last, "meta"
+            n=len(self.sizes),
+            c=self.channels,
+            batch_hw=batch_hw,
+            normalized=out_dtype is not None,
+            dtype=out_dtype,
+            channels_last=channels_last,
+            device="meta",
         )
         inputs = [self.packed.data] if self.packed is not None else self.tensors
         V.check_out_as(out, expected, self.device if device is None else torch.device(device), inputs)
@@ -92,13 +98,13 @@ class BatchSource(NamedTuple):
         if out is not None:
             return out
         return reference.pad_batch_output(
-            0,
-            self.channels,
-            batch_hw,
-            out_dtype is not None,
-            out_dtype,
-            channels_last,
-            self.device if device is None else device,
+            n=0,
+            c=self.channels,
+            batch_hw=batch_hw,
+            normalized=out_dtype is not None,
+            dtype=out_dtype,
+            channels_last=channels_last,
+            device=self.device if device is None else device,
         )
 
     def run(self, op: str, *args, out: torch.Tensor | None = None):
@@ -205,7 +211,9 @@ def pad_batch(
     cmap, mean, inv_std, out_dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, batch_hw, out_dtype, channels_last, device)
     if not src.sizes:
-        images = src.empty_result(out, out_dtype, channels_last, batch_hw, device)
+        images = src.empty_result(
+            out=out, out_dtype=out_dtype, channels_last=channels_last, batch_hw=batch_hw, device=device
+        )
     else:
         images = src.to(device).run("pad_batch", batch_hw, mean, inv_std, cmap, pad, out_dtype, channels_last, out=out)
     return PaddedBatch(images, torch.tensor(src.sizes, dtype=torch.int64).reshape(-1, 2))

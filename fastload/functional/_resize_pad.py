@@ -70,7 +70,9 @@ def resize_pad_batch(
     cmap, mean, inv_std, dtype = src.normalization(norm, input_order, dtype)
     src.check_out(out, batch_hw, dtype, channels_last, device)
     if not new_sizes:
-        images = src.empty_result(out, dtype, channels_last, batch_hw, device)
+        images = src.empty_result(
+            out=out, out_dtype=dtype, channels_last=channels_last, batch_hw=batch_hw, device=device
+        )
     else:
         images = src.to(device).run(
             "resize_pad_batch",

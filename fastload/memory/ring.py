@@ -224,7 +224,7 @@ def view(ref: tuple) -> torch.Tensor:
     when the last view of it dies."""
     global _received
     ring_id, size, slot_bytes, depth, pid, fd, slot, offset, nbytes = ref
-    ring = _consumer_ring(ring_id, size, slot_bytes, depth, pid, fd)
+    ring = _consumer_ring(ring_id=ring_id, size=size, slot_bytes=slot_bytes, depth=depth, pid=pid, fd=fd)
     _received += 1
     return torch.ops.fastload._ring_view(ring.handle, slot, offset, nbytes)
 

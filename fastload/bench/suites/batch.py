@@ -99,7 +99,16 @@ def _detection_case(settings) -> Case:
     impls.append(copy_floor(bytes_moved, device))
     impls.append(fresh_output_fill(len(images) * 3 * hp * wp * 4, device))
     label = "detection 8 COCO-like, /32" + ("" if s == 1 else f" (x{s:g})")
-    return Case("batch", label, device, bytes_moved, len(images), impls, unavailable, tolerance=1e-4)
+    return Case(
+        suite="batch",
+        name=label,
+        device=device,
+        bytes_moved=bytes_moved,
+        items=len(images),
+        impls=impls,
+        unavailable=unavailable,
+        tolerance=1e-4,
+    )
 
 
 def _classification_case(settings) -> Case:
@@ -126,7 +135,14 @@ def _classification_case(settings) -> Case:
     impls.append(copy_floor(bytes_moved, device))
     impls.append(fresh_output_fill(64 * side * side * 3 * 4, device))
     return Case(
-        "batch", f"classification 64x{side}x{side} list", device, bytes_moved, 64, impls, unavailable, tolerance=1e-4
+        suite="batch",
+        name=f"classification 64x{side}x{side} list",
+        device=device,
+        bytes_moved=bytes_moved,
+        items=64,
+        impls=impls,
+        unavailable=unavailable,
+        tolerance=1e-4,
     )
 
 

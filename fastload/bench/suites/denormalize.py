@@ -66,5 +66,16 @@ def cases(settings) -> list[Case]:
                 impls.append(Impl("mmcv", run, compare=torch.from_numpy, note="imdenormalize + rint + clip"))
         impls.append(copy_floor(bytes_moved, device))
         # Every result is a uint8 image: all implementations must agree exactly.
-        out.append(Case("denormalize", label, device, bytes_moved, count, impls, unavailable, tolerance=0.0))
+        out.append(
+            Case(
+                suite="denormalize",
+                name=label,
+                device=device,
+                bytes_moved=bytes_moved,
+                items=count,
+                impls=impls,
+                unavailable=unavailable,
+                tolerance=0.0,
+            )
+        )
     return out

@@ -153,13 +153,13 @@ def _classification(settings) -> Case:
         "" if s == 1 else f" (x{s:g})"
     )
     return Case(
-        "files",
-        label,
-        device,
-        encoded + count * 3 * size * size * 4,
-        count,
-        impls,
-        unavailable,
+        suite="files",
+        name=label,
+        device=device,
+        bytes_moved=encoded + count * 3 * size * size * 4,
+        items=count,
+        impls=impls,
+        unavailable=unavailable,
         tolerance=GREY_LEVEL,
         reps=3,
     )
@@ -224,7 +224,15 @@ def _high_resolution(settings) -> Case:
         "" if s == 1 else f" (x{s:g})"
     )
     return Case(
-        "files", label, device, encoded + count * 3 * size * size * 4, count, impls, {}, tolerance=GREY_LEVEL, reps=3
+        suite="files",
+        name=label,
+        device=device,
+        bytes_moved=encoded + count * 3 * size * size * 4,
+        items=count,
+        impls=impls,
+        unavailable={},
+        tolerance=GREY_LEVEL,
+        reps=3,
     )
 
 
@@ -266,4 +274,14 @@ def _detection(settings) -> Case:
     label = f"{count} COCO-like JPEG files -> normalized batches padded to /32, batches of {DETECTION_BATCH}" + (
         "" if s == 1 else f" (x{s:g})"
     )
-    return Case("files", label, device, encoded, count, impls, {}, tolerance=1e-4, reps=3)
+    return Case(
+        suite="files",
+        name=label,
+        device=device,
+        bytes_moved=encoded,
+        items=count,
+        impls=impls,
+        unavailable={},
+        tolerance=1e-4,
+        reps=3,
+    )

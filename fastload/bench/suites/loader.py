@@ -163,20 +163,31 @@ def _detection(settings) -> Case:
         note="the same pipeline with PadCollate(ring=False): a new shared-memory segment per batch",
     )
     impls = _rows(
-        device,
-        prefetcher,
-        f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device",
-        ("PadCollate(norm)", worker_loader),
-        (
+        device=device,
+        prefetcher=prefetcher,
+        note=f"PadCollate(pack=True) + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch "
+        "to the device",
+        workers=("PadCollate(norm)", worker_loader),
+        torchvision=(
             tv_loader,
             f"v2 in workers + pad/stack collate + .to(); {float_bytes / batches / 1e6:.1f} MB float "
             "per batch to the device",
         ),
-        raw_bytes + float_bytes,
+        moved=raw_bytes + float_bytes,
         extra=[ring_off],
     )
     label = f"{count} COCO-like raw images, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
-    return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=1e-4, reps=3)
+    return Case(
+        suite="loader",
+        name=label,
+        device=device,
+        bytes_moved=raw_bytes + float_bytes,
+        items=count,
+        impls=impls,
+        unavailable={},
+        tolerance=1e-4,
+        reps=3,
+    )
 
 
 def _classification(settings) -> Case:
@@ -195,18 +206,28 @@ def _classification(settings) -> Case:
     raw_bytes, float_bytes = sum(img.size for img in images), count * 3 * size * size * 4
     batches = -(-count // CROPS)
     impls = _rows(
-        device,
-        prefetcher,
-        f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device",
-        ("CropCollate(norm)", worker_loader),
-        (
+        device=device,
+        prefetcher=prefetcher,
+        note=f"CropCollate + DevicePrefetcher; {raw_bytes / batches / 1e6:.1f} MB uint8 per batch to the device",
+        workers=("CropCollate(norm)", worker_loader),
+        torchvision=(
             tv_loader,
             "v2 RandomResizedCrop + RandomHorizontalFlip + ToDtype + Normalize in workers, stack, "
             f".to(); {float_bytes / batches / 1e6:.1f} MB float per batch to the device",
         ),
-        raw_bytes + float_bytes,
+        moved=raw_bytes + float_bytes,
     )
     label = f"{count} ImageNet-like images -> RandomResizedCrop {size}, flip, batches of {CROPS}" + (
         "" if s == 1 else f" (x{s:g})"
     )
-    return Case("loader", label, device, raw_bytes + float_bytes, count, impls, {}, tolerance=GREY_LEVEL, reps=3)
+    return Case(
+        suite="loader",
+        name=label,
+        device=device,
+        bytes_moved=raw_bytes + float_bytes,
+        items=count,
+        impls=impls,
+        unavailable={},
+        tolerance=GREY_LEVEL,
+        reps=3,
+    )

@@ -194,5 +194,16 @@ def cases(settings) -> list[Case]:
         impls += peer_impls
         impls.append(copy_floor(bytes_moved, device))
         impls.append(fresh_output_fill(data.numel() * 4, device))
-        out.append(Case("normalize", label, device, bytes_moved, count, impls, unavailable, tolerance=1e-4))
+        out.append(
+            Case(
+                suite="normalize",
+                name=label,
+                device=device,
+                bytes_moved=bytes_moved,
+                items=count,
+                impls=impls,
+                unavailable=unavailable,
+                tolerance=1e-4,
+            )
+        )
     return out

@@ -102,4 +102,15 @@ def cases(settings) -> list[Case]:
     impls.append(copy_floor(bytes_moved, device))
     impls.append(fresh_output_fill(out.images.numel() * 4, device))
     label = "8 COCO-like raw -> (1333, 800), /32" + ("" if s == 1 else f" (x{s:g})")
-    return [Case("resize", label, device, bytes_moved, len(images), impls, unavailable, tolerance=1.0 / 57.0 + 1e-4)]
+    return [
+        Case(
+            suite="resize",
+            name=label,
+            device=device,
+            bytes_moved=bytes_moved,
+            items=len(images),
+            impls=impls,
+            unavailable=unavailable,
+            tolerance=1.0 / 57.0 + 1e-4,
+        )
+    ]
