@@ -57,3 +57,18 @@ def test_every_parameter_is_documented(name):
 
 def test_the_public_names_are_all_here():
     assert len(PUBLIC) >= 40
+
+
+def test_the_api_reference_renders_every_public_name():
+    """Each name of fastload.__all__ has its `::: fastload.<name>` block in docs/reference, or its module's page."""
+    import pathlib
+
+    pages = "\n".join(p.read_text() for p in (pathlib.Path(__file__).parents[1] / "docs" / "reference").glob("*.md"))
+    rendered = set(re.findall(r"^::: fastload\.([\w.]+)", pages, re.M))
+
+    def shown(name: str) -> bool:  # its own block, or a member of a module page (fastload.utils renders its members)
+        module = getattr(getattr(fl, name), "__module__", "") or ""
+        return name in rendered or module.removeprefix("fastload.") in rendered
+
+    missing = [name for name in fl.__all__ if not shown(name)]
+    assert not missing, f"docs/reference renders no `::: fastload.<name>` for {missing}"
