@@ -76,7 +76,7 @@ docs: $(VENV)/.docs
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	@echo "== docs: site/index.html"
 
-$(VENV)/.docs:
+$(VENV)/.docs: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q $(DOCS)
 	touch $@
@@ -93,7 +93,7 @@ format: $(VENV)/.lint
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/clang-format -i $(CSRC)
 
-$(VENV)/.lint:
+$(VENV)/.lint: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q $(LINT)
 	touch $@

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 
 import fastload as fl
-from fastload import _backend, reference
+from fastload import reference
+from fastload._op_table import OPS
 
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 
 # The op families: an op table entry that is neither a packed twin nor an `_into` twin.
-TWINS = {op.packed for op in _backend.OPS.values() if op.packed} | {n for n in _backend.OPS if n.endswith("_into")}
-FAMILIES = sorted(n for n in _backend.OPS if n not in TWINS)
+TWINS = {op.packed for op in OPS.values() if op.packed} | {n for n in OPS if n.endswith("_into")}
+FAMILIES = sorted(n for n in OPS if n not in TWINS)
 
 
 def _text(path: Path) -> str:
@@ -26,8 +27,8 @@ def _text(path: Path) -> str:
 
 def _names(family: str) -> list[str]:
     """The registered names of one family: the op, its packed twin and their `_into` twins."""
-    base = [family] + ([_backend.OPS[family].packed] if _backend.OPS[family].packed else [])
-    return base + [f"{n}_into" for n in base if f"{n}_into" in _backend.OPS]
+    base = [family] + ([OPS[family].packed] if OPS[family].packed else [])
+    return base + [f"{n}_into" for n in base if f"{n}_into" in OPS]
 
 
 def test_the_op_table_has_the_families_the_recipe_covers():
@@ -68,7 +69,7 @@ def test_each_op_is_where_the_recipe_says(family):
     assert f'#include "cuda/{family}.cu"' in emulation
 
     for name in names:
-        assert _backend.OPS[name].reference is getattr(reference, name), f"{name}: no reference.{name}"
+        assert OPS[name].reference is getattr(reference, name), f"{name}: no reference.{name}"
     assert re.search(rf'OpTest\(\s*"{family}"', _text(ROOT / f"tests/test_{family}.py")), f"tests/test_{family}.py"
     assert any(f'"{family}' in p.read_text() for p in (ROOT / "fastload/functional").glob("_*.py")), family
 
