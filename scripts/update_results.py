@@ -32,7 +32,7 @@ HEADLINE = [
     ("normalize a 64x224x224 uint8 batch -> float32 CHW", "normalize", "batch 64x224x224"),
     ("keep-ratio resize (1333, 800) + normalize + pad of 8 COCO-like images", "resize", "8 COCO-like raw"),
     (
-        "DataLoader of 256 COCO-like decoded images, 2 workers (ring + GPU-style prefetch)",
+        "256 decoded COCO-like images through a DataLoader: PadCollate(pack=True) + DevicePrefetcher, 2 workers",
         "loader",
         "256 COCO-like raw images",
     ),
