@@ -299,17 +299,3 @@ def test_a_collate_wrapped_in_workers_returns_tensors():
         batches = list(loader)
         assert len(batches) == 4 and all(isinstance(images, torch.Tensor) for images, _ in batches)
     assert fl.memory.ring.stats()["received"] > 0  # they still came through the workers' rings
-
-
-def test_encoded_bytes_without_encoded_image_are_named():
-    data = jpeg(photo(np.random.default_rng(11), 20, 20))
-    for image, what in [
-        (data, "bytes"),
-        (bytearray(data), "bytearray"),
-        ({"bytes": data, "path": "a"}, '{"bytes", "path"} dict'),
-        (np.frombuffer(data, np.uint8), "1-D uint8 buffer"),
-        (torch.frombuffer(bytearray(data), dtype=torch.uint8), "1-D uint8 buffer"),
-    ]:
-        for collate in (fl.CropCollate(8), fl.PadCollate()):
-            with pytest.raises(TypeError, match=f"sample 0 of the batch: its image is .*{what}.*fl.EncodedImage"):
-                collate([(image, 0)])

@@ -17,13 +17,15 @@ from fastload.data.samples import (
     checked_labels,
     describe_sample,
     empty_like_others,
+    image_key_of,
     kept_samples,
+    label_value,
     no_rows,
     per_image_values,
 )
 from fastload.functional._geometry import batch_extent
 from fastload.functional._pad import pack_images, pad_batch
-from fastload.io.batch_decoder import BatchDecoder, check_decode_on, encoded
+from fastload.io.batch_decoder import BatchDecoder, check_decode_on, encoded_files
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.io.pil import is_pil_image, pil_to_array
 from fastload.memory import ring
@@ -51,7 +53,10 @@ class PadCollate:
     Args:
         norm: with a `Normalization`, images become `pad_batch(images, norm, ...)`: normalized float (N, C, Hp, Wp);
             without, a padded uint8 (N, Hp, Wp, C) batch (or a `PackedImages` with `pack=True`).
-        image_key: the images' key in dict samples.
+        image_key: the images' key in dict samples; None (default): the first of "img", "image", "jpg", "jpeg",
+            "png", "webp" that the first sample has (mmdet, Hugging Face, WebDataset). The batch keeps that key.
+        label_key: a key holding a per-image label besides the usual ones ("label", "labels", "cls", "target",
+            "gt_label", "gt_labels"), checked and collated alike. WebDataset's `cls` bytes (b"3") are read as ints.
         input_order: channel order of array images ("bgr" or "rgb").
         size_divisor: the padded extent is a multiple of this (e.g. 32).
         pad_value: the padding, as in `pad_batch` (output space with `norm`, a byte without).
@@ -90,7 +95,8 @@ class PadCollate:
         self,
         norm: Normalization | None = None,
         *,
-        image_key: str = "img",
+        image_key: str | None = None,
+        label_key: str | None = None,
         input_order: str = "bgr",
         size_divisor: int = 1,
         pad_value=0.0,
@@ -117,8 +123,10 @@ class PadCollate:
                 "pack=True ships raw uint8 images; normalize them later (DevicePrefetcher(norm=...)), "
                 "so give norm to the prefetcher, not to PadCollate"
             )
-        if not isinstance(image_key, str):
-            raise TypeError(f"image_key must be a str, got {type(image_key).__name__}")
+        for name, key in (("image_key", image_key), ("label_key", label_key)):
+            if key is not None and not isinstance(key, str):
+                raise TypeError(f"{name} must be a str or None, got {type(key).__name__}")
+        self.label_keys = LABEL_KEYS + ((label_key,) if label_key is not None else ())
         list_keys = (list_keys,) if isinstance(list_keys, str) else tuple(list_keys)
         if not all(isinstance(k, str) for k in list_keys):
             raise TypeError(f"list_keys must be a sequence of str, got {list_keys!r}")
@@ -185,7 +193,9 @@ class PadCollate:
         (None: all). Encoded files are decoded whole, straight into one packed buffer, or with decode_on="device"
         shipped as they are (`where(i)` names sample i)."""
         kept = None
-        if encoded(images, where):
+        as_files = encoded_files(images, where)  # bytes, Hugging Face dicts, ... as EncodedImages
+        if as_files is not None:
+            images = as_files
             files = self._headers(images, where)
             kept = files.kept
             if self.decode_on == "device":
@@ -219,21 +229,19 @@ class PadCollate:
         raise TypeError(f"PadCollate takes dict or tuple samples, got {type(samples[0]).__name__}")
 
     def _collate_dicts(self, samples):
+        image_key = None
         for i, s in enumerate(samples):
             if not isinstance(s, Mapping):
                 raise TypeError(f"{describe_sample(samples, i)} is a {type(s).__name__}, sample 0 a dict")
-            if self.image_key not in s:
-                raise ValueError(
-                    f"{describe_sample(samples, i)} has no image key {self.image_key!r} (keys: {sorted(s)})"
-                )
+            image_key = image_key_of(s, self.image_key or image_key, describe_sample(samples, i))
         batch, metadata, kept = self._batch(
-            self._arrays([s[self.image_key] for s in samples]), lambda i: describe_sample(samples, i)
+            self._arrays([s[image_key] for s in samples]), lambda i: describe_sample(samples, i)
         )
         originals, samples = samples, kept_samples(samples, kept)
-        out = {self.image_key: batch, **metadata}
+        out = {image_key: batch, **metadata}
         # The collate's own shapes describe the batch it made: they win over sample keys of the same name. The keys
         # are the given samples', so that a batch of skipped files still has them.
-        keys = list(dict.fromkeys(k for s in originals for k in s if k != self.image_key and k not in metadata))
+        keys = list(dict.fromkeys(k for s in originals for k in s if k != image_key and k not in metadata))
         for key in keys:
             values = [s.get(key) for s in samples]
             if key in self.list_keys:
@@ -248,13 +256,16 @@ class PadCollate:
                     f"{describe_sample(samples, missing[0])} has no key {key!r}, which other samples "
                     f"have; give every sample the key, or name it in list_keys to allow empty entries"
                 )
-            out[key] = self._entry(key in LABEL_KEYS, values, samples, [s.get(key) for s in originals])
+            out[key] = self._entry(key in self.label_keys, values, samples, [s.get(key) for s in originals])
         return out
 
     def _entry(self, label: bool, values: list, samples, given: list):
         """The batch entry of one key or tuple position: labels (`label`) checked by label_mode and int64, a
         scalar label a scalar so that the batch is (N,); with every sample skipped, the `given` samples' entry with
         no row."""
+        if label:
+            values = [label_value(v, describe_sample(samples, i)) for i, v in enumerate(values)]
+            given = [label_value(v, f"sample {i} of the batch") for i, v in enumerate(given)]
         if label and self.label_mode is not None:
             checked = [
                 checked_labels(v, describe_sample(samples, i), self.label_mode, self.num_classes)

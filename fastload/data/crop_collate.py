@@ -14,7 +14,7 @@ from fastload.functional import _geometry as G
 from fastload.functional._crop import INTERPOLATIONS, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
-from fastload.io.batch_decoder import check_decode_on, encoded
+from fastload.io.batch_decoder import check_decode_on, encoded_files
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.normalization import Normalization
 
@@ -39,7 +39,9 @@ class CropCollate(PadCollate):
         resize: eval's Resize: an int (short side) or an (h, w) pair.
         interpolation: "bilinear" or "nearest", as in `resized_crop_batch`.
         antialias: torchvision's antialiased resize (True, default) or OpenCV INTER_LINEAR (False).
-        image_key: the images' key in dict samples.
+        image_key: the images' key in dict samples; None (default): the first of "img", "image", "jpg", "jpeg",
+            "png", "webp" the samples have, as in `PadCollate`.
+        label_key: a key holding the label besides the usual ones, as in `PadCollate`.
         input_order: channel order of array images ("bgr" or "rgb").
         list_keys: dict keys collated as lists of per-image tensors, as in `PadCollate`.
         label_mode: None, "classification" or "detection", as in `PadCollate`.
@@ -78,7 +80,8 @@ class CropCollate(PadCollate):
         resize=256,
         interpolation: str = "bilinear",
         antialias: bool = True,
-        image_key: str = "img",
+        image_key: str | None = None,
+        label_key: str | None = None,
         input_order: str = "bgr",
         list_keys: Sequence[str] = (),
         label_mode: str | None = None,
@@ -94,6 +97,7 @@ class CropCollate(PadCollate):
         super().__init__(
             norm,
             image_key=image_key,
+            label_key=label_key,
             input_order=input_order,
             list_keys=list_keys,
             label_mode=label_mode,
@@ -193,8 +197,9 @@ class CropCollate(PadCollate):
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         kept = None
-        if encoded(images, where):
-            batch, kept = self._decoded_crops(images, where)
+        as_files = encoded_files(images, where)  # bytes, Hugging Face dicts, ... as EncodedImages
+        if as_files is not None:
+            batch, kept = self._decoded_crops(as_files, where)
             images = batch.images
         else:
             images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels

@@ -11,6 +11,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.data.crop_batch import CropBatch
+from fastload.data.samples import IMAGE_KEYS
 from fastload.functional._normalize import normalize
 from fastload.functional._pad import pad_batch
 from fastload.io.encoded_batch import EncodedBatch
@@ -98,7 +99,8 @@ class DevicePrefetcher:
             finished on the device: a `PackedImages` -> `pad_batch(..., norm)`, a `CropBatch` (`CropCollate` without
             norm) -> its fused crop + resize + flip + normalize, an `EncodedBatch` -> decoded there first, a uint8
             (N, H, W, C) batch -> `normalize(..., norm)`. Float images are left as they are.
-        image_key: the images' key in dict batches.
+        image_key: the images' key in dict batches; None (default): the first of "img", "image", "jpg", "jpeg",
+            "png", "webp" the batch has, as the collates choose it.
         input_order: channel order of the uint8 images ("bgr" or "rgb").
         dtype: of the normalized images: torch.float32, float16 or bfloat16.
         channels_last: give the normalized images channels_last strides.
@@ -120,7 +122,7 @@ class DevicePrefetcher:
         device="cuda",
         norm: Normalization | None = None,
         *,
-        image_key: str = "img",
+        image_key: str | None = None,
         input_order: str = "bgr",
         dtype: torch.dtype = torch.float32,
         channels_last: bool = False,
@@ -182,9 +184,12 @@ class DevicePrefetcher:
 
     def _prepare(self, batch):
         batch = _move(batch, self.device)
-        if isinstance(batch, Mapping) and self.image_key in batch:
+        key = None
+        if isinstance(batch, Mapping):
+            key = self.image_key or next((k for k in IMAGE_KEYS if k in batch), None)
+        if key is not None and key in batch:
             batch = dict(batch)
-            images = batch[self.image_key] = self._finish_images(batch[self.image_key])
+            images = batch[key] = self._finish_images(batch[key])
             # The metadata must describe the batch the model receives: padding added here changes it.
             if isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point():
                 hp, wp = images.shape[-2:]

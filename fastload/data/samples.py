@@ -11,11 +11,39 @@ from torch.utils.data import default_collate
 from fastload.utils import labels_to_tensor, to_tensor
 
 LABEL_MODES = (None, "classification", "detection")
+# The keys under which dict samples carry their image, tried in this order when the collate is not told
+# (`image_key=`): `img` (mmdet, fastload), `image` (Hugging Face), and WebDataset's file extensions.
+IMAGE_KEYS = ("img", "image", "jpg", "jpeg", "png", "webp")
 # The keys under which dict samples carry their labels (Hugging Face's `label`, WebDataset's `cls`, torchvision's
 # `target`, mmdet's `gt_label(s)`): checked by label_mode and collated as int64 like a tuple sample's position 1.
 LABEL_KEYS = ("label", "labels", "cls", "target", "gt_label", "gt_labels")
 # Keys that identify a sample to a person reading an error (in this order of preference).
-IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx")
+IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx", "__key__")
+
+
+def image_key_of(sample: Mapping, given: str | None, where: str) -> str:
+    """The key of a dict sample's image: `given`, or the first of IMAGE_KEYS the sample has; a ValueError naming the
+    sample (`where`) and its keys when there is none."""
+    if given is not None:
+        if given not in sample:
+            raise ValueError(f"{where} has no image key {given!r} (keys: {sorted(sample)})")
+        return given
+    key = next((k for k in IMAGE_KEYS if k in sample), None)
+    if key is None:
+        raise ValueError(
+            f"{where} has none of the image keys {list(IMAGE_KEYS)} (keys: {sorted(sample)}): name it with image_key="
+        )
+    return key
+
+
+def label_value(value, where: str):
+    """A label as a sample holds it; WebDataset's `cls` arrives as ASCII bytes (b"3"), read as the int it spells."""
+    if not isinstance(value, (bytes, bytearray)):
+        return value
+    try:
+        return int(bytes(value).decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(f"{where}: label {bytes(value)[:20]!r} is bytes that do not spell an integer") from None
 
 
 def describe_sample(samples: Sequence, i: int) -> str:

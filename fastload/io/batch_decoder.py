@@ -45,35 +45,38 @@ def check_decode_on(decode_on, raw: bool, draft: bool = False) -> str:
     return decode_on
 
 
-def _undeclared_file(img) -> str | None:
-    """What an encoded file handed over without EncodedImage looks like (raw bytes, a Hugging Face
-    {"bytes", "path"} dict, a 1-D uint8 buffer), or None for anything else."""
+def as_encoded(img, where: str) -> EncodedImage | None:
+    """An encoded image file as shard readers hand it over, as an EncodedImage: `bytes`, `bytearray`, `memoryview`
+    (WebDataset's samples), a 1-D uint8 numpy array or tensor, a Hugging Face `Image(decode=False)` dict
+    {"bytes": ..., "path": ...} (bytes None: the file at `path` is read), or an EncodedImage; None for anything else
+    (a decoded image). A dict without "bytes" or without either is a ValueError naming the sample (`where`)."""
+    if isinstance(img, EncodedImage):
+        return img
     if isinstance(img, (bytes, bytearray, memoryview)):
-        return type(img).__name__
-    if isinstance(img, Mapping) and "bytes" in img:
-        return 'a {"bytes", "path"} dict'
+        return EncodedImage(img)
     if isinstance(img, (np.ndarray, torch.Tensor)) and img.ndim == 1 and str(img.dtype) in ("uint8", "torch.uint8"):
-        return "a 1-D uint8 buffer"
+        return EncodedImage(img)
+    if isinstance(img, Mapping) and ("bytes" in img or "path" in img):
+        data, path = img.get("bytes"), img.get("path")
+        if data is not None:
+            return EncodedImage(data, path or None)
+        if not path:
+            raise ValueError(f'{where}: its image is a {{"bytes", "path"}} dict with neither bytes nor a path')
+        return EncodedImage.from_file(path)
     return None
 
 
-def encoded(images: list, where: Callable[[int], str]) -> bool:
-    """Whether the batch's images are encoded files (EncodedImage); a batch mixing them with decoded images is a
-    ValueError, and an encoded file given as raw bytes a TypeError that names fl.EncodedImage."""
-    for i, img in enumerate(images):
-        what = _undeclared_file(img)
-        if what is not None:
-            raise TypeError(
-                f"{where(i)}: its image is {what}, an encoded file: wrap it as "
-                "fl.EncodedImage(data, path) and the collate decodes it"
-            )
-    flags = [isinstance(img, EncodedImage) for img in images]
+def encoded_files(images: list, where: Callable[[int], str]) -> list[EncodedImage] | None:
+    """The batch's images as EncodedImages when they are encoded files (in any form `as_encoded` takes), None when
+    they are decoded images; a batch mixing the two is a ValueError naming a sample of each."""
+    files = [as_encoded(img, where(i)) for i, img in enumerate(images)]
+    flags = [f is not None for f in files]
     if any(flags) and not all(flags):
         raise ValueError(
             f"{where(flags.index(not flags[0]))} and {where(0)} differ: a batch holds encoded files "
-            "(EncodedImage) or decoded images, not both"
+            "(bytes, EncodedImage) or decoded images, not both"
         )
-    return bool(flags) and flags[0]
+    return files if flags and flags[0] else None
 
 
 class BatchFiles(NamedTuple):
