@@ -15,7 +15,8 @@ export TORCH_CUDA_ARCH_LIST ?= 9.0
 export FASTLOAD_CUDA_EMULATION ?= 1
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
-        hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn webdataset==1.0.2
+        hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn webdataset==1.0.2 \
+        datasets==5.2.0
 # Optional peers for `make bench`. mmengine goes in without its dependencies: it asks for opencv-python, which would
 # clash with opencv-python-headless; its remaining needs are listed here.
 PEERS := timm albumentations nvidia-dali-cuda130 addict pyyaml termcolor yapf
