@@ -6,6 +6,9 @@ the ones fastload makes from the same images as `fl.EncodedImage` files, bit for
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -18,6 +21,24 @@ import fastload as fl
 wds = pytest.importorskip("webdataset")
 
 N, SHARDS, BATCH = 48, 4, 8
+
+
+@pytest.fixture
+def http_server(shards):
+    """The shards' folder served over HTTP on a free local port (a stand-in for object storage)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = os.path.dirname(shards[0][0])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +121,18 @@ def test_resampled_epochs_have_equal_batch_counts(shards):
     loader = DataLoader(dataset, batch_size=None, num_workers=2)
     counts = [sum(1 for _ in loader) for _ in range(2)]
     assert counts == [10, 10]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="webdataset streams http:// URLs through curl")
+def test_streamed_over_http(shards, http_server):
+    paths, samples = shards
+    urls = [f"{http_server}/{os.path.basename(p)}" for p in paths]
+    dataset = wds.WebDataset(urls, shardshuffle=False, empty_check=False).batched(
+        BATCH, collation_fn=fl.CropCollate(**EVAL)
+    )
+    seen = []
+    for batch in DataLoader(dataset, batch_size=None, num_workers=2):
+        images, labels = _expected(samples, batch["__key__"], fl.CropCollate(**EVAL))
+        assert torch.equal(batch["jpg"], images) and batch["cls"].tolist() == labels
+        seen += batch["__key__"]
+    assert sorted(seen) == sorted(samples)
