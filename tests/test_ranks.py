@@ -36,7 +36,16 @@ def ranks(tmp_path_factory):
             (folder / f"{i:03d}.jpg").write_bytes(jpeg)
             sink.write({"__key__": f"k{i:03d}", "jpg": jpeg, "cls": i % 2})
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    args = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "tests/ranks_worker.py", str(data), str(out)]
+    args = [
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "tests/ranks_worker.py",
+        str(data),
+        str(out),
+    ]
     proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]

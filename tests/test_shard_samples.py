@@ -122,3 +122,15 @@ def test_a_bad_file_among_raw_bytes_is_named_or_skipped():
     with pytest.warns(RuntimeWarning, match="skipped sample 1"):
         images, labels = collate(batch)
     assert images.shape[0] == 2 and labels.tolist() == [0, 2]
+
+
+def test_a_missing_file_named_by_path_is_a_bad_file_for_on_error():
+    batch = [({"bytes": None, "path": "/no/such/file.jpg"}, 0), (FILES[0], 1)]
+    with pytest.raises(ValueError, match=r"sample 0 of the batch: /no/such/file.jpg: cannot read the file"):
+        fl.CropCollate(16, fl.IMAGENET)(batch)
+    with pytest.warns(RuntimeWarning, match=r"skipped sample 0 of the batch: /no/such/file.jpg"):
+        images, labels = fl.CropCollate(16, fl.IMAGENET, on_error="skip")(batch)
+    assert images.shape[0] == 1 and labels.tolist() == [1]
+    with pytest.warns(RuntimeWarning, match="neither bytes nor a path"):
+        packed = fl.PadCollate(pack=True, on_error="skip")([({"bytes": None, "path": None}, 0), (FILES[1], 1)])
+    assert len(packed[0]) == 1

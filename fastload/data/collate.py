@@ -25,7 +25,7 @@ from fastload.data.samples import (
 )
 from fastload.functional._geometry import batch_extent
 from fastload.functional._pad import pack_images, pad_batch
-from fastload.io.batch_decoder import BatchDecoder, check_decode_on, encoded_files
+from fastload.io.batch_decoder import BatchDecoder, check_decode_on, encoded
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.io.pil import is_pil_image, pil_to_array
 from fastload.memory import ring
@@ -193,11 +193,9 @@ class PadCollate:
         (None: all). Encoded files are decoded whole, straight into one packed buffer, or with decode_on="device"
         shipped as they are (`where(i)` names sample i)."""
         kept = None
-        as_files = encoded_files(images, where)  # bytes, Hugging Face dicts, ... as EncodedImages
-        if as_files is not None:
-            images = as_files
+        if encoded(images, where):  # EncodedImages, bytes, Hugging Face dicts, ...
             files = self._headers(images, where)
-            kept = files.kept
+            images, kept = files.images, files.kept
             if self.decode_on == "device":
                 images = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, files.sizes)
                 return images, self._metadata(images), kept

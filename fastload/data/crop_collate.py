@@ -14,7 +14,7 @@ from fastload.functional import _geometry as G
 from fastload.functional._crop import INTERPOLATIONS, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
-from fastload.io.batch_decoder import check_decode_on, encoded_files
+from fastload.io.batch_decoder import check_decode_on, encoded
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.normalization import Normalization
 
@@ -152,7 +152,7 @@ class CropCollate(PadCollate):
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
         region each crop reads decoded (the box; for eval the rows and columns Resize + CenterCrop weight)."""
         files = self._headers(images, where)
-        kept, sizes = files.kept, files.sizes
+        images, kept, sizes = files.images, files.kept, files.sizes
         if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
             shipped = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, sizes)
             return self._crops(shipped), kept
@@ -197,9 +197,8 @@ class CropCollate(PadCollate):
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         kept = None
-        as_files = encoded_files(images, where)  # bytes, Hugging Face dicts, ... as EncodedImages
-        if as_files is not None:
-            batch, kept = self._decoded_crops(as_files, where)
+        if encoded(images, where):  # EncodedImages, bytes, Hugging Face dicts, ...
+            batch, kept = self._decoded_crops(images, where)
             images = batch.images
         else:
             images = V.check_image_list(images)[2]  # the caller's arrays, checked: HWC uint8, equal channels

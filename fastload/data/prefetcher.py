@@ -11,7 +11,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.data.crop_batch import CropBatch
-from fastload.data.samples import IMAGE_KEYS
+from fastload.data.samples import first_image_key
 from fastload.functional._normalize import normalize
 from fastload.functional._pad import pad_batch
 from fastload.io.encoded_batch import EncodedBatch
@@ -186,7 +186,7 @@ class DevicePrefetcher:
         batch = _move(batch, self.device)
         key = None
         if isinstance(batch, Mapping):
-            key = self.image_key or next((k for k in IMAGE_KEYS if k in batch), None)
+            key = self.image_key or first_image_key(batch)
         if key is not None and key in batch:
             batch = dict(batch)
             images = batch[key] = self._finish_images(batch[key])

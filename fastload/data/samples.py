@@ -21,6 +21,11 @@ LABEL_KEYS = ("label", "labels", "cls", "target", "gt_label", "gt_labels")
 IDENTIFYING_KEYS = ("img_path", "filename", "img_id", "image_id", "id", "idx", "__key__")
 
 
+def first_image_key(mapping: Mapping) -> str | None:
+    """The first of IMAGE_KEYS a sample or batch dict has, or None."""
+    return next((k for k in IMAGE_KEYS if k in mapping), None)
+
+
 def image_key_of(sample: Mapping, given: str | None, where: str) -> str:
     """The key of a dict sample's image: `given`, or the first of IMAGE_KEYS the sample has; a ValueError naming the
     sample (`where`) and its keys when there is none."""
@@ -28,7 +33,7 @@ def image_key_of(sample: Mapping, given: str | None, where: str) -> str:
         if given not in sample:
             raise ValueError(f"{where} has no image key {given!r} (keys: {sorted(sample)})")
         return given
-    key = next((k for k in IMAGE_KEYS if k in sample), None)
+    key = first_image_key(sample)
     if key is None:
         raise ValueError(
             f"{where} has none of the image keys {list(IMAGE_KEYS)} (keys: {sorted(sample)}): name it with image_key="

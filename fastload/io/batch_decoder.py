@@ -45,38 +45,49 @@ def check_decode_on(decode_on, raw: bool, draft: bool = False) -> str:
     return decode_on
 
 
-def as_encoded(img, where: str) -> EncodedImage | None:
-    """An encoded image file as shard readers hand it over, as an EncodedImage: `bytes`, `bytearray`, `memoryview`
-    (WebDataset's samples), a 1-D uint8 numpy array or tensor, a Hugging Face `Image(decode=False)` dict
-    {"bytes": ..., "path": ...} (bytes None: the file at `path` is read), or an EncodedImage; None for anything else
-    (a decoded image). A dict without "bytes" or without either is a ValueError naming the sample (`where`)."""
-    if isinstance(img, EncodedImage):
-        return img
-    if isinstance(img, (bytes, bytearray, memoryview)):
-        return EncodedImage(img)
-    if isinstance(img, (np.ndarray, torch.Tensor)) and img.ndim == 1 and str(img.dtype) in ("uint8", "torch.uint8"):
-        return EncodedImage(img)
-    if isinstance(img, Mapping) and ("bytes" in img or "path" in img):
-        data, path = img.get("bytes"), img.get("path")
-        if data is not None:
-            return EncodedImage(data, path or None)
-        if not path:
-            raise ValueError(f'{where}: its image is a {{"bytes", "path"}} dict with neither bytes nor a path')
+class MissingFileError(ValueError, FileNotFoundError):
+    """A file a sample names by path that is not there: a bad file for the collates (a ValueError, which on_error
+    skips) and what Python calls a missing file (a FileNotFoundError)."""
+
+
+def encoded_form(img) -> bool:
+    """Whether a collate input is an encoded image file in a form `as_encoded` takes: `bytes`, `bytearray`,
+    `memoryview` (WebDataset's samples), a 1-D uint8 numpy array or tensor, a Hugging Face `Image(decode=False)` dict
+    {"bytes": ..., "path": ...}, or an EncodedImage. Reads nothing."""
+    if isinstance(img, (EncodedImage, bytes, bytearray, memoryview)):
+        return True
+    if isinstance(img, (np.ndarray, torch.Tensor)):
+        return img.ndim == 1 and str(img.dtype) in ("uint8", "torch.uint8")
+    return isinstance(img, Mapping) and ("bytes" in img or "path" in img)
+
+
+def as_encoded(img) -> EncodedImage:
+    """An input `encoded_form` accepts as an EncodedImage (a dict's `bytes` None: the file at its `path` is read).
+    A dict with neither, or a path that cannot be read, is a ValueError: a bad file, as a corrupt one is."""
+    if not isinstance(img, Mapping):
+        return img if isinstance(img, EncodedImage) else EncodedImage(img)
+    data, path = img.get("bytes"), img.get("path")
+    if data is not None:
+        return EncodedImage(data, path or None)
+    if not path:
+        raise ValueError('its image is a {"bytes", "path"} dict with neither bytes nor a path')
+    try:
         return EncodedImage.from_file(path)
-    return None
+    except OSError as exc:
+        error = MissingFileError if isinstance(exc, FileNotFoundError) else ValueError
+        raise error(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
-def encoded_files(images: list, where: Callable[[int], str]) -> list[EncodedImage] | None:
-    """The batch's images as EncodedImages when they are encoded files (in any form `as_encoded` takes), None when
-    they are decoded images; a batch mixing the two is a ValueError naming a sample of each."""
-    files = [as_encoded(img, where(i)) for i, img in enumerate(images)]
-    flags = [f is not None for f in files]
+def encoded(images: list, where: Callable[[int], str]) -> bool:
+    """Whether the batch's images are encoded files (in any form `encoded_form` takes); a batch mixing them with
+    decoded images is a ValueError naming a sample of each."""
+    flags = [encoded_form(img) for img in images]
     if any(flags) and not all(flags):
         raise ValueError(
             f"{where(flags.index(not flags[0]))} and {where(0)} differ: a batch holds encoded files "
             "(bytes, EncodedImage) or decoded images, not both"
         )
-    return files if flags and flags[0] else None
+    return bool(flags) and flags[0]
 
 
 class BatchFiles(NamedTuple):
@@ -87,6 +98,7 @@ class BatchFiles(NamedTuple):
     kept: list[int]
     sizes: list
     whole: dict
+    images: list  # the batch's files as EncodedImages (None where one could not be read)
 
 
 class BatchDecoder:
@@ -118,7 +130,7 @@ class BatchDecoder:
         """A bad file: raised (on_error="raise"), or skipped with a warning, `i` leaving `kept`. A batch whose every
         file is bad becomes an empty batch (the collates return 0 images), never an exception that ends the epoch."""
         if self.on_error == "raise":
-            raise ValueError(f"{where}: {exc}") from None
+            raise (MissingFileError if isinstance(exc, MissingFileError) else ValueError)(f"{where}: {exc}") from None
         self.skipped += 1
         warnings.warn(f"skipped {where}: {exc}", RuntimeWarning, stacklevel=3)
         kept.remove(i)
@@ -127,16 +139,17 @@ class BatchDecoder:
         """Every file's decoded (h, w), from its header where it has one fastload reads (`read_size`); with
         `need_end` (files shipped to nvJPEG, strict not False), a JPEG without its end-of-image marker is a bad
         file."""
-        kept, sizes, whole = list(range(len(images))), {}, {}
+        kept, sizes, whole, files = list(range(len(images))), {}, {}, [None] * len(images)
         for i, img in enumerate(images):
             try:
-                sizes[i], decoded = read_size(img, need_end=need_end)
+                files[i] = as_encoded(img)  # a file that cannot be read is a bad file too, for on_error
+                sizes[i], decoded = read_size(files[i], need_end=need_end)
             except ValueError as exc:
                 self._failed(exc, where(i), kept, i)
                 continue
             if decoded is not None:
                 whole[i] = decoded
-        return BatchFiles(kept, [sizes[i] for i in kept], whole)
+        return BatchFiles(kept=kept, sizes=[sizes[i] for i in kept], whole=whole, images=files)
 
     def decode(
         self,
