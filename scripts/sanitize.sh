@@ -26,8 +26,9 @@ export FASTLOAD_SANITIZER=1  # tests that measure RSS skip that part: ASan's qua
 cd "$out/pkg"
 "$py" -c "import fastload, sys; f = fastload._backend._C.__file__; assert f.startswith(sys.argv[1]), f; \
 assert fastload._backend.load_error is None" "$out/pkg"
-nm -D "$out"/pkg/fastload/_C*.so | grep -q __asan_report ||
-    { echo "sanitize: the extension is not instrumented"; exit 1; }
+# Not `nm | grep -q` under pipefail: grep -q exits at the first match, nm then dies of SIGPIPE and the pipe fails.
+symbols="$(nm -D "$out"/pkg/fastload/_C*.so)"
+[[ "$symbols" == *__asan_report* ]] || { echo "sanitize: the extension is not instrumented"; exit 1; }
 tests=(test_decoding.py test_jpeg_files.py test_exif.py test_formats.py test_files.py test_files_trust.py
        test_device_decode.py test_collate_loader.py test_packed.py test_ring.py test_ring_lifetime.py)
 "$py" -m pytest -q -p no:cacheprovider -x "${tests[@]/#/$root/tests/}" "$@"
