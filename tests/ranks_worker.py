@@ -37,8 +37,10 @@ class Indexed(Dataset):
         return image, label, i
 
 
-def image_folder(data: str, rank: int, world: int) -> dict:
-    dataset = Indexed(fl.ImageFolder(os.path.join(data, "tree")))
+def image_folder(data: str, rank: int, world: int) -> tuple[dict, str]:
+    # Both ranks ask for the index at once: one scans and writes it, the other waits and reuses it.
+    folder = fl.ImageFolder(os.path.join(data, "tree"), index=os.path.join(data, "tree.index"))
+    dataset = Indexed(folder)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=0)
     loader = DataLoader(
         dataset, batch_size=BATCH, sampler=sampler, num_workers=WORKERS, collate_fn=fl.CropCollate(**EVAL)
@@ -47,7 +49,7 @@ def image_folder(data: str, rank: int, world: int) -> dict:
     for epoch in range(EPOCHS):
         sampler.set_epoch(epoch)
         seen[epoch] = [i for _, _, index in loader for i in index.tolist()]
-    return seen
+    return seen, folder.index_state
 
 
 def webdataset(data: str, rank: int, world: int) -> tuple[dict, list]:
@@ -106,9 +108,11 @@ def main(data: str, out: str) -> int:
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     wds_seen, wds_counts = webdataset(data, rank, world)
+    folder_seen, index_state = image_folder(data, rank, world)
     result = {
         "world": world,
-        "image_folder": image_folder(data, rank, world),
+        "image_folder": folder_seen,
+        "image_folder_index": index_state,
         "webdataset": wds_seen,
         "webdataset_resampled_batches": wds_counts,
         "hugging_face": hugging_face(data, rank, world),

@@ -1,6 +1,7 @@
 """Ranks under `torchrun --nproc_per_node 2` on the CPU (gloo), 2 DataLoader workers each (issue 34, part 4): for an
 ImageFolder tree (DistributedSampler), WebDataset shards (split_by_node, then split_by_worker) and a Hugging Face
-dataset (DistributedSampler), every sample is seen exactly once per epoch across ranks and workers; a resampled
+dataset (DistributedSampler), every sample is seen exactly once per epoch across ranks and workers (the ImageFolder's
+index file written by one rank and reused by the other); a resampled
 WebDataset epoch has the same batch count on every rank; one DDP step leaves both ranks with the same weights.
 The ranks run tests/ranks_worker.py."""
 
@@ -10,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import cv2
 import numpy as np
@@ -35,6 +37,9 @@ def ranks(tmp_path_factory):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{i:03d}.jpg").write_bytes(jpeg)
             sink.write({"__key__": f"k{i:03d}", "jpg": jpeg, "cls": i % 2})
+    past = time.time() - 60  # an unchanged tree (a folder changed in the last 2 s is rescanned: see folder_index)
+    for folder in (data / "tree", *(data / "tree").iterdir()):
+        os.utime(folder, (past, past))
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     args = [
         "-m",
@@ -58,6 +63,10 @@ def test_map_style_sources_see_every_sample_once_per_epoch(ranks, source):
         assert all(per_rank) and len(per_rank[0]) == len(per_rank[1])  # DistributedSampler: equal shares
         assert sorted(per_rank[0] + per_rank[1]) == list(range(N)), (source, epoch)
     assert ranks[0][source]["0"] != ranks[0][source]["1"]  # set_epoch reshuffles
+
+
+def test_one_rank_writes_the_image_folder_index_and_the_other_reuses_it(ranks):
+    assert sorted(r["image_folder_index"] for r in ranks) == ["reused", "written"]
 
 
 def test_webdataset_shards_are_split_by_node_then_by_worker(ranks):
