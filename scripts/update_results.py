@@ -27,6 +27,16 @@ HEADLINE = [
         "files",
         "256 ImageNet-style JPEG files",
     ),
+    (
+        "the same JPEGs in WebDataset shards, the same crop (vs WebDataset's PIL + torchvision recipe)",
+        "shards",
+        "256 JPEGs in 4 WebDataset shards",
+    ),
+    (
+        "the same JPEGs in a Hugging Face dataset, the same crop (vs datasets' PIL + torchvision recipe)",
+        "shards",
+        "256 JPEGs in a Hugging Face dataset",
+    ),
     ("COCO-style JPEG files -> normalized batches padded to /32, 2 workers", "files", "128 COCO-like JPEG files"),
     ("RandomResizedCrop 224 + flip + normalize of 64 decoded images", "crop", "train 64 ImageNet-like"),
     ("normalize a 64x224x224 uint8 batch -> float32 CHW", "normalize", "batch 64x224x224"),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from fastload import _backend
+from fastload.data.samples import first_image_key
 
 # Names used in every suite, so the report can compute the ratios.
 FASTLOAD = "fastload"
@@ -103,11 +104,14 @@ class with_backend:  # noqa: N801 (used as a function: with_backend("reference",
 
 
 def epoch(loader, device: str):
-    """Runs one epoch of a DataLoader (or prefetcher); returns the last batch's images (a batch's first element, or
-    the batch itself) moved to `device`, synchronized on CUDA."""
+    """Runs one epoch of a DataLoader (or prefetcher); returns the last batch's images (a batch's first element, a
+    dict batch's image key, or the batch itself) moved to `device`, synchronized on CUDA."""
     last = None
     for batch in loader:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        if isinstance(batch, dict):
+            images = batch[first_image_key(batch)]
+        else:
+            images = batch[0] if isinstance(batch, (tuple, list)) else batch
         last = images.to(device, non_blocking=True) if isinstance(images, torch.Tensor) else images
     if device == "cuda":
         torch.cuda.synchronize()

@@ -19,6 +19,24 @@ from fastload.functional._geometry import draw_crops
 
 NORM = fl.IMAGENET
 MEAN_UNIT, STD_UNIT = NORM.unit()
+CROP = 224
+
+
+def loader_options(batch_size: int | None) -> dict:
+    """The DataLoader arguments every end-to-end loader of the benchmark gets: 2 workers, kept between epochs,
+    started from a fresh forkserver process. Not forked from this one: a forked worker inherits this process's
+    heap, and once a peer has run here (DALI's pipeline, in this suite or an earlier one) that heap serves the
+    per-image buffers of cv2.imread and PIL without page faults, which made the loaders after it look a third
+    faster than they are. Every loader starts clean."""
+    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True, multiprocessing_context="forkserver")
+
+
+def case_tree(settings, sizes, count: int, quick_count: int) -> tuple[int, float, int, str]:
+    """(files, the image scale, the crop's size, the tree's root) of a case: `quick_count` files for --quick or a
+    scaled-down smoke run, else `count`."""
+    count = quick_count if settings.scale < 1 or settings.min_time < 0.1 else count
+    s = min(1.0, settings.scale)
+    return count, s, max(8, round(CROP * s)), write_tree(settings.source, sizes, count, s)
 
 
 def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str:
@@ -71,7 +89,8 @@ def pil_image(path: str):
 
 
 class TorchvisionCrop:
-    """torchvision's classification training transforms on a file, PIL-decoded: a (3, size, size) float32 tensor."""
+    """torchvision's classification training transforms (v2 RandomResizedCrop, RandomHorizontalFlip, PILToTensor,
+    ToDtype, Normalize) on a file, PIL-decoded, or on a PIL image: a (3, size, size) float32 tensor."""
 
     def __init__(self, size: int):
         from torchvision.transforms import v2
@@ -86,8 +105,8 @@ class TorchvisionCrop:
             ]
         )
 
-    def __call__(self, path: str) -> torch.Tensor:
-        return self.transform(pil_image(path)).as_subclass(torch.Tensor)
+    def __call__(self, image) -> torch.Tensor:
+        return self.transform(pil_image(image) if isinstance(image, str) else image).as_subclass(torch.Tensor)
 
 
 class TimmCrop:

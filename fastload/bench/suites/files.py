@@ -45,9 +45,11 @@ from fastload.bench.file_loaders import (
     TimmCrop,
     TorchvisionCrop,
     TorchvisionDetection,
+    case_tree,
     cv2_image,
     dali_loader,
     labels_only,
+    loader_options,
     write_tree,
 )
 from fastload.bench.suites.crop import GREY_LEVEL
@@ -55,7 +57,7 @@ from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
 from fastload.bench.suites.loader import RAW_SIZES as DETECTION_SIZES
 from fastload.bench.suites.loader import pad_stack_collate
 
-CROP, BATCH, DETECTION_BATCH = 224, 32, 8
+BATCH, DETECTION_BATCH = 32, 8
 HIGH_RES_SIZES = [(1500, 2000), (2000, 1500), (1536, 2048), (1200, 1600), (1944, 2592), (2448, 3264)]
 
 
@@ -64,36 +66,20 @@ def cases(settings) -> list[Case]:
     return [_classification(settings), _high_resolution(settings), _detection(settings)]
 
 
-def _options(batch_size: int) -> dict:
-    # Workers started from a fresh forkserver process, not forked from this one: a forked worker inherits this
-    # process's heap, and once a peer has run here (DALI's pipeline, in this suite or an earlier one) that heap serves
-    # the per-image buffers of cv2.imread and PIL without page faults, which made the loaders after it look a third
-    # faster than they are. Every loader starts clean.
-    return dict(batch_size=batch_size, num_workers=2, persistent_workers=True, multiprocessing_context="forkserver")
-
-
-def _tree(settings, sizes, count: int, quick_count: int) -> tuple[int, float, int, str]:
-    """(files, the image scale, the crop's size, the tree's root) of a case: `quick_count` files for --quick or a
-    scaled-down smoke run, else `count`."""
-    count = quick_count if settings.scale < 1 or settings.min_time < 0.1 else count
-    s = min(1.0, settings.scale)
-    return count, s, max(8, round(CROP * s)), write_tree(settings.source, sizes, count, s)
-
-
 def _classification(settings) -> Case:
     device = settings.device
-    count, s, size, root = _tree(settings, CROP_SIZES, 256, 64)
+    count, s, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     folder = fl.ImageFolder(root)
     collate = fl.CropCollate(size, NORM)
-    files = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=collate, **_options(BATCH))
+    files = DataLoader(Seeded(folder.samples, fl.EncodedImage.from_file), collate_fn=collate, **loader_options(BATCH))
     files_reference = DataLoader(
         Seeded(folder.samples, fl.EncodedImage.from_file),
         collate_fn=with_backend("reference", collate),
-        **_options(BATCH),
+        **loader_options(BATCH),
     )
-    arrays = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=collate, **_options(BATCH))
-    tv = DataLoader(Seeded(folder.samples, TorchvisionCrop(size)), **_options(BATCH))
-    decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
+    arrays = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=collate, **loader_options(BATCH))
+    tv = DataLoader(Seeded(folder.samples, TorchvisionCrop(size)), **loader_options(BATCH))
+    decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **loader_options(BATCH))
     encoded = sum(os.path.getsize(p) for p, _ in folder.samples)
     impls = [
         Impl(
@@ -118,7 +104,7 @@ def _classification(settings) -> Case:
     if timm is None:
         unavailable["timm"] = reason
     else:
-        timm_loader = DataLoader(Seeded(folder.samples, TimmCrop(size)), **_options(BATCH))
+        timm_loader = DataLoader(Seeded(folder.samples, TimmCrop(size)), **loader_options(BATCH))
         impls.append(
             Impl(
                 "timm",
@@ -174,16 +160,16 @@ def _grey_levels(a: torch.Tensor, b: torch.Tensor) -> tuple[float, float]:
 
 def _high_resolution(settings) -> Case:
     device = settings.device
-    count, s, size, root = _tree(settings, HIGH_RES_SIZES, 64, 16)
+    count, s, size, root = case_tree(settings, HIGH_RES_SIZES, 64, 16)
     samples = fl.ImageFolder(root).samples
     exact_collate, draft_collate = fl.CropCollate(size, NORM), fl.CropCollate(size, NORM, draft=True)
     files = Seeded(samples, fl.EncodedImage.from_file)
-    exact = DataLoader(files, collate_fn=exact_collate, **_options(BATCH))
-    draft = DataLoader(files, collate_fn=draft_collate, **_options(BATCH))
-    reference = DataLoader(files, collate_fn=with_backend("reference", exact_collate), **_options(BATCH))
-    tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **_options(BATCH))
-    decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **_options(BATCH))
-    entropy_only = DataLoader(files, collate_fn=EntropyOnly(exact_collate), **_options(BATCH))
+    exact = DataLoader(files, collate_fn=exact_collate, **loader_options(BATCH))
+    draft = DataLoader(files, collate_fn=draft_collate, **loader_options(BATCH))
+    reference = DataLoader(files, collate_fn=with_backend("reference", exact_collate), **loader_options(BATCH))
+    tv = DataLoader(Seeded(samples, TorchvisionCrop(size)), **loader_options(BATCH))
+    decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **loader_options(BATCH))
+    entropy_only = DataLoader(files, collate_fn=EntropyOnly(exact_collate), **loader_options(BATCH))
     mean, largest = 0.0, 0.0  # draft vs exact over one epoch, same seeds (not timed)
     for (a, _), (b, _) in zip(
         DataLoader(files, collate_fn=draft_collate, batch_size=BATCH),
@@ -243,13 +229,13 @@ def _detection(settings) -> Case:
     root = write_tree(settings.source, DETECTION_SIZES, count, s, classes=1)
     paths = [p for p, _ in fl.ImageFolder(root).samples]
     files = fl.ImageFiles(paths, labels=list(range(count)))
-    packed = DataLoader(files, collate_fn=fl.PadCollate(pack=True), **_options(DETECTION_BATCH))
+    packed = DataLoader(files, collate_fn=fl.PadCollate(pack=True), **loader_options(DETECTION_BATCH))
     prefetcher = fl.DevicePrefetcher(packed, device, NORM, size_divisor=32)
     tv = DataLoader(
         Seeded([(p, i) for i, p in enumerate(paths)], TorchvisionDetection()),
         collate_fn=pad_stack_collate,
         pin_memory=device == "cuda",
-        **_options(DETECTION_BATCH),
+        **loader_options(DETECTION_BATCH),
     )
     encoded = sum(os.path.getsize(p) for p in paths)
     impls = [

@@ -1,0 +1,103 @@
+"""What the `shards` suite builds and times: the same JPEGs as WebDataset shards (`wds.ShardWriter`, with timm's
+`_info.json`) and as a Hugging Face dataset on disk (Arrow, `Image(decode=False)`), and the per-batch seeding that
+lets every loader draw the crops the files loader draws. Picklable at module level: the DataLoader workers start
+from a forkserver and import them from here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+
+import torch
+
+from fastload.bench.file_loaders import TorchvisionCrop
+
+SHARDS = 4
+
+
+def write_shards(samples: list[tuple[str, int]], shards: int = SHARDS) -> list[str]:
+    """`samples` ((path, label) in the files loader's order) as `shards` WebDataset tar files of equal counts,
+    written by `wds.ShardWriter` into a temporary folder removed at exit: keys `%05d` (the index in `samples`),
+    `jpg` (the file's bytes), `cls` (the label); the folder holds timm's `_info.json` too. Returns the shards'
+    paths."""
+    import webdataset as wds
+
+    root = tempfile.mkdtemp(prefix="fastload-shards-")
+    atexit.register(shutil.rmtree, root, True)
+    per_shard = -(-len(samples) // shards)
+    with wds.ShardWriter(os.path.join(root, "train-%04d.tar"), maxcount=per_shard, verbose=0) as sink:
+        for i, (path, label) in enumerate(samples):
+            with open(path, "rb") as f:
+                sink.write({"__key__": f"{i:05d}", "jpg": f.read(), "cls": label})
+    names = sorted(n for n in os.listdir(root) if n.endswith(".tar"))
+    lengths = [min(per_shard, len(samples) - k * per_shard) for k in range(len(names))]
+    split = {"name": "train", "num_samples": len(samples), "filenames": names, "shard_lengths": lengths}
+    with open(os.path.join(root, "_info.json"), "w") as f:
+        json.dump({"name": "fastload-bench", "splits": {"train": split}}, f)
+    return [os.path.join(root, n) for n in names]
+
+
+def write_hf_dataset(samples: list[tuple[str, int]]) -> str:
+    """`samples` as a Hugging Face dataset saved to disk (Arrow, memory-mapped when loaded): columns `image`
+    (`Image(decode=False)`: {"bytes", "path"}), `label`, `idx` (the index in `samples`). Returns its folder."""
+    import datasets
+
+    root = tempfile.mkdtemp(prefix="fastload-hf-")
+    atexit.register(shutil.rmtree, root, True)
+    images = []
+    for path, _ in samples:
+        with open(path, "rb") as f:
+            images.append({"bytes": f.read(), "path": None})
+    features = datasets.Features(
+        {"image": datasets.Image(decode=False), "label": datasets.Value("int64"), "idx": datasets.Value("int64")}
+    )
+    table = {"image": images, "label": [label for _, label in samples], "idx": list(range(len(samples)))}
+    datasets.Dataset.from_dict(table, features=features).save_to_disk(root)
+    return root
+
+
+class SeededCollate:
+    """`collate` with the torch RNG seeded, before each batch, by its first sample's index (`key`: a dict key whose
+    value is the index or its decimal string): the crops and flips the files loader draws for the same batch."""
+
+    def __init__(self, collate, key: str):
+        self.collate, self.key = collate, key
+
+    def __call__(self, samples: list):
+        torch.manual_seed(int(samples[0][self.key]))
+        return self.collate(samples)
+
+
+class SeedAtBatchStart:
+    """A WebDataset map stage, before the per-sample transforms: seeds the torch RNG at each sample whose index
+    (its `__key__`) starts a batch, so that the per-sample transforms draw the files loader's crops."""
+
+    def __init__(self, batch: int):
+        self.batch = batch
+
+    def __call__(self, sample: dict) -> dict:
+        index = int(sample["__key__"])
+        if index % self.batch == 0:
+            torch.manual_seed(index)
+        return sample
+
+
+def label(value):
+    """A WebDataset `cls` as decoded (`.decode("pil")` makes it an int)."""
+    return int(value)
+
+
+class HFTorchvision:
+    """The Hugging Face recipe's transform (`dataset.with_transform(...)`): torchvision's crop on each decoded PIL
+    image of a batch of rows, the RNG seeded by the batch's first `idx` as the files loader seeds it."""
+
+    def __init__(self, size: int):
+        self.crop = TorchvisionCrop(size)
+
+    def __call__(self, rows: dict) -> dict:
+        torch.manual_seed(rows["idx"][0])
+        return {"image": [self.crop(image.convert("RGB")) for image in rows["image"]], "label": rows["label"]}

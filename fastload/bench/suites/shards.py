@@ -1,0 +1,178 @@
+"""Suite `shards`: the `files` suite's classification job (256 ImageNet-style JPEGs, RandomResizedCrop 224 + flip +
+ImageNet normalize, float32, batches of 32, a DataLoader with 2 workers, one epoch a timed call) with the images kept
+the ways teams keep them at scale:
+
+- WebDataset: 4 tar shards (fewer for --quick: whole batches each) written by `wds.ShardWriter`. fastload batches
+  inside the workers (`.batched(32, collation_fn=CropCollate(224, norm))`, `DataLoader(batch_size=None)`, so
+  batches go through the workers' rings); the usual recipe (`.decode("pil").to_tuple("jpg", "cls")
+  .map_tuple(torchvision v2 transforms).batched(32)`); timm's own WebDataset reader (`create_dataset("wds/...")` +
+  `create_transform`) where timm is installed (its own shuffle and RNG: values not compared).
+- Hugging Face datasets: an Arrow dataset on disk (`save_to_disk` / `load_from_disk`) whose image column is
+  `Image(decode=False)`. fastload: the rows straight into `CropCollate` as `collate_fn`; the usual recipe: the
+  column decoded (`Image()`) and `with_transform` running torchvision's transforms on each batch of rows.
+
+Each case also times fastload from the same images as files (`fl.ImageFolder` + `CropCollate`): the targets are
+shards and datasets at least 0.95x as fast as files and 3x the usual recipes. Every loader's torch RNG is seeded at
+each batch by the batch's first index, so the loaders draw the same crops and flips: fastload's batches from shards,
+datasets and files are equal bit for bit; torchvision's within 1 grey level.
+"""
+
+from __future__ import annotations
+
+import os
+
+from torch.utils.data import DataLoader
+
+import fastload as fl
+from fastload.bench import peers
+from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
+from fastload.bench.file_loaders import NORM, Seeded, TimmCrop, TorchvisionCrop, case_tree, loader_options
+from fastload.bench.shard_loaders import (
+    SHARDS,
+    HFTorchvision,
+    SeedAtBatchStart,
+    SeededCollate,
+    label,
+    write_hf_dataset,
+    write_shards,
+)
+from fastload.bench.suites.crop import GREY_LEVEL
+from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
+
+BATCH = 32
+
+
+@suite("shards")
+def cases(settings) -> list[Case]:
+    count, s, size, root = case_tree(settings, CROP_SIZES, 256, 64)
+    samples = fl.ImageFolder(root).samples
+    collate = fl.CropCollate(size, NORM)
+    files = DataLoader(Seeded(samples, fl.EncodedImage.from_file), collate_fn=collate, **loader_options(BATCH))
+    from_files = Impl(
+        f"{FASTLOAD} from files",
+        lambda: epoch(files, settings.device),
+        note="the same images as files: fl.ImageFolder + CropCollate (the files suite's row)",
+    )
+    encoded = sum(os.path.getsize(p) for p, _ in samples)
+    common = dict(
+        device=settings.device,
+        bytes_moved=encoded + count * 3 * size * size * 4,
+        items=count,
+        tolerance=GREY_LEVEL,
+        reps=3,
+    )
+    # Shards of whole batches: a worker's batches then never straddle two shards, and the last batch of an epoch
+    # holds the files loader's last samples (worker 1's last shard), in the same order.
+    shards = max(1, min(SHARDS, count // BATCH))
+    job = f"RandomResizedCrop {size}, flip, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
+    return [
+        Case(
+            suite="shards",
+            name=f"{count} JPEGs in {shards} WebDataset shards -> {job}",
+            **common,
+            **_webdataset(settings, samples, shards, size, collate, from_files),
+        ),
+        Case(
+            suite="shards",
+            name=f"{count} JPEGs in a Hugging Face dataset -> {job}",
+            **common,
+            **_hugging_face(settings, samples, size, collate, from_files),
+        ),
+    ]
+
+
+def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropCollate, from_files: Impl) -> dict:
+    import webdataset as wds
+
+    device, urls = settings.device, write_shards(samples, shards)
+
+    def reader():
+        return wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+
+    ours = reader().batched(BATCH, collation_fn=SeededCollate(collate, "__key__"))
+    reference = reader().batched(BATCH, collation_fn=SeededCollate(with_backend("reference", collate), "__key__"))
+    theirs = (
+        reader()
+        .map(SeedAtBatchStart(BATCH))
+        .decode("pil")
+        .to_tuple("jpg", "cls")
+        .map_tuple(TorchvisionCrop(size), label)
+        .batched(BATCH)
+    )
+    options = loader_options(None)  # batches come from .batched() in the workers
+    ours, reference, theirs = (DataLoader(d, **options) for d in (ours, reference, theirs))
+    impls = [
+        Impl(
+            FASTLOAD,
+            lambda: epoch(ours, device),
+            note=f".batched({BATCH}, collation_fn=fl.CropCollate({size}, norm)) in the workers: bytes from the tar "
+            "straight into the fused crop",
+        ),
+        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        from_files,
+        Impl(
+            TORCHVISION,
+            lambda: epoch(theirs, device),
+            note='webdataset\'s recipe: .decode("pil").to_tuple("jpg", "cls").map_tuple(v2 RandomResizedCrop, flip, '
+            f"PILToTensor, ToDtype, Normalize).batched({BATCH})",
+        ),
+    ]
+    unavailable = {}
+    timm, reason = peers.load("timm")
+    if timm is None:
+        unavailable["timm"] = reason
+    else:
+        from timm.data import create_dataset
+
+        reader = create_dataset(
+            "wds/fastload-bench", root=os.path.dirname(urls[0]), split="train", is_training=True, batch_size=BATCH
+        )
+        reader.transform = TimmCrop(size).transform
+        # Forked workers: timm's reader holds a multiprocessing counter made in the default (fork) context, which
+        # a forkserver worker refuses.
+        timm_loader = DataLoader(reader, **{**loader_options(BATCH), "multiprocessing_context": "fork"})
+        impls.append(
+            Impl(
+                "timm (wds reader)",
+                lambda: epoch(timm_loader, device),
+                checked=False,
+                note='create_dataset("wds/...", is_training=True) + create_transform(is_training=True): its own '
+                "shuffle and RNG (not compared); forked workers",
+            )
+        )
+    impls.append(copy_floor(_bytes(samples, size), device))
+    return dict(impls=impls, unavailable=unavailable)
+
+
+def _hugging_face(settings, samples, size: int, collate: fl.CropCollate, from_files: Impl) -> dict:
+    import datasets
+
+    device, folder = settings.device, write_hf_dataset(samples)
+    table = datasets.load_from_disk(folder)
+    ours = DataLoader(table, collate_fn=SeededCollate(collate, "idx"), **loader_options(BATCH))
+    reference_collate = SeededCollate(with_backend("reference", collate), "idx")
+    reference = DataLoader(table, collate_fn=reference_collate, **loader_options(BATCH))
+    decoded = table.cast_column("image", datasets.Image()).with_transform(HFTorchvision(size))
+    theirs = DataLoader(decoded, **loader_options(BATCH))
+    impls = [
+        Impl(
+            FASTLOAD,
+            lambda: epoch(ours, device),
+            note=f"Image(decode=False) rows as collate_fn=fl.CropCollate({size}, norm): the bytes straight into "
+            "the fused crop",
+        ),
+        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        from_files,
+        Impl(
+            TORCHVISION,
+            lambda: epoch(theirs, device),
+            note="the datasets recipe: Image() decoded to PIL, with_transform(v2 RandomResizedCrop, flip, "
+            "PILToTensor, ToDtype, Normalize) per batch of rows",
+        ),
+        copy_floor(_bytes(samples, size), device),
+    ]
+    return dict(impls=impls, unavailable={})
+
+
+def _bytes(samples, size: int) -> int:
+    return sum(os.path.getsize(p) for p, _ in samples) + len(samples) * 3 * size * size * 4
