@@ -58,7 +58,8 @@ def webdataset(data: str, rank: int, world: int) -> tuple[dict, list]:
     urls = sorted(glob.glob(os.path.join(data, "shards", "*.tar")))
     seen = {}
     for epoch in range(EPOCHS):
-        dataset = wds.WebDataset(urls, shardshuffle=False, nodesplitter=wds.split_by_node, empty_check=False)
+        # fastload's tar reader (fl.data.WebDataset); the resampled epochs below use webdataset's own.
+        dataset = fl.data.WebDataset(urls, shardshuffle=False, nodesplitter=wds.split_by_node, empty_check=False)
         dataset = dataset.batched(BATCH, collation_fn=fl.CropCollate(**EVAL))
         loader = DataLoader(dataset, batch_size=None, num_workers=WORKERS)
         seen[epoch] = [key for batch in loader for key in batch["__key__"]]

@@ -2,7 +2,8 @@
 `wds.ShardWriter`, read from local paths and through `pipe:`, the collate inside the workers (`.batched(n,
 collation_fn=...)` with `DataLoader(batch_size=None)`) or as the DataLoader's `collate_fn`, with the shared-memory
 ring; every sample seen once per epoch across workers; `resampled=True` + `with_epoch(n)`; and the batches equal
-the ones fastload makes from the same images as `fl.EncodedImage` files, bit for bit."""
+the ones fastload makes from the same images as `fl.EncodedImage` files, bit for bit. Each with webdataset's reader
+and with `fl.data.WebDataset` (fastload's tar reader)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ import fastload as fl
 wds = pytest.importorskip("webdataset")
 
 N, SHARDS, BATCH = 48, 4, 8
+
+
+@pytest.fixture(params=["webdataset", "fastload"])
+def reader(request):
+    """The shard reader: webdataset's own, or fl.data.WebDataset (the same class with fastload's tar reader)."""
+    return wds.WebDataset if request.param == "webdataset" else fl.data.WebDataset
 
 
 @pytest.fixture
@@ -69,10 +76,10 @@ EVAL = dict(size=32, norm=fl.IMAGENET, train=False, resize=40, label_mode="class
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_batched_in_the_workers_sees_every_sample_once_and_equals_the_files_path(shards, workers):
+def test_batched_in_the_workers_sees_every_sample_once_and_equals_the_files_path(reader, shards, workers):
     paths, samples = shards
     collate = fl.CropCollate(**EVAL)
-    dataset = wds.WebDataset(paths, shardshuffle=False, empty_check=False).batched(BATCH, collation_fn=collate)
+    dataset = reader(paths, shardshuffle=False, empty_check=False).batched(BATCH, collation_fn=collate)
     loader = DataLoader(dataset, batch_size=None, num_workers=workers)
     seen = []
     for batch in loader:
@@ -83,9 +90,9 @@ def test_batched_in_the_workers_sees_every_sample_once_and_equals_the_files_path
     assert sorted(seen) == sorted(samples)  # split_by_worker: disjoint and complete
 
 
-def test_as_collate_fn_through_the_ring(shards):
+def test_as_collate_fn_through_the_ring(reader, shards):
     paths, samples = shards
-    dataset = wds.WebDataset(paths, shardshuffle=False, empty_check=False)
+    dataset = reader(paths, shardshuffle=False, empty_check=False)
     loader = DataLoader(dataset, batch_size=BATCH, num_workers=2, collate_fn=fl.CropCollate(**EVAL))
     before = fl.memory.ring.stats()["received"]
     seen = []
@@ -97,11 +104,11 @@ def test_as_collate_fn_through_the_ring(shards):
     assert fl.memory.ring.stats()["received"] > before  # the batches came through the workers' rings
 
 
-def test_pipe_urls_and_shuffled_train_crops_finished_by_the_prefetcher(shards):
+def test_pipe_urls_and_shuffled_train_crops_finished_by_the_prefetcher(reader, shards):
     paths, samples = shards
     urls = [f"pipe:cat {p}" for p in paths]
     dataset = (
-        wds.WebDataset(urls, shardshuffle=SHARDS, seed=0, empty_check=False)
+        reader(urls, shardshuffle=SHARDS, seed=0, empty_check=False)
         .shuffle(16)
         .batched(BATCH, collation_fn=fl.CropCollate(32, label_mode="classification", num_classes=5))
     )
@@ -113,10 +120,10 @@ def test_pipe_urls_and_shuffled_train_crops_finished_by_the_prefetcher(shards):
     assert sorted(seen) == sorted(samples)
 
 
-def test_resampled_epochs_have_equal_batch_counts(shards):
+def test_resampled_epochs_have_equal_batch_counts(reader, shards):
     paths, _ = shards
     collate = fl.CropCollate(**EVAL)
-    dataset = wds.WebDataset(paths, resampled=True, shardshuffle=False, seed=1).batched(BATCH, collation_fn=collate)
+    dataset = reader(paths, resampled=True, shardshuffle=False, seed=1).batched(BATCH, collation_fn=collate)
     dataset = dataset.with_epoch(5)  # batches per worker per epoch, as DDP needs for equal epochs
     loader = DataLoader(dataset, batch_size=None, num_workers=2)
     counts = [sum(1 for _ in loader) for _ in range(2)]
@@ -124,12 +131,10 @@ def test_resampled_epochs_have_equal_batch_counts(shards):
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="webdataset streams http:// URLs through curl")
-def test_streamed_over_http(shards, http_server):
+def test_streamed_over_http(reader, shards, http_server):
     paths, samples = shards
     urls = [f"{http_server}/{os.path.basename(p)}" for p in paths]
-    dataset = wds.WebDataset(urls, shardshuffle=False, empty_check=False).batched(
-        BATCH, collation_fn=fl.CropCollate(**EVAL)
-    )
+    dataset = reader(urls, shardshuffle=False, empty_check=False).batched(BATCH, collation_fn=fl.CropCollate(**EVAL))
     seen = []
     for batch in DataLoader(dataset, batch_size=None, num_workers=2):
         images, labels = _expected(samples, batch["__key__"], fl.CropCollate(**EVAL))

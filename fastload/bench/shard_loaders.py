@@ -1,4 +1,4 @@
-"""What the `shards` suite builds and times: the same JPEGs as WebDataset shards (`wds.ShardWriter`, with timm's
+"""What the `shards` suite builds and times: the same JPEGs as WebDataset shards (`wds.TarWriter`, with timm's
 `_info.json`) and as a Hugging Face dataset on disk (Arrow, `Image(decode=False)`), and the per-batch seeding that
 lets every loader draw the crops the files loader draws. Picklable at module level: the DataLoader workers start
 from a forkserver and import them from here.
@@ -16,26 +16,37 @@ import torch
 
 from fastload.bench.file_loaders import TorchvisionCrop
 
-SHARDS = 4
 
-
-def write_shards(samples: list[tuple[str, int]], shards: int = SHARDS) -> list[str]:
-    """`samples` ((path, label) in the files loader's order) as `shards` WebDataset tar files of equal counts,
+def write_shards(samples: list[tuple[str, int]], shards: int, batch: int, workers: int) -> list[str]:
+    """`samples` ((path, label) in the files loader's order) as `shards` WebDataset tar files of whole batches,
     written by `wds.ShardWriter` into a temporary folder removed at exit: keys `%05d` (the index in `samples`),
-    `jpg` (the file's bytes), `cls` (the label); the folder holds timm's `_info.json` too. Returns the shards'
-    paths."""
+    `jpg` (the file's bytes), `cls` (the label); the folder holds timm's `_info.json` too. Returns the shards' paths.
+
+    The batches are laid out so that `workers` DataLoader workers (worker w reads shards w, w + workers, ...; the
+    loader takes one batch from each in turn) yield the files loader's batches in its order, each made by the
+    worker that makes it from the files: the same work on each worker, whatever the images' sizes."""
     import webdataset as wds
 
     root = tempfile.mkdtemp(prefix="fastload-shards-")
     atexit.register(shutil.rmtree, root, True)
-    per_shard = -(-len(samples) // shards)
-    with wds.ShardWriter(os.path.join(root, "train-%04d.tar"), maxcount=per_shard, verbose=0) as sink:
-        for i, (path, label) in enumerate(samples):
-            with open(path, "rb") as f:
-                sink.write({"__key__": f"{i:05d}", "jpg": f.read(), "cls": label})
-    names = sorted(n for n in os.listdir(root) if n.endswith(".tar"))
-    lengths = [min(per_shard, len(samples) - k * per_shard) for k in range(len(names))]
-    split = {"name": "train", "num_samples": len(samples), "filenames": names, "shard_lengths": lengths}
+    batches = len(samples) // batch
+    per_shard = batches // shards  # batches in a shard
+    if shards % workers or per_shard * shards != batches:
+        raise ValueError(f"{batches} batches do not fill {shards} shards read by {workers} workers evenly")
+    layout = [[] for _ in range(shards)]
+    for j in range(batches):  # the j-th batch the loader yields: worker j % workers's (j // workers)-th
+        worker, m = j % workers, j // workers
+        layout[worker + workers * (m // per_shard)].append(j)
+    names = []
+    for k, shard_batches in enumerate(layout):
+        names.append(f"train-{k:04d}.tar")
+        with wds.TarWriter(os.path.join(root, names[-1])) as sink:
+            for j in shard_batches:
+                for i in range(j * batch, (j + 1) * batch):
+                    with open(samples[i][0], "rb") as f:
+                        sink.write({"__key__": f"{i:05d}", "jpg": f.read(), "cls": samples[i][1]})
+    lengths = [len(b) * batch for b in layout]
+    split = {"name": "train", "num_samples": sum(lengths), "filenames": names, "shard_lengths": lengths}
     with open(os.path.join(root, "_info.json"), "w") as f:
         json.dump({"name": "fastload-bench", "splits": {"train": split}}, f)
     return [os.path.join(root, n) for n in names]

@@ -1,11 +1,32 @@
 """Feeding a training loop: the DataLoader collate functions (`CropCollate`, `PadCollate`), the `CropBatch` a
-collate ships when the crop is finished later, `DevicePrefetcher`, and the file datasets (`ImageFiles`,
-`ImageFolder`). Inside, `samples` holds the rules for the samples a collate accepts (labels, dict keys)."""
+collate ships when the crop is finished later, `DevicePrefetcher`, the file datasets (`ImageFiles`, `ImageFolder`)
+and WebDataset shards read by fastload's tar reader (`WebDataset`, `tarfile_to_samples`: they need the `webdataset`
+package). Inside, `samples` holds the rules for the samples a collate accepts (labels, dict keys)."""
 
-from fastload.data.collate import PadCollate
+from fastload.data.collate import PadCollate, keep_batch
 from fastload.data.crop_batch import CropBatch
 from fastload.data.crop_collate import CropCollate
 from fastload.data.datasets import ImageFiles, ImageFolder
 from fastload.data.prefetcher import DevicePrefetcher
 
-__all__ = ["CropBatch", "CropCollate", "DevicePrefetcher", "ImageFiles", "ImageFolder", "PadCollate"]
+__all__ = [
+    "CropBatch",
+    "CropCollate",
+    "DevicePrefetcher",
+    "ImageFiles",
+    "ImageFolder",
+    "PadCollate",
+    "WebDataset",
+    "keep_batch",
+    "tarfile_to_samples",
+]
+# Imported on first use: they need the optional `webdataset` package.
+_WEBDATASET = ("WebDataset", "tarfile_to_samples")
+
+
+def __getattr__(name: str):
+    if name in _WEBDATASET:
+        from fastload.data import webdataset
+
+        return getattr(webdataset, name)
+    raise AttributeError(f"module 'fastload.data' has no attribute {name!r}")

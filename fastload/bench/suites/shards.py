@@ -2,11 +2,14 @@
 ImageNet normalize, float32, batches of 32, a DataLoader with 2 workers, one epoch a timed call) with the images kept
 the ways teams keep them at scale:
 
-- WebDataset: 4 tar shards (fewer for --quick: whole batches each) written by `wds.ShardWriter`. fastload batches
-  inside the workers (`.batched(32, collation_fn=CropCollate(224, norm))`, `DataLoader(batch_size=None)`, so
-  batches go through the workers' rings); the usual recipe (`.decode("pil").to_tuple("jpg", "cls")
-  .map_tuple(torchvision v2 transforms).batched(32)`); timm's own WebDataset reader (`create_dataset("wds/...")` +
-  `create_transform`) where timm is installed (its own shuffle and RNG: values not compared).
+- WebDataset: 4 tar shards (2 for --quick) of whole batches, written by `wds.TarWriter` so that each of the 2
+  workers makes the batches it makes from the files, in the same order. fastload reads them with its tar reader
+  (`fl.data.WebDataset`; a row with webdataset's own reader beside it) and batches inside the workers
+  (`.batched(32, collation_fn=CropCollate(224, norm))`, `DataLoader(batch_size=None,
+  collate_fn=fl.data.keep_batch)`, so batches go through the workers' rings); the usual recipe
+  (`.decode("pil").to_tuple("jpg", "cls").map_tuple(torchvision v2 transforms).batched(32)`); timm's own WebDataset
+  reader (`create_dataset("wds/...")` + `create_transform`) where timm is installed (its own shuffle and RNG: values
+  not compared).
 - Hugging Face datasets: an Arrow dataset on disk (`save_to_disk` / `load_from_disk`) whose image column is
   `Image(decode=False)`. fastload: the rows straight into `CropCollate` as `collate_fn`; the usual recipe: the
   column decoded (`Image()`) and `with_transform` running torchvision's transforms on each batch of rows.
@@ -28,7 +31,6 @@ from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
 from fastload.bench.file_loaders import NORM, Seeded, TimmCrop, TorchvisionCrop, case_tree, loader_options
 from fastload.bench.shard_loaders import (
-    SHARDS,
     HFTorchvision,
     SeedAtBatchStart,
     SeededCollate,
@@ -39,7 +41,7 @@ from fastload.bench.shard_loaders import (
 from fastload.bench.suites.crop import GREY_LEVEL
 from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
 
-BATCH = 32
+BATCH, SHARDS = 32, 4
 
 
 @suite("shards")
@@ -59,11 +61,11 @@ def cases(settings) -> list[Case]:
         bytes_moved=encoded + count * 3 * size * size * 4,
         items=count,
         tolerance=GREY_LEVEL,
-        reps=3,
+        reps=5,  # the ratio to the files row is the point: more repetitions than the files suite's 3
     )
-    # Shards of whole batches: a worker's batches then never straddle two shards, and the last batch of an epoch
-    # holds the files loader's last samples (worker 1's last shard), in the same order.
-    shards = max(1, min(SHARDS, count // BATCH))
+    # Shards of whole batches, laid out so that each worker makes the batches it makes from the files, and the
+    # loader yields them in the files loader's order (see write_shards).
+    shards = min(SHARDS, count // BATCH)
     job = f"RandomResizedCrop {size}, flip, batches of {BATCH}" + ("" if s == 1 else f" (x{s:g})")
     return [
         Case(
@@ -84,15 +86,17 @@ def cases(settings) -> list[Case]:
 def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropCollate, from_files: Impl) -> dict:
     import webdataset as wds
 
-    device, urls = settings.device, write_shards(samples, shards)
+    workers = loader_options(None)["num_workers"]
+    device, urls = settings.device, write_shards(samples, shards, BATCH, workers)
 
-    def reader():
-        return wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+    def reader(kind=fl.data.WebDataset):
+        return kind(urls, shardshuffle=False, empty_check=False)
 
     ours = reader().batched(BATCH, collation_fn=SeededCollate(collate, "__key__"))
     reference = reader().batched(BATCH, collation_fn=SeededCollate(with_backend("reference", collate), "__key__"))
+    their_tar = reader(wds.WebDataset).batched(BATCH, collation_fn=SeededCollate(collate, "__key__"))
     theirs = (
-        reader()
+        reader(wds.WebDataset)
         .map(SeedAtBatchStart(BATCH))
         .decode("pil")
         .to_tuple("jpg", "cls")
@@ -100,13 +104,23 @@ def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropColla
         .batched(BATCH)
     )
     options = loader_options(None)  # batches come from .batched() in the workers
-    ours, reference, theirs = (DataLoader(d, **options) for d in (ours, reference, theirs))
+    # fastload's recipe hands the workers' batches over as they are (collate_fn=keep_batch); webdataset's recipe
+    # keeps torch's default.
+    ours, reference, their_tar = (
+        DataLoader(d, collate_fn=fl.data.keep_batch, **options) for d in (ours, reference, their_tar)
+    )
+    theirs = DataLoader(theirs, **options)
     impls = [
         Impl(
             FASTLOAD,
             lambda: epoch(ours, device),
-            note=f".batched({BATCH}, collation_fn=fl.CropCollate({size}, norm)) in the workers: bytes from the tar "
-            "straight into the fused crop",
+            note=f"fl.data.WebDataset(urls).batched({BATCH}, collation_fn=fl.CropCollate({size}, norm)) in the "
+            "workers: shards read by fastload's tar reader, the bytes straight into the fused crop",
+        ),
+        Impl(
+            f"{FASTLOAD} (webdataset's tar reader)",
+            lambda: epoch(their_tar, device),
+            note="the same with wds.WebDataset(urls): Python's tarfile reads the shards",
         ),
         Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
         from_files,
