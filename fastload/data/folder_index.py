@@ -69,6 +69,26 @@ def _walk(root: str, top: str, folders: dict[str, int]) -> list[tuple[str, list[
     return listed
 
 
+def labels(files: FileList, class_to_idx: dict[str, int]) -> list[int]:
+    """The label of each file (its class folder's index): the files of a class are one run (the list is in class
+    order), found by a binary search per class instead of a look-up per file."""
+    out, start, paths = [], 0, files.files
+    for name in sorted(class_to_idx, key=lambda n: class_to_idx[n]):
+        head = name + os.sep
+        low, high = start, len(paths)  # the run's end: the first file past start not under this class
+        while low < high:
+            middle = (low + high) // 2
+            if paths[middle].startswith(head):
+                low = middle + 1
+            else:
+                high = middle
+        out += [class_to_idx[name]] * (low - start)
+        start = low
+    if start != len(paths):  # a list out of class order (never made here): one look-up per file
+        return [class_to_idx[rel[: rel.index(os.sep)]] for rel in paths]
+    return out
+
+
 def load(root: str, index: str) -> tuple[FileList, str]:
     """The file list of root from the index file `index`, scanning and (re)writing it when it is missing or the
     tree changed. Several processes (ranks, runs) may call this at once: one scans and writes, under a lock file
@@ -113,20 +133,22 @@ def _read_if_fresh(root: str, index: str) -> tuple[FileList, str] | None:
 def _parse_own(lines: list[str]) -> FileList | None:
     """fastload's index: the header, `#scanned NS`, `#dir NS REL` lines, then one relative path a line (a path
     that starts with '#' written as './#...'). None when it is not well formed (then it is rewritten)."""
-    folders, files, scanned_ns = {}, [], None
+    folders, scanned_ns, first = {}, None, len(lines)
     try:
-        for line in lines[1:]:
+        for number, line in enumerate(lines[1:], 1):
             if line.startswith("#dir "):
                 _, ns, rel = line.split(" ", 2)
                 folders[rel] = int(ns)
             elif line.startswith("#scanned "):
                 scanned_ns = int(line.split(" ", 1)[1])
             elif line:
-                files.append(line[2:] if line.startswith("./") else line)
+                first = number  # the files follow the '#' lines
+                break
     except ValueError:
         return None
     if scanned_ns is None or "." not in folders:
         return None
+    files = [line[2:] if line[:2] == "./" else line for line in lines[first:] if line]
     classes = sorted(rel for rel in folders if rel != "." and os.sep not in rel)
     return FileList(classes, files, folders, scanned_ns)
 
