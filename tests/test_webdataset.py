@@ -76,14 +76,18 @@ EVAL = dict(size=32, norm=fl.IMAGENET, train=False, resize=40, label_mode="class
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_batched_in_the_workers_sees_every_sample_once_and_equals_the_files_path(reader, shards, workers):
+@pytest.mark.parametrize("keep", [False, True])
+def test_batched_in_the_workers_sees_every_sample_once_and_equals_the_files_path(reader, shards, workers, keep):
     paths, samples = shards
     collate = fl.CropCollate(**EVAL)
     dataset = reader(paths, shardshuffle=False, empty_check=False).batched(BATCH, collation_fn=collate)
-    loader = DataLoader(dataset, batch_size=None, num_workers=workers)
+    # keep_batch: the batch as the collate made it (torch's default_convert turns its tuples into lists)
+    extra = {"collate_fn": fl.data.keep_batch} if keep else {}
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers, **extra)
     seen = []
     for batch in loader:
         assert set(batch) >= {"jpg", "cls", "__key__"} and batch["jpg"].shape[1:] == (3, 32, 32)
+        assert isinstance(batch["img_shape"][0], tuple if keep else list)
         images, labels = _expected(samples, batch["__key__"], fl.CropCollate(**EVAL))
         assert torch.equal(batch["jpg"], images) and batch["cls"].tolist() == labels
         seen += batch["__key__"]

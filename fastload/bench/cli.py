@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import importlib
 import importlib.util
 import json
@@ -221,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             before, first = load.sample(), len(records)
             for case, settings in suite_cases:
                 records.append(report.record(case, run_case(case, settings, progress=step)))
+                # Release the case's inputs and DataLoaders now: a loader's persistent workers (2 processes with
+                # torch, ~0.5 GB each) live as long as it does, and the end-to-end suites have 15 loaders.
+                case.impls.clear()
+                gc.collect()
             after = load.sample()
             for rec in records[first:]:
                 rec["load"] = {"before": before, "after": after, "under_load": load.under_load(before, after)}

@@ -67,7 +67,13 @@ def write_hf_dataset(samples: list[tuple[str, int]]) -> str:
         {"image": datasets.Image(decode=False), "label": datasets.Value("int64"), "idx": datasets.Value("int64")}
     )
     table = {"image": images, "label": [label for _, label in samples], "idx": list(range(len(samples)))}
-    datasets.Dataset.from_dict(table, features=features).save_to_disk(root)
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # no progress bar of its own amid the benchmark's table
+    try:
+        datasets.Dataset.from_dict(table, features=features).save_to_disk(root)
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
     return root
 
 

@@ -122,12 +122,12 @@ def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropColla
             lambda: epoch(their_tar, device),
             note="the same with wds.WebDataset(urls): Python's tarfile reads the shards",
         ),
-        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        from_files,
-        Impl(
-            TORCHVISION,
-            lambda: epoch(theirs, device),
-            note='webdataset\'s recipe: .decode("pil").to_tuple("jpg", "cls").map_tuple(v2 RandomResizedCrop, flip, '
+        *_peer_rows(
+            device,
+            reference,
+            from_files,
+            theirs,
+            'webdataset\'s recipe: .decode("pil").to_tuple("jpg", "cls").map_tuple(v2 RandomResizedCrop, flip, '
             f"PILToTensor, ToDtype, Normalize).batched({BATCH})",
         ),
     ]
@@ -175,17 +175,26 @@ def _hugging_face(settings, samples, size: int, collate: fl.CropCollate, from_fi
             note=f"Image(decode=False) rows as collate_fn=fl.CropCollate({size}, norm): the bytes straight into "
             "the fused crop",
         ),
-        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
-        from_files,
-        Impl(
-            TORCHVISION,
-            lambda: epoch(theirs, device),
-            note="the datasets recipe: Image() decoded to PIL, with_transform(v2 RandomResizedCrop, flip, "
-            "PILToTensor, ToDtype, Normalize) per batch of rows",
+        *_peer_rows(
+            device,
+            reference,
+            from_files,
+            theirs,
+            "the datasets recipe: Image() decoded to PIL, with_transform(v2 RandomResizedCrop, flip, PILToTensor, "
+            "ToDtype, Normalize) per batch of rows",
         ),
         copy_floor(_bytes(samples, size), device),
     ]
     return dict(impls=impls, unavailable={})
+
+
+def _peer_rows(device: str, reference, from_files: Impl, theirs, their_note: str) -> list[Impl]:
+    """The rows both cases have after fastload's: its pure-PyTorch crop, fastload from the files, the usual recipe."""
+    return [
+        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch crop"),
+        from_files,
+        Impl(TORCHVISION, lambda: epoch(theirs, device), note=their_note),
+    ]
 
 
 def _bytes(samples, size: int) -> int:
