@@ -40,7 +40,12 @@ class Indexed(Dataset):
 def image_folder(data: str, rank: int, world: int) -> tuple[dict, str]:
     # Both ranks ask for the index at once: one scans and writes it, the other waits and reuses it.
     folder = fl.ImageFolder(os.path.join(data, "tree"), index=os.path.join(data, "tree.index"))
-    dataset = Indexed(folder)
+    return distributed_epochs(Indexed(folder), rank, world, lambda batch: batch[2]), folder.index_state
+
+
+def distributed_epochs(dataset, rank: int, world: int, indices) -> dict:
+    """The sample indices (`indices(batch)`, a tensor) this rank's loader yields in each epoch under a shuffling
+    DistributedSampler (set_epoch every epoch)."""
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=0)
     loader = DataLoader(
         dataset, batch_size=BATCH, sampler=sampler, num_workers=WORKERS, collate_fn=fl.CropCollate(**EVAL)
@@ -48,8 +53,8 @@ def image_folder(data: str, rank: int, world: int) -> tuple[dict, str]:
     seen = {}
     for epoch in range(EPOCHS):
         sampler.set_epoch(epoch)
-        seen[epoch] = [i for _, _, index in loader for i in index.tolist()]
-    return seen, folder.index_state
+        seen[epoch] = [i for batch in loader for i in indices(batch).tolist()]
+    return seen
 
 
 def webdataset(data: str, rank: int, world: int) -> tuple[dict, list]:
@@ -75,15 +80,7 @@ def hugging_face(data: str, rank: int, world: int) -> dict:
     paths = sorted(glob.glob(os.path.join(data, "tree", "*", "*.jpg")))
     table = datasets.Dataset.from_dict({"image": paths, "label": [0] * len(paths), "idx": list(range(len(paths)))})
     table = table.cast_column("image", datasets.Image(decode=False))
-    sampler = DistributedSampler(table, num_replicas=world, rank=rank, shuffle=True, seed=0)
-    loader = DataLoader(
-        table, batch_size=BATCH, sampler=sampler, num_workers=WORKERS, collate_fn=fl.CropCollate(**EVAL)
-    )
-    seen = {}
-    for epoch in range(EPOCHS):
-        sampler.set_epoch(epoch)
-        seen[epoch] = [i for batch in loader for i in batch["idx"].tolist()]
-    return seen
+    return distributed_epochs(table, rank, world, lambda batch: batch["idx"])
 
 
 def ddp_step(data: str, rank: int, world: int) -> list:

@@ -60,7 +60,8 @@ def test_the_public_names_are_all_here():
 
 
 def test_the_api_reference_renders_every_public_name():
-    """Each name of fastload.__all__ has its `::: fastload.<name>` block in docs/reference, or its module's page."""
+    """Each name of fastload.__all__ and fastload.data.__all__ has its `::: fastload.<name>` block in
+    docs/reference, or its module's page."""
     import pathlib
 
     pages = "\n".join(p.read_text() for p in (pathlib.Path(__file__).parents[1] / "docs" / "reference").glob("*.md"))
@@ -71,4 +72,10 @@ def test_the_api_reference_renders_every_public_name():
         return name in rendered or module.removeprefix("fastload.") in rendered
 
     missing = [name for name in fl.__all__ if not shown(name)]
+    # fastload.data's names: their own block, as fastload.data[.<module>].<name> or (re-exported) fastload.<name>
+    missing += [
+        f"data.{name}"
+        for name in data.__all__
+        if name not in rendered and not any(r.startswith("data.") and r.endswith(f".{name}") for r in rendered)
+    ]
     assert not missing, f"docs/reference renders no `::: fastload.<name>` for {missing}"

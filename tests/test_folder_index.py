@@ -152,6 +152,9 @@ def test_an_index_that_cannot_be_written_warns_and_scans(tree, tmp_path):
     same_as_torchvision(folder, tree)
     with pytest.raises(ValueError, match="cannot be read"):
         fl.ImageFolder(tree, index=tmp_path)  # a folder
+    for wrong in (3, b"tree.index"):
+        with pytest.raises(TypeError, match="index must be a path"):
+            fl.ImageFolder(tree, index=wrong)
 
 
 def build(root: str, index: str, queue) -> None:

@@ -176,3 +176,47 @@ def test_webdataset_class_swaps_only_the_tar_stage(tmp_path):
     ours = fl.data.WebDataset(urls, shardshuffle=False, empty_check=False)
     assert any(getattr(stage, "f", None) is fl_webdataset.tar_file_expander for stage in ours.pipeline)
     assert list(ours) == list(wds.WebDataset(urls, shardshuffle=False, empty_check=False))
+
+
+class Counting(io.BytesIO):
+    """A stream that records the largest read asked of it."""
+
+    largest = 0
+
+    def read(self, size=-1):
+        self.largest = max(self.largest, size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize(
+    "size_field, words",
+    [
+        (b"\x80" + (1 << 60).to_bytes(11, "big"), "cut short"),  # claims an exabyte: the stream ends first
+        (b"\xff" + bytes(10) + b"\x05", "negative size"),
+    ],
+)
+def test_a_size_the_stream_cannot_hold_is_an_error_before_any_large_read(tmp_path, size_field, words):
+    path = tmp_path / "x.tar"
+    write_tar(path, tarfile.GNU_FORMAT)
+    raw = bytearray(path.read_bytes())
+    with tarfile.open(path) as tar:
+        offset = next(m for m in tar if m.name == "a/s003.jpg").offset
+    patched_header(raw, offset, slice(offset + 124, offset + 136), size_field)
+    stream = Counting(bytes(raw))
+    with pytest.raises(TarError, match=words):
+        list(members(stream, "x.tar"))
+    assert stream.largest <= 1 << 24
+
+
+def test_a_pax_size_that_is_not_a_number_is_an_error(tmp_path):
+    record = b"20 size=12a45678901\n"
+    pax = tarfile.TarInfo("././@PaxHeader")
+    pax.type, pax.size = tarfile.XHDTYPE, len(record)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(pax, io.BytesIO(record))
+        info = tarfile.TarInfo("a/1.jpg")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"abc"))
+    with pytest.raises(TarError, match="pax size"):
+        list(members(io.BytesIO(buffer.getvalue())))

@@ -26,7 +26,11 @@ _WEBDATASET = ("WebDataset", "tarfile_to_samples")
 
 def __getattr__(name: str):
     if name in _WEBDATASET:
-        from fastload.data import webdataset
-
+        try:
+            from fastload.data import webdataset
+        except ModuleNotFoundError as error:
+            if error.name != "webdataset":
+                raise
+            raise ImportError(f"fastload.data.{name} needs the webdataset package: pip install webdataset") from None
         return getattr(webdataset, name)
     raise AttributeError(f"module 'fastload.data' has no attribute {name!r}")

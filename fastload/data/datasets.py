@@ -69,6 +69,8 @@ class ImageFolder(Dataset):
             if isinstance(extensions, str):
                 extensions = (extensions,)
             endings = tuple(e.lower() for e in extensions)
+        if index is not None and not isinstance(index, (str, os.PathLike)):
+            raise TypeError(f"ImageFolder: index must be a path (str or os.PathLike), got {type(index).__name__}")
         if index is None:
             listing, self.index_state = folder_index.scan(self.root), "scanned"
         else:
@@ -78,7 +80,7 @@ class ImageFolder(Dataset):
             raise EmptyFolderError(f"ImageFolder: no class folder in {self.root!r} (expected root/<class>/<image>)")
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         # Comprehensions over the list, and labels by runs: per-file joins, calls and lookups cost more than the
-        # index's read (100,000 files: 75 ms -> 45 ms).
+        # index's read (100,000 files from a reused index: 78 ms -> 47 ms).
         prefix, labels = os.path.join(self.root, ""), folder_index.labels(listing, self.class_to_idx)
         if extensions is not None:  # on the path below root: the endings hold no separator
             self.samples = [

@@ -22,7 +22,9 @@ from webdataset import filters, tariterators
 
 from fastload.io.tar import members
 
-SKIP_META = r"__[^/]*__($|/)"  # webdataset's: files named like __meta__ hold no sample data
+# webdataset's tar_file_iterator skips these (its default skip_meta, and top-level __name__ files): no sample data.
+SKIP_META = re.compile(r"__[^/]*__($|/)")
+META_PREFIX, META_SUFFIX = tariterators.meta_prefix, tariterators.meta_suffix
 
 
 def tar_file_expander(
@@ -35,15 +37,14 @@ def tar_file_expander(
     """webdataset's `tar_file_expander` with fastload's tar reader: for each opened shard ({"url", "stream"}),
     {"fname", "data", "__url__"} per regular file (webdataset's meta files skipped), then `eof_value`. An error
     (a corrupt or cut-short shard) goes to `handler` with the URL, as webdataset's does."""
-    skip = re.compile(SKIP_META)
     for source in sources:
         url = source["url"]
         local_path = source.get("local_path")
         try:
             for fname, data in members(source["stream"], str(url)):
-                if "/" not in fname and fname.startswith("__") and fname.endswith("__"):
+                if "/" not in fname and fname.startswith(META_PREFIX) and fname.endswith(META_SUFFIX):
                     continue
-                if skip.match(fname):
+                if SKIP_META.match(fname):
                     continue
                 if rename_files:
                     fname = rename_files(fname)
@@ -68,26 +69,34 @@ def tarfile_samples(
     select_files: Callable[[str], bool] | None = None,
     rename_files: Callable[[str], str] | None = None,
 ) -> Iterator[dict]:
-    """Shard URLs -> samples: webdataset's opener and grouping around fastload's tar reader. As a pipeline stage,
-    `fl.data.tarfile_to_samples(handler=...)` stands where `wds.tarfile_to_samples(handler=...)` stood.
+    """Shard URLs ({"url"}) -> samples: webdataset's opener and grouping around fastload's tar reader (the
+    generator `tarfile_to_samples` puts in a pipeline)."""
+    streams = tariterators.url_opener(src, handler=handler)
+    files = tar_file_expander(streams, handler=handler, select_files=select_files, rename_files=rename_files)
+    return tariterators.group_by_keys(files, handler=handler)
+
+
+def tarfile_to_samples(
+    handler: Callable[[Exception], bool] = wds.reraise_exception,
+    select_files: Callable[[str], bool] | None = None,
+    rename_files: Callable[[str], str] | None = None,
+):
+    """The pipeline stage that turns shard URLs into samples, reading the tars with fastload's reader: in a
+    `wds.DataPipeline`, `fl.data.tarfile_to_samples(...)` stands where `wds.tarfile_to_samples(...)` stood.
 
     Args:
-        src: the shards, as dicts {"url": ...} (what `wds.SimpleShardList` and `wds.ResampledShards` yield).
         handler: what to do with an error (a shard that cannot be opened or read): webdataset's handlers
             (`wds.reraise_exception`, `wds.warn_and_continue`, ...).
         select_files: `f(name) -> bool`: only the files it accepts.
         rename_files: `f(name) -> name`, before grouping.
 
     Returns:
-        An iterator of samples {"__key__", "__url__", ext: bytes}, one per key of each shard.
+        A stage taking the shards as dicts {"url": ...} (what `wds.SimpleShardList` and `wds.ResampledShards`
+        yield) and yielding samples {"__key__", "__url__", ext: bytes}, one per key of each shard.
     """
-    streams = tariterators.url_opener(src, handler=handler)
-    files = tar_file_expander(streams, handler=handler, select_files=select_files, rename_files=rename_files)
-    return tariterators.group_by_keys(files, handler=handler)
-
-
-# The pipeline stage: `tarfile_to_samples(handler=...)` in a wds.DataPipeline, as webdataset's own.
-tarfile_to_samples = filters.pipelinefilter(tarfile_samples)
+    return filters.pipelinefilter(tarfile_samples)(
+        handler=handler, select_files=select_files, rename_files=rename_files
+    )
 
 
 class WebDataset(wds.WebDataset):

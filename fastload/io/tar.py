@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 BLOCK = 512
+CHUNK = 1 << 24  # the most one read asks for (16 MiB: a shard member is rarely larger)
 REGULAR = (b"0", b"\0", b"7")  # tarfile's REGULAR_TYPES less GNU sparse files (refused below)
 # Types whose size field counts no data that follows (tarfile skips data only for regular and unknown types).
 NO_DATA = (b"1", b"2", b"3", b"4", b"5", b"6")
@@ -47,8 +48,12 @@ def members(stream: BinaryIO, name: str = "tar stream") -> Iterator[tuple[str, b
         kind = header[156:157]
         size = _number(header[124:136], name, offset)
         pax = {} if kind in EXTENSIONS else {**global_pax, **local}  # pax values apply to the member they precede
-        if "size" in pax:
+        if "size" in pax:  # decimal, unlike the header's octal
+            if not pax["size"].isdigit():
+                raise TarError(f"{name}: a pax size {pax['size']!r} that is not a number, at byte {offset}")
             size = int(pax["size"])
+        if size < 0:
+            raise TarError(f"{name}: a member of negative size at byte {offset}")
         carries = kind not in NO_DATA
         data = _read(stream, size) if carries else b""
         if len(data) < (size if carries else 0):
@@ -77,14 +82,16 @@ def members(stream: BinaryIO, name: str = "tar stream") -> Iterator[tuple[str, b
 
 
 def _read(stream: BinaryIO, size: int) -> bytes:
-    """`size` bytes, or fewer only at the end of the stream (a pipe or socket may return less per call)."""
-    data = stream.read(size)
+    """`size` bytes, or fewer only at the end of the stream (a pipe or socket may return less per call). Read in
+    chunks of at most CHUNK: a header that claims more bytes than the stream holds ends at its end, instead of
+    asking for (and allocating) the whole claimed size first."""
+    data = stream.read(min(size, CHUNK))
     if len(data) == size or not data:
         return data
     parts = [data]
     got = len(data)
     while got < size:
-        more = stream.read(size - got)
+        more = stream.read(min(size - got, CHUNK))
         if not more:
             break
         parts.append(more)

@@ -55,10 +55,11 @@ def cases(settings) -> list[Case]:
         lambda: epoch(files, settings.device),
         note="the same images as files: fl.ImageFolder + CropCollate (the files suite's row)",
     )
-    encoded = sum(os.path.getsize(p) for p, _ in samples)
+    moved = sum(os.path.getsize(p) for p, _ in samples) + count * 3 * size * size * 4  # files read, batches written
+    floor = copy_floor(moved, settings.device)
     common = dict(
         device=settings.device,
-        bytes_moved=encoded + count * 3 * size * size * 4,
+        bytes_moved=moved,
         items=count,
         tolerance=GREY_LEVEL,
         reps=5,  # the ratio to the files row is the point: more repetitions than the files suite's 3
@@ -72,18 +73,20 @@ def cases(settings) -> list[Case]:
             suite="shards",
             name=f"{count} JPEGs in {shards} WebDataset shards -> {job}",
             **common,
-            **_webdataset(settings, samples, shards, size, collate, from_files),
+            **_webdataset(settings, samples, shards, size, collate, [from_files, floor]),
         ),
         Case(
             suite="shards",
             name=f"{count} JPEGs in a Hugging Face dataset -> {job}",
             **common,
-            **_hugging_face(settings, samples, size, collate, from_files),
+            **_hugging_face(settings, samples, size, collate, [from_files, floor]),
         ),
     ]
 
 
-def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropCollate, from_files: Impl) -> dict:
+def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropCollate, shared: list[Impl]) -> dict:
+    """The WebDataset case's rows; `shared`: the rows both cases time (fastload from the files, the copy floor)."""
+    from_files, floor = shared
     import webdataset as wds
 
     workers = loader_options(None)["num_workers"]
@@ -154,11 +157,13 @@ def _webdataset(settings, samples, shards: int, size: int, collate: fl.CropColla
                 "shuffle and RNG (not compared); forked workers",
             )
         )
-    impls.append(copy_floor(_bytes(samples, size), device))
+    impls.append(floor)
     return dict(impls=impls, unavailable=unavailable)
 
 
-def _hugging_face(settings, samples, size: int, collate: fl.CropCollate, from_files: Impl) -> dict:
+def _hugging_face(settings, samples, size: int, collate: fl.CropCollate, shared: list[Impl]) -> dict:
+    """The Hugging Face case's rows; `shared` as in `_webdataset`."""
+    from_files, floor = shared
     import datasets
 
     device, folder = settings.device, write_hf_dataset(samples)
@@ -183,7 +188,7 @@ def _hugging_face(settings, samples, size: int, collate: fl.CropCollate, from_fi
             "the datasets recipe: Image() decoded to PIL, with_transform(v2 RandomResizedCrop, flip, PILToTensor, "
             "ToDtype, Normalize) per batch of rows",
         ),
-        copy_floor(_bytes(samples, size), device),
+        floor,
     ]
     return dict(impls=impls, unavailable={})
 
@@ -195,7 +200,3 @@ def _peer_rows(device: str, reference, from_files: Impl, theirs, their_note: str
         from_files,
         Impl(TORCHVISION, lambda: epoch(theirs, device), note=their_note),
     ]
-
-
-def _bytes(samples, size: int) -> int:
-    return sum(os.path.getsize(p) for p, _ in samples) + len(samples) * 3 * size * size * 4
