@@ -1,6 +1,6 @@
 """WebDataset shards read with fastload's tar reader (`fastload.io.tar`): the same samples as webdataset's own stages,
-7x faster to read (the `shards` suite's set-up: 5 ms against 35 ms for 256 JPEGs in 4 shards), so that batches
-from shards keep up with batches from files.
+3.4x faster to read (256 ImageNet-style JPEGs in 4 shards: 10 ms against 35 ms), so that batches from shards keep
+up with batches from files.
 
 - `tarfile_to_samples(...)`: a drop-in for `wds.tarfile_to_samples(...)` in a `wds.DataPipeline`.
 - `WebDataset(urls, ...)`: `wds.WebDataset` with the same arguments, its tar stage swapped for fastload's.

@@ -1,10 +1,11 @@
 """The members of a tar stream, read header by header: what WebDataset shards are.
 
 Python's `tarfile` builds a TarInfo per member and parses every field; for shards of small images that is most of
-the time a worker spends reading (35 ms for 256 ImageNet-style JPEGs in 4 shards against 5 ms to read them as
-files, measured in the `shards` suite's set-up). Here each 512-byte header is read for the three things a shard
-reader needs: the name, the size and the type, with the formats `tarfile` reads (ustar and its name prefix, GNU long
-names and base-256 sizes, pax extended and global headers) and its checks (the header checksum; data cut short).
+the time a worker spends reading (webdataset's samples of 256 ImageNet-style JPEGs in 4 shards: 35 ms, against 10 ms
+with this reader and 6 ms to read the same JPEGs as files). Here each 512-byte header is read for the three things
+a shard reader needs: the name, the size and the type, with the formats `tarfile` reads (ustar and its name prefix,
+GNU long names and base-256 sizes, pax extended and global headers) and its checks (the header checksum; data cut
+short; sizes the stream cannot hold).
 """
 
 from __future__ import annotations
