@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastload import _backend, data, functional, io, memory, reference, transforms, utils  # noqa: F401
 from fastload._backend import backend_info
-from fastload.data import CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
+from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
 from fastload.functional import (
     PaddedBatch,
     center_crop_anchor,
@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CAFFE",
+    "CocoDetection",
     "CropCollate",
     "DevicePrefetcher",
     "EncodedImage",

@@ -1,8 +1,10 @@
 """Feeding a training loop: the DataLoader collate functions (`CropCollate`, `PadCollate`), the `CropBatch` a
-collate ships when the crop is finished later, `DevicePrefetcher`, the file datasets (`ImageFiles`, `ImageFolder`)
+collate ships when the crop is finished later, `DevicePrefetcher`, the file datasets (`ImageFiles`, `ImageFolder`,
+`CocoDetection`)
 and WebDataset shards read by fastload's tar reader (`WebDataset`, `tarfile_to_samples`: they need the `webdataset`
 package). Inside, `samples` holds the rules for the samples a collate accepts (labels, dict keys)."""
 
+from fastload.data.coco import CocoDetection
 from fastload.data.collate import PadCollate, keep_batch
 from fastload.data.crop_batch import CropBatch
 from fastload.data.crop_collate import CropCollate
@@ -10,6 +12,7 @@ from fastload.data.datasets import ImageFiles, ImageFolder
 from fastload.data.prefetcher import DevicePrefetcher
 
 __all__ = [
+    "CocoDetection",
     "CropBatch",
     "CropCollate",
     "DevicePrefetcher",

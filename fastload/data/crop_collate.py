@@ -44,7 +44,7 @@ class CropCollate(PadCollate):
         label_key: a key holding the label besides the usual ones, as in `PadCollate`.
         input_order: channel order of array images ("bgr" or "rgb").
         list_keys: dict keys collated as lists of per-image tensors, as in `PadCollate`.
-        label_mode: None, "classification" or "detection", as in `PadCollate`.
+        label_mode: None, "classification", "detection" or "mmdet", as in `PadCollate`.
         num_classes: K, for `label_mode`'s check.
         dtype: of a normalized batch: torch.float32, float16 or bfloat16.
         channels_last: give a normalized batch channels_last strides.

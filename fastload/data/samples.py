@@ -10,7 +10,21 @@ from torch.utils.data import default_collate
 
 from fastload.utils import labels_to_tensor, to_tensor
 
-LABEL_MODES = (None, "classification", "detection")
+# The label conventions and who uses them: "classification" 0..K-1 (nn.CrossEntropyLoss); "detection" 1..K with 0 the
+# background (torchvision's detection models); "mmdet" 0..K-1 with the background at K (mmdetection >= 2, detectron2).
+LABEL_MODES = (None, "classification", "detection", "mmdet")
+# The first and last valid label of each mode, for K classes.
+_LABEL_RANGE = {"classification": (0, "K-1"), "detection": (1, "K"), "mmdet": (0, "K-1")}
+_BACKGROUND = {"detection": " (0 is the background class)", "mmdet": " (K is the background class)"}
+
+
+def check_label_mode(label_mode) -> str | None:
+    """`label_mode` itself checked: one of LABEL_MODES, else a ValueError listing them."""
+    if label_mode not in LABEL_MODES:
+        raise ValueError(f"label_mode must be None, 'classification', 'detection' or 'mmdet', got {label_mode!r}")
+    return label_mode
+
+
 # The keys under which dict samples carry their image, tried in this order when the collate is not told
 # (`image_key=`): `img` (mmdet, fastload), `image` (Hugging Face), and WebDataset's file extensions.
 IMAGE_KEYS = ("img", "image", "jpg", "jpeg", "png", "webp")
@@ -63,21 +77,17 @@ def describe_sample(samples: Sequence, i: int) -> str:
 
 def checked_labels(value, where: str, label_mode: str | None, num_classes: int | None) -> torch.Tensor:
     """Labels as int64, checked before any cast (never truncated): ValueError naming `where`, the value and the rule
-    when one is not a whole number or breaks the convention: classification labels are 0..K-1; detection labels are
-    1..K (0 is the background class of detection heads)."""
+    when one is not a whole number or breaks the convention (LABEL_MODES)."""
     try:
         labels = labels_to_tensor(value)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}: {exc}") from None
     if label_mode is None or labels.numel() == 0:
         return labels
-    low = 0 if label_mode == "classification" else 1
-    high = None if num_classes is None else (num_classes - 1 if label_mode == "classification" else num_classes)
-    rule = f"{label_mode} labels are in [{low}, {'K-1' if low == 0 else 'K'}]" + (
-        f" with K = {num_classes}" if num_classes is not None else ""
-    )
-    if label_mode == "detection":
-        rule += " (0 is the background class)"
+    low, last = _LABEL_RANGE[label_mode]
+    high = None if num_classes is None else (num_classes if last == "K" else num_classes - 1)
+    rule = f"{label_mode} labels are in [{low}, {last}]"
+    rule += (f" with K = {num_classes}" if num_classes is not None else "") + _BACKGROUND.get(label_mode, "")
     bad = labels < low if high is None else (labels < low) | (labels > high)
     if bool(bad.any()):
         value = labels[bad].flatten()[0].item()
