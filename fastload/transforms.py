@@ -9,9 +9,11 @@ from torch import nn
 from fastload import _validation as V
 from fastload.functional import _crop as crops
 from fastload.functional import _geometry as G
+from fastload.functional._boxes import as_boxes, rescale_boxes
 from fastload.functional._geometry import rescale_size, resized_size
 from fastload.functional._normalize import denormalize, normalize
 from fastload.functional._resize_pad import INTERPOLATIONS, resize_pad_batch
+from fastload.io.decode import EncodedImage, decode_image
 from fastload.io.pil import is_pil_image, pil_to_array
 from fastload.normalization import Normalization
 
@@ -100,7 +102,9 @@ class RescaleKeepRatio:
     """Keep-ratio resize of an HWC uint8 image on the CPU, as mmcv's `Resize(keep_ratio=True)` does.
 
     Resizes with OpenCV where it is installed (`cv2.resize`), else with fastload's own resize kernel (within 1 grey
-    level of cv2.resize). Called on an array, returns the resized array; called on a dict sample, resizes
+    level of cv2.resize). Takes HWC uint8 numpy arrays, HWC uint8 tensors (returned as tensors) and `fl.EncodedImage`
+    files (decoded with fastload's decoder, BGR as `cv2.imread`, returned as arrays). Called on an image, returns the
+    resized image; called on a dict sample, resizes
     `sample[key]`, records `img_shape` (new h, w), `scale_factor` (w_scale, h_scale) = (new_w / w, new_h / h) and
     `keep_ratio` = True, and rescales the boxes under `bbox_keys` by the scale factor (float64 arithmetic, as mmcv;
     numpy and lists come back as float64 arrays, tensors in their own float dtype). The caller's sample is not
@@ -136,9 +140,17 @@ class RescaleKeepRatio:
         self.scale, self.interpolation, self.key, self.bbox_keys = scale, interpolation, key, bbox_keys
         self.clip = V.check_bool("clip", clip)
 
-    def _resize(self, img: np.ndarray):
+    def _resize(self, img):
+        if isinstance(img, EncodedImage):  # decoded here (BGR, as cv2.imread), resized as an array
+            img = decode_image(img).numpy()
+        if isinstance(img, torch.Tensor) and img.dim() in (2, 3) and img.dtype == torch.uint8:
+            out, factors = self._resize(img.cpu().numpy())  # a view of a CPU tensor, no copy
+            return torch.from_numpy(out).to(img.device), factors
         if not isinstance(img, np.ndarray) or img.ndim not in (2, 3):
-            raise TypeError(f"RescaleKeepRatio takes HWC numpy images, got {type(img).__name__}")
+            raise TypeError(
+                "RescaleKeepRatio takes HWC uint8 numpy arrays or tensors and fl.EncodedImage files, got "
+                f"{type(img).__name__}{'' if not hasattr(img, 'shape') else f' of shape {tuple(img.shape)}'}"
+            )
         h, w = img.shape[:2]
         new_h, new_w = resized_size(h, w, self.scale, "the image")
         try:
@@ -153,16 +165,7 @@ class RescaleKeepRatio:
 
     def _boxes(self, key: str, boxes, factors: tuple[float, float], shape: tuple[int, int]):
         """`boxes` (n, 4) scaled by (w_scale, h_scale, w_scale, h_scale) and clipped to the (h, w) `shape`."""
-        values = boxes.detach().cpu().double().numpy() if isinstance(boxes, torch.Tensor) else np.asarray(boxes)
-        if values.dtype == object or not (np.issubdtype(values.dtype, np.number) or values.size == 0):
-            raise TypeError(f"sample[{key!r}] must hold numbers, got {values.dtype}")
-        values = values.astype(np.float64, copy=False).reshape(values.shape if values.size else (0, 4))
-        if values.ndim != 2 or values.shape[1] != 4:
-            raise ValueError(f"sample[{key!r}] must be (n, 4) boxes (x1, y1, x2, y2), got shape {values.shape}")
-        scaled = values * np.tile(np.array(factors), 2)
-        if self.clip:
-            scaled[:, 0::2] = np.clip(scaled[:, 0::2], 0, shape[1])
-            scaled[:, 1::2] = np.clip(scaled[:, 1::2], 0, shape[0])
+        scaled = rescale_boxes(as_boxes(boxes, f"sample[{key!r}]"), factors, shape, self.clip)
         if isinstance(boxes, torch.Tensor):
             return torch.from_numpy(scaled).to(boxes.dtype if boxes.is_floating_point() else torch.float64)
         return scaled

@@ -70,7 +70,8 @@ def test_dict_samples_in_workers(context, pack):
         assert torch.equal(got, want.images)
         assert batch["img_shape"] == [SIZES[i] for i in idx]
         assert batch["batch_input_shape"] == tuple(want.images.shape[-2:])
-        assert batch["pad_shape"] == [tuple(want.images.shape[-2:])] * len(idx)
+        # mmdet 3's pad_shape: each image's own size rounded up to the divisor (the batch extent is batch_input_shape)
+        assert batch["pad_shape"] == [(-(-SIZES[i][0] // 32) * 32, -(-SIZES[i][1] // 32) * 32) for i in idx]
         assert all(lab.dtype == torch.int64 for lab in batch["labels"])
         assert all(box.dtype == torch.float32 and box.shape[1] == 4 for box in batch["bboxes"])
     assert sorted(seen) == list(range(len(SIZES)))
@@ -180,7 +181,8 @@ def test_prefetcher_padding_updates_the_metadata():
     for batch in fl.DevicePrefetcher(loader, "cpu", fl.IMAGENET, size_divisor=32):
         hp, wp = batch["img"].shape[-2:]
         assert hp % 32 == 0 and wp % 32 == 0
-        assert batch["batch_input_shape"] == (hp, wp) and batch["pad_shape"] == [(hp, wp)] * 2
+        assert batch["batch_input_shape"] == (hp, wp)
+        assert batch["pad_shape"] == [(-(-h // 32) * 32, -(-w // 32) * 32) for h, w in batch["img_shape"]]
 
 
 @pytest.mark.parametrize(
@@ -285,7 +287,8 @@ def test_per_image_metadata_stays_per_image(workers):
         assert batch["scale_factor"] == [s["scale_factor"] for s in samples]  # (w_scale, h_scale) per image
         assert batch["ori_shape"] == [s["ori_shape"] for s in samples]
         hp, wp = batch["batch_input_shape"]
-        assert batch["pad_shape"] == [(hp, wp)] * 3 and batch["img"].shape[-2:] == (hp, wp)
+        assert batch["pad_shape"] == [(-(-h // 8) * 8, -(-w // 8) * 8) for h, w in batch["img_shape"]]
+        assert batch["img"].shape[-2:] == (hp, wp) == tuple(max(v) for v in zip(*batch["pad_shape"]))
         assert batch["keep_ratio"].tolist() == [True] * 3
         for got, s in zip(batch["bboxes"], samples):
             assert torch.equal(got, torch.from_numpy(s["bboxes"]).float())

@@ -11,9 +11,10 @@ import torch
 
 from fastload import _validation as V
 from fastload import reference
+from fastload.data.detection import BOX_KEYS, PIXEL_KEYS, DetectionGeometry, pad_shapes
 from fastload.data.samples import (
     LABEL_KEYS,
-    LABEL_MODES,
+    check_label_mode,
     checked_labels,
     describe_sample,
     empty_like_others,
@@ -25,6 +26,7 @@ from fastload.data.samples import (
 )
 from fastload.functional._geometry import batch_extent
 from fastload.functional._pad import pack_images, pad_batch
+from fastload.functional._resize_pad import resize_pad_batch
 from fastload.io.batch_decoder import BatchDecoder, check_decode_on, encoded
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.io.pil import is_pil_image, pil_to_array
@@ -64,8 +66,9 @@ class PadCollate:
             the device: only uint8 crosses PCIe. Not with `norm`.
         list_keys: dict keys collated as lists of per-image tensors (labels int64, others float32); a sample without
             the key, or with None, gets an empty entry ((0, 4) boxes, (0,) labels).
-        label_mode: None, "classification" (labels 0..K-1) or "detection" (1..K, 0 is the background); labels are
-            checked before the int64 cast and a bad one names the sample.
+        label_mode: None, "classification" (labels 0..K-1), "detection" (1..K, 0 is the background: torchvision) or
+            "mmdet" (0..K-1, the background is K: mmdetection, detectron2); labels are checked before the int64 cast
+            and a bad one names the sample.
         num_classes: K, for `label_mode`'s check.
         dtype: of a normalized batch: torch.float32, float16 or bfloat16.
         channels_last: give a normalized batch channels_last strides.
@@ -76,11 +79,20 @@ class PadCollate:
             damage libjpeg warns about), False (only what libjpeg cannot read); see `decode_image`.
         decode_on: "worker" (default) or, with `pack=True`, "device": ship the files' bytes for
             `DevicePrefetcher` to decode on the GPU (nvJPEG).
+        scale: with `norm`, resize each image keeping its ratio to this (w, h)-style bound (mmcv's `rescale_size`,
+            e.g. (1333, 800)) in the same pass that normalizes and pads it (`resize_pad_batch`), files decoded into
+            scratch first; the boxes under `bbox_keys` are rescaled and clipped (mmcv's `Resize`). Dict samples.
+        flip_p: the probability of flipping each image left to right (drawn with the worker's torch RNG), read
+            backwards by the fused op (no copy); its boxes are mirrored across its width (mmdet's `RandomFlip`).
+        interpolation: of `scale`: "bilinear" (OpenCV INTER_LINEAR, mmcv's default) or "nearest".
+        bbox_keys: dict keys of (n, 4) x1, y1, x2, y2 pixel boxes that follow `scale` and `flip_p`.
 
     Returns:
         A callable `collate(samples) -> batch`. Dict samples give a dict with the images under `image_key`,
-            `list_keys` as lists, per-image `img_shape` (h, w) and `pad_shape` (Hp, Wp) lists and `batch_input_shape`
-            (Hp, Wp) (replacing sample keys of those names), tuple or list values (`scale_factor`, `ori_shape`) as lists
+            `list_keys` as lists, per-image `img_shape` (h, w) and `pad_shape` (h, w rounded up to `size_divisor`, as
+            mmdet 3) lists and `batch_input_shape` (Hp, Wp); with `scale` also `ori_shape`, `scale_factor` (w_scale,
+            h_scale) and `keep_ratio`, with `flip_p` also `flip` and `flip_direction` (all replacing sample keys of
+            those names); tuple or list values (`scale_factor`, `ori_shape`) as lists
             of the per-image values, everything else through torch's `default_collate`. Tuple samples give a tuple:
             the images first, then the other positions collated alike (labels int64 with `label_mode`).
 
@@ -101,7 +113,7 @@ class PadCollate:
         size_divisor: int = 1,
         pad_value=0.0,
         pack: bool = False,
-        list_keys: Sequence[str] = ("bboxes", "labels", "masks"),
+        list_keys: Sequence[str] = ("bboxes", "labels", "bboxes_ignore", "masks"),
         label_mode: str | None = None,
         num_classes: int | None = None,
         dtype: torch.dtype = torch.float32,
@@ -110,12 +122,15 @@ class PadCollate:
         on_error: str = "raise",
         strict: bool | str = "complete",
         decode_on: str = "worker",
+        scale=None,
+        flip_p: float = 0.0,
+        interpolation: str = "bilinear",
+        bbox_keys: Sequence[str] = BOX_KEYS,
     ):
         # Every argument is checked here, so a mistake shows in the main process, not inside a worker.
         if norm is not None:
             V.check_norm(norm)
-        if label_mode not in LABEL_MODES:
-            raise ValueError(f"label_mode must be None, 'classification' or 'detection', got {label_mode!r}")
+        check_label_mode(label_mode)
         if num_classes is not None:
             V.check_size("num_classes", num_classes, minimum=1)
         if pack and norm is not None:
@@ -141,13 +156,26 @@ class PadCollate:
         self.label_mode, self.num_classes = label_mode, num_classes
         self.decoder = BatchDecoder(on_error, strict)
         self.decode_on = check_decode_on(decode_on, pack)
+        self.geometry = DetectionGeometry(scale, flip_p, interpolation)
+        if scale is not None and norm is None:
+            raise ValueError("scale= resizes in the pass that normalizes: give norm too (or resize on the device)")
+        if self.geometry.active and self.decode_on == "device":
+            raise ValueError("scale= and flip_p= need the images decoded in the worker, not decode_on='device'")
+        bbox_keys = (bbox_keys,) if isinstance(bbox_keys, str) else tuple(bbox_keys)
+        if not all(isinstance(k, str) for k in bbox_keys):
+            raise TypeError(f"bbox_keys must be a sequence of str, got {bbox_keys!r}")
+        self.bbox_keys = bbox_keys
 
     @property
     def skipped(self) -> int:
         """Samples this process (a worker: each counts its own) left out of batches for bad files (on_error)."""
         return self.decoder.skipped
 
-    def _images(self, images):
+    def _images(self, images, plans):
+        """The batch of `images` (a checked list or a PackedImages): packed, padded, or (with `scale`) resized and
+        padded; with `plans`, flipped images are read backwards."""
+        if plans is not None:
+            images = self.geometry.views(images, plans)
         if self.pack:
             return images if isinstance(images, (PackedImages, EncodedBatch)) else pack_images(images, ring=self.ring)
         kw = dict(
@@ -157,7 +185,18 @@ class PadCollate:
             dtype=self.dtype,
             channels_last=self.channels_last,
         )
-        return self._into_ring(images, lambda hw: hw, lambda out: pad_batch(images, self.norm, out=out, **kw).images)
+        if self.geometry.scale is None:
+            return self._into_ring(
+                images, lambda hw: hw, lambda out: pad_batch(images, self.norm, out=out, **kw).images
+            )
+        g, extent = self.geometry, batch_extent([p.img_shape for p in plans], self.size_divisor, None)
+        return self._into_ring(
+            images,
+            lambda hw: extent,
+            lambda out: (
+                resize_pad_batch(images, self.norm, scale=g.scale, interpolation=g.interpolation, out=out, **kw).images
+            ),
+        )
 
     def _into_ring(self, images: list, extent, run):
         """`run(out)`'s batch, written straight into a slot of this worker's ring when there is one (`extent` maps
@@ -198,12 +237,15 @@ class PadCollate:
             images, kept = files.images, files.kept
             if self.decode_on == "device":
                 images = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, files.sizes)
-                return images, self._metadata(images), kept
+                return images, self._metadata(images, None), kept
             whole = [(0, 0, h, w) for h, w in files.sizes]
+            # Shipped as decoded (pack) they go straight into the ring; flipped, they are copied there from scratch.
+            returned = self.pack and self.geometry.flip_p == 0
             kept, images = self.decoder.decode(
-                images, files, whole, order=self.input_order, returned=self.pack, use_ring=self.ring, where=where
+                images, files, whole, order=self.input_order, returned=returned, use_ring=self.ring, where=where
             )
-        return self._images(images), self._metadata(images), kept
+        plans = self.geometry.plan(batch_sizes(images)) if self.geometry.active else None
+        return self._images(images, plans), self._metadata(images, plans), kept
 
     def _headers(self, images: list, where):
         """The batch's file headers read (bad files raised or skipped); files shipped to the device decoder must
@@ -211,11 +253,15 @@ class PadCollate:
         need_end = self.decode_on == "device" and self.decoder.strict is not False
         return self.decoder.headers(images, where, need_end=need_end)
 
-    def _metadata(self, images) -> dict:
-        """Per-batch entries of dict batches besides the images: mmdet-style shapes."""
-        sizes = batch_sizes(images)
-        hp, wp = batch_extent(sizes, self.size_divisor, None)
-        return {"img_shape": sizes, "pad_shape": [(hp, wp)] * len(sizes), "batch_input_shape": (hp, wp)}
+    def _metadata(self, images, plans) -> dict:
+        """Per-batch entries of dict batches besides the images: mmdet-style shapes (and geometry, with `plans`)."""
+        sizes = batch_sizes(images) if plans is None else [p.img_shape for p in plans]
+        meta = {
+            "img_shape": sizes,
+            "pad_shape": pad_shapes(sizes, self.size_divisor),
+            "batch_input_shape": batch_extent(sizes, self.size_divisor, None),
+        }
+        return meta if plans is None else {**meta, **self.geometry.metadata(plans)}
 
     def __call__(self, samples: Sequence):
         if len(samples) == 0:
@@ -242,6 +288,8 @@ class PadCollate:
         keys = list(dict.fromkeys(k for s in originals for k in s if k != image_key and k not in metadata))
         for key in keys:
             values = [s.get(key) for s in samples]
+            if self.geometry.active and (key in self.bbox_keys or key in PIXEL_KEYS):
+                values = self._moved(key, values, samples, metadata)
             if key in self.list_keys:
                 out[key] = [
                     self._list_entry(key=key, value=v, values=values, samples=samples, i=i)
@@ -256,6 +304,17 @@ class PadCollate:
                 )
             out[key] = self._entry(key in self.label_keys, values, samples, [s.get(key) for s in originals])
         return out
+
+    def _moved(self, key: str, values: list, samples, metadata: dict) -> list:
+        """The values of a box key moved with their images (rescaled, flipped); per-pixel annotations, which the
+        collate cannot move, refused."""
+        where = lambda i: f"{describe_sample(samples, i)}[{key!r}]"  # noqa: E731
+        if key in PIXEL_KEYS:
+            i = next((i for i, v in enumerate(values) if v is not None), None)
+            if i is not None:
+                raise ValueError(f"{where(i)}: scale= and flip_p= move boxes only; resize and flip masks before")
+            return values
+        return [None if v is None else self.geometry.move_boxes(v, metadata, i, where(i)) for i, v in enumerate(values)]
 
     def _entry(self, label: bool, values: list, samples, given: list):
         """The batch entry of one key or tuple position: labels (`label`) checked by label_mode and int64, a
@@ -283,6 +342,10 @@ class PadCollate:
         return to_tensor(value).to(dtype)
 
     def _collate_tuples(self, samples):
+        if self.geometry.active:
+            raise ValueError(
+                "scale= and flip_p= need dict samples, so that the boxes and metadata move with the images"
+            )
         batch, _, kept = self._batch(self._arrays([s[0] for s in samples]), lambda i: describe_sample(samples, i))
         originals, samples = samples, kept_samples(samples, kept)
         rest = [

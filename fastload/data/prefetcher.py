@@ -11,6 +11,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.data.crop_batch import CropBatch
+from fastload.data.detection import pad_shapes
 from fastload.data.samples import first_image_key
 from fastload.functional._normalize import normalize
 from fastload.functional._pad import pad_batch
@@ -189,14 +190,14 @@ class DevicePrefetcher:
             key = self.image_key or first_image_key(batch)
         if key is not None and key in batch:
             batch = dict(batch)
+            padded_here = isinstance(batch[key], (PackedImages, EncodedBatch)) and self.norm is not None
             images = batch[key] = self._finish_images(batch[key])
             # The metadata must describe the batch the model receives: padding added here changes it.
-            if isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point():
-                hp, wp = images.shape[-2:]
+            if padded_here:
                 if "batch_input_shape" in batch:
-                    batch["batch_input_shape"] = (hp, wp)
-                if "pad_shape" in batch:
-                    batch["pad_shape"] = [(hp, wp)] * images.shape[0]
+                    batch["batch_input_shape"] = tuple(images.shape[-2:])
+                if "pad_shape" in batch and "img_shape" in batch:  # each image's own size, rounded (mmdet 3)
+                    batch["pad_shape"] = pad_shapes(batch["img_shape"], self.size_divisor)
         elif isinstance(batch, tuple) and hasattr(batch, "_fields") and batch:  # namedtuple
             batch = type(batch)(self._finish_images(batch[0]), *batch[1:])
         elif isinstance(batch, (list, tuple)) and batch:
