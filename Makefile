@@ -16,11 +16,13 @@ export FASTLOAD_CUDA_EMULATION ?= 1
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
         hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn webdataset==1.0.2 \
-        datasets==5.2.0
-# Optional peers for `make bench`. mmengine goes in without its dependencies: it asks for opencv-python, which would
-# clash with opencv-python-headless; its remaining needs are listed here.
-PEERS := timm albumentations nvidia-dali-cuda130 addict pyyaml termcolor yapf
-PEERS_NODEPS := mmengine
+        datasets==5.2.0 pycocotools==2.0.11 addict pyyaml termcolor yapf
+# The detection tests check against mmcv's transforms and mmengine's stack_batch, and the detection benchmark times
+# an mmcv-style pipeline: both go in without their dependencies (they ask for opencv-python, which would clash with
+# opencv-python-headless); their remaining needs are in DEPS. mmcv-lite is mmcv without its compiled ops.
+DEPS_NODEPS := mmengine==0.10.7 mmcv-lite==2.2.0
+# Optional peers for `make bench`.
+PEERS := timm albumentations nvidia-dali-cuda130
 # libjpeg-turbo 3.x (headers and a static libjpeg.a: the JPEG decoder is linked with it, symbols hidden) from PyPI.
 # The wheel holds no Python code (py3-none) but says Requires-Python >= 3.12, hence --ignore-requires-python.
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
@@ -46,14 +48,14 @@ $(VENV)/.deps: Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "== installing the pinned dependencies into $(VENV) (torch, torchvision, ...: a few minutes the first time)"
 	$(PIP) install -q $(DEPS)
+	$(PIP) install -q --no-deps $(DEPS_NODEPS)
 	$(PIP) install -q $(LIBJPEG)
 	touch $@
 
 # A peer that fails to install is reported by `fastload bench` as "not installed", never fatal.
 $(VENV)/.peers: $(VENV)/.deps
-	@echo "== installing the benchmark's optional peers (timm, albumentations, DALI, mmengine)"
+	@echo "== installing the benchmark's optional peers (timm, albumentations, DALI)"
 	-$(PIP) install -q $(PEERS)
-	-$(PIP) install -q --no-deps $(PEERS_NODEPS)
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)

@@ -38,6 +38,11 @@ HEADLINE = [
         "256 JPEGs in a Hugging Face dataset",
     ),
     ("COCO-style JPEG files -> normalized batches padded to /32, 2 workers", "files", "128 COCO-like JPEG files"),
+    (
+        "COCO detection from files -> keep-ratio (1333, 800) + flip + normalize + pad/32, batches of 8, 2 workers",
+        "detection",
+        "96 COCO-style JPEGs",
+    ),
     ("RandomResizedCrop 224 + flip + normalize of 64 decoded images", "crop", "train 64 ImageNet-like"),
     ("normalize a 64x224x224 uint8 batch -> float32 CHW", "normalize", "batch 64x224x224"),
     ("keep-ratio resize (1333, 800) + normalize + pad of 8 COCO-like images", "resize", "8 COCO-like raw"),
