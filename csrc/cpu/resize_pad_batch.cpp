@@ -42,22 +42,30 @@ ColumnTaps column_taps(const ResizePadBatchParams& p, const ResizeDesc& r) {
 }
 
 // Horizontal pass of one source row: for every output column, all C channels (output order), as fp32
-// blend(row[x0], row[x1], frac), interleaved. Nearest has equal offsets and frac 0, which returns the value exactly.
+// blend(row[x0], row[x1], frac), one plane of `w` values per channel (channel k at out + k * w), so that the vertical
+// pass reads each channel contiguously. Nearest has equal offsets and frac 0, which returns the value exactly.
 FL_CPU_CLONES void resample_columns(const uint8_t* row, const int64_t* channel_offsets, int64_t c, const int64_t* off0,
                                     const int64_t* off1, const float* frac, int64_t w, float* out) {
-  for (int64_t x = 0; x < w; ++x) {
-    for (int64_t k = 0; k < c; ++k) {
-      out[x * c + k] = blend(row[off0[x] + channel_offsets[k]], row[off1[x] + channel_offsets[k]], frac[x]);
-    }
+  for (int64_t k = 0; k < c; ++k) {
+    const uint8_t* base = row + channel_offsets[k];
+    float* plane = out + k * w;
+    for (int64_t x = 0; x < w; ++x) plane[x] = blend(base[off0[x]], base[off1[x]], frac[x]);
   }
 }
 
-// Vertical pass of one channel: blend the two horizontally resampled rows, normalize, store with `step`.
+// Vertical pass of one channel: blend the two horizontally resampled rows, normalize, store with `step`. The
+// contiguous store (NCHW) has its own loop, which the compiler vectorizes.
 template <FloatDtype D>
-FL_CPU_CLONES void blend_rows(const float* top, const float* bottom, int64_t c, float fy, int64_t w, float mean,
-                              float inv_std, typename FloatTraits<D>::storage* dst, int64_t step) {
+FL_CPU_CLONES void blend_rows(const float* top, const float* bottom, float fy, int64_t w, float mean, float inv_std,
+                              typename FloatTraits<D>::storage* dst, int64_t step) {
+  using T = FloatTraits<D>;
+  if (step == 1) {
+    for (int64_t x = 0; x < w; ++x)
+      dst[x] = T::from_float(normalize_float(blend(top[x], bottom[x], fy), mean, inv_std));
+    return;
+  }
   for (int64_t x = 0; x < w; ++x) {
-    dst[x * step] = FloatTraits<D>::from_float(normalize_float(blend(top[x * c], bottom[x * c], fy), mean, inv_std));
+    dst[x * step] = T::from_float(normalize_float(blend(top[x], bottom[x], fy), mean, inv_std));
   }
 }
 
@@ -134,8 +142,14 @@ void resize_pad_kernel(const ResizePadBatchParams& p) {
       }
       for (int64_t k = 0; k < p.c; ++k) {
         S* dst = row + (p.channels_last ? k : k * plane);
-        if (valid > 0) blend_rows<D>(top + k, bottom + k, p.c, fy, valid, p.mean[k], p.inv_std[k], dst, step);
-        for (int64_t x = valid; x < p.out_w; ++x) dst[x * step] = pad[k];
+        if (valid > 0) {
+          blend_rows<D>(top + k * img.new_w, bottom + k * img.new_w, fy, valid, p.mean[k], p.inv_std[k], dst, step);
+        }
+        if (step == 1) {
+          std::fill(dst + valid, dst + p.out_w, pad[k]);
+        } else {
+          for (int64_t x = valid; x < p.out_w; ++x) dst[x * step] = pad[k];
+        }
       }
     }
   });
