@@ -1,29 +1,19 @@
 """`PadCollate`: the DataLoader collate function for variable-size images (padded, optionally normalized batches,
-or packed raw uint8 batches to be normalized on the device), and the machinery `CropCollate` builds on: decoding a
-batch's files, writing into the worker's ring, collating dict and tuple samples."""
+or packed raw uint8 batches to be normalized on the device; with `scale`/`flip_p`, detection's keep-ratio resize and
+flip in the same pass), and the machinery `CropCollate` builds on: decoding a batch's files, writing into the
+worker's ring. The samples around the images are collated by `SampleCollate`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from fastload import _validation as V
 from fastload import reference
 from fastload.data.detection import BOX_KEYS, PIXEL_KEYS, DetectionGeometry, pad_shapes
-from fastload.data.samples import (
-    LABEL_KEYS,
-    check_label_mode,
-    checked_labels,
-    describe_sample,
-    empty_like_others,
-    image_key_of,
-    kept_samples,
-    label_value,
-    no_rows,
-    per_image_values,
-)
+from fastload.data.sample_collate import SampleCollate
+from fastload.data.samples import LABEL_KEYS, check_label_mode, describe_sample
 from fastload.functional._geometry import batch_extent
 from fastload.functional._pad import pack_images, pad_batch
 from fastload.functional._resize_pad import resize_pad_batch
@@ -33,7 +23,6 @@ from fastload.io.pil import is_pil_image, pil_to_array
 from fastload.memory import ring
 from fastload.memory.packed import PackedImages
 from fastload.normalization import Normalization
-from fastload.utils import to_tensor
 
 
 def batch_sizes(images) -> list[tuple[int, int]]:
@@ -43,7 +32,7 @@ def batch_sizes(images) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in img.shape[:2]) for img in images]
 
 
-class PadCollate:
+class PadCollate(SampleCollate):
     """`collate_fn` for variable-size images (detection, segmentation): one padded or packed batch per call.
 
     Takes dict samples (mmdet style: `{"img": ..., "bboxes": ..., "labels": ...}`) or tuple samples (image first).
@@ -263,51 +252,11 @@ class PadCollate:
         }
         return meta if plans is None else {**meta, **self.geometry.metadata(plans)}
 
-    def __call__(self, samples: Sequence):
-        if len(samples) == 0:
-            raise ValueError("PadCollate got an empty list of samples")
-        if isinstance(samples[0], Mapping):
-            return self._collate_dicts(samples)
-        if isinstance(samples[0], (tuple, list)):
-            return self._collate_tuples(samples)
-        raise TypeError(f"PadCollate takes dict or tuple samples, got {type(samples[0]).__name__}")
-
-    def _collate_dicts(self, samples):
-        image_key = None
-        for i, s in enumerate(samples):
-            if not isinstance(s, Mapping):
-                raise TypeError(f"{describe_sample(samples, i)} is a {type(s).__name__}, sample 0 a dict")
-            image_key = image_key_of(s, self.image_key or image_key, describe_sample(samples, i))
-        batch, metadata, kept = self._batch(
-            self._arrays([s[image_key] for s in samples]), lambda i: describe_sample(samples, i)
-        )
-        originals, samples = samples, kept_samples(samples, kept)
-        out = {image_key: batch, **metadata}
-        # The collate's own shapes describe the batch it made: they win over sample keys of the same name. The keys
-        # are the given samples', so that a batch of skipped files still has them.
-        keys = list(dict.fromkeys(k for s in originals for k in s if k != image_key and k not in metadata))
-        for key in keys:
-            values = [s.get(key) for s in samples]
-            if self.geometry.active and (key in self.bbox_keys or key in PIXEL_KEYS):
-                values = self._moved(key, values, samples, metadata)
-            if key in self.list_keys:
-                out[key] = [
-                    self._list_entry(key=key, value=v, values=values, samples=samples, i=i)
-                    for i, v in enumerate(values)
-                ]
-                continue
-            missing = [i for i, s in enumerate(samples) if key not in s]
-            if missing:
-                raise ValueError(
-                    f"{describe_sample(samples, missing[0])} has no key {key!r}, which other samples "
-                    f"have; give every sample the key, or name it in list_keys to allow empty entries"
-                )
-            out[key] = self._entry(key in self.label_keys, values, samples, [s.get(key) for s in originals])
-        return out
-
     def _moved(self, key: str, values: list, samples, metadata: dict) -> list:
         """The values of a box key moved with their images (rescaled, flipped); per-pixel annotations, which the
         collate cannot move, refused."""
+        if not self.geometry.active or (key not in self.bbox_keys and key not in PIXEL_KEYS):
+            return values
         where = lambda i: f"{describe_sample(samples, i)}[{key!r}]"  # noqa: E731
         if key in PIXEL_KEYS:
             i = next((i for i, v in enumerate(values) if v is not None), None)
@@ -316,43 +265,11 @@ class PadCollate:
             return values
         return [None if v is None else self.geometry.move_boxes(v, metadata, i, where(i)) for i, v in enumerate(values)]
 
-    def _entry(self, label: bool, values: list, samples, given: list):
-        """The batch entry of one key or tuple position: labels (`label`) checked by label_mode and int64, a
-        scalar label a scalar so that the batch is (N,); with every sample skipped, the `given` samples' entry with
-        no row."""
-        if label:
-            values = [label_value(v, describe_sample(samples, i)) for i, v in enumerate(values)]
-            given = [label_value(v, f"sample {i} of the batch") for i, v in enumerate(given)]
-        if label and self.label_mode is not None:
-            checked = [
-                checked_labels(v, describe_sample(samples, i), self.label_mode, self.num_classes)
-                for i, v in enumerate(values)
-            ]
-            values = [t.reshape(()) if np.ndim(v) == 0 else t for t, v in zip(checked, values)]
-        if not values:
-            return no_rows(per_image_values(given))
-        return per_image_values(values)
-
-    def _list_entry(self, key: str, value, values: list, samples, i: int) -> torch.Tensor:
-        dtype = torch.int64 if key == "labels" else torch.float32
-        if value is None:
-            return empty_like_others(values, dtype)
-        if key == "labels":
-            return checked_labels(value, describe_sample(samples, i), self.label_mode, self.num_classes)
-        return to_tensor(value).to(dtype)
-
-    def _collate_tuples(self, samples):
+    def _check_tuples(self) -> None:
         if self.geometry.active:
             raise ValueError(
                 "scale= and flip_p= need dict samples, so that the boxes and metadata move with the images"
             )
-        batch, _, kept = self._batch(self._arrays([s[0] for s in samples]), lambda i: describe_sample(samples, i))
-        originals, samples = samples, kept_samples(samples, kept)
-        rest = [
-            self._entry(position == 1, [s[position] for s in samples], samples, [s[position] for s in originals])
-            for position in range(1, len(originals[0]))
-        ]
-        return (batch, *rest)
 
 
 def keep_batch(batch):
