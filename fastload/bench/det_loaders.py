@@ -169,3 +169,20 @@ def mmengine_collate(samples: list) -> dict:
         "bboxes": [s["bboxes"] for s in samples],
         "labels": [s["labels"] for s in samples],
     }
+
+
+def epoch_with_boxes(loader, device: str) -> torch.Tensor:
+    """One epoch of a detection loader (fastload's or mmcv-style dict batches, torchvision's (images, targets)
+    tuples); returns the last batch's images and boxes as one flat float tensor, so that the suite's check compares
+    both (within its tolerance, in normalized units and pixels alike)."""
+    last = None
+    for batch in loader:
+        last = batch
+    if isinstance(last, dict):
+        images, boxes = last["img"], last["bboxes"]
+    else:
+        images, boxes = last[0], [t["boxes"].as_subclass(torch.Tensor) for t in last[1]]
+    images = images.to(device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return torch.cat([images.flatten().float().cpu(), *(b.flatten().float() for b in boxes)])
