@@ -192,3 +192,17 @@ def test_readmes_detection_quickstart_runs(coco):
     batch = scope["batch"]
     assert batch["img"].shape[0] == len(batch["bboxes"]) and batch["img"].shape[-1] % 32 == 0
     assert all(lab.max() < scope["train"].num_classes for lab in batch["labels"] if len(lab))
+
+
+def test_a_skipped_file_leaves_boxes_and_metadata_aligned(coco):
+    samples = [coco[i] for i in range(4)]
+    samples[1] = {**samples[1], "img": fl.EncodedImage(b"not a jpeg", "bad.jpg")}
+    torch.manual_seed(2)
+    with pytest.warns(RuntimeWarning, match="bad.jpg"):
+        batch = _collate(on_error="skip")(samples)
+    kept = [samples[i] for i in (0, 2, 3)]
+    torch.manual_seed(2)
+    want = _collate()(kept)
+    assert batch["img_id"].tolist() == [s["img_id"] for s in kept] and batch["flip"] == want["flip"]
+    assert torch.equal(batch["img"], want["img"]) and batch["img_shape"] == want["img_shape"]
+    assert all(torch.equal(a, b) for a, b in zip(batch["bboxes"], want["bboxes"]))
