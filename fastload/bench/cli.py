@@ -137,17 +137,6 @@ def missing_requirements(plot: bool) -> list[str]:
     return [name for module, name in wanted.items() if importlib.util.find_spec(module) is None]
 
 
-def _by_suite(cases: list) -> list[list]:
-    """The (case, settings) pairs grouped into runs of one suite on one device, in order."""
-    groups = []
-    for pair in cases:
-        key = (pair[0].suite, pair[1].device)
-        if not groups or groups[-1][0] != key:
-            groups.append((key, []))
-        groups[-1][1].append(pair)
-    return [g for _, g in groups]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     suites = load_suites()
@@ -202,33 +191,36 @@ def main(argv: list[str] | None = None) -> int:
     env["images"] = source.kind
     chosen = args.suites or list(suites)
 
-    cases = []
-    for device in devices:
-        settings = Settings(
-            source=source,
-            device=device,
-            threads=threads,
-            scale=args.scale,
-            min_reps=3 if args.quick else 7,
-            min_time=0.05 if args.quick else 0.4,
-            quick=args.quick,
-        )
-        for name in chosen:
-            cases += [(c, settings) for c in suites[name](settings)]
-
     records = []
-    with report.progress(total=sum(len(c.impls) for c, _ in cases), enabled=not args.no_progress) as step:
-        for suite_cases in _by_suite(cases):
-            before, first = load.sample(), len(records)
-            for case, settings in suite_cases:
-                records.append(report.record(case, run_case(case, settings, progress=step)))
-                # Release the case's inputs and DataLoaders now: a loader's persistent workers (2 processes with
-                # torch, ~0.5 GB each) live as long as it does, and the end-to-end suites have 15 loaders.
-                case.impls.clear()
-                gc.collect()
-            after = load.sample()
-            for rec in records[first:]:
-                rec["load"] = {"before": before, "after": after, "under_load": load.under_load(before, after)}
+    with report.progress(enabled=not args.no_progress) as step:
+        for device in devices:
+            settings = Settings(
+                source=source,
+                device=device,
+                threads=threads,
+                scale=args.scale,
+                min_reps=3 if args.quick else 7,
+                min_time=0.05 if args.quick else 0.4,
+                quick=args.quick,
+            )
+            for name in chosen:
+                # A suite's inputs and loaders exist only while it runs: built when its turn comes, released after.
+                # Built all at once, the suites' inputs (millions of Python objects) made every collection of the
+                # main process's garbage collector slower, which the end-to-end rows paid for (the detection row
+                # 300 -> 385 ms).
+                cases = suites[name](settings)
+                step.grow(sum(len(c.impls) for c in cases))
+                before, first = load.sample(), len(records)
+                for case in cases:
+                    records.append(report.record(case, run_case(case, settings, progress=step)))
+                    # Release the case's inputs and DataLoaders now: a loader's persistent workers (2 processes
+                    # with torch, ~0.5 GB each) live as long as it does, and the end-to-end suites have 15 loaders.
+                    case.impls.clear()
+                    gc.collect()
+                del cases
+                after = load.sample()
+                for rec in records[first:]:
+                    rec["load"] = {"before": before, "after": after, "under_load": load.under_load(before, after)}
 
     doc = {"environment": env, "cases": records}
     report.print_table(doc)

@@ -264,17 +264,21 @@ def plot(doc: dict, path: str) -> None:
 
 
 @contextlib.contextmanager
-def progress(total: int, enabled: bool = True):
-    """Yields step(description): advance the bar by one implementation."""
+def progress(enabled: bool = True):
+    """Yields step(description): advance the bar by one implementation; `step.grow(n)` adds n implementations to
+    the total (each suite's, when its cases are built)."""
     if not enabled:
-        yield lambda description: None
+        step = lambda description: None  # noqa: E731
+        step.grow = lambda n: None
+        yield step
         return
     from rich.progress import Progress
 
     with Progress(transient=True) as bar:
-        task = bar.add_task("benchmarking", total=total)
+        task = bar.add_task("benchmarking", total=0)
 
         def step(description: str):
             bar.update(task, advance=1, description=description[:60])
 
+        step.grow = lambda n: bar.update(task, total=bar.tasks[0].total + n)
         yield step
