@@ -3,6 +3,8 @@
 # make sanitize  the decoding, collate and ring tests on an AddressSanitizer + UBSan build of the extension
 # make docs   the user guides and the API reference (MkDocs + mkdocstrings, warnings as errors) -> site/
 # make lint   ruff (lint + format) and clang-format over every source, changing nothing; `make format` fixes
+# make wheel  a wheel of the package for another machine, into dist/ (built as README's install builds: no CUDA
+#             emulation); `make wheel-check` installs it into a fresh venv with only torch and numpy, no compiler
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -32,7 +34,7 @@ DOCS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocstrings==1.0.8 mkdocstrings-py
 CSRC = $(shell git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 2>/dev/null || find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: test bench build deps clean sanitize .gl docs lint format
+.PHONY: test bench build deps clean sanitize .gl docs lint format wheel wheel-check
 
 test: build
 	$(PY) -m pytest -q
@@ -73,6 +75,18 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 # and ring tests on it (scripts/sanitize.sh); fails on any report.
 sanitize: $(VENV)/.deps
 	PY=$(PY) bash scripts/sanitize.sh
+
+# Built from a copy of the tree as a clean clone has it (build/wheel-src), so that the development build's objects
+# (with the CUDA emulation) are neither reused nor replaced: everything compiles again (minutes on 2 cores).
+wheel: $(VENV)/.deps
+	rm -rf build/wheel-src dist/fastload-*.whl && mkdir -p build/wheel-src dist
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t build/wheel-src
+	cd build/wheel-src && FASTLOAD_CUDA_EMULATION=0 $(abspath $(PY)) -m pip --disable-pip-version-check wheel -q \
+	    --no-build-isolation --no-deps -w $(abspath dist) .
+	@ls -l dist/fastload-*.whl
+
+wheel-check:
+	PY=$(PY) bash scripts/wheel_check.sh
 
 # The guides and the API reference, rendered from the docstrings (read statically: no build needed).
 docs: $(VENV)/.docs
