@@ -161,6 +161,20 @@ def _sources(pattern):
     return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
 
 
+def _write_build_info(cuda: bool) -> None:
+    """fastload/_build_info.py: the torch (and CUDA, GPU architectures) the extension is built against, which the
+    package compares with the torch it runs under before loading the extension (a mismatch: a warning and the
+    reference, not an undefined symbol or a crash). Generated, git-ignored, shipped in the wheel."""
+    lines = [
+        '"""Written by setup.py when fastload\'s extension was built: what it was built against."""',
+        f"TORCH = {torch.__version__!r}",
+        f"CUDA = {(torch.version.cuda if cuda else None)!r}",
+        f"ARCH_LIST = {(os.environ.get('TORCH_CUDA_ARCH_LIST') if cuda else None)!r}",
+    ]
+    with open(os.path.join(ROOT, "fastload", "_build_info.py"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def make_extension():
     sources = (
         _sources("csrc/module.cpp")
@@ -189,11 +203,13 @@ def make_extension():
     include_dirs = ([jpeg[0]] if jpeg else []) + [os.path.join(ROOT, "csrc")]
     link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else []) + sanitize
     if not _want_cuda():
+        _write_build_info(cuda=False)
         return CppExtension(
             "fastload._C", sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx}, extra_link_args=link
         )
     if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
         os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"
+    _write_build_info(cuda=True)
     sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu") + _sources("csrc/memory/*_cuda.cpp")
     nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
     return CUDAExtension(
@@ -205,4 +221,26 @@ def make_extension():
     )
 
 
-setup(ext_modules=[make_extension()], cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)})
+def _version(cuda: bool) -> str:
+    """fastload's version (fastload/__init__.py) with a local part naming the torch minor and the CUDA it is built
+    for, as torch's own wheels do: 0.1.0+pt214cu130, 0.1.0+pt214cpu."""
+    with open(os.path.join(ROOT, "fastload", "__init__.py")) as f:
+        base = re.search(r'^__version__ = "([^"]+)"', f.read(), re.MULTILINE).group(1)
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    device = f"cu{torch.version.cuda.replace('.', '')}" if cuda and torch.version.cuda else "cpu"
+    return f"{base}+pt{major}{minor}{device}"
+
+
+def _dependencies() -> list[str]:
+    """torch pinned to the minor version the extension is compiled against (its C++ ABI changes between minors);
+    Pillow decodes the formats other than JPEG when OpenCV is absent (torchvision installs it too)."""
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return [f"torch=={major}.{minor}.*", "numpy", "pillow"]
+
+
+setup(
+    version=_version(_want_cuda()),
+    install_requires=_dependencies(),
+    ext_modules=[make_extension()],
+    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+)

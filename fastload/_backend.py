@@ -39,12 +39,36 @@ def _what_to_do(exc: Exception) -> str:
             "it was built against another torch: rebuild it against the installed one (`pip install "
             "--no-build-isolation .`)"
         )
+    if "built against torch" in text:
+        return "install the fastload built for this torch, or rebuild it (`pip install --no-build-isolation .`)"
     if isinstance(exc, ModuleNotFoundError):
         return "it was never built: `pip install --no-build-isolation .` builds it"
     return "rebuild it with `pip install --no-build-isolation .`"
 
 
+def torch_mismatch(built: str, running: str) -> str | None:
+    """Why an extension built against torch `built` must not be loaded under torch `running` (another minor
+    version: its C++ ABI differs, which shows as an undefined symbol at best, a crash at worst), or None."""
+    minor = lambda version: version.split("+")[0].split(".")[:2]  # noqa: E731
+    if minor(built) == minor(running):
+        return None
+    return f"built against torch {built}, not loaded under torch {running}"
+
+
+def _built_against() -> str | None:
+    """The torch version the extension was built against (fastload/_build_info.py, written by setup.py), or None
+    when the build did not say."""
+    try:
+        from fastload import _build_info
+    except ImportError:
+        return None
+    return getattr(_build_info, "TORCH", None)
+
+
+_mismatch = torch_mismatch(_built_against() or torch.__version__, torch.__version__)
 try:
+    if _mismatch is not None:  # checked before loading: a mismatched extension is never loaded
+        raise ImportError(_mismatch)
     from fastload import _C  # noqa: F401  (importing runs the TORCH_LIBRARY registrations)
 
     load_error: str | None = None

@@ -283,3 +283,31 @@ def test_cli_version_and_info(capsys):
     assert info["versions"]["torch"] == torch.__version__ and info["versions"]["fastload"] == fl.__version__
     assert info["versions"]["compiler"]["cxx"].startswith("GCC") and "ops" in info
     assert main(["nope"]) == 2
+
+
+def test_an_extension_built_for_another_torch_is_not_loaded():
+    """A build that says it was made for another torch minor (fastload/_build_info.py, written by setup.py) is never
+    loaded: one warning naming both versions and what to do, and every op on the reference."""
+    code = (
+        "import sys, types, warnings\n"
+        "sys.modules['fastload._build_info'] = types.SimpleNamespace(TORCH='2.9.0+cu126')\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import fastload as fl, torch\n"
+        "info = fl.backend_info()\n"
+        "assert not info['extension_loaded'], info\n"
+        "assert 'built against torch 2.9.0+cu126, not loaded under torch' in info['load_error'], info['load_error']\n"
+        "assert info['ops']['normalize']['cpu'].startswith('reference'), info['ops']['normalize']\n"
+        "assert 'fastload._C' not in sys.modules\n"
+        "[w] = [w for w in caught if 'compiled ops could not be loaded' in str(w.message)]\n"
+        "assert 'install the fastload built for this torch' in str(w.message), w.message\n"
+        "assert fl.normalize(torch.zeros(2, 2, 3, dtype=torch.uint8), fl.IMAGENET).shape == (3, 2, 2)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+
+
+def test_torch_mismatch_compares_minor_versions():
+    from fastload._backend import torch_mismatch
+
+    assert torch_mismatch("2.14.1+cu130", "2.14.0") is None
+    assert torch_mismatch("2.14.1", "2.15.0") == "built against torch 2.14.1, not loaded under torch 2.15.0"
