@@ -208,8 +208,8 @@ def test_a_size_the_stream_cannot_hold_is_an_error_before_any_large_read(tmp_pat
     assert stream.largest <= 1 << 24
 
 
-def test_a_pax_size_that_is_not_a_number_is_an_error(tmp_path):
-    record = b"20 size=12a45678901\n"
+def _with_pax_record(record: bytes) -> bytes:
+    """A tar of one member after a pax header holding `record`, as written byte for byte."""
     pax = tarfile.TarInfo("././@PaxHeader")
     pax.type, pax.size = tarfile.XHDTYPE, len(record)
     buffer = io.BytesIO()
@@ -218,5 +218,19 @@ def test_a_pax_size_that_is_not_a_number_is_an_error(tmp_path):
         info = tarfile.TarInfo("a/1.jpg")
         info.size = 3
         tar.addfile(info, io.BytesIO(b"abc"))
+    return buffer.getvalue()
+
+
+def test_a_pax_size_that_is_not_a_number_is_an_error(tmp_path):
     with pytest.raises(TarError, match="pax size"):
-        list(members(io.BytesIO(buffer.getvalue())))
+        list(members(io.BytesIO(_with_pax_record(b"20 size=12a45678901\n"))))
+    with pytest.raises(TarError, match="pax size"):  # a digit, but not an ASCII one
+        list(members(io.BytesIO(_with_pax_record("11 size=\u00b2\n".encode()))))
+
+
+@pytest.mark.parametrize("record", [b"0 path=a\n", b"-3 path=a\n", b"3 path=a\n", b"99 path=a\n", b"10 path=abc"])
+def test_a_pax_record_of_a_bad_length_is_an_error_not_a_hang(record):
+    """A record's length must reach past its digits, stay inside the header and end at a newline: a length of 0
+    read the same record for ever."""
+    with pytest.raises(TarError, match="pax header that cannot be read"):
+        list(members(io.BytesIO(_with_pax_record(record))))

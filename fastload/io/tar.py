@@ -50,7 +50,7 @@ def members(stream: BinaryIO, name: str = "tar stream") -> Iterator[tuple[str, b
         size = _number(header[124:136], name, offset)
         pax = {} if kind in EXTENSIONS else {**global_pax, **local}  # pax values apply to the member they precede
         if "size" in pax:  # decimal, unlike the header's octal
-            if not pax["size"].isdigit():
+            if not (pax["size"].isascii() and pax["size"].isdigit()):
                 raise TarError(f"{name}: a pax size {pax['size']!r} that is not a number, at byte {offset}")
             size = int(pax["size"])
         if size < 0:
@@ -137,16 +137,18 @@ def _name(header: bytes, kind: bytes) -> str:
 
 
 def _pax_records(data: bytes, name: str) -> dict[str, str]:
-    """The "LENGTH KEY=VALUE\\n" records of a pax header (LENGTH counts the whole record)."""
+    """The "LENGTH KEY=VALUE\\n" records of a pax header (LENGTH counts the whole record, its digits and newline
+    included). A record whose length does not reach past its own digits, runs past the data or does not end in a
+    newline is a TarError: a length of 0 would otherwise read the same record for ever."""
     records, position = {}, 0
     while position < len(data) and data[position] != 0:
         space = data.find(b" ", position)
-        try:
-            length = int(data[position:space])
-        except ValueError:
-            raise TarError(f"{name}: a pax header that cannot be read") from None
-        record = data[space + 1 : position + length - 1]  # without the trailing newline
-        key, _, value = record.partition(b"=")
+        digits = data[position:space] if space > position else b""
+        length = int(digits) if digits.isdigit() else 0
+        end = position + length
+        if length <= space - position + 1 or end > len(data) or data[end - 1 : end] != b"\n":
+            raise TarError(f"{name}: a pax header that cannot be read (a bad record at byte {position})")
+        key, _, value = data[space + 1 : end - 1].partition(b"=")
         records[_text(key)] = _text(value)
-        position += length
+        position = end
     return records
