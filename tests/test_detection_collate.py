@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.bench.data import ImageSource
-from fastload.bench.det_loaders import COCO_SIZES, SeededBatches, write_coco
+from fastload.bench.det_loaders import COCO_SIZES, write_coco
+from fastload.bench.file_loaders import SeededBatches
 
 mmcv = pytest.importorskip("mmcv")
 mmcv_transforms = pytest.importorskip("mmcv.transforms")

@@ -2,7 +2,8 @@
 per-sample pipelines of torchvision (v2 transforms over its `CocoDetection`) and of an mmcv-style loader (cv2 decode,
 `mmcv.imrescale`, `imflip`, `imnormalize`, mmengine's `stack_batch`). Every pipeline draws its flips with one
 `torch.rand(1)` per image in the batch's order, after the batch seeds the RNG (`SeededBatches`), so all of them flip
-the same images. Picklable at module level: the DataLoader workers start from a forkserver and import them from here.
+the same images. Picklable at module level: the DataLoader workers start from a forkserver and import them from
+here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from torch.utils.data import Dataset
 
 import fastload as fl
 from fastload.bench.file_loaders import MEAN_UNIT, NORM, STD_UNIT
-from fastload.functional._boxes import flip_boxes, rescale_boxes
 
 SCALE, DIVISOR, FLIP_P = (1333, 800), 32, 0.5
 # COCO's common (h, w): most images are 640 on the long side.
@@ -63,25 +63,7 @@ def write_coco(source, sizes, count: int, scale: float = 1.0, seed: int = 0) -> 
     return root, ann_file
 
 
-class SeededBatches(Dataset):
-    """`dataset` fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
-    the same flips for a batch, whichever worker runs it."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, i):
-        return self.dataset[i]
-
-    def __getitems__(self, indices: list) -> list:
-        torch.manual_seed(indices[0])
-        return [self.dataset[i] for i in indices]
-
-
-class TorchvisionDetection(Dataset):
+class TorchvisionCocoDetection(Dataset):
     """torchvision's way: `CocoDetection` wrapped for the v2 transforms (boxes as `BoundingBoxes`), then per sample
     ToImage, Resize to mmcv's keep-ratio size of the image (`fl.rescale_size`: the sizes the other rows make),
     RandomHorizontalFlip, ToDtype, Normalize."""
@@ -149,9 +131,15 @@ class MmcvDetection(Dataset):
         h, w = img.shape[:2]
         img = mmcv.imrescale(img, self.scale, interpolation="bilinear")
         new_h, new_w = img.shape[:2]
-        boxes = rescale_boxes(target["bboxes"].double().numpy(), (new_w / w, new_h / h), (new_h, new_w), clip=True)
+        # mmcv's Resize and RandomFlip on the boxes, written out as an mmcv user would (not fastload's helpers).
+        boxes = target["bboxes"].double().numpy() * np.array([new_w / w, new_h / h] * 2)
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, new_w)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, new_h)
         if torch.rand(1).item() < FLIP_P:
-            img, boxes = mmcv.imflip(img, "horizontal"), flip_boxes(boxes, new_w)
+            img, boxes = (
+                mmcv.imflip(img, "horizontal"),
+                np.stack([new_w - boxes[:, 2], boxes[:, 1], new_w - boxes[:, 0], boxes[:, 3]], 1),
+            )
         img = mmcv.imnormalize(img, self.mean, self.std, to_rgb=True)
         return {
             "img": torch.from_numpy(img).permute(2, 0, 1),

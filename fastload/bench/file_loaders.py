@@ -54,23 +54,34 @@ def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str
     return root
 
 
-class Seeded(Dataset):
-    """A dataset fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
-    the same crops for a batch, in every epoch, whichever worker runs it."""
+class SeededBatches(Dataset):
+    """`dataset` fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
+    the same crops and flips for a batch, in every epoch, whichever worker runs it."""
 
-    def __init__(self, samples: list, load):
-        self.samples, self.load = samples, load
+    def __init__(self, dataset):
+        self.dataset = dataset
 
     def __len__(self):
-        return len(self.samples)
+        return len(self.dataset)
 
     def __getitem__(self, i):
-        path, label = self.samples[i]
-        return self.load(path), label
+        return self.dataset[i]
 
     def __getitems__(self, indices: list) -> list:
         torch.manual_seed(indices[0])
         return [self[i] for i in indices]
+
+
+class Seeded(SeededBatches):
+    """(path, label) samples loaded by `load(path)`, fetched as `SeededBatches`."""
+
+    def __init__(self, samples: list, load):
+        super().__init__(samples)
+        self.load = load
+
+    def __getitem__(self, i):
+        path, label = self.dataset[i]
+        return self.load(path), label
 
 
 def cv2_image(path: str) -> np.ndarray:

@@ -31,14 +31,13 @@ from fastload.bench.det_loaders import (
     FLIP_P,
     SCALE,
     MmcvDetection,
-    SeededBatches,
-    TorchvisionDetection,
+    TorchvisionCocoDetection,
     epoch_with_boxes,
     mmengine_collate,
     torchvision_collate,
     write_coco,
 )
-from fastload.bench.file_loaders import NORM, loader_options
+from fastload.bench.file_loaders import NORM, SeededBatches, loader_options
 from fastload.bench.suites.crop import GREY_LEVEL
 
 BATCH = 8
@@ -57,7 +56,7 @@ def cases(settings) -> list[Case]:
     options, device = loader_options(BATCH), settings.device
     ours = DataLoader(SeededBatches(dataset), collate_fn=collate, **options)
     reference = DataLoader(SeededBatches(dataset), collate_fn=with_backend("reference", collate), **options)
-    tv = SeededBatches(TorchvisionDetection(root, ann_file, scale))
+    tv = SeededBatches(TorchvisionCocoDetection(root, ann_file, scale))
     theirs = DataLoader(tv, collate_fn=torchvision_collate, **options)
     targets = [dataset.targets(i) for i in range(count)]
     sizes = [fl.rescale_size((w, h), scale)[0] for h, w in (t["ori_shape"] for t in targets)]
