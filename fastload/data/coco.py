@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 
 import torch
 from torch.utils.data import Dataset
@@ -48,7 +49,7 @@ def _checked_file(path: str, data) -> tuple[list, list, list]:
                 raise ValueError(f"CocoDetection: {path}: {what} {i} has no {missing[0]!r}")
         ids = [item["id"] for item in items if "id" in item]
         if len(set(ids)) != len(ids):
-            repeated = next(v for v in ids if ids.count(v) > 1)
+            repeated = next(v for v, n in Counter(ids).items() if n > 1)  # ids.count per id: quadratic
             raise ValueError(f"CocoDetection: {path}: {what} id {repeated!r} appears more than once")
     return images, annotations, categories
 
