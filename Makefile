@@ -3,16 +3,18 @@
 # make sanitize  the decoding, collate and ring tests on an AddressSanitizer + UBSan build of the extension
 # make docs   the user guides and the API reference (MkDocs + mkdocstrings, warnings as errors) -> site/
 # make lint   ruff (lint + format) and clang-format over every source, changing nothing; `make format` fixes
-# make wheel  a wheel of the package for another machine, into dist/ (built as README's install builds: no CUDA
-#             emulation); `make wheel-check` installs it into a fresh venv with only torch and numpy, no compiler
+# make wheel  a wheel for other machines into dist/ (no CUDA emulation; SASS for every GPU torch targets; abi3);
+#             `make wheel-check` installs it into fresh venvs with only torch and numpy, no compiler, and checks it
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
 export MAX_JOBS ?= 2
-# No GPU on the build machines: compile for Hopper (the lent H100/H200). Override for other cards.
+# No GPU on the build machines: compile for Hopper (the lent H100/H200). Override for other cards. `make wheel`
+# compiles for every architecture torch targets instead (WHEEL_CUDA_ARCH_LIST; empty: setup.py asks torch).
 export TORCH_CUDA_ARCH_LIST ?= 9.0
+WHEEL_CUDA_ARCH_LIST ?=
 # The CUDA kernel sources also run on the CPU (FASTLOAD_BACKEND=cuda-emulation), bounds-checked: the tests use them.
 export FASTLOAD_CUDA_EMULATION ?= 1
 
@@ -28,6 +30,9 @@ PEERS := timm albumentations nvidia-dali-cuda130
 # libjpeg-turbo 3.x (headers and a static libjpeg.a: the JPEG decoder is linked with it, symbols hidden) from PyPI.
 # The wheel holds no Python code (py3-none) but says Requires-Python >= 3.12, hence --ignore-requires-python.
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
+# What `make wheel` uses to find the wheel's manylinux policy (`make wheel-check` reads the CUDA code with the
+# cuobjdump that torch's triton brings).
+WHEEL_TOOLS := auditwheel==6.8.2
 # The checkers and the documentation tools, pinned so that every machine formats and renders alike.
 LINT := ruff==0.17.5 clang-format==23.1.3
 DOCS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocstrings==1.0.8 mkdocstrings-python==2.0.11
@@ -61,7 +66,8 @@ $(VENV)/.peers: $(VENV)/.deps
 	touch $@
 
 $(VENV)/.built: $(VENV)/.deps $(SOURCES)
-	@echo "== building fastload's C++ and CUDA extension (about 3 minutes on 2 cores, no output until it is done)"
+	@echo "== building fastload's C++ and CUDA extensions (about 3 minutes on 2 cores, no output until it is done)"
+	rm -f fastload/_C*.so  # a module left by an older build (another name or tag) would be imported instead
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
 
@@ -76,17 +82,17 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 sanitize: $(VENV)/.deps
 	PY=$(PY) bash scripts/sanitize.sh
 
-# Built from a copy of the tree as a clean clone has it (build/wheel-src), so that the development build's objects
-# (with the CUDA emulation) are neither reused nor replaced: everything compiles again (minutes on 2 cores).
-wheel: $(VENV)/.deps
-	rm -rf build/wheel-src dist/fastload-*.whl && mkdir -p build/wheel-src dist
-	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t build/wheel-src
-	cd build/wheel-src && FASTLOAD_CUDA_EMULATION=0 $(abspath $(PY)) -m pip --disable-pip-version-check wheel -q \
-	    --no-build-isolation --no-deps -w $(abspath dist) .
-	@ls -l dist/fastload-*.whl
+# A wheel for other machines into dist/ (scripts/wheel_build.sh: every GPU architecture torch targets, tagged with
+# the manylinux policy auditwheel finds); `make wheel-check` installs it into fresh venvs (WHEEL_PYTHONS="3.10 3.13").
+wheel: $(VENV)/.deps $(VENV)/.wheel-tools
+	WHEEL_CUDA_ARCH_LIST="$(WHEEL_CUDA_ARCH_LIST)" PY=$(PY) bash scripts/wheel_build.sh
 
-wheel-check:
-	PY=$(PY) bash scripts/wheel_check.sh
+$(VENV)/.wheel-tools: Makefile
+	$(PIP) install -q $(WHEEL_TOOLS)
+	touch $@
+
+wheel-check: $(VENV)/.wheel-tools
+	WHEEL_CUDA_ARCH_LIST="$(WHEEL_CUDA_ARCH_LIST)" PY=$(PY) bash scripts/wheel_check.sh
 
 # The guides and the API reference, rendered from the docstrings (read statically: no build needed).
 docs: $(VENV)/.docs

@@ -1,4 +1,6 @@
-"""Build fastload's C++ (and, when possible, CUDA) extension `fastload._C`.
+"""Build fastload's extensions: `fastload._C` (the CPU ops, JPEG decoding, rings; needs no CUDA library) and, when
+possible, `fastload._C_cuda` (the CUDA ops, loaded only under a CUDA torch). Both use the limited Python API only, so
+a wheel is tagged cp310-abi3 and serves CPython 3.10 and later.
 
 Environment:
   FASTLOAD_FORCE_CUDA=1  build the CUDA sources even if torch cannot see a GPU (needs nvcc and a CUDA build of torch)
@@ -13,7 +15,9 @@ Environment:
   FASTLOAD_SANITIZE=1    compile with AddressSanitizer + UndefinedBehaviorSanitizer, every report fatal (`make
                          sanitize` builds such a CPU-only copy and runs the decoding, collate and ring tests on it)
   CUDA_HOME              the CUDA toolkit; when unset it is found from `nvcc` (also through wrapper scripts)
-  TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or "9.0+PTX" when none is visible
+  TORCH_CUDA_ARCH_LIST   GPU architectures; defaults to the visible GPUs, or when none is visible to every
+                         architecture torch's own CUDA build targets (torch.cuda.get_arch_list()) plus PTX of the
+                         newest, as a wheel for other machines needs
 """
 
 import glob
@@ -175,24 +179,46 @@ def _write_build_info(cuda: bool) -> None:
         f.write("\n".join(lines) + "\n")
 
 
-def make_extension():
-    sources = (
-        _sources("csrc/module.cpp")
-        + _sources("csrc/ops/*.cpp")
+def _shared_sources():
+    """Sources built into both modules: the module stub, each op's argument checks (ops/, less the schema
+    definitions, which only the CPU module registers) and the output allocation (memory/output.cpp)."""
+    ops = [s for s in _sources("csrc/ops/*.cpp") if not s.endswith("schemas.cpp")]
+    return _sources("csrc/module.cpp") + ops + _sources("csrc/memory/output.cpp")
+
+
+def _arch_list():
+    """TORCH_CUDA_ARCH_LIST when set; else every architecture the installed torch's CUDA build targets
+    (torch.cuda.get_arch_list(): sm_75 ... sm_120 for 2.14+cu130) as SASS, plus PTX of the newest, so the wheel runs
+    natively wherever torch itself does and JIT-compiles on GPUs newer than both."""
+    if os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        return os.environ["TORCH_CUDA_ARCH_LIST"]
+    archs = sorted({int(a[3:]) for a in torch.cuda.get_arch_list() if a.startswith("sm_")})
+    if not archs:
+        return "9.0+PTX"
+    return ";".join(f"{a // 10}.{a % 10}" for a in archs) + "+PTX"
+
+
+def make_extensions():
+    """fastload._C, the CPU ops (needs no CUDA library: a CPU-only torch of the same version loads it), and, when
+    CUDA is built, fastload._C_cuda, the CUDA ops (loaded only under a CUDA torch). Both use the limited Python API:
+    one build serves every CPython from 3.10 on."""
+    cpu = (
+        _shared_sources()
+        + _sources("csrc/ops/schemas.cpp")
         + _sources("csrc/cpu/*.cpp")
         + _sources("csrc/io/*.cpp")
-        + [s for s in _sources("csrc/memory/*.cpp") if not s.endswith("_cuda.cpp")]
+        + [s for s in _sources("csrc/memory/*.cpp") if not s.endswith(("_cuda.cpp", "output.cpp"))]
     )
     jpeg = _libjpeg()
     if jpeg is None:
-        sources = [s for s in sources if not os.path.basename(s).startswith("jpeg_")]
+        cpu = [s for s in cpu if not os.path.basename(s).startswith("jpeg_")]
         print(
             "fastload: no libjpeg-turbo with a position-independent static libjpeg.a found (pip install "
             "--ignore-requires-python comma-deps-libjpeg); JPEG files will decode through OpenCV or Pillow",
             file=sys.stderr,
         )
     if _env_flag("FASTLOAD_CUDA_EMULATION"):
-        sources += _sources("csrc/emulation/*.cpp")
+        cpu += _sources("csrc/emulation/*.cpp")
     # -fopenmp makes at::parallel_for (inline, OpenMP-based in torch) actually run in parallel; the libgomp it needs
     # is the one torch already loaded. -ffp-contract=off keeps (x - mean) * inv_std exact on every ISA clone; the
     # emulation compiles the kernels' `#pragma unroll`s, which only nvcc reads.
@@ -202,23 +228,52 @@ def make_extension():
     # libjpeg-turbo's headers first: the system's jpeglib.h may be another version than the library linked.
     include_dirs = ([jpeg[0]] if jpeg else []) + [os.path.join(ROOT, "csrc")]
     link = ["-fopenmp"] + ([jpeg[1], "-Wl,--exclude-libs,libjpeg.a"] if jpeg else []) + sanitize
-    if not _want_cuda():
-        _write_build_info(cuda=False)
-        return CppExtension(
-            "fastload._C", sources, include_dirs=include_dirs, extra_compile_args={"cxx": cxx}, extra_link_args=link
+    cuda = _want_cuda()
+    if cuda and not torch.cuda.is_available():
+        os.environ["TORCH_CUDA_ARCH_LIST"] = _arch_list()
+    _write_build_info(cuda=cuda)
+    extensions = [
+        CppExtension(
+            "fastload._C",
+            cpu,
+            include_dirs=include_dirs,
+            extra_compile_args={"cxx": cxx},
+            extra_link_args=link,
+            py_limited_api=True,
         )
-    if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
-        os.environ["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"
-    _write_build_info(cuda=True)
-    sources += _sources("csrc/cuda/*.cpp") + _sources("csrc/cuda/*.cu") + _sources("csrc/memory/*_cuda.cpp")
-    nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
-    return CUDAExtension(
-        "fastload._C",
-        sources,
-        include_dirs=include_dirs,
-        extra_compile_args={"cxx": cxx, "nvcc": nvcc},
-        extra_link_args=link,
-    )
+    ]
+    if cuda:
+        gpu = (
+            _shared_sources()
+            + _sources("csrc/cuda/*.cpp")
+            + _sources("csrc/cuda/*.cu")
+            + _sources("csrc/memory/*_cuda.cpp")
+        )
+        nvcc = ["-O3", "--fmad=false", "-lineinfo", "-std=c++17"]
+        extensions.append(
+            CUDAExtension(
+                "fastload._C_cuda",
+                gpu,
+                include_dirs=[os.path.join(ROOT, "csrc")],
+                extra_compile_args={"cxx": cxx, "nvcc": nvcc},
+                extra_link_args=sanitize,
+                py_limited_api=True,
+            )
+        )
+    return extensions
+
+
+class _BuildExtension(BuildExtension):
+    """torch's BuildExtension with each extension's objects in a folder of its own: the sources both modules share
+    are compiled once for each (with its module name), and in one folder each build would overwrite the other's."""
+
+    def build_extension(self, ext):
+        shared_temp = self.build_temp
+        self.build_temp = os.path.join(shared_temp, ext.name)
+        try:
+            super().build_extension(ext)
+        finally:
+            self.build_temp = shared_temp
 
 
 def _version(cuda: bool) -> str:
@@ -241,6 +296,8 @@ def _dependencies() -> list[str]:
 setup(
     version=_version(_want_cuda()),
     install_requires=_dependencies(),
-    ext_modules=[make_extension()],
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    ext_modules=make_extensions(),
+    cmdclass={"build_ext": _BuildExtension.with_options(use_ninja=True)},
+    # The modules use the limited Python API (module.cpp): one wheel, tagged cp310-abi3, for CPython 3.10 and later.
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import sys
 import warnings
 from collections.abc import Callable
 
@@ -82,7 +83,36 @@ except Exception as exc:  # ImportError: not built, a library missing, or an und
     )
 
 
-# Every operator name the dispatcher knows once the extension has loaded (read once).
+def _load_cuda_module() -> str:
+    """Loads fastload._C_cuda (the CUDA kernels, a module of their own so that a CPU-only torch still gets the
+    compiled CPU ops) when it can serve: 'loaded', else why not. Only a module that is there and fails to load is
+    warned about; its CUDA ops then use the reference."""
+    if load_error is not None:
+        return "not loaded (the CPU module is not)"
+    if torch.version.cuda is None:
+        return "not loaded (this torch is a CPU-only build)"
+    try:
+        from fastload import _C_cuda  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name == "fastload._C_cuda":
+            return "not built (no CUDA toolkit when fastload was built)"
+        error = exc
+    except Exception as exc:  # a CUDA library missing (torch built for another CUDA), an undefined symbol
+        error = exc
+    else:
+        return "loaded"
+    warnings.warn(
+        f"fastload's CUDA kernels could not be loaded ({type(error).__name__}: {error}); CUDA tensors use the "
+        f"pure-PyTorch reference, the CPU ops stay compiled. {_what_to_do(error)}.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return f"failed to load ({type(error).__name__}: {error})"
+
+
+CUDA_MODULE = _load_cuda_module()
+
+# Every operator name the dispatcher knows once the extension's modules have loaded (read once).
 DEFINED = frozenset(torch._C._dispatch_get_all_op_names()) if load_error is None else frozenset()
 
 
@@ -98,8 +128,11 @@ def build_compiler() -> dict:
 
     if load_error is not None:
         return {"cxx": None, "nvcc": None}
-    with open(_C.__file__, "rb") as f:
-        data = f.read()
+    data = b""
+    for name in ("fastload._C", "fastload._C_cuda"):
+        if name in sys.modules:
+            with open(sys.modules[name].__file__, "rb") as f:
+                data += f.read()
     cxx = re.search(rb"GCC: \(([^)]*)\) ([0-9.]+)", data)
     nvcc = re.search(rb"Build (cuda_[0-9A-Za-z._/]+)", data)
     return {
@@ -226,6 +259,8 @@ def why_not_compiled(op: str, device_type: str) -> str | None:
         return f"extension not loaded ({load_error})"
     if device_type not in OPS[op].devices:
         return f"no compiled kernels for device type {device_type!r}"
+    if device_type == "cuda" and CUDA_MODULE != "loaded":
+        return f"fastload's CUDA module {CUDA_MODULE}"
     if not has_kernel(op, device_type):
         return f"extension built without {device_type.upper()} kernels"
     return None
@@ -257,7 +292,9 @@ def backend_info() -> dict:
     Returns:
         A dict: `extension_loaded` (bool), `load_error` (str or None: what to do about it), `backend` ("auto" or
             "reference"), `cuda_emulation` (bool), `jpeg_decoder` ("libjpeg-turbo 3.1.0": the library linked in;
-            "opencv" or "pillow" in a build without it), `cpu_capability` (the SIMD loops in use), `cuda_available`, and
+            "opencv" or "pillow" in a build without it), `cuda_module` ("loaded", or why fastload._C_cuda, the CUDA
+            kernels, is not: "not built", "not loaded (this torch is a CPU-only build)", "failed to load (...)"),
+            `cpu_capability` (the SIMD loops in use), `cuda_available`, and
             `ops`: {op: {"cpu": ..., "cuda": ...}}, each "compiled", "compiled (no CUDA device visible)" or
             "reference (<reason>)".
     """
@@ -277,6 +314,7 @@ def backend_info() -> dict:
         "extension_loaded": extension_loaded(),
         "load_error": load_error,
         "backend": get_backend(),
+        "cuda_module": CUDA_MODULE,
         "cuda_emulation": "built" if EMULATED else "not built (FASTLOAD_CUDA_EMULATION=1 at build time)",
         "jpeg_decoder": jpeg_library(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),

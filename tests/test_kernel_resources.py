@@ -1,4 +1,4 @@
-"""The built CUDA kernels (SASS in fastload/_C*.so, read with cuobjdump; no GPU needed): none has a stack frame or
+"""The built CUDA kernels (SASS in fastload/_C_cuda*.so, read with cuobjdump; no GPU needed): none has a stack frame or
 local memory, which would mean a per-thread array spilled out of registers or a kernel parameter indexed at run
 time."""
 
@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from fastload import _C, _backend
+from fastload import _backend
 
 
 def cuobjdump() -> str | None:
@@ -38,8 +38,10 @@ def resource_usage() -> list[dict]:
     tool = cuobjdump()
     if tool is None:
         pytest.skip("no cuobjdump (pip install nvidia-cuda-cuobjdump)")
+    from fastload import _C_cuda
+
     text = subprocess.run(
-        [tool, "--dump-resource-usage", _C.__file__], capture_output=True, text=True, timeout=120, check=True
+        [tool, "--dump-resource-usage", _C_cuda.__file__], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     kernels, name = [], None
     for line in text.splitlines():

@@ -1,9 +1,10 @@
-// Output tensors of the compiled ops. CPU outputs come from fastload's caching allocator (output.cpp): a large
-// output freed by the caller stays mapped and serves the next call of a fitting size, instead of returning to the OS
-// and being faulted in again page by page (for a 38 MB batch that costs ten times the kernel). Other devices use
-// their own (caching) allocators.
+// Output tensors of the compiled ops (output.cpp, built into the CPU and the CUDA module alike). CPU outputs come from
+// fastload's caching allocator (cpu_cache.cpp, CPU module): a large output freed by the caller stays mapped and
+// serves the next call of a fitting size, instead of returning to the OS and being faulted in again page by page (for
+// a 38 MB batch that costs ten times the kernel). Other devices use their own (caching) allocators.
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <c10/core/Allocator.h>
 
 #include <cstdint>
 #include <optional>
@@ -69,14 +70,9 @@ struct Into<Name, Fn> {
   }
 };
 
-// The cache's counters, in the order of kCacheStatNames (fastload/memory/cpu_cache.py names them).
-std::vector<int64_t> cpu_cache_stats();
-
-// Returns every cached (free) block to the OS; blocks in use are untouched.
-void cpu_cache_empty();
-
-// Sets the most bytes the cache may hold in free blocks (0 disables caching: outputs then come from, and return to,
-// the ordinary CPU allocator). Trims the cache to the new bound.
-void cpu_cache_set_limit(int64_t bytes);
+// Where new_output's CPU tensors come from: the CPU module installs its caching allocator when it loads; a module
+// without one (the CUDA module, which makes no CPU outputs) allocates with at::empty_strided.
+using CpuOutputAllocator = c10::Allocator* (*)();
+void set_cpu_output_allocator(CpuOutputAllocator allocator);
 
 }  // namespace fastload

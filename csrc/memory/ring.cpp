@@ -1,6 +1,7 @@
 // fastload's shared-memory batch rings: the mappings, every tensor over them, and the slot states (ring.h says how
 // they work together). Python (fastload/memory/ring.py) creates the memfd, sends its descriptor and the slot
 // coordinates; everything that reads or releases ring memory is here.
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/from_blob.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
@@ -28,8 +29,17 @@ constexpr int64_t kStateWord = 16;  // header word of slot 0's state (fastload/m
 constexpr int64_t kMaxDepth = kHeaderBytes / 4 - kStateWord;
 constexpr uint32_t kFree = 0, kSent = 1, kViewed = 2;
 
-PageLock page_lock_fn = nullptr;
-PageUnlock page_unlock_fn = nullptr;
+// Page-locking through the CUDA module's ops (ring.h); without that module loaded the ring stays pageable.
+std::string lock_pages(void* address, int64_t bytes) {
+  const auto op = c10::Dispatcher::singleton().findSchema({kPageLockOp, ""});
+  if (!op.has_value()) return "fastload's CUDA module is not loaded (a CPU-only torch or build)";
+  return op->typed<std::string(int64_t, int64_t)>().call(reinterpret_cast<int64_t>(address), bytes);
+}
+
+void unlock_pages(void* address) {
+  const auto op = c10::Dispatcher::singleton().findSchema({kPageUnlockOp, ""});
+  if (op.has_value()) op->typed<void(int64_t)>().call(reinterpret_cast<int64_t>(address));
+}
 
 uint8_t* map_shared(int fd, int64_t bytes) {
   void* p = mmap(nullptr, static_cast<size_t>(bytes), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -59,7 +69,7 @@ struct Ring {
   }
   ~Ring() {
     if (alias != nullptr) {
-      if (page_locked && page_unlock_fn != nullptr) page_unlock_fn(alias);
+      if (page_locked) unlock_pages(alias);
       munmap(alias, static_cast<size_t>(bytes));
     }
     munmap(base, static_cast<size_t>(bytes));
@@ -222,8 +232,7 @@ std::vector<at::Tensor> ring_alias(const at::Tensor& t, bool page_lock) {
   }
   if (page_lock && !ring->page_lock_tried) {
     ring->page_lock_tried = true;
-    ring->page_lock_error = page_lock_fn != nullptr ? page_lock_fn(ring->alias, ring->bytes)
-                                                    : std::string("fastload was built without CUDA");
+    ring->page_lock_error = lock_pages(ring->alias, ring->bytes);
     ring->page_locked = ring->page_lock_error.empty();
   }
   if (page_lock && !ring->page_locked) return {t};
@@ -241,11 +250,6 @@ std::string ring_page_lock_status(int64_t handle) {
 }
 
 }  // namespace
-
-void set_page_lock(PageLock lock, PageUnlock unlock) {
-  page_lock_fn = lock;
-  page_unlock_fn = unlock;
-}
 
 TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def("_ring_map(int fd, int bytes, int slot_bytes, int depth) -> int", &ring_map);

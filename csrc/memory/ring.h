@@ -12,17 +12,16 @@
 // Only the process that mapped a ring writes its state words (a forked child's copies of views change nothing).
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 namespace fastload {
 namespace ring {
 
-// Page-locks `bytes` at `address` for device copies: "" on success, else the error (already cleared from the device
-// runtime, so no later launch check reports it). Set by the CUDA part of the build; absent without CUDA.
-using PageLock = std::string (*)(void* address, int64_t bytes);
-using PageUnlock = void (*)(void* address);
-void set_page_lock(PageLock lock, PageUnlock unlock);
+// Page-locking a ring's device-copy mapping needs the CUDA runtime, so it lives in the CUDA module (ring_cuda.cpp),
+// which registers these two ops; the ring (CPU module) calls them through the dispatcher when that module is loaded.
+//   _page_lock(int address, int bytes) -> str: "" on success, else the error (already cleared from the device
+//     runtime, so no later launch check reports it);
+//   _page_unlock(int address) -> ().
+inline constexpr char kPageLockOp[] = "fastload::_page_lock";
+inline constexpr char kPageUnlockOp[] = "fastload::_page_unlock";
 
 }  // namespace ring
 }  // namespace fastload
