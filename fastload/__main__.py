@@ -18,13 +18,13 @@ def versions() -> dict:
     import torch
 
     import fastload
-    from fastload import _backend
+    from fastload import _extension
 
     return {
         "fastload": fastload.__version__,
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
-        "compiler": _backend.build_compiler(),
+        "compiler": _extension.build_compiler(),
         "python": platform.python_version(),
     }
 

@@ -30,7 +30,7 @@ assert info["jpeg_decoder"].startswith("libjpeg-turbo"), info["jpeg_decoder"]
 if cpu_only:
     assert info["cuda_module"] == "not loaded (this torch is a CPU-only build)", info["cuda_module"]
     assert "fastload._C_cuda" not in sys.modules
-elif torch.version.cuda is not None and fl._backend.build_compiler()["nvcc"] is not None:
+elif torch.version.cuda is not None and fl._extension.build_compiler()["nvcc"] is not None:
     assert info["cuda_module"] == "loaded", info["cuda_module"]
 files = sorted(glob.glob(os.path.join(sys.argv[1], "*.jpg")))
 assert files, "no JPEGs to decode"

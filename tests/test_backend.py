@@ -307,7 +307,7 @@ def test_an_extension_built_for_another_torch_is_not_loaded():
 
 
 def test_torch_mismatch_compares_minor_versions():
-    from fastload._backend import torch_mismatch
+    from fastload._extension import torch_mismatch
 
     assert torch_mismatch("2.14.1+cu130", "2.14.0") is None
     assert torch_mismatch("2.14.1", "2.15.0") == "built against torch 2.14.1, not loaded under torch 2.15.0"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -57,7 +58,7 @@ def assert_boxes_slice(data: bytes, whole: np.ndarray, boxes, **decode):
 def test_the_decoder_is_libjpeg_turbo_3_linked_statically():
     version = fl.backend_info()["jpeg_decoder"]
     assert re.fullmatch(r"libjpeg-turbo \d+\.\d+\.\d+", version) and libjpeg_major(version) >= 3, version
-    so = fl._backend._C.__file__
+    so = sys.modules["fastload._C"].__file__
     needed = subprocess.run(["readelf", "-d", so], capture_output=True, text=True).stdout
     assert "libjpeg" not in needed  # nothing to find at run time
     exported = subprocess.run(["nm", "-D", "--defined-only", so], capture_output=True, text=True).stdout
@@ -281,9 +282,9 @@ def test_a_12_bit_file_goes_to_opencv_or_names_what_reads_it(monkeypatch):
 def test_a_load_failure_names_what_is_missing():
     # The decoder is linked in (test_the_decoder_is_libjpeg_turbo_3_linked_statically: nothing of libjpeg is looked
     # for at run time). A library that is missing is named, with what to do, not "rebuild against torch".
-    from fastload import _backend
+    from fastload import _extension
 
-    message = _backend._what_to_do(ImportError("libjpeg.so.62: cannot open shared object file: No such file"))
+    message = _extension.what_to_do(ImportError("libjpeg.so.62: cannot open shared object file: No such file"))
     assert "libjpeg.so.62" in message and "missing" in message and "torch" not in message
-    assert "another torch" in _backend._what_to_do(ImportError("_C.so: undefined symbol: _ZN3c10"))
-    assert "never built" in _backend._what_to_do(ModuleNotFoundError("No module named 'fastload._C'"))
+    assert "another torch" in _extension.what_to_do(ImportError("_C.so: undefined symbol: _ZN3c10"))
+    assert "never built" in _extension.what_to_do(ModuleNotFoundError("No module named 'fastload._C'"))
