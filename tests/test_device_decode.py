@@ -5,12 +5,16 @@ runs in scripts/gpu_check.sh."""
 
 from __future__ import annotations
 
+import io
 import pickle
 
+import cv2
 import numpy as np
 import pytest
 import torch
-from files import seeded_batches
+from files import photo, seeded_batches
+from PIL import Image
+from test_exif import app1, ifd0, orientation_entry, plain_jpeg
 from torch.utils.data import DataLoader
 
 import fastload as fl
@@ -121,11 +125,73 @@ def test_decode_on_is_checked_where_the_collate_is_made():
         EncodedBatch(torch.zeros(4, dtype=torch.uint8), [2], [4], [(1, 1)], ["a"])
 
 
+def cuda_like_torchvision(monkeypatch) -> list:
+    """torchvision's decode_jpeg made to behave on the CPU as its CUDA path does: EXIF orientation ignored, and a
+    CMYK/YCCK file refused (nvJPEG's error, raised for the whole batched call). Returns the list of batches it was
+    given (each a list of file sizes)."""
+    import torchvision.io
+
+    real, calls = torchvision.io.decode_jpeg, []
+
+    def decode_jpeg(batch, mode, device, apply_exif_orientation=False):
+        calls.append([int(f.numel()) for f in batch])
+        for f in batch:
+            if torch.ops.fastload._jpeg_info(f, 1)[3] == 4:
+                raise RuntimeError("Error while decoding JPEG images: nvjpegDecode failed: 8 (JPEG_NOT_SUPPORTED)")
+        return real(batch, mode=mode, device="cpu", apply_exif_orientation=False)
+
+    monkeypatch.setattr(torchvision.io, "decode_jpeg", decode_jpeg)
+    return calls
+
+
+def oriented_jpegs() -> list[fl.EncodedImage]:
+    """One 24 x 40 photo as a JPEG with each EXIF orientation 1..8."""
+    base = plain_jpeg(photo(np.random.default_rng(5), 24, 40))
+    return [
+        fl.EncodedImage(base[:2] + app1(b"Exif\0\0" + ifd0(orientation_entry(k))) + base[2:], f"orientation{k}.jpg")
+        for k in range(1, 9)
+    ]
+
+
+def cmyk_jpeg() -> fl.EncodedImage:
+    buf = io.BytesIO()
+    Image.fromarray(photo(np.random.default_rng(6), 30, 20)).convert("CMYK").save(buf, "JPEG", quality=90)
+    return fl.EncodedImage(buf.getvalue(), "cmyk.jpg")
+
+
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+def test_the_cuda_decode_path_applies_every_exif_orientation(monkeypatch, order):
+    # torchvision's CUDA decoder has no EXIF orientation: the batch's images are oriented after it, as OpenCV does.
+    # Before: 5-8 came out with h and w swapped (a ValueError, the batch lost), 2-4 silently mirrored.
+    calls = cuda_like_torchvision(monkeypatch)
+    files = oriented_jpegs()
+    got = EncodedBatch.pack(files).decode(order=order, torchvision=True)
+    assert len(calls) == 1 and len(calls[0]) == 8
+    for k, (img, decoded) in enumerate(zip(files, got), start=1):
+        want = fl.decode_image(img, output_order=order)
+        assert decoded.shape == want.shape == ((40, 24, 3) if k >= 5 else (24, 40, 3)), img.path
+        assert int((decoded.int() - want.int()).abs().max()) <= 1, img.path
+
+
+def test_cmyk_files_skip_nvjpeg_and_decode_on_the_cpu(monkeypatch):
+    # nvJPEG refuses CMYK/YCCK: such a file goes to fastload's decoder without failing the batched call (before:
+    # the whole batch failed and every file was decoded again one by one).
+    calls = cuda_like_torchvision(monkeypatch)
+    files = oriented_jpegs()[:3] + [cmyk_jpeg()]
+    got = EncodedBatch.pack(files).decode(torchvision=True)
+    assert calls == [[int(f.data.numel()) for f in files[:3]]]
+    assert torch.equal(got[3], fl.decode_image(files[3], output_order="rgb"))
+    assert got[3].shape == (30, 20, 3)
+
+
 @pytest.mark.cuda
 def test_nvjpeg_decodes_and_crops_on_the_gpu(tree):
     folder = fl.ImageFolder(tree)
-    worker, device = collates(True)
-    expected = seeded_batches(DataLoader(folder, batch_size=6, collate_fn=fl.CropCollate(64, train=True)))
+    _, device = collates(True)
+    # The same collate settings and workers (2, seeded alike) on both sides, so that the crops drawn are the same
+    # ones (before: a collate without workers and without resize=80 against this one: other boxes).
+    same = fl.CropCollate(64, train=True, resize=80, label_mode="classification", num_classes=3)
+    expected = seeded_batches(DataLoader(folder, batch_size=6, num_workers=2, collate_fn=same))
     shipped = seeded_batches(DataLoader(folder, batch_size=6, num_workers=2, collate_fn=device))
     for (a, _), (b, _) in zip(expected, shipped):
         got = b.finish(None, device="cuda")
@@ -138,3 +204,34 @@ def test_nvjpeg_decodes_and_crops_on_the_gpu(tree):
     )
     assert all(b.is_cuda and b.shape == (6, 3, 64, 64) and torch.isfinite(b).all() for b, _ in batches)
     assert np.isfinite(sum(float(b.sum()) for b, _ in batches))
+
+
+@pytest.mark.cuda
+def test_decodes_in_flight_never_overwrite_images_still_being_read():
+    # pytorch/vision#9606: nvJPEG writes on torchvision's own stream into blocks the allocator hands back from the
+    # current stream, while that stream's kernels may still read the previous batch. Batch after batch is decoded
+    # and cropped with the GPU kept busy; each result must equal a serial decode of the same batch.
+    rng = np.random.default_rng(9)
+    batches = [
+        EncodedBatch.pack(
+            [fl.EncodedImage(cv2.imencode(".jpg", photo(rng, 480 + 8 * k, 640))[1].tobytes()) for k in range(8)]
+        )
+        for _ in range(6)
+    ]
+    boxes = [(0, 0, 480, 640)] * 8
+
+    def crop(batch):
+        return fl.resized_crop_batch(batch.decode("cuda"), boxes, 224, fl.IMAGENET, input_order="rgb")
+
+    serial = []
+    for batch in batches:
+        serial.append(crop(batch))
+        torch.cuda.synchronize()
+    busy = torch.empty(4096, 4096, device="cuda")
+    for _ in range(3):
+        in_flight = []
+        for batch in batches:
+            busy @ busy  # keeps the stream behind the host, as a training step does
+            in_flight.append(crop(batch))
+        torch.cuda.synchronize()
+        assert all(torch.equal(a, b) for a, b in zip(serial, in_flight))

@@ -131,6 +131,23 @@ def is_jpeg(data) -> bool:
     return buf.numel() > 0 and _format(buf) == "jpeg"
 
 
+_HEADER_FIELDS = ("height", "width", "orientation", "components", "progressive", "lossless", "precision", "complete")
+
+
+def jpeg_header(data) -> dict | None:
+    """What a JPEG file's header says, read as fastload's decoder reads it: {"height", "width" (as decoded: EXIF
+    orientation applied), "orientation" (1..8, as OpenCV applies it), "components", "progressive", "lossless",
+    "precision" (bits a sample), "complete" (an end-of-image marker follows)}; None for a file that is not a JPEG or
+    a build without fastload's JPEG reader. A header that does not read is a ValueError naming the file."""
+    buf, name = _source(data)
+    if _format(buf) != "jpeg" or not _backend.defines("fastload::_jpeg_info"):
+        return None
+    try:
+        return dict(zip(_HEADER_FIELDS, torch.ops.fastload._jpeg_info(buf, 1)))
+    except (ValueError, RuntimeError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
 def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
     """The extension's header read of a JPEG file ([h, w, orientation, components, progressive, lossless,
     precision, complete]), None when another decoder serves it (no libjpeg-turbo in the build, or not 8-bit samples

@@ -1,7 +1,8 @@
 """EncodedBatch: a batch's encoded image files back to back in one buffer, so a DataLoader worker ships the files'
 bytes (a tenth or less of the decoded pixels) and the device decodes them. On CUDA, JPEG files are decoded by
-nvJPEG through torchvision's batched `decode_jpeg(device=...)` (the GPU machines have torchvision, not TorchCodec);
-everything else, and every file on the CPU, by fastload's exact decoder."""
+nvJPEG through torchvision's batched `decode_jpeg(device=...)` (docs/DESIGN.md says why that binding), with their
+EXIF orientation applied here (torchvision's CUDA path ignores it); files nvJPEG cannot decode (CMYK/YCCK, lossless,
+not 8-bit) and every other format, and every file on the CPU, go to fastload's exact decoder."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import warnings
 import numpy as np
 import torch
 
-from fastload.io.decode import EncodedImage, check_strict, decode_image, is_jpeg
-from fastload.io.formats import MAX_PIXELS
+from fastload.io.decode import EncodedImage, check_strict, decode_image, is_jpeg, jpeg_header
+from fastload.io.formats import EXIF_TRANSFORMS, MAX_PIXELS, jpeg_orientation
 from fastload.memory import ring
 from fastload.memory.packed import PackedImages
 
@@ -99,11 +100,13 @@ class EncodedBatch:
         "bgr"); no file (a batch whose files were all skipped): an empty PackedImages, which the batch ops take.
 
         JPEG files go to torchvision's batched `decode_jpeg(device=device)` when `torchvision` (default: on CUDA,
-        where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first RGB tensors seen as HWC views
-        (copied channel-reversed for "bgr"); every other file to fastload's decoder (the pixels of `cv2.imdecode`,
-        decoded in `order`, with the batch's `strict`). A JPEG torchvision refuses is decoded by fastload's decoder
-        instead, with the batch's strict, so that the verdict on it is the worker's; a file that does not decode
-        there, or whose size differs from its header's, is a ValueError naming it."""
+        where it is nvJPEG; its pixels are nvJPEG's, not libjpeg's), as channels-first RGB tensors seen as HWC
+        views, EXIF orientation applied here as OpenCV applies it (a transpose is a view; flips, and "bgr"'s channel
+        reversal, one device copy); every other file to fastload's decoder (the pixels of `cv2.imdecode`, decoded in
+        `order`, with the batch's `strict`): other formats, and JPEGs nvJPEG does not decode (CMYK/YCCK, lossless,
+        not 8-bit). A JPEG torchvision refuses is decoded by fastload's decoder instead, with the batch's strict, so
+        that the verdict on it is the worker's; a file that does not decode there, or whose size differs from its
+        header's, is a ValueError naming it."""
         if order not in ("rgb", "bgr"):
             raise ValueError(f"order must be 'rgb' or 'bgr', got {order!r}")
         device = torch.device("cpu" if device is None else device)
@@ -111,13 +114,14 @@ class EncodedBatch:
             return PackedImages.empty(3, device)
         torchvision = device.type == "cuda" if torchvision is None else torchvision
         images: list = [None] * len(self)
-        jpeg = [i for i in range(len(self)) if torchvision and is_jpeg(self[i])]
+        orientations = [_nvjpeg_orientation(self[i]) if torchvision else None for i in range(len(self))]
+        jpeg = [i for i, orientation in enumerate(orientations) if orientation is not None]
         if jpeg:
             decoded = _torchvision_decode([self[i].data for i in jpeg], device)
             for i, img in zip(jpeg, decoded):
                 if isinstance(img, Exception):
                     continue  # decoded below by fastload's decoder: the worker's verdict on the file
-                images[i] = (img if order == "rgb" else img.flip(0)).permute(1, 2, 0)
+                images[i] = _oriented(img.permute(1, 2, 0), orientations[i], reverse_channels=order == "bgr")
         for i in range(len(self)):
             if images[i] is None:
                 h, w = self.sizes[i].tolist()
@@ -142,26 +146,74 @@ class EncodedBatch:
         return f"EncodedBatch(n={len(self)}, bytes={self.nbytes})"
 
 
+def _nvjpeg_orientation(image: EncodedImage) -> int | None:
+    """The EXIF orientation (1..8) of a file nvJPEG is given: a JPEG of 1 or 3 components of 8-bit samples, not
+    lossless; None for every other file, which fastload's decoder serves without failing a batched call first
+    (nvJPEG refuses CMYK/YCCK and the rest; so does a header that does not read, which that decoder then names)."""
+    if not is_jpeg(image):
+        return None
+    try:
+        header = jpeg_header(image)
+    except ValueError:
+        return None
+    if header is None:  # a build without fastload's JPEG reader: the orientation from the EXIF segments
+        return jpeg_orientation(memoryview(image.data.numpy()))
+    if header["components"] not in (1, 3) or header["precision"] != 8 or header["lossless"]:
+        return None
+    return header["orientation"]
+
+
+def _oriented(img: torch.Tensor, orientation: int, reverse_channels: bool) -> torch.Tensor:
+    """An (h, w, c) image with OpenCV's ExifTransform for `orientation` (1..8) applied, channels reversed when asked:
+    the transpose a view, the flips one copy."""
+    transpose, flips = EXIF_TRANSFORMS.get(orientation, EXIF_TRANSFORMS[1])
+    img = img.transpose(0, 1) if transpose else img
+    dims = flips + ((2,) if reverse_channels else ())
+    return img.flip(dims) if dims else img
+
+
+_decode_streams: dict = {}
+
+
 def _torchvision_decode(files: list[torch.Tensor], device: torch.device) -> list:
     """torchvision's batched decode of JPEG files (CPU byte tensors) to (3, h, w) RGB uint8 tensors on `device`
-    (nvJPEG on CUDA), EXIF orientation applied as OpenCV applies it; when the batch fails, the files are decoded one
-    by one and each that fails gives its exception in place of an image."""
+    (nvJPEG on CUDA), as stored (no EXIF orientation: torchvision's CUDA path has none); when the batch fails, the
+    files are decoded one by one and each that fails gives its exception in place of an image.
+
+    On CUDA torchvision decodes on a stream of its own into memory allocated on the current stream, without waiting
+    for that stream: a block the caching allocator hands back while the current stream's kernels still read it (the
+    previous batch's images) is overwritten under them (pytorch/vision#9606). So the decode runs with a stream of
+    fastload's current, whose memory only decodes use; the caller's stream waits for it, and each image is marked
+    with record_stream, so its block is reused only once the caller's kernels that read it are done."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
     def run(batch):
         with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders in favour of TorchCodec
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
-            return decode_jpeg(batch, mode=ImageReadMode.RGB, device=device, apply_exif_orientation=True)
+            return decode_jpeg(batch, mode=ImageReadMode.RGB, device=device)
 
-    try:
-        return run(files)
-    except RuntimeError:
-        pass
-    results = []
-    for f in files:
+    def each():
         try:
-            results.append(run([f])[0])
-        except RuntimeError as exc:
-            results.append(exc)
+            return run(files)
+        except RuntimeError:
+            pass
+        results = []
+        for f in files:
+            try:
+                results.append(run([f])[0])
+            except RuntimeError as exc:
+                results.append(exc)
+        return results
+
+    if device.type != "cuda":
+        return each()
+    consumer = torch.cuda.current_stream(device)
+    stream = _decode_streams.setdefault(device, torch.cuda.Stream(device=device))
+    with torch.cuda.stream(stream):
+        results = each()
+    consumer.wait_stream(stream)
+    for img in results:
+        if isinstance(img, torch.Tensor):
+            img.record_stream(consumer)
     return results

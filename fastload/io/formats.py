@@ -302,10 +302,22 @@ def _pillow_bgr(pil) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+# OpenCV's ExifTransform for each orientation 1..8: whether h and w are swapped first, then which of the (h, w)
+# dims are read backwards (6: transpose, then mirror: a quarter turn clockwise).
+EXIF_TRANSFORMS = {
+    1: (False, ()),
+    2: (False, (1,)),
+    3: (False, (0, 1)),
+    4: (False, (0,)),
+    5: (True, ()),
+    6: (True, (1,)),
+    7: (True, (0, 1)),
+    8: (True, (0,)),
+}
+
+
 def _orient(img: np.ndarray, orientation: int) -> np.ndarray:
     """OpenCV's ExifTransform of an (h, w, 3) array."""
-    t = img.transpose(1, 0, 2)
-    out = {2: img[:, ::-1], 3: img[::-1, ::-1], 4: img[::-1], 5: t, 6: t[:, ::-1], 7: t[::-1, ::-1], 8: t[::-1]}.get(
-        orientation, img
-    )
-    return np.ascontiguousarray(out)
+    transpose, flips = EXIF_TRANSFORMS.get(orientation, EXIF_TRANSFORMS[1])
+    out = img.transpose(1, 0, 2) if transpose else img
+    return np.ascontiguousarray(out[tuple(slice(None, None, -1) if d in flips else slice(None) for d in range(2))])
