@@ -13,7 +13,8 @@ for `CropCollate(224, decode_on="device")` (nvJPEG through torchvision + the fus
   (median of 5 after a warm-up);
 - the bytes each direction over PCIe during one decode + crop, from torch.profiler's memcpy events (host-to-device
   should be about the files' bytes plus descriptors; device-to-host none);
-- how far nvJPEG's pixels put the uint8 crops from the exact path (mean and largest difference, grey levels).
+- how far nvJPEG's pixels put the uint8 crops from the exact path (mean and largest difference, grey levels);
+- host-to-device copy rates from pageable and from pinned memory.
 
 Usage: python scripts/gpu_transfers.py OUT.json [--device cuda|cpu] (cpu: the same steps without nvJPEG, to try
 the script on a machine without a GPU; no PCIe figures).
@@ -70,6 +71,21 @@ def copied_bytes(fn) -> dict:
             kind = "HtoD" if "HtoD" in name else "DtoH" if "DtoH" in name else "DtoD" if "DtoD" in name else name
             totals[kind] = totals.get(kind, 0) + int(event.get("args", {}).get("bytes", 0))
     return totals
+
+
+def copy_rates(device) -> dict:
+    """GB/s of a 64 MiB host-to-device copy from pageable and from pinned memory (median of 5): what page-locking
+    the rings buys."""
+    if device.type != "cuda":
+        return {}
+    n = 64 << 20
+    dst = torch.empty(n, dtype=torch.uint8, device=device)
+    rates = {}
+    for name, pinned in (("pageable", False), ("pinned", True)):
+        src = torch.empty(n, dtype=torch.uint8, pin_memory=pinned)
+        ms, _ = timed(lambda src=src: dst.copy_(src, non_blocking=True), device)
+        rates[f"h2d_{name}_gb_s"] = round(n / ms / 1e6, 2)
+    return rates
 
 
 def per_batch_bytes(loader, device, norm, **kw) -> dict:
@@ -169,6 +185,8 @@ def main() -> int:
         uint8_diff_max=int(diff.max()),
     )
     result["memcpy_bytes"] = copied_bytes(lambda: batch.finish(fl.IMAGENET, device=device))
+    result.update(copy_rates(device))
+    json.dump(result, open(args.out, "w"), indent=1)  # written now too: the per-batch loaders take longest
     result["per_batch"] = pcie(device, folder)  # on the CPU: the same steps, no memcpy events
     json.dump(result, open(args.out, "w"), indent=1)
     print(json.dumps(result, indent=1))

@@ -137,6 +137,18 @@ def missing_requirements(plot: bool) -> list[str]:
     return [name for module, name in wanted.items() if importlib.util.find_spec(module) is None]
 
 
+def write_files(args, doc: dict) -> None:
+    """The --json and --markdown files of `doc` (every record so far), each replaced whole (a temporary file
+    renamed), so that a reader never sees half a file."""
+    from fastload.bench import report
+
+    for path, text in ((args.json, lambda: json.dumps(doc, indent=2)), (args.markdown, lambda: report.markdown(doc))):
+        if path:
+            with open(path + ".tmp", "w") as f:
+                f.write(text())
+            os.replace(path + ".tmp", path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     suites = load_suites()
@@ -221,17 +233,14 @@ def main(argv: list[str] | None = None) -> int:
                 after = load.sample()
                 for rec in records[first:]:
                     rec["load"] = {"before": before, "after": after, "under_load": load.under_load(before, after)}
+                # After each suite: a run cut short (the GPU machine's deadline) still leaves the suites it finished.
+                write_files(args, {"environment": env, "cases": records})
 
     doc = {"environment": env, "cases": records}
     report.print_table(doc)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=2)
+    write_files(args, doc)
     if args.plot:
         report.plot(doc, args.plot)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(report.markdown(doc))
     failed = [f"{r['case']} [{r['device']}]" for r in records if not r["check_passed"]]
     if failed:
         print(f"equality check failed for: {', '.join(failed)}", file=sys.stderr)

@@ -1,0 +1,114 @@
+"""A short run of every compiled kernel over its layouts, for compute-sanitizer (scripts/gpu_check.sh runs it under
+memcheck, racecheck, synccheck and initcheck): a few hundred launches in seconds, where the test suite under a
+sanitizer would outlast the GPU machine's deadline. Odd sizes, strided, reversed (numpy) and channels-last views,
+1 and 3 channels, uint8 and every float output dtype, list and packed inputs, `out=` buffers. Every result is
+compared with the pure-PyTorch reference on the same inputs (a kernel the sanitizer lets through but computes
+wrongly is still caught). Prints the number of calls per op and "driver: ok".
+
+Usage: python scripts/gpu_kernel_driver.py [--device cuda|cpu] [--quick]   (cpu: to try it without a GPU)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections import Counter
+
+import numpy as np
+import torch
+
+import fastload as fl
+from fastload import _backend
+from fastload.memory.packed import pack
+
+DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+calls: Counter = Counter()
+
+
+def same(op: str, got, want) -> None:
+    """`got` (compiled) against `want` (reference): equal for integers, within float rounding for floats."""
+    calls[op] += 1
+    got, want = (getattr(x, "images", x) for x in (got, want))
+    tol = 2e-2 if got.is_floating_point() else 0.0
+    got, want = got.double().cpu(), want.double().cpu()
+    assert got.shape == want.shape, (op, tuple(got.shape), tuple(want.shape))
+    err = float((got - want).abs().max()) if got.numel() else 0.0
+    assert err <= tol * max(1.0, float(want.abs().max()) if want.numel() else 1.0), (op, err)
+
+
+def both(op: str, fn, *args, **kwargs) -> None:
+    """fn(*args, **kwargs) with the compiled kernels, then with the reference, compared."""
+    got = fn(*args, **kwargs)
+    got = getattr(got, "images", got).clone()  # an `out=` call's reference run writes the same buffer
+    with _backend.backend("reference"):
+        want = fn(*args, **kwargs)
+    same(op, got, want)
+
+
+def images(rng, n: int, channels: int, device: str) -> list:
+    """n uint8 HWC images of odd sizes: contiguous, a strided crop, a reversed numpy view (on the CPU only)."""
+    out = []
+    for i in range(n):
+        h, w = int(rng.integers(1, 41)), int(rng.integers(1, 53))
+        a = rng.integers(0, 256, (h + 2, w + 3, channels), dtype=np.uint8)
+        kind = i % 3
+        if kind == 0:
+            out.append(torch.from_numpy(a[:h, :w].copy()).to(device))
+        elif kind == 1:
+            out.append(torch.from_numpy(a).to(device)[1 : h + 1, 2 : w + 2])  # strided view
+        else:
+            out.append(a[::-1, ::-1] if device == "cpu" else torch.from_numpy(a[:h, :w].copy()).to(device))
+    return out
+
+
+def run(device: str, quick: bool) -> None:
+    rng = np.random.default_rng(0)
+    grey = fl.Normalization([127.5], [64.0], order="rgb")
+    for channels, dtype, channels_last, order in itertools.product(
+        (3, 1), DTYPES[:1] if quick else DTYPES, (False, True), ("bgr", "rgb")
+    ):
+        norm = grey if channels == 1 else fl.IMAGENET
+        imgs = images(rng, 5, channels, device)
+        kw = dict(input_order=order, dtype=dtype, channels_last=channels_last)
+        for img in imgs[:2]:
+            both("normalize", fl.normalize, img, norm, **kw)
+        x = fl.normalize(imgs[0], norm, input_order=order, dtype=dtype)
+        both("denormalize", fl.denormalize, x, norm, output_order=order)
+        both("pad_batch", fl.pad_batch, imgs, norm, size_divisor=8, device=device, **kw)
+        both("pad_batch uint8", fl.pad_batch, imgs, size_divisor=8, device=device, input_order=order)
+        arrays = [np.ascontiguousarray(i.cpu().numpy() if isinstance(i, torch.Tensor) else i) for i in imgs]
+        both("pad_batch packed", fl.pad_batch, pack(arrays, channels, use_ring=False), norm, device=device, **kw)
+        boxes = [(0, 0, max(1, img.shape[0] - 1), img.shape[1]) for img in imgs]
+        flips = [i % 2 == 0 for i in range(len(imgs))]
+        for interpolation in ("bilinear", "nearest"):
+            resize = dict(scale=(64, 48), interpolation=interpolation, device=device)
+            both("resize_pad_batch", fl.resize_pad_batch, imgs, norm, **resize, **kw)
+            for antialias in (True, False):
+                crop = dict(flips=flips, interpolation=interpolation, antialias=antialias, device=device)
+                both("resized_crop_batch", fl.resized_crop_batch, imgs, boxes, (17, 23), norm, **crop, **kw)
+        out = torch.empty(len(imgs), channels, 17, 23, dtype=dtype, device=device)
+        out = out.to(memory_format=torch.channels_last) if channels_last else out
+        both("resized_crop_batch out=", fl.resized_crop_batch, imgs, boxes, (17, 23), norm, **kw, out=out)
+        if channels == 3:
+            both("channel_stats", fl.channel_stats, imgs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--quick", action="store_true", help="float32 only")
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("driver: no CUDA device", file=sys.stderr)
+        return 2
+    run(args.device, args.quick)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    print(", ".join(f"{op} {n}" for op, n in sorted(calls.items())))
+    print(f"driver: ok ({sum(calls.values())} calls compared with the reference on {args.device})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
