@@ -25,7 +25,7 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_odr_
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export FASTLOAD_SANITIZER=1  # tests that measure RSS skip that part: ASan's quarantine keeps freed memory
 cd "$out/pkg"
-"$py" -c "import fastload, sys; f = fastload._backend._C.__file__; assert f.startswith(sys.argv[1]), f; \
+"$py" -c "import fastload, sys; f = sys.modules['fastload._C'].__file__; assert f.startswith(sys.argv[1]), f; \
 assert fastload._backend.load_error is None" "$out/pkg"
 # Not `nm | grep -q` under pipefail: grep -q exits at the first match, nm then dies of SIGPIPE and the pipe fails.
 symbols="$(nm -D "$out"/pkg/fastload/_C*.so)"
