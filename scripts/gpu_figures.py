@@ -63,9 +63,8 @@ def main() -> int:
     if not any(figures.get("memcpy") for figures in per_batch.values()):
         missing.append("bytes over PCIe per batch")
     if "h2d_pinned_gb_s" in transfers:
-        lines.append(
-            f"host to device: {transfers['h2d_pageable_gb_s']} GB/s pageable, {transfers['h2d_pinned_gb_s']} GB/s pinned"
-        )
+        pageable, pinned = transfers["h2d_pageable_gb_s"], transfers["h2d_pinned_gb_s"]
+        lines.append(f"host to device: {pageable} GB/s pageable, {pinned} GB/s pinned")
     else:
         missing.append("pinned vs pageable copy rates")
     for tool in SANITIZERS:

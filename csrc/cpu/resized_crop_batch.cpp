@@ -162,8 +162,10 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
   const RowTaps sum_row(p, p.images[n], columns, plane);
   // Source row r lives in slot r % ky once summed: an output row's ky consecutive rows never share a slot, and
   // with rows that only move down (every table fastload builds) each row is summed once per call.
-  const auto ring = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(p.ky * row_values));
-  const auto acc = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(row_values));
+  // Left uninitialized (new T[n], not make_unique's zero fill): every value is written before it is read. Not
+  // make_unique_for_overwrite: C++20, and torch before 2.14 builds extensions as C++17.
+  const std::unique_ptr<float[]> ring(new float[static_cast<size_t>(p.ky * row_values)]);
+  const std::unique_ptr<float[]> acc(new float[static_cast<size_t>(row_values)]);
   std::vector<int64_t> ring_rows(static_cast<size_t>(p.ky), -1);
   const float* rows[kMaxRowTaps];
   float weights[kMaxRowTaps];
