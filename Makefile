@@ -71,11 +71,15 @@ $(VENV)/.built: $(VENV)/.deps $(SOURCES)
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	touch $@
 
-# The libjpeg-turbo headers and static library, copied for a machine without network (scripts/gpu_check.sh uses
-# them; the device tool carries .gl, which git ignores).
+# What the GPU machine (no network) lacks, for the device tool to carry (.gl, which git ignores): the libjpeg-turbo
+# headers and static library the build links, and the wheels (for Python 3.10-3.13) of what `fastload bench` (rich)
+# and the property tests (hypothesis) need, which scripts/gpu_check.sh installs from there.
+GPU_WHEELS := rich markdown-it-py mdurl pygments hypothesis sortedcontainers exceptiongroup
 .gl: $(VENV)/.deps
-	rm -rf .gl/libjpeg-turbo && mkdir -p .gl
+	rm -rf .gl/libjpeg-turbo .gl/wheels && mkdir -p .gl/wheels
 	cp -r "$$($(PY) -c 'import libjpeg; print(libjpeg.DIR)')" .gl/libjpeg-turbo
+	for v in 3.10 3.11 3.12 3.13; do \
+	    $(PIP) download -q --no-deps --only-binary=:all: --python-version $$v -d .gl/wheels $(GPU_WHEELS) || exit 1; done
 
 # AddressSanitizer + UndefinedBehaviorSanitizer: a CPU-only build beside the ordinary one, then the decoding, collate
 # and ring tests on it (scripts/sanitize.sh); fails on any report.

@@ -86,6 +86,10 @@ cp "$logs/preflight.json" "$out/preflight.json" 2>/dev/null
 # The GPU machine has no network: the libjpeg-turbo 3.x the decoder links (pip's comma-deps-libjpeg) comes in the
 # run's carried .gl/libjpeg-turbo (`make .gl` here makes it), else the build links whatever it finds (and says so).
 [ -f .gl/libjpeg-turbo/lib/libjpeg.a ] && export FASTLOAD_LIBJPEG_TURBO="$PWD/.gl/libjpeg-turbo"
+# rich (fastload bench) and hypothesis (the property tests) from the carried wheels, where the machine lacks them.
+if ls .gl/wheels/*.whl >/dev/null 2>&1; then
+  step wheels 60 $PY -m pip install -q --no-index --find-links .gl/wheels rich hypothesis
+fi
 step build 200 env FASTLOAD_CUDA_EMULATION=1 $PY -m pip install --no-build-isolation --no-deps -e .
 step backend 30 $PY -c '
 import json, sys, fastload as fl
