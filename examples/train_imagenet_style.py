@@ -35,7 +35,10 @@ from fastload.photos import bundled_photos
 def write_jpeg_folder(root: str, copies: int) -> None:
     """The bundled photos as `root/<class>/<i>.jpg`, `copies` JPEG files per photo (qualities differ, so the
     files do)."""
-    for label, photo in enumerate(bundled_photos()):
+    photos = bundled_photos()
+    if not photos:
+        raise SystemExit("this example writes scikit-image's sample photos as JPEG files: pip install scikit-image")
+    for label, photo in enumerate(photos):
         folder = os.path.join(root, f"class_{label}")
         os.makedirs(folder, exist_ok=True)
         for i in range(copies):

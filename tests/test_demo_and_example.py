@@ -87,6 +87,7 @@ def test_training_example_under_torchrun_two_ranks(tmp_path):
 
 
 def test_imagenet_style_example_runs():
+    pytest.importorskip("skimage")  # its photos are the example's data
     proc = run(
         [
             "examples/train_imagenet_style.py",
