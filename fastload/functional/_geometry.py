@@ -77,8 +77,9 @@ def batch_extent(sizes, size_divisor: int, pad_to) -> tuple[int, int]:
             if h > ph or w > pw:
                 raise ValueError(f"images[{i}] is {h}x{w} (h x w), larger than pad_to={ph, pw}")
         return ph, pw
-    d = size_divisor  # no image: (0, 0)
-    return (-(-max((h for h, _ in sizes), default=0) // d) * d, -(-max((w for _, w in sizes), default=0) // d) * d)
+    # No image: (0, 0). Lists, not generators with max(..., default=): torch 2.11's dynamo cannot trace those.
+    d, heights, widths = size_divisor, [0] + [h for h, _ in sizes], [0] + [w for _, w in sizes]
+    return -(-max(heights) // d) * d, -(-max(widths) // d) * d
 
 
 def check_range(name: str, value) -> tuple[float, float]:
