@@ -209,7 +209,9 @@ def _torchvision_decode(files: list[torch.Tensor], device: torch.device) -> list
     if device.type != "cuda":
         return each()
     consumer = torch.cuda.current_stream(device)
-    stream = _decode_streams.setdefault(device, torch.cuda.Stream(device=device))
+    stream = _decode_streams.get(device)
+    if stream is None:  # one per device, made once
+        stream = _decode_streams[device] = torch.cuda.Stream(device=device)
     with torch.cuda.stream(stream):
         results = each()
     consumer.wait_stream(stream)
