@@ -33,7 +33,7 @@ if ! $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
   echo '{"machine": "no CUDA GPU visible to torch"}' >"$out/summary.json"
   exit 2
 fi
-export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-16} PYTHONUNBUFFERED=1
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=${MAX_JOBS:-$(nproc)} PYTHONUNBUFFERED=1
 deadline=$((SECONDS + ${DEADLINE_S:-540}))
 logs=$(mktemp -d)
 order=()
