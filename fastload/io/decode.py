@@ -140,10 +140,16 @@ def jpeg_header(data) -> dict | None:
     "precision" (bits a sample), "complete" (an end-of-image marker follows)}; None for a file that is not a JPEG or
     a build without fastload's JPEG reader. A header that does not read is a ValueError naming the file."""
     buf, name = _source(data)
-    if _format(buf) != "jpeg" or not _backend.defines("fastload::_jpeg_info"):
+    if jpeg_decoder() != "libjpeg-turbo" or _format(buf) != "jpeg":
         return None
+    return dict(zip(_HEADER_FIELDS, _read_header(buf, name, 1)))
+
+
+def _read_header(buf: torch.Tensor, name: str, reduce: int) -> list[int]:
+    """The extension's header read of a JPEG file (`_HEADER_FIELDS` in order); one that does not read is a
+    ValueError naming the file."""
     try:
-        return dict(zip(_HEADER_FIELDS, torch.ops.fastload._jpeg_info(buf, 1)))
+        return torch.ops.fastload._jpeg_info(buf, reduce)
     except (ValueError, RuntimeError) as exc:
         raise ValueError(f"{name}: {exc}") from None
 
@@ -154,10 +160,7 @@ def _jpeg_info(buf: torch.Tensor, name: str, reduce: int) -> list[int] | None:
     and OpenCV installed)."""
     if jpeg_decoder() != "libjpeg-turbo" or _format(buf) != "jpeg":
         return None
-    try:
-        info = torch.ops.fastload._jpeg_info(buf, reduce)
-    except (ValueError, RuntimeError) as exc:
-        raise ValueError(f"{name}: {exc}") from None
+    info = _read_header(buf, name, reduce)
     if info[6] != 8:
         if formats.decoder() != "opencv":
             raise ValueError(

@@ -150,14 +150,12 @@ def _nvjpeg_orientation(image: EncodedImage) -> int | None:
     """The EXIF orientation (1..8) of a file nvJPEG is given: a JPEG of 1 or 3 components of 8-bit samples, not
     lossless; None for every other file, which fastload's decoder serves without failing a batched call first
     (nvJPEG refuses CMYK/YCCK and the rest; so does a header that does not read, which that decoder then names)."""
-    if not is_jpeg(image):
-        return None
     try:
         header = jpeg_header(image)
     except ValueError:
         return None
-    if header is None:  # a build without fastload's JPEG reader: the orientation from the EXIF segments
-        return jpeg_orientation(memoryview(image.data.numpy()))
+    if header is None:  # not a JPEG, or a build without fastload's JPEG reader (then the EXIF segments say)
+        return jpeg_orientation(memoryview(image.data.numpy())) if is_jpeg(image) else None
     if header["components"] not in (1, 3) or header["precision"] != 8 or header["lossless"]:
         return None
     return header["orientation"]
