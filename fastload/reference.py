@@ -287,14 +287,17 @@ def resized_crop_batch(
     channels_last: bool,
 ) -> torch.Tensor:
     """Image i's output pixel (y, x) = sum_k y_weights[i, y, k] * (sum_j x_weights[i, x, j] * img[y_starts[i, y] + k,
-    x_starts[i, x] + j]) (indices clamped to the image; fp32, summed in tap order), normalized like `pad_batch`
-    (mean/inv_std given) or rounded half to even to uint8. (N, C, h, w) float or (N, h, w, C) uint8."""
+    x_starts[i, x] + j]) (indices clamped to the image; fp32, summed in tap order; with a negative weight, both sums
+    rounded half up and clamped to [0, 255], torch's uint8 passes), normalized like `pad_batch` (mean/inv_std
+    given) or rounded half to even to uint8. (N, C, h, w) float or (N, h, w, C) uint8."""
     n, c = len(images), images[0].shape[-1]
     h, w = y_starts.shape[1], x_starts.shape[1]
     y_starts, y_weights, x_starts, x_weights = (
         t.to(images[0].device) for t in (y_starts, y_weights, x_starts, x_weights)
     )  # tables: host tensors
     normalized = mean is not None
+    # a negative weight (bicubic): each pass's sums rounded to bytes, as the kernels do (crop_math.h)
+    as_bytes = bool((x_weights < 0).any() or (y_weights < 0).any())
     out = pad_batch_output(
         n=n,
         c=c,
@@ -310,9 +313,11 @@ def resized_crop_batch(
         for j in range(x_weights.shape[2]):
             cols = (x_starts[i] + j).clamp(max=src.shape[1] - 1)
             rows = rows + x_weights[i, :, j, None] * src[:, cols]
+        rows = torch.floor(rows + 0.5).clamp(0, 255) if as_bytes else rows
         acc = torch.zeros((h, w, c), dtype=torch.float32, device=src.device)
         for k in range(y_weights.shape[2]):
             acc = acc + y_weights[i, :, k, None, None] * rows[(y_starts[i] + k).clamp(max=src.shape[0] - 1)]
+        acc = torch.floor(acc + 0.5).clamp(0, 255) if as_bytes else acc
         if normalized:
             m = torch.tensor(mean, dtype=torch.float32, device=acc.device)
             s = torch.tensor(inv_std, dtype=torch.float32, device=acc.device)

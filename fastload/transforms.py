@@ -236,8 +236,7 @@ class _CropNormalize(nn.Module):
         super().__init__()
         self.chw = V.check_bool("chw", chw)
         self.norm = V.check_norm(norm)
-        self.antialias = V.check_bool("antialias", antialias)
-        self.interpolation = V.check_interpolation(interpolation, crops.INTERPOLATIONS)
+        self.interpolation, self.antialias = crops.check_resampling(interpolation, antialias)
         self.input_order = V.check_order("input_order", input_order)
         self.dtype = V.check_float_dtype(dtype)
 
@@ -259,7 +258,7 @@ class RandomResizedCropNormalize(_CropNormalize):
         ratio: RandomResizedCrop's (low, high) aspect ratio.
         flip_p: the probability of a horizontal flip.
         antialias: torchvision's antialiased resize (True) or OpenCV INTER_LINEAR (False).
-        interpolation: "bilinear" or "nearest".
+        interpolation: "bilinear", "bicubic" (antialiased only) or "nearest".
         input_order: channel order of array and tensor inputs ("bgr" or "rgb").
         dtype: torch.float32, float16 or bfloat16.
         chw: read plain (C, H, W) uint8 tensors instead of HWC.
@@ -315,7 +314,7 @@ class ResizeCenterCropNormalize(_CropNormalize):
         crop: the centre crop (h, w), or an int for a square.
         norm: the model's `Normalization`.
         antialias: torchvision's antialiased resize (True) or OpenCV INTER_LINEAR (False).
-        interpolation: "bilinear" or "nearest".
+        interpolation: "bilinear", "bicubic" (antialiased only) or "nearest".
         input_order: channel order of array and tensor inputs ("bgr" or "rgb").
         dtype: torch.float32, float16 or bfloat16.
         chw: read plain (C, H, W) uint8 tensors instead of HWC.

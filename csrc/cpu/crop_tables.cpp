@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -22,8 +23,66 @@ FL_CPU_CLONES void divide(double* __restrict values, const double* __restrict by
   for (int64_t i = 0; i < count; ++i) values[i] /= by[i];
 }
 
+// Keys' cubic convolution with a = -0.5 (PIL's and torch's antialiased bicubic), in torch's (and _crop_taps.py's)
+// operation order.
+double keys_cubic(double x) {
+  constexpr double a = -0.5;
+  x = std::abs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a;
+  return 0.0;
+}
+
 // numpy's float -> int64 cast: truncation toward zero.
 int64_t truncate(double v) { return static_cast<int64_t>(v); }
+
+// The filter of torch's antialiased resize of an src-long span to `resized` samples: output d's taps are source
+// indices start .. start + taps - 1 around its centre, weighted filter((t - center + 0.5) * inv), normalized.
+struct Filter {
+  bool cubic;
+  double scale, support, inv;
+  Filter(bool cubic_filter, int64_t src, int64_t resized) : cubic(cubic_filter) {
+    scale = static_cast<double>(src) / static_cast<double>(resized);
+    support = (cubic ? 2.0 : 1.0) * std::max(scale, 1.0);  // half width 1 (triangle) or 2 (cubic), widened
+    inv = scale > 1.0 ? 1.0 / scale : 1.0;
+  }
+  double center(int64_t d) const { return scale * (static_cast<double>(d) + 0.5); }
+  int64_t start(double c) const { return std::max<int64_t>(truncate(c - support + 0.5), 0); }
+  int64_t end(double c, int64_t src) const { return std::min(truncate(c + support + 0.5), src); }
+  double weight(int64_t t, double c) const {
+    const double x = (static_cast<double>(t) - c + 0.5) * inv;
+    return cubic ? keys_cubic(x) : std::max(1.0 - std::abs(x), 0.0);
+  }
+};
+
+// The largest normalized weight of all `resized` outputs (not only the crop's): what sets torch's fixed point.
+double largest_weight(const Filter& f, int64_t src, int64_t resized) {
+  double largest = 0.0;
+  std::vector<double> row;
+  for (int64_t d = 0; d < resized; ++d) {
+    const double c = f.center(d);
+    const int64_t start = f.start(c), count = f.end(c, src) - start;
+    row.resize(static_cast<size_t>(std::max<int64_t>(count, 0)));
+    double total = 0.0;
+    for (int64_t t = 0; t < count; ++t) row[t] = f.weight(t + start, c);
+    for (int64_t t = 0; t < count; ++t) total += row[t];
+    for (int64_t t = 0; t < count; ++t) largest = std::max(largest, row[t] / total);
+  }
+  return largest;
+}
+
+// torch's int16 weights of its uint8 resampling, as values (_crop_taps.py's _fixed_point): each weight times 2^p
+// rounded half away from zero, over 2^p, p the most bits (at most 22) that keep 2 x largest x 2^p under 2^15.
+void to_fixed_point(double* w, int64_t count, double largest) {
+  int bits = 0;
+  while (bits < 22 && static_cast<int>(0.5 + largest * static_cast<double>(int64_t{1} << (bits + 1))) < (1 << 15))
+    ++bits;
+  const double one = std::ldexp(1.0, bits);
+  for (int64_t i = 0; i < count; ++i) {
+    const double v = w[i] * one;
+    w[i] = (v < 0.0 ? std::trunc(v - 0.5) : std::trunc(v + 0.5)) / one;
+  }
+}
 
 // A 1-D int64 CPU tensor of n values (flips: bool, or empty for none), read as a contiguous copy.
 at::Tensor per_image(const at::Tensor& t, int64_t n, at::ScalarType type, const char* name, bool may_be_empty) {
@@ -95,20 +154,21 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
       }
     }
   } else {
-    TORCH_CHECK(mode == "antialias", op, ": mode must be 'nearest', 'linear' or 'antialias'");
-    // torch's antialiased bilinear: a triangle filter of half width max(scale, 1) around each output's centre.
-    std::vector<double> centers(static_cast<size_t>(u * dst)), inv(static_cast<size_t>(u));
+    TORCH_CHECK(mode == "antialias" || mode == "bicubic", op,
+                ": mode must be 'nearest', 'linear', 'antialias' or 'bicubic', got '", std::string(mode), "'");
+    // torch's antialiased bilinear and bicubic: a triangle (half width 1) or Keys' cubic (half width 2) filter
+    // around each output's centre, widened by the factor when downscaling.
+    const bool cubic = mode == "bicubic";
+    std::vector<Filter> filters;
+    std::vector<double> centers(static_cast<size_t>(u * dst));
     std::vector<int64_t> taps(static_cast<size_t>(u * dst));
     for (int64_t i = 0; i < u; ++i) {
-      const double scale = static_cast<double>(src[i]) / static_cast<double>(resized[i]);
-      const double support = std::max(scale, 1.0);
-      inv[i] = scale > 1.0 ? 1.0 / scale : 1.0;
+      const Filter& f = filters.emplace_back(cubic, src[i], resized[i]);
       for (int64_t j = 0; j < dst; ++j) {
-        const double center = scale * (static_cast<double>(offset[i] + j) + 0.5);
-        const int64_t start = std::max<int64_t>(truncate(center - support + 0.5), 0);
+        const double center = f.center(offset[i] + j);
         centers[i * dst + j] = center;
-        s[i * dst + j] = start;
-        taps[i * dst + j] = std::min(truncate(center + support + 0.5), src[i]) - start;
+        s[i * dst + j] = f.start(center);
+        taps[i * dst + j] = f.end(center, src[i]) - s[i * dst + j];
         k = std::max(k, taps[i * dst + j]);
       }
     }
@@ -122,15 +182,16 @@ std::tuple<at::Tensor, at::Tensor> crop_axis_table(const at::Tensor& src_t, int6
         double* row = w.data() + (i * dst + j) * k;
         const int64_t count = taps[i * dst + j];
         double total = 0.0;
-        for (int64_t t = 0; t < count; ++t) {
-          const double x = (static_cast<double>(t + s[i * dst + j]) - centers[i * dst + j] + 0.5) * inv[i];
-          row[t] = std::max(1.0 - std::abs(x), 0.0);
-        }
+        for (int64_t t = 0; t < count; ++t) row[t] = filters[i].weight(t + s[i * dst + j], centers[i * dst + j]);
         for (int64_t t = 0; t < count; ++t) total += row[t];
         std::fill(row_total.begin() + (i * dst + j) * k, row_total.begin() + (i * dst + j + 1) * k, total);
       }
     }
     divide(w.data(), row_total.data(), static_cast<int64_t>(w.size()));
+    if (cubic) {  // torch's uint8 weights: fixed point, the precision set by the largest weight of the whole axis
+      for (int64_t i = 0; i < u; ++i)
+        to_fixed_point(w.data() + i * dst * k, dst * k, largest_weight(filters[i], src[i], resized[i]));
+    }
   }
   at::Tensor starts = at::empty({n, dst}, at::kLong), weights = at::empty({n, dst, k}, at::kFloat);
   int64_t* starts_out = starts.data_ptr<int64_t>();

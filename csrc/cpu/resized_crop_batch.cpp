@@ -153,6 +153,32 @@ void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* 
   rounded_row<1>(out, acc, plane, p.out_w);
 }
 
+// values[i] rounded half up to a byte's value (ResizedCropParams::bytes_between_passes: negative weights), after
+// every horizontal and vertical sum: vectorized by hand (floorf in a plain loop is a libm call per value, which made
+// a bicubic crop 3x slower than its taps).
+void round_to_bytes_portable(float* values, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) values[i] = round_to_byte(values[i]);
+}
+
+#if FL_HAVE_AVX2_ROWS
+FL_AVX2 void round_to_bytes_avx2(float* values, int64_t count) {
+  const __m256 half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 r = _mm256_floor_ps(_mm256_add_ps(_mm256_loadu_ps(values + i), half));
+    _mm256_storeu_ps(values + i, _mm256_min_ps(_mm256_max_ps(r, zero), top));
+  }
+  round_to_bytes_portable(values + i, count - i);
+}
+#endif
+
+void round_to_bytes(float* values, int64_t count) {
+#if FL_HAVE_AVX2_ROWS
+  if (cpu_has_avx2()) return round_to_bytes_avx2(values, count);
+#endif
+  round_to_bytes_portable(values, count);
+}
+
 // Output rows y0 .. y1 - 1 of image n.
 void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
   const int64_t* ys = p.y_starts + n * p.out_h;
@@ -178,6 +204,7 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
       float* row = ring.get() + slot * row_values;
       if (ring_rows[slot] != r) {
         sum_row(r, row);
+        if (p.bytes_between_passes) round_to_bytes(row, row_values);
         ring_rows[slot] = r;
       }
       if (taps == kMaxRowTaps) {  // a very long table: fold what is summed so far into the first tap
@@ -193,6 +220,7 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
       std::fill(acc.get(), acc.get() + row_values, 0.0f);  // no weighted tap: every value is 0
     } else {
       sum_rows(acc.get(), rows, weights, taps, row_values);
+      if (p.bytes_between_passes) round_to_bytes(acc.get(), row_values);
     }
     if (!p.normalize) {
       store_bytes(p, n, y, acc.get(), plane);

@@ -83,7 +83,7 @@ FL_DEVICE float row_sum(const ResizedCropParams& p, const ImageDesc& img, const 
     const float w_col = load(wx + i);
     if (w_col != 0.0f) sum = add_product(sum, w_col, static_cast<float>(load(px + i * img.stride_w)));
   }
-  return sum;
+  return p.bytes_between_passes ? round_to_byte(sum) : sum;
 }
 
 // Phase 0: the band's horizontal sums into shared memory (consecutive threads: consecutive columns of a row).
@@ -124,7 +124,7 @@ FL_DEVICE bool pixel(const Thread& t, const CropShared<C>& s, const ResizedCropP
                                                : row_sum(p, img, plane, tile.n, y_start + tap, x);
       acc = add_product(acc, w_row, sum);
     }
-    v[k] = acc;
+    v[k] = p.bytes_between_passes ? round_to_byte(acc) : acc;
   }
   return true;
 }

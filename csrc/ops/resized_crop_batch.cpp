@@ -18,23 +18,28 @@ void check_table(const char* op, const char* name, const at::Tensor& t, at::Scal
 
 // Every start, and every tap with a nonzero weight, must lie in the image: the kernels read those taps only (a
 // zero-weight tap would add +0; the CPU kernel and the reference clamp them, the CUDA kernel skips them).
-void check_taps(const char* op, const char* name, const at::Tensor& starts, const at::Tensor& weights,
+// Returns whether a weight is negative.
+bool check_taps(const char* op, const char* name, const at::Tensor& starts, const at::Tensor& weights,
                 const std::vector<ImageDesc>& images, bool rows) {
   const int64_t* s = starts.data_ptr<int64_t>();
   const float* w = weights.data_ptr<float>();
   const int64_t d = starts.size(1), k = weights.size(2);
+  bool negative = false;
   for (size_t i = 0; i < images.size(); ++i) {
     const int64_t limit = rows ? images[i].h : images[i].w;
     for (int64_t j = 0; j < d; ++j) {
       const int64_t start = s[i * d + j];
       int64_t last = start;
       for (int64_t t = 0; t < k; ++t) {
-        if (w[(i * d + j) * k + t] != 0.0f) last = start + t;
+        const float weight = w[(i * d + j) * k + t];
+        if (weight != 0.0f) last = start + t;
+        negative |= weight < 0.0f;
       }
       TORCH_CHECK(start >= 0 && last < limit, op, ": ", name, "[", i, ", ", j, "] = ", start, " with taps to ", last,
                   " reads outside image ", i, " (", images[i].h, "x", images[i].w, ")");
     }
   }
+  return negative;
 }
 
 }  // namespace
@@ -57,8 +62,8 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   TORCH_CHECK(y_weights.size(1) == y_starts.size(1) && x_weights.size(1) == x_starts.size(1) && y_weights.size(2) > 0 &&
                   x_weights.size(2) > 0,
               op, ": the weight tables need one row of taps per start");
-  check_taps(op, "y_starts", y_starts, y_weights, call.images, true);
-  check_taps(op, "x_starts", x_starts, x_weights, call.images, false);
+  const bool negative_rows = check_taps(op, "y_starts", y_starts, y_weights, call.images, true);
+  const bool negative_columns = check_taps(op, "x_starts", x_starts, x_weights, call.images, false);
   TORCH_CHECK(static_cast<int64_t>(channel_map.size()) == channels, op, ": channel_map needs one value per channel (",
               channels, ")");
 
@@ -76,6 +81,7 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   p.x_weights = x_weights.data_ptr<float>();
   read_channel_map(op, channel_map, channels, p.channel_map);
   p.normalize = mean.has_value();
+  p.bytes_between_passes = negative_rows || negative_columns;
   p.channels_last = channels_last;
   const std::optional<at::ScalarType> float_dtype =
       read_batch_normalization(op, mean, inv_std, dtype, channels, p.mean, p.inv_std, &p.dtype);

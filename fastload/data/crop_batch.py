@@ -28,7 +28,7 @@ class CropBatch(NamedTuple):
         flips: train crops: a horizontal flip per image (bools); [] for eval.
         size: the output (h, w).
         resize: None for train crops; else the eval pipeline Resize(resize) + CenterCrop(size).
-        interpolation: "bilinear" or "nearest".
+        interpolation: "bilinear", "bicubic" (antialiased only) or "nearest".
         antialias: torchvision's antialiased resize (True) or OpenCV INTER_LINEAR (False).
         regions: None, or per image the (top, left, full h, full w) region of its source image the images hold (as a
             decoder gave it); the result is the same bits as from the whole images.

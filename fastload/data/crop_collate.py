@@ -11,7 +11,7 @@ from fastload import _validation as V
 from fastload.data.collate import PadCollate, batch_sizes
 from fastload.data.crop_batch import CropBatch
 from fastload.functional import _geometry as G
-from fastload.functional._crop import INTERPOLATIONS, eval_regions
+from fastload.functional._crop import check_resampling, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
 from fastload.io.batch_decoder import check_decode_on, encoded
@@ -37,8 +37,9 @@ class CropCollate(PadCollate):
         ratio: RandomResizedCrop's (low, high) aspect ratio.
         flip_p: the probability of a horizontal flip (train).
         resize: eval's Resize: an int (short side) or an (h, w) pair.
-        interpolation: "bilinear" or "nearest", as in `resized_crop_batch`.
-        antialias: torchvision's antialiased resize (True, default) or OpenCV INTER_LINEAR (False).
+        interpolation: "bilinear", "bicubic" or "nearest", as in `resized_crop_batch`.
+        antialias: torchvision's antialiased resize (True, default) or OpenCV INTER_LINEAR (False; not with
+            "bicubic").
         image_key: the images' key in dict samples; None (default): the first of "img", "image", "jpg", "jpeg",
             "png", "webp" the samples have, as in `PadCollate`.
         label_key: a key holding the label besides the usual ones, as in `PadCollate`.
@@ -115,8 +116,7 @@ class CropCollate(PadCollate):
         self.resize = G.check_resize(resize)
         if not self.train:
             G.check_crop_fits(self.resize, self.size)  # here, not in every worker batch
-        self.interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
-        self.antialias = V.check_bool("antialias", antialias)
+        self.interpolation, self.antialias = check_resampling(interpolation, antialias)
         self.draft = V.check_bool("draft", draft)
         self.decode_on = check_decode_on(decode_on, norm is None, self.draft)
 

@@ -26,7 +26,20 @@ from fastload.functional._geometry import (
 from fastload.functional._pad import BatchSource
 from fastload.normalization import Normalization
 
-INTERPOLATIONS = ("bilinear", "nearest")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+def check_resampling(interpolation, antialias) -> tuple[str, bool]:
+    """A crop's checked `interpolation` (one of INTERPOLATIONS) and `antialias` (a bool); "bicubic" is the
+    antialiased one only (torchvision's default, and timm's), so it refuses antialias=False."""
+    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
+    antialias = V.check_bool("antialias", antialias)
+    if interpolation == "bicubic" and not antialias:
+        raise ValueError(
+            "interpolation='bicubic' is torchvision's antialiased bicubic only; antialias=False is supported with "
+            "'bilinear' (OpenCV INTER_LINEAR) and 'nearest'"
+        )
+    return interpolation, antialias
 
 
 def _is_int(v) -> bool:
@@ -101,8 +114,7 @@ def _checked_source(images, norm, interpolation, antialias):
     """The checked images (a BatchSource), norm, interpolation and antialias of a crop op."""
     if norm is not None:
         norm = V.check_norm(norm)
-    interpolation = V.check_interpolation(interpolation, INTERPOLATIONS)
-    antialias = V.check_bool("antialias", antialias)
+    interpolation, antialias = check_resampling(interpolation, antialias)
     return BatchSource.of(images, norm), norm, interpolation, antialias
 
 
@@ -174,9 +186,11 @@ def resized_crop_batch(
         size: the output (h, w), or an int for a square.
         norm: the model's `Normalization`; None gives an (N, h, w, C) uint8 batch in the input's channel order.
         flips: optional N bools (a list or a bool tensor): flip image i horizontally after the crop.
-        interpolation: "bilinear" or "nearest" (torch's nearest, exactly).
+        interpolation: "bilinear", "bicubic" (torchvision's antialiased bicubic, a = -0.5, timm's choice for ViT
+            and ConvNeXt) or "nearest" (torch's nearest, exactly).
         antialias: with "bilinear", True is torchvision's `resize(..., antialias=True)` (within 1 grey level of it
-            on uint8 images), False OpenCV INTER_LINEAR coordinates, like `resize_pad_batch`.
+            on uint8 images), False OpenCV INTER_LINEAR coordinates, like `resize_pad_batch`; "bicubic" needs
+            True (within 1 grey level of torchvision's on uint8 images).
         input_order: channel order of the images ("bgr" or "rgb").
         dtype: of the normalized output: torch.float32, float16 or bfloat16.
         channels_last: give the output channels_last strides.
@@ -242,7 +256,7 @@ def resize_center_crop_batch(
             `Resize(int)`) or an (h, w) pair.
         crop: the centre crop (h, w), or an int for a square; it must fit in the resized image.
         norm: the model's `Normalization`; None gives a uint8 batch in the input's channel order.
-        interpolation: "bilinear" or "nearest", as in `resized_crop_batch`.
+        interpolation: "bilinear", "bicubic" or "nearest", as in `resized_crop_batch`.
         antialias: as in `resized_crop_batch` (True: torchvision's antialiased resize).
         input_order: channel order of the images ("bgr" or "rgb").
         dtype: of the normalized output: torch.float32, float16 or bfloat16.
@@ -336,6 +350,6 @@ def eval_regions(sizes, resize, crop, interpolation: str = "bilinear", antialias
     """Per image of (h, w) `sizes`, the (top, left, height, width) source region Resize(resize) + CenterCrop(crop)
     reads (every weighted tap): decoding only that region and cropping it with `CropBatch(..., regions=...)` gives
     the same bits as the whole image."""
-    mode = table_mode(V.check_interpolation(interpolation, INTERPOLATIONS), V.check_bool("antialias", antialias))
+    mode = table_mode(*check_resampling(interpolation, antialias))
     ys, xs = _eval_tables(sizes, check_resize(resize), check_pair("crop", crop), mode)
     return [(top, left, h, w) for (top, h), (left, w) in zip(_taps_span(*ys), _taps_span(*xs))]
