@@ -43,7 +43,11 @@ HEADLINE = [
         "detection",
         "96 COCO-style JPEGs",
     ),
-    ("RandomResizedCrop 224 + flip + normalize of 64 decoded images", "crop", "train 64 ImageNet-like"),
+    (
+        "RandomResizedCrop 224 + flip + normalize of 64 decoded images",
+        "crop",
+        "train 64 ImageNet-like -> RandomResizedCrop 224, flip",
+    ),
     ("normalize a 64x224x224 uint8 batch -> float32 CHW", "normalize", "batch 64x224x224"),
     ("keep-ratio resize (1333, 800) + normalize + pad of 8 COCO-like images", "resize", "8 COCO-like raw"),
     (
