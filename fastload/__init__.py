@@ -3,7 +3,7 @@ fallback)."""
 
 from __future__ import annotations
 
-from fastload import _backend, data, functional, io, memory, reference, transforms, utils  # noqa: F401
+from fastload import _backend, data, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
 from fastload._backend import backend_info
 from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
 from fastload.functional import (
@@ -12,6 +12,7 @@ from fastload.functional import (
     channel_stats,
     compute_mean_std,
     denormalize,
+    mix_pairs,
     normalize,
     pack_images,
     pad_batch,
@@ -25,6 +26,7 @@ from fastload.functional import (
 )
 from fastload.io import EncodedImage, decode_image, image_size
 from fastload.memory import PackedImages, cpu_cache_stats, empty_cache, set_cpu_cache_limit
+from fastload.mixup import Mixup
 from fastload.normalization import CAFFE, IMAGENET, Normalization
 from fastload.utils import conv_output_size, load_pretrained, to_tensor
 
@@ -39,6 +41,7 @@ __all__ = [
     "IMAGENET",
     "ImageFiles",
     "ImageFolder",
+    "Mixup",
     "Normalization",
     "PackedImages",
     "PadCollate",
@@ -58,6 +61,8 @@ __all__ = [
     "io",
     "load_pretrained",
     "memory",
+    "mix_pairs",
+    "mixup",
     "normalize",
     "pack_images",
     "pad_batch",

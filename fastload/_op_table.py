@@ -125,6 +125,11 @@ OPS: dict[str, OpDef] = {
             ),
         ),
         OpDef(
+            "mix_pairs",
+            reference.mix_pairs,
+            lambda x, lam, box: torch.empty_like(x, memory_format=reference.mix_pairs_layout(x)),
+        ),
+        OpDef(
             "channel_stats",
             reference.channel_stats,
             lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64),
@@ -141,6 +146,7 @@ for _op in [
         "resize_pad_batch",
         "resize_pad_batch_packed",
         "resized_crop_batch",
+        "mix_pairs",
     )
 ]:
     _into = OpDef(

@@ -327,6 +327,27 @@ def resized_crop_batch(
     return out
 
 
+def mix_pairs_layout(x: torch.Tensor) -> torch.memory_format:
+    """mix_pairs' output layout: channels_last when x has channels_last strides (and is not also contiguous)."""
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last):
+        return torch.contiguous_format
+    return torch.channels_last
+
+
+def mix_pairs(x: torch.Tensor, lam: float, box: list[int]) -> torch.Tensor:
+    """Image i of the (N, C, H, W) float batch `x` mixed with image N - 1 - i, as timm's batch-mode Mixup (box []:
+    x * lam + x.flip(0) * (1 - lam), each product rounded to x's dtype, then their sum) or CutMix (box [y0, y1, x0,
+    x1]: that region taken from image N - 1 - i). A new tensor, channels_last if x is, else contiguous."""
+    layout = mix_pairs_layout(x)
+    flipped = x.flip(0)
+    if box:
+        y0, y1, x0, x1 = box
+        out = x.contiguous(memory_format=layout).clone(memory_format=layout)
+        out[:, :, y0:y1, x0:x1] = flipped[:, :, y0:y1, x0:x1]
+        return out
+    return x.mul(lam).add_(flipped.mul(1.0 - lam)).contiguous(memory_format=layout)
+
+
 def with_out(fn, body):
     """A function with `fn`'s parameters plus a last one, `out`, that runs `body(*args, out)` and returns None: the
     shape of every `<op>_into` schema (the reference twins below, and their fake kernels in the op table)."""
@@ -355,3 +376,4 @@ pad_batch_packed_into = _into(pad_batch_packed)
 resize_pad_batch_into = _into(resize_pad_batch)
 resize_pad_batch_packed_into = _into(resize_pad_batch_packed)
 resized_crop_batch_into = _into(resized_crop_batch)
+mix_pairs_into = _into(mix_pairs)

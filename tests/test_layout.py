@@ -33,7 +33,15 @@ def _names(family: str) -> list[str]:
 
 def test_the_op_table_has_the_families_the_recipe_covers():
     assert FAMILIES == sorted(
-        ["channel_stats", "denormalize", "normalize", "pad_batch", "resize_pad_batch", "resized_crop_batch"]
+        [
+            "channel_stats",
+            "denormalize",
+            "mix_pairs",
+            "normalize",
+            "pad_batch",
+            "resize_pad_batch",
+            "resized_crop_batch",
+        ]
     )
 
 

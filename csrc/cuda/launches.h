@@ -7,6 +7,7 @@
 #include "math/crop_math.h"
 #include "math/denormalize_math.h"
 #include "math/images.h"
+#include "math/mix_math.h"
 #include "math/normalize_math.h"
 #include "math/pad_batch_math.h"
 #include "math/resize_math.h"
@@ -20,6 +21,7 @@ void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream);
 void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream);
 void launch_resized_crop_batch(const ResizedCropParams& p, cudaStream_t stream);
 void launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
+void launch_mix_pairs(const MixPairsParams& p, cudaStream_t stream);
 
 }  // namespace FL_KERNEL_NS
 }  // namespace fastload

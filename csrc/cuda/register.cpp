@@ -14,6 +14,7 @@
 #include "memory/output.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
+#include "ops/mix_pairs.h"
 #include "ops/normalize.h"
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
@@ -40,6 +41,13 @@ at::Tensor denormalize_cuda(const at::Tensor& x, at::ArrayRef<double> mean, at::
   cuda::launch_denormalize(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
+}
+
+// fastload::mix_pairs / mix_pairs_into on CUDA: mix_pairs.cu's kernel on the current stream of x's device.
+void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  cuda::launch_mix_pairs(p, c10::cuda::getCurrentCUDAStream());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 // fastload::pad_batch / pad_batch_packed on CUDA: the image descriptors go to the device in one small asynchronous
@@ -153,6 +161,8 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("resized_crop_batch", &resized_crop_batch_cuda);
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_cuda>::run);
   m.impl("channel_stats", &channel_stats_cuda);
+  m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
+  m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
 }
 
 }  // namespace fastload

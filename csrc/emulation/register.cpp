@@ -12,6 +12,7 @@
 #include "cuda/launches.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
+#include "ops/mix_pairs.h"
 #include "ops/normalize.h"
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
@@ -63,6 +64,20 @@ at::Tensor denormalize_emulated(const at::Tensor& x, at::ArrayRef<double> mean, 
   const emulation::BufferScope scope({tensor_buffer("x", x, false), tensor_buffer("out", out, true)});
   emulation::launch_denormalize(p, nullptr);
   return out;
+}
+
+// In place (out is x), x is the one buffer and writable; else x is read-only and out the written buffer.
+void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
+  const int64_t sizes[4] = {p.n, p.c, p.h, p.w};
+  int64_t strides[4];
+  for (int d = 0; d < 4; ++d) strides[d] = p.out_stride[d] * x.element_size();
+  Buffer out = strided_buffer("out", p.out, sizes, strides, 4, x.element_size(), true);
+  if (p.out == p.in) {
+    const emulation::BufferScope scope({std::move(out)});
+    return emulation::launch_mix_pairs(p, nullptr);
+  }
+  const emulation::BufferScope scope({tensor_buffer("x", x, false), std::move(out)});
+  emulation::launch_mix_pairs(p, nullptr);
 }
 
 template <typename Call, typename Launch>
@@ -164,6 +179,8 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("channel_stats", &channel_stats_emulated);
   m.impl("resized_crop_batch", &resized_crop_batch_emulated);
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_emulated>::run);
+  m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
+  m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
 }
 
 }  // namespace fastload

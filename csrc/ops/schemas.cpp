@@ -24,6 +24,9 @@ void define_schemas(torch::Library& m) {
   // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
   m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
   def_with_into(m, "denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");
+  // timm's batch Mixup (box []) or CutMix (box [y0, y1, x0, x1]) of image i with image N - 1 - i; the _into twin
+  // takes out = x to mix in place.
+  def_with_into(m, "mix_pairs(Tensor x, float lam, int[] box) -> Tensor");
   m.def(
       "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
       "bool channels_last) -> Tensor");

@@ -1,6 +1,7 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
 as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
-dataset statistics, and the size and crop-sampling rules they follow. Each is also `fastload.<name>`."""
+pair mixing (Mixup/CutMix), dataset statistics, and the size and crop-sampling rules they follow. Each is also
+`fastload.<name>`."""
 
 from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
 from fastload.functional._geometry import (
@@ -9,6 +10,7 @@ from fastload.functional._geometry import (
     rescale_size,
     resized_short_side,
 )
+from fastload.functional._mix import mix_pairs
 from fastload.functional._normalize import denormalize, normalize, to_numpy_images
 from fastload.functional._pad import PaddedBatch, pack_images, pad_batch
 from fastload.functional._resize_pad import resize_pad_batch
@@ -20,6 +22,7 @@ __all__ = [
     "channel_stats",
     "compute_mean_std",
     "denormalize",
+    "mix_pairs",
     "normalize",
     "pack_images",
     "pad_batch",
