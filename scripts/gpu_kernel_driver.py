@@ -1,7 +1,8 @@
 """A short run of every compiled kernel over its layouts, for compute-sanitizer (scripts/gpu_check.sh runs it under
 memcheck, racecheck, synccheck and initcheck): a few hundred launches in seconds, where the test suite under a
 sanitizer would outlast the GPU machine's deadline. Odd sizes, strided, reversed (numpy) and channels-last views,
-1 and 3 channels, uint8 and every float output dtype, list and packed inputs, `out=` buffers. Every result is
+1 and 3 channels, uint8 and every float output dtype, list and packed inputs, `out=` buffers, Mixup/CutMix
+out of place and in place. Every result is
 compared with the pure-PyTorch reference on the same inputs (a kernel the sanitizer lets through but computes
 wrongly is still caught). Prints the number of calls per op and "driver: ok".
 
@@ -84,14 +85,21 @@ def run(device: str, quick: bool) -> None:
         for interpolation in ("bilinear", "nearest"):
             resize = dict(scale=(64, 48), interpolation=interpolation, device=device)
             both("resize_pad_batch", fl.resize_pad_batch, imgs, norm, **resize, **kw)
-            for antialias in (True, False):
-                crop = dict(flips=flips, interpolation=interpolation, antialias=antialias, device=device)
-                both("resized_crop_batch", fl.resized_crop_batch, imgs, boxes, (17, 23), norm, **crop, **kw)
+        for interpolation, antialias in [(i, a) for i in ("bilinear", "nearest") for a in (True, False)] + [
+            ("bicubic", True)
+        ]:
+            crop = dict(flips=flips, interpolation=interpolation, antialias=antialias, device=device)
+            both("resized_crop_batch", fl.resized_crop_batch, imgs, boxes, (17, 23), norm, **crop, **kw)
         out = torch.empty(len(imgs), channels, 17, 23, dtype=dtype, device=device)
         out = out.to(memory_format=torch.channels_last) if channels_last else out
         both("resized_crop_batch out=", fl.resized_crop_batch, imgs, boxes, (17, 23), norm, **kw, out=out)
         if channels == 3:
             both("channel_stats", fl.channel_stats, imgs)
+        batch = fl.pad_batch(imgs, norm, size_divisor=8, device=device, **kw).images  # odd N: a self-mixed middle
+        h, w = batch.shape[2:]
+        for box in (None, (1, h - 1, 2, w - 3)):
+            both("mix_pairs", fl.mix_pairs, batch, 0.3, box)
+            both("mix_pairs in place", lambda b, box=box: fl.mix_pairs(c := b.clone(), 0.3, box, out=c), batch)
 
 
 def main() -> int:
