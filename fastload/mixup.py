@@ -137,8 +137,11 @@ class Mixup:
         return lam, bool(use_cutmix)
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[0] % 2:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+            what = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise TypeError(f"x must be a float32, float16 or bfloat16 (N, C, H, W) tensor, got {what}")
+        if x.dim() != 4 or x.shape[0] % 2:
+            shape = tuple(x.shape)
             raise ValueError(f"x must be an (N, C, H, W) batch with N even (image i is mixed with N-1-i), got {shape}")
         if not isinstance(target, torch.Tensor) or target.shape != (x.shape[0],) or target.is_floating_point():
             got = f"{target.dtype} {tuple(target.shape)}" if isinstance(target, torch.Tensor) else type(target).__name__

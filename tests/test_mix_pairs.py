@@ -160,6 +160,7 @@ test_bad_input = harness.bad_input_test(
             ("x", "even"),
         ),
         Bad(lambda: fl.Mixup(num_classes=3)(X.clone(), torch.tensor([0, 3])), ValueError, ("target", "classes")),
+        Bad(lambda: fl.Mixup(num_classes=3)(X.to(torch.uint8), torch.tensor([0, 1])), TypeError, ("x", "float")),
         Bad(lambda: fl.Mixup(num_classes=3)(X.clone(), torch.zeros(2)), ValueError, ("target", "int")),
     ]
 )
