@@ -220,7 +220,7 @@ def check_out(out, img: torch.Tensor, dtype, channels_last: bool) -> None:
     if out.requires_grad:
         raise ValueError("out must not require grad: normalize writes it in place, outside autograd")
     # Addresses do not exist while torch.compile traces; the compiled op checks the same at run time.
-    if not torch.compiler.is_compiling() and out.numel() and img.numel() and _overlap(out, img):
+    if not torch.compiler.is_compiling() and out.numel() and img.numel() and overlaps(out, img):
         raise ValueError("out overlaps img in memory: normalize would overwrite pixels it has still to read")
     if out.numel() == 0:
         return  # an empty buffer has no layout to get wrong
@@ -262,7 +262,7 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
     if not torch.compiler.is_compiling() and out.numel():
         out_range = _byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
-            if t.numel() and _overlap(out, t, out_range):
+            if t.numel() and overlaps(out, t, out_range):
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to read")
 
 
@@ -275,7 +275,7 @@ def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     return start, start + (span + 1) * t.element_size() - 1
 
 
-def _overlap(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
+def overlaps(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
     """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
     `a_range`: a's `_byte_range`, when the caller has it (a batch's out= against each input)."""
     if a.device != b.device:

@@ -3,8 +3,6 @@
 
 #include <ATen/MemoryOverlap.h>
 
-#include <vector>
-
 #include "memory/output.h"
 #include "ops/common.h"
 
@@ -42,11 +40,8 @@ MixPairsParams describe_mix_pairs(const char* op, const at::Tensor& x, double la
 }
 
 at::Tensor new_mix_pairs_output(const at::Tensor& x) {
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   const bool channels_last = x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
-  const std::vector<int64_t> strides =
-      channels_last ? std::vector<int64_t>{h * w * c, 1, w * c, c} : std::vector<int64_t>{c * h * w, h * w, w, 1};
-  return new_output(x.sizes(), strides, x.options());
+  return new_batch_output(x.size(0), x.size(1), x.size(2), x.size(3), x.scalar_type(), channels_last, x.options());
 }
 
 void bind_mix_pairs_output(const char* op, const at::Tensor& x, MixPairsParams& p, const at::Tensor& out) {

@@ -9,6 +9,7 @@ import numbers
 import torch
 
 from fastload import _backend
+from fastload import _validation as V
 
 FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -70,21 +71,7 @@ def mix_pairs(x: torch.Tensor, lam: float, box=None, *, out: torch.Tensor | None
             f"out must be x itself or a {x.dtype} tensor of shape {tuple(x.shape)} on {x.device} not requiring grad, "
             f"got {out.dtype} {tuple(out.shape)} on {out.device}"
         )
-    if out is not x and not torch.compiler.is_compiling() and out.numel() and _overlap(out, x):
+    if out is not x and not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, x):
         raise ValueError("out shares memory with x without being x itself: pass out=x to mix in place")
     _backend.pick("mix_pairs_into", x.device)(x, float(lam), cut, out)
     return out
-
-
-def _overlap(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether the byte ranges of a and b intersect (same storage only)."""
-    if a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr():
-        return False
-
-    def span(t):
-        first = t.data_ptr()
-        last = first + sum((n - 1) * s for n, s in zip(t.shape, t.stride())) * t.element_size() + t.element_size()
-        return first, last
-
-    (a0, a1), (b0, b1) = span(a), span(b)
-    return a0 < b1 and b0 < a1
