@@ -4,8 +4,10 @@ slot held, a batch too large for the slots, an exception in a worker, a worker k
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import weakref
 
 import numpy as np
 import pytest
@@ -139,12 +141,19 @@ DEAD_WORKER_ERRORS = (RuntimeError, ConnectionResetError, EOFError)
 
 def test_a_killed_worker_raises_and_leaves_nothing_in_dev_shm():
     shm = dev_shm()
+    batches = iter(loader(Images(80, kill_at=30)))
     with pytest.raises(DEAD_WORKER_ERRORS) as raised:
-        for images, labels in loader(Images(80, kill_at=30)):
+        for images, labels in batches:
             check(images, labels)
     if raised.type is RuntimeError:
         assert "worker" in str(raised.value).lower(), raised.value
-    del images, labels
+    # The dead loader's iterator (held by the traceback) still has its workers registered for torch's SIGCHLD
+    # handler, which raises "worker is killed" in whatever runs when the next child exits (the next loader's
+    # constructor, once in CI) until the iterator is collected and shuts its workers down.
+    gone = weakref.ref(batches)
+    del images, labels, batches, raised
+    gc.collect()
+    assert gone() is None
     # fastload's rings are memfds: nothing of theirs is ever in /dev/shm. torch's own path (the labels' tensor) names
     # a segment between shm_open and shm_unlink, and a worker killed or terminated in that window leaves it behind
     # (2 runs in 75 here): torch's, not the ring's.
