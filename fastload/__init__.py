@@ -8,6 +8,7 @@ from fastload._backend import backend_info
 from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
 from fastload.functional import (
     PaddedBatch,
+    adjust_color,
     center_crop_anchor,
     channel_stats,
     compute_mean_std,
@@ -46,6 +47,7 @@ __all__ = [
     "PackedImages",
     "PadCollate",
     "PaddedBatch",
+    "adjust_color",
     "backend_info",
     "center_crop_anchor",
     "channel_stats",

@@ -130,6 +130,13 @@ OPS: dict[str, OpDef] = {
             lambda x, lam, box: torch.empty_like(x, memory_format=reference.mix_pairs_layout(x)),
         ),
         OpDef(
+            "adjust_color",
+            reference.adjust_color,
+            lambda images, steps, factors, rgb: torch.empty_like(
+                images, memory_format=reference.adjust_color_layout(images)
+            ),
+        ),
+        OpDef(
             "channel_stats",
             reference.channel_stats,
             lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64),
@@ -147,6 +154,7 @@ for _op in [
         "resize_pad_batch_packed",
         "resized_crop_batch",
         "mix_pairs",
+        "adjust_color",
     )
 ]:
     _into = OpDef(

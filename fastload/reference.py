@@ -9,6 +9,8 @@ import inspect
 import numpy as np
 import torch
 
+from fastload.reference_color import adjust_color, adjust_color_layout  # noqa: F401 (the op table reads them here)
+
 
 def normalize_output(img: torch.Tensor, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
     """Empty result of `normalize` for `img` (H, W, C) / (N, H, W, C): (C, H, W) / (N, C, H, W), contiguous, or
@@ -377,3 +379,4 @@ resize_pad_batch_into = _into(resize_pad_batch)
 resize_pad_batch_packed_into = _into(resize_pad_batch_packed)
 resized_crop_batch_into = _into(resized_crop_batch)
 mix_pairs_into = _into(mix_pairs)
+adjust_color_into = _into(adjust_color)

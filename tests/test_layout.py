@@ -34,6 +34,7 @@ def _names(family: str) -> list[str]:
 def test_the_op_table_has_the_families_the_recipe_covers():
     assert FAMILIES == sorted(
         [
+            "adjust_color",
             "channel_stats",
             "denormalize",
             "mix_pairs",

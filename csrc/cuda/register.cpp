@@ -2,6 +2,7 @@
 // (ops/<op>.h) with a runner that launches the op's kernel (csrc/cuda/<op>.cu, declared in cuda/launches.h) on the
 // current stream of the inputs' device. Batch ops upload their image descriptors in one small asynchronous copy
 // from pinned memory (cuda/descriptors.h) and assemble the whole batch in one launch.
+#include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -12,6 +13,7 @@
 #include "cuda/descriptors.h"
 #include "cuda/launches.h"
 #include "memory/output.h"
+#include "ops/adjust_color.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/mix_pairs.h"
@@ -48,6 +50,18 @@ void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
   const c10::cuda::CUDAGuard guard(x.device());
   cuda::launch_mix_pairs(p, c10::cuda::getCurrentCUDAStream());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+// fastload::adjust_color / adjust_color_into on CUDA: the per-image steps go to the device in one small asynchronous
+// copy; with a contrast step, a zeroed sum per image for the first of adjust_color.cu's two launches.
+void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
+  const c10::cuda::CUDAGuard guard(images.device());
+  at::Tensor sums;
+  if (call.params.contrast) {
+    sums = at::zeros({call.params.n}, images.options().dtype(at::kLong));
+    call.params.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+  }
+  launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
 }
 
 // fastload::pad_batch / pad_batch_packed on CUDA: the image descriptors go to the device in one small asynchronous
@@ -163,6 +177,8 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("channel_stats", &channel_stats_cuda);
   m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
+  m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
+  m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
 }
 
 }  // namespace fastload

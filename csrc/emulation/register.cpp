@@ -4,12 +4,14 @@
 // FASTLOAD_CUDA_EMULATION=1; selected with FASTLOAD_BACKEND=cuda-emulation.
 #define FL_EMULATION 1
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
 #include <string>
 #include <vector>
 
 #include "cuda/launches.h"
+#include "ops/adjust_color.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/mix_pairs.h"
@@ -78,6 +80,22 @@ void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
   }
   const emulation::BufferScope scope({tensor_buffer("x", x, false), std::move(out)});
   emulation::launch_mix_pairs(p, nullptr);
+}
+
+// The descriptors and the grey sums are buffers too; in place (out is images) the batch is one writable buffer.
+void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
+  AdjustColorParams& p = call.params;
+  p.images = call.images.data();
+  at::Tensor sums;
+  std::vector<Buffer> buffers{descriptor_buffer(call.images), tensor_buffer("out", call.out, true)};
+  if (p.contrast) {
+    sums = at::zeros({p.n}, at::kLong);
+    p.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    buffers.push_back(tensor_buffer("grey_sums", sums, true));
+  }
+  if (p.out != p.in) buffers.push_back(tensor_buffer("images", images, false));
+  const emulation::BufferScope scope(std::move(buffers));
+  emulation::launch_adjust_color(p, nullptr);
 }
 
 template <typename Call, typename Launch>
@@ -181,6 +199,8 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_emulated>::run);
   m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
+  m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
+  m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
 }
 
 }  // namespace fastload

@@ -8,8 +8,10 @@ from typing import NamedTuple
 import torch
 
 from fastload import _validation as V
+from fastload.functional._color import apply_color
 from fastload.functional._crop import resize_center_crop_regions, resized_crop_batch
 from fastload.functional._geometry import resized_short_side
+from fastload.functional._normalize import normalize
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.memory.packed import PackedImages
 from fastload.normalization import Normalization
@@ -33,6 +35,8 @@ class CropBatch(NamedTuple):
         regions: None, or per image the (top, left, full h, full w) region of its source image the images hold (as a
             decoder gave it); the result is the same bits as from the whole images.
         meta: what `shapes()` reports when the images are not the source images (draft decodes), else None.
+        color: None, or per image its colour draws (a NamedTuple: the four ColorJitter factors, their order,
+            grayscale, the solarize threshold or None), applied to the uint8 crop before it is normalized.
     """
 
     images: PackedImages | EncodedBatch
@@ -44,6 +48,7 @@ class CropBatch(NamedTuple):
     antialias: bool = True
     regions: list | None = None
     meta: dict | None = None  # what shapes() reports, when the images are not the source images (draft decodes)
+    color: list | None = None
 
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
@@ -64,6 +69,8 @@ class CropBatch(NamedTuple):
             )
         sizes = [(int(h), int(w)) for h, w in sizes]
         out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
+        if self.color is not None:
+            out["color"] = [dict(d._asdict()) for d in self.color]
         if self.resize is None:
             return {**out, "crop_box": [tuple(int(v) for v in box) for box in self.boxes], "flip": list(self.flips)}
         resized = [
@@ -88,6 +95,13 @@ class CropBatch(NamedTuple):
         if isinstance(images, EncodedBatch):  # decoded in the order a uint8 result keeps; normalized, any will do
             input_order = "rgb" if norm is not None else V.check_order("input_order", input_order)
             images = images.decode(device, input_order)
+        if self.color is not None:  # crop to uint8, adjust the colours in place, then normalize: torchvision's order
+            plain = self._replace(images=images, color=None)  # decoded already
+            crops = plain.finish(None, input_order=input_order, device=device, out=None if norm is not None else out)
+            apply_color(crops.permute(0, 3, 1, 2), self.color, V.check_order("input_order", input_order))
+            if norm is None:
+                return crops
+            return normalize(crops, norm, input_order=input_order, dtype=dtype, channels_last=channels_last, out=out)
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:
             boxes = (

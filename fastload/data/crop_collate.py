@@ -11,6 +11,7 @@ from fastload import _validation as V
 from fastload.data.collate import PadCollate, batch_sizes
 from fastload.data.crop_batch import CropBatch
 from fastload.functional import _geometry as G
+from fastload.functional._color import draw_color, jitter_ranges
 from fastload.functional._crop import check_resampling, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
@@ -56,12 +57,20 @@ class CropCollate(PadCollate):
             output size (PIL's `draft`): faster, not the exact pixels.
         decode_on: "worker" (default) or, without `norm`, "device": ship the files' bytes and decode them on the
             GPU (nvJPEG: not libjpeg's pixels); the boxes are still drawn in the worker.
+        color_jitter: train only: None, or ColorJitter's (brightness, contrast, saturation, hue) (numbers or
+            (min, max) pairs; timm's default recipe is (0.4, 0.4, 0.4, 0)), drawn per image as torchvision draws
+            them and applied to the uint8 crop (`adjust_color`) before it is normalized.
+        color_jitter_p: the probability of the jitter (torchvision's `RandomApply([ColorJitter(...)], p)`; 1: always,
+            no draw, as a plain ColorJitter).
+        grayscale_p: RandomGrayscale's probability (0: not in the pipeline, no draw).
+        solarize_p: RandomSolarize's probability (0: not in the pipeline, no draw).
+        solarize_threshold: RandomSolarize's threshold.
 
     Returns:
         A callable `collate(samples) -> batch`: `(images, labels, ...)` for tuple samples, a dict for dict samples,
             where images are the (N, C, h, w) batch (with `norm`) or a `CropBatch`. Dict batches also get each image's
             geometry: `ori_shape`, `img_shape`, and `crop_box` (top, left, h, w) and `flip` (train) or `resized_shape`
-            (eval).
+            (eval), and with colour draws `color`: per image its factors, order, grayscale and solarize.
 
     Raises:
         TypeError: an argument of the wrong type (naming it).
@@ -94,6 +103,11 @@ class CropCollate(PadCollate):
         strict: bool | str = "complete",
         draft: bool = False,
         decode_on: str = "worker",
+        color_jitter=None,
+        color_jitter_p: float = 1.0,
+        grayscale_p: float = 0.0,
+        solarize_p: float = 0.0,
+        solarize_threshold: float = 128.0,
     ):
         super().__init__(
             norm,
@@ -119,16 +133,37 @@ class CropCollate(PadCollate):
         self.interpolation, self.antialias = check_resampling(interpolation, antialias)
         self.draft = V.check_bool("draft", draft)
         self.decode_on = check_decode_on(decode_on, norm is None, self.draft)
+        self.color = self._check_color(color_jitter, color_jitter_p, grayscale_p, solarize_p, solarize_threshold)
 
-    def _draws(self, sizes) -> tuple[list, list]:
-        """The boxes and flips of a train batch of images of (h, w) `sizes`, torchvision's way."""
-        return G.draw_crops(
+    def _check_color(self, color_jitter, jitter_p, grayscale_p, solarize_p, threshold) -> tuple | None:
+        """The colour draws' settings (jitter ranges, the three probabilities, the threshold), or None for none."""
+        ranges = jitter_ranges(color_jitter)
+        jitter_p = G.check_probability("color_jitter_p", jitter_p)
+        grayscale_p = G.check_probability("grayscale_p", grayscale_p)
+        solarize_p = G.check_probability("solarize_p", solarize_p)
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold <= 255:
+            raise ValueError(f"solarize_threshold must be a number <= 255, got {threshold!r}")
+        if color_jitter is None and grayscale_p == 0 and solarize_p == 0:
+            return None
+        if not self.train:
+            raise ValueError("color_jitter, grayscale_p and solarize_p apply to train crops only (train=True)")
+        if self.decode_on == "device":
+            raise ValueError("colour draws need the crops decoded in the worker: decode_on='device' does not take them")
+        return ranges, jitter_p, grayscale_p, solarize_p, float(threshold)
+
+    def _draws(self, sizes) -> tuple[list, list, list | None]:
+        """The boxes, flips and colour draws (None without colour) of a train batch of images of (h, w) `sizes`,
+        torchvision's way: image after image, its box, its flip, then its colour draws."""
+        colors = None if self.color is None else []
+        boxes, flips = G.draw_crops(
             sizes=sizes,
             scale=self.scale,
             ratio=self.ratio,
             flip_p=self.flip_p,
             name="the image of sample {} of the batch",
+            after_each=None if colors is None else lambda: colors.append(draw_color(*self.color)),
         )
+        return boxes, flips, colors
 
     def _crop_batch(self, images, boxes: list, flips: list, **extra) -> CropBatch:
         """A CropBatch of `images` with this collate's geometry: the train `boxes` and `flips`, or eval's resize."""
@@ -145,8 +180,8 @@ class CropCollate(PadCollate):
 
     def _crops(self, images) -> CropBatch:
         """The batch's crops over `images` (a checked list, a PackedImages, or an EncodedBatch of whole files)."""
-        boxes, flips = self._draws(batch_sizes(images)) if self.train else ([], [])
-        return self._crop_batch(images, boxes, flips)
+        boxes, flips, colors = self._draws(batch_sizes(images)) if self.train else ([], [], None)
+        return self._crop_batch(images, boxes, flips, color=colors)
 
     def _decoded_crops(self, images: list, where) -> tuple[CropBatch, list]:
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
@@ -156,7 +191,7 @@ class CropCollate(PadCollate):
         if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
             shipped = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, sizes)
             return self._crops(shipped), kept
-        boxes, flips = self._draws(sizes) if self.train else ([], [])
+        boxes, flips, colors = self._draws(sizes) if self.train else ([], [], None)
         reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
         if self.draft:
             for k, i in enumerate(kept):
@@ -186,14 +221,15 @@ class CropCollate(PadCollate):
         )
         at = [kept.index(i) for i in done]  # the files decoded (on_error="skip" may have left some out)
         done_flips = [flips[k] for k in at] if self.train else []
+        done_colors = None if colors is None else [colors[k] for k in at]
         meta = None
         if self.draft:  # the geometry the batch reports is the files', not the reduced images'
             files_boxes = [boxes[k] for k in at] if self.train else []
             whole = [(0, 0, *sizes[k]) for k in at]
-            meta = self._crop_batch(packed, files_boxes, done_flips, regions=whole).shapes()
+            meta = self._crop_batch(packed, files_boxes, done_flips, regions=whole, color=done_colors).shapes()
         placed = [(*regions[k][:2], *source[k]) for k in at]
         done_boxes = [regions[k] for k in at] if self.train else []
-        return self._crop_batch(packed, done_boxes, done_flips, regions=placed, meta=meta), done
+        return self._crop_batch(packed, done_boxes, done_flips, regions=placed, meta=meta, color=done_colors), done
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         kept = None

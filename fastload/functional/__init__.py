@@ -1,8 +1,9 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
 as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
-pair mixing (Mixup/CutMix), dataset statistics, and the size and crop-sampling rules they follow. Each is also
-`fastload.<name>`."""
+colour adjustments (ColorJitter's, per image), pair mixing (Mixup/CutMix), dataset statistics, and the size and
+crop-sampling rules they follow. Each is also `fastload.<name>`."""
 
+from fastload.functional._color import adjust_color
 from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
 from fastload.functional._geometry import (
     center_crop_anchor,
@@ -18,6 +19,7 @@ from fastload.functional._stats import channel_stats, compute_mean_std
 
 __all__ = [
     "PaddedBatch",
+    "adjust_color",
     "center_crop_anchor",
     "channel_stats",
     "compute_mean_std",

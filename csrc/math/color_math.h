@@ -1,0 +1,167 @@
+// adjust_color: torchvision v2's uint8 colour adjustments (adjust_brightness / contrast / saturation / hue,
+// rgb_to_grayscale with 3 output channels, solarize), per image in a per-image order, each step's result truncated
+// to bytes as torchvision's `.to(uint8)` after `clamp_(0, 255)`. Every value is computed with torchvision's fp32
+// operations in its order; where it adds with `alpha=` (the blends and the grey weights) ATen's CPU and CUDA kernels
+// fuse the multiply-add, so these do too (fmaf: one rounding), and the reference computes those sums in float64.
+// Shared by the CPU and CUDA kernels (and the emulation), so every backend gives the same bytes.
+#pragma once
+#include <math.h>
+#include <stdint.h>
+
+#include "math/macros.h"
+
+namespace fastload {
+
+// Step codes, as fastload/functional/_color.py numbers them: ColorJitter's four (torchvision's fn_idx), then
+// RandomGrayscale and RandomSolarize.
+enum ColorStep : int32_t {
+  kBrightness = 0,
+  kContrast = 1,
+  kSaturation = 2,
+  kHue = 3,
+  kGrayscale = 4,
+  kSolarize = 5,
+};
+constexpr int kColorSteps = 6;
+
+// One image's adjustments: steps 0 .. count - 1 in order (each code at most once; step k in bits 4k .. 4k + 3 of
+// `steps`: an array indexed at run time would put the descriptor in a CUDA thread's stack frame), with their factors.
+// The blends' `rest` is torchvision's alpha = 1 - factor, computed in double from the caller's factor, then fp32.
+struct ColorImage {
+  uint32_t steps;
+  int32_t count;
+  int32_t contrast_at;  // index of the contrast step in steps, or -1: its mean is of the image before that step
+  float brightness, contrast, contrast_rest, saturation, saturation_rest, hue, solarize;
+};
+
+struct AdjustColorParams {
+  const ColorImage* images;  // n descriptors (host memory for the CPU, device memory for CUDA)
+  const uint8_t* in;
+  uint8_t* out;  // `in` itself when adjusting in place: each pixel is read before it is written, by one thread
+  int64_t n, c, h, w;
+  int64_t in_stride[4];  // n, c, h, w, in bytes (elements of uint8)
+  int64_t out_stride[4];
+  int rgb[3];                        // the channel index of R, G and B (3 channels), or {0, 0, 0} (1 channel)
+  unsigned long long* grey_sums;     // n sums of the floored grey values before each image's contrast step
+  bool contrast;                     // some image has a contrast step (CUDA: grey_sums holds n zeros to add into)
+};
+
+// Step k of image d.
+FL_HOST_DEVICE FL_INLINE int color_step(const ColorImage& d, int k) { return static_cast<int>((d.steps >> (4 * k)) & 15u); }
+
+// x * ratio + other * rest with one rounding of the sum (ATen's add(alpha=) fma), clamped to [0, 255] and truncated
+// to a byte's value: torchvision's _blend on uint8.
+FL_HOST_DEVICE FL_INLINE float blend_value(float x, float other, float ratio, float rest) {
+  const float v = fmaf(other, rest, x * ratio);
+  return truncf(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+}
+
+// torchvision's grey value r * 0.2989 + g * 0.587 + b * 0.114 (add_ with alpha: fused), in fp32, unrounded.
+FL_HOST_DEVICE FL_INLINE float grey_value(float r, float g, float b) {
+  return fmaf(b, 0.114f, fmaf(g, 0.587f, r * 0.2989f));
+}
+
+FL_HOST_DEVICE FL_INLINE float brightness_value(float x, float factor) {
+  const float v = x * factor;  // factor >= 0: v >= 0
+  return truncf(v > 255.0f ? 255.0f : v);
+}
+
+// Python's remainder of a float by 1 (ATen: fmod, then + 1 when the signs differ).
+FL_HOST_DEVICE FL_INLINE float remainder_one(float v) {
+  const float m = fmodf(v, 1.0f);
+  return m != 0.0f && m < 0.0f ? m + 1.0f : m;
+}
+
+FL_HOST_DEVICE FL_INLINE float unit_clamp(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
+
+// adjust_hue on one pixel of byte values: to [0, 1] (x * (1/255)), RGB -> HSV as torchvision's _rgb_to_hsv (Pillow's
+// algorithm), h shifted by `hue` modulo 1, HSV -> RGB as _hsv_to_rgb, back to bytes (x * 255.999, truncated).
+FL_HOST_DEVICE FL_INLINE void hue_pixel(float& r, float& g, float& b, float hue) {
+  const float scale = 1.0f / 255.0f;
+  const float fr = r * scale, fg = g * scale, fb = b * scale;
+  const float maxc = fmaxf(fr, fmaxf(fg, fb)), minc = fminf(fr, fminf(fg, fb));
+  const bool eqc = maxc == minc;
+  const float range = maxc - minc;
+  const float s = range / (eqc ? 1.0f : maxc);
+  const float divisor = eqc ? 1.0f : range;
+  const float rc = (maxc - fr) / divisor, gc = (maxc - fg) / divisor, bc = (maxc - fb) / divisor;
+  const bool max_is_r = maxc == fr, max_is_g = maxc == fg;
+  // torchvision multiplies each candidate by its mask (0 or 1) and adds all three: the same sum, term by term.
+  const float hg = ((rc + 2.0f) - bc) * ((max_is_g && !max_is_r) ? 1.0f : 0.0f);
+  const float hr = (bc - gc) * (max_is_r ? 1.0f : 0.0f);
+  const float hb = ((gc + 4.0f) - rc) * ((!max_is_r && !max_is_g) ? 1.0f : 0.0f);
+  float h = (hr + hg) + hb;
+  h = fmodf(h * (1.0f / 6.0f) + 1.0f, 1.0f);
+  h = remainder_one(h + hue);
+  const float v = maxc;
+  const float h6 = h * 6.0f, i_float = floorf(h6), f = h6 - i_float;
+  int i = static_cast<int>(i_float) % 6;
+  if (i < 0) i += 6;
+  const float sxf = s * f, one_minus_s = 1.0f - s;
+  const float q = unit_clamp((1.0f - sxf) * v);
+  const float t = unit_clamp((sxf + one_minus_s) * v);
+  const float p = unit_clamp(one_minus_s * v);
+  float nr, ng, nb;
+  switch (i) {
+    case 0: nr = v, ng = t, nb = p; break;
+    case 1: nr = q, ng = v, nb = p; break;
+    case 2: nr = p, ng = v, nb = t; break;
+    case 3: nr = p, ng = q, nb = v; break;
+    case 4: nr = t, ng = p, nb = v; break;
+    default: nr = v, ng = p, nb = q; break;
+  }
+  const float up = 255.999f;  // torchvision's to_dtype(uint8, scale=True): x * (255 + 1 - 1e-3), truncated
+  r = truncf(nr * up), g = truncf(ng * up), b = truncf(nb * up);
+}
+
+// Steps [from, to) of image d on one pixel (C = 3: r, g, b; C = 1: the value in r), `mean` the contrast step's
+// grey mean.
+FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to, int64_t c, float mean, float& r,
+                                          float& g, float& b) {
+  for (int k = from; k < to; ++k) {
+    switch (color_step(d, k)) {
+      case kBrightness:
+        r = brightness_value(r, d.brightness);
+        if (c == 3) g = brightness_value(g, d.brightness), b = brightness_value(b, d.brightness);
+        break;
+      case kContrast:
+        r = blend_value(r, mean, d.contrast, d.contrast_rest);
+        if (c == 3) {
+          g = blend_value(g, mean, d.contrast, d.contrast_rest);
+          b = blend_value(b, mean, d.contrast, d.contrast_rest);
+        }
+        break;
+      case kSaturation:
+        if (c == 3) {  // 1 channel: unchanged, as torchvision (Pillow) leaves it
+          const float grey = floorf(grey_value(r, g, b));
+          r = blend_value(r, grey, d.saturation, d.saturation_rest);
+          g = blend_value(g, grey, d.saturation, d.saturation_rest);
+          b = blend_value(b, grey, d.saturation, d.saturation_rest);
+        }
+        break;
+      case kHue:
+        if (c == 3) hue_pixel(r, g, b, d.hue);
+        break;
+      case kGrayscale:
+        if (c == 3) r = g = b = truncf(grey_value(r, g, b));  // rgb_to_grayscale(3 channels).to(uint8)
+        break;
+      case kSolarize:
+        r = r >= d.solarize ? 255.0f - r : r;
+        if (c == 3) g = g >= d.solarize ? 255.0f - g : g, b = b >= d.solarize ? 255.0f - b : b;
+        break;
+      default: break;
+    }
+  }
+}
+
+// The grey value a contrast step averages: floor of the weighted sum (3 channels), the value itself (1 channel).
+FL_HOST_DEVICE FL_INLINE unsigned contrast_grey(int64_t c, float r, float g, float b) {
+  return static_cast<unsigned>(c == 3 ? floorf(grey_value(r, g, b)) : r);
+}
+
+// torch.mean of the floored grey image in fp32: the sum (exact here) over the pixel count, one fp32 division.
+FL_HOST_DEVICE FL_INLINE float contrast_mean(unsigned long long sum, int64_t pixels) {
+  return static_cast<float>(sum) / static_cast<float>(pixels);
+}
+
+}  // namespace fastload

@@ -1,0 +1,124 @@
+// fastload::adjust_color: the argument checks shared by its kernels.
+#include "ops/adjust_color.h"
+
+#include <ATen/MemoryOverlap.h>
+
+#include <cmath>
+
+#include "memory/output.h"
+
+namespace fastload {
+namespace {
+
+// Image i's descriptor from its row of steps and factors; every factor a step uses is checked as torchvision checks
+// it (non-negative blends, hue in [-0.5, 0.5], a threshold no higher than 255).
+ColorImage describe_image(const char* op, int64_t i, const int64_t* steps, int64_t count, const double* f) {
+  ColorImage d{};
+  d.contrast_at = -1;
+  bool seen[kColorSteps] = {};
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t s = steps[k];
+    if (s == -1) continue;
+    TORCH_CHECK(s >= 0 && s < kColorSteps, op, ": steps[", i, ", ", k, "] = ", s,
+                " is not a step (0 brightness, 1 contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, -1 none)");
+    TORCH_CHECK(!seen[s], op, ": steps[", i, "] names step ", s, " twice");
+    seen[s] = true;
+    if (s == kContrast) d.contrast_at = d.count;
+    d.steps |= static_cast<uint32_t>(s) << (4 * d.count++);
+  }
+  auto factor = [&](int step, const char* name) {
+    const double v = f[step];
+    if (seen[step]) {
+      TORCH_CHECK(std::isfinite(v), op, ": the ", name, " factor of image ", i, " is not finite (", v, ")");
+      if (step == kHue) {
+        TORCH_CHECK(v >= -0.5 && v <= 0.5, op, ": the hue factor of image ", i, " (", v, ") is not in [-0.5, 0.5]");
+      } else if (step == kSolarize) {
+        TORCH_CHECK(v <= 255.0, op, ": the solarize threshold of image ", i, " (", v, ") is above 255");
+      } else {
+        TORCH_CHECK(v >= 0.0, op, ": the ", name, " factor of image ", i, " (", v, ") is negative");
+      }
+    }
+    return v;
+  };
+  d.brightness = static_cast<float>(factor(kBrightness, "brightness"));
+  const double contrast = factor(kContrast, "contrast"), saturation = factor(kSaturation, "saturation");
+  d.contrast = static_cast<float>(contrast);
+  d.contrast_rest = static_cast<float>(1.0 - contrast);  // torchvision's alpha=(1.0 - ratio), in double
+  d.saturation = static_cast<float>(saturation);
+  d.saturation_rest = static_cast<float>(1.0 - saturation);
+  d.hue = static_cast<float>(factor(kHue, "hue"));
+  d.solarize = static_cast<float>(factor(kSolarize, "solarize"));
+  return d;
+}
+
+}  // namespace
+
+AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
+                                      const at::Tensor& factors, at::IntArrayRef rgb) {
+  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
+  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
+              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
+  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  const int64_t n = images.size(0), c = images.size(1);
+  TORCH_CHECK(steps.is_cpu() && steps.scalar_type() == at::kLong && steps.dim() == 2 && steps.size(0) == n &&
+                  steps.size(1) <= kColorSteps,
+              op, ": steps must be an (N, S) int64 CPU tensor with S <= ", kColorSteps, ", got ", steps.scalar_type(),
+              " ", steps.sizes(), " on ", steps.device());
+  TORCH_CHECK(factors.is_cpu() && factors.scalar_type() == at::kDouble && factors.dim() == 2 && factors.size(0) == n &&
+                  factors.size(1) == kColorSteps,
+              op, ": factors must be an (N, ", kColorSteps, ") float64 CPU tensor, got ", factors.scalar_type(), " ",
+              factors.sizes(), " on ", factors.device());
+  TORCH_CHECK(static_cast<int64_t>(rgb.size()) == (c == 3 ? 3 : 1), op, ": rgb must name ", (c == 3 ? 3 : 1),
+              " channel(s), got ", rgb.size());
+  AdjustColorCall call;
+  AdjustColorParams& p = call.params;
+  p = AdjustColorParams{};
+  bool used[3] = {};
+  for (size_t k = 0; k < rgb.size(); ++k) {
+    TORCH_CHECK(rgb[k] >= 0 && rgb[k] < c && !used[rgb[k]], op, ": rgb must be a permutation of the channels, got ",
+                rgb);
+    used[rgb[k]] = true;
+    p.rgb[k] = static_cast<int>(rgb[k]);
+  }
+  const at::Tensor s = steps.contiguous(), f = factors.contiguous();
+  call.images.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    call.images.push_back(
+        describe_image(op, i, s.data_ptr<int64_t>() + i * s.size(1), s.size(1), f.data_ptr<double>() + i * 6));
+    p.contrast |= call.images.back().contrast_at >= 0;
+  }
+  p.in = images.data_ptr<uint8_t>();
+  p.n = n, p.c = c, p.h = images.size(2), p.w = images.size(3);
+  for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
+  // The CUDA kernels split their row index with 32-bit divisions and take one grid row per image for the sums.
+  TORCH_CHECK(n * p.h < (int64_t{1} << 31) && n < 65536, op, ": images has too many rows (", n, " x ", p.h,
+              "): N x H must stay under 2^31 and N under 65536");
+  return call;
+}
+
+void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out) {
+  TORCH_CHECK(out.sizes() == images.sizes() && out.scalar_type() == at::kByte && out.device() == images.device(), op,
+              ": out must be a uint8 tensor of shape ", images.sizes(), " on ", images.device(), ", got ",
+              out.scalar_type(), " ", out.sizes(), " on ", out.device());
+  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(out.stride(d) >= 0, op, ": out has a negative stride");
+  const bool in_place = out.data_ptr() == images.data_ptr() && out.strides() == images.strides();
+  if (in_place) {
+    // Each pixel is written once by the thread that read it: the batch may not hold one value twice.
+    TORCH_CHECK(at::has_internal_overlap(out) == at::MemOverlap::No, op,
+                ": adjusting in place needs images whose values do not share memory (an expanded tensor does)");
+  } else {
+    check_no_overlap(op, out, images, "images");
+  }
+  call.out = out;
+  call.params.out = static_cast<uint8_t*>(out.data_ptr());
+  for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);
+}
+
+at::Tensor new_adjust_color_output(const at::Tensor& images) {
+  const bool channels_last = images.is_contiguous(at::MemoryFormat::ChannelsLast) && !images.is_contiguous();
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  if (channels_last) return new_output(images.sizes(), {h * w * c, 1, w * c, c}, images.options());
+  return new_output(images.sizes(), images.options());
+}
+
+}  // namespace fastload

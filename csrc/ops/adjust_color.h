@@ -1,0 +1,53 @@
+// fastload::adjust_color / adjust_color_into: the argument checks shared by every backend's kernels.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+#include "math/color_math.h"
+
+namespace fastload {
+
+// A checked call: the per-image descriptors (host memory), the kernel description (params.images still unset) and
+// the output (bound by bind_adjust_color_output).
+struct AdjustColorCall {
+  std::vector<ColorImage> images;
+  AdjustColorParams params;
+  at::Tensor out;
+};
+
+// Checks images (uint8 (N, C, H, W), C = 1 or 3, non-negative strides), steps ((N, S) int64 CPU, S <= 6, codes
+// 0..5 or -1 for none, each at most once a row), factors ((N, 6) float64 CPU: brightness, contrast, saturation, hue,
+// unused, solarize threshold; each checked where its step is used) and rgb (the R, G, B channel indices).
+AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
+                                      const at::Tensor& factors, at::IntArrayRef rgb);
+
+// Points the call at `out`: images' shape and device, uint8, and either images itself (in place: the same storage,
+// offset and strides) or a tensor that does not overlap it.
+void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out);
+
+// A new output like images: channels_last strides if images has them, else contiguous.
+at::Tensor new_adjust_color_output(const at::Tensor& images);
+
+using AdjustColorRun = void (*)(const at::Tensor& images, AdjustColorCall& call);
+
+template <AdjustColorRun Run>
+at::Tensor adjust_color_op(const at::Tensor& images, const at::Tensor& steps, const at::Tensor& factors,
+                           at::IntArrayRef rgb) {
+  const char* op = "fastload::adjust_color";
+  AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
+  bind_adjust_color_output(op, images, call, new_adjust_color_output(images));
+  Run(images, call);
+  return call.out;
+}
+
+template <AdjustColorRun Run>
+void adjust_color_into_op(const at::Tensor& images, const at::Tensor& steps, const at::Tensor& factors,
+                          at::IntArrayRef rgb, const at::Tensor& out) {
+  const char* op = "fastload::adjust_color_into";
+  AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
+  bind_adjust_color_output(op, images, call, out);
+  Run(images, call);
+}
+
+}  // namespace fastload

@@ -1,0 +1,106 @@
+"""The pure-PyTorch `adjust_color`: torchvision v2's uint8 colour adjustments with its fp32 operations in its order,
+per image in that image's order (re-exported by `fastload.reference`, where the op table finds it). Where torchvision
+adds with `alpha=` (the blends and the grey weights) ATen fuses the multiply-add, and so do the kernels; here those
+sums are computed in float64 (exact for these operands) and rounded once to fp32."""
+
+from __future__ import annotations
+
+import torch
+
+BRIGHTNESS, CONTRAST, SATURATION, HUE, GRAYSCALE, SOLARIZE = range(6)
+F32 = torch.float32
+
+
+def _fused(other: torch.Tensor, alpha: float, base: torch.Tensor) -> torch.Tensor:
+    """fp32 fma(other, alpha, base): base + alpha * other rounded once."""
+    alpha64 = torch.tensor(alpha, dtype=F32).double()
+    return (base.double() + other.double() * alpha64).float()
+
+
+def _const(v: float, like: torch.Tensor) -> torch.Tensor:
+    """The fp32 value torch uses for a Python scalar in an fp32 op."""
+    return torch.tensor(v, dtype=F32, device=like.device)
+
+
+def _grey(r, g, b) -> torch.Tensor:
+    """torchvision's r * 0.2989 + g * 0.587 + b * 0.114 (the adds fused), unrounded fp32."""
+    return _fused(b, 0.114, _fused(g, 0.587, r * _const(0.2989, r)))
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, ratio: float, rest: float) -> torch.Tensor:
+    """torchvision's _blend on uint8 values: x * ratio + other * rest (fused), clamped to [0, 255], truncated."""
+    return _fused(other, rest, x * _const(ratio, x)).clamp(0, 255).trunc()
+
+
+def _hue(r, g, b, hue: float):
+    """adjust_hue of byte values (fp32 tensors): torchvision's _rgb_to_hsv, shift, _hsv_to_rgb, to uint8 scale."""
+    scale = _const(1.0 / 255.0, r)
+    r, g, b = r * scale, g * scale, b * scale
+    maxc, minc = torch.maximum(r, torch.maximum(g, b)), torch.minimum(r, torch.minimum(g, b))
+    eqc = maxc == minc
+    one = torch.ones_like(maxc)
+    s = (maxc - minc) / torch.where(eqc, one, maxc)
+    divisor = torch.where(eqc, one, maxc - minc)
+    rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
+    max_r, max_g = maxc == r, maxc == g
+    hg = (rc + 2.0 - bc) * (max_g & ~max_r).to(F32)
+    hr = (bc - gc) * max_r.to(F32)
+    hb = (gc + 4.0 - rc) * (~max_r & ~max_g).to(F32)
+    h = torch.fmod((hr + hg + hb) * _const(1.0 / 6.0, r) + 1.0, 1.0)
+    h = torch.remainder(h + _const(hue, r), 1.0)
+    h6 = h * 6.0
+    i_float = torch.floor(h6)
+    f = h6 - i_float
+    i = i_float.to(torch.int32).remainder(6)
+    sxf, one_minus_s = s * f, 1.0 - s
+    q = ((1.0 - sxf) * maxc).clamp(0, 1)
+    t = ((sxf + one_minus_s) * maxc).clamp(0, 1)
+    p = (one_minus_s * maxc).clamp(0, 1)
+    v = maxc
+    picks = torch.stack([v, p, q, t])  # torchvision's vpqt, selected by i
+    table = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]], device=r.device)
+    up = _const(255.999, r)
+    return [(torch.gather(picks, 0, table[k][i.long()].unsqueeze(0))[0] * up).trunc() for k in range(3)]
+
+
+def _steps(x: list[torch.Tensor], steps: list[int], f: list[float]) -> list[torch.Tensor]:
+    """One image's steps on its channel planes x (R, G, B or the one channel) of byte values in fp32. On one
+    channel saturation, hue and grayscale leave the image as it is, as torchvision does."""
+    colour = len(x) == 3
+    for step in steps:
+        if step == BRIGHTNESS:
+            x = [(v * _const(f[BRIGHTNESS], v)).clamp(max=255).trunc() for v in x]
+        elif step == CONTRAST:
+            grey = torch.floor(_grey(*x)) if colour else x[0]
+            mean = grey.to(torch.int64).sum().to(F32) / _const(float(grey.numel()), grey)
+            x = [_blend(v, mean, f[CONTRAST], 1.0 - f[CONTRAST]) for v in x]
+        elif step == SATURATION and colour:
+            grey = torch.floor(_grey(*x))
+            x = [_blend(v, grey, f[SATURATION], 1.0 - f[SATURATION]) for v in x]
+        elif step == HUE and colour:
+            x = _hue(*x, f[HUE])
+        elif step == GRAYSCALE and colour:
+            x = [_grey(*x).trunc()] * 3
+        elif step == SOLARIZE:
+            x = [torch.where(v >= _const(f[SOLARIZE], v), 255.0 - v, v) for v in x]
+    return x
+
+
+def adjust_color_layout(images: torch.Tensor) -> torch.memory_format:
+    """adjust_color's output layout: channels_last when images has channels_last strides (and is not contiguous)."""
+    if images.is_contiguous() or not images.is_contiguous(memory_format=torch.channels_last):
+        return torch.contiguous_format
+    return torch.channels_last
+
+
+def adjust_color(images: torch.Tensor, steps: torch.Tensor, factors: torch.Tensor, rgb: list[int]) -> torch.Tensor:
+    """uint8 (N, C, H, W) `images` with image i's steps (row i of the int64 (N, S) `steps`: 0 brightness, 1
+    contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, -1 none) applied in order with the factors in row i of
+    the float64 (N, 6) `factors`; `rgb` gives the R, G, B channel indices. A new tensor in images' layout."""
+    out = torch.empty_like(images, memory_format=adjust_color_layout(images))
+    for i in range(images.shape[0]):
+        planes = [images[i, k].to(F32) for k in rgb]
+        planes = _steps(planes, [s for s in steps[i].tolist() if s >= 0], factors[i].tolist())
+        for k, v in zip(rgb, planes):
+            out[i, k] = v.to(torch.uint8)
+    return out

@@ -1,0 +1,163 @@
+"""fastload.adjust_color (torchvision v2's uint8 brightness / contrast / saturation / hue / grayscale / solarize,
+per image in its own order) on every backend against torchvision's functions and each other, in place and not."""
+
+from __future__ import annotations
+
+import harness
+import numpy as np
+import pytest
+import torch
+from conftest import backend, devices
+from harness import Bad, OpTest, Sample
+
+import fastload as fl
+
+TF = pytest.importorskip("torchvision.transforms.v2.functional")
+BACKENDS = ("auto", "reference", "cuda-emulation")
+
+
+def batch(rng: np.random.Generator, layout: str, n: int | None = None, c: int | None = None) -> torch.Tensor:
+    """A uint8 (N, C, H, W) batch in `layout`; some images with flat regions (ties in max/min and grey values)."""
+    h, w = harness.image_size(rng, layout)
+    n = int(rng.integers(1, 4)) if n is None else n
+    c = int(rng.choice([1, 3, 3])) if c is None else c
+    x = torch.from_numpy(harness.rand_image(rng, (n, c, h, w)))
+    if rng.integers(3) == 0:
+        x = x // 64 * 64
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout in ("sliced", "unaligned"):
+        big = torch.zeros(n, c, h + 3, w + 5, dtype=torch.uint8)
+        big[:, :, 1 : h + 1, 2 : w + 2] = x
+        x = big[:, :, 1 : h + 1, 2 : w + 2]
+    elif layout in ("transposed", "flipped"):  # torch tensors have no negative strides: H and W swapped in memory
+        x = x.transpose(2, 3).contiguous().transpose(2, 3)
+    return x
+
+
+def draws(rng: np.random.Generator, n: int) -> dict:
+    """Random per-image factors (some steps absent, some images skipping one), orders, grayscale and solarize."""
+    kw = {}
+    ranges = (("brightness", 0.0, 2.0), ("contrast", 0.0, 2.0), ("saturation", 0.0, 3.0), ("hue", -0.5, 0.5))
+    for name, lo, hi in ranges:
+        if rng.integers(4):
+            kw[name] = [None if rng.integers(5) == 0 else float(rng.uniform(lo, hi)) for _ in range(n)]
+    kw["order"] = [[int(v) for v in rng.permutation(4)] for _ in range(n)]
+    if rng.integers(2):
+        kw["grayscale"] = [bool(rng.integers(2)) for _ in range(n)]
+    if rng.integers(2):
+        kw["solarize"] = [None if rng.integers(3) == 0 else float(rng.integers(0, 256)) for _ in range(n)]
+    return kw
+
+
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    x = batch(rng, layout)
+    kw = draws(rng, x.shape[0])
+    order = str(rng.choice(["rgb", "bgr"]))
+    out = [Sample((x,), {**kw, "input_order": order}, f"{layout} {tuple(x.shape)} {order}")]
+    return out + [harness.with_out(s, fl.adjust_color) for s in out]
+
+
+def torchvision_image(img: torch.Tensor, kw: dict, i: int) -> torch.Tensor:
+    """Image i (RGB (C, H, W) uint8) through torchvision v2's functions with its factors and order."""
+    fns = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
+    names = ("brightness", "contrast", "saturation", "hue")
+    for k in kw["order"][i]:
+        factor = kw.get(names[k])
+        if factor is not None and factor[i] is not None:
+            img = fns[k](img, factor[i])
+    if kw.get("grayscale") and kw["grayscale"][i]:
+        img = TF.rgb_to_grayscale(img, num_output_channels=img.shape[0])
+    if kw.get("solarize") and kw["solarize"][i] is not None:
+        img = TF.solarize(img, kw["solarize"][i])
+    return img
+
+
+def oracle(sample: Sample, result) -> None:
+    """torchvision v2 image by image: equal on the CPU (ATen fuses the same multiply-adds), within 1 level else."""
+    (x,) = sample.args
+    kw = sample.kwargs
+    assert result.shape == x.shape and result.dtype == torch.uint8
+    bgr = kw["input_order"] == "bgr" and x.shape[1] == 3
+    for i in range(x.shape[0]):
+        img = x[i].flip(0) if bgr else x[i]
+        want = torchvision_image(img, kw, i)
+        got = result[i].cpu().flip(0) if bgr else result[i].cpu()
+        if result.device.type == "cpu":
+            assert torch.equal(got, want), (sample.label, i)
+        else:
+            assert (got.int() - want.int()).abs().max() <= 1, (sample.label, i)
+
+
+ADJUST_COLOR = OpTest(
+    "adjust_color", fl.adjust_color, samples, oracle, raw_ops=("adjust_color", "adjust_color_into"), dtypes=(None,)
+)
+
+test_backends = harness.backend_test(ADJUST_COLOR)
+test_property = harness.property_test(ADJUST_COLOR, max_examples=30)
+test_opcheck = harness.opcheck_test(ADJUST_COLOR)
+test_compile = harness.compile_test(ADJUST_COLOR)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced", "odd"])
+def test_in_place_equals_a_new_batch(device, layout):
+    """out=images adjusts in place: the same bits as a new tensor, on every backend (contrast reads the image
+    before writing it)."""
+    rng = np.random.default_rng(harness.seed_of("in place", layout))
+    x = batch(rng, layout, n=3, c=3).to(device)
+    kw = dict(brightness=0.7, contrast=[1.5, 0.2, 0.9], saturation=1.8, hue=0.2, order=[1, 3, 0, 2], solarize=200)
+    for mode in BACKENDS if device == "cpu" else ("auto", "reference"):
+        with backend(mode):
+            want = fl.adjust_color(x, **kw)
+            y = x.clone(memory_format=torch.preserve_format)
+            assert fl.adjust_color(y, **kw, out=y) is y
+        harness.assert_same_bits(y, want, mode)
+
+
+def test_a_photo_equals_torchvision_step_by_step():
+    """A real photo at 224 px, every step alone and all of them in ColorJitter's random orders."""
+    data = pytest.importorskip("skimage.data")
+    img = torch.from_numpy(np.ascontiguousarray(data.astronaut()[::2, ::2])).permute(2, 0, 1)[None]
+    single = [
+        dict(brightness=1.37),
+        dict(contrast=0.61),
+        dict(saturation=1.9),
+        dict(hue=-0.31),
+        dict(grayscale=True),
+        dict(solarize=128.0),
+    ]
+    for kw in single + [
+        dict(brightness=0.8, contrast=1.3, saturation=0.7, hue=0.05, order=list(o))
+        for o in (range(4), (3, 2, 1, 0), (1, 0, 3, 2))
+    ]:
+        got = fl.adjust_color(img, **kw)
+        per_image = {k: ([v] if k != "order" else [v]) for k, v in kw.items()}
+        per_image.setdefault("order", [[0, 1, 2, 3]])
+        assert torch.equal(got[0], torchvision_image(img[0], per_image, 0)), kw
+
+
+X = torch.zeros(2, 3, 4, 5, dtype=torch.uint8)
+BASE = torch.zeros(3, 3, 4, 5, dtype=torch.uint8)
+
+test_bad_input = harness.bad_input_test(
+    [
+        Bad(lambda: fl.adjust_color(np.zeros((2, 3, 4, 5), np.uint8)), TypeError, ("images",)),
+        Bad(lambda: fl.adjust_color(X.float()), TypeError, ("images", "uint8")),
+        Bad(lambda: fl.adjust_color(X[0]), ValueError, ("images", "(N, C, H, W)")),
+        Bad(lambda: fl.adjust_color(torch.zeros(2, 2, 4, 5, dtype=torch.uint8)), ValueError, ("images", "C = 1 or 3")),
+        Bad(lambda: fl.adjust_color(X, brightness=-0.1), ValueError, ("brightness", "non-negative")),
+        Bad(lambda: fl.adjust_color(X, contrast=float("nan")), ValueError, ("contrast", "finite")),
+        Bad(lambda: fl.adjust_color(X, hue=0.6), ValueError, ("hue", "[-0.5, 0.5]")),
+        Bad(lambda: fl.adjust_color(X, solarize=256), ValueError, ("solarize", "255")),
+        Bad(lambda: fl.adjust_color(X, saturation=[1.0]), ValueError, ("saturation", "per image")),
+        Bad(lambda: fl.adjust_color(X, saturation="1"), TypeError, ("saturation", "numbers")),
+        Bad(lambda: fl.adjust_color(X, grayscale=1), TypeError, ("grayscale", "bools")),
+        Bad(lambda: fl.adjust_color(X, brightness=True), TypeError, ("brightness", "numbers")),
+        Bad(lambda: fl.adjust_color(X, order=[0, 1, 2, 2]), ValueError, ("order", "permutation")),
+        Bad(lambda: fl.adjust_color(X, input_order="rbg"), ValueError, ("input_order",)),
+        Bad(lambda: fl.adjust_color(X, out=np.zeros(3)), TypeError, ("out",)),
+        Bad(lambda: fl.adjust_color(X, out=torch.zeros(2, 3, 4, 4, dtype=torch.uint8)), ValueError, ("out", "shape")),
+        Bad(lambda: fl.adjust_color(BASE[:2], brightness=2.0, out=BASE[1:]), ValueError, ("out", "shares memory")),
+    ]
+)

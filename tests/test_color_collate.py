@@ -1,0 +1,117 @@
+"""CropCollate's colour draws (ColorJitter, RandomGrayscale, RandomSolarize): drawn with torchvision's RNG calls
+image after image (box, flip, colour), applied to the uint8 crop: the batch equals crop-to-uint8, then
+`adjust_color` with the drawn factors, then `normalize`, bit for bit, and torchvision's own pipeline under the same
+seed within the crop's 1-level resampling difference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import fastload as fl
+
+T = pytest.importorskip("torchvision.transforms.v2")
+SETTINGS = [
+    dict(color_jitter=(0.4, 0.4, 0.4, 0.0)),  # timm's default recipe
+    dict(color_jitter=(0.4, 0.4, 0.2, 0.1), color_jitter_p=0.8, grayscale_p=0.2, solarize_p=0.2),  # DINO's
+    dict(color_jitter=((0.5, 1.5), 0.0, (0.0, 2.0), (-0.2, 0.3))),
+    dict(grayscale_p=0.5),
+]
+
+
+def images(n: int, seed: int) -> list[np.ndarray]:
+    """Smooth random RGB images (a noise image would turn a 1-level resampling difference into large ones)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        h, w = (int(v) for v in rng.integers(40, 90, 2))
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
+        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
+    return out
+
+
+def torchvision_pipeline(kw: dict, size: int) -> T.Compose:
+    steps = [T.RandomResizedCrop(size, antialias=True), T.RandomHorizontalFlip()]
+    if "color_jitter" in kw:
+        jitter = T.ColorJitter(*kw["color_jitter"])
+        p = kw.get("color_jitter_p", 1.0)
+        steps.append(jitter if p == 1.0 else T.RandomApply([jitter], p=p))
+    if kw.get("grayscale_p"):
+        steps.append(T.RandomGrayscale(kw["grayscale_p"]))
+    if kw.get("solarize_p"):
+        steps.append(T.RandomSolarize(128.0, kw["solarize_p"]))
+    return T.Compose(steps)
+
+
+@pytest.mark.parametrize("kw", SETTINGS, ids=range(len(SETTINGS)))
+def test_the_drawn_batch_is_crop_then_adjust_color_then_normalize(kw):
+    imgs = images(6, 1)
+    collate = fl.CropCollate(32, fl.IMAGENET, input_order="rgb", **kw)
+    torch.manual_seed(5)
+    batch = collate([{"image": img, "label": i} for i, img in enumerate(imgs)])
+    draws = batch["color"]
+    names = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
+    assert len(draws) == 6 and set(draws[0]) == {*names, "order"}
+    crops = fl.resized_crop_batch(imgs, batch["crop_box"], 32, flips=batch["flip"], input_order="rgb")
+    adjusted = fl.adjust_color(
+        crops.permute(0, 3, 1, 2), **{k: [d[k] for d in draws] for k in names}, order=[list(d["order"]) for d in draws]
+    )
+    want = fl.normalize(adjusted.permute(0, 2, 3, 1), fl.IMAGENET, input_order="rgb")
+    assert torch.equal(batch["image"], want)
+
+
+@pytest.mark.parametrize("kw", SETTINGS, ids=range(len(SETTINGS)))
+def test_the_same_seed_draws_what_torchvisions_pipeline_draws(kw):
+    imgs = images(8, 2)
+    torch.manual_seed(11)
+    shipped = fl.CropCollate(32, input_order="rgb", **kw)([(img, i) for i, img in enumerate(imgs)])[0]
+    got = shipped.finish(None, input_order="rgb")
+    after_ours = torch.rand(1)
+    pipeline = torchvision_pipeline(kw, 32)
+    torch.manual_seed(11)
+    want = torch.stack([pipeline(torch.from_numpy(img).permute(2, 0, 1)) for img in imgs]).permute(0, 2, 3, 1)
+    assert torch.equal(torch.rand(1), after_ours)  # the same number of draws
+    diff = (got.int() - want.int()).abs()
+    # The crop is within 1 grey level of torchvision's; the colour steps can widen that a little (a contrast or
+    # saturation factor above 1, a hue turn), never to what another draw would give.
+    assert diff.float().mean() < 0.5 and diff.max() <= 6, (diff.float().mean(), diff.max())
+
+
+def test_files_carry_their_draws_and_skip_with_their_file(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    imgs = images(4, 3)
+    paths = []
+    for i, img in enumerate(imgs):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    files = [fl.EncodedImage.from_file(p) for p in paths[:2] + [tmp_path / "bad.png"] + paths[2:]]
+    collate = fl.CropCollate(24, fl.IMAGENET, on_error="skip", color_jitter=(0.4, 0.4, 0.4, 0.1), grayscale_p=0.5)
+    torch.manual_seed(3)
+    with pytest.warns(RuntimeWarning, match="bad.png"):
+        batch = collate([{"image": f, "label": i} for i, f in enumerate(files)])
+    assert batch["label"].tolist() == [0, 1, 3, 4] and len(batch["color"]) == 4
+    torch.manual_seed(3)
+    arrays = fl.CropCollate(24, fl.IMAGENET, input_order="rgb", color_jitter=(0.4, 0.4, 0.4, 0.1), grayscale_p=0.5)
+    want = arrays([{"image": img, "label": i} for i, img in enumerate(imgs)])  # the bad file drew nothing
+    assert batch["color"] == want["color"] and batch["crop_box"] == want["crop_box"]
+    assert torch.equal(batch["image"], want["image"])
+
+
+def test_bad_colour_arguments():
+    with pytest.raises(ValueError, match="color_jitter"):
+        fl.CropCollate(32, color_jitter=(0.4, 0.4))
+    with pytest.raises(ValueError, match="brightness"):
+        fl.CropCollate(32, color_jitter=(-0.4, 0.4, 0.4, 0.0))
+    with pytest.raises(ValueError, match="hue"):
+        fl.CropCollate(32, color_jitter=(0.4, 0.4, 0.4, 0.7))
+    with pytest.raises(TypeError, match="contrast"):
+        fl.CropCollate(32, color_jitter=(0.4, "x", 0.4, 0.0))
+    with pytest.raises(ValueError, match="grayscale_p"):
+        fl.CropCollate(32, grayscale_p=1.5)
+    with pytest.raises(ValueError, match="solarize_threshold"):
+        fl.CropCollate(32, solarize_p=0.2, solarize_threshold=300)
+    with pytest.raises(ValueError, match="train"):
+        fl.CropCollate(32, train=False, color_jitter=(0.4, 0.4, 0.4, 0.0))
