@@ -100,6 +100,22 @@ def run(device: str, quick: bool) -> None:
         for box in (None, (1, h - 1, 2, w - 3)):
             both("mix_pairs", fl.mix_pairs, batch, 0.3, box)
             both("mix_pairs in place", lambda b, box=box: fl.mix_pairs(c := b.clone(), 0.3, box, out=c), batch)
+        if dtype == DTYPES[0]:  # uint8 in and out: once per layout and order
+            raw = fl.pad_batch(imgs, size_divisor=8, device=device, input_order=order)
+            raw = (raw.images if hasattr(raw, "images") else raw).permute(0, 3, 1, 2)  # (N, C, H, W), HWC strides
+            n = raw.shape[0]
+            color = dict(
+                brightness=1.3,
+                contrast=[0.6 + 0.2 * i for i in range(n)],
+                saturation=1.7,
+                hue=[0.3 - 0.15 * i for i in range(n)],
+                order=[[(i + k) % 4 for k in range(4)] for i in range(n)],
+                grayscale=[i == 1 for i in range(n)],
+                solarize=[None if i % 2 else 128.0 for i in range(n)],
+                input_order=order,
+            )
+            both("adjust_color", fl.adjust_color, raw, **color)
+            both("adjust_color in place", lambda b: fl.adjust_color(c := b.clone(), **color, out=c), raw)
 
 
 def main() -> int:

@@ -15,25 +15,78 @@
 namespace fastload {
 namespace {
 
-// Row y of image n into planes (count values each; C = 1 uses plane 0 only).
-void load_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, int64_t count) {
-  for (int64_t k = 0; k < p.c; ++k) {
-    const uint8_t* src = p.in + n * p.in_stride[0] + p.rgb[k] * p.in_stride[1] + y * p.in_stride[2];
-    float* dst = planes + k * count;
-    for (int64_t x = 0; x < p.w; ++x) dst[x] = src[x * p.in_stride[3]];
+// The per-row loops: each ISA clone, with GCC's -fno-trapping-math, without which it keeps a select followed by a
+// float -> int conversion (the clamps, then the truncations) as a branch and leaves the loop scalar (5x slower).
+// Exception flags are all it gives up: no value changes (fp contraction stays off, as in the whole build).
+#if defined(__clang__)
+#define FL_COLOR_LOOP FL_CPU_CLONES
+#else
+#define FL_COLOR_LOOP FL_CPU_CLONES __attribute__((optimize("no-trapping-math", "fp-contract=off")))
+#endif
+
+// Interleaved 3-channel pixels (stride_w 3, stride_c 1: an NHWC batch permuted to NCHW) to and from planes, the
+// channel loop unrolled so the compiler vectorizes the (de)interleaving.
+FL_CPU_CLONES void load_interleaved(const uint8_t* __restrict src, float* __restrict p0, float* __restrict p1,
+                                    float* __restrict p2, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) p0[x] = src[3 * x], p1[x] = src[3 * x + 1], p2[x] = src[3 * x + 2];
+}
+
+FL_CPU_CLONES void store_interleaved(uint8_t* __restrict dst, const float* __restrict p0, const float* __restrict p1,
+                                     const float* __restrict p2, int64_t w) {
+  for (int64_t x = 0; x < w; ++x) {
+    dst[3 * x] = static_cast<uint8_t>(p0[x]);
+    dst[3 * x + 1] = static_cast<uint8_t>(p1[x]);
+    dst[3 * x + 2] = static_cast<uint8_t>(p2[x]);
   }
 }
 
-void store_row(const AdjustColorParams& p, int64_t n, int64_t y, const float* planes, int64_t count) {
+FL_CPU_CLONES void load_strided(const uint8_t* __restrict src, int64_t stride, float* __restrict dst, int64_t w) {
+  if (stride == 1) {
+    for (int64_t x = 0; x < w; ++x) dst[x] = src[x];
+  } else {
+    for (int64_t x = 0; x < w; ++x) dst[x] = src[x * stride];
+  }
+}
+
+FL_CPU_CLONES void store_strided(uint8_t* __restrict dst, int64_t stride, const float* __restrict src, int64_t w) {
+  if (stride == 1) {
+    for (int64_t x = 0; x < w; ++x) dst[x] = static_cast<uint8_t>(src[x]);
+  } else {
+    for (int64_t x = 0; x < w; ++x) dst[x * stride] = static_cast<uint8_t>(src[x]);
+  }
+}
+
+// Memory channel k's plane: planes are in R, G, B order (rgb[j] is the channel of plane j).
+float* plane_of(const AdjustColorParams& p, float* planes, int64_t k, int64_t count) {
+  for (int j = 0; j < 3; ++j) {
+    if (p.rgb[j] == k) return planes + j * count;
+  }
+  return planes;
+}
+
+// Row y of image n into planes (count values each; C = 1 uses plane 0 only).
+void load_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, int64_t count) {
+  const uint8_t* row = p.in + n * p.in_stride[0] + y * p.in_stride[2];
+  if (p.c == 3 && p.in_stride[3] == 3 && p.in_stride[1] == 1) {
+    return load_interleaved(row, plane_of(p, planes, 0, count), plane_of(p, planes, 1, count),
+                            plane_of(p, planes, 2, count), p.w);
+  }
+  for (int64_t k = 0; k < p.c; ++k) load_strided(row + k * p.in_stride[1], p.in_stride[3], plane_of(p, planes, k, count), p.w);
+}
+
+void store_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, int64_t count) {
+  uint8_t* row = p.out + n * p.out_stride[0] + y * p.out_stride[2];
+  if (p.c == 3 && p.out_stride[3] == 3 && p.out_stride[1] == 1) {
+    return store_interleaved(row, plane_of(p, planes, 0, count), plane_of(p, planes, 1, count),
+                             plane_of(p, planes, 2, count), p.w);
+  }
   for (int64_t k = 0; k < p.c; ++k) {
-    uint8_t* dst = p.out + n * p.out_stride[0] + p.rgb[k] * p.out_stride[1] + y * p.out_stride[2];
-    const float* src = planes + k * count;
-    for (int64_t x = 0; x < p.w; ++x) dst[x * p.out_stride[3]] = static_cast<uint8_t>(src[x]);
+    store_strided(row + k * p.out_stride[1], p.out_stride[3], plane_of(p, planes, k, count), p.w);
   }
 }
 
 // One step over a row of w pixels (planes r, g, b of w floats; C = 1: r only).
-FL_CPU_CLONES void step_row(const ColorImage& d, int k, int64_t c, float mean, float* __restrict r,
+FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, float* __restrict r,
                             float* __restrict g, float* __restrict b, int64_t w) {
   switch (color_step(d, k)) {
     case kBrightness:
@@ -53,7 +106,7 @@ FL_CPU_CLONES void step_row(const ColorImage& d, int k, int64_t c, float mean, f
     case kSaturation:
       if (c != 3) return;
       for (int64_t x = 0; x < w; ++x) {
-        const float grey = floorf(grey_value(r[x], g[x], b[x]));
+        const float grey = trunc_nonnegative(grey_value(r[x], g[x], b[x]));  // floor of a value >= 0
         r[x] = blend_value(r[x], grey, d.saturation, d.saturation_rest);
         g[x] = blend_value(g[x], grey, d.saturation, d.saturation_rest);
         b[x] = blend_value(b[x], grey, d.saturation, d.saturation_rest);
@@ -65,7 +118,7 @@ FL_CPU_CLONES void step_row(const ColorImage& d, int k, int64_t c, float mean, f
       return;
     case kGrayscale:
       if (c != 3) return;
-      for (int64_t x = 0; x < w; ++x) r[x] = g[x] = b[x] = truncf(grey_value(r[x], g[x], b[x]));
+      for (int64_t x = 0; x < w; ++x) r[x] = g[x] = b[x] = trunc_nonnegative(grey_value(r[x], g[x], b[x]));
       return;
     case kSolarize:
       for (int64_t x = 0; x < w; ++x) r[x] = r[x] >= d.solarize ? 255.0f - r[x] : r[x];
@@ -78,7 +131,7 @@ FL_CPU_CLONES void step_row(const ColorImage& d, int k, int64_t c, float mean, f
   }
 }
 
-FL_CPU_CLONES unsigned long long grey_sum_row(int64_t c, const float* r, const float* g, const float* b, int64_t w) {
+FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const float* g, const float* b, int64_t w) {
   unsigned long long sum = 0;
   for (int64_t x = 0; x < w; ++x) sum += contrast_grey(c, r[x], g[x], c == 3 ? b[x] : 0.0f);
   return sum;

@@ -49,11 +49,16 @@ struct AdjustColorParams {
 // Step k of image d.
 FL_HOST_DEVICE FL_INLINE int color_step(const ColorImage& d, int k) { return static_cast<int>((d.steps >> (4 * k)) & 15u); }
 
+// truncf / floorf of a value in [0, 2^31): a float -> int -> float conversion, which compilers vectorize (GCC turns
+// truncf and floorf into libm calls per value under its default -ftrapping-math). Every byte value, grey value and
+// h * 6 here is in that range.
+FL_HOST_DEVICE FL_INLINE float trunc_nonnegative(float v) { return static_cast<float>(static_cast<int32_t>(v)); }
+
 // x * ratio + other * rest with one rounding of the sum (ATen's add(alpha=) fma), clamped to [0, 255] and truncated
 // to a byte's value: torchvision's _blend on uint8.
 FL_HOST_DEVICE FL_INLINE float blend_value(float x, float other, float ratio, float rest) {
   const float v = fmaf(other, rest, x * ratio);
-  return truncf(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+  return trunc_nonnegative(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
 }
 
 // torchvision's grey value r * 0.2989 + g * 0.587 + b * 0.114 (add_ with alpha: fused), in fp32, unrounded.
@@ -63,14 +68,15 @@ FL_HOST_DEVICE FL_INLINE float grey_value(float r, float g, float b) {
 
 FL_HOST_DEVICE FL_INLINE float brightness_value(float x, float factor) {
   const float v = x * factor;  // factor >= 0: v >= 0
-  return truncf(v > 255.0f ? 255.0f : v);
+  return trunc_nonnegative(v > 255.0f ? 255.0f : v);
 }
 
-// Python's remainder of a float by 1 (ATen: fmod, then + 1 when the signs differ).
-FL_HOST_DEVICE FL_INLINE float remainder_one(float v) {
-  const float m = fmodf(v, 1.0f);
-  return m != 0.0f && m < 0.0f ? m + 1.0f : m;
-}
+// fmodf(v, 1) for v in [0.5, 2) (v - 1 is exact there), as selects that vectorize.
+FL_HOST_DEVICE FL_INLINE float fmod_one(float v) { return v >= 1.0f ? v - 1.0f : v; }
+
+// Python's remainder of v by 1 (ATen: fmod, then + 1 when the signs differ) for v in [-0.5, 1.5): a hue in [0, 1)
+// plus a factor in [-0.5, 0.5]. Exact there, as fmod is; -0 stays -0, as in ATen.
+FL_HOST_DEVICE FL_INLINE float remainder_one(float v) { return v < 0.0f ? v + 1.0f : fmod_one(v); }
 
 FL_HOST_DEVICE FL_INLINE float unit_clamp(float v) { return v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v); }
 
@@ -79,7 +85,10 @@ FL_HOST_DEVICE FL_INLINE float unit_clamp(float v) { return v < 0.0f ? 0.0f : (v
 FL_HOST_DEVICE FL_INLINE void hue_pixel(float& r, float& g, float& b, float hue) {
   const float scale = 1.0f / 255.0f;
   const float fr = r * scale, fg = g * scale, fb = b * scale;
-  const float maxc = fmaxf(fr, fmaxf(fg, fb)), minc = fminf(fr, fminf(fg, fb));
+  // Selects, not fmaxf/fminf (their NaN rules keep loops scalar; no value here is NaN). Bitwise & and | below too:
+  // && and || are branches.
+  const float max_gb = fg > fb ? fg : fb, min_gb = fg < fb ? fg : fb;
+  const float maxc = fr > max_gb ? fr : max_gb, minc = fr < min_gb ? fr : min_gb;
   const bool eqc = maxc == minc;
   const float range = maxc - minc;
   const float s = range / (eqc ? 1.0f : maxc);
@@ -87,31 +96,28 @@ FL_HOST_DEVICE FL_INLINE void hue_pixel(float& r, float& g, float& b, float hue)
   const float rc = (maxc - fr) / divisor, gc = (maxc - fg) / divisor, bc = (maxc - fb) / divisor;
   const bool max_is_r = maxc == fr, max_is_g = maxc == fg;
   // torchvision multiplies each candidate by its mask (0 or 1) and adds all three: the same sum, term by term.
-  const float hg = ((rc + 2.0f) - bc) * ((max_is_g && !max_is_r) ? 1.0f : 0.0f);
+  const float hg = ((rc + 2.0f) - bc) * ((max_is_g & !max_is_r) ? 1.0f : 0.0f);
   const float hr = (bc - gc) * (max_is_r ? 1.0f : 0.0f);
-  const float hb = ((gc + 4.0f) - rc) * ((!max_is_r && !max_is_g) ? 1.0f : 0.0f);
-  float h = (hr + hg) + hb;
-  h = fmodf(h * (1.0f / 6.0f) + 1.0f, 1.0f);
-  h = remainder_one(h + hue);
+  const float hb = ((gc + 4.0f) - rc) * ((!max_is_r & !max_is_g) ? 1.0f : 0.0f);
+  const float h = (hr + hg) + hb;  // in [-1, 5]: h / 6 + 1 in [0.83, 1.84]
+  const float shifted = remainder_one(fmod_one(h * (1.0f / 6.0f) + 1.0f) + hue);
   const float v = maxc;
-  const float h6 = h * 6.0f, i_float = floorf(h6), f = h6 - i_float;
-  int i = static_cast<int>(i_float) % 6;
-  if (i < 0) i += 6;
+  const float h6 = shifted * 6.0f, i_float = trunc_nonnegative(h6), f = h6 - i_float;
+  const int i = i_float == 6.0f ? 0 : static_cast<int>(i_float);  // torchvision's i % 6
   const float sxf = s * f, one_minus_s = 1.0f - s;
   const float q = unit_clamp((1.0f - sxf) * v);
   const float t = unit_clamp((sxf + one_minus_s) * v);
   const float p = unit_clamp(one_minus_s * v);
-  float nr, ng, nb;
-  switch (i) {
-    case 0: nr = v, ng = t, nb = p; break;
-    case 1: nr = q, ng = v, nb = p; break;
-    case 2: nr = p, ng = v, nb = t; break;
-    case 3: nr = p, ng = q, nb = v; break;
-    case 4: nr = t, ng = p, nb = v; break;
-    default: nr = v, ng = p, nb = q; break;
-  }
+  // torchvision's table: r from (v, q, p, p, t, v), g from (t, v, v, q, p, p), b from (p, p, t, v, v, q) by i. As
+  // sums of the candidates times 0/1 masks (exactly one is 1; all are in [0, 1], so the sum is that one exactly):
+  // selects, which GCC merges back into a switch, keep the loop scalar.
+  const float m0 = static_cast<float>(i == 0), m1 = static_cast<float>(i == 1), m2 = static_cast<float>(i == 2);
+  const float m3 = static_cast<float>(i == 3), m4 = static_cast<float>(i == 4), m5 = static_cast<float>(i == 5);
+  const float nr = ((v * (m0 + m5) + q * m1) + p * (m2 + m3)) + t * m4;
+  const float ng = ((t * m0 + v * (m1 + m2)) + q * m3) + p * (m4 + m5);
+  const float nb = ((p * (m0 + m1) + t * m2) + v * (m3 + m4)) + q * m5;
   const float up = 255.999f;  // torchvision's to_dtype(uint8, scale=True): x * (255 + 1 - 1e-3), truncated
-  r = truncf(nr * up), g = truncf(ng * up), b = truncf(nb * up);
+  r = trunc_nonnegative(nr * up), g = trunc_nonnegative(ng * up), b = trunc_nonnegative(nb * up);
 }
 
 // Steps [from, to) of image d on one pixel (C = 3: r, g, b; C = 1: the value in r), `mean` the contrast step's
@@ -133,7 +139,7 @@ FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to,
         break;
       case kSaturation:
         if (c == 3) {  // 1 channel: unchanged, as torchvision (Pillow) leaves it
-          const float grey = floorf(grey_value(r, g, b));
+          const float grey = trunc_nonnegative(grey_value(r, g, b));  // floor of a value >= 0
           r = blend_value(r, grey, d.saturation, d.saturation_rest);
           g = blend_value(g, grey, d.saturation, d.saturation_rest);
           b = blend_value(b, grey, d.saturation, d.saturation_rest);
@@ -143,7 +149,7 @@ FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to,
         if (c == 3) hue_pixel(r, g, b, d.hue);
         break;
       case kGrayscale:
-        if (c == 3) r = g = b = truncf(grey_value(r, g, b));  // rgb_to_grayscale(3 channels).to(uint8)
+        if (c == 3) r = g = b = trunc_nonnegative(grey_value(r, g, b));  // rgb_to_grayscale(3).to(uint8)
         break;
       case kSolarize:
         r = r >= d.solarize ? 255.0f - r : r;
@@ -156,7 +162,7 @@ FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to,
 
 // The grey value a contrast step averages: floor of the weighted sum (3 channels), the value itself (1 channel).
 FL_HOST_DEVICE FL_INLINE unsigned contrast_grey(int64_t c, float r, float g, float b) {
-  return static_cast<unsigned>(c == 3 ? floorf(grey_value(r, g, b)) : r);
+  return static_cast<unsigned>(c == 3 ? grey_value(r, g, b) : r);  // the conversion floors a value >= 0
 }
 
 // torch.mean of the floored grey image in fp32: the sum (exact here) over the pixel count, one fp32 division.

@@ -135,6 +135,42 @@ class TimmCrop:
         return self.transform(pil_image(path))
 
 
+class TorchvisionRecipe:
+    """torchvision v2's version of timm's default training recipe on a file, PIL-decoded: RandomResizedCrop,
+    RandomHorizontalFlip, PILToTensor, ColorJitter(0.4, 0.4, 0.4) on the uint8 tensor, ToDtype, Normalize: a
+    (3, size, size) float32 tensor, drawn with the same RNG calls as `CropCollate(color_jitter=...)`."""
+
+    def __init__(self, size: int, color_jitter=(0.4, 0.4, 0.4, 0.0)):
+        from torchvision.transforms import v2
+
+        self.transform = v2.Compose(
+            [
+                v2.RandomResizedCrop(size, antialias=True),
+                v2.RandomHorizontalFlip(),
+                v2.PILToTensor(),
+                v2.ColorJitter(*color_jitter),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(MEAN_UNIT, STD_UNIT),
+            ]
+        )
+
+    def __call__(self, path: str) -> torch.Tensor:
+        return self.transform(pil_image(path)).as_subclass(torch.Tensor)
+
+
+class TimmRecipe:
+    """timm's `create_transform(size, is_training=True)` with its defaults (RandomResizedCrop, flip 0.5,
+    ColorJitter 0.4 on PIL images, ToTensor, Normalize) on a file, PIL-decoded: (3, size, size) float32."""
+
+    def __init__(self, size: int):
+        from timm.data import create_transform
+
+        self.transform = create_transform(size, is_training=True)
+
+    def __call__(self, path: str) -> torch.Tensor:
+        return self.transform(pil_image(path))
+
+
 class EntropyOnly:
     """The part of a crop's decode no DCT scale can skip: a baseline JPEG's Huffman data is read in order, so every
     row down to the bottom of the box is entropy-decoded whatever is done with it (with strict=True, the whole file's
