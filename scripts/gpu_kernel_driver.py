@@ -115,7 +115,7 @@ def run(device: str, quick: bool) -> None:
                 input_order=order,
             )
             both("adjust_color", fl.adjust_color, raw, **color)
-            both("adjust_color in place", lambda b: fl.adjust_color(c := b.clone(), **color, out=c), raw)
+            both("adjust_color in place", lambda b, kw=color: fl.adjust_color(c := b.clone(), **kw, out=c), raw)
 
 
 def main() -> int:

@@ -71,7 +71,9 @@ def _timm_default(settings) -> Case:
             checked=False,
             note="CropCollate without colour, the same files: the recipe's cost on top of it",
         ),
-        Impl(TORCHVISION, lambda: epoch(tv, device), note="PIL decode + v2 crop, flip, ColorJitter on uint8, normalize"),
+        Impl(
+            TORCHVISION, lambda: epoch(tv, device), note="PIL decode + v2 crop, flip, ColorJitter on uint8, normalize"
+        ),
     ]
     unavailable = {}
     timm, reason = peers.load("timm")
@@ -84,7 +86,7 @@ def _timm_default(settings) -> Case:
                 "timm",
                 lambda: epoch(timm_loader, device),
                 checked=False,
-                note="create_transform(224, is_training=True) on PIL images (ColorJitter 0.4 included); its own RNG",
+                note="create_transform(224, is_training=True) on PIL images (ColorJitter 0.4 included); own RNG",
             )
         )
     impls += [
