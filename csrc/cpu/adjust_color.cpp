@@ -71,7 +71,8 @@ void load_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, i
     return load_interleaved(row, plane_of(p, planes, 0, count), plane_of(p, planes, 1, count),
                             plane_of(p, planes, 2, count), p.w);
   }
-  for (int64_t k = 0; k < p.c; ++k) load_strided(row + k * p.in_stride[1], p.in_stride[3], plane_of(p, planes, k, count), p.w);
+  for (int64_t k = 0; k < p.c; ++k)
+    load_strided(row + k * p.in_stride[1], p.in_stride[3], plane_of(p, planes, k, count), p.w);
 }
 
 void store_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, int64_t count) {
@@ -86,8 +87,8 @@ void store_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, 
 }
 
 // One step over a row of w pixels (planes r, g, b of w floats; C = 1: r only).
-FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, float* __restrict r,
-                            float* __restrict g, float* __restrict b, int64_t w) {
+FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, float* __restrict r, float* __restrict g,
+                            float* __restrict b, int64_t w) {
   switch (color_step(d, k)) {
     case kBrightness:
       for (int64_t x = 0; x < w; ++x) r[x] = brightness_value(r[x], d.brightness);
@@ -127,7 +128,8 @@ FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, f
         for (int64_t x = 0; x < w; ++x) b[x] = b[x] >= d.solarize ? 255.0f - b[x] : b[x];
       }
       return;
-    default: return;
+    default:
+      return;
   }
 }
 

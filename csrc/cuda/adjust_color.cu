@@ -32,7 +32,7 @@ struct ColorGreySums {
     unsigned long long sum[kThreads];
   };
   static constexpr int kPhases = kLevels + 2;  // 0: per-thread sums; 1..kLevels: tree levels; last: publish
-  static constexpr int kMinBlocks = 4;  // the hue step's registers
+  static constexpr int kMinBlocks = 4;         // the hue step's registers
 
   static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const AdjustColorParams& p) {
     const int64_t n = t.block_y;  // one grid row per image (describe_adjust_color keeps N under 65536)

@@ -41,13 +41,15 @@ struct AdjustColorParams {
   int64_t n, c, h, w;
   int64_t in_stride[4];  // n, c, h, w, in bytes (elements of uint8)
   int64_t out_stride[4];
-  int rgb[3];                        // the channel index of R, G and B (3 channels), or {0, 0, 0} (1 channel)
-  unsigned long long* grey_sums;     // n sums of the floored grey values before each image's contrast step
-  bool contrast;                     // some image has a contrast step (CUDA: grey_sums holds n zeros to add into)
+  int rgb[3];                     // the channel index of R, G and B (3 channels), or {0, 0, 0} (1 channel)
+  unsigned long long* grey_sums;  // n sums of the floored grey values before each image's contrast step
+  bool contrast;                  // some image has a contrast step (CUDA: grey_sums holds n zeros to add into)
 };
 
 // Step k of image d.
-FL_HOST_DEVICE FL_INLINE int color_step(const ColorImage& d, int k) { return static_cast<int>((d.steps >> (4 * k)) & 15u); }
+FL_HOST_DEVICE FL_INLINE int color_step(const ColorImage& d, int k) {
+  return static_cast<int>((d.steps >> (4 * k)) & 15u);
+}
 
 // truncf / floorf of a value in [0, 2^31): a float -> int -> float conversion, which compilers vectorize (GCC turns
 // truncf and floorf into libm calls per value under its default -ftrapping-math). Every byte value, grey value and
@@ -155,7 +157,8 @@ FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to,
         r = r >= d.solarize ? 255.0f - r : r;
         if (c == 3) g = g >= d.solarize ? 255.0f - g : g, b = b >= d.solarize ? 255.0f - b : b;
         break;
-      default: break;
+      default:
+        break;
     }
   }
 }
