@@ -127,8 +127,9 @@ def adjust_color(
         grayscale: None, a bool, or one per image: convert to grey (3 equal channels) after the jitter.
         solarize: None, a threshold <= 255, or one per image (None skips): invert values >= threshold, last.
         input_order: the channel order of images, "rgb" or "bgr".
-        out: None for a new tensor in images' layout; `images` itself to adjust in place; or another uint8 tensor of
-            images' shape and device that shares no memory with it.
+        out: None for a new tensor in images' layout; `images` itself (or a view of the same memory with the same
+            strides) to adjust in place; or another uint8 tensor of images' shape and device that shares no memory
+            with it.
 
     Returns:
         The adjusted (N, C, H, W) uint8 batch (`out` when given).
@@ -159,7 +160,8 @@ def adjust_color(
             f"out must be images itself or a uint8 tensor of shape {tuple(images.shape)} on {images.device}, "
             f"got {out.dtype} {tuple(out.shape)} on {out.device}"
         )
-    if out is not images and not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, images):
+    same = out is images or (out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
+    if not same and not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, out)
     return out

@@ -13,12 +13,22 @@ timm's default recipe: `create_transform(224, is_training=True)` is RandomResize
 - timm: `create_transform(224, is_training=True)` as a new user runs it (ColorJitter on PIL images; its own
   interpolation choice; not compared);
 - decode only: `cv2.imread` of every full image in the workers and nothing else.
+
+The colour alone, on decoded images (no loader): 64 photos -> RandomResizedCrop 224 + flip + ColorJitter(0.4, 0.4,
+0.4, 0.1) in a random order per image + normalize, the same drawn boxes, flips, orders and factors on both sides:
+fastload's crop to uint8 + `adjust_color` in place + `normalize` (what `CropCollate(color_jitter=...)` runs) vs
+torchvision v2's functions per image (resized_crop, horizontal_flip, the four adjust_* in the order, to_dtype,
+normalize; stacked), and fastload's plain fused crop of the same boxes. On the same uint8 crop `adjust_color` equals
+torchvision's functions exactly (tests/test_adjust_color.py); here the crops differ by up to 1 grey level and a hue
+turn followed by a contrast or saturation factor above 1 widens that to a few levels on some pixels (8.6 measured),
+so the torchvision row is compared within HUE_LEVELS.
 """
 
 from __future__ import annotations
 
 import os
 
+import torch
 from torch.utils.data import DataLoader
 
 import fastload as fl
@@ -42,11 +52,12 @@ TIMM_JITTER = (0.4, 0.4, 0.4, 0.0)
 # The colour steps widen the crop's 1-level resampling difference from torchvision (a contrast or saturation factor
 # up to 1.4, a truncation on either side): up to 6 grey levels measured; a different draw differs by far more.
 RECIPE_LEVELS = 8
+HUE_LEVELS = 12
 
 
 @suite("recipes")
 def cases(settings) -> list[Case]:
-    return [_timm_default(settings)]
+    return [_timm_default(settings), _colour_only(settings)]
 
 
 def _timm_default(settings) -> Case:
@@ -111,4 +122,60 @@ def _timm_default(settings) -> Case:
         unavailable=unavailable,
         tolerance=RECIPE_LEVELS * GREY_LEVEL,
         reps=3,
+    )
+
+
+def _colour_only(settings) -> Case:
+    from fastload.bench.suites.crop import COUNT, SIZE
+
+    device, s = settings.device, min(1.0, settings.scale)
+    images = settings.source.images(CROP_SIZES, COUNT, s, minimum=8)
+    rgb = [torch.from_numpy(img[:, :, ::-1].copy()).to(device) for img in images]
+    generator = torch.Generator().manual_seed(0)
+    boxes = [fl.random_resized_crop_params(img.shape[0], img.shape[1], generator=generator) for img in images]
+    flips = (torch.rand(COUNT, generator=generator) < 0.5).tolist()
+    orders = [torch.randperm(4, generator=generator).tolist() for _ in images]
+    factors = torch.rand(COUNT, 4, generator=generator, dtype=torch.float64) * 0.8 + 0.6
+    factors[:, 3] = factors[:, 3] / 4 - 0.25  # hue in [-0.1, 0.1]
+    jitter = dict(zip(("brightness", "contrast", "saturation", "hue"), factors.T.tolist()))
+    size = round(SIZE * s) if s < 1 else SIZE
+    out_bytes = COUNT * 3 * size * size * 4
+
+    def fused():
+        crops = fl.resized_crop_batch(rgb, boxes, size, flips=flips, input_order="rgb")
+        planes = crops.permute(0, 3, 1, 2)
+        fl.adjust_color(planes, **jitter, order=orders, out=planes)
+        return fl.normalize(crops, NORM, input_order="rgb")
+
+    def plain():
+        return fl.resized_crop_batch(rgb, boxes, size, NORM, flips=flips, input_order="rgb")
+
+    def torchvision():
+        from torchvision.transforms.v2 import functional as F
+
+        adjust = (F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue)
+        mean, std = NORM.unit()
+        out = []
+        for i, img in enumerate(rgb):
+            x = F.resized_crop(img.permute(2, 0, 1), *boxes[i], [size, size], antialias=True)
+            x = F.horizontal_flip(x) if flips[i] else x
+            for k in orders[i]:
+                x = adjust[k](x, float(factors[i, k]))
+            out.append(F.normalize(F.to_dtype(x, torch.float32, scale=True), mean, std))
+        return torch.stack(out)
+
+    impls = [
+        Impl(FASTLOAD, fused, note="crop to uint8, adjust_color in place, normalize (CropCollate's colour path)"),
+        Impl(f"{FASTLOAD} plain crop", plain, checked=False, note="the fused crop + normalize of the same boxes"),
+        Impl(TORCHVISION, torchvision, note="v2 functions per image: crop, flip, 4 adjust_* in order, normalize"),
+        copy_floor(sum(img.size for img in images) + out_bytes, device),
+    ]
+    return Case(
+        suite="recipes",
+        name=f"{COUNT} photos -> crop {size}, flip, ColorJitter(0.4, 0.4, 0.4, 0.1), random order",
+        device=device,
+        bytes_moved=sum(img.size for img in images) + out_bytes,
+        items=COUNT,
+        impls=impls,
+        tolerance=HUE_LEVELS * GREY_LEVEL,
     )
