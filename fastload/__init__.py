@@ -3,9 +3,10 @@ fallback)."""
 
 from __future__ import annotations
 
-from fastload import _backend, data, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
+from fastload import _backend, data, erasing, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
 from fastload._backend import backend_info
 from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
+from fastload.erasing import RandomErasing
 from fastload.functional import (
     PaddedBatch,
     adjust_color,
@@ -47,6 +48,7 @@ __all__ = [
     "PackedImages",
     "PadCollate",
     "PaddedBatch",
+    "RandomErasing",
     "adjust_color",
     "backend_info",
     "center_crop_anchor",
