@@ -275,6 +275,12 @@ def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     return start, start + (span + 1) * t.element_size() - 1
 
 
+def expanded(t: torch.Tensor) -> bool:
+    """Whether t holds one element at two indices (a stride-0 dim of size > 1, as `expand` makes): such a tensor
+    cannot be written in place element by element."""
+    return any(stride == 0 and size > 1 for stride, size in zip(t.stride(), t.shape))
+
+
 def overlaps(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
     """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
     `a_range`: a's `_byte_range`, when the caller has it (a batch's out= against each input)."""

@@ -63,7 +63,8 @@ class Mixup:
             forces cutmix_alpha to 1).
         prob: the probability that a batch is mixed at all.
         switch_prob: with both on, the probability of CutMix instead of Mixup.
-        mode: "batch" (one lam per batch, timm's default); timm's "pair" and "elem" are not supported yet.
+        mode: "batch" (one lam and box per batch, timm's default), "pair" (one per pair of images i, N - 1 - i) or
+            "elem" (one per image, each mixed with its partner's unmixed image), as timm's modes.
         correct_lam: CutMix's lam recomputed from the box's area once it is clipped to the image.
         label_smoothing: the soft targets' smoothing (on 1 - s + s / num_classes, off s / num_classes).
         num_classes: the targets' classes.
@@ -101,10 +102,8 @@ class Mixup:
             raise ValueError("mixup_alpha or cutmix_alpha (or cutmix_minmax) must be > 0: nothing would be mixed")
         self.mix_prob = check_probability("prob", prob)
         self.switch_prob = check_probability("switch_prob", switch_prob)
-        if mode != "batch":
-            raise ValueError(
-                f"mode must be 'batch' (timm's 'pair' and 'elem' modes are not supported yet), got {mode!r}"
-            )
+        if mode not in ("batch", "pair", "elem"):
+            raise ValueError(f"mode must be 'batch', 'pair' or 'elem' (timm's modes), got {mode!r}")
         self.mode = mode
         if not isinstance(correct_lam, bool):
             raise TypeError(f"correct_lam must be a bool, got {type(correct_lam).__name__}")
@@ -136,6 +135,50 @@ class Mixup:
                 lam = float(np.random.beta(self.cutmix_alpha, self.cutmix_alpha))
         return lam, bool(use_cutmix)
 
+    def params_per_image(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n (lam, use_cutmix) pairs (float32 and bool arrays), timm's `_params_per_elem`: the same NumPy calls."""
+        lam, use_cutmix = np.ones(n, dtype=np.float32), np.zeros(n, dtype=bool)
+        if not self.mixup_enabled:
+            return lam, use_cutmix
+        if self.mixup_alpha > 0.0 and self.cutmix_alpha > 0.0:
+            use_cutmix = np.random.rand(n) < self.switch_prob
+            cut = np.random.beta(self.cutmix_alpha, self.cutmix_alpha, size=n)
+            lam_mix = np.where(use_cutmix, cut, np.random.beta(self.mixup_alpha, self.mixup_alpha, size=n))
+        elif self.mixup_alpha > 0.0:
+            lam_mix = np.random.beta(self.mixup_alpha, self.mixup_alpha, size=n)
+        else:
+            use_cutmix = np.ones(n, dtype=bool)
+            lam_mix = np.random.beta(self.cutmix_alpha, self.cutmix_alpha, size=n)
+        return np.where(np.random.rand(n) < self.mix_prob, lam_mix.astype(np.float32), lam), use_cutmix
+
+    def _mix_per_image(self, x: torch.Tensor) -> torch.Tensor:
+        """timm's "elem" and "pair" modes: per image (or pair) lam and box, boxes drawn in timm's order first; each
+        pair of images (i, N - 1 - i) is read from the unmixed batch (`mix_pairs` on a two-image view) before either
+        is written. Returns the (N, 1) lam of the targets, in x's dtype."""
+        n, pair = x.shape[0], self.mode == "pair"
+        lam, use_cutmix = self.params_per_image(n // 2 if pair else n)
+        boxes = [None] * len(lam)
+        for k in range(len(lam)):
+            if lam[k] != 1.0 and use_cutmix[k]:
+                boxes[k], lam[k] = cutmix_box(x.shape, float(lam[k]), self.cutmix_minmax, self.correct_lam)
+        for i in range(n // 2):
+            j = n - 1 - i
+            both = x[i : j + 1 : j - i]  # images i and j
+            if pair:
+                if lam[i] != 1.0:
+                    mix_pairs(both, float(lam[i]), boxes[i], out=both)
+                continue
+            mixed = [
+                None if lam[k] == 1.0 else mix_pairs(both, float(lam[k]), boxes[k])[side]
+                for side, k in ((0, i), (1, j))
+            ]
+            for side, image in enumerate(mixed):
+                if image is not None:
+                    both[side].copy_(image)
+        if pair:
+            lam = np.concatenate((lam, lam[::-1]))
+        return torch.tensor(lam, device=x.device, dtype=x.dtype).unsqueeze(1)
+
     def __call__(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             what = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
@@ -152,6 +195,8 @@ class Mixup:
             and not 0 <= int(target.min()) <= int(target.max()) < self.num_classes
         ):
             raise ValueError(f"target holds classes outside [0, {self.num_classes}): {target.tolist()}")
+        if self.mode != "batch":
+            return x, mixup_target(target, self.num_classes, self._mix_per_image(x), self.label_smoothing)
         lam, use_cutmix = self.params()
         if lam != 1.0:
             if use_cutmix:

@@ -139,6 +139,7 @@ def test_a_photo_equals_torchvision_step_by_step():
 
 X = torch.zeros(2, 3, 4, 5, dtype=torch.uint8)
 BASE = torch.zeros(3, 3, 4, 5, dtype=torch.uint8)
+EXPANDED = torch.zeros(1, 3, 4, 5, dtype=torch.uint8).expand(2, 3, 4, 5)
 
 test_bad_input = harness.bad_input_test(
     [
@@ -159,5 +160,6 @@ test_bad_input = harness.bad_input_test(
         Bad(lambda: fl.adjust_color(X, out=np.zeros(3)), TypeError, ("out",)),
         Bad(lambda: fl.adjust_color(X, out=torch.zeros(2, 3, 4, 4, dtype=torch.uint8)), ValueError, ("out", "shape")),
         Bad(lambda: fl.adjust_color(BASE[:2], brightness=2.0, out=BASE[1:]), ValueError, ("out", "shares memory")),
+        Bad(lambda: fl.adjust_color(EXPANDED, brightness=2.0, out=EXPANDED), ValueError, ("images", "expanded")),
     ]
 )

@@ -115,3 +115,26 @@ def test_bad_colour_arguments():
         fl.CropCollate(32, solarize_p=0.2, solarize_threshold=300)
     with pytest.raises(ValueError, match="train"):
         fl.CropCollate(32, train=False, color_jitter=(0.4, 0.4, 0.4, 0.0))
+
+
+@pytest.mark.parametrize("kw", SETTINGS + [dict(color_jitter=(0.0, 0.0, 0.0, 0.0))], ids=range(len(SETTINGS) + 1))
+def test_the_compiled_draws_equal_the_python_draws(kw):
+    """fastload::_draw_crops_color (C++, the same ATen calls) against the Python draws (draw_crops' per-image hook
+    with draw_color): the same boxes, flips, colour draws and RNG state after."""
+    from fastload import _backend
+    from fastload.functional import _color, _geometry
+
+    if not _backend.defines("fastload::_draw_crops_color"):
+        pytest.skip("the extension is not built")
+    settings = fl.CropCollate(32, **kw).color
+    sizes = [(40, 60), (7, 300), (300, 7), (1, 1), (96, 96)] * 3
+    for seed in range(6):
+        torch.manual_seed(seed)
+        got = _color.draw_crops_color(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, settings, "image {}")
+        after = torch.rand(1)
+        torch.manual_seed(seed)
+        draws = []
+        boxes, flips = _geometry.draw_crops(
+            sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, after_each=lambda d=draws: d.append(_color.draw_color(*settings))
+        )
+        assert got == (boxes, flips, draws) and torch.equal(torch.rand(1), after), (kw, seed)

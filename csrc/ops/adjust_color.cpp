@@ -103,8 +103,9 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
   for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(out.stride(d) >= 0, op, ": out has a negative stride");
   const bool in_place = out.data_ptr() == images.data_ptr() && out.strides() == images.strides();
   if (in_place) {
-    // Each pixel is written once by the thread that read it: the batch may not hold one value twice.
-    TORCH_CHECK(at::has_internal_overlap(out) == at::MemOverlap::No, op,
+    // Each pixel is written once by the thread that read it: the batch may not hold one value twice (refused when
+    // it surely does, torch's rule: a strided view is "too hard" to prove either way and is taken).
+    TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op,
                 ": adjusting in place needs images whose values do not share memory (an expanded tensor does)");
   } else {
     check_no_overlap(op, out, images, "images");

@@ -52,7 +52,9 @@ void bind_mix_pairs_output(const char* op, const at::Tensor& x, MixPairsParams& 
   const bool in_place = out.data_ptr() == x.data_ptr() && out.strides() == x.strides();
   if (in_place) {
     // Each element is written once by the thread that read its pair: the batch may not hold one element twice.
-    TORCH_CHECK(at::has_internal_overlap(out) == at::MemOverlap::No, op,
+    // torch's rule (assert_no_internal_overlap): refused when it surely does (a stride-0 dim); a strided view such
+    // as x[i::k] is "too hard" to prove either way and is taken.
+    TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op,
                 ": mixing in place needs a batch whose elements do not share memory (an expanded tensor does)");
     if (p.cut) {  // only the box changes
       p.rows_first = p.y0, p.rows = p.y1 - p.y0, p.cols_first = p.x0, p.cols = p.x1 - p.x0;

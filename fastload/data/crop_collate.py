@@ -11,7 +11,7 @@ from fastload import _validation as V
 from fastload.data.collate import PadCollate, batch_sizes
 from fastload.data.crop_batch import CropBatch
 from fastload.functional import _geometry as G
-from fastload.functional._color import draw_color, jitter_ranges
+from fastload.functional._color import draw_crops_color, jitter_ranges
 from fastload.functional._crop import check_resampling, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
@@ -154,16 +154,11 @@ class CropCollate(PadCollate):
     def _draws(self, sizes) -> tuple[list, list, list | None]:
         """The boxes, flips and colour draws (None without colour) of a train batch of images of (h, w) `sizes`,
         torchvision's way: image after image, its box, its flip, then its colour draws."""
-        colors = None if self.color is None else []
-        boxes, flips = G.draw_crops(
-            sizes=sizes,
-            scale=self.scale,
-            ratio=self.ratio,
-            flip_p=self.flip_p,
-            name="the image of sample {} of the batch",
-            after_each=None if colors is None else lambda: colors.append(draw_color(*self.color)),
-        )
-        return boxes, flips, colors
+        name = "the image of sample {} of the batch"
+        if self.color is not None:
+            return draw_crops_color(sizes, self.scale, self.ratio, self.flip_p, self.color, name)
+        boxes, flips = G.draw_crops(sizes=sizes, scale=self.scale, ratio=self.ratio, flip_p=self.flip_p, name=name)
+        return boxes, flips, None
 
     def _crop_batch(self, images, boxes: list, flips: list, **extra) -> CropBatch:
         """A CropBatch of `images` with this collate's geometry: the train `boxes` and `flips`, or eval's resize."""

@@ -13,6 +13,7 @@ import torch
 
 from fastload import _backend
 from fastload import _validation as V
+from fastload.functional import _geometry as G
 
 STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
 JITTER = STEPS[:4]
@@ -160,8 +161,11 @@ def adjust_color(
             f"out must be images itself or a uint8 tensor of shape {tuple(images.shape)} on {images.device}, "
             f"got {out.dtype} {tuple(out.shape)} on {out.device}"
         )
-    same = out is images or (out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
-    if not same and not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, images):
+    compiling = torch.compiler.is_compiling()  # dynamo cannot compare data pointers: there, only `images` itself
+    same = out is images or (not compiling and out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
+    if same and V.expanded(images):
+        raise ValueError("images is expanded (one value at several indices): it cannot be adjusted in place")
+    if not same and not compiling and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, out)
     return out
@@ -219,3 +223,39 @@ def apply_color(images: torch.Tensor, draws: list[ColorDraw], input_order: str) 
     rgb = [0] if c == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, images)
     return images
+
+
+def draw_crops_color(sizes, scale, ratio, flip_p: float, settings: tuple, name: str) -> tuple[list, list, list]:
+    """RandomResizedCrop boxes, flips and `draw_color(*settings)` for images of (h, w) `sizes`, image after image
+    (box, flip, colour) as a torchvision pipeline draws them: in C++ (`fastload::_draw_crops_color`, the same ATen
+    calls) when it is built, else through `draw_crops`' per-image hook."""
+    ranges, jitter_p, grayscale_p, solarize_p, threshold = settings
+    if not _backend.defines("fastload::_draw_crops_color") or torch.compiler.is_compiling():
+        draws = []
+        boxes, flips = G.draw_crops(
+            sizes, scale, ratio, flip_p, name, after_each=lambda: draws.append(draw_color(*settings))
+        )
+        return boxes, flips, draws
+    scale, ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
+    sizes = G.croppable_sizes(sizes, name)
+    flat = [] if ranges is None else [v for r in ranges for v in ((math.nan, math.nan) if r is None else r)]
+    boxes, flips, table = torch.ops.fastload._draw_crops_color(
+        torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
+        *scale,
+        *ratio,
+        float(flip_p),
+        flat,
+        float(jitter_p),
+        float(grayscale_p),
+        float(solarize_p),
+    )
+    draws = [
+        ColorDraw(
+            *(None if math.isnan(v) else v for v in row[:4]),
+            order=tuple(int(v) for v in row[4:8]),
+            grayscale=bool(row[8]),
+            solarize=threshold if row[9] else None,
+        )
+        for row in table.tolist()
+    ]
+    return [tuple(b) for b in boxes.tolist()], flips.tolist(), draws

@@ -193,16 +193,23 @@ def _sample_box(
     return (height - h) // 2, (width - w) // 2, h, w
 
 
+def croppable_sizes(sizes, name: str) -> list[tuple[int, int]]:
+    """(h, w) `sizes` of checked images as ints; an empty one is a ValueError naming it (`name` formatted with its
+    index)."""
+    sizes = [(int(h), int(w)) for h, w in sizes]
+    for i, (h, w) in enumerate(sizes):
+        if h == 0 or w == 0:
+            raise ValueError(f"{name.format(i)} is empty ({h}x{w}) and cannot be cropped")
+    return sizes
+
+
 def draw_crops(sizes, scale, ratio, flip_p: float, name: str = "images[{}]", after_each=None) -> tuple[list, list]:
     """RandomResizedCrop boxes and RandomHorizontalFlip draws for images of (h, w) `sizes`, in torchvision's order
     (the box, then the flip, image after image); an empty image is a ValueError naming it (`name` formatted with
     its index). `after_each()`, if given, is called after each image's flip: the draws of the transforms that follow
     in a pipeline (colour), interleaved as torchvision's per-image pipeline makes them."""
     scale, ratio = check_range("scale", scale), check_range("ratio", ratio)
-    sizes = [(int(h), int(w)) for h, w in sizes]  # sizes of checked images: ints
-    for i, (h, w) in enumerate(sizes):
-        if h == 0 or w == 0:
-            raise ValueError(f"{name.format(i)} is empty ({h}x{w}) and cannot be cropped")
+    sizes = croppable_sizes(sizes, name)
     if after_each is None and _backend.defines("fastload::_draw_crops") and not torch.compiler.is_compiling():
         # The same ATen calls in C++ (tested draw for draw): a dozen Python-level torch calls per image cost more
         # than decoding a tenth of the image.

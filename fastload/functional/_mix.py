@@ -71,6 +71,8 @@ def mix_pairs(x: torch.Tensor, lam: float, box=None, *, out: torch.Tensor | None
             f"out must be x itself or a {x.dtype} tensor of shape {tuple(x.shape)} on {x.device} not requiring grad, "
             f"got {out.dtype} {tuple(out.shape)} on {out.device}"
         )
+    if out is x and V.expanded(x):
+        raise ValueError("x is expanded (one element at several indices): it cannot be mixed in place")
     if out is not x and not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, x):
         raise ValueError("out shares memory with x without being x itself: pass out=x to mix in place")
     _backend.pick("mix_pairs_into", x.device)(x, float(lam), cut, out)
