@@ -79,8 +79,6 @@ def _classification(settings) -> Case:
     )
     arrays = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=collate, **loader_options(BATCH))
     tv = DataLoader(Seeded(folder.samples, TorchvisionCrop(size)), **loader_options(BATCH))
-    decode_only = DataLoader(Seeded(folder.samples, cv2_image), collate_fn=labels_only, **loader_options(BATCH))
-    encoded = sum(os.path.getsize(p) for p, _ in folder.samples)
     impls = [
         Impl(
             FASTLOAD,
@@ -126,27 +124,44 @@ def _classification(settings) -> Case:
                 "its own RNG: not compared)",
             )
         )
-    impls += [
+    return classification_case(
+        "files",
+        f"RandomResizedCrop {size}, flip, batches of {BATCH}",
+        settings,
+        folder.samples,
+        size,
+        impls,
+        unavailable,
+        GREY_LEVEL,
+    )
+
+
+def classification_case(suite_name, job, settings, samples, size, impls, unavailable, tolerance) -> Case:
+    """A classification case over the suite's JPEG tree (`samples`): `impls`, then the decode-only loader (every
+    full image decoded in the workers and nothing else: faster than this decodes less) and the copy floor, each
+    timed over 3 epochs; named "<count> ImageNet-style JPEG files -> <job>"."""
+    device, count = settings.device, len(samples)
+    decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **loader_options(BATCH))
+    moved = sum(os.path.getsize(p) for p, _ in samples) + count * 3 * size * size * 4
+    impls = impls + [
         Impl(
             "decode only (cv2.imread in workers)",
             lambda: epoch(decode_only, device),
             checked=False,
             note="every full image decoded in the workers and nothing else: faster than this decodes less",
         ),
-        copy_floor(encoded + count * 3 * size * size * 4, device),
+        copy_floor(moved, device),
     ]
-    label = f"{count} ImageNet-style JPEG files -> RandomResizedCrop {size}, flip, batches of {BATCH}" + (
-        "" if s == 1 else f" (x{s:g})"
-    )
+    s = min(1.0, settings.scale)
     return Case(
-        suite="files",
-        name=label,
+        suite=suite_name,
+        name=f"{count} ImageNet-style JPEG files -> {job}" + ("" if s == 1 else f" (x{s:g})"),
         device=device,
-        bytes_moved=encoded + count * 3 * size * size * 4,
+        bytes_moved=moved,
         items=count,
         impls=impls,
         unavailable=unavailable,
-        tolerance=GREY_LEVEL,
+        tolerance=tolerance,
         reps=3,
     )
 

@@ -26,26 +26,16 @@ so the torchvision row is compared within HUE_LEVELS.
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.bench import peers
 from fastload.bench.core import FASTLOAD, TORCHVISION, Case, Impl, copy_floor, epoch, suite
-from fastload.bench.file_loaders import (
-    NORM,
-    Seeded,
-    TimmRecipe,
-    TorchvisionRecipe,
-    case_tree,
-    cv2_image,
-    labels_only,
-    loader_options,
-)
+from fastload.bench.file_loaders import NORM, Seeded, TimmRecipe, TorchvisionRecipe, case_tree, loader_options
 from fastload.bench.suites.crop import GREY_LEVEL
 from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
+from fastload.bench.suites.files import classification_case
 
 BATCH = 32
 TIMM_JITTER = (0.4, 0.4, 0.4, 0.0)
@@ -62,14 +52,12 @@ def cases(settings) -> list[Case]:
 
 def _timm_default(settings) -> Case:
     device = settings.device
-    count, s, size, root = case_tree(settings, CROP_SIZES, 256, 64)
+    _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     samples = fl.ImageFolder(root).samples
     files = Seeded(samples, fl.EncodedImage.from_file)
     recipe = DataLoader(files, collate_fn=fl.CropCollate(size, NORM, color_jitter=TIMM_JITTER), **loader_options(BATCH))
     plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
     tv = DataLoader(Seeded(samples, TorchvisionRecipe(size, TIMM_JITTER)), **loader_options(BATCH))
-    decode_only = DataLoader(Seeded(samples, cv2_image), collate_fn=labels_only, **loader_options(BATCH))
-    encoded = sum(os.path.getsize(p) for p, _ in samples)
     impls = [
         Impl(
             FASTLOAD,
@@ -100,29 +88,8 @@ def _timm_default(settings) -> Case:
                 note="create_transform(224, is_training=True) on PIL images (ColorJitter 0.4 included); own RNG",
             )
         )
-    impls += [
-        Impl(
-            "decode only (cv2.imread in workers)",
-            lambda: epoch(decode_only, device),
-            checked=False,
-            note="every full image decoded in the workers and nothing else",
-        ),
-        copy_floor(encoded + count * 3 * size * size * 4, device),
-    ]
-    label = f"{count} ImageNet-style JPEG files -> timm's default recipe (crop {size}, flip, ColorJitter 0.4)" + (
-        "" if s == 1 else f" (x{s:g})"
-    )
-    return Case(
-        suite="recipes",
-        name=label,
-        device=device,
-        bytes_moved=encoded + count * 3 * size * size * 4,
-        items=count,
-        impls=impls,
-        unavailable=unavailable,
-        tolerance=RECIPE_LEVELS * GREY_LEVEL,
-        reps=3,
-    )
+    job = f"timm's default recipe (crop {size}, flip, ColorJitter 0.4)"
+    return classification_case("recipes", job, settings, samples, size, impls, unavailable, RECIPE_LEVELS * GREY_LEVEL)
 
 
 def _colour_only(settings) -> Case:
