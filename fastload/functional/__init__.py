@@ -1,8 +1,9 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
 as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
-colour adjustments (ColorJitter's, per image), pair mixing (Mixup/CutMix), dataset statistics, and the size and
-crop-sampling rules they follow. Each is also `fastload.<name>`."""
+colour adjustments (ColorJitter's, per image), Gaussian blur, pair mixing (Mixup/CutMix), dataset statistics, and
+the size and crop-sampling rules they follow. Each is also `fastload.<name>`."""
 
+from fastload.functional._blur import gaussian_blur
 from fastload.functional._color import adjust_color
 from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
 from fastload.functional._geometry import (
@@ -24,6 +25,7 @@ __all__ = [
     "channel_stats",
     "compute_mean_std",
     "denormalize",
+    "gaussian_blur",
     "mix_pairs",
     "normalize",
     "pack_images",

@@ -125,7 +125,7 @@ def _check_batch(src, out_hw: tuple[int, int], norm, dtype, culprit: str) -> tor
     return dtype
 
 
-def _resample_batch(
+def resample_batch(
     src,
     ys: tuple,
     xs: tuple,
@@ -138,7 +138,8 @@ def _resample_batch(
     device,
     out,
 ) -> torch.Tensor:
-    """Runs fastload::resized_crop_batch on the checked images with the (starts, weights) tables of each axis."""
+    """Runs fastload::resized_crop_batch on the checked images (a BatchSource) with the (starts, weights) tables of
+    each axis: every separable resampling of the package (crops, resizes, blurs) goes through here."""
     channels_last = V.check_bool("channels_last", channels_last)
     input_order = V.check_order("input_order", input_order)
     n = len(src.sizes)
@@ -218,7 +219,7 @@ def resized_crop_batch(
         src=bw, dst=out_w, resized=torch.full_like(bw, out_w), offset=zero, mode=mode, flips=flips
     )
     ys, xs = (y_starts + top[:, None], y_weights), (x_starts + left[:, None], x_weights)
-    return _resample_batch(
+    return resample_batch(
         src,
         ys,
         xs,
@@ -324,7 +325,7 @@ def resize_center_crop_regions(
     if regions is not None:
         origin = torch.tensor([r[:2] for r in regions], dtype=torch.int64).reshape(-1, 2)
         ys, xs = (ys[0] - origin[:, :1], ys[1]), (xs[0] - origin[:, 1:], xs[1])
-    return _resample_batch(
+    return resample_batch(
         src,
         ys,
         xs,
