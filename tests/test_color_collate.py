@@ -17,6 +17,8 @@ SETTINGS = [
     dict(color_jitter=(0.4, 0.4, 0.2, 0.1), color_jitter_p=0.8, grayscale_p=0.2, solarize_p=0.2),  # DINO's
     dict(color_jitter=((0.5, 1.5), 0.0, (0.0, 2.0), (-0.2, 0.3))),
     dict(grayscale_p=0.5),
+    dict(color_jitter=(0.4, 0.4, 0.2, 0.1), color_jitter_p=0.8, grayscale_p=0.2, blur_p=0.5, blur_kernel_size=9),
+    dict(blur_p=1.0, blur_sigma=(0.5, 1.5), blur_kernel_size=7, solarize_p=0.5),  # BYOL's second view, roughly
 ]
 
 
@@ -40,6 +42,9 @@ def torchvision_pipeline(kw: dict, size: int) -> T.Compose:
         steps.append(jitter if p == 1.0 else T.RandomApply([jitter], p=p))
     if kw.get("grayscale_p"):
         steps.append(T.RandomGrayscale(kw["grayscale_p"]))
+    if kw.get("blur_p"):
+        blur = T.GaussianBlur(kw["blur_kernel_size"], kw.get("blur_sigma", (0.1, 2.0)))
+        steps.append(blur if kw["blur_p"] == 1.0 else T.RandomApply([blur], p=kw["blur_p"]))
     if kw.get("solarize_p"):
         steps.append(T.RandomSolarize(128.0, kw["solarize_p"]))
     return T.Compose(steps)
@@ -52,13 +57,16 @@ def test_the_drawn_batch_is_crop_then_adjust_color_then_normalize(kw):
     torch.manual_seed(5)
     batch = collate([{"image": img, "label": i} for i, img in enumerate(imgs)])
     draws = batch["color"]
-    names = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
-    assert len(draws) == 6 and set(draws[0]) == {*names, "order"}
+    names = ("brightness", "contrast", "saturation", "hue", "grayscale")
+    assert len(draws) == 6 and set(draws[0]) == {*names, "order", "blur", "solarize"}
     crops = fl.resized_crop_batch(imgs, batch["crop_box"], 32, flips=batch["flip"], input_order="rgb")
-    adjusted = fl.adjust_color(
+    x = fl.adjust_color(
         crops.permute(0, 3, 1, 2), **{k: [d[k] for d in draws] for k in names}, order=[list(d["order"]) for d in draws]
-    )
-    want = fl.normalize(adjusted.permute(0, 2, 3, 1), fl.IMAGENET, input_order="rgb")
+    )  # a pipeline's order: jitter, grayscale, blur, solarize
+    if any(d["blur"] is not None for d in draws):
+        x = fl.gaussian_blur(x, kw["blur_kernel_size"], [d["blur"] for d in draws])
+    x = fl.adjust_color(x, solarize=[d["solarize"] for d in draws])
+    want = fl.normalize(x.permute(0, 2, 3, 1), fl.IMAGENET, input_order="rgb")
     assert torch.equal(batch["image"], want)
 
 
@@ -115,6 +123,12 @@ def test_bad_colour_arguments():
         fl.CropCollate(32, solarize_p=0.2, solarize_threshold=300)
     with pytest.raises(ValueError, match="train"):
         fl.CropCollate(32, train=False, color_jitter=(0.4, 0.4, 0.4, 0.0))
+    with pytest.raises(ValueError, match="blur_kernel_size"):
+        fl.CropCollate(32, blur_p=0.5, blur_kernel_size=4)
+    with pytest.raises(ValueError, match="too large"):
+        fl.CropCollate(16, blur_p=0.5, blur_kernel_size=33)
+    with pytest.raises(ValueError, match="blur_sigma"):
+        fl.CropCollate(32, blur_p=0.5, blur_sigma=(2.0, 1.0))
 
 
 @pytest.mark.parametrize("kw", SETTINGS + [dict(color_jitter=(0.0, 0.0, 0.0, 0.0))], ids=range(len(SETTINGS) + 1))
@@ -122,7 +136,8 @@ def test_the_compiled_draws_equal_the_python_draws(kw):
     """fastload::_draw_crops_color (C++, the same ATen calls) against the Python draws (draw_crops' per-image hook
     with draw_color): the same boxes, flips, colour draws and RNG state after."""
     from fastload import _backend
-    from fastload.functional import _color, _geometry
+    from fastload.data import color
+    from fastload.functional import _geometry
 
     if not _backend.defines("fastload::_draw_crops_color"):
         pytest.skip("the extension is not built")
@@ -130,11 +145,11 @@ def test_the_compiled_draws_equal_the_python_draws(kw):
     sizes = [(40, 60), (7, 300), (300, 7), (1, 1), (96, 96)] * 3
     for seed in range(6):
         torch.manual_seed(seed)
-        got = _color.draw_crops_color(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, settings, "image {}")
+        got = color.draw_crops_color(sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, settings, "image {}")
         after = torch.rand(1)
         torch.manual_seed(seed)
         draws = []
         boxes, flips = _geometry.draw_crops(
-            sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, after_each=lambda d=draws: d.append(_color.draw_color(*settings))
+            sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, after_each=lambda d=draws: d.append(color.draw_color(settings))
         )
         assert got == (boxes, flips, draws) and torch.equal(torch.rand(1), after), (kw, seed)

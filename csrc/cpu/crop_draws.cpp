@@ -3,7 +3,7 @@
 // same ATen calls on the default CPU generator, so the RNG stream and every box and flip are the same; done here
 // because the Python version's dozen small torch calls per image cost more than decoding a tenth of the image.
 // fastload::_draw_crops_color adds each image's colour draws after its flip (ColorJitter, RandomGrayscale,
-// RandomSolarize: fastload/functional/_color.py's draw_color, call for call).
+// GaussianBlur, RandomSolarize: fastload/data/color.py's draw_color, call for call).
 //
 // The float arithmetic follows Python's: uniform draws are float32 tensors read as doubles (`.item()`), sizes are
 // `int(round(sqrt(double)))` (round half to even: nearbyint in the default rounding mode), log/exp are float32
@@ -88,24 +88,25 @@ std::tuple<at::Tensor, at::Tensor> draw_crops(const at::Tensor& sizes, double sc
   return {d.boxes, d.flips};
 }
 
-// The same, each image's box and flip followed by the colour transforms' draws (fastload/functional/_color.py's
+// The same, each image's box and flip followed by the colour transforms' draws (fastload/data/color.py's
 // draw_color): `ranges` is [] (no ColorJitter) or ColorJitter's 4 (low, high) ranges, NaN where one is not drawn;
-// RandomApply draws only when jitter_p < 1, RandomGrayscale and RandomSolarize only when their p > 0. The colour
-// table is (N, 10) float64: the 4 factors (NaN: none), the order (ColorJitter's fn_idx), grayscale and solarize (0/1).
+// RandomApply draws only when its p < 1, RandomGrayscale, GaussianBlur and RandomSolarize only when their p > 0.
+// The colour table is (N, 11) float64: the 4 factors (NaN: none), the order (ColorJitter's fn_idx), grayscale (0/1),
+// the blur's sigma (NaN: none) and solarize (0/1).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_crops_color(const at::Tensor& sizes, double scale_lo,
                                                                 double scale_hi, double ratio_lo, double ratio_hi,
                                                                 double flip_p, at::ArrayRef<double> ranges,
-                                                                double jitter_p, double grayscale_p,
-                                                                double solarize_p) {
+                                                                double jitter_p, double grayscale_p, double blur_p,
+                                                                double blur_lo, double blur_hi, double solarize_p) {
   const char* op = "fastload::_draw_crops_color";
   TORCH_CHECK(ranges.empty() || ranges.size() == 8, op, ": ranges must be [] or 4 (low, high) pairs");
   Draws d = start(op, sizes, scale_lo, scale_hi, ratio_lo, ratio_hi);
   const int64_t n = d.sizes.size(0);
   const int64_t* s = d.sizes.data_ptr<int64_t>();
-  at::Tensor color = at::empty({n, 10}, at::kDouble);
+  at::Tensor color = at::empty({n, 11}, at::kDouble);
   double* c = color.data_ptr<double>();
   const auto one = at::TensorOptions().dtype(at::kFloat);
-  for (int64_t i = 0; i < n; ++i, c += 10) {
+  for (int64_t i = 0; i < n; ++i, c += 11) {
     draw_box(op, i, s[2 * i], s[2 * i + 1], scale_lo, scale_hi, ratio_lo, ratio_hi, d.lr0, d.lr1,
              d.boxes.data_ptr<int64_t>() + 4 * i);
     d.flips.data_ptr<bool>()[i] = draw_below(flip_p);
@@ -119,7 +120,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_crops_color(const at::Tensor
       }
     }
     c[8] = grayscale_p > 0.0 && draw_below(grayscale_p);
-    c[9] = solarize_p > 0.0 && draw_below(solarize_p);
+    c[9] = std::nan("");
+    if (blur_p > 0.0 && (blur_p >= 1.0 || draw_below(blur_p))) {  // GaussianBlur: sigma ~ U(lo, hi)
+      c[9] = at::empty({1}, one).uniform_(blur_lo, blur_hi).item<float>();
+    }
+    c[10] = solarize_p > 0.0 && draw_below(solarize_p);
   }
   return {d.boxes, d.flips, color};
 }
@@ -133,7 +138,8 @@ TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.impl("_draw_crops", c10::DispatchKey::CPU, &draw_crops);
   m.def(
       "_draw_crops_color(Tensor sizes, float scale_lo, float scale_hi, float ratio_lo, float ratio_hi, float flip_p, "
-      "float[] ranges, float jitter_p, float grayscale_p, float solarize_p) -> (Tensor, Tensor, Tensor)");
+      "float[] ranges, float jitter_p, float grayscale_p, float blur_p, float blur_lo, float blur_hi, "
+      "float solarize_p) -> (Tensor, Tensor, Tensor)");
   m.impl("_draw_crops_color", c10::DispatchKey::CPU, &draw_crops_color);
 }
 

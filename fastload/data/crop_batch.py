@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 
 from fastload import _validation as V
-from fastload.functional._color import apply_color
+from fastload.data.color import apply_draws
 from fastload.functional._crop import resize_center_crop_regions, resized_crop_batch
 from fastload.functional._geometry import resized_short_side
 from fastload.functional._normalize import normalize
@@ -35,8 +35,10 @@ class CropBatch(NamedTuple):
         regions: None, or per image the (top, left, full h, full w) region of its source image the images hold (as a
             decoder gave it); the result is the same bits as from the whole images.
         meta: what `shapes()` reports when the images are not the source images (draft decodes), else None.
-        color: None, or per image its colour draws (a NamedTuple: the four ColorJitter factors, their order,
-            grayscale, the solarize threshold or None), applied to the uint8 crop before it is normalized.
+        color: None, or per image its colour draws (`fastload.data.color.ColorDraw`: the four ColorJitter factors,
+            their order, grayscale, the blur's sigma, the solarize threshold), applied to the uint8 crop before it is
+            normalized.
+        blur_kernel_size: the blur's kernel size (odd), for draws with a sigma.
     """
 
     images: PackedImages | EncodedBatch
@@ -49,6 +51,7 @@ class CropBatch(NamedTuple):
     regions: list | None = None
     meta: dict | None = None  # what shapes() reports, when the images are not the source images (draft decodes)
     color: list | None = None
+    blur_kernel_size: int = 23
 
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
@@ -98,9 +101,11 @@ class CropBatch(NamedTuple):
         if self.color is not None:  # crop to uint8, adjust the colours in place, then normalize: torchvision's order
             plain = self._replace(images=images, color=None)  # decoded already
             crops = plain.finish(None, input_order=input_order, device=device, out=None if norm is not None else out)
-            apply_color(crops.permute(0, 3, 1, 2), self.color, V.check_order("input_order", input_order))
+            order = V.check_order("input_order", input_order)
+            done = apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order).permute(0, 2, 3, 1)
             if norm is None:
-                return crops
+                return crops.copy_(done) if done.data_ptr() != crops.data_ptr() else crops  # a blur made a new batch
+            crops = done
             return normalize(crops, norm, input_order=input_order, dtype=dtype, channels_last=channels_last, out=out)
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:

@@ -9,9 +9,9 @@ import torch
 
 from fastload import _validation as V
 from fastload.data.collate import PadCollate, batch_sizes
+from fastload.data.color import check_settings, draw_crops_color
 from fastload.data.crop_batch import CropBatch
 from fastload.functional import _geometry as G
-from fastload.functional._color import draw_crops_color, jitter_ranges
 from fastload.functional._crop import check_resampling, eval_regions
 from fastload.functional._pad import pack_images
 from fastload.io import decode
@@ -63,6 +63,10 @@ class CropCollate(PadCollate):
         color_jitter_p: the probability of the jitter (torchvision's `RandomApply([ColorJitter(...)], p)`; 1: always,
             no draw, as a plain ColorJitter).
         grayscale_p: RandomGrayscale's probability (0: not in the pipeline, no draw).
+        blur_p: the probability of torchvision's `GaussianBlur(blur_kernel_size, blur_sigma)` (under `RandomApply`
+            when < 1; 0: not in the pipeline, no draw), after grayscale, before solarize (`gaussian_blur`).
+        blur_sigma: GaussianBlur's (min, max) sigma, drawn per image.
+        blur_kernel_size: GaussianBlur's odd kernel size (torchvision's 23 for 224 crops is common).
         solarize_p: RandomSolarize's probability (0: not in the pipeline, no draw).
         solarize_threshold: RandomSolarize's threshold.
 
@@ -106,6 +110,9 @@ class CropCollate(PadCollate):
         color_jitter=None,
         color_jitter_p: float = 1.0,
         grayscale_p: float = 0.0,
+        blur_p: float = 0.0,
+        blur_sigma=(0.1, 2.0),
+        blur_kernel_size: int = 23,
         solarize_p: float = 0.0,
         solarize_threshold: float = 128.0,
     ):
@@ -133,23 +140,21 @@ class CropCollate(PadCollate):
         self.interpolation, self.antialias = check_resampling(interpolation, antialias)
         self.draft = V.check_bool("draft", draft)
         self.decode_on = check_decode_on(decode_on, norm is None, self.draft)
-        self.color = self._check_color(color_jitter, color_jitter_p, grayscale_p, solarize_p, solarize_threshold)
-
-    def _check_color(self, color_jitter, jitter_p, grayscale_p, solarize_p, threshold) -> tuple | None:
-        """The colour draws' settings (jitter ranges, the three probabilities, the threshold), or None for none."""
-        ranges = jitter_ranges(color_jitter)
-        jitter_p = G.check_probability("color_jitter_p", jitter_p)
-        grayscale_p = G.check_probability("grayscale_p", grayscale_p)
-        solarize_p = G.check_probability("solarize_p", solarize_p)
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold <= 255:
-            raise ValueError(f"solarize_threshold must be a number <= 255, got {threshold!r}")
-        if color_jitter is None and grayscale_p == 0 and solarize_p == 0:
-            return None
-        if not self.train:
-            raise ValueError("color_jitter, grayscale_p and solarize_p apply to train crops only (train=True)")
-        if self.decode_on == "device":
+        self.color = check_settings(
+            color_jitter,
+            color_jitter_p,
+            grayscale_p,
+            blur_p,
+            blur_sigma,
+            blur_kernel_size,
+            solarize_p,
+            solarize_threshold,
+            self.size,
+        )
+        if self.color is not None and not self.train:
+            raise ValueError("color_jitter, grayscale_p, blur_p and solarize_p apply to train crops only (train=True)")
+        if self.color is not None and self.decode_on == "device":
             raise ValueError("colour draws need the crops decoded in the worker: decode_on='device' does not take them")
-        return ranges, jitter_p, grayscale_p, solarize_p, float(threshold)
 
     def _draws(self, sizes) -> tuple[list, list, list | None]:
         """The boxes, flips and colour draws (None without colour) of a train batch of images of (h, w) `sizes`,
@@ -162,6 +167,8 @@ class CropCollate(PadCollate):
 
     def _crop_batch(self, images, boxes: list, flips: list, **extra) -> CropBatch:
         """A CropBatch of `images` with this collate's geometry: the train `boxes` and `flips`, or eval's resize."""
+        if self.color is not None:
+            extra["blur_kernel_size"] = self.color.blur_kernel_size
         return CropBatch(
             images=images,
             boxes=boxes if self.train else [],

@@ -1,36 +1,19 @@
 """Colour adjustments of uint8 batches: torchvision v2's `adjust_brightness`, `adjust_contrast`,
 `adjust_saturation`, `adjust_hue`, `rgb_to_grayscale` and `solarize`, per image with its own factors and order, in one
-op (`fastload::adjust_color`); and the draws of `ColorJitter`, `RandomGrayscale` and `RandomSolarize`, made with
-torchvision's RNG calls, for the collates."""
+op (`fastload::adjust_color`). `fastload.data.color` draws them as torchvision's transforms do, for the collates."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple
 
 import torch
 
 from fastload import _backend
 from fastload import _validation as V
-from fastload.functional import _geometry as G
 
 STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
 JITTER = STEPS[:4]
-
-
-class ColorDraw(NamedTuple):
-    """One image's drawn colour parameters (what `CropCollate` puts in a batch's metadata): the four ColorJitter
-    factors (None where not drawn or not applied), their order (ColorJitter's fn_idx), whether to convert to grey, and
-    the solarize threshold (None: not solarized)."""
-
-    brightness: float | None
-    contrast: float | None
-    saturation: float | None
-    hue: float | None
-    order: tuple
-    grayscale: bool
-    solarize: float | None
 
 
 def _per_image(name: str, value, n: int, kind=numbers.Real) -> list | None:
@@ -169,93 +152,3 @@ def adjust_color(
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, out)
     return out
-
-
-def _jitter_range(name: str, value) -> tuple[float, float] | None:
-    """torchvision's ColorJitter range for one factor: a number v gives [max(0, 1 - v), 1 + v] (hue: [-v, v]), a pair
-    is taken as is; None where the range is the identity (torchvision draws nothing for it)."""
-    hue = name == "hue"
-    center, bound = (0.0, 0.5) if hue else (1.0, math.inf)
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError(f"color_jitter's {name} must be non-negative, got {value}")
-        lo, hi = center - float(value), center + float(value)
-        lo = lo if hue else max(lo, 0.0)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        lo, hi = (float(v) for v in value)
-    else:
-        raise TypeError(f"color_jitter's {name} must be a number or a (min, max) pair, got {value!r}")
-    if not (-bound if hue else 0.0) <= lo <= hi <= bound:
-        raise ValueError(f"color_jitter's {name} range {(lo, hi)} must lie in [{-bound if hue else 0}, {bound}]")
-    return None if lo == hi == center else (lo, hi)
-
-
-def jitter_ranges(color_jitter) -> tuple | None:
-    """(brightness, contrast, saturation, hue) as ColorJitter takes them -> the four ranges (None: not drawn)."""
-    if color_jitter is None:
-        return None
-    values = list(color_jitter) if isinstance(color_jitter, (tuple, list)) else None
-    if values is None or len(values) != 4:
-        raise ValueError(f"color_jitter must be (brightness, contrast, saturation, hue), got {color_jitter!r}")
-    return tuple(_jitter_range(name, v) for name, v in zip(JITTER, values))
-
-
-def draw_color(ranges, jitter_p: float, grayscale_p: float, solarize_p: float, threshold: float) -> ColorDraw:
-    """One image's draws with torchvision's calls, in a pipeline's order: RandomApply (when jitter_p < 1:
-    `torch.rand(1) < p`), ColorJitter (`torch.randperm(4)`, then `uniform_` for each drawn range), RandomGrayscale
-    and RandomSolarize (`torch.rand(1) < p` each, when their p > 0)."""
-    factors, order = [None] * 4, (0, 1, 2, 3)
-    if ranges is not None and (jitter_p >= 1 or bool(torch.rand(1) < jitter_p)):
-        order = tuple(torch.randperm(4).tolist())
-        factors = [None if r is None else float(torch.empty(1).uniform_(r[0], r[1]).item()) for r in ranges]
-    grey = grayscale_p > 0 and bool(torch.rand(1) < grayscale_p)
-    solarize = threshold if solarize_p > 0 and bool(torch.rand(1) < solarize_p) else None
-    return ColorDraw(*factors, order=order, grayscale=grey, solarize=solarize)
-
-
-def apply_color(images: torch.Tensor, draws: list[ColorDraw], input_order: str) -> torch.Tensor:
-    """`draws` applied in place to the uint8 (N, C, H, W) `images` (one draw per image) with `adjust_color`."""
-    n = len(draws)
-    factors = {name: [getattr(d, name) for d in draws] for name in STEPS}
-    factors["grayscale"] = [d.grayscale for d in draws]
-    steps, table = color_tables(n, factors, [list(d.order) for d in draws])
-    c = images.shape[1]
-    rgb = [0] if c == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
-    _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, images)
-    return images
-
-
-def draw_crops_color(sizes, scale, ratio, flip_p: float, settings: tuple, name: str) -> tuple[list, list, list]:
-    """RandomResizedCrop boxes, flips and `draw_color(*settings)` for images of (h, w) `sizes`, image after image
-    (box, flip, colour) as a torchvision pipeline draws them: in C++ (`fastload::_draw_crops_color`, the same ATen
-    calls) when it is built, else through `draw_crops`' per-image hook."""
-    ranges, jitter_p, grayscale_p, solarize_p, threshold = settings
-    if not _backend.defines("fastload::_draw_crops_color") or torch.compiler.is_compiling():
-        draws = []
-        boxes, flips = G.draw_crops(
-            sizes, scale, ratio, flip_p, name, after_each=lambda: draws.append(draw_color(*settings))
-        )
-        return boxes, flips, draws
-    scale, ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
-    sizes = G.croppable_sizes(sizes, name)
-    flat = [] if ranges is None else [v for r in ranges for v in ((math.nan, math.nan) if r is None else r)]
-    boxes, flips, table = torch.ops.fastload._draw_crops_color(
-        torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2),
-        *scale,
-        *ratio,
-        float(flip_p),
-        flat,
-        float(jitter_p),
-        float(grayscale_p),
-        float(solarize_p),
-    )
-    draws = [
-        ColorDraw(
-            *(None if math.isnan(v) else v for v in row[:4]),
-            order=tuple(int(v) for v in row[4:8]),
-            grayscale=bool(row[8]),
-            solarize=threshold if row[9] else None,
-        )
-        for row in table.tolist()
-    ]
-    return [tuple(b) for b in boxes.tolist()], flips.tolist(), draws

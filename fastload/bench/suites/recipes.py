@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 import fastload as fl
 from fastload.bench import peers
-from fastload.bench.core import FASTLOAD, TORCHVISION, Case, Impl, copy_floor, epoch, suite
+from fastload.bench.core import FASTLOAD, REFERENCE, TORCHVISION, Case, Impl, copy_floor, epoch, suite, with_backend
 from fastload.bench.file_loaders import NORM, Seeded, TimmRecipe, TorchvisionRecipe, case_tree, loader_options
 from fastload.bench.suites.crop import GREY_LEVEL
 from fastload.bench.suites.crop import RAW_SIZES as CROP_SIZES
@@ -55,7 +55,9 @@ def _timm_default(settings) -> Case:
     _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     samples = fl.ImageFolder(root).samples
     files = Seeded(samples, fl.EncodedImage.from_file)
-    recipe = DataLoader(files, collate_fn=fl.CropCollate(size, NORM, color_jitter=TIMM_JITTER), **loader_options(BATCH))
+    collate = fl.CropCollate(size, NORM, color_jitter=TIMM_JITTER)
+    recipe = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
+    reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
     plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
     tv = DataLoader(Seeded(samples, TorchvisionRecipe(size, TIMM_JITTER)), **loader_options(BATCH))
     impls = [
@@ -64,6 +66,7 @@ def _timm_default(settings) -> Case:
             lambda: epoch(recipe, device),
             note=f"CropCollate({size}, norm, color_jitter=(0.4, 0.4, 0.4, 0)) from the files",
         ),
+        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch ops"),
         Impl(
             f"{FASTLOAD} plain crop",
             lambda: epoch(plain, device),
@@ -133,6 +136,7 @@ def _colour_only(settings) -> Case:
 
     impls = [
         Impl(FASTLOAD, fused, note="crop to uint8, adjust_color in place, normalize (CropCollate's colour path)"),
+        Impl(REFERENCE, with_backend("reference", fused)),
         Impl(f"{FASTLOAD} plain crop", plain, checked=False, note="the fused crop + normalize of the same boxes"),
         Impl(TORCHVISION, torchvision, note="v2 functions per image: crop, flip, 4 adjust_* in order, normalize"),
         copy_floor(sum(img.size for img in images) + out_bytes, device),

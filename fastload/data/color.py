@@ -1,0 +1,172 @@
+"""The colour and blur transforms of a training pipeline as `CropCollate` draws and applies them: RandomApply +
+ColorJitter, RandomGrayscale, RandomApply + GaussianBlur and RandomSolarize, drawn with torchvision's RNG calls in
+a pipeline's order after each image's box and flip (in C++ when the extension is built), applied to the uint8 crops
+(`adjust_color`, `gaussian_blur`) before they are normalized."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import NamedTuple
+
+import torch
+
+from fastload import _backend
+from fastload.functional import _geometry as G
+from fastload.functional._blur import gaussian_blur
+from fastload.functional._color import JITTER, STEPS, color_tables
+
+
+class ColorSettings(NamedTuple):
+    """A collate's colour transforms: ColorJitter's four (low, high) ranges (None: not drawn) or None (no jitter),
+    RandomApply's p for it, RandomGrayscale's p, GaussianBlur's RandomApply p, sigma range and kernel size, and
+    RandomSolarize's p and threshold (a p of 0: the transform is not in the pipeline)."""
+
+    ranges: tuple | None
+    jitter_p: float
+    grayscale_p: float
+    blur_p: float
+    blur_sigma: tuple[float, float]
+    blur_kernel_size: int
+    solarize_p: float
+    threshold: float
+
+
+class ColorDraw(NamedTuple):
+    """One image's draws (what `CropCollate` puts in a dict batch's `color`): the four ColorJitter factors (None where
+    not drawn or not applied), their order (ColorJitter's fn_idx), whether to convert to grey, the blur's sigma (None:
+    no blur) and the solarize threshold (None: not solarized)."""
+
+    brightness: float | None
+    contrast: float | None
+    saturation: float | None
+    hue: float | None
+    order: tuple
+    grayscale: bool
+    blur: float | None
+    solarize: float | None
+
+
+def _jitter_range(name: str, value) -> tuple[float, float] | None:
+    """torchvision's ColorJitter range for one factor: a number v gives [max(0, 1 - v), 1 + v] (hue: [-v, v]), a pair
+    is taken as is; None where the range is the identity (torchvision draws nothing for it)."""
+    hue = name == "hue"
+    center, bound = (0.0, 0.5) if hue else (1.0, math.inf)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"color_jitter's {name} must be non-negative, got {value}")
+        lo, hi = center - float(value), center + float(value)
+        lo = lo if hue else max(lo, 0.0)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        lo, hi = (float(v) for v in value)
+    else:
+        raise TypeError(f"color_jitter's {name} must be a number or a (min, max) pair, got {value!r}")
+    if not (-bound if hue else 0.0) <= lo <= hi <= bound:
+        raise ValueError(f"color_jitter's {name} range {(lo, hi)} must lie in [{-bound if hue else 0}, {bound}]")
+    return None if lo == hi == center else (lo, hi)
+
+
+def check_settings(
+    color_jitter, jitter_p, grayscale_p, blur_p, blur_sigma, blur_kernel_size, solarize_p, threshold, size
+) -> ColorSettings | None:
+    """The checked settings of a collate producing `size` (h, w) crops, or None when none of them is on."""
+    ranges = None
+    if color_jitter is not None:
+        values = list(color_jitter) if isinstance(color_jitter, (tuple, list)) else None
+        if values is None or len(values) != 4:
+            raise ValueError(f"color_jitter must be (brightness, contrast, saturation, hue), got {color_jitter!r}")
+        ranges = tuple(_jitter_range(name, v) for name, v in zip(JITTER, values))
+    jitter_p, grayscale_p = (
+        G.check_probability("color_jitter_p", jitter_p),
+        G.check_probability("grayscale_p", grayscale_p),
+    )
+    blur_p, solarize_p = G.check_probability("blur_p", blur_p), G.check_probability("solarize_p", solarize_p)
+    sigma = list(blur_sigma) if isinstance(blur_sigma, (tuple, list)) else []
+    if (
+        len(sigma) != 2
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in sigma)
+        or not (0 < sigma[0] <= sigma[1] < math.inf)
+    ):
+        raise ValueError(f"blur_sigma must be a (min, max) pair with 0 < min <= max, got {blur_sigma!r}")
+    k = blur_kernel_size
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 or k % 2 == 0:
+        raise ValueError(f"blur_kernel_size must be an odd int > 0, got {k!r}")
+    if blur_p > 0 and k // 2 >= min(size):
+        raise ValueError(f"blur_kernel_size {k} is too large for {size[0]}x{size[1]} crops (k // 2 must be below both)")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold <= 255:
+        raise ValueError(f"solarize_threshold must be a number <= 255, got {threshold!r}")
+    if color_jitter is None and grayscale_p == 0 and blur_p == 0 and solarize_p == 0:
+        return None
+    sigma = (float(sigma[0]), float(sigma[1]))
+    return ColorSettings(ranges, jitter_p, grayscale_p, blur_p, sigma, int(k), solarize_p, float(threshold))
+
+
+def _below(p: float) -> bool:
+    """torch.rand(1) < p: RandomApply's, RandomGrayscale's and RandomSolarize's draw."""
+    return bool(torch.rand(1) < p)
+
+
+def draw_color(s: ColorSettings) -> ColorDraw:
+    """One image's draws with torchvision's calls, in a pipeline's order: RandomApply (when jitter_p < 1) and
+    ColorJitter (`torch.randperm(4)`, then `uniform_` for each drawn range), RandomGrayscale, RandomApply (when
+    blur_p < 1) and GaussianBlur (`uniform_` for sigma), RandomSolarize; a transform with p 0 draws nothing."""
+    factors, order = [None] * 4, (0, 1, 2, 3)
+    if s.ranges is not None and (s.jitter_p >= 1 or _below(s.jitter_p)):
+        order = tuple(torch.randperm(4).tolist())
+        factors = [None if r is None else float(torch.empty(1).uniform_(r[0], r[1]).item()) for r in s.ranges]
+    grey = s.grayscale_p > 0 and _below(s.grayscale_p)
+    blur = None
+    if s.blur_p > 0 and (s.blur_p >= 1 or _below(s.blur_p)):
+        blur = float(torch.empty(1).uniform_(*s.blur_sigma).item())
+    solarize = s.threshold if s.solarize_p > 0 and _below(s.solarize_p) else None
+    return ColorDraw(*factors, order=order, grayscale=grey, blur=blur, solarize=solarize)
+
+
+def draw_crops_color(sizes, scale, ratio, flip_p: float, s: ColorSettings, name: str) -> tuple[list, list, list]:
+    """RandomResizedCrop boxes, flips and `draw_color(s)` for images of (h, w) `sizes`, image after image (box,
+    flip, colour) as a torchvision pipeline draws them: in C++ (`fastload::_draw_crops_color`, the same ATen calls)
+    when it is built, else through `draw_crops`' per-image hook."""
+    if not _backend.defines("fastload::_draw_crops_color") or torch.compiler.is_compiling():
+        draws = []
+        boxes, flips = G.draw_crops(sizes, scale, ratio, flip_p, name, after_each=lambda: draws.append(draw_color(s)))
+        return boxes, flips, draws
+    scale, ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
+    sizes = G.croppable_sizes(sizes, name)
+    flat = [] if s.ranges is None else [v for r in s.ranges for v in ((math.nan, math.nan) if r is None else r)]
+    probabilities = (s.jitter_p, s.grayscale_p, s.blur_p, *s.blur_sigma, s.solarize_p)
+    boxes, flips, table = torch.ops.fastload._draw_crops_color(
+        torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2), *scale, *ratio, float(flip_p), flat, *probabilities
+    )
+    draws = [
+        ColorDraw(
+            *(None if math.isnan(v) else v for v in row[:4]),
+            order=tuple(int(v) for v in row[4:8]),
+            grayscale=bool(row[8]),
+            blur=None if math.isnan(row[9]) else row[9],
+            solarize=s.threshold if row[10] else None,
+        )
+        for row in table.tolist()
+    ]
+    return [tuple(b) for b in boxes.tolist()], flips.tolist(), draws
+
+
+def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str) -> None:
+    """The colour steps of `draws` applied in place to the uint8 (N, C, H, W) `images`."""
+    factors = {name: [getattr(d, name) for d in draws] for name in STEPS}
+    steps, table = color_tables(len(draws), factors, [list(d.order) for d in draws])
+    rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
+    _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, images)
+
+
+def apply_draws(images: torch.Tensor, draws: list[ColorDraw], kernel_size: int, input_order: str) -> torch.Tensor:
+    """`draws` (one per image) on the uint8 (N, C, H, W) crops in a pipeline's order: jitter and grayscale in place,
+    then the blur (a new batch), then solarize. Returns the batch (images itself when nothing is blurred)."""
+    if all(d.blur is None for d in draws):
+        _adjust(images, draws, input_order)
+        return images
+    _adjust(images, [d._replace(solarize=None) for d in draws], input_order)
+    images = gaussian_blur(images, kernel_size, [d.blur for d in draws])
+    if any(d.solarize is not None for d in draws):
+        only = ColorDraw(None, None, None, None, (0, 1, 2, 3), False, None, None)
+        _adjust(images, [only._replace(solarize=d.solarize) for d in draws], input_order)
+    return images
