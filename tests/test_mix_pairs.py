@@ -103,6 +103,13 @@ def test_in_place_on_a_strided_view_and_an_expanded_batch_refused():
     expanded = torch.randn(1, 3, 5, 7).expand(4, 3, 5, 7)
     with pytest.raises(ValueError, match="expanded"):
         fl.mix_pairs(expanded, 0.3, out=expanded)
+    with pytest.raises(RuntimeError, match="several indices"):  # the compiled op's own check, behind the wrapper's
+        torch.ops.fastload.mix_pairs_into(expanded, 0.3, [], expanded)
+    pixels = torch.zeros(1, 3, 4, 5, dtype=torch.uint8).expand(2, 3, 4, 5)
+    with pytest.raises(RuntimeError, match="several indices"):
+        torch.ops.fastload.adjust_color_into(
+            pixels, torch.zeros(2, 1).long(), torch.ones(2, 6).double(), [0, 1, 2], pixels
+        )
 
 
 def test_batch_mixup_and_cutmix_equal_timms_under_the_same_seed():

@@ -3,6 +3,7 @@
 #include "memory/output.h"
 
 #include <ATen/EmptyTensor.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/ops/empty_strided.h>
 #include <c10/util/Exception.h>
 #include <c10/util/strides.h>
@@ -62,6 +63,17 @@ void check_no_overlap(const char* op, const at::Tensor& out, const at::Tensor& i
   const auto a = byte_range(out), b = byte_range(input);
   TORCH_CHECK(a.second < b.first || b.second < a.first, op, ": out overlaps ", input_name,
               " in memory (the op would overwrite values it has still to read)");
+}
+
+bool check_in_place_or_apart(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name) {
+  const bool in_place = out.data_ptr() == input.data_ptr() && out.strides() == input.strides();
+  if (in_place) {
+    TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op, ": ", input_name,
+                " holds one element at several indices (an expanded tensor): it cannot be written in place");
+  } else {
+    check_no_overlap(op, out, input, input_name);
+  }
+  return in_place;
 }
 
 at::Tensor new_output(at::IntArrayRef sizes, at::IntArrayRef strides, const at::TensorOptions& options) {

@@ -37,6 +37,11 @@ class OutputScope {
 // Fails if `out` shares memory with `input` (by address: a numpy view of the same bytes is another storage).
 void check_no_overlap(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name);
 
+// For an op whose threads each read an element and write it back (or its pair): whether `out` is `input` itself
+// (the same data and strides: in place, refused when an element surely repeats, torch's rule: a stride-0 dim; a
+// strided view is "too hard" to prove either way and is taken), else checks that they do not overlap.
+bool check_in_place_or_apart(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name);
+
 // The names of the `_into` ops (schemas.cpp defines them from their allocating twins).
 inline constexpr char kDenormalizeInto[] = "fastload::denormalize_into";
 inline constexpr char kPadBatchInto[] = "fastload::pad_batch_into";

@@ -1,8 +1,6 @@
 // fastload::adjust_color: the argument checks shared by its kernels.
 #include "ops/adjust_color.h"
 
-#include <ATen/MemoryOverlap.h>
-
 #include <cmath>
 
 #include "memory/output.h"
@@ -101,15 +99,7 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
               ": out must be a uint8 tensor of shape ", images.sizes(), " on ", images.device(), ", got ",
               out.scalar_type(), " ", out.sizes(), " on ", out.device());
   for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(out.stride(d) >= 0, op, ": out has a negative stride");
-  const bool in_place = out.data_ptr() == images.data_ptr() && out.strides() == images.strides();
-  if (in_place) {
-    // Each pixel is written once by the thread that read it: the batch may not hold one value twice (refused when
-    // it surely does, torch's rule: a strided view is "too hard" to prove either way and is taken).
-    TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op,
-                ": adjusting in place needs images whose values do not share memory (an expanded tensor does)");
-  } else {
-    check_no_overlap(op, out, images, "images");
-  }
+  check_in_place_or_apart(op, out, images, "images");  // each pixel is read and written by one thread
   call.out = out;
   call.params.out = static_cast<uint8_t*>(out.data_ptr());
   for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);

@@ -1,8 +1,6 @@
 // fastload::mix_pairs: the argument checks shared by its kernels.
 #include "ops/mix_pairs.h"
 
-#include <ATen/MemoryOverlap.h>
-
 #include "memory/output.h"
 #include "ops/common.h"
 
@@ -49,18 +47,8 @@ void bind_mix_pairs_output(const char* op, const at::Tensor& x, MixPairsParams& 
               ": out must be a ", x.scalar_type(), " tensor of shape ", x.sizes(), " on ", x.device(), ", got ",
               out.scalar_type(), " ", out.sizes(), " on ", out.device());
   for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(out.stride(d) >= 0, op, ": out has a negative stride");
-  const bool in_place = out.data_ptr() == x.data_ptr() && out.strides() == x.strides();
-  if (in_place) {
-    // Each element is written once by the thread that read its pair: the batch may not hold one element twice.
-    // torch's rule (assert_no_internal_overlap): refused when it surely does (a stride-0 dim); a strided view such
-    // as x[i::k] is "too hard" to prove either way and is taken.
-    TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op,
-                ": mixing in place needs a batch whose elements do not share memory (an expanded tensor does)");
-    if (p.cut) {  // only the box changes
-      p.rows_first = p.y0, p.rows = p.y1 - p.y0, p.cols_first = p.x0, p.cols = p.x1 - p.x0;
-    }
-  } else {
-    check_no_overlap(op, out, x, "x");
+  if (check_in_place_or_apart(op, out, x, "x") && p.cut) {  // in place, CutMix changes only the box
+    p.rows_first = p.y0, p.rows = p.y1 - p.y0, p.cols_first = p.x0, p.cols = p.x1 - p.x0;
   }
   p.out = out.data_ptr();
   for (int64_t d = 0; d < 4; ++d) p.out_stride[d] = out.stride(d);
