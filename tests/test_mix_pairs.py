@@ -7,7 +7,7 @@ import harness
 import numpy as np
 import pytest
 import torch
-from conftest import backend, devices
+from conftest import backend, devices, require_compiled
 from harness import Bad, OpTest, Sample
 
 import fastload as fl
@@ -103,6 +103,8 @@ def test_in_place_on_a_strided_view_and_an_expanded_batch_refused():
     expanded = torch.randn(1, 3, 5, 7).expand(4, 3, 5, 7)
     with pytest.raises(ValueError, match="expanded"):
         fl.mix_pairs(expanded, 0.3, out=expanded)
+    require_compiled("mix_pairs", "cpu")
+    require_compiled("adjust_color", "cpu")
     with pytest.raises(RuntimeError, match="several indices"):  # the compiled op's own check, behind the wrapper's
         torch.ops.fastload.mix_pairs_into(expanded, 0.3, [], expanded)
     pixels = torch.zeros(1, 3, 4, 5, dtype=torch.uint8).expand(2, 3, 4, 5)
