@@ -153,3 +153,18 @@ def test_the_compiled_draws_equal_the_python_draws(kw):
             sizes, (0.08, 1.0), (3 / 4, 4 / 3), 0.5, after_each=lambda d=draws: d.append(color.draw_color(settings))
         )
         assert got == (boxes, flips, draws) and torch.equal(torch.rand(1), after), (kw, seed)
+
+
+def test_a_shipped_batch_finished_by_the_prefetcher_equals_the_workers_batch():
+    """Without norm the colour draws travel in the CropBatch and DevicePrefetcher applies them: the same batch as
+    the collate normalizing in the worker, under the same seed."""
+    imgs = images(4, 5)
+    samples = [(img, i) for i, img in enumerate(imgs)]
+    kw = dict(color_jitter=(0.4, 0.4, 0.2, 0.1), grayscale_p=0.5, blur_p=0.5, blur_kernel_size=5, solarize_p=0.5)
+    torch.manual_seed(2)
+    want, _ = fl.CropCollate(24, fl.IMAGENET, input_order="rgb", **kw)(samples)
+    torch.manual_seed(2)
+    shipped = fl.CropCollate(24, input_order="rgb", **kw)(samples)  # what a worker sends without norm
+    assert isinstance(shipped[0], fl.data.CropBatch) and shipped[0].color is not None
+    got, labels = next(iter(fl.DevicePrefetcher([shipped], "cpu", fl.IMAGENET, input_order="rgb")))
+    assert torch.equal(got, want) and labels.tolist() == [0, 1, 2, 3]
