@@ -1,8 +1,9 @@
 // adjust_color: torchvision v2's uint8 colour adjustments (adjust_brightness / contrast / saturation / hue,
 // rgb_to_grayscale with 3 output channels, solarize), per image in a per-image order, each step's result truncated
 // to bytes as torchvision's `.to(uint8)` after `clamp_(0, 255)`. Every value is computed with torchvision's fp32
-// operations in its order; where it adds with `alpha=` (the blends and the grey weights) ATen's CPU and CUDA kernels
-// fuse the multiply-add, so these do too (fmaf: one rounding), and the reference computes those sums in float64.
+// operations in its order; where it adds with `alpha=` (the blends and the grey weights) ATen's CPU kernels fuse the
+// multiply-add (nvcc's default contraction likely does on CUDA too), so these do too (fmaf: one rounding), and the
+// reference computes those sums in float64.
 // Shared by the CPU and CUDA kernels (and the emulation), so every backend gives the same bytes.
 #pragma once
 #include <math.h>
