@@ -163,3 +163,16 @@ test_bad_input = harness.bad_input_test(
         Bad(lambda: fl.adjust_color(EXPANDED, brightness=2.0, out=EXPANDED), ValueError, ("images", "expanded")),
     ]
 )
+
+
+@pytest.mark.parametrize("device", devices())
+def test_in_place_leaves_images_without_steps_as_they_are(device):
+    """An image with no step is skipped in place (not read and rewritten) and equal to a new batch's copy of it."""
+    x = batch(np.random.default_rng(7), "channels_last", n=3, c=3).to(device)
+    for mode in BACKENDS if device == "cpu" else ("auto", "reference"):
+        with backend(mode):
+            want = fl.adjust_color(x, brightness=[None, 1.5, None], solarize=[None, None, 99.0])
+            y = x.clone(memory_format=torch.preserve_format)
+            fl.adjust_color(y, brightness=[None, 1.5, None], solarize=[None, None, 99.0], out=y)
+        harness.assert_same_bits(y, want, mode)
+        assert torch.equal(y[0], x[0]) and not torch.equal(y[1], x[1]) and not torch.equal(y[2], x[2])

@@ -140,6 +140,7 @@ FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const f
 }
 
 void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, float* planes) {
+  if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
   const int64_t w = p.w;
   float* r = planes;
   float* g = p.c == 3 ? planes + w : planes;

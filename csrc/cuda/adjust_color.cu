@@ -75,6 +75,7 @@ struct ColorRows : SinglePhase {
       const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
       const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
       const ColorImage d = load(p.images + n);
+      if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
       const float mean = d.contrast_at >= 0 ? contrast_mean(load(p.grey_sums + n), p.h * p.w) : 0.0f;
       for (int q = 0; q < 4; ++q) {
         if (q >= count) break;

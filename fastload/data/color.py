@@ -159,13 +159,14 @@ def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str) -> N
 
 
 def apply_draws(images: torch.Tensor, draws: list[ColorDraw], kernel_size: int, input_order: str) -> torch.Tensor:
-    """`draws` (one per image) on the uint8 (N, C, H, W) crops in a pipeline's order: jitter and grayscale in place,
-    then the blur (a new batch), then solarize. Returns the batch (images itself when nothing is blurred)."""
-    if all(d.blur is None for d in draws):
+    """`draws` (one per image) applied in place to the uint8 (N, C, H, W) crops in a pipeline's order: jitter and
+    grayscale, then the blur (of the images drawn to be blurred only), then solarize. Returns images."""
+    blurred = [i for i, d in enumerate(draws) if d.blur is not None]
+    if not blurred:
         _adjust(images, draws, input_order)
         return images
     _adjust(images, [d._replace(solarize=None) for d in draws], input_order)
-    images = gaussian_blur(images, kernel_size, [d.blur for d in draws])
+    images[blurred] = gaussian_blur(images[blurred], kernel_size, [draws[i].blur for i in blurred])
     if any(d.solarize is not None for d in draws):
         only = ColorDraw(None, None, None, None, (0, 1, 2, 3), False, None, None)
         _adjust(images, [only._replace(solarize=d.solarize) for d in draws], input_order)

@@ -102,10 +102,9 @@ class CropBatch(NamedTuple):
             plain = self._replace(images=images, color=None)  # decoded already
             crops = plain.finish(None, input_order=input_order, device=device, out=None if norm is not None else out)
             order = V.check_order("input_order", input_order)
-            done = apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order).permute(0, 2, 3, 1)
+            apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order)  # in place
             if norm is None:
-                return crops.copy_(done) if done.data_ptr() != crops.data_ptr() else crops  # a blur made a new batch
-            crops = done
+                return crops
             return normalize(crops, norm, input_order=input_order, dtype=dtype, channels_last=channels_last, out=out)
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:

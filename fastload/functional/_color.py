@@ -63,19 +63,21 @@ def color_tables(n: int, factors: dict, order=None) -> tuple[torch.Tensor, torch
     """The op's (N, 6) int64 steps and (N, 6) float64 factors for `factors` (step name -> per-image list or None):
     the jitter steps in each image's `order`, then grayscale, then solarize."""
     orders = _check_order(order, n)
-    steps = torch.full((n, 6), -1, dtype=torch.int64)
-    table = torch.zeros((n, 6), dtype=torch.float64)
+    steps, table = [], []  # built as lists, one tensor each: element-wise tensor writes cost ~15 us an image
     for i in range(n):
         codes = [k for k in orders[i] if factors[JITTER[k]] is not None and factors[JITTER[k]][i] is not None]
         if factors["grayscale"] is not None and factors["grayscale"][i]:
             codes.append(4)
         if factors["solarize"] is not None and factors["solarize"][i] is not None:
             codes.append(5)
-        steps[i, : len(codes)] = torch.tensor(codes, dtype=torch.int64)
-        for k, name in enumerate(STEPS):
-            if k != 4 and k in codes:
-                table[i, k] = _check_factor(name, factors[name][i])
-    return steps, table
+        steps.append(codes + [-1] * (6 - len(codes)))
+        table.append(
+            [_check_factor(name, factors[name][i]) if k != 4 and k in codes else 0.0 for k, name in enumerate(STEPS)]
+        )
+    return (
+        torch.tensor(steps, dtype=torch.int64).reshape(n, 6),
+        torch.tensor(table, dtype=torch.float64).reshape(n, 6),
+    )
 
 
 def adjust_color(
