@@ -12,7 +12,7 @@ from fastload.functional import _geometry as G
 from fastload.functional._boxes import as_boxes, rescale_boxes
 from fastload.functional._geometry import rescale_size, resized_size
 from fastload.functional._normalize import denormalize, normalize
-from fastload.functional._resize_pad import INTERPOLATIONS, resize_pad_batch
+from fastload.functional._resize_pad import resize_pad_batch
 from fastload.io.decode import EncodedImage, decode_image
 from fastload.io.pil import is_pil_image, pil_to_array
 from fastload.normalization import Normalization
@@ -133,7 +133,7 @@ class RescaleKeepRatio:
         clip: bool = True,
     ):
         rescale_size((1, 1), scale)  # validates scale
-        V.check_interpolation(interpolation, INTERPOLATIONS)
+        V.check_interpolation(interpolation)  # OpenCV's two: mmcv's resize is cv2.resize
         bbox_keys = (bbox_keys,) if isinstance(bbox_keys, str) else tuple(bbox_keys)
         if not all(isinstance(k, str) for k in bbox_keys):
             raise TypeError(f"bbox_keys must be a sequence of str, got {bbox_keys!r}")

@@ -85,6 +85,19 @@ def test_decoded_images_give_the_batch_files_give(coco):
     assert all(torch.equal(x, y) for x, y in zip(a["bboxes"], b["bboxes"]))
 
 
+def test_bicubic_is_the_ops_bicubic_on_the_flipped_images(coco):
+    samples = [coco[i] for i in range(4)]
+    torch.manual_seed(2)
+    batch = _collate(interpolation="bicubic")(samples)
+    assert any(batch["flip"])
+    for i, s in enumerate(samples):
+        decoded = fl.decode_image(s["img"]).numpy()
+        view = decoded[:, ::-1] if batch["flip"][i] else decoded
+        alone = fl.resize_pad_batch([view], fl.IMAGENET, scale=SCALE, interpolation="bicubic").images[0]
+        h, w = batch["img_shape"][i]
+        assert torch.equal(batch["img"][i, :, :h, :w], alone[:, :h, :w])
+
+
 def test_flips_are_the_torch_rngs_draws(coco):
     samples = [coco[i] for i in range(8)]
     torch.manual_seed(7)
@@ -133,7 +146,7 @@ def test_pack_with_flips_ships_the_flipped_pixels(coco):
         (dict(scale=(1333, 800)), ValueError, "give norm too"),
         (dict(norm=fl.IMAGENET, scale=(0, 800)), ValueError, "scale"),
         (dict(norm=fl.IMAGENET, flip_p=1.5), ValueError, "flip_p must be a probability"),
-        (dict(norm=fl.IMAGENET, flip_p=0.5, interpolation="bicubic"), ValueError, "interpolation"),
+        (dict(norm=fl.IMAGENET, flip_p=0.5, interpolation="area"), ValueError, "interpolation"),
         (dict(pack=True, flip_p=0.5, decode_on="device"), ValueError, "decode_on='device'"),
         (dict(norm=fl.IMAGENET, flip_p=0.5, bbox_keys=[1]), TypeError, "bbox_keys"),
         (dict(label_mode="mmdetection"), ValueError, "'mmdet'"),

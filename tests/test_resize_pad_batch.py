@@ -1,5 +1,6 @@
 """resize_pad_batch: the op table over every backend x layout x dtype, bit for bit between backends and against
-cv2.resize + a float64 normalize and pad (bilinear within 1 grey level, nearest exact); bad input."""
+cv2.resize (bilinear within 1 grey level, nearest exact) or torchvision's antialiased bicubic resize (within 1 grey
+level) + a float64 normalize and pad; bad input."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import harness
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms.v2.functional as TF
 from conftest import require_compiled
 from harness import Bad, OpTest, Sample
 from images import make_image, pad_batch_oracle, random_norm
@@ -15,20 +17,39 @@ from images import make_image, pad_batch_oracle, random_norm
 import fastload as fl
 
 
-def cv2_path(images, norm, scale, divisor, interpolation, input_order="bgr"):
-    """OpenCV resize of each image, then fastload normalize + pad: the three-pass path the fused op replaces."""
-    flag = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST
+def peer_path(images, norm, scale, divisor, interpolation, input_order="bgr"):
+    """The peer's resize of each image (`resized_bytes`), then fastload normalize + pad: the three-pass path the
+    fused op replaces."""
     resized = []
     for img in images:
-        a = np.ascontiguousarray(img)
-        (nw, nh), _ = fl.rescale_size((a.shape[1], a.shape[0]), scale)
-        r = cv2.resize(a, (nw, nh), interpolation=flag)
-        resized.append(r[:, :, None] if r.ndim == 2 else r)
+        (nw, nh), _ = fl.rescale_size((img.shape[1], img.shape[0]), scale)
+        resized.append(resized_bytes(img, (nh, nw), interpolation))
     return fl.pad_batch(resized, norm, input_order=input_order, size_divisor=divisor)
+
+
+def resized_bytes(img: np.ndarray, size: tuple[int, int], interpolation: str) -> np.ndarray:
+    """(h, w, C) uint8 `img` resized to `size` (h, w) by the peer each interpolation follows: cv2.resize for
+    "bilinear" and "nearest", torchvision v2's antialiased bicubic `resize` for "bicubic"."""
+    a = np.ascontiguousarray(np.asarray(img))
+    if interpolation == "bicubic":
+        chw = torch.from_numpy(a.copy()).permute(2, 0, 1)  # fresh strides: a (1, w) or (h, 1) view may keep a -1
+        return TF.resize(chw, list(size), TF.InterpolationMode.BICUBIC, antialias=True).permute(1, 2, 0).numpy()
+    flag = cv2.INTER_LINEAR if interpolation == "bilinear" else cv2.INTER_NEAREST
+    return cv2.resize(a, size[::-1], interpolation=flag).reshape(*size, a.shape[2])
 
 
 SIZES = [(48, 64), (64, 48), (33, 17), (1, 5), (7, 1), (100, 3)]
 SCALES = [(96, 64), (40, 30), (1333, 800), 0.5, 2.0]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_bicubic_against_torchvision(scale, rng):
+    images = [make_image(rng, (h, w, 3), "contiguous") for h, w in SIZES]
+    got = fl.resize_pad_batch(images, fl.IMAGENET, scale=scale, size_divisor=8, interpolation="bicubic")
+    want = peer_path(images, fl.IMAGENET, scale, 8, "bicubic")
+    assert got.images.shape == want.images.shape
+    std = torch.tensor(fl.IMAGENET.std).view(1, 3, 1, 1)
+    assert ((got.images - want.images) * std).abs().max() * 255 <= 1.0 + 1e-3
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
@@ -36,7 +57,7 @@ SCALES = [(96, 64), (40, 30), (1333, 800), 0.5, 2.0]
 def test_against_cv2_resize(interpolation, scale, rng):
     images = [make_image(rng, (h, w, 3), "contiguous") for h, w in SIZES]
     got = fl.resize_pad_batch(images, fl.IMAGENET, scale=scale, size_divisor=8, interpolation=interpolation)
-    want = cv2_path(images, fl.IMAGENET, scale, 8, interpolation)
+    want = peer_path(images, fl.IMAGENET, scale, 8, interpolation)
     assert torch.equal(got.sizes, want.sizes) and got.images.shape == want.images.shape
     std = torch.tensor(fl.IMAGENET.std).view(1, 3, 1, 1)
     grey_levels = ((got.images - want.images) * std).abs()  # back in pixel units
@@ -66,28 +87,30 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
         pad_value=rng.uniform(-3, 3, channels).round(3).tolist(),
         dtype=dtype,
         channels_last=layout == "channels_last",
-        interpolation=str(rng.choice(["bilinear", "nearest"])),
+        interpolation=str(rng.choice(["bilinear", "nearest", "bicubic"])),
     )
     out = [Sample((images, norm), kw, f"{layout} {sizes} {kw['scale']} {kw['interpolation']}")]
     if layout in ("contiguous", "flipped", "odd"):
         out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed"))
+        if kw["interpolation"] == "bicubic":  # runs the crop and pad ops: one packed sample of the op itself too
+            kw = dict(kw, interpolation="bilinear")
+            out.append(Sample((fl.pack_images(images), norm), kw, f"{layout} {sizes} packed bilinear"))
     return out + [harness.with_out(s, fl.resize_pad_batch, lambda r: r.images) for s in out]
 
 
 def oracle(sample: Sample, result) -> None:
-    """cv2.resize each image, then a float64 normalize and pad: bilinear within 1 grey level (OpenCV rounds to
-    uint8 after its fixed-point blend), nearest exact; both up to the output dtype's rounding."""
+    """cv2.resize (torchvision's bicubic resize) each image, then a float64 normalize and pad: bilinear and bicubic
+    within 1 grey level (OpenCV rounds to uint8 after its fixed-point blend), nearest exact; all up to the output
+    dtype's rounding."""
     images, norm = sample.args
     kw = sample.kwargs
     if isinstance(images, fl.PackedImages):
         images = images.unpack()
-    flag = cv2.INTER_LINEAR if kw["interpolation"] == "bilinear" else cv2.INTER_NEAREST
     arrays = [np.ascontiguousarray(np.asarray(img)) for img in images]
     resized = []
     for a in arrays:
         (nw, nh), _ = fl.rescale_size((a.shape[1], a.shape[0]), kw["scale"])
-        r = cv2.resize(a, (nw, nh), interpolation=flag) if nw and nh else np.zeros((nh, nw, a.shape[2]), np.uint8)
-        resized.append(r.reshape(nh, nw, a.shape[2]))
+        resized.append(resized_bytes(a, (nh, nw), kw["interpolation"]))
     assert result.sizes.tolist() == [list(r.shape[:2]) for r in resized]
     for a, r, factors in zip(arrays, resized, result.scale_factors.tolist()):
         assert factors == pytest.approx([r.shape[1] / a.shape[1], r.shape[0] / a.shape[0]])
@@ -96,7 +119,7 @@ def oracle(sample: Sample, result) -> None:
     assert result.images.dtype == kw["dtype"] and got.shape == expected.shape
     if kw["channels_last"]:
         assert result.images.is_contiguous(memory_format=torch.channels_last)
-    grey = 1.0 + 1e-3 if kw["interpolation"] == "bilinear" else 1e-3
+    grey = 1e-3 if kw["interpolation"] == "nearest" else 1.0 + 1e-3
     per_channel = grey / np.asarray(norm.std).reshape(1, -1, 1, 1)
     eps = {torch.float32: 1e-6, torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8}[kw["dtype"]]
     np.testing.assert_array_less(np.abs(got - expected), per_channel * (1 + eps) + eps * np.abs(expected) + 1e-5)
@@ -121,7 +144,7 @@ def test_grayscale_and_rgb_input(rng):
     gray = [make_image(rng, (h, w, 1), "contiguous") for h, w in ((20, 30), (9, 4))]
     norm = fl.Normalization(127.5, 58.0)
     got = fl.resize_pad_batch(gray, norm, scale=(60, 40), size_divisor=4)
-    want = cv2_path(gray, norm, (60, 40), 4, "bilinear")
+    want = peer_path(gray, norm, (60, 40), 4, "bilinear")
     assert ((got.images - want.images) * 58.0).abs().max() <= 1.0 + 1e-3
     rgb = [make_image(rng, (20, 30, 3), "contiguous")]
     a = fl.resize_pad_batch(rgb, fl.IMAGENET, scale=2.0, input_order="rgb").images

@@ -73,7 +73,8 @@ class PadCollate(SampleCollate):
             scratch first; the boxes under `bbox_keys` are rescaled and clipped (mmcv's `Resize`). Dict samples.
         flip_p: the probability of flipping each image left to right (drawn with the worker's torch RNG), read
             backwards by the fused op (no copy); its boxes are mirrored across its width (mmdet's `RandomFlip`).
-        interpolation: of `scale`: "bilinear" (OpenCV INTER_LINEAR, mmcv's default) or "nearest".
+        interpolation: of `scale`: "bilinear" (OpenCV INTER_LINEAR, mmcv's default), "nearest" or "bicubic"
+            (torchvision's antialiased bicubic), as in `resize_pad_batch`.
         bbox_keys: dict keys of (n, 4) x1, y1, x2, y2 pixel boxes that follow `scale` and `flip_p`.
 
     Returns:
