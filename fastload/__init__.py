@@ -3,13 +3,16 @@ fallback)."""
 
 from __future__ import annotations
 
-from fastload import _backend, data, erasing, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
+from fastload import _backend, autoaugment, data, erasing, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
 from fastload._backend import backend_info
+from fastload.autoaugment import RandAugment, TrivialAugmentWide
 from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
 from fastload.erasing import RandomErasing
 from fastload.functional import (
+    AUGMENT_OPS,
     PaddedBatch,
     adjust_color,
+    augment,
     center_crop_anchor,
     channel_stats,
     compute_mean_std,
@@ -36,6 +39,7 @@ from fastload.utils import conv_output_size, load_pretrained, to_tensor
 __version__ = "0.1.0"
 
 __all__ = [
+    "AUGMENT_OPS",
     "CAFFE",
     "CocoDetection",
     "CropCollate",
@@ -49,8 +53,12 @@ __all__ = [
     "PackedImages",
     "PadCollate",
     "PaddedBatch",
+    "RandAugment",
     "RandomErasing",
+    "TrivialAugmentWide",
     "adjust_color",
+    "augment",
+    "autoaugment",
     "backend_info",
     "center_crop_anchor",
     "channel_stats",

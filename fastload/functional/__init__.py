@@ -1,8 +1,12 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
 as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
-colour adjustments (ColorJitter's, per image), Gaussian blur, pair mixing (Mixup/CutMix), dataset statistics, and
-the size and crop-sampling rules they follow. Each is also `fastload.<name>`."""
+colour adjustments (ColorJitter's, per image), RandAugment's operations (per image), Gaussian blur, pair mixing
+(Mixup/CutMix), dataset statistics, and the size and crop-sampling rules they follow. Each is also
+`fastload.<name>`."""
 
+from fastload.functional._augment import GEOMETRIC as AUGMENT_GEOMETRIC
+from fastload.functional._augment import OPS as AUGMENT_OPS
+from fastload.functional._augment import augment
 from fastload.functional._blur import gaussian_blur
 from fastload.functional._color import adjust_color
 from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
@@ -19,8 +23,11 @@ from fastload.functional._resize_pad import resize_pad_batch
 from fastload.functional._stats import channel_stats, compute_mean_std
 
 __all__ = [
+    "AUGMENT_GEOMETRIC",
+    "AUGMENT_OPS",
     "PaddedBatch",
     "adjust_color",
+    "augment",
     "center_crop_anchor",
     "channel_stats",
     "compute_mean_std",

@@ -1,0 +1,153 @@
+"""fl.augment, fl.RandAugment and fl.TrivialAugmentWide against torchvision v2: every operation at many magnitudes
+on photos, noise, flat and one-channel images, odd sizes and strided batches (bit for bit); the policies draw for
+draw (the same torch RNG calls, the same state after) with the same images; bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import devices
+
+import fastload as fl
+from fastload.photos import bundled_photos
+
+T = pytest.importorskip("torchvision.transforms.v2")
+
+MAGNITUDES = {
+    "ShearX": [0.09, -0.3, 0.99],
+    "ShearY": [0.09, -0.3, 0.99],
+    "TranslateX": [13.0, -30.6, 0.4, 200.0],
+    "TranslateY": [13.0, -30.6, 0.4],
+    "Rotate": [9.0, -30.0, 90.0, -90.0, 180.0, 135.0, 0.0],
+    "Brightness": [0.27, -0.9, -1.0],
+    "Color": [0.27, -0.9, 0.99],
+    "Contrast": [0.27, -0.9, 0.99],
+    "Sharpness": [0.27, -0.9, 0.99],
+    "Posterize": [8.0, 5.0, 1.0, 0.0],
+    "Solarize": [1.0, 0.7, 0.0, 0.5],
+}
+
+
+def _torchvision(image: torch.Tensor, op: str, magnitude: float, interpolation="nearest", fill=None) -> torch.Tensor:
+    """torchvision v2's operation on one (C, H, W) uint8 image, as its policies apply it."""
+    policy = T.RandAugment(interpolation=T.InterpolationMode(interpolation), fill=fill)
+    return policy._apply_image_or_video_transform(image, op, magnitude, policy.interpolation, policy._fill)
+
+
+def _images(rng, n: int, c: int, h: int, w: int) -> torch.Tensor:
+    """Noise, a flat image, a two-level image and (at 3 channels) crops of the bundled photos."""
+    x = torch.from_numpy(rng.integers(0, 256, (n, c, h, w), dtype=np.uint8))
+    x[0] = 77  # flat: autocontrast and equalize keep it
+    if n > 1:
+        x[1] = x[1] // 128 * 255
+    photos = bundled_photos()
+    for i in range(2, n):
+        p = photos[i % len(photos)]
+        if c == 3 and p.shape[0] >= h and p.shape[1] >= w:
+            x[i] = torch.from_numpy(np.ascontiguousarray(p[:h, :w, ::-1])).permute(2, 0, 1)
+    return x
+
+
+@pytest.mark.parametrize("c, h, w", [(3, 37, 53), (1, 24, 24), (3, 2, 9), (3, 64, 48)])
+@pytest.mark.parametrize("op", fl.AUGMENT_OPS)
+def test_each_operation_is_torchvisions(op, c, h, w, rng):
+    images = _images(rng, 4, c, h, w)
+    for m in MAGNITUDES.get(op, [0.0]):
+        got = fl.augment(images, [[op]] * 4, [[m]] * 4)
+        for i in range(4):
+            want = _torchvision(images[i], op, m)
+            assert torch.equal(got[i], want), (op, m, i)
+
+
+@pytest.mark.parametrize("interpolation, fill", [("bilinear", None), ("nearest", [10, 200, 30]), ("bilinear", 128)])
+@pytest.mark.parametrize("op", fl.functional.AUGMENT_GEOMETRIC)
+def test_geometry_with_bilinear_and_fill(op, interpolation, fill, rng):
+    images = _images(rng, 3, 3, 40, 33)
+    for m in MAGNITUDES[op]:
+        got = fl.augment(images, [[op]] * 3, [[m]] * 3, interpolation=interpolation, fill=fill)
+        for i in range(3):
+            assert torch.equal(got[i], _torchvision(images[i], op, m, interpolation, fill)), (op, m, i)
+
+
+def test_mixed_operations_per_image_strided_and_bgr(rng):
+    n, steps = 12, 3
+    names = list(fl.AUGMENT_OPS)
+    ops = [[names[int(rng.integers(len(names)))] for _ in range(steps)] for _ in range(n)]
+    mags = [[float(rng.choice(MAGNITUDES.get(op, [0.0]))) for op in row] for row in ops]
+    wide = torch.from_numpy(rng.integers(0, 256, (n, 3, 30, 50), dtype=np.uint8))
+    images = wide[:, :, :, 3:44].transpose(2, 3).contiguous().transpose(2, 3)  # strided, H and W swapped in memory
+    before = images.clone()
+    got = fl.augment(images, ops, mags, input_order="bgr")
+    assert torch.equal(images, before)  # the caller's batch is not modified
+    for i in range(n):
+        want = images[i].flip(0)  # torchvision's colour weights are RGB's: give it RGB
+        for op, m in zip(ops[i], mags[i]):
+            want = _torchvision(want, op, m)
+        assert torch.equal(got[i], want.flip(0)), (ops[i], mags[i])
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda: fl.RandAugment(), lambda: T.RandAugment()),
+        (lambda: fl.RandAugment(3, 17, 21, fill=[1, 2, 3]), lambda: T.RandAugment(3, 17, 21, fill=[1, 2, 3])),
+        (lambda: fl.TrivialAugmentWide(), lambda: T.TrivialAugmentWide()),
+        (
+            lambda: fl.TrivialAugmentWide(11, interpolation="bilinear", fill=90),
+            lambda: T.TrivialAugmentWide(11, interpolation=T.InterpolationMode.BILINEAR, fill=90),
+        ),
+    ],
+)
+def test_policies_draw_and_apply_as_torchvision(ours, theirs, rng):
+    images = _images(rng, 24, 3, 48, 40)
+    torch.manual_seed(11)
+    got = ours()(images)
+    after = torch.rand(3)
+    torch.manual_seed(11)
+    policy = theirs()
+    want = torch.stack([policy(img) for img in images])
+    assert torch.equal(got, want)
+    assert torch.equal(after, torch.rand(3))  # the same RNG calls: the same state after
+
+
+def test_draw_with_a_generator_leaves_the_global_rng():
+    state = torch.get_rng_state()
+    a = fl.RandAugment().draw(8, 32, 32, generator=torch.Generator().manual_seed(3))
+    b = fl.RandAugment().draw(8, 32, 32, generator=torch.Generator().manual_seed(3))
+    assert a == b and len(a.ops) == 8 and all(len(r) == 2 for r in a.ops)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+@pytest.mark.parametrize("device", devices())
+def test_on_every_device(device, rng):
+    images = _images(rng, 6, 3, 20, 28)
+    ops = [["Rotate", "Equalize"], ["ShearX", "Brightness"], ["Sharpness", "Posterize"]] * 2
+    mags = [[9.0, 0.0], [0.2, 0.5], [0.4, 4.0]] * 2
+    want = fl.augment(images, ops, mags)
+    assert torch.equal(fl.augment(images.to(device), ops, mags).cpu(), want)
+
+
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda x: fl.augment(x.float(), [["Identity"]] * 2, [[0.0]] * 2), TypeError, "uint8"),
+        (lambda x: fl.augment(x[:, :2], [["Identity"]] * 2, [[0.0]] * 2), ValueError, "C = 1 or 3"),
+        (lambda x: fl.augment(x, [["Identity"]], [[0.0]]), ValueError, "ops must be one sequence"),
+        (lambda x: fl.augment(x, [["Blur"]] * 2, [[0.0]] * 2), ValueError, "ops\\[0\\]"),
+        (lambda x: fl.augment(x, [["Rotate"]] * 2, [[float("nan")]] * 2), ValueError, "magnitudes\\[0\\]"),
+        (lambda x: fl.augment(x, [["Rotate"], []], [[1.0], []]), ValueError, "same length"),
+        (lambda x: fl.augment(x, [["Posterize"]] * 2, [[9.0]] * 2), ValueError, "bits"),
+        (lambda x: fl.augment(x, [["Solarize"]] * 2, [[1.5]] * 2), ValueError, "at most 255"),
+        (lambda x: fl.augment(x, [["Contrast"]] * 2, [[-1.5]] * 2), ValueError, "non-negative"),
+        (lambda x: fl.augment(x, [["Rotate"]] * 2, [[1.0]] * 2, fill=[1, 2]), ValueError, "fill"),
+        (lambda x: fl.augment(x, [["Rotate"]] * 2, [[1.0]] * 2, interpolation="bicubic"), ValueError, "interpolation"),
+        (lambda x: fl.RandAugment(magnitude=31), ValueError, "magnitude"),
+        (lambda x: fl.RandAugment(num_ops=-1), ValueError, "num_ops"),
+        (lambda x: fl.TrivialAugmentWide(fill=300), ValueError, "fill"),
+        (lambda x: fl.TrivialAugmentWide(interpolation="area"), ValueError, "interpolation"),
+    ],
+)
+def test_bad_input_names_the_parameter(call, error, words):
+    with pytest.raises(error, match=words):
+        call(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
