@@ -48,10 +48,27 @@ _WIDE = {
 
 
 class AugmentDraw(NamedTuple):
-    """A policy's draws for a batch: per image, its operations (torchvision's names) and magnitudes, in order."""
+    """A policy's draws for a batch: per image, its operations (torchvision's names) and magnitudes, in order, and
+    how the policy applies them (what `CropCollate(auto_augment=...)` ships with a `CropBatch`)."""
 
     ops: list[list[str]]
     magnitudes: list[list[float]]
+    interpolation: str = "nearest"
+    fill: object = None
+
+    def apply(self, images: torch.Tensor, input_order: str = "rgb") -> torch.Tensor:
+        """The draws applied to the (N, C, H, W) uint8 `images` (`augment`): a new batch."""
+        return augment(
+            images, self.ops, self.magnitudes, interpolation=self.interpolation, fill=self.fill, input_order=input_order
+        )
+
+    def subset(self, indices: list[int]) -> AugmentDraw:
+        """The draws of the images at `indices` (a collate's files that decoded)."""
+        return self._replace(ops=[self.ops[i] for i in indices], magnitudes=[self.magnitudes[i] for i in indices])
+
+    def per_image(self) -> list[list[tuple[str, float]]]:
+        """Per image, its (operation, magnitude) pairs: a dict batch's `augment`."""
+        return [list(zip(ops, mags)) for ops, mags in zip(self.ops, self.magnitudes)]
 
 
 @lru_cache(maxsize=64)
@@ -67,7 +84,9 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-class _Policy:
+class Policy:
+    """What RandAugment and TrivialAugmentWide share: the draws image after image and their application."""
+
     def __init__(self, interpolation: str, fill):
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
@@ -79,10 +98,7 @@ class _Policy:
         after image: what the torchvision transform called on each image in turn draws)."""
         if not isinstance(images, torch.Tensor) or images.dim() != 4:
             raise ValueError("images must be an (N, C, H, W) uint8 tensor")
-        draw = self.draw(images.shape[0], images.shape[-2], images.shape[-1])
-        return augment(
-            images, draw.ops, draw.magnitudes, interpolation=self.interpolation, fill=self.fill, input_order=input_order
-        )
+        return self.draw(images.shape[0], images.shape[-2], images.shape[-1]).apply(images, input_order)
 
     def draw(self, count: int, height: int, width: int, generator: torch.Generator | None = None) -> AugmentDraw:
         """The operations and magnitudes of `count` images of (height, width), drawn image after image."""
@@ -91,7 +107,7 @@ class _Policy:
             drawn = [self._draw_one(height, width, generator) for _ in range(self._ops_per_image)]
             ops.append([op for op, _ in drawn])
             mags.append([m for _, m in drawn])
-        return AugmentDraw(ops, mags)
+        return AugmentDraw(ops, mags, self.interpolation, self.fill)
 
     def _pick(self, generator) -> str:
         names = list(self._space)
@@ -103,7 +119,7 @@ class _Policy:
         return magnitude
 
 
-class RandAugment(_Policy):
+class RandAugment(Policy):
     """torchvision v2's `RandAugment(num_ops, magnitude, num_magnitude_bins, interpolation, fill)` on uint8
     batches: per image, `num_ops` operations drawn uniformly from its 14, each at bin `magnitude` of its range
     (sign drawn for the signed ones), drawn with the same torch RNG calls and applied with the same result.
@@ -140,7 +156,7 @@ class RandAugment(_Policy):
         )
 
 
-class TrivialAugmentWide(_Policy):
+class TrivialAugmentWide(Policy):
     """torchvision v2's `TrivialAugmentWide(num_magnitude_bins, interpolation, fill)` on uint8 batches: per image,
     one operation drawn uniformly from its 14 at a uniformly drawn bin of its (wide) range, sign drawn for the
     signed ones, with the same torch RNG calls and the same result.
@@ -171,3 +187,9 @@ class TrivialAugmentWide(_Policy):
             f"TrivialAugmentWide(num_magnitude_bins={self.num_magnitude_bins}, interpolation="
             f"{self.interpolation!r}, fill={self.fill!r})"
         )
+
+
+def join_draws(draws: list[AugmentDraw]) -> AugmentDraw:
+    """One AugmentDraw of the images of `draws` (made by one policy), in order."""
+    ops = [row for d in draws for row in d.ops]
+    return draws[0]._replace(ops=ops, magnitudes=[row for d in draws for row in d.magnitudes])

@@ -151,3 +151,90 @@ def test_on_every_device(device, rng):
 def test_bad_input_names_the_parameter(call, error, words):
     with pytest.raises(error, match=words):
         call(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+
+
+def _smooth_images(n: int, seed: int) -> list[np.ndarray]:
+    """Smooth random RGB images of varied sizes (noise would turn the crop's 1-level differences into large ones)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        h, w = (int(v) for v in rng.integers(40, 90, 2))
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
+        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
+    return out
+
+
+POLICIES = [
+    (lambda: fl.RandAugment(), lambda: T.RandAugment()),
+    (lambda: fl.TrivialAugmentWide(fill=[124, 116, 104]), lambda: T.TrivialAugmentWide(fill=[124, 116, 104])),
+]
+
+
+@pytest.mark.parametrize("ours, theirs", POLICIES)
+def test_crop_collate_draws_as_torchvisions_pipeline_and_applies_augment(ours, theirs):
+    imgs = _smooth_images(12, 1)
+    samples = [{"image": img, "label": i} for i, img in enumerate(imgs)]
+    torch.manual_seed(4)
+    batch = fl.CropCollate(32, fl.IMAGENET, input_order="rgb", auto_augment=ours())(samples)
+    after_ours = torch.rand(1)
+    # The batch: crop to uint8, then augment with the drawn operations, then normalize, bit for bit.
+    pairs = batch["augment"]
+    crops = fl.resized_crop_batch(imgs, batch["crop_box"], 32, flips=batch["flip"], input_order="rgb")
+    ops, mags = [[op for op, _ in p] for p in pairs], [[m for _, m in p] for p in pairs]
+    policy = ours()
+    x = fl.augment(crops.permute(0, 3, 1, 2), ops, mags, interpolation=policy.interpolation, fill=policy.fill)
+    assert torch.equal(batch["image"], fl.normalize(x.permute(0, 2, 3, 1), fl.IMAGENET, input_order="rgb"))
+    # The draws: torchvision's pipeline under the same seed draws the same boxes, flips, operations and magnitudes
+    # (recorded through its own per-operation hook), and as many numbers.
+    pipeline = T.Compose([T.RandomResizedCrop(32, antialias=True), T.RandomHorizontalFlip(), theirs()])
+    seen = []
+    augmenter = pipeline.transforms[2]
+    apply = augmenter._apply_image_or_video_transform
+    augmenter._apply_image_or_video_transform = lambda img, op, m, **kw: seen.append((op, m)) or apply(img, op, m, **kw)
+    torch.manual_seed(4)
+    want = torch.stack([pipeline(torch.from_numpy(img).permute(2, 0, 1)) for img in imgs])
+    assert torch.equal(torch.rand(1), after_ours)
+    assert [p for row in pairs for p in row] == seen
+    # The pixels: within the crop's resampling difference (ops such as equalize can widen it on a few values).
+    diff = (x.int() - want.int()).abs().float()
+    assert diff.mean() < 2.0, diff.mean()
+
+
+def test_shipped_and_file_batches_carry_their_draws(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    imgs = _smooth_images(4, 3)
+    paths = []
+    for i, img in enumerate(imgs):
+        paths.append(tmp_path / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    files = [fl.EncodedImage.from_file(p) for p in paths[:2] + [tmp_path / "bad.png"] + paths[2:]]
+    collate = fl.CropCollate(24, fl.IMAGENET, on_error="skip", auto_augment=fl.TrivialAugmentWide())
+    torch.manual_seed(3)
+    with pytest.warns(RuntimeWarning, match="bad.png"):
+        batch = collate([{"image": f, "label": i} for i, f in enumerate(files)])
+    assert batch["label"].tolist() == [0, 1, 3, 4] and len(batch["augment"]) == 4
+    arrays = [{"image": img, "label": i} for i, img in enumerate(imgs)]
+    torch.manual_seed(3)
+    want = fl.CropCollate(24, fl.IMAGENET, input_order="rgb", auto_augment=fl.TrivialAugmentWide())(arrays)
+    assert batch["augment"] == want["augment"] and batch["crop_box"] == want["crop_box"]
+    assert torch.equal(batch["image"], want["image"])
+    # Without norm the draws travel in the CropBatch; the prefetcher finishes it to the worker's batch.
+    torch.manual_seed(3)
+    shipped = fl.CropCollate(24, input_order="rgb", auto_augment=fl.TrivialAugmentWide())([(a, 0) for a in imgs])
+    assert shipped[0].augment is not None
+    got, _ = next(iter(fl.DevicePrefetcher([shipped], "cpu", fl.IMAGENET, input_order="rgb")))
+    assert torch.equal(got, want["image"])
+    out = torch.empty(4, 24, 24, 3, dtype=torch.uint8)
+    raw = shipped[0].finish(None, input_order="rgb", out=out)
+    assert raw is out and torch.equal(fl.normalize(out, fl.IMAGENET, input_order="rgb"), want["image"])
+
+
+def test_crop_collate_refuses_what_auto_augment_cannot_do():
+    with pytest.raises(TypeError, match="auto_augment"):
+        fl.CropCollate(32, auto_augment="rand-m9-mstd0.5")
+    with pytest.raises(ValueError, match="train"):
+        fl.CropCollate(32, train=False, auto_augment=fl.RandAugment())
+    with pytest.raises(ValueError, match="colour"):
+        fl.CropCollate(32, color_jitter=(0.4, 0.4, 0.4, 0.0), auto_augment=fl.RandAugment())

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 
 from fastload import _validation as V
+from fastload.autoaugment import AugmentDraw
 from fastload.data.color import apply_draws
 from fastload.functional._crop import resize_center_crop_regions, resized_crop_batch
 from fastload.functional._geometry import resized_short_side
@@ -39,6 +40,8 @@ class CropBatch(NamedTuple):
             their order, grayscale, the blur's sigma, the solarize threshold), applied to the uint8 crop before it is
             normalized.
         blur_kernel_size: the blur's kernel size (odd), for draws with a sigma.
+        augment: None, or the RandAugment / TrivialAugmentWide draws (`fastload.autoaugment.AugmentDraw`: per image
+            its operations and magnitudes), applied to the uint8 crop before it is normalized.
     """
 
     images: PackedImages | EncodedBatch
@@ -52,6 +55,7 @@ class CropBatch(NamedTuple):
     meta: dict | None = None  # what shapes() reports, when the images are not the source images (draft decodes)
     color: list | None = None
     blur_kernel_size: int = 23
+    augment: AugmentDraw | None = None
 
     def to(self, device, non_blocking: bool = False) -> CropBatch:
         return self._replace(images=self.images.to(device, non_blocking=non_blocking))
@@ -74,6 +78,8 @@ class CropBatch(NamedTuple):
         out = {"ori_shape": sizes, "img_shape": [tuple(self.size)] * len(sizes)}
         if self.color is not None:
             out["color"] = [dict(d._asdict()) for d in self.color]
+        if self.augment is not None:
+            out["augment"] = self.augment.per_image()
         if self.resize is None:
             return {**out, "crop_box": [tuple(int(v) for v in box) for box in self.boxes], "flip": list(self.flips)}
         resized = [
@@ -98,13 +104,17 @@ class CropBatch(NamedTuple):
         if isinstance(images, EncodedBatch):  # decoded in the order a uint8 result keeps; normalized, any will do
             input_order = "rgb" if norm is not None else V.check_order("input_order", input_order)
             images = images.decode(device, input_order)
-        if self.color is not None:  # crop to uint8, adjust the colours in place, then normalize: torchvision's order
-            plain = self._replace(images=images, color=None)  # decoded already
-            crops = plain.finish(None, input_order=input_order, device=device, out=None if norm is not None else out)
+        if self.color is not None or self.augment is not None:  # crop to uint8, colour / augment, then normalize
+            plain = self._replace(images=images, color=None, augment=None)  # decoded already
+            into = out if norm is None and self.augment is None else None
+            crops = plain.finish(None, input_order=input_order, device=device, out=into)
             order = V.check_order("input_order", input_order)
-            apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order)  # in place
+            if self.color is not None:
+                apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order)  # in place
+            else:
+                crops = self.augment.apply(crops.permute(0, 3, 1, 2), order).permute(0, 2, 3, 1)
             if norm is None:
-                return crops
+                return crops if out is None or into is not None else out.copy_(crops)
             return normalize(crops, norm, input_order=input_order, dtype=dtype, channels_last=channels_last, out=out)
         kw = dict(input_order=input_order, dtype=dtype, channels_last=channels_last, device=device, out=out)
         if self.resize is None:

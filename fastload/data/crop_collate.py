@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from fastload import _validation as V
+from fastload.autoaugment import Policy, join_draws
 from fastload.data.collate import PadCollate, batch_sizes
 from fastload.data.color import check_settings, draw_crops_color
 from fastload.data.crop_batch import CropBatch
@@ -69,12 +70,17 @@ class CropCollate(PadCollate):
         blur_kernel_size: GaussianBlur's odd kernel size (torchvision's 23 for 224 crops is common).
         solarize_p: RandomSolarize's probability (0: not in the pipeline, no draw).
         solarize_threshold: RandomSolarize's threshold.
+        auto_augment: train only: None, or an `fl.RandAugment` / `fl.TrivialAugmentWide` (torchvision's arguments),
+            drawn per image after its box and flip as torchvision's pipeline [RandomResizedCrop,
+            RandomHorizontalFlip, RandAugment] draws it, applied to the uint8 crop (`augment`) before it is
+            normalized. Not with the colour transforms (timm's recipe takes one or the other).
 
     Returns:
         A callable `collate(samples) -> batch`: `(images, labels, ...)` for tuple samples, a dict for dict samples,
             where images are the (N, C, h, w) batch (with `norm`) or a `CropBatch`. Dict batches also get each image's
             geometry: `ori_shape`, `img_shape`, and `crop_box` (top, left, h, w) and `flip` (train) or `resized_shape`
-            (eval), and with colour draws `color`: per image its factors, order, grayscale and solarize.
+            (eval), with colour draws `color`: per image its factors, order, grayscale and solarize, and with
+            `auto_augment` `augment`: per image its (operation, magnitude) pairs.
 
     Raises:
         TypeError: an argument of the wrong type (naming it).
@@ -115,6 +121,7 @@ class CropCollate(PadCollate):
         blur_kernel_size: int = 23,
         solarize_p: float = 0.0,
         solarize_threshold: float = 128.0,
+        auto_augment: Policy | None = None,
     ):
         super().__init__(
             norm,
@@ -155,15 +162,31 @@ class CropCollate(PadCollate):
             raise ValueError("color_jitter, grayscale_p, blur_p and solarize_p apply to train crops only (train=True)")
         if self.color is not None and self.decode_on == "device":
             raise ValueError("colour draws need the crops decoded in the worker: decode_on='device' does not take them")
+        if auto_augment is not None and not isinstance(auto_augment, Policy):
+            raise TypeError(
+                f"auto_augment must be None, fl.RandAugment(...) or fl.TrivialAugmentWide(...), got {auto_augment!r}"
+            )
+        if auto_augment is not None and (not self.train or self.color is not None or self.decode_on == "device"):
+            raise ValueError(
+                "auto_augment applies to train crops decoded in the worker (train=True, decode_on='worker'), "
+                "without the colour transforms (color_jitter, grayscale_p, blur_p, solarize_p)"
+            )
+        self.auto_augment = auto_augment
 
-    def _draws(self, sizes) -> tuple[list, list, list | None]:
-        """The boxes, flips and colour draws (None without colour) of a train batch of images of (h, w) `sizes`,
-        torchvision's way: image after image, its box, its flip, then its colour draws."""
+    def _draws(self, sizes) -> tuple[list, list, dict]:
+        """The boxes, flips and the CropBatch fields of the other draws (`color` or `augment`) of a train batch of
+        images of (h, w) `sizes`, torchvision's way: image after image, its box, its flip, then its other draws."""
         name = "the image of sample {} of the batch"
         if self.color is not None:
-            return draw_crops_color(sizes, self.scale, self.ratio, self.flip_p, self.color, name)
-        boxes, flips = G.draw_crops(sizes=sizes, scale=self.scale, ratio=self.ratio, flip_p=self.flip_p, name=name)
-        return boxes, flips, None
+            boxes, flips, colors = draw_crops_color(sizes, self.scale, self.ratio, self.flip_p, self.color, name)
+            return boxes, flips, dict(color=colors)
+        policy, draws, after_each = self.auto_augment, [], None
+        if policy is not None:
+            after_each = lambda: draws.append(policy.draw(1, *self.size))  # noqa: E731
+        boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, name=name, after_each=after_each)
+        if policy is None:
+            return boxes, flips, {}
+        return boxes, flips, dict(augment=join_draws(draws) if draws else policy.draw(0, *self.size))
 
     def _crop_batch(self, images, boxes: list, flips: list, **extra) -> CropBatch:
         """A CropBatch of `images` with this collate's geometry: the train `boxes` and `flips`, or eval's resize."""
@@ -182,8 +205,8 @@ class CropCollate(PadCollate):
 
     def _crops(self, images) -> CropBatch:
         """The batch's crops over `images` (a checked list, a PackedImages, or an EncodedBatch of whole files)."""
-        boxes, flips, colors = self._draws(batch_sizes(images)) if self.train else ([], [], None)
-        return self._crop_batch(images, boxes, flips, color=colors)
+        boxes, flips, drawn = self._draws(batch_sizes(images)) if self.train else ([], [], {})
+        return self._crop_batch(images, boxes, flips, **drawn)
 
     def _decoded_crops(self, images: list, where) -> tuple[CropBatch, list]:
         """Encoded files: headers read, the crops drawn (the same RNG calls as for decoded images), and only the
@@ -193,7 +216,7 @@ class CropCollate(PadCollate):
         if self.decode_on == "device":  # the files themselves travel; DevicePrefetcher decodes and crops them
             shipped = EncodedBatch.pack([images[i] for i in kept], self.ring, self.decoder.strict, sizes)
             return self._crops(shipped), kept
-        boxes, flips, colors = self._draws(sizes) if self.train else ([], [], None)
+        boxes, flips, drawn = self._draws(sizes) if self.train else ([], [], {})
         reduce, source = [1] * len(kept), list(sizes)  # per image: the DCT scale decoded at, and that image's size
         if self.draft:
             for k, i in enumerate(kept):
@@ -223,15 +246,18 @@ class CropCollate(PadCollate):
         )
         at = [kept.index(i) for i in done]  # the files decoded (on_error="skip" may have left some out)
         done_flips = [flips[k] for k in at] if self.train else []
-        done_colors = None if colors is None else [colors[k] for k in at]
+        if "color" in drawn:
+            drawn["color"] = [drawn["color"][k] for k in at]
+        if "augment" in drawn:
+            drawn["augment"] = drawn["augment"].subset(at)
         meta = None
         if self.draft:  # the geometry the batch reports is the files', not the reduced images'
             files_boxes = [boxes[k] for k in at] if self.train else []
             whole = [(0, 0, *sizes[k]) for k in at]
-            meta = self._crop_batch(packed, files_boxes, done_flips, regions=whole, color=done_colors).shapes()
+            meta = self._crop_batch(packed, files_boxes, done_flips, regions=whole, **drawn).shapes()
         placed = [(*regions[k][:2], *source[k]) for k in at]
         done_boxes = [regions[k] for k in at] if self.train else []
-        return self._crop_batch(packed, done_boxes, done_flips, regions=placed, meta=meta, color=done_colors), done
+        return self._crop_batch(packed, done_boxes, done_flips, regions=placed, meta=meta, **drawn), done
 
     def _batch(self, images: list, where) -> tuple[object, dict, list | None]:
         kept = None
