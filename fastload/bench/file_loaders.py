@@ -137,18 +137,20 @@ class TimmCrop:
 
 class TorchvisionRecipe:
     """torchvision v2's version of timm's default training recipe on a file, PIL-decoded: RandomResizedCrop,
-    RandomHorizontalFlip, PILToTensor, ColorJitter(0.4, 0.4, 0.4) on the uint8 tensor, ToDtype, Normalize: a
-    (3, size, size) float32 tensor, drawn with the same RNG calls as `CropCollate(color_jitter=...)`."""
+    RandomHorizontalFlip, PILToTensor, ColorJitter(0.4, 0.4, 0.4) (or, with `auto_augment`, that v2 policy
+    instead) on the uint8 tensor, ToDtype, Normalize: a (3, size, size) float32 tensor, drawn with the same RNG
+    calls as `CropCollate(color_jitter=...)` (`CropCollate(auto_augment=...)`)."""
 
-    def __init__(self, size: int, color_jitter=(0.4, 0.4, 0.4, 0.0)):
+    def __init__(self, size: int, color_jitter=(0.4, 0.4, 0.4, 0.0), auto_augment=None):
         from torchvision.transforms import v2
 
+        middle = v2.ColorJitter(*color_jitter) if auto_augment is None else auto_augment
         self.transform = v2.Compose(
             [
                 v2.RandomResizedCrop(size, antialias=True),
                 v2.RandomHorizontalFlip(),
                 v2.PILToTensor(),
-                v2.ColorJitter(*color_jitter),
+                middle,
                 v2.ToDtype(torch.float32, scale=True),
                 v2.Normalize(MEAN_UNIT, STD_UNIT),
             ]
@@ -159,13 +161,14 @@ class TorchvisionRecipe:
 
 
 class TimmRecipe:
-    """timm's `create_transform(size, is_training=True)` with its defaults (RandomResizedCrop, flip 0.5,
-    ColorJitter 0.4 on PIL images, ToTensor, Normalize) on a file, PIL-decoded: (3, size, size) float32."""
+    """timm's `create_transform(size, is_training=True, auto_augment=auto_augment)` with its other defaults
+    (RandomResizedCrop, flip 0.5, ColorJitter 0.4 or the auto-augment policy on PIL images, ToTensor, Normalize) on a
+    file, PIL-decoded: (3, size, size) float32."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, auto_augment: str | None = None):
         from timm.data import create_transform
 
-        self.transform = create_transform(size, is_training=True)
+        self.transform = create_transform(size, is_training=True, auto_augment=auto_augment)
 
     def __call__(self, path: str) -> torch.Tensor:
         return self.transform(pil_image(path))

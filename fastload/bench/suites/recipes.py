@@ -14,6 +14,12 @@ timm's default recipe: `create_transform(224, is_training=True)` is RandomResize
   interpolation choice; not compared);
 - decode only: `cv2.imread` of every full image in the workers and nothing else.
 
+The RandAugment recipe: the same with torchvision's `RandAugment()` (2 operations at magnitude 9 per image) in
+place of the jitter: fastload's `CropCollate(auto_augment=fl.RandAugment())` vs torchvision v2's pipeline with
+`v2.RandAugment()` on the uint8 tensor (the same draws; compared as per-image channel means, since equalize and
+posterize turn the crop's 1-level difference into large ones on a few pixels), and timm's `create_transform(...,
+auto_augment="rand-m9-mstd0.5")` (timm's own RandAugment: other operations, magnitude noise, PIL; not compared).
+
 The colour alone, on decoded images (no loader): 64 photos -> RandomResizedCrop 224 + flip + ColorJitter(0.4, 0.4,
 0.4, 0.1) in a random order per image + normalize, the same drawn boxes, flips, orders and factors on both sides:
 fastload's crop to uint8 + `adjust_color` in place + `normalize` (what `CropCollate(color_jitter=...)` runs) vs
@@ -42,39 +48,77 @@ TIMM_JITTER = (0.4, 0.4, 0.4, 0.0)
 # The colour steps widen the crop's 1-level resampling difference from torchvision (a contrast or saturation factor
 # up to 1.4, a truncation on either side): up to 6 grey levels measured; a different draw differs by far more.
 RECIPE_LEVELS = 8
+# RandAugment's per-image channel means: the crop's difference through equalize / posterize / autocontrast.
+MEAN_LEVELS = 3
 HUE_LEVELS = 12
 
 
 @suite("recipes")
 def cases(settings) -> list[Case]:
-    return [_timm_default(settings), _colour_only(settings)]
+    return [_timm_default(settings), _rand_augment(settings), _colour_only(settings)]
 
 
 def _timm_default(settings) -> Case:
+    job = "timm's default recipe (crop {size}, flip, ColorJitter 0.4)"
+    collate = dict(color_jitter=TIMM_JITTER)
+    return _recipe(settings, job, collate, "color_jitter=(0.4, 0.4, 0.4, 0)", TorchvisionRecipe, None)
+
+
+def _rand_augment(settings) -> Case:
+    from torchvision.transforms import v2
+
+    job = "RandAugment recipe (crop {size}, flip, RandAugment(2, 9)), values as per-image means"
+    collate = dict(auto_augment=fl.RandAugment())
+    return _recipe(
+        settings,
+        job,
+        collate,
+        "auto_augment=fl.RandAugment()",
+        lambda size: TorchvisionRecipe(size, auto_augment=v2.RandAugment()),
+        "rand-m9-mstd0.5",
+        compare=_image_means,
+        tolerance=MEAN_LEVELS * GREY_LEVEL,
+    )
+
+
+def _image_means(batch: torch.Tensor) -> torch.Tensor:
+    """(N, C) channel means of each image: RandAugment's equalize and posterize can turn the crop's 1-level
+    resampling difference into many levels on a few pixels, a different draw moves a whole image's mean."""
+    return batch.float().mean(dim=(-2, -1))
+
+
+def _recipe(settings, job, collate_kw, collate_note, tv_recipe, timm_aa, compare=None, tolerance=None) -> Case:
+    """A recipe from the suite's files: fastload's CropCollate(**collate_kw), its reference, its plain crop,
+    torchvision v2's `tv_recipe(size)` per sample (the same draws), timm's `create_transform` (auto_augment=timm_aa;
+    own draws, not compared)."""
     device = settings.device
     _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     samples = fl.ImageFolder(root).samples
     files = Seeded(samples, fl.EncodedImage.from_file)
-    collate = fl.CropCollate(size, NORM, color_jitter=TIMM_JITTER)
+    collate = fl.CropCollate(size, NORM, **collate_kw)
     recipe = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
     reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
     plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
-    tv = DataLoader(Seeded(samples, TorchvisionRecipe(size, TIMM_JITTER)), **loader_options(BATCH))
+    tv = DataLoader(Seeded(samples, tv_recipe(size)), **loader_options(BATCH))
     impls = [
         Impl(
             FASTLOAD,
             lambda: epoch(recipe, device),
-            note=f"CropCollate({size}, norm, color_jitter=(0.4, 0.4, 0.4, 0)) from the files",
+            compare,
+            note=f"CropCollate({size}, norm, {collate_note}) from the files",
         ),
-        Impl(REFERENCE, lambda: epoch(reference, device), note="the same pipeline with the pure-PyTorch ops"),
+        Impl(REFERENCE, lambda: epoch(reference, device), compare, note="the same pipeline with the pure-PyTorch ops"),
         Impl(
             f"{FASTLOAD} plain crop",
             lambda: epoch(plain, device),
             checked=False,
-            note="CropCollate without colour, the same files: the recipe's cost on top of it",
+            note="CropCollate without the recipe's steps, the same files: the recipe's cost on top of it",
         ),
         Impl(
-            TORCHVISION, lambda: epoch(tv, device), note="PIL decode + v2 crop, flip, ColorJitter on uint8, normalize"
+            TORCHVISION,
+            lambda: epoch(tv, device),
+            compare,
+            note="PIL decode + v2 crop, flip, the recipe's step on uint8, normalize",
         ),
     ]
     unavailable = {}
@@ -82,17 +126,17 @@ def _timm_default(settings) -> Case:
     if timm is None:
         unavailable["timm"] = reason
     else:
-        timm_loader = DataLoader(Seeded(samples, TimmRecipe(size)), **loader_options(BATCH))
+        timm_loader = DataLoader(Seeded(samples, TimmRecipe(size, timm_aa)), **loader_options(BATCH))
         impls.append(
             Impl(
                 "timm",
                 lambda: epoch(timm_loader, device),
                 checked=False,
-                note="create_transform(224, is_training=True) on PIL images (ColorJitter 0.4 included); own RNG",
+                note=f"create_transform({size}, is_training=True, auto_augment={timm_aa!r}) on PIL images; own RNG",
             )
         )
-    job = f"timm's default recipe (crop {size}, flip, ColorJitter 0.4)"
-    return classification_case("recipes", job, settings, samples, size, impls, unavailable, RECIPE_LEVELS * GREY_LEVEL)
+    tolerance = RECIPE_LEVELS * GREY_LEVEL if tolerance is None else tolerance
+    return classification_case("recipes", job.format(size=size), settings, samples, size, impls, unavailable, tolerance)
 
 
 def _colour_only(settings) -> Case:
