@@ -6,7 +6,15 @@ from __future__ import annotations
 from fastload import _backend, autoaugment, data, erasing, functional, io, memory, mixup, reference, transforms, utils  # noqa: F401
 from fastload._backend import backend_info
 from fastload.autoaugment import RandAugment, TrivialAugmentWide
-from fastload.data import CocoDetection, CropCollate, DevicePrefetcher, ImageFiles, ImageFolder, PadCollate
+from fastload.data import (
+    CocoDetection,
+    CropCollate,
+    DevicePrefetcher,
+    ImageFiles,
+    ImageFolder,
+    MultiCropCollate,
+    PadCollate,
+)
 from fastload.erasing import RandomErasing
 from fastload.functional import (
     AUGMENT_OPS,
@@ -49,6 +57,7 @@ __all__ = [
     "ImageFiles",
     "ImageFolder",
     "Mixup",
+    "MultiCropCollate",
     "Normalization",
     "PackedImages",
     "PadCollate",

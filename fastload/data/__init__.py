@@ -1,4 +1,5 @@
-"""Feeding a training loop: the DataLoader collate functions (`CropCollate`, `PadCollate`), the `CropBatch` a
+"""Feeding a training loop: the DataLoader collate functions (`CropCollate`, `MultiCropCollate`, `PadCollate`), the
+`CropBatch` a
 collate ships when the crop is finished later, `DevicePrefetcher`, the file datasets (`ImageFiles`, `ImageFolder`,
 `CocoDetection`)
 and WebDataset shards read by fastload's tar reader (`WebDataset`, `tarfile_to_samples`: they need the `webdataset`
@@ -9,17 +10,21 @@ from fastload.data.collate import PadCollate, keep_batch
 from fastload.data.crop_batch import CropBatch
 from fastload.data.crop_collate import CropCollate
 from fastload.data.datasets import ImageFiles, ImageFolder
+from fastload.data.multi_crop import CropGroup, MultiCropCollate, dino_groups
 from fastload.data.prefetcher import DevicePrefetcher
 
 __all__ = [
     "CocoDetection",
     "CropBatch",
     "CropCollate",
+    "CropGroup",
     "DevicePrefetcher",
     "ImageFiles",
     "ImageFolder",
+    "MultiCropCollate",
     "PadCollate",
     "WebDataset",
+    "dino_groups",
     "keep_batch",
     "tarfile_to_samples",
 ]
