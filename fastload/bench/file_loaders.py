@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import shutil
 import tempfile
 
@@ -55,8 +56,8 @@ def write_tree(source, sizes, count: int, scale: float, classes: int = 8) -> str
 
 
 class SeededBatches(Dataset):
-    """`dataset` fetched a batch at a time with the torch RNG seeded by the batch's first index: every loader draws
-    the same crops and flips for a batch, in every epoch, whichever worker runs it."""
+    """`dataset` fetched a batch at a time with the torch RNG (and Python's) seeded by the batch's first index:
+    every loader draws the same crops and flips for a batch, in every epoch, whichever worker runs it."""
 
     def __init__(self, dataset):
         self.dataset = dataset
@@ -69,6 +70,7 @@ class SeededBatches(Dataset):
 
     def __getitems__(self, indices: list) -> list:
         torch.manual_seed(indices[0])
+        random.seed(indices[0])  # DINO's blur and solarize draw from Python's generator
         return [self[i] for i in indices]
 
 

@@ -20,6 +20,14 @@ place of the jitter: fastload's `CropCollate(auto_augment=fl.RandAugment())` vs 
 posterize turn the crop's 1-level difference into large ones on a few pixels), and timm's `create_transform(...,
 auto_augment="rand-m9-mstd0.5")` (timm's own RandAugment: other operations, magnitude noise, PIL; not compared).
 
+DINO's multi-crop: `fl.MultiCropCollate(norm)` (2 global 224 crops at scale (0.4, 1) and 8 local 96 crops at
+(0.05, 0.4), bicubic, each with its flip, RandomApply(ColorJitter(0.4, 0.4, 0.2, 0.1), 0.8), RandomGrayscale(0.2),
+DINO's blur probabilities and the second crop's solarize; one decode of the union of an image's boxes) against DINO's
+`DataAugmentationDINO` as its repository ships it (torchvision's PIL transforms, PIL's GaussianBlur and solarize,
+bench/ssl_loaders.py). Both draw the same boxes, flips, jitter and blur decisions under the per-batch seeds (torch's
+and Python's); the values are compared as each crop's per-image channel means (PIL's enhancements and box-pass blur
+are not torchvision's tensor functions).
+
 The colour alone, on decoded images (no loader): 64 photos -> RandomResizedCrop 224 + flip + ColorJitter(0.4, 0.4,
 0.4, 0.1) in a random order per image + normalize, the same drawn boxes, flips, orders and factors on both sides:
 fastload's crop to uint8 + `adjust_color` in place + `normalize` (what `CropCollate(color_jitter=...)` runs) vs
@@ -50,12 +58,15 @@ TIMM_JITTER = (0.4, 0.4, 0.4, 0.0)
 RECIPE_LEVELS = 8
 # RandAugment's per-image channel means: the crop's difference through equalize / posterize / autocontrast.
 MEAN_LEVELS = 3
+# DINO's crops against its PIL pipeline, as per-crop means: PIL's enhancements and box blur against the tensor ops
+# (up to 4.4 levels measured; another draw moves a crop's means by tens).
+DINO_LEVELS = 8
 HUE_LEVELS = 12
 
 
 @suite("recipes")
 def cases(settings) -> list[Case]:
-    return [_timm_default(settings), _rand_augment(settings), _colour_only(settings)]
+    return [_timm_default(settings), _rand_augment(settings), _dino(settings), _colour_only(settings)]
 
 
 def _timm_default(settings) -> Case:
@@ -79,6 +90,53 @@ def _rand_augment(settings) -> Case:
         compare=_image_means,
         tolerance=MEAN_LEVELS * GREY_LEVEL,
     )
+
+
+def _dino(settings) -> Case:
+    from fastload.bench.ssl_loaders import DinoRecipe
+    from fastload.data import dino_groups
+
+    device = settings.device
+    _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
+    local = max(8, round(96 * size / 224))
+    samples = fl.ImageFolder(root).samples
+    files = Seeded(samples, fl.EncodedImage.from_file)
+    groups = [g._replace(size=size if g.size == 224 else local) for g in dino_groups()]
+    kernel = 23 if local > 23 else (local // 2) * 2 - 1  # torchvision's Gaussian for DINO's PIL radius; it must fit
+    collate = fl.MultiCropCollate(NORM, groups, blur_kernel_size=kernel)
+    multi = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
+    reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
+    plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
+    dino = DataLoader(Seeded(samples, DinoRecipe(size, local)), **loader_options(BATCH))
+    impls = [
+        Impl(
+            FASTLOAD,
+            lambda: epoch(multi, device),
+            _crop_means,
+            note=f"MultiCropCollate(norm): DINO's 2 x {size} + 8 x {local}, one decode per image",
+        ),
+        Impl(REFERENCE, lambda: epoch(reference, device), _crop_means, note="the same with the pure-PyTorch ops"),
+        Impl(
+            f"{FASTLOAD} plain crop",
+            lambda: epoch(plain, device),
+            checked=False,
+            note=f"CropCollate({size}, norm): one crop per image, no colour",
+        ),
+        Impl(
+            TORCHVISION,
+            lambda: epoch(dino, device),
+            _crop_means,
+            note="DINO's DataAugmentationDINO as shipped: torchvision on PIL, PIL's blur and solarize",
+        ),
+    ]
+    job = f"DINO multi-crop (2 x {size} + 8 x {local}, jitter, grayscale, blur, solarize), values as crop means"
+    return classification_case("recipes", job, settings, samples, size, impls, {}, DINO_LEVELS * GREY_LEVEL)
+
+
+def _crop_means(crops: list) -> torch.Tensor:
+    """Every crop's per-image channel means, concatenated: DINO's PIL blur (box passes) and PIL colour
+    enhancements are not torchvision's tensor functions, but the same draws keep each crop's means close."""
+    return torch.cat([c.float().mean(dim=(-2, -1)).flatten() for c in crops])
 
 
 def _image_means(batch: torch.Tensor) -> torch.Tensor:
