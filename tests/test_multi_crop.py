@@ -151,6 +151,7 @@ def test_dino_defaults():
     assert [(g.size, g.count) for g in collate.groups] == [((224, 224), 1), ((224, 224), 1), ((96, 96), 8)]
     assert [g.blur_p for g in collate.groups] == [1.0, 0.1, 0.5] and collate.groups[1].solarize_p == 0.2
     assert collate.interpolation == "bicubic"
+    assert collate.blur_kernel_size == 13  # 3 sigma of DINO's largest radius, 2
 
 
 @pytest.mark.parametrize(
@@ -160,7 +161,7 @@ def test_dino_defaults():
         (dict(groups=[(224, (0.4, 1.0))]), TypeError, "CropGroup"),
         (dict(groups=[CropGroup(224, (0.4, 1.0), 0)]), ValueError, "count"),
         (dict(groups=[CropGroup(224, (0.4, 1.0), 1, blur_p=2.0)]), ValueError, "blur_p"),
-        (dict(groups=[CropGroup(8, (0.4, 1.0), 1, blur_p=0.5)]), ValueError, "too large"),
+        (dict(groups=[CropGroup(8, (0.4, 1.0), 1, blur_p=0.5)], blur_kernel_size=23), ValueError, "too large"),
         (dict(draws="pil"), ValueError, "draws"),
         (dict(color_jitter=(0.4,)), ValueError, "color_jitter"),
     ],

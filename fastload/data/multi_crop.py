@@ -5,6 +5,7 @@ normalize over the whole batch."""
 
 from __future__ import annotations
 
+import math
 import random
 from typing import NamedTuple
 
@@ -75,7 +76,9 @@ class MultiCropCollate(CropCollate):
         color_jitter_p: RandomApply's p for the jitter (DINO: 0.8).
         grayscale_p: RandomGrayscale's p (DINO: 0.2).
         blur_sigma: the blur's (min, max) sigma (DINO's radius: (0.1, 2.0)).
-        blur_kernel_size: the odd kernel size of the blur (torchvision's Gaussian; it must fit the smallest crop).
+        blur_kernel_size: the odd kernel size of the blur (torchvision's Gaussian; it must fit the smallest crop);
+            None (default): 2 ceil(3 max sigma) + 1 (13 for sigma up to 2), the taps within 3 sigma, as DINO's PIL
+            blur takes a radius, not a kernel.
         solarize_threshold: the solarize threshold (DINO, PIL's default: 128).
         draws: "dino": the blur and solarize decided with Python's `random` as DINO's `utils.GaussianBlur` and
             `utils.Solarization` (`random.random() <= p`, `random.uniform(*blur_sigma)`, `random.random() < p`);
@@ -111,7 +114,7 @@ class MultiCropCollate(CropCollate):
         color_jitter_p: float = 0.8,
         grayscale_p: float = 0.2,
         blur_sigma=(0.1, 2.0),
-        blur_kernel_size: int = 23,
+        blur_kernel_size: int | None = None,
         solarize_threshold: float = 128.0,
         draws: str = "dino",
         image_key: str | None = None,
@@ -157,6 +160,9 @@ class MultiCropCollate(CropCollate):
         )
         self.groups, self.draws = checked, draws
         self.blur_sigma, self.threshold = blur_sigma, solarize_threshold
+        if blur_kernel_size is None:
+            top = blur_sigma[1] if isinstance(blur_sigma, (tuple, list)) and len(blur_sigma) == 2 else None
+            blur_kernel_size = 2 * math.ceil(3 * top) + 1 if isinstance(top, (int, float)) and top > 0 else 23
         # Each group's torch-side draws (with "dino" the blur and solarize are Python's `random`, drawn apart).
         self.settings = []
         for g in checked:

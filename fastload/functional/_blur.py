@@ -92,8 +92,15 @@ def gaussian_blur(images: torch.Tensor, kernel_size, sigma, *, device=None) -> t
         raise ValueError(
             f"kernel_size {(kx, ky)} is too large for {h}x{w} images (reflect padding needs k // 2 < side)"
         )
-    sigmas = _sigmas(sigma, n)
-    src = BatchSource.of(list(images.permute(0, 2, 3, 1).unbind(0)), None)
+    return blur_views(list(images.permute(0, 2, 3, 1).unbind(0)), (kx, ky), _sigmas(sigma, n), device)
+
+
+def blur_views(views: list, kernel: tuple[int, int], sigmas: list, device=None) -> torch.Tensor:
+    """`gaussian_blur` of (H, W, C) uint8 views of equal size (checked sizes and sigmas; e.g. some images of a batch,
+    not gathered first): an (N, C, H, W) uint8 batch."""
+    kx, ky = kernel
+    h, w = views[0].shape[:2]
+    src = BatchSource.of(views, None)
     ys, xs = _axis(h, ky, sigmas), _axis(w, kx, sigmas)
     out = resample_batch(
         src,

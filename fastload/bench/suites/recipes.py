@@ -102,7 +102,7 @@ def _dino(settings) -> Case:
     samples = fl.ImageFolder(root).samples
     files = Seeded(samples, fl.EncodedImage.from_file)
     groups = [g._replace(size=size if g.size == 224 else local) for g in dino_groups()]
-    kernel = 23 if local > 23 else (local // 2) * 2 - 1  # torchvision's Gaussian for DINO's PIL radius; it must fit
+    kernel = 13 if local > 13 else (local // 2) * 2 - 1  # the default (3 sigma of 2), unless a small crop needs less
     collate = fl.MultiCropCollate(NORM, groups, blur_kernel_size=kernel)
     multi = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
     reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
