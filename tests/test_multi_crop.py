@@ -169,3 +169,26 @@ def test_dino_defaults():
 def test_bad_arguments_name_themselves(kw, error, words):
     with pytest.raises(error, match=words):
         fl.MultiCropCollate(fl.IMAGENET, **kw)
+
+
+@pytest.mark.parametrize("draws", ["dino", "torchvision"])
+def test_the_compiled_draws_equal_the_python_draws(draws, monkeypatch):
+    """One fastload::_draw_crops_color call over every crop of the batch (per-entry scales and probabilities)
+    against the Python draws crop by crop: the same boxes, flips, colour draws and RNG state after."""
+    from fastload import _backend
+
+    if not _backend.defines("fastload::_draw_crops_color"):
+        pytest.skip("the extension is not built")
+    groups = [*GROUPS, CropGroup(12, (0.2, 0.5), 2, blur_p=0.3, solarize_p=0.6)]
+    collate = fl.MultiCropCollate(None, groups, blur_kernel_size=KERNEL, draws=draws)
+    sizes = [(40, 60), (7, 300), (96, 96)] * 2
+    torch.manual_seed(8)
+    random.seed(8)
+    compiled = collate._all_draws(sizes)
+    after = torch.rand(1), random.random()
+    defines = _backend.defines
+    monkeypatch.setattr(_backend, "defines", lambda name: name != "fastload::_draw_crops_color" and defines(name))
+    torch.manual_seed(8)
+    random.seed(8)
+    assert collate._all_draws(sizes) == compiled
+    assert (torch.rand(1), random.random()) == after

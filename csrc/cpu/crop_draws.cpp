@@ -12,6 +12,7 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <optional>
 #include <tuple>
 
 namespace fastload {
@@ -92,21 +93,39 @@ std::tuple<at::Tensor, at::Tensor> draw_crops(const at::Tensor& sizes, double sc
 // draw_color): `ranges` is [] (no ColorJitter) or ColorJitter's 4 (low, high) ranges, NaN where one is not drawn;
 // RandomApply draws only when its p < 1, RandomGrayscale, GaussianBlur and RandomSolarize only when their p > 0.
 // The colour table is (N, 11) float64: the 4 factors (NaN: none), the order (ColorJitter's fn_idx), grayscale (0/1),
-// the blur's sigma (NaN: none) and solarize (0/1).
+// the blur's sigma (NaN: none) and solarize (0/1). `entries`, if given, is (N, 4) float64: each entry's own scale
+// (low, high), blur_p and solarize_p in place of the arguments (a multi-crop's crops of one image after another).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> draw_crops_color(const at::Tensor& sizes, double scale_lo,
                                                                 double scale_hi, double ratio_lo, double ratio_hi,
                                                                 double flip_p, at::ArrayRef<double> ranges,
                                                                 double jitter_p, double grayscale_p, double blur_p,
-                                                                double blur_lo, double blur_hi, double solarize_p) {
+                                                                double blur_lo, double blur_hi, double solarize_p,
+                                                                const std::optional<at::Tensor>& entries) {
   const char* op = "fastload::_draw_crops_color";
   TORCH_CHECK(ranges.empty() || ranges.size() == 8, op, ": ranges must be [] or 4 (low, high) pairs");
   Draws d = start(op, sizes, scale_lo, scale_hi, ratio_lo, ratio_hi);
   const int64_t n = d.sizes.size(0);
+  at::Tensor own;
+  if (entries.has_value()) {
+    own = entries->contiguous();
+    TORCH_CHECK(own.device().is_cpu() && own.scalar_type() == at::kDouble && own.dim() == 2 && own.size(0) == n &&
+                    own.size(1) == 4,
+                op, ": entries must be an (N, 4) float64 CPU tensor of (scale_lo, scale_hi, blur_p, solarize_p)");
+    const double* e = own.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i, e += 4) {
+      TORCH_CHECK(e[0] > 0 && e[0] <= e[1] && e[2] >= 0 && e[2] <= 1 && e[3] >= 0 && e[3] <= 1, op, ": entries[", i,
+                  "] must hold a scale 0 < low <= high and two probabilities");
+    }
+  }
   const int64_t* s = d.sizes.data_ptr<int64_t>();
   at::Tensor color = at::empty({n, 11}, at::kDouble);
   double* c = color.data_ptr<double>();
   const auto one = at::TensorOptions().dtype(at::kFloat);
   for (int64_t i = 0; i < n; ++i, c += 11) {
+    if (own.defined()) {
+      const double* e = own.data_ptr<double>() + 4 * i;
+      scale_lo = e[0], scale_hi = e[1], blur_p = e[2], solarize_p = e[3];
+    }
     draw_box(op, i, s[2 * i], s[2 * i + 1], scale_lo, scale_hi, ratio_lo, ratio_hi, d.lr0, d.lr1,
              d.boxes.data_ptr<int64_t>() + 4 * i);
     d.flips.data_ptr<bool>()[i] = draw_below(flip_p);
@@ -139,7 +158,7 @@ TORCH_LIBRARY_FRAGMENT(fastload, m) {
   m.def(
       "_draw_crops_color(Tensor sizes, float scale_lo, float scale_hi, float ratio_lo, float ratio_hi, float flip_p, "
       "float[] ranges, float jitter_p, float grayscale_p, float blur_p, float blur_lo, float blur_hi, "
-      "float solarize_p) -> (Tensor, Tensor, Tensor)");
+      "float solarize_p, Tensor? entries=None) -> (Tensor, Tensor, Tensor)");
   m.impl("_draw_crops_color", c10::DispatchKey::CPU, &draw_crops_color);
 }
 

@@ -122,20 +122,33 @@ def draw_color(s: ColorSettings) -> ColorDraw:
     return ColorDraw(*factors, order=order, grayscale=grey, blur=blur, solarize=solarize)
 
 
-def draw_crops_color(sizes, scale, ratio, flip_p: float, s: ColorSettings, name: str) -> tuple[list, list, list]:
+def draw_crops_color(
+    sizes, scale, ratio, flip_p: float, s: ColorSettings, name: str, entries: list | None = None
+) -> tuple[list, list, list]:
     """RandomResizedCrop boxes, flips and `draw_color(s)` for images of (h, w) `sizes`, image after image (box,
     flip, colour) as a torchvision pipeline draws them: in C++ (`fastload::_draw_crops_color`, the same ATen calls)
-    when it is built, else through `draw_crops`' per-image hook."""
+    when it is built, else through `draw_crops`' per-image hook. `entries`, if given, holds each entry's own
+    (scale_lo, scale_hi, blur_p, solarize_p) in place of `scale`, `s.blur_p` and `s.solarize_p` (a multi-crop: an
+    image's crops one after another)."""
     if not _backend.defines("fastload::_draw_crops_color") or torch.compiler.is_compiling():
-        draws = []
-        boxes, flips = G.draw_crops(sizes, scale, ratio, flip_p, name, after_each=lambda: draws.append(draw_color(s)))
+        if entries is None:
+            draws = []
+            after_each = lambda: draws.append(draw_color(s))  # noqa: E731
+            boxes, flips = G.draw_crops(sizes, scale, ratio, flip_p, name, after_each=after_each)
+            return boxes, flips, draws
+        boxes, flips, draws = [], [], []
+        for hw, (lo, hi, blur_p, solarize_p) in zip(sizes, entries):
+            one = s._replace(blur_p=blur_p, solarize_p=solarize_p)
+            b, f, d = draw_crops_color([hw], (lo, hi), ratio, flip_p, one, name)
+            boxes, flips, draws = boxes + b, flips + f, draws + d
         return boxes, flips, draws
     scale, ratio = G.check_range("scale", scale), G.check_range("ratio", ratio)
     sizes = G.croppable_sizes(sizes, name)
     flat = [] if s.ranges is None else [v for r in s.ranges for v in ((math.nan, math.nan) if r is None else r)]
     probabilities = (s.jitter_p, s.grayscale_p, s.blur_p, *s.blur_sigma, s.solarize_p)
+    own = None if entries is None else torch.tensor(entries, dtype=torch.float64).reshape(-1, 4)
     boxes, flips, table = torch.ops.fastload._draw_crops_color(
-        torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2), *scale, *ratio, float(flip_p), flat, *probabilities
+        torch.tensor(sizes, dtype=torch.int64).reshape(-1, 2), *scale, *ratio, float(flip_p), flat, *probabilities, own
     )
     draws = [
         ColorDraw(

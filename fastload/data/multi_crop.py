@@ -184,14 +184,38 @@ class MultiCropCollate(CropCollate):
             self.settings.append(s)
         self.blur_kernel_size = int(blur_kernel_size)
 
-    def _draw_group(self, hw: tuple[int, int], k: int) -> tuple[list, list, list]:
-        """Group k's boxes, flips and colour draws of one image of (h, w) `hw`, crop after crop."""
-        g, s = self.groups[k], self.settings[k]
+    def _torch_draws(self, sizes: list) -> list:
+        """Per image, per group, its crops' (boxes, flips, colour draws) from torch's RNG, image after image and
+        crop after crop: one `draw_crops_color` over every crop of the batch (each entry its group's scale, blur_p
+        and solarize_p), or without any colour transform `draw_crops` image by image."""
+        base = next((s for s in self.settings if s is not None), None)
         name = "the image of sample {} of the batch"
-        if s is None:
-            boxes, flips = G.draw_crops([hw] * g.count, g.scale, self.ratio, self.flip_p, name=name)
-            return boxes, flips, [_PLAIN] * g.count
-        return draw_crops_color([hw] * g.count, g.scale, self.ratio, self.flip_p, s, name)
+        per_image = sum(g.count for g in self.groups)
+        if base is None:
+            boxes, flips = [], []
+            for hw in sizes:
+                for g in self.groups:
+                    b, f = G.draw_crops([hw] * g.count, g.scale, self.ratio, self.flip_p, name=name)
+                    boxes, flips = boxes + b, flips + f
+            colors = [_PLAIN] * len(boxes)
+        else:
+            entries = [
+                (*g.scale, 0.0 if s is None else s.blur_p, 0.0 if s is None else s.solarize_p)
+                for g, s in zip(self.groups, self.settings)
+                for _ in range(g.count)
+            ]
+            every = [hw for hw in sizes for _ in range(per_image)]
+            boxes, flips, colors = draw_crops_color(
+                every, self.groups[0].scale, self.ratio, self.flip_p, base, name, entries=entries * len(sizes)
+            )
+        out = []
+        for i in range(len(sizes)):
+            at, split = i * per_image, []
+            for g in self.groups:
+                split.append((boxes[at : at + g.count], flips[at : at + g.count], list(colors[at : at + g.count])))
+                at += g.count
+            out.append(split)
+        return out
 
     def _dino_draws(self, draws: list) -> list:
         """DINO's blur and solarize decisions (Python's `random`, image after image, crop after crop) added to the
@@ -210,12 +234,10 @@ class MultiCropCollate(CropCollate):
     def _all_draws(self, sizes: list) -> tuple[list, list, list]:
         """Per image, per group: its crops' boxes, flips and colour draws, image after image as DINO's transform
         draws them (torch's RNG; then Python's for "dino" blur and solarize, a stream of its own)."""
-        boxes, flips, colors = [], [], []
-        for hw in sizes:
-            drawn = [self._draw_group(hw, k) for k in range(len(self.groups))]
-            boxes.append([d[0] for d in drawn])
-            flips.append([d[1] for d in drawn])
-            colors.append([list(d[2]) for d in drawn])
+        drawn = self._torch_draws(sizes)
+        boxes = [[d[0] for d in per_image] for per_image in drawn]
+        flips = [[d[1] for d in per_image] for per_image in drawn]
+        colors = [[d[2] for d in per_image] for per_image in drawn]
         if self.draws == "dino":
             colors = self._dino_draws(colors)
         return boxes, flips, colors
