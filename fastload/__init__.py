@@ -37,6 +37,7 @@ from fastload.functional import (
     resized_crop_batch,
     resized_short_side,
     to_numpy_images,
+    warp_affine,
 )
 from fastload.io import EncodedImage, decode_image, image_size
 from fastload.memory import PackedImages, cpu_cache_stats, empty_cache, set_cpu_cache_limit
@@ -101,4 +102,5 @@ __all__ = [
     "to_tensor",
     "transforms",
     "utils",
+    "warp_affine",
 ]

@@ -137,6 +137,13 @@ OPS: dict[str, OpDef] = {
             ),
         ),
         OpDef(
+            "warp_affine",
+            reference.warp_affine,
+            lambda images, matrices, fill, interpolation: torch.empty_like(
+                images, memory_format=reference.adjust_color_layout(images)
+            ),
+        ),
+        OpDef(
             "channel_stats",
             reference.channel_stats,
             lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64),
@@ -155,6 +162,7 @@ for _op in [
         "resized_crop_batch",
         "mix_pairs",
         "adjust_color",
+        "warp_affine",
     )
 ]:
     _into = OpDef(

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 import torch
 
-from fastload.functional._augment import augment, check_fill
+from fastload.functional._augment import augment
+from fastload.functional._warp import check_fill
 
 # torchvision v2's spaces, in its order: name -> (magnitudes of num_bins bins for an image of (height, width), or
 # None for an operation without one; whether the sign is drawn).

@@ -2,7 +2,7 @@
 memcheck, racecheck, synccheck and initcheck): a few hundred launches in seconds, where the test suite under a
 sanitizer would outlast the GPU machine's deadline. Odd sizes, strided, reversed (numpy) and channels-last views,
 1 and 3 channels, uint8 and every float output dtype, list and packed inputs, `out=` buffers, Mixup/CutMix
-out of place and in place. Every result is
+out of place and in place, affine warps (nearest and bilinear, with a fill). Every result is
 compared with the pure-PyTorch reference on the same inputs (a kernel the sanitizer lets through but computes
 wrongly is still caught). Prints the number of calls per op and "driver: ok".
 
@@ -21,6 +21,7 @@ import torch
 
 import fastload as fl
 from fastload import _backend
+from fastload.functional._augment_ops import inverse_affine as _inverse_affine
 from fastload.memory.packed import pack
 
 DTYPES = (torch.float32, torch.float16, torch.bfloat16)
@@ -116,6 +117,14 @@ def run(device: str, quick: bool) -> None:
             )
             both("adjust_color", fl.adjust_color, raw, **color)
             both("adjust_color in place", lambda b, kw=color: fl.adjust_color(c := b.clone(), **kw, out=c), raw)
+            h, w = raw.shape[2:]
+            angles = [(-1) ** i * (7.0 + 40 * i) for i in range(n)]
+            matrices = [_inverse_affine([0.0, 0.0], a, [3.0 * i, -2.0], [5.0 * i, 0.0]) for i, a in enumerate(angles)]
+            for interpolation, fill in (("nearest", None), ("bilinear", [7.0, 130.5, 250.0][:channels])):
+                warp = dict(interpolation=interpolation, fill=fill)
+                both("warp_affine", fl.warp_affine, raw, matrices, **warp)
+                out = torch.empty_like(raw)
+                both("warp_affine out=", lambda b, m=matrices, kw=warp, o=out: fl.warp_affine(b, m, **kw, out=o), raw)
 
 
 def main() -> int:

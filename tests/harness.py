@@ -395,3 +395,22 @@ def image_size(rng: np.random.Generator, layout: str) -> tuple[int, int]:
 def storage_layout(layout: str) -> str:
     """The memory layout of an input image for a table layout (channels_last and the size layouts are contiguous)."""
     return layout if layout in ("sliced", "flipped", "transposed") else "contiguous"
+
+
+def nchw_batch(rng: np.random.Generator, layout: str, n: int | None = None, c: int | None = None) -> torch.Tensor:
+    """A uint8 (N, C, H, W) batch in `layout`; some with flat regions (ties in max/min and grey values)."""
+    h, w = image_size(rng, layout)
+    n = int(rng.integers(1, 4)) if n is None else n
+    c = int(rng.choice([1, 3, 3])) if c is None else c
+    x = torch.from_numpy(rand_image(rng, (n, c, h, w)))
+    if rng.integers(3) == 0:
+        x = x // 64 * 64
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout in ("sliced", "unaligned"):
+        big = torch.zeros(n, c, h + 3, w + 5, dtype=torch.uint8)
+        big[:, :, 1 : h + 1, 2 : w + 2] = x
+        x = big[:, :, 1 : h + 1, 2 : w + 2]
+    elif layout in ("transposed", "flipped"):  # torch tensors have no negative strides: H and W swapped in memory
+        x = x.transpose(2, 3).contiguous().transpose(2, 3)
+    return x

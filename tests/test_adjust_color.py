@@ -16,25 +16,6 @@ TF = pytest.importorskip("torchvision.transforms.v2.functional")
 BACKENDS = ("auto", "reference", "cuda-emulation")
 
 
-def batch(rng: np.random.Generator, layout: str, n: int | None = None, c: int | None = None) -> torch.Tensor:
-    """A uint8 (N, C, H, W) batch in `layout`; some images with flat regions (ties in max/min and grey values)."""
-    h, w = harness.image_size(rng, layout)
-    n = int(rng.integers(1, 4)) if n is None else n
-    c = int(rng.choice([1, 3, 3])) if c is None else c
-    x = torch.from_numpy(harness.rand_image(rng, (n, c, h, w)))
-    if rng.integers(3) == 0:
-        x = x // 64 * 64
-    if layout == "channels_last":
-        x = x.contiguous(memory_format=torch.channels_last)
-    elif layout in ("sliced", "unaligned"):
-        big = torch.zeros(n, c, h + 3, w + 5, dtype=torch.uint8)
-        big[:, :, 1 : h + 1, 2 : w + 2] = x
-        x = big[:, :, 1 : h + 1, 2 : w + 2]
-    elif layout in ("transposed", "flipped"):  # torch tensors have no negative strides: H and W swapped in memory
-        x = x.transpose(2, 3).contiguous().transpose(2, 3)
-    return x
-
-
 def draws(rng: np.random.Generator, n: int) -> dict:
     """Random per-image factors (some steps absent, some images skipping one), orders, grayscale and solarize."""
     kw = {}
@@ -51,7 +32,7 @@ def draws(rng: np.random.Generator, n: int) -> dict:
 
 
 def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
-    x = batch(rng, layout)
+    x = harness.nchw_batch(rng, layout)
     kw = draws(rng, x.shape[0])
     order = str(rng.choice(["rgb", "bgr"]))
     out = [Sample((x,), {**kw, "input_order": order}, f"{layout} {tuple(x.shape)} {order}")]
@@ -105,7 +86,7 @@ def test_in_place_equals_a_new_batch(device, layout):
     """out=images adjusts in place: the same bits as a new tensor, on every backend (contrast reads the image
     before writing it)."""
     rng = np.random.default_rng(harness.seed_of("in place", layout))
-    x = batch(rng, layout, n=3, c=3).to(device)
+    x = harness.nchw_batch(rng, layout, n=3, c=3).to(device)
     kw = dict(brightness=0.7, contrast=[1.5, 0.2, 0.9], saturation=1.8, hue=0.2, order=[1, 3, 0, 2], solarize=200)
     for mode in BACKENDS if device == "cpu" else ("auto", "reference"):
         with backend(mode):
@@ -168,7 +149,7 @@ test_bad_input = harness.bad_input_test(
 @pytest.mark.parametrize("device", devices())
 def test_in_place_leaves_images_without_steps_as_they_are(device):
     """An image with no step is skipped in place (not read and rewritten) and equal to a new batch's copy of it."""
-    x = batch(np.random.default_rng(7), "channels_last", n=3, c=3).to(device)
+    x = harness.nchw_batch(np.random.default_rng(7), "channels_last", n=3, c=3).to(device)
     for mode in BACKENDS if device == "cpu" else ("auto", "reference"):
         with backend(mode):
             want = fl.adjust_color(x, brightness=[None, 1.5, None], solarize=[None, None, 99.0])

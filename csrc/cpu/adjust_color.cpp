@@ -15,14 +15,8 @@
 namespace fastload {
 namespace {
 
-// The per-row loops: each ISA clone, with GCC's -fno-trapping-math, without which it keeps a select followed by a
-// float -> int conversion (the clamps, then the truncations) as a branch and leaves the loop scalar (5x slower).
-// Exception flags are all it gives up: no value changes (fp contraction stays off, as in the whole build).
-#if defined(__clang__)
-#define FL_COLOR_LOOP FL_CPU_CLONES
-#else
-#define FL_COLOR_LOOP FL_CPU_CLONES __attribute__((optimize("no-trapping-math", "fp-contract=off")))
-#endif
+// The per-row loops: FL_CPU_LOOP (isa.h), without which GCC keeps the clamps and truncations as branches.
+#define FL_COLOR_LOOP FL_CPU_LOOP
 
 // Interleaved 3-channel pixels (stride_w 3, stride_c 1: an NHWC batch permuted to NCHW) to and from planes, the
 // channel loop unrolled so the compiler vectorizes the (de)interleaving.

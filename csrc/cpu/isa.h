@@ -48,3 +48,13 @@ inline bool cpu_has_avx2() {
 #define FL_HAVE_AVX512_ROWS 0
 #define FL_HAVE_AVX2_ROWS 0
 #endif
+
+// A per-row loop of float math: each ISA clone, and (GCC) with -fno-trapping-math, without which GCC keeps a select
+// followed by a float -> int conversion as a branch, and nearbyintf / floorf as library calls, leaving the loop
+// scalar (5x slower). Exception flags are all it gives up: no value changes (fp contraction stays off, as in the
+// whole build; a kernel that fuses says so with fmaf).
+#if defined(__clang__)
+#define FL_CPU_LOOP FL_CPU_CLONES
+#else
+#define FL_CPU_LOOP FL_CPU_CLONES __attribute__((optimize("no-trapping-math", "fp-contract=off")))
+#endif

@@ -12,6 +12,7 @@
 #include "math/normalize_math.h"
 #include "math/pad_batch_math.h"
 #include "math/resize_math.h"
+#include "math/warp_math.h"
 
 namespace fastload {
 namespace FL_KERNEL_NS {
@@ -24,6 +25,7 @@ void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream)
 void launch_resized_crop_batch(const ResizedCropParams& p, cudaStream_t stream);
 void launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
 void launch_mix_pairs(const MixPairsParams& p, cudaStream_t stream);
+void launch_warp_affine(const WarpAffineParams& p, cudaStream_t stream);
 
 }  // namespace FL_KERNEL_NS
 }  // namespace fastload

@@ -21,6 +21,7 @@
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
 #include "ops/resized_crop_batch.h"
+#include "ops/warp_affine.h"
 
 namespace fastload {
 namespace {
@@ -62,6 +63,17 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
     call.params.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
   }
   launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
+}
+
+// fastload::warp_affine / warp_affine_into on CUDA: the per-image grid coefficients and torch's linspace columns and
+// rows go to the device in one small asynchronous copy.
+void run_warp_affine(const at::Tensor& images, WarpAffineCall& call) {
+  const c10::cuda::CUDAGuard guard(images.device());
+  WarpAffineParams& p = call.params;
+  const std::vector<HostTable> tables{
+      {call.base_x.data_ptr<float>(), static_cast<size_t>(p.w) * sizeof(float), &p.base_x},
+      {call.base_y.data_ptr<float>(), static_cast<size_t>(p.h) * sizeof(float), &p.base_y}};
+  launch_with_descriptors("fastload::warp_affine", call, images.device(), cuda::launch_warp_affine, tables);
 }
 
 // fastload::pad_batch / pad_batch_packed on CUDA: the image descriptors go to the device in one small asynchronous
@@ -179,6 +191,8 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
   m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
   m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
+  m.impl("warp_affine", &warp_affine_op<run_warp_affine>);
+  m.impl("warp_affine_into", &warp_affine_into_op<run_warp_affine>);
 }
 
 }  // namespace fastload

@@ -19,6 +19,7 @@
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
 #include "ops/resized_crop_batch.h"
+#include "ops/warp_affine.h"
 #include "ops/schemas.h"
 #include "memory/output.h"
 
@@ -96,6 +97,18 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   if (p.out != p.in) buffers.push_back(tensor_buffer("images", images, false));
   const emulation::BufferScope scope(std::move(buffers));
   emulation::launch_adjust_color(p, nullptr);
+}
+
+// The descriptors, torch's linspace tables, the images (read-only) and out (writable) are buffers.
+void run_warp_affine(const at::Tensor& images, WarpAffineCall& call) {
+  WarpAffineParams& p = call.params;
+  p.images = call.images.data();
+  p.base_x = call.base_x.data_ptr<float>();
+  p.base_y = call.base_y.data_ptr<float>();
+  const emulation::BufferScope scope({descriptor_buffer(call.images), tensor_buffer("base_x", call.base_x, false),
+                                      tensor_buffer("base_y", call.base_y, false),
+                                      tensor_buffer("images", images, false), tensor_buffer("out", call.out, true)});
+  emulation::launch_warp_affine(p, nullptr);
 }
 
 template <typename Call, typename Launch>
@@ -201,6 +214,8 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
   m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
   m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
+  m.impl("warp_affine", &warp_affine_op<run_warp_affine>);
+  m.impl("warp_affine_into", &warp_affine_into_op<run_warp_affine>);
 }
 
 }  // namespace fastload

@@ -1,7 +1,8 @@
 // warp_affine: each uint8 image of a batch resampled through its own inverse affine matrix, as torchvision's
 // `affine` / `rotate` on uint8 tensors do it (an fp32 sampling grid, grid_sample with zeros padding and
 // align_corners=False, an optional fill through a mask, rounded). Shared by the CPU and CUDA kernels, which agree bit
-// for bit (fp32 arithmetic, no fma: the builds use -ffp-contract=off and --fmad=false).
+// for bit (fp32 arithmetic; fused multiply-adds exactly where ATen's AVX2 / AVX-512 grid_sample kernel has them,
+// found by comparing: its unnormalize and its bilinear sum).
 #pragma once
 #include <math.h>
 #include <stdint.h>
@@ -34,42 +35,73 @@ struct WarpAffineParams {
 };
 
 // The source position of a normalized grid value over `size` pixels: grid_sample's unnormalize with
-// align_corners=False, ((g + 1) * size - 1) / 2, as ATen's CPU kernel computes it: (g + 1) * (size / 2) - 0.5.
-FL_HOST_DEVICE FL_INLINE float warp_source(float g, float half_size) { return (g + 1.0f) * half_size - 0.5f; }
+// align_corners=False, ((g + 1) * size - 1) / 2, as ATen's vectorized CPU kernel computes it: fma(g + 1, size / 2,
+// -0.5).
+FL_HOST_DEVICE FL_INLINE float warp_source(float g, float half_size) { return fmaf(g + 1.0f, half_size, -0.5f); }
 
 // One grid coordinate, in the order of ATen's CPU bmm of (x, y, 1) with the rescaled theta.
 FL_HOST_DEVICE FL_INLINE float warp_grid(float bx, float by, float k0, float k1, float k2) {
   return bx * k0 + by * k1 + k2;
 }
 
-// Value of channel `c` of output pixel at source position (sx, sy): `read(y, x, c)` reads a source byte. Nearest:
-// the pixel at (nearbyint(sx), nearbyint(sy)) (half to even, as grid_sample), or outside the image the fill (0
-// without one). Bilinear: grid_sample's four weights over the pixels inside, then with a fill the mask blend
-// (v - fill) * mask + fill; rounded half to even and converted as torchvision's `.round_().to(uint8)`.
-template <typename Read>
-FL_HOST_DEVICE FL_INLINE uint8_t warp_value(const WarpAffineParams& p, float sx, float sy, int64_t ch, Read read) {
-  const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
-  if (!p.bilinear) {
+// Where output pixel at source position (sx, sy) reads. Nearest: the pixel at (nearbyint(sx), nearbyint(sy)) (half
+// to even, as grid_sample), `inside` the image or not. Bilinear: grid_sample's four neighbours nw, ne, sw, se with
+// their weights, those outside the image weighted 0 (zeros padding: they are not read), and the mask (the weights
+// inside, summed as torchvision's ones channel is).
+struct WarpTaps {
+  int64_t y[4], x[4];
+  float weight[4];
+  bool inside[4];
+  float mask;
+};
+
+FL_HOST_DEVICE FL_INLINE bool warp_inside(const WarpAffineParams& p, float x, float y) {
+  return x >= 0.0f && x < static_cast<float>(p.w) && y >= 0.0f && y < static_cast<float>(p.h);
+}
+
+template <bool Bilinear>
+FL_HOST_DEVICE FL_INLINE WarpTaps warp_taps(const WarpAffineParams& p, float sx, float sy) {
+  WarpTaps t{};
+  if (!Bilinear) {
     const float rx = nearbyintf(sx), ry = nearbyintf(sy);
-    const bool inside = rx >= 0.0f && rx < static_cast<float>(p.w) && ry >= 0.0f && ry < static_cast<float>(p.h);
-    if (!inside) return static_cast<uint8_t>(p.has_fill ? nearbyintf(fill) : 0.0f);
-    return read(static_cast<int64_t>(ry), static_cast<int64_t>(rx), ch);
+    t.inside[0] = warp_inside(p, rx, ry);
+    t.x[0] = t.inside[0] ? static_cast<int64_t>(rx) : 0;
+    t.y[0] = t.inside[0] ? static_cast<int64_t>(ry) : 0;
+    return t;
   }
   const float x0 = floorf(sx), y0 = floorf(sy);
   const float dx = sx - x0, dy = sy - y0;
   const float ex = 1.0f - dx, ey = 1.0f - dy;
   const float weights[4] = {ey * ex, ey * dx, dy * ex, dy * dx};  // nw, ne, sw, se
-  const float xs[4] = {x0, x0 + 1.0f, x0, x0 + 1.0f}, ys[4] = {y0, y0, y0 + 1.0f, y0 + 1.0f};
-  float value = 0.0f, mask = 0.0f;
   for (int k = 0; k < 4; ++k) {
-    const bool inside = xs[k] >= 0.0f && xs[k] < static_cast<float>(p.w) && ys[k] >= 0.0f &&
-                        ys[k] < static_cast<float>(p.h);
-    const float v = inside ? static_cast<float>(read(static_cast<int64_t>(ys[k]), static_cast<int64_t>(xs[k]), ch))
-                           : 0.0f;
-    value = value + v * weights[k];
-    mask = mask + (inside ? weights[k] : 0.0f);
+    const float x = k & 1 ? x0 + 1.0f : x0, y = k & 2 ? y0 + 1.0f : y0;
+    t.inside[k] = warp_inside(p, x, y);
+    t.x[k] = t.inside[k] ? static_cast<int64_t>(x) : 0;
+    t.y[k] = t.inside[k] ? static_cast<int64_t>(y) : 0;
+    t.weight[k] = weights[k];
+    t.mask = k == 0 ? (t.inside[0] ? weights[0] : 0.0f) : t.mask + (t.inside[k] ? weights[k] : 0.0f);
   }
-  if (p.has_fill) value = (value - fill) * mask + fill;
+  return t;
+}
+
+// Channel `ch` of the output pixel sampled at `t`; `read(y, x, ch)` reads a source byte. Nearest: the pixel, or
+// outside the image the fill (0 without one). Bilinear: the four weighted values summed nw, ne, sw, se with fused
+// multiply-adds (ATen's nw*w + ne*w + sw*w + se*w, contracted), then with a fill the mask blend (v - fill) * mask +
+// fill (three ops, as torchvision's sub_, mul_, add_); rounded half to even and converted as torchvision's
+// `.round_().to(uint8)`.
+template <bool Bilinear, typename Read>
+FL_HOST_DEVICE FL_INLINE uint8_t warp_value(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
+  const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
+  if (!Bilinear) {
+    if (t.inside[0]) return read(t.y[0], t.x[0], ch);
+    return static_cast<uint8_t>(p.has_fill ? nearbyintf(fill) : 0.0f);
+  }
+  float value = 0.0f;
+  for (int k = 0; k < 4; ++k) {
+    const float v = t.inside[k] ? static_cast<float>(read(t.y[k], t.x[k], ch)) : 0.0f;
+    value = k == 0 ? v * t.weight[0] : fmaf(v, t.weight[k], value);
+  }
+  if (p.has_fill) value = (value - fill) * t.mask + fill;
   const float r = nearbyintf(value);
   return static_cast<uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
 }

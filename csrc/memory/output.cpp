@@ -87,6 +87,13 @@ at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& options) {
   return new_output(sizes, c10::contiguous_strides(sizes), options);
 }
 
+at::Tensor new_image_batch_output(const at::Tensor& images) {
+  const bool channels_last = images.is_contiguous(at::MemoryFormat::ChannelsLast) && !images.is_contiguous();
+  const int64_t c = images.size(1), h = images.size(2), w = images.size(3);
+  if (channels_last) return new_output(images.sizes(), {h * w * c, 1, w * c, c}, images.options());
+  return new_output(images.sizes(), images.options());
+}
+
 at::Tensor new_batch_output(int64_t n, int64_t c, int64_t h, int64_t w, std::optional<at::ScalarType> float_dtype,
                             bool channels_last, const at::TensorOptions& options) {
   if (!float_dtype.has_value()) return new_output({n, h, w, c}, options.dtype(at::kByte));

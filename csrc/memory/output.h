@@ -25,6 +25,10 @@ at::Tensor new_output(at::IntArrayRef sizes, const at::TensorOptions& options);
 at::Tensor new_batch_output(int64_t n, int64_t c, int64_t h, int64_t w, std::optional<at::ScalarType> float_dtype,
                             bool channels_last, const at::TensorOptions& options);
 
+// A new uint8 (N, C, H, W) batch like `images`: channels_last strides if images has them (and is not also
+// contiguous), else contiguous (the image ops that return a batch of images' shape: adjust_color, warp_affine).
+at::Tensor new_image_batch_output(const at::Tensor& images);
+
 // While it lives, the next new_output on this thread is `out` (checked against what the op would have allocated).
 class OutputScope {
  public:

@@ -105,11 +105,4 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
   for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);
 }
 
-at::Tensor new_adjust_color_output(const at::Tensor& images) {
-  const bool channels_last = images.is_contiguous(at::MemoryFormat::ChannelsLast) && !images.is_contiguous();
-  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
-  if (channels_last) return new_output(images.sizes(), {h * w * c, 1, w * c, c}, images.options());
-  return new_output(images.sizes(), images.options());
-}
-
 }  // namespace fastload

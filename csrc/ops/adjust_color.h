@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "math/color_math.h"
+#include "memory/output.h"
 
 namespace fastload {
 
@@ -26,9 +27,6 @@ AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, 
 // offset and strides) or a tensor that does not overlap it.
 void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out);
 
-// A new output like images: channels_last strides if images has them, else contiguous.
-at::Tensor new_adjust_color_output(const at::Tensor& images);
-
 using AdjustColorRun = void (*)(const at::Tensor& images, AdjustColorCall& call);
 
 template <AdjustColorRun Run>
@@ -36,7 +34,7 @@ at::Tensor adjust_color_op(const at::Tensor& images, const at::Tensor& steps, co
                            at::IntArrayRef rgb) {
   const char* op = "fastload::adjust_color";
   AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
-  bind_adjust_color_output(op, images, call, new_adjust_color_output(images));
+  bind_adjust_color_output(op, images, call, new_image_batch_output(images));
   Run(images, call);
   return call.out;
 }

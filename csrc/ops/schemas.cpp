@@ -31,6 +31,10 @@ void define_schemas(torch::Library& m) {
   // timm's batch Mixup (box []) or CutMix (box [y0, y1, x0, x1]) of image i with image N - 1 - i; the _into twin
   // takes out = x to mix in place.
   def_with_into(m, "mix_pairs(Tensor x, float lam, int[] box) -> Tensor");
+  // Each uint8 (N, C, H, W) image through its inverse affine matrix ((N, 6) float64 CPU, torchvision's, in pixels
+  // from the centre) as torchvision's affine / rotate sample it: fill [] (zeros) or C values, "nearest" or
+  // "bilinear". The _into twin's out must not overlap images.
+  def_with_into(m, "warp_affine(Tensor images, Tensor matrices, float[] fill, str interpolation) -> Tensor");
   m.def(
       "normalize(Tensor img, float[] mean, float[] inv_std, int[] channel_map, int flip_mask, ScalarType dtype, "
       "bool channels_last) -> Tensor");

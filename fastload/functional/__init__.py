@@ -1,7 +1,7 @@
 """Every public op in one namespace, in the style of torchvision.transforms.functional (`import fastload.functional
 as F`): normalize and denormalize, padded and packed batches, keep-ratio resize + pad, the classification crops,
-colour adjustments (ColorJitter's, per image), RandAugment's operations (per image), Gaussian blur, pair mixing
-(Mixup/CutMix), dataset statistics, and the size and crop-sampling rules they follow. Each is also
+colour adjustments (ColorJitter's, per image), RandAugment's operations and affine warps (per image), Gaussian blur,
+pair mixing (Mixup/CutMix), dataset statistics, and the size and crop-sampling rules they follow. Each is also
 `fastload.<name>`."""
 
 from fastload.functional._augment import GEOMETRIC as AUGMENT_GEOMETRIC
@@ -21,6 +21,7 @@ from fastload.functional._normalize import denormalize, normalize, to_numpy_imag
 from fastload.functional._pad import PaddedBatch, pack_images, pad_batch
 from fastload.functional._resize_pad import resize_pad_batch
 from fastload.functional._stats import channel_stats, compute_mean_std
+from fastload.functional._warp import warp_affine
 
 __all__ = [
     "AUGMENT_GEOMETRIC",
@@ -44,4 +45,5 @@ __all__ = [
     "resized_crop_batch",
     "resized_short_side",
     "to_numpy_images",
+    "warp_affine",
 ]

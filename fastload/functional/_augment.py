@@ -12,6 +12,7 @@ import torch
 from fastload import _validation as V
 from fastload.functional import _augment_ops as ops_
 from fastload.functional._color import adjust_color
+from fastload.functional._warp import check_fill, check_images
 
 # torchvision's names; the magnitudes are what its `_apply_image_or_video_transform` takes: shears as tan(angle),
 # translations in pixels (truncated), rotations in degrees, brightness / colour / contrast / sharpness as factor - 1,
@@ -82,20 +83,6 @@ def _magnitude(op: str, m, where: str) -> float:
     return m
 
 
-def check_fill(fill, channels: int) -> list[float] | None:
-    """None, or one fill value per channel in [0, 255] (from one number or a sequence of C)."""
-    if fill is None:
-        return None
-    values = list(fill) if isinstance(fill, (list, tuple)) else [fill]
-    if len(values) == 1:
-        values = values * channels
-    if len(values) != channels or any(
-        isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v <= 255 for v in values
-    ):
-        raise ValueError(f"fill must be None, a number in [0, 255] or {channels} of them, got {fill!r}")
-    return [float(v) for v in values]
-
-
 def augment(
     images: torch.Tensor, ops, magnitudes, *, interpolation: str = "nearest", fill=None, input_order: str = "rgb"
 ) -> torch.Tensor:
@@ -119,11 +106,7 @@ def augment(
         TypeError: images not a uint8 tensor.
         ValueError: a bad shape, operation, magnitude, interpolation or fill (naming it).
     """
-    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
-        what = f"a {images.dtype} tensor" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise TypeError(f"images must be a uint8 tensor, got {what}")
-    if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"images must be an (N, C, H, W) batch with C = 1 or 3, got shape {tuple(images.shape)}")
+    check_images(images)
     n, c, h, w = images.shape
     names, values = _check_plan(ops, magnitudes, n)
     interpolation = V.check_interpolation(interpolation)
@@ -157,6 +140,8 @@ def _apply(op: str, images: torch.Tensor, mags: list[float], interpolation: str,
     if op in GEOMETRIC:
         turns = [ops_.rotation_turns(m, h, w) if op == "Rotate" else None for m in mags]
         warped = [j for j, t in enumerate(turns) if t is None]
+        if len(warped) == g:
+            return ops_.affine(images, [ops_.affine_matrix(op, m, h, w) for m in mags], interpolation, fill)
         out = images.clone()
         for j, t in enumerate(turns):
             if t is not None:  # torchvision's exact path for right angles

@@ -2,7 +2,8 @@
 (g, C, H, W) uint8 batch and one magnitude per image and returns the (g, C, H, W) result, as torchvision v2's
 functions give it image by image (the same fp32 operations in the same order).
 
-- geometry: `affine` (shear, translate, rotate) on torchvision's inverse-affine grids, sampled with grid_sample;
+- geometry: `affine` (shear, translate, rotate) on torchvision's inverse-affine matrices, by the compiled
+  `warp_affine`;
 - values: `posterize`, `autocontrast`, `equalize` (a histogram and a table per image and channel);
 - `sharpen`: torchvision's 3 x 3 smoothing blend (`adjust_sharpness`).
 
@@ -15,6 +16,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from fastload.functional._warp import warp_affine
 
 
 def inverse_affine(center, angle: float, translate, shear) -> list[float]:
@@ -60,30 +63,8 @@ def rotation_turns(magnitude: float, height: int, width: int) -> int | None:
 
 
 def affine(images: torch.Tensor, matrices: list, interpolation: str, fill) -> torch.Tensor:
-    """(g, C, H, W) uint8 images warped by their inverse `matrices` (one 6-list each): torchvision's `_affine_grid`
-    and `_apply_grid_transform` (grid_sample in fp32, zeros padding, `fill` through a mask channel, rounded)."""
-    g, c, h, w = images.shape
-    device = images.device
-    base = torch.empty(1, h, w, 3, device=device)
-    base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, device=device))
-    base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=device).unsqueeze_(-1))
-    base[..., 2].fill_(1)
-    theta = torch.tensor(matrices, dtype=torch.float32, device=device).reshape(g, 2, 3)
-    theta = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], device=device))
-    grid = base.view(1, h * w, 3).expand(g, -1, -1).bmm(theta).view(g, h, w, 2)
-    x = images.float()
-    if fill is not None:
-        x = torch.cat((x, torch.ones(g, 1, h, w, device=device)), dim=1)
-    x = F.grid_sample(x, grid, mode=interpolation, padding_mode="zeros", align_corners=False)
-    if fill is not None:
-        x, mask = torch.tensor_split(x, (-1,), dim=-3)
-        mask = mask.expand_as(x)
-        value = torch.tensor(fill, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        if interpolation == "nearest":
-            x = torch.where(mask < 0.5, value.expand_as(x), x)
-        else:  # mask * (x - fill) + fill, torchvision's order
-            x = x.sub_(value).mul_(mask).add_(value)
-    return x.round_().to(torch.uint8)
+    """(g, C, H, W) uint8 images warped by their inverse `matrices` (one 6-list each): `warp_affine`."""
+    return warp_affine(images, matrices, interpolation=interpolation, fill=fill)
 
 
 def sharpen(images: torch.Tensor, factors: list[float]) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""The pure-PyTorch `warp_affine` (re-exported by `fastload.reference`, where the op table finds it): the kernels'
+fp32 grid (torchvision's `_affine_grid`: torch's linspace coordinates times theta over (w / 2, h / 2)), grid_sample's
+unnormalize and sampling (nearest half to even, or bilinear's four weights) and the fill mask, in the kernels'
+operation order, so they agree bit for bit. Where the kernels fuse a multiply-add (as ATen's vectorized grid_sample
+does), it is computed here in float64 (the product exact) and rounded once to fp32."""
+
+from __future__ import annotations
+
+import torch
+
+from fastload.reference_color import adjust_color_layout
+
+F32 = torch.float32
+
+
+def _coordinates(matrices: torch.Tensor, h: int, w: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, H, W) fp32 source positions (x, y) of every output pixel."""
+    n = matrices.shape[0]
+    theta = matrices.to(F32)
+    a = (theta[:, :3] / torch.tensor(0.5 * w, dtype=F32)).to(device)
+    b = (theta[:, 3:] / torch.tensor(0.5 * h, dtype=F32)).to(device)
+    # torch's linspace on the CPU, as the compiled op takes it on every device
+    bx = torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, w).to(device).view(1, 1, w)
+    by = torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, h).to(device).view(1, h, 1)
+
+    def grid(k: torch.Tensor) -> torch.Tensor:
+        return bx * k[:, 0].view(n, 1, 1) + by * k[:, 1].view(n, 1, 1) + k[:, 2].view(n, 1, 1)
+
+    return _fma(grid(a) + 1.0, w / 2, -0.5), _fma(grid(b) + 1.0, h / 2, -0.5)
+
+
+def _fma(a: torch.Tensor, b, c) -> torch.Tensor:
+    """fp32 fma(a, b, c): a * b + c rounded once (a * b of two fp32 values is exact in float64)."""
+    b = b.double() if isinstance(b, torch.Tensor) else float(torch.tensor(b, dtype=F32))
+    c = c.double() if isinstance(c, torch.Tensor) else float(c)
+    return (a.double() * b + c).to(F32)
+
+
+def warp_affine(images: torch.Tensor, matrices: torch.Tensor, fill: list[float], interpolation: str) -> torch.Tensor:
+    """uint8 (N, C, H, W) `images`, image i sampled through its inverse affine matrix (row i of the float64 (N, 6)
+    `matrices`, torchvision's, in pixels from the image centre) as torchvision's affine / rotate do: `fill` [] (zeros
+    padding) or one value per channel, `interpolation` "nearest" or "bilinear". A new tensor in images' layout."""
+    out = torch.empty_like(images, memory_format=adjust_color_layout(images))
+    n, c, h, w = images.shape
+    if out.numel() == 0:
+        return out
+    sx, sy = _coordinates(matrices, h, w, images.device)
+    flat = images.reshape(n, c, h * w)
+    fills = torch.tensor(fill if fill else [0.0] * c, dtype=F32, device=images.device).view(1, c, 1, 1)
+
+    def sample(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        index = (y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()).view(n, 1, h * w).expand(n, c, h * w)
+        values = flat.gather(2, index).view(n, c, h, w).to(F32)
+        return torch.where(inside[:, None], values, torch.zeros((), dtype=F32, device=images.device)), inside
+
+    if interpolation == "nearest":
+        values, inside = sample(torch.round(sx), torch.round(sy))
+        outside = torch.round(fills).expand(n, c, h, w) if fill else torch.zeros_like(values)
+        out.copy_(torch.where(inside[:, None], values, outside).to(torch.uint8))
+        return out
+    x0, y0 = torch.floor(sx), torch.floor(sy)
+    dx, dy = sx - x0, sy - y0
+    ex, ey = 1.0 - dx, 1.0 - dy
+    value = None
+    mask = torch.zeros((n, 1, h, w), dtype=F32, device=images.device)
+    x1, y1 = x0 + 1.0, y0 + 1.0
+    for weight, x, y in ((ey * ex, x0, y0), (ey * dx, x1, y0), (dy * ex, x0, y1), (dy * dx, x1, y1)):  # nw ne sw se
+        v, inside = sample(x, y)
+        value = v * weight[:, None] if value is None else _fma(v, weight[:, None], value)
+        mask = mask + torch.where(inside, weight, torch.zeros((), dtype=F32, device=images.device))[:, None]
+    if fill:
+        value = (value - fills) * mask + fills
+    out.copy_(torch.round(value).clamp(0, 255).to(torch.uint8))
+    return out
