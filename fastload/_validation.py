@@ -275,6 +275,18 @@ def _byte_range(t: torch.Tensor) -> tuple[int, int]:
     return start, start + (span + 1) * t.element_size() - 1
 
 
+def check_image_out(out, images: torch.Tensor) -> None:
+    """The out= of an op returning a uint8 batch of images' shape (adjust_color, warp_affine): a tensor of that
+    shape and dtype on images' device."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if out.shape != images.shape or out.dtype != torch.uint8 or out.device != images.device:
+        raise ValueError(
+            f"out must be a uint8 tensor of shape {tuple(images.shape)} on {images.device}, "
+            f"got {out.dtype} {tuple(out.shape)} on {out.device}"
+        )
+
+
 def expanded(t: torch.Tensor) -> bool:
     """Whether t holds one element at two indices (a stride-0 dim of size > 1, as `expand` makes): such a tensor
     cannot be written in place element by element."""

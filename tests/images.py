@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 import fastload as fl
@@ -104,3 +105,28 @@ def pad_batch_oracle(images, norm, input_order, size_divisor, pad_value):
     for i, a in enumerate(arrays):
         out[i, :, : a.shape[0], : a.shape[1]] = normalize_oracle(a, norm.mean, norm.std, norm.order, input_order)
     return out
+
+
+def smooth_images(n: int, seed: int) -> list[np.ndarray]:
+    """Smooth random RGB images of varied sizes (a noise image would turn a 1-level resampling difference into large
+    ones)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        h, w = (int(v) for v in rng.integers(40, 90, 2))
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
+        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
+    return out
+
+
+def files_with_a_bad_one(folder, imgs: list[np.ndarray]) -> list:
+    """`imgs` (RGB) written as PNG files into `folder` and opened as `fl.EncodedImage`s, with a file that is not an
+    image ("bad.png") third: what a collate with on_error="skip" leaves out."""
+    cv2 = pytest.importorskip("cv2")
+    paths = []
+    for i, img in enumerate(imgs):
+        paths.append(folder / f"{i}.png")
+        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
+    (folder / "bad.png").write_bytes(b"not an image")
+    return [fl.EncodedImage.from_file(p) for p in paths[:2] + [folder / "bad.png"] + paths[2:]]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import devices
+from images import files_with_a_bad_one, smooth_images
 
 import fastload as fl
 from fastload.photos import bundled_photos
@@ -153,18 +154,6 @@ def test_bad_input_names_the_parameter(call, error, words):
         call(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
 
 
-def _smooth_images(n: int, seed: int) -> list[np.ndarray]:
-    """Smooth random RGB images of varied sizes (noise would turn the crop's 1-level differences into large ones)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        h, w = (int(v) for v in rng.integers(40, 90, 2))
-        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
-        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
-    return out
-
-
 POLICIES = [
     (lambda: fl.RandAugment(), lambda: T.RandAugment()),
     (lambda: fl.TrivialAugmentWide(fill=[124, 116, 104]), lambda: T.TrivialAugmentWide(fill=[124, 116, 104])),
@@ -173,7 +162,7 @@ POLICIES = [
 
 @pytest.mark.parametrize("ours, theirs", POLICIES)
 def test_crop_collate_draws_as_torchvisions_pipeline_and_applies_augment(ours, theirs):
-    imgs = _smooth_images(12, 1)
+    imgs = smooth_images(12, 1)
     samples = [{"image": img, "label": i} for i, img in enumerate(imgs)]
     torch.manual_seed(4)
     batch = fl.CropCollate(32, fl.IMAGENET, input_order="rgb", auto_augment=ours())(samples)
@@ -202,14 +191,8 @@ def test_crop_collate_draws_as_torchvisions_pipeline_and_applies_augment(ours, t
 
 
 def test_shipped_and_file_batches_carry_their_draws(tmp_path):
-    cv2 = pytest.importorskip("cv2")
-    imgs = _smooth_images(4, 3)
-    paths = []
-    for i, img in enumerate(imgs):
-        paths.append(tmp_path / f"{i}.png")
-        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
-    (tmp_path / "bad.png").write_bytes(b"not an image")
-    files = [fl.EncodedImage.from_file(p) for p in paths[:2] + [tmp_path / "bad.png"] + paths[2:]]
+    imgs = smooth_images(4, 3)
+    files = files_with_a_bad_one(tmp_path, imgs)
     collate = fl.CropCollate(24, fl.IMAGENET, on_error="skip", auto_augment=fl.TrivialAugmentWide())
     torch.manual_seed(3)
     with pytest.warns(RuntimeWarning, match="bad.png"):

@@ -5,9 +5,9 @@ seed within the crop's 1-level resampling difference."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
+from images import files_with_a_bad_one, smooth_images
 
 import fastload as fl
 
@@ -20,18 +20,6 @@ SETTINGS = [
     dict(color_jitter=(0.4, 0.4, 0.2, 0.1), color_jitter_p=0.8, grayscale_p=0.2, blur_p=0.5, blur_kernel_size=9),
     dict(blur_p=1.0, blur_sigma=(0.5, 1.5), blur_kernel_size=7, solarize_p=0.5),  # BYOL's second view, roughly
 ]
-
-
-def images(n: int, seed: int) -> list[np.ndarray]:
-    """Smooth random RGB images (a noise image would turn a 1-level resampling difference into large ones)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        h, w = (int(v) for v in rng.integers(40, 90, 2))
-        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
-        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
-    return out
 
 
 def torchvision_pipeline(kw: dict, size: int) -> T.Compose:
@@ -52,7 +40,7 @@ def torchvision_pipeline(kw: dict, size: int) -> T.Compose:
 
 @pytest.mark.parametrize("kw", SETTINGS, ids=range(len(SETTINGS)))
 def test_the_drawn_batch_is_crop_then_adjust_color_then_normalize(kw):
-    imgs = images(6, 1)
+    imgs = smooth_images(6, 1)
     collate = fl.CropCollate(32, fl.IMAGENET, input_order="rgb", **kw)
     torch.manual_seed(5)
     batch = collate([{"image": img, "label": i} for i, img in enumerate(imgs)])
@@ -72,7 +60,7 @@ def test_the_drawn_batch_is_crop_then_adjust_color_then_normalize(kw):
 
 @pytest.mark.parametrize("kw", SETTINGS, ids=range(len(SETTINGS)))
 def test_the_same_seed_draws_what_torchvisions_pipeline_draws(kw):
-    imgs = images(8, 2)
+    imgs = smooth_images(8, 2)
     torch.manual_seed(11)
     shipped = fl.CropCollate(32, input_order="rgb", **kw)([(img, i) for i, img in enumerate(imgs)])[0]
     got = shipped.finish(None, input_order="rgb")
@@ -88,14 +76,8 @@ def test_the_same_seed_draws_what_torchvisions_pipeline_draws(kw):
 
 
 def test_files_carry_their_draws_and_skip_with_their_file(tmp_path):
-    cv2 = pytest.importorskip("cv2")
-    imgs = images(4, 3)
-    paths = []
-    for i, img in enumerate(imgs):
-        paths.append(tmp_path / f"{i}.png")
-        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
-    (tmp_path / "bad.png").write_bytes(b"not an image")
-    files = [fl.EncodedImage.from_file(p) for p in paths[:2] + [tmp_path / "bad.png"] + paths[2:]]
+    imgs = smooth_images(4, 3)
+    files = files_with_a_bad_one(tmp_path, imgs)
     collate = fl.CropCollate(24, fl.IMAGENET, on_error="skip", color_jitter=(0.4, 0.4, 0.4, 0.1), grayscale_p=0.5)
     torch.manual_seed(3)
     with pytest.warns(RuntimeWarning, match="bad.png"):
@@ -158,7 +140,7 @@ def test_the_compiled_draws_equal_the_python_draws(kw):
 def test_a_shipped_batch_finished_by_the_prefetcher_equals_the_workers_batch():
     """Without norm the colour draws travel in the CropBatch and DevicePrefetcher applies them: the same batch as
     the collate normalizing in the worker, under the same seed."""
-    imgs = images(4, 5)
+    imgs = smooth_images(4, 5)
     samples = [(img, i) for i, img in enumerate(imgs)]
     kw = dict(color_jitter=(0.4, 0.4, 0.2, 0.1), grayscale_p=0.5, blur_p=0.5, blur_kernel_size=5, solarize_p=0.5)
     torch.manual_seed(2)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 import torch
+from images import files_with_a_bad_one, smooth_images
 
 import fastload as fl
 from fastload.data import CropGroup
@@ -22,18 +22,6 @@ GROUPS = [
     CropGroup(GLOBAL, (0.4, 1.0), 1, blur_p=0.1, solarize_p=0.2),
     CropGroup(LOCAL, (0.05, 0.4), 4, blur_p=0.5),
 ]
-
-
-def smooth_images(n: int, seed: int) -> list[np.ndarray]:
-    """Smooth random RGB images of varied sizes."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        h, w = (int(v) for v in rng.integers(40, 90, 2))
-        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
-        base = rng.uniform(0, 255, (3, 1, 1)) * (0.5 + 0.5 * np.sin(rng.uniform(1, 6, (3, 1, 1)) * (yy + xx)))
-        out.append(np.ascontiguousarray(base.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)))
-    return out
 
 
 class DinoBlur:
@@ -124,14 +112,8 @@ def test_torchvision_draws_use_torchs_rng_only():
 
 
 def test_files_are_decoded_once_and_skip_with_their_sample(tmp_path):
-    cv2 = pytest.importorskip("cv2")
     imgs = smooth_images(4, 5)
-    paths = []
-    for i, img in enumerate(imgs):
-        paths.append(tmp_path / f"{i}.png")
-        cv2.imwrite(str(paths[-1]), img[:, :, ::-1])
-    (tmp_path / "bad.png").write_bytes(b"not an image")
-    files = [fl.EncodedImage.from_file(p) for p in paths[:2] + [tmp_path / "bad.png"] + paths[2:]]
+    files = files_with_a_bad_one(tmp_path, imgs)
     collate = fl.MultiCropCollate(fl.IMAGENET, GROUPS, blur_kernel_size=KERNEL, on_error="skip")
     torch.manual_seed(2)
     random.seed(2)

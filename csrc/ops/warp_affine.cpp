@@ -21,8 +21,8 @@ WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, co
                   matrices.size(0) == n && matrices.size(1) == 6,
               op, ": matrices must be an (N, 6) float64 CPU tensor, got ", matrices.scalar_type(), " ",
               matrices.sizes(), " on ", matrices.device());
-  TORCH_CHECK(fill.empty() || static_cast<int64_t>(fill.size()) == c, op, ": fill must be [] or ", c,
-              " values, got ", fill.size());
+  TORCH_CHECK(fill.empty() || static_cast<int64_t>(fill.size()) == c, op, ": fill must be [] or ", c, " values, got ",
+              fill.size());
   for (double v : fill) TORCH_CHECK(v >= 0.0 && v <= 255.0, op, ": fill values must lie in [0, 255], got ", v);
   TORCH_CHECK(interpolation == "nearest" || interpolation == "bilinear", op,
               ": interpolation must be 'nearest' or 'bilinear', got '", std::string(interpolation), "'");
@@ -40,7 +40,8 @@ WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, co
   for (int64_t i = 0; i < n; ++i, v += 6) {
     for (int k = 0; k < 6; ++k) TORCH_CHECK(std::isfinite(v[k]), op, ": matrices[", i, "] is not finite");
     auto f = [&](int k, float half) { return static_cast<float>(v[k]) / half; };
-    call.images.push_back(WarpImage{f(0, half_w), f(1, half_w), f(2, half_w), f(3, half_h), f(4, half_h), f(5, half_h)});
+    call.images.push_back(
+        WarpImage{f(0, half_w), f(1, half_w), f(2, half_w), f(3, half_h), f(4, half_h), f(5, half_h)});
   }
   const auto floats = at::TensorOptions().dtype(at::kFloat);
   call.base_x = at::linspace((1.0 - static_cast<double>(w)) * 0.5, (static_cast<double>(w) - 1.0) * 0.5, w, floats);

@@ -139,13 +139,7 @@ def adjust_color(
     rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if order_name == "rgb" else [2, 1, 0])
     if out is None:
         return _backend.pick("adjust_color", images.device)(images, steps, table, rgb)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
-    if out.shape != images.shape or out.dtype != torch.uint8 or out.device != images.device:
-        raise ValueError(
-            f"out must be images itself or a uint8 tensor of shape {tuple(images.shape)} on {images.device}, "
-            f"got {out.dtype} {tuple(out.shape)} on {out.device}"
-        )
+    V.check_image_out(out, images)  # images itself (in place) or a tensor apart from it
     compiling = torch.compiler.is_compiling()  # dynamo cannot compare data pointers: there, only `images` itself
     same = out is images or (not compiling and out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
     if same and V.expanded(images):

@@ -72,13 +72,7 @@ def warp_affine(
     values = check_fill(fill, c) or []
     if out is None:
         return _backend.pick("warp_affine", images.device)(images, table, values, interpolation)
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
-    if out.shape != images.shape or out.dtype != torch.uint8 or out.device != images.device:
-        raise ValueError(
-            f"out must be a uint8 tensor of shape {tuple(images.shape)} on {images.device}, "
-            f"got {out.dtype} {tuple(out.shape)} on {out.device}"
-        )
+    V.check_image_out(out, images)
     if not torch.compiler.is_compiling() and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images: every output pixel may read any input pixel")
     _backend.pick("warp_affine_into", images.device)(images, table, values, interpolation, out)

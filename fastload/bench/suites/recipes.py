@@ -104,33 +104,39 @@ def _dino(settings) -> Case:
     groups = [g._replace(size=size if g.size == 224 else local) for g in dino_groups()]
     kernel = 13 if local > 13 else (local // 2) * 2 - 1  # the default (3 sigma of 2), unless a small crop needs less
     collate = fl.MultiCropCollate(NORM, groups, blur_kernel_size=kernel)
-    multi = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
+    dino = DataLoader(Seeded(samples, DinoRecipe(size, local)), **loader_options(BATCH))
+    impls = _rows(
+        device,
+        files,
+        size,
+        collate,
+        dino,
+        _crop_means,
+        f"MultiCropCollate(norm): DINO's 2 x {size} + 8 x {local}, one decode per image",
+        "DINO's DataAugmentationDINO as shipped: torchvision on PIL, PIL's blur and solarize",
+    )
+    job = f"DINO multi-crop (2 x {size} + 8 x {local}, jitter, grayscale, blur, solarize), values as crop means"
+    return classification_case("recipes", job, settings, samples, size, impls, {}, DINO_LEVELS * GREY_LEVEL)
+
+
+def _rows(device, files, size, collate, peer, compare, note, peer_note) -> list[Impl]:
+    """fastload's `collate` over `files`, the same with the reference ops, fastload's plain crop of the same files
+    (not compared: what the recipe costs on top of it) and the torchvision-based `peer` loader, each a DataLoader
+    epoch compared through `compare`."""
+    main = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
     reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
     plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
-    dino = DataLoader(Seeded(samples, DinoRecipe(size, local)), **loader_options(BATCH))
-    impls = [
-        Impl(
-            FASTLOAD,
-            lambda: epoch(multi, device),
-            _crop_means,
-            note=f"MultiCropCollate(norm): DINO's 2 x {size} + 8 x {local}, one decode per image",
-        ),
-        Impl(REFERENCE, lambda: epoch(reference, device), _crop_means, note="the same with the pure-PyTorch ops"),
+    return [
+        Impl(FASTLOAD, lambda: epoch(main, device), compare, note=note),
+        Impl(REFERENCE, lambda: epoch(reference, device), compare, note="the same with the pure-PyTorch ops"),
         Impl(
             f"{FASTLOAD} plain crop",
             lambda: epoch(plain, device),
             checked=False,
-            note=f"CropCollate({size}, norm): one crop per image, no colour",
+            note=f"CropCollate({size}, norm) without the recipe's steps, the same files",
         ),
-        Impl(
-            TORCHVISION,
-            lambda: epoch(dino, device),
-            _crop_means,
-            note="DINO's DataAugmentationDINO as shipped: torchvision on PIL, PIL's blur and solarize",
-        ),
+        Impl(TORCHVISION, lambda: epoch(peer, device), compare, note=peer_note),
     ]
-    job = f"DINO multi-crop (2 x {size} + 8 x {local}, jitter, grayscale, blur, solarize), values as crop means"
-    return classification_case("recipes", job, settings, samples, size, impls, {}, DINO_LEVELS * GREY_LEVEL)
 
 
 def _crop_means(crops: list) -> torch.Tensor:
@@ -153,32 +159,17 @@ def _recipe(settings, job, collate_kw, collate_note, tv_recipe, timm_aa, compare
     _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     samples = fl.ImageFolder(root).samples
     files = Seeded(samples, fl.EncodedImage.from_file)
-    collate = fl.CropCollate(size, NORM, **collate_kw)
-    recipe = DataLoader(files, collate_fn=collate, **loader_options(BATCH))
-    reference = DataLoader(files, collate_fn=with_backend("reference", collate), **loader_options(BATCH))
-    plain = DataLoader(files, collate_fn=fl.CropCollate(size, NORM), **loader_options(BATCH))
     tv = DataLoader(Seeded(samples, tv_recipe(size)), **loader_options(BATCH))
-    impls = [
-        Impl(
-            FASTLOAD,
-            lambda: epoch(recipe, device),
-            compare,
-            note=f"CropCollate({size}, norm, {collate_note}) from the files",
-        ),
-        Impl(REFERENCE, lambda: epoch(reference, device), compare, note="the same pipeline with the pure-PyTorch ops"),
-        Impl(
-            f"{FASTLOAD} plain crop",
-            lambda: epoch(plain, device),
-            checked=False,
-            note="CropCollate without the recipe's steps, the same files: the recipe's cost on top of it",
-        ),
-        Impl(
-            TORCHVISION,
-            lambda: epoch(tv, device),
-            compare,
-            note="PIL decode + v2 crop, flip, the recipe's step on uint8, normalize",
-        ),
-    ]
+    impls = _rows(
+        device,
+        files,
+        size,
+        fl.CropCollate(size, NORM, **collate_kw),
+        tv,
+        compare,
+        f"CropCollate({size}, norm, {collate_note}) from the files",
+        "PIL decode + v2 crop, flip, the recipe's step on uint8, normalize",
+    )
     unavailable = {}
     timm, reason = peers.load("timm")
     if timm is None:
