@@ -12,40 +12,44 @@ import torch
 from fastload.functional._augment import augment
 from fastload.functional._warp import check_fill
 
-# torchvision v2's spaces, in its order: name -> (magnitudes of num_bins bins for an image of (height, width), or
-# None for an operation without one; whether the sign is drawn).
-_RAND = {
-    "Identity": (None, False),
-    "ShearX": (lambda b, h, w: torch.linspace(0.0, 0.3, b), True),
-    "ShearY": (lambda b, h, w: torch.linspace(0.0, 0.3, b), True),
-    "TranslateX": (lambda b, h, w: torch.linspace(0.0, 150.0 / 331.0 * w, b), True),
-    "TranslateY": (lambda b, h, w: torch.linspace(0.0, 150.0 / 331.0 * h, b), True),
-    "Rotate": (lambda b, h, w: torch.linspace(0.0, 30.0, b), True),
-    "Brightness": (lambda b, h, w: torch.linspace(0.0, 0.9, b), True),
-    "Color": (lambda b, h, w: torch.linspace(0.0, 0.9, b), True),
-    "Contrast": (lambda b, h, w: torch.linspace(0.0, 0.9, b), True),
-    "Sharpness": (lambda b, h, w: torch.linspace(0.0, 0.9, b), True),
-    "Posterize": (lambda b, h, w: (8 - (torch.arange(b) / ((b - 1) / 4))).round().int(), False),
-    "Solarize": (lambda b, h, w: torch.linspace(1.0, 0.0, b), False),
-    "AutoContrast": (None, False),
-    "Equalize": (None, False),
-}
-_WIDE = {
-    "Identity": (None, False),
-    "ShearX": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "ShearY": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "TranslateX": (lambda b, h, w: torch.linspace(0.0, 32.0, b), True),
-    "TranslateY": (lambda b, h, w: torch.linspace(0.0, 32.0, b), True),
-    "Rotate": (lambda b, h, w: torch.linspace(0.0, 135.0, b), True),
-    "Brightness": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "Color": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "Contrast": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "Sharpness": (lambda b, h, w: torch.linspace(0.0, 0.99, b), True),
-    "Posterize": (lambda b, h, w: (8 - (torch.arange(b) / ((b - 1) / 6))).round().int(), False),
-    "Solarize": (lambda b, h, w: torch.linspace(1.0, 0.0, b), False),
-    "AutoContrast": (None, False),
-    "Equalize": (None, False),
-}
+
+def _space(shear: float, translate_x, translate_y, rotate: float, enhance: float, posterize_steps: int) -> dict:
+    """A torchvision v2 augmentation space, in its order: name -> (the magnitudes of b bins for an image of (h, w),
+    or None for an operation without one; whether the sign is drawn). The spaces differ only in their ranges."""
+
+    def up_to(top: float):
+        return lambda b, h, w: torch.linspace(0.0, top, b)
+
+    def posterize(b, h, w):
+        return (8 - (torch.arange(b) / ((b - 1) / posterize_steps))).round().int()
+
+    enhanced = {name: (up_to(enhance), True) for name in ("Brightness", "Color", "Contrast", "Sharpness")}
+    return {
+        "Identity": (None, False),
+        "ShearX": (up_to(shear), True),
+        "ShearY": (up_to(shear), True),
+        "TranslateX": (translate_x, True),
+        "TranslateY": (translate_y, True),
+        "Rotate": (up_to(rotate), True),
+        **enhanced,
+        "Posterize": (posterize, False),
+        "Solarize": (lambda b, h, w: torch.linspace(1.0, 0.0, b), False),
+        "AutoContrast": (None, False),
+        "Equalize": (None, False),
+    }
+
+
+_RAND = _space(
+    0.3,
+    lambda b, h, w: torch.linspace(0.0, 150.0 / 331.0 * w, b),
+    lambda b, h, w: torch.linspace(0.0, 150.0 / 331.0 * h, b),
+    30.0,
+    0.9,
+    4,
+)
+_WIDE = _space(
+    0.99, lambda b, h, w: torch.linspace(0.0, 32.0, b), lambda b, h, w: torch.linspace(0.0, 32.0, b), 135.0, 0.99, 6
+)
 
 
 class AugmentDraw(NamedTuple):

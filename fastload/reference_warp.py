@@ -48,11 +48,15 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, fill: list[float],
     flat = images.reshape(n, c, h * w)
     fills = torch.tensor(fill if fill else [0.0] * c, dtype=F32, device=images.device).view(1, c, 1, 1)
 
+    zero = torch.zeros((), dtype=F32, device=images.device)
+
     def sample(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The values at integer positions (x, y) (0 outside the image, NaN and infinite positions included) and
+        where they are inside."""
         inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        index = (y.clamp(0, h - 1).long() * w + x.clamp(0, w - 1).long()).view(n, 1, h * w).expand(n, c, h * w)
-        values = flat.gather(2, index).view(n, c, h, w).to(F32)
-        return torch.where(inside[:, None], values, torch.zeros((), dtype=F32, device=images.device)), inside
+        index = torch.where(inside, y, zero).long() * w + torch.where(inside, x, zero).long()
+        values = flat.gather(2, index.view(n, 1, h * w).expand(n, c, h * w)).view(n, c, h, w).to(F32)
+        return torch.where(inside[:, None], values, zero), inside
 
     if interpolation == "nearest":
         values, inside = sample(torch.round(sx), torch.round(sy))
@@ -62,13 +66,13 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, fill: list[float],
     x0, y0 = torch.floor(sx), torch.floor(sy)
     dx, dy = sx - x0, sy - y0
     ex, ey = 1.0 - dx, 1.0 - dy
-    value = None
-    mask = torch.zeros((n, 1, h, w), dtype=F32, device=images.device)
+    value = mask = None
     x1, y1 = x0 + 1.0, y0 + 1.0
     for weight, x, y in ((ey * ex, x0, y0), (ey * dx, x1, y0), (dy * ex, x0, y1), (dy * dx, x1, y1)):  # nw ne sw se
         v, inside = sample(x, y)
-        value = v * weight[:, None] if value is None else _fma(v, weight[:, None], value)
-        mask = mask + torch.where(inside, weight, torch.zeros((), dtype=F32, device=images.device))[:, None]
+        weight = torch.where(inside, weight, zero)[:, None]  # a tap outside adds exactly nothing
+        value = v * weight if value is None else _fma(v, weight, value)
+        mask = weight if mask is None else mask + weight
     if fill:
         value = (value - fills) * mask + fills
     out.copy_(torch.round(value).clamp(0, 255).to(torch.uint8))

@@ -10,10 +10,11 @@ import harness
 import numpy as np
 import pytest
 import torch
-from conftest import require_compiled
+from conftest import backend, require_compiled
 from harness import Bad, OpTest, Sample
 
 import fastload as fl
+from fastload import _backend
 from fastload.functional._augment_ops import affine_matrix, inverse_affine
 
 G = pytest.importorskip("torchvision.transforms.v2.functional._geometry")
@@ -100,6 +101,19 @@ def test_an_empty_batch_and_an_identity():
     assert torch.equal(fl.warp_affine(x, [[1.0, 0, 0, 0, 1.0, 0]] * 2), x)
     empty = torch.zeros(0, 3, 5, 7, dtype=torch.uint8)
     assert fl.warp_affine(empty, torch.zeros(0, 6)).shape == empty.shape
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_positions_off_every_image_give_the_fill_on_every_backend(interpolation):
+    """A finite float64 matrix that overflows fp32 puts every source position at an infinity or NaN: each backend
+    fills the image (the reference used to index with NaN, the kernels to convert a NaN to a byte)."""
+    x = torch.randint(0, 256, (2, 3, 5, 7), dtype=torch.uint8)
+    m = [[1e39, 0.0, 0.0, 0.0, 1e39, 0.0], [0.0, 0.0, 1e39, 0.0, 0.0, -1e39]]
+    want = torch.tensor([9, 130, 250], dtype=torch.uint8).view(1, 3, 1, 1).expand(2, 3, 5, 7)
+    for mode in ("auto", "reference") + (("cuda-emulation",) if _backend.EMULATED else ()):
+        with backend(mode):
+            assert torch.equal(fl.warp_affine(x, m, interpolation=interpolation, fill=[9, 130, 250]), want), mode
+            assert not fl.warp_affine(x, m, interpolation=interpolation).any(), mode
 
 
 def test_cpp_op_rechecks_its_arguments():

@@ -28,18 +28,26 @@ struct WarpRows : SinglePhase {
       const float half_w = static_cast<float>(p.w) / 2, half_h = static_cast<float>(p.h) / 2;
       const float by = load(p.base_y + y);
       const uint8_t* in = p.in + n * p.in_stride[0];
-      auto read = [&](int64_t sy, int64_t sx, int64_t ch) {
-        return load(in + sy * p.in_stride[2] + sx * p.in_stride[3] + ch * p.in_stride[1]);
-      };
+      const int64_t sh = p.in_stride[2], sw = p.in_stride[3], sc = p.in_stride[1];
       for (int q = 0; q < 4; ++q) {
         if (q >= count) break;
         const int64_t x = x0 + q;
         const float bx = load(p.base_x + x);
         const float sx = warp_source(warp_grid(bx, by, d.a0, d.a1, d.a2), half_w);
         const float sy = warp_source(warp_grid(bx, by, d.b0, d.b1, d.b2), half_h);
-        const WarpTaps taps = warp_taps<Bilinear>(p, sx, sy);
         uint8_t* px = p.out + n * p.out_stride[0] + y * p.out_stride[2] + x * p.out_stride[3];
-        for (int64_t ch = 0; ch < p.c; ++ch) store(px + ch * p.out_stride[1], warp_value<Bilinear>(p, taps, ch, read));
+        if (Bilinear) {
+          const WarpTaps taps = warp_bilinear(p, sx, sy, sh, sw);
+          for (int64_t ch = 0; ch < p.c; ++ch) {
+            const uint8_t* plane = in + ch * sc;
+            store(px + ch * p.out_stride[1], warp_blend(p, taps, ch, [&](int64_t o) { return load(plane + o); }));
+          }
+        } else {
+          const int64_t o = warp_nearest(p, sx, sy, sh, sw);
+          for (int64_t ch = 0; ch < p.c; ++ch) {
+            store(px + ch * p.out_stride[1], o >= 0 ? load(in + o + ch * sc) : warp_fill(p, ch));
+          }
+        }
       }
     });
   }

@@ -44,64 +44,62 @@ FL_HOST_DEVICE FL_INLINE float warp_grid(float bx, float by, float k0, float k1,
   return bx * k0 + by * k1 + k2;
 }
 
-// Where output pixel at source position (sx, sy) reads. Nearest: the pixel at (nearbyint(sx), nearbyint(sy)) (half
-// to even, as grid_sample), `inside` the image or not. Bilinear: grid_sample's four neighbours nw, ne, sw, se with
-// their weights, those outside the image weighted 0 (zeros padding: they are not read), and the mask (the weights
-// inside, summed as torchvision's ones channel is).
-struct WarpTaps {
-  int64_t y[4], x[4];
-  float weight[4];
-  bool inside[4];
-  float mask;
-};
-
 FL_HOST_DEVICE FL_INLINE bool warp_inside(const WarpAffineParams& p, float x, float y) {
   return x >= 0.0f && x < static_cast<float>(p.w) && y >= 0.0f && y < static_cast<float>(p.h);
 }
 
-template <bool Bilinear>
-FL_HOST_DEVICE FL_INLINE WarpTaps warp_taps(const WarpAffineParams& p, float sx, float sy) {
-  WarpTaps t{};
-  if (!Bilinear) {
-    const float rx = nearbyintf(sx), ry = nearbyintf(sy);
-    t.inside[0] = warp_inside(p, rx, ry);
-    t.x[0] = t.inside[0] ? static_cast<int64_t>(rx) : 0;
-    t.y[0] = t.inside[0] ? static_cast<int64_t>(ry) : 0;
-    return t;
-  }
+// Nearest: the byte offset (rows `sh`, columns `sw` bytes apart) of the pixel at (nearbyint(sx), nearbyint(sy))
+// (half to even, as grid_sample), or -1 outside the image (a NaN or infinite position included).
+FL_HOST_DEVICE FL_INLINE int64_t warp_nearest(const WarpAffineParams& p, float sx, float sy, int64_t sh, int64_t sw) {
+  const float rx = nearbyintf(sx), ry = nearbyintf(sy);
+  return warp_inside(p, rx, ry) ? static_cast<int64_t>(ry) * sh + static_cast<int64_t>(rx) * sw : -1;
+}
+
+// Channel `ch` of a pixel from outside the image: the fill rounded half to even (torchvision's mask, then
+// `.round_()`), or 0 without one.
+FL_HOST_DEVICE FL_INLINE uint8_t warp_fill(const WarpAffineParams& p, int64_t ch) {
+  const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
+  return static_cast<uint8_t>(p.has_fill ? nearbyintf(fill) : 0.0f);
+}
+
+// Bilinear: grid_sample's four neighbours nw, ne, sw, se of source position (sx, sy) as byte offsets, with their
+// weights; a neighbour outside the image (zeros padding) reads offset 0 with weight 0, so it adds exactly nothing and
+// a NaN or infinite position (all four outside) gives 0. `mask` is the weights inside, summed as torchvision's ones
+// channel is.
+struct WarpTaps {
+  int64_t offset[4];
+  float weight[4];
+  float mask;
+};
+
+FL_HOST_DEVICE FL_INLINE WarpTaps warp_bilinear(const WarpAffineParams& p, float sx, float sy, int64_t sh, int64_t sw) {
+  WarpTaps t;
   const float x0 = floorf(sx), y0 = floorf(sy);
   const float dx = sx - x0, dy = sy - y0;
   const float ex = 1.0f - dx, ey = 1.0f - dy;
   const float weights[4] = {ey * ex, ey * dx, dy * ex, dy * dx};  // nw, ne, sw, se
   for (int k = 0; k < 4; ++k) {
     const float x = k & 1 ? x0 + 1.0f : x0, y = k & 2 ? y0 + 1.0f : y0;
-    t.inside[k] = warp_inside(p, x, y);
-    t.x[k] = t.inside[k] ? static_cast<int64_t>(x) : 0;
-    t.y[k] = t.inside[k] ? static_cast<int64_t>(y) : 0;
-    t.weight[k] = weights[k];
-    t.mask = k == 0 ? (t.inside[0] ? weights[0] : 0.0f) : t.mask + (t.inside[k] ? weights[k] : 0.0f);
+    const bool inside = warp_inside(p, x, y);
+    t.offset[k] = inside ? static_cast<int64_t>(y) * sh + static_cast<int64_t>(x) * sw : 0;
+    t.weight[k] = inside ? weights[k] : 0.0f;
+    t.mask = k == 0 ? t.weight[0] : t.mask + t.weight[k];
   }
   return t;
 }
 
-// Channel `ch` of the output pixel sampled at `t`; `read(y, x, ch)` reads a source byte. Nearest: the pixel, or
-// outside the image the fill (0 without one). Bilinear: the four weighted values summed nw, ne, sw, se with fused
-// multiply-adds (ATen's nw*w + ne*w + sw*w + se*w, contracted), then with a fill the mask blend (v - fill) * mask +
-// fill (three ops, as torchvision's sub_, mul_, add_); rounded half to even and converted as torchvision's
-// `.round_().to(uint8)`.
-template <bool Bilinear, typename Read>
-FL_HOST_DEVICE FL_INLINE uint8_t warp_value(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
-  const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
-  if (!Bilinear) {
-    if (t.inside[0]) return read(t.y[0], t.x[0], ch);
-    return static_cast<uint8_t>(p.has_fill ? nearbyintf(fill) : 0.0f);
+// Channel `ch` of the output pixel sampled at `t`; `read(offset)` reads that channel's source byte at a tap's
+// offset. The four weighted values are summed nw, ne, sw, se with fused multiply-adds (ATen's nw*w + ne*w + sw*w +
+// se*w, contracted), then with a fill the mask blend (v - fill) * mask + fill (three ops, as torchvision's sub_,
+// mul_, add_); rounded half to even and converted as torchvision's `.round_().to(uint8)`.
+template <typename Read>
+FL_HOST_DEVICE FL_INLINE uint8_t warp_blend(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
+  float value = static_cast<float>(read(t.offset[0])) * t.weight[0];
+  for (int k = 1; k < 4; ++k) value = fmaf(static_cast<float>(read(t.offset[k])), t.weight[k], value);
+  if (p.has_fill) {
+    const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
+    value = (value - fill) * t.mask + fill;
   }
-  float value = 0.0f;
-  for (int k = 0; k < 4; ++k) {
-    const float v = t.inside[k] ? static_cast<float>(read(t.y[k], t.x[k], ch)) : 0.0f;
-    value = k == 0 ? v * t.weight[0] : fmaf(v, t.weight[k], value);
-  }
-  if (p.has_fill) value = (value - fill) * t.mask + fill;
   const float r = nearbyintf(value);
   return static_cast<uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
 }

@@ -112,14 +112,17 @@ def augment(
     interpolation = V.check_interpolation(interpolation)
     fill = check_fill(fill, c)
     input_order = V.check_order("input_order", input_order)
-    out = images.contiguous().clone()
+    out = images.clone(memory_format=torch.contiguous_format)  # one copy, worked on in place step by step
     for k in range(len(names[0]) if n else 0):
         step = [(row[k], mags[k]) for row, mags in zip(names, values)]
         _color_step(out, step, input_order)
         for op in sorted({op for op, _ in step} - set(_COLOR) - {"Identity"}):
             chosen = [i for i, (name, _) in enumerate(step) if name == op]
-            index = torch.tensor(chosen, device=out.device)
             mags = [step[i][1] for i in chosen]
+            if len(chosen) == n:  # every image: no gather and scatter
+                out.copy_(_apply(op, out, mags, interpolation, fill))
+                continue
+            index = torch.tensor(chosen, device=out.device)
             out.index_copy_(0, index, _apply(op, out.index_select(0, index), mags, interpolation, fill))
     return out
 
