@@ -43,6 +43,7 @@ from fastload.io import EncodedImage, decode_image, image_size
 from fastload.memory import PackedImages, cpu_cache_stats, empty_cache, set_cpu_cache_limit
 from fastload.mixup import Mixup
 from fastload.normalization import CAFFE, IMAGENET, Normalization
+from fastload.timm_augment import TimmRandAugment
 from fastload.utils import conv_output_size, load_pretrained, to_tensor
 
 __version__ = "0.1.0"
@@ -65,6 +66,7 @@ __all__ = [
     "PaddedBatch",
     "RandAugment",
     "RandomErasing",
+    "TimmRandAugment",
     "TrivialAugmentWide",
     "adjust_color",
     "augment",

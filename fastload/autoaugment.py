@@ -89,14 +89,20 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def check_policy_options(interpolation: str, fill) -> tuple[str, object]:
+    """A policy's geometric interpolation ("nearest" or "bilinear") and fill (None, a number or one per channel in
+    [0, 255]), checked (ValueError naming them)."""
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+    check_fill(fill, 1 if fill is None or not isinstance(fill, (list, tuple)) else len(fill))
+    return interpolation, fill
+
+
 class Policy:
     """What RandAugment and TrivialAugmentWide share: the draws image after image and their application."""
 
     def __init__(self, interpolation: str, fill):
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
-        check_fill(fill, 1 if fill is None or not isinstance(fill, (list, tuple)) else len(fill))
-        self.interpolation, self.fill = interpolation, fill
+        self.interpolation, self.fill = check_policy_options(interpolation, fill)
 
     def __call__(self, images: torch.Tensor, input_order: str = "rgb") -> torch.Tensor:
         """(N, C, H, W) uint8 `images` -> a new batch, each image with its own draws (torch's global RNG, image

@@ -1,13 +1,16 @@
-"""The pure-PyTorch `adjust_color`: torchvision v2's uint8 colour adjustments with its fp32 operations in its order,
-per image in that image's order (re-exported by `fastload.reference`, where the op table finds it). Where torchvision
+"""The pure-PyTorch `adjust_color`: torchvision v2's uint8 colour adjustments (and RandAugment's sharpness,
+posterize, autocontrast, equalize, invert, and timm's solarize_add) with its fp32 operations in its order, per image
+in that image's order (re-exported by `fastload.reference`, where the op table finds it). Where torchvision
 adds with `alpha=` (the blends and the grey weights) ATen fuses the multiply-add, and so do the kernels; here those
 sums are computed in float64 (exact for these operands) and rounded once to fp32."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 BRIGHTNESS, CONTRAST, SATURATION, HUE, GRAYSCALE, SOLARIZE = range(6)
+SHARPNESS, POSTERIZE, AUTOCONTRAST, EQUALIZE, INVERT, SOLARIZE_ADD = range(6, 12)
 F32 = torch.float32
 
 
@@ -63,6 +66,49 @@ def _hue(r, g, b, hue: float):
     return [(torch.gather(picks, 0, table[k][i.long()].unsqueeze(0))[0] * up).trunc() for k in range(3)]
 
 
+def _sharpen(x: list[torch.Tensor], factor: float) -> list[torch.Tensor]:
+    """adjust_sharpness: the interior blended with the image smoothed by [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13
+    (fp32 conv2d, rounded) as x + (1 - factor) * (smooth - x) (fused), the border kept."""
+    planes = torch.stack(x)
+    c, h, w = planes.shape
+    if h <= 2 or w <= 2:
+        return x
+    a, b = 1.0 / 13.0, 5.0 / 13.0
+    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=planes.device).expand(c, 1, 3, 3)
+    smooth = F.conv2d(planes.unsqueeze(0), kernel, groups=c)[0].round()
+    out = planes.clone()
+    inner = planes[:, 1:-1, 1:-1]
+    out[:, 1:-1, 1:-1] = _fused(smooth - inner, 1.0 - factor, inner).clamp(0, 255).trunc()
+    return list(out.unbind(0))
+
+
+def _autocontrast(v: torch.Tensor) -> torch.Tensor:
+    """autocontrast of one plane: (v - min) / ((max - min) * (1 / 255)) in fp32, clamped, truncated; flat: kept."""
+    if v.numel() == 0:
+        return v
+    lo, hi = v.min(), v.max()
+    if bool(lo == hi):
+        return v
+    return ((v - lo) / ((hi - lo) * _const(1.0 / 255.0, v))).clamp(0, 255).trunc()
+
+
+def _equalize(v: torch.Tensor) -> torch.Tensor:
+    """PIL's histogram equalization of one plane: value u -> (pixels below u + step // 2) // step (at most 255, 0
+    for u = 0), step = (pixels - the count of the largest value) // 255; step 0 keeps the plane."""
+    if v.numel() == 0:
+        return v
+    values = v.to(torch.int64)
+    hist = torch.bincount(values.flatten(), minlength=256)
+    top = int(hist[int(values.max())])
+    step = (values.numel() - top) // 255
+    if step == 0:
+        return v
+    below = torch.cat([hist.new_zeros(1), hist.cumsum(0)[:-1]])
+    lut = ((below + step // 2) // step).clamp(max=255)
+    lut[0] = 0
+    return lut[values].to(F32)
+
+
 def _steps(x: list[torch.Tensor], steps: list[int], f: list[float]) -> list[torch.Tensor]:
     """One image's steps on its channel planes x (R, G, B or the one channel) of byte values in fp32. On one
     channel saturation, hue and grayscale leave the image as it is, as torchvision does."""
@@ -83,6 +129,19 @@ def _steps(x: list[torch.Tensor], steps: list[int], f: list[float]) -> list[torc
             x = [_grey(*x).trunc()] * 3
         elif step == SOLARIZE:
             x = [torch.where(v >= _const(f[SOLARIZE], v), 255.0 - v, v) for v in x]
+        elif step == SHARPNESS:
+            x = _sharpen(x, f[SHARPNESS])
+        elif step == POSTERIZE:
+            mask = (0xFF << (8 - int(f[POSTERIZE]))) & 0xFF
+            x = [(v.to(torch.int32) & mask).to(F32) for v in x]
+        elif step == AUTOCONTRAST:
+            x = [_autocontrast(v) for v in x]
+        elif step == EQUALIZE:
+            x = [_equalize(v) for v in x]
+        elif step == INVERT:
+            x = [255.0 - v for v in x]
+        elif step == SOLARIZE_ADD:
+            x = [torch.where(v < 128, (v + f[SOLARIZE_ADD]).clamp(max=255), v) for v in x]
     return x
 
 
@@ -95,8 +154,10 @@ def adjust_color_layout(images: torch.Tensor) -> torch.memory_format:
 
 def adjust_color(images: torch.Tensor, steps: torch.Tensor, factors: torch.Tensor, rgb: list[int]) -> torch.Tensor:
     """uint8 (N, C, H, W) `images` with image i's steps (row i of the int64 (N, S) `steps`: 0 brightness, 1
-    contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, -1 none) applied in order with the factors in row i of
-    the float64 (N, 6) `factors`; `rgb` gives the R, G, B channel indices. A new tensor in images' layout."""
+    contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, 6 sharpness, 7 posterize, 8 autocontrast, 9 equalize,
+    10 invert, 11 solarize_add, -1 none) applied in order with the factors in row i of the float64 (N, 12) `factors`
+    (by step code);
+    `rgb` gives the R, G, B channel indices. A new tensor in images' layout."""
     out = torch.empty_like(images, memory_format=adjust_color_layout(images))
     for i in range(images.shape[0]):
         planes = [images[i, k].to(F32) for k in rgb]

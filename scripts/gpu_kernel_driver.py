@@ -117,6 +117,16 @@ def run(device: str, quick: bool) -> None:
             )
             both("adjust_color", fl.adjust_color, raw, **color)
             both("adjust_color in place", lambda b, kw=color: fl.adjust_color(c := b.clone(), **kw, out=c), raw)
+            values = dict(  # RandAugment's value steps: sharpness (out of place), one reducing step per image
+                sharpness=[1.8 if i % 2 == 0 else None for i in range(n)],
+                posterize=[3 if i % 3 == 1 else None for i in range(n)],
+                solarize_add=[None if i % 2 else 90 for i in range(n)],
+                autocontrast=[i % 3 == 0 for i in range(n)],
+                equalize=[i % 3 == 1 for i in range(n)],
+                invert=[i % 2 == 1 for i in range(n)],
+                input_order=order,
+            )
+            both("adjust_color RandAugment steps", fl.adjust_color, raw, **values)
             h, w = raw.shape[2:]
             angles = [(-1) ** i * (7.0 + 40 * i) for i in range(n)]
             matrices = [_inverse_affine([0.0, 0.0], a, [3.0 * i, -2.0], [5.0 * i, 0.0]) for i, a in enumerate(angles)]

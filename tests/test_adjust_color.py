@@ -1,5 +1,6 @@
-"""fastload.adjust_color (torchvision v2's uint8 brightness / contrast / saturation / hue / grayscale / solarize,
-per image in its own order) on every backend against torchvision's functions and each other, in place and not."""
+"""fastload.adjust_color (torchvision v2's uint8 brightness / contrast / saturation / hue / grayscale / solarize and
+RandAugment's sharpness / posterize / autocontrast / equalize / invert, per image in its own order) on every backend
+against torchvision's functions and each other, in place and not."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def draws(rng: np.random.Generator, n: int) -> dict:
         kw["grayscale"] = [bool(rng.integers(2)) for _ in range(n)]
     if rng.integers(2):
         kw["solarize"] = [None if rng.integers(3) == 0 else float(rng.integers(0, 256)) for _ in range(n)]
+    if rng.integers(2):
+        kw["sharpness"] = [None if rng.integers(3) == 0 else float(rng.uniform(0.0, 2.5)) for _ in range(n)]
+    if rng.integers(2):
+        kw["posterize"] = [None if rng.integers(3) == 0 else int(rng.integers(0, 9)) for _ in range(n)]
+    if rng.integers(2):
+        kw["invert"] = [bool(rng.integers(2)) for _ in range(n)]
+    if rng.integers(2):
+        kw["solarize_add"] = [None if rng.integers(3) == 0 else int(rng.integers(0, 256)) for _ in range(n)]
+    for name in ("autocontrast", "equalize"):  # one reduction per image: these take the place of its contrast
+        if rng.integers(2):
+            kw[name] = [bool(rng.integers(2)) for _ in range(n)]
+            for i in range(n):
+                kw[name][i] &= not (kw.get("contrast") and kw["contrast"][i] is not None)
+                kw[name][i] &= not (name == "equalize" and kw.get("autocontrast") and kw["autocontrast"][i])
     return kw
 
 
@@ -43,14 +58,23 @@ def torchvision_image(img: torch.Tensor, kw: dict, i: int) -> torch.Tensor:
     """Image i (RGB (C, H, W) uint8) through torchvision v2's functions with its factors and order."""
     fns = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)
     names = ("brightness", "contrast", "saturation", "hue")
+    if kw.get("sharpness") and kw["sharpness"][i] is not None:
+        img = TF.adjust_sharpness(img, kw["sharpness"][i])
     for k in kw["order"][i]:
         factor = kw.get(names[k])
         if factor is not None and factor[i] is not None:
             img = fns[k](img, factor[i])
     if kw.get("grayscale") and kw["grayscale"][i]:
         img = TF.rgb_to_grayscale(img, num_output_channels=img.shape[0])
+    if kw.get("posterize") and kw["posterize"][i] is not None:
+        img = TF.posterize(img, kw["posterize"][i])
     if kw.get("solarize") and kw["solarize"][i] is not None:
         img = TF.solarize(img, kw["solarize"][i])
+    if kw.get("solarize_add") and kw["solarize_add"][i] is not None:  # timm's table (torchvision has none)
+        img = torch.where(img < 128, (img.int() + kw["solarize_add"][i]).clamp(max=255).to(torch.uint8), img)
+    for name, fn in (("autocontrast", TF.autocontrast), ("equalize", TF.equalize), ("invert", TF.invert)):
+        if kw.get(name) and kw[name][i]:
+            img = fn(img)
     return img
 
 
@@ -88,12 +112,21 @@ def test_in_place_equals_a_new_batch(device, layout):
     rng = np.random.default_rng(harness.seed_of("in place", layout))
     x = harness.nchw_batch(rng, layout, n=3, c=3).to(device)
     kw = dict(brightness=0.7, contrast=[1.5, 0.2, 0.9], saturation=1.8, hue=0.2, order=[1, 3, 0, 2], solarize=200)
+    _in_place_equals_a_new_batch(x, kw, device)
+
+
+def _in_place_equals_a_new_batch(x: torch.Tensor, kw: dict, device: str) -> dict:
+    """adjust_color(x, **kw) in place on every backend of `device` equals its new batch bit for bit; returns each
+    backend's result."""
+    results = {}
     for mode in BACKENDS if device == "cpu" else ("auto", "reference"):
         with backend(mode):
             want = fl.adjust_color(x, **kw)
             y = x.clone(memory_format=torch.preserve_format)
             assert fl.adjust_color(y, **kw, out=y) is y
         harness.assert_same_bits(y, want, mode)
+        results[mode] = y
+    return results
 
 
 def test_a_photo_equals_torchvision_step_by_step():
@@ -107,6 +140,12 @@ def test_a_photo_equals_torchvision_step_by_step():
         dict(hue=-0.31),
         dict(grayscale=True),
         dict(solarize=128.0),
+        dict(sharpness=0.3),
+        dict(sharpness=1.9, brightness=1.2, posterize=5, solarize=200.0, equalize=True, invert=True),
+        dict(posterize=3),
+        dict(autocontrast=True),
+        dict(equalize=True),
+        dict(invert=True),
     ]
     for kw in single + [
         dict(brightness=0.8, contrast=1.3, saturation=0.7, hue=0.05, order=list(o))
@@ -142,6 +181,13 @@ test_bad_input = harness.bad_input_test(
         Bad(lambda: fl.adjust_color(X, out=torch.zeros(2, 3, 4, 4, dtype=torch.uint8)), ValueError, ("out", "shape")),
         Bad(lambda: fl.adjust_color(BASE[:2], brightness=2.0, out=BASE[1:]), ValueError, ("out", "shares memory")),
         Bad(lambda: fl.adjust_color(EXPANDED, brightness=2.0, out=EXPANDED), ValueError, ("images", "expanded")),
+        Bad(lambda: fl.adjust_color(X, sharpness=-1.0), ValueError, ("sharpness", "non-negative")),
+        Bad(lambda: fl.adjust_color(X, posterize=9), ValueError, ("posterize", "[0, 8]")),
+        Bad(lambda: fl.adjust_color(X, posterize=2.5), ValueError, ("posterize", "integer")),
+        Bad(lambda: fl.adjust_color(X, equalize=1), TypeError, ("equalize", "bools")),
+        Bad(lambda: fl.adjust_color(X, solarize_add=256), ValueError, ("solarize_add", "[0, 255]")),
+        Bad(lambda: fl.adjust_color(X, contrast=0.5, equalize=True), ValueError, ("contrast", "equalize", "image 0")),
+        Bad(lambda: fl.adjust_color(X, sharpness=2.0, out=X), ValueError, ("sharpness", "out")),
     ]
 )
 
@@ -157,3 +203,31 @@ def test_in_place_leaves_images_without_steps_as_they_are(device):
             fl.adjust_color(y, brightness=[None, 1.5, None], solarize=[None, None, 99.0], out=y)
         harness.assert_same_bits(y, want, mode)
         assert torch.equal(y[0], x[0]) and not torch.equal(y[1], x[1]) and not torch.equal(y[2], x[2])
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "odd"])
+def test_value_steps_in_place_equal_a_new_batch(device, layout):
+    """posterize, autocontrast, equalize and invert in place (their statistics read before the image is written)
+    give the bits of a new batch on every backend; a step's statistics are of the image after the steps before it."""
+    rng = np.random.default_rng(harness.seed_of("value steps in place", layout))
+    x = harness.nchw_batch(rng, layout, n=4, c=3).to(device)
+    kw = dict(brightness=[1.6, None, 0.5, None], posterize=[None, 3, None, 6], invert=[True, False, True, False])
+    kw.update(autocontrast=[True, False, False, True], equalize=[False, True, True, False])
+    for mode, y in _in_place_equals_a_new_batch(x, kw, device).items():
+        for i in range(4):
+            per_image = {k: [v[i]] for k, v in kw.items()}
+            oracle_image = torchvision_image(x[i].cpu(), {**per_image, "order": [[0, 1, 2, 3]]}, 0)
+            assert (y[i].cpu().int() - oracle_image.int()).abs().max() <= (0 if device == "cpu" else 1), (mode, i)
+
+
+def test_sharpness_in_place_is_refused_by_the_op():
+    """The raw op refuses out=images with a sharpness step (a pixel's neighbours would be read after being
+    written), naming it."""
+    x = torch.zeros(1, 3, 4, 5, dtype=torch.uint8)
+    steps = torch.tensor([[6] + [-1] * 11])
+    factors = torch.zeros(1, 12, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="sharpness"):
+        torch.ops.fastload.adjust_color_into(x, steps, factors, [0, 1, 2], x)
+    with pytest.raises(RuntimeError, match="first step"):
+        torch.ops.fastload.adjust_color(x, torch.tensor([[0, 6] + [-1] * 10]), factors, [0, 1, 2])

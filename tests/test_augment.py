@@ -27,11 +27,15 @@ MAGNITUDES = {
     "Sharpness": [0.27, -0.9, 0.99],
     "Posterize": [8.0, 5.0, 1.0, 0.0],
     "Solarize": [1.0, 0.7, 0.0, 0.5],
+    "SolarizeAdd": [0.0, 37.0, 110.0, 255.0],
 }
 
 
 def _torchvision(image: torch.Tensor, op: str, magnitude: float, interpolation="nearest", fill=None) -> torch.Tensor:
-    """torchvision v2's operation on one (C, H, W) uint8 image, as its policies apply it."""
+    """torchvision v2's operation on one (C, H, W) uint8 image, as its policies apply it (timm's SolarizeAdd, which
+    torchvision lacks: its table, values under 128 raised and capped at 255)."""
+    if op == "SolarizeAdd":
+        return torch.where(image < 128, (image.int() + int(magnitude)).clamp(max=255).to(torch.uint8), image)
     policy = T.RandAugment(interpolation=T.InterpolationMode(interpolation), fill=fill)
     return policy._apply_image_or_video_transform(image, op, magnitude, policy.interpolation, policy._fill)
 
@@ -216,7 +220,9 @@ def test_shipped_and_file_batches_carry_their_draws(tmp_path):
 
 def test_crop_collate_refuses_what_auto_augment_cannot_do():
     with pytest.raises(TypeError, match="auto_augment"):
-        fl.CropCollate(32, auto_augment="rand-m9-mstd0.5")
+        fl.CropCollate(32, auto_augment=7)
+    with pytest.raises(ValueError, match="auto_augment.*'tweights'"):
+        fl.CropCollate(32, auto_augment="rand-m9-tweights")
     with pytest.raises(ValueError, match="train"):
         fl.CropCollate(32, train=False, auto_augment=fl.RandAugment())
     with pytest.raises(ValueError, match="colour"):

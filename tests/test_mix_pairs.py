@@ -110,7 +110,7 @@ def test_in_place_on_a_strided_view_and_an_expanded_batch_refused():
     pixels = torch.zeros(1, 3, 4, 5, dtype=torch.uint8).expand(2, 3, 4, 5)
     with pytest.raises(RuntimeError, match="several indices"):
         torch.ops.fastload.adjust_color_into(
-            pixels, torch.zeros(2, 1).long(), torch.ones(2, 6).double(), [0, 1, 2], pixels
+            pixels, torch.zeros(2, 1).long(), torch.ones(2, 12).double(), [0, 1, 2], pixels
         )
 
 

@@ -1,11 +1,14 @@
 // fastload::adjust_color on the CPU: threads take images. A row at a time is read into fp32 planes (R, G, B or the
-// one channel), each of the image's steps runs over the row as a plain loop of color_math.h's per-value functions
-// (vectorized by the compiler for each ISA clone), and the row is stored as bytes. A contrast step needs the mean grey
-// of the image as it is just before that step: a first pass runs the steps before it and sums the floored grey
-// values. The image is read once (twice with contrast) and written once, in place or not.
+// one channel; with a sharpness step, the rows above and below too, and the row sharpened), each of the image's steps
+// runs over the row as a plain loop of color_math.h's per-value functions (vectorized by the compiler for each ISA
+// clone), and the row is stored as bytes. A contrast, autocontrast or equalize step needs statistics of the image as
+// it is just before that step: a first pass runs the steps before it and sums the floored grey values (contrast) or
+// counts each plane's values (a 256-entry table per plane is then built from the counts). The image is read once
+// (twice with statistics) and written once, in place or not.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "cpu/isa.h"
@@ -81,8 +84,8 @@ void store_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, 
 }
 
 // One step over a row of w pixels (planes r, g, b of w floats; C = 1: r only).
-FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, float* __restrict r, float* __restrict g,
-                            float* __restrict b, int64_t w) {
+FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, const uint8_t* lut, float* __restrict r,
+                            float* __restrict g, float* __restrict b, int64_t w) {
   switch (color_step(d, k)) {
     case kBrightness:
       for (int64_t x = 0; x < w; ++x) r[x] = brightness_value(r[x], d.brightness);
@@ -122,8 +125,114 @@ FL_COLOR_LOOP void step_row(const ColorImage& d, int k, int64_t c, float mean, f
         for (int64_t x = 0; x < w; ++x) b[x] = b[x] >= d.solarize ? 255.0f - b[x] : b[x];
       }
       return;
-    default:
+    case kPosterize:
+      for (float* plane : {r, g, b}) {
+        for (int64_t x = 0; x < w; ++x) plane[x] = posterize_value(plane[x], d.posterize_mask);
+        if (c != 3) break;
+      }
       return;
+    case kAutocontrast:
+    case kEqualize:
+      for (int j = 0; j < (c == 3 ? 3 : 1); ++j) {
+        float* plane = j == 0 ? r : (j == 1 ? g : b);
+        const uint8_t* table = lut + 256 * j;
+        for (int64_t x = 0; x < w; ++x) plane[x] = table[static_cast<int32_t>(plane[x])];
+      }
+      return;
+    case kInvert:
+      for (float* plane : {r, g, b}) {
+        for (int64_t x = 0; x < w; ++x) plane[x] = 255.0f - plane[x];
+        if (c != 3) break;
+      }
+      return;
+    case kSolarizeAdd:
+      for (float* plane : {r, g, b}) {
+        for (int64_t x = 0; x < w; ++x) plane[x] = solarize_add_value(plane[x], d.solarize_add);
+        if (c != 3) break;
+      }
+      return;
+    default:  // kSharpness: load_stage_row's
+      return;
+  }
+}
+
+// Row y of one plane sharpened (adjust_sharpness): up, mid, down are rows y - 1, y, y + 1; the first and last
+// columns are kept.
+FL_COLOR_LOOP void sharpen_row(const float* __restrict up, const float* __restrict mid, const float* __restrict down,
+                               float* __restrict out, float rest, int64_t w) {
+  out[0] = mid[0], out[w - 1] = mid[w - 1];
+  for (int64_t x = 1; x < w - 1; ++x) {
+    const float sum = ((up[x - 1] + up[x] + up[x + 1]) + (down[x - 1] + down[x] + down[x + 1])) +
+                      ((mid[x - 1] + mid[x + 1]) + 5.0f * mid[x]);  // integers under 2^24: exact in any order
+    out[x] = sharpen_value(mid[x], sum, rest);
+  }
+}
+
+// Row y of image n as its first pointwise step sees it, into planes: the input row, or (a sharpness step first) the
+// row sharpened from the input rows around it (window: 3 rows of 3 planes). The first and last rows are kept.
+void load_stage_row(const AdjustColorParams& p, const ColorImage& d, int64_t n, int64_t y, float* planes,
+                    float* window) {
+  const int64_t w = p.w;
+  if (first_pointwise_step(d) == 0 || y == 0 || y == p.h - 1 || w <= 2) return load_row(p, n, y, planes, w);
+  for (int64_t k = 0; k < 3; ++k) load_row(p, n, y - 1 + k, window + 3 * w * k, w);
+  for (int64_t j = 0; j < (p.c == 3 ? 3 : 1); ++j) {
+    sharpen_row(window + j * w, window + 3 * w + j * w, window + 6 * w + j * w, planes + j * w, d.sharpness_rest, w);
+  }
+}
+
+// Counts of each plane's values in a row (256 per plane), in 4 interleaved sets (counts[4 * 256 * plane + 256 * set
+// + value]): successive pixels of one value would otherwise wait on each other's increment.
+void count_row(int64_t c, const float* planes, int64_t w, int32_t* counts) {
+  for (int64_t j = 0; j < (c == 3 ? 3 : 1); ++j) {
+    const float* v = planes + j * w;
+    int32_t* set = counts + 4 * 256 * j;
+    int64_t x = 0;
+    for (; x + 4 <= w; x += 4) {
+      ++set[static_cast<int32_t>(v[x])];
+      ++set[256 + static_cast<int32_t>(v[x + 1])];
+      ++set[512 + static_cast<int32_t>(v[x + 2])];
+      ++set[768 + static_cast<int32_t>(v[x + 3])];
+    }
+    for (; x < w; ++x) ++set[static_cast<int32_t>(v[x])];
+  }
+}
+
+// Each plane's smallest and largest value in a row folded into range[2 * plane], range[2 * plane + 1].
+FL_COLOR_LOOP void range_row(int64_t c, const float* planes, int64_t w, float* range) {
+  for (int64_t j = 0; j < (c == 3 ? 3 : 1); ++j) {
+    const float* v = planes + j * w;
+    int32_t lo = static_cast<int32_t>(range[2 * j]), hi = static_cast<int32_t>(range[2 * j + 1]);
+    for (int64_t x = 0; x < w; ++x) {  // as integers: float min / max reductions stay scalar without -ffast-math
+      const int32_t u = static_cast<int32_t>(v[x]);
+      lo = u < lo ? u : lo, hi = u > hi ? u : hi;
+    }
+    range[2 * j] = static_cast<float>(lo), range[2 * j + 1] = static_cast<float>(hi);
+  }
+}
+
+// The autocontrast (from each plane's range) or equalize (from its counts, `pixels` values) table of each plane.
+void build_tables(int step, int64_t c, const int32_t* counts, const float* range, int64_t pixels, uint8_t* lut) {
+  for (int64_t j = 0; j < (c == 3 ? 3 : 1); ++j) {
+    if (step == kAutocontrast) {
+      for (int v = 0; v < 256; ++v) {
+        lut[256 * j + v] =
+            static_cast<uint8_t>(autocontrast_value(static_cast<float>(v), range[2 * j], range[2 * j + 1]));
+      }
+      continue;
+    }
+    int64_t count[256];
+    for (int v = 0; v < 256; ++v) {
+      const int32_t* set = counts + 4 * 256 * j + v;
+      count[v] = int64_t{set[0]} + set[256] + set[512] + set[768];
+    }
+    int hi = 255;
+    while (hi > 0 && count[hi] == 0) --hi;
+    const unsigned long long step_size = static_cast<unsigned long long>(pixels - count[hi]) / 255;
+    unsigned long long below = 0;
+    for (int v = 0; v < 256; ++v) {
+      lut[256 * j + v] = static_cast<uint8_t>(equalize_value(v, below, step_size));
+      below += static_cast<unsigned long long>(count[v]);
+    }
   }
 }
 
@@ -133,25 +242,50 @@ FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const f
   return sum;
 }
 
-void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, float* planes) {
+// Scratch per thread: 3 planes of a row, a 3-row window of them (sharpness), the counts and tables of 3 planes.
+struct Scratch {
+  explicit Scratch(int64_t w) : floats(new float[static_cast<size_t>(12 * w)]) {}
+  std::unique_ptr<float[]> floats;  // every value written before it is read
+  int32_t counts[3 * 4 * 256];      // count_row's (an image's pixels stay under 2^31 per set: H x W < 2^33)
+  float range[6];
+  uint8_t lut[3 * 256];
+};
+
+void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Scratch& scratch) {
   if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
   const int64_t w = p.w;
+  float* planes = scratch.floats.get();
+  float* window = planes + 3 * w;
   float* r = planes;
   float* g = p.c == 3 ? planes + w : planes;
   float* b = p.c == 3 ? planes + 2 * w : planes;
+  const int first = first_pointwise_step(d);
   float mean = 0.0f;
-  if (d.contrast_at >= 0) {
+  if (d.stats_at >= 0) {
+    const int stat = color_step(d, d.stats_at);
     unsigned long long sum = 0;
+    std::fill(scratch.counts, scratch.counts + 3 * 4 * 256, 0);
+    for (int j = 0; j < 3; ++j) scratch.range[2 * j] = 255.0f, scratch.range[2 * j + 1] = 0.0f;
     for (int64_t y = 0; y < p.h; ++y) {
-      load_row(p, n, y, planes, w);
-      for (int k = 0; k < d.contrast_at; ++k) step_row(d, k, p.c, 0.0f, r, g, b, w);
-      sum += grey_sum_row(p.c, r, g, b, w);
+      load_stage_row(p, d, n, y, planes, window);
+      for (int k = first; k < d.stats_at; ++k) step_row(d, k, p.c, 0.0f, scratch.lut, r, g, b, w);
+      if (stat == kContrast) {
+        sum += grey_sum_row(p.c, r, g, b, w);
+      } else if (stat == kAutocontrast) {
+        range_row(p.c, planes, w, scratch.range);
+      } else {
+        count_row(p.c, planes, w, scratch.counts);
+      }
     }
-    mean = contrast_mean(sum, p.h * w);
+    if (stat == kContrast) {
+      mean = contrast_mean(sum, p.h * w);
+    } else {
+      build_tables(stat, p.c, scratch.counts, scratch.range, p.h * w, scratch.lut);
+    }
   }
   for (int64_t y = 0; y < p.h; ++y) {
-    load_row(p, n, y, planes, w);
-    for (int k = 0; k < d.count; ++k) step_row(d, k, p.c, mean, r, g, b, w);
+    load_stage_row(p, d, n, y, planes, window);
+    for (int k = first; k < d.count; ++k) step_row(d, k, p.c, mean, scratch.lut, r, g, b, w);
     store_row(p, n, y, planes, w);
   }
 }
@@ -161,8 +295,8 @@ void run(const at::Tensor& /*images*/, AdjustColorCall& call) {
   if (p.n * p.h * p.w == 0) return;
   const int64_t grain = std::max<int64_t>(1, 65536 / (p.h * p.w));
   at::parallel_for(0, p.n, grain, [&](int64_t begin, int64_t end) {
-    const std::unique_ptr<float[]> planes(new float[static_cast<size_t>(3 * p.w)]);  // every value written first
-    for (int64_t n = begin; n < end; ++n) adjust_image(p, call.images[n], n, planes.get());
+    const std::unique_ptr<Scratch> scratch(new Scratch(p.w));
+    for (int64_t n = begin; n < end; ++n) adjust_image(p, call.images[n], n, *scratch);
   });
 }
 

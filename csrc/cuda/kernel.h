@@ -4,7 +4,8 @@
 //
 // A kernel is a struct K with `kName`, `Shared` (its block-shared memory), `kPhases` (phases separated by
 // __syncthreads), `kMinBlocks` and `static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const Params& p)`;
-// it reads and writes global memory only through load/store/atomic_add below. Torch-free.
+// it reads and writes global memory only through load/store/atomic_add below (shared memory directly, or with
+// shared_add where threads add to one place). Torch-free.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -136,6 +137,9 @@ inline void atomic_add(unsigned long long* p, unsigned long long v) {
   *p += v;  // blocks run one at a time
 }
 
+// An add to block-shared memory that the block's threads may make at once.
+inline void shared_add(unsigned* p, unsigned v) { *p += v; }  // threads run one at a time
+
 // Runs every block and thread of the grid on this CPU thread, phase by phase within a block, with the kernel's name
 // and each thread's coordinates recorded for the access checks' messages and in the launch log.
 template <typename K, typename P>
@@ -173,6 +177,8 @@ __device__ __forceinline__ void store(T* p, T v) {
 }
 
 __device__ __forceinline__ void atomic_add(unsigned long long* p, unsigned long long v) { atomicAdd(p, v); }
+
+__device__ __forceinline__ void shared_add(unsigned* p, unsigned v) { atomicAdd(p, v); }
 
 template <typename K, typename P>
 __global__ void __launch_bounds__(kThreads, K::kMinBlocks) kernel_entry(P p) {

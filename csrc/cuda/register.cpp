@@ -54,13 +54,17 @@ void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
 }
 
 // fastload::adjust_color / adjust_color_into on CUDA: the per-image steps go to the device in one small asynchronous
-// copy; with a contrast step, a zeroed sum per image for the first of adjust_color.cu's two launches.
+// copy; with a statistics step, zeroed sums and counts and room for the tables per image, for the first two of
+// adjust_color.cu's launches.
 void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   const c10::cuda::CUDAGuard guard(images.device());
-  at::Tensor sums;
-  if (call.params.contrast) {
-    sums = at::zeros({call.params.n}, images.options().dtype(at::kLong));
+  at::Tensor sums, luts;
+  if (call.params.stats) {
+    sums = at::zeros({call.params.n, 1 + 3 * 256}, images.options().dtype(at::kLong));
     call.params.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    call.params.histograms = call.params.grey_sums + call.params.n;
+    luts = at::empty({call.params.n, 3 * 256}, images.options().dtype(at::kByte));
+    call.params.luts = luts.data_ptr<uint8_t>();
   }
   launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
 }

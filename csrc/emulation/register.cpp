@@ -83,16 +83,23 @@ void run_mix_pairs(const at::Tensor& x, const MixPairsParams& p) {
   emulation::launch_mix_pairs(p, nullptr);
 }
 
-// The descriptors and the grey sums are buffers too; in place (out is images) the batch is one writable buffer.
+// The descriptors, the grey sums, counts and tables are buffers too; in place (out is images) the batch is one
+// writable buffer.
 void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   AdjustColorParams& p = call.params;
   p.images = call.images.data();
-  at::Tensor sums;
+  at::Tensor sums, histograms, luts;
   std::vector<Buffer> buffers{descriptor_buffer(call.images), tensor_buffer("out", call.out, true)};
-  if (p.contrast) {
+  if (p.stats) {
     sums = at::zeros({p.n}, at::kLong);
+    histograms = at::zeros({p.n, 3 * 256}, at::kLong);
+    luts = at::zeros({p.n, 3 * 256}, at::kByte);
     p.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    p.histograms = reinterpret_cast<unsigned long long*>(histograms.data_ptr<int64_t>());
+    p.luts = luts.data_ptr<uint8_t>();
     buffers.push_back(tensor_buffer("grey_sums", sums, true));
+    buffers.push_back(tensor_buffer("histograms", histograms, true));
+    buffers.push_back(tensor_buffer("luts", luts, true));
   }
   if (p.out != p.in) buffers.push_back(tensor_buffer("images", images, false));
   const emulation::BufferScope scope(std::move(buffers));

@@ -1,5 +1,6 @@
 // adjust_color: torchvision v2's uint8 colour adjustments (adjust_brightness / contrast / saturation / hue,
-// rgb_to_grayscale with 3 output channels, solarize), per image in a per-image order, each step's result truncated
+// rgb_to_grayscale with 3 output channels, solarize, and RandAugment's adjust_sharpness, posterize, autocontrast,
+// equalize, invert), per image in a per-image order, each step's result truncated
 // to bytes as torchvision's `.to(uint8)` after `clamp_(0, 255)`. Every value is computed with torchvision's fp32
 // operations in its order; where it adds with `alpha=` (the blends and the grey weights) ATen's CPU kernels fuse the
 // multiply-add (nvcc's default contraction likely does on CUDA too), so these do too (fmaf: one rounding), and the
@@ -14,7 +15,7 @@
 namespace fastload {
 
 // Step codes, as fastload/functional/_color.py numbers them: ColorJitter's four (torchvision's fn_idx), then
-// RandomGrayscale and RandomSolarize.
+// RandomGrayscale and RandomSolarize, then the rest of RandAugment's value operations.
 enum ColorStep : int32_t {
   kBrightness = 0,
   kContrast = 1,
@@ -22,17 +23,26 @@ enum ColorStep : int32_t {
   kHue = 3,
   kGrayscale = 4,
   kSolarize = 5,
+  kSharpness = 6,  // only as an image's first step: it reads the 3 x 3 neighbourhood of the input
+  kPosterize = 7,
+  kAutocontrast = 8,
+  kEqualize = 9,
+  kInvert = 10,
+  kSolarizeAdd = 11,  // timm's: values under 128 raised by the factor, capped at 255
 };
-constexpr int kColorSteps = 6;
+constexpr int kColorSteps = 12;
 
 // One image's adjustments: steps 0 .. count - 1 in order (each code at most once; step k in bits 4k .. 4k + 3 of
 // `steps`: an array indexed at run time would put the descriptor in a CUDA thread's stack frame), with their factors.
 // The blends' `rest` is torchvision's alpha = 1 - factor, computed in double from the caller's factor, then fp32.
+// At most one step reduces over the image (contrast's mean grey, autocontrast's and equalize's per-channel
+// histograms): `stats_at`, whose statistics are of the image as it is just before that step.
 struct ColorImage {
-  uint32_t steps;
+  uint64_t steps;
   int32_t count;
-  int32_t contrast_at;  // index of the contrast step in steps, or -1: its mean is of the image before that step
-  float brightness, contrast, contrast_rest, saturation, saturation_rest, hue, solarize;
+  int32_t stats_at;  // index of the contrast / autocontrast / equalize step in steps, or -1
+  float brightness, contrast, contrast_rest, saturation, saturation_rest, hue, solarize, sharpness_rest, solarize_add;
+  uint32_t posterize_mask;  // the bits posterize keeps
 };
 
 struct AdjustColorParams {
@@ -42,14 +52,22 @@ struct AdjustColorParams {
   int64_t n, c, h, w;
   int64_t in_stride[4];  // n, c, h, w, in bytes (elements of uint8)
   int64_t out_stride[4];
-  int rgb[3];                     // the channel index of R, G and B (3 channels), or {0, 0, 0} (1 channel)
-  unsigned long long* grey_sums;  // n sums of the floored grey values before each image's contrast step
-  bool contrast;                  // some image has a contrast step (CUDA: grey_sums holds n zeros to add into)
+  int rgb[3];                      // the channel index of R, G and B (3 channels), or {0, 0, 0} (1 channel)
+  unsigned long long* grey_sums;   // CUDA: n sums of the floored grey values before each image's contrast step
+  unsigned long long* histograms;  // CUDA: n x 3 x 256 counts of each plane's values before autocontrast / equalize
+  uint8_t* luts;                   // CUDA: n x 3 x 256 tables autocontrast / equalize map each plane's values by
+  bool stats;                      // some image has a stats step (CUDA: grey_sums and histograms hold zeros)
+  bool sharpness;                  // some image has a sharpness step (never in place: it reads neighbours)
 };
 
 // Step k of image d.
 FL_HOST_DEVICE FL_INLINE int color_step(const ColorImage& d, int k) {
   return static_cast<int>((d.steps >> (4 * k)) & 15u);
+}
+
+// Steps after the image's sharpness step, if it has one (step 0): the loaders apply that one.
+FL_HOST_DEVICE FL_INLINE int first_pointwise_step(const ColorImage& d) {
+  return d.count > 0 && color_step(d, 0) == kSharpness ? 1 : 0;
 }
 
 // truncf / floorf of a value in [0, 2^31): a float -> int -> float conversion, which compilers vectorize (GCC turns
@@ -72,6 +90,43 @@ FL_HOST_DEVICE FL_INLINE float grey_value(float r, float g, float b) {
 FL_HOST_DEVICE FL_INLINE float brightness_value(float x, float factor) {
   const float v = x * factor;  // factor >= 0: v >= 0
   return trunc_nonnegative(v > 255.0f ? 255.0f : v);
+}
+
+// adjust_sharpness of an interior pixel of byte value x whose 3 x 3 neighbourhood sums to `sum` with the centre
+// counted 5 times: the smoothed value round(sum / 13) (torchvision's fp32 conv2d then round_: sum / 13 is never
+// within fp32's error of a half, so the integer rounding gives the same), blended as x + rest * (smooth - x) (ATen's
+// add(alpha=rest) fma), clamped and truncated.
+FL_HOST_DEVICE FL_INLINE float sharpen_value(float x, float sum, float rest) {
+  const float smooth = static_cast<float>((static_cast<int32_t>(sum) * 2 + 13) / 26);
+  const float v = fmaf(smooth - x, rest, x);
+  return trunc_nonnegative(v < 0.0f ? 0.0f : (v > 255.0f ? 255.0f : v));
+}
+
+// autocontrast of byte value v in a channel whose values span [lo, hi]: torchvision's (v - lo) / ((hi - lo) *
+// (1 / 255)) in fp32, clamped and truncated; a flat channel is kept.
+FL_HOST_DEVICE FL_INLINE float autocontrast_value(float v, float lo, float hi) {
+  if (hi == lo) return v;
+  const float scaled = (v - lo) / ((hi - lo) * (1.0f / 255.0f));
+  return trunc_nonnegative(scaled < 0.0f ? 0.0f : (scaled > 255.0f ? 255.0f : scaled));
+}
+
+// equalize's value of byte v (torchvision's, PIL's): `below` pixels of the channel have values under v, `step` is
+// (pixels - the count of the channel's largest value) / 255, floored; a channel with step 0 is kept.
+FL_HOST_DEVICE FL_INLINE float equalize_value(int v, unsigned long long below, unsigned long long step) {
+  if (step == 0 || v == 0) return static_cast<float>(step == 0 ? v : 0);
+  const unsigned long long e = (below + step / 2) / step;
+  return static_cast<float>(e > 255 ? 255 : e);
+}
+
+// posterize: the byte's top bits (`mask`) kept.
+FL_HOST_DEVICE FL_INLINE float posterize_value(float v, uint32_t mask) {
+  return static_cast<float>(static_cast<uint32_t>(v) & mask);
+}
+
+// timm's solarize_add: a byte under 128 raised by `add` (an integer in [0, 255]), capped at 255.
+FL_HOST_DEVICE FL_INLINE float solarize_add_value(float v, float add) {
+  const float raised = v + add;
+  return v < 128.0f ? (raised > 255.0f ? 255.0f : raised) : v;
 }
 
 // fmodf(v, 1) for v in [0.5, 2) (v - 1 is exact there), as selects that vectorize.
@@ -124,9 +179,10 @@ FL_HOST_DEVICE FL_INLINE void hue_pixel(float& r, float& g, float& b, float hue)
 }
 
 // Steps [from, to) of image d on one pixel (C = 3: r, g, b; C = 1: the value in r), `mean` the contrast step's
-// grey mean.
-FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to, int64_t c, float mean, float& r,
-                                          float& g, float& b) {
+// grey mean, lut(plane, v) the autocontrast / equalize table's value of byte v in plane 0, 1 or 2 (R, G, B).
+template <typename Lut>
+FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to, int64_t c, float mean, const Lut& lut,
+                                          float& r, float& g, float& b) {
   for (int k = from; k < to; ++k) {
     switch (color_step(d, k)) {
       case kBrightness:
@@ -158,7 +214,24 @@ FL_HOST_DEVICE FL_INLINE void color_steps(const ColorImage& d, int from, int to,
         r = r >= d.solarize ? 255.0f - r : r;
         if (c == 3) g = g >= d.solarize ? 255.0f - g : g, b = b >= d.solarize ? 255.0f - b : b;
         break;
-      default:
+      case kPosterize:
+        r = posterize_value(r, d.posterize_mask);
+        if (c == 3) g = posterize_value(g, d.posterize_mask), b = posterize_value(b, d.posterize_mask);
+        break;
+      case kAutocontrast:
+      case kEqualize:
+        r = lut(0, r);
+        if (c == 3) g = lut(1, g), b = lut(2, b);
+        break;
+      case kInvert:
+        r = 255.0f - r;
+        if (c == 3) g = 255.0f - g, b = 255.0f - b;
+        break;
+      case kSolarizeAdd:
+        r = solarize_add_value(r, d.solarize_add);
+        if (c == 3) g = solarize_add_value(g, d.solarize_add), b = solarize_add_value(b, d.solarize_add);
+        break;
+      default:  // kSharpness: the loaders'
         break;
     }
   }

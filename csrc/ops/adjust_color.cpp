@@ -9,20 +9,28 @@ namespace fastload {
 namespace {
 
 // Image i's descriptor from its row of steps and factors; every factor a step uses is checked as torchvision checks
-// it (non-negative blends, hue in [-0.5, 0.5], a threshold no higher than 255).
+// it (non-negative blends, hue in [-0.5, 0.5], a threshold no higher than 255, posterize's bits an integer in
+// [0, 8]). Sharpness reads the input's neighbours, so it can only come first; one step at most reduces over the image.
 ColorImage describe_image(const char* op, int64_t i, const int64_t* steps, int64_t count, const double* f) {
   ColorImage d{};
-  d.contrast_at = -1;
+  d.stats_at = -1;
   bool seen[kColorSteps] = {};
   for (int64_t k = 0; k < count; ++k) {
     const int64_t s = steps[k];
     if (s == -1) continue;
     TORCH_CHECK(s >= 0 && s < kColorSteps, op, ": steps[", i, ", ", k, "] = ", s,
-                " is not a step (0 brightness, 1 contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, -1 none)");
+                " is not a step (0 brightness, 1 contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, 6 sharpness, "
+                "7 posterize, 8 autocontrast, 9 equalize, 10 invert, 11 solarize_add, -1 none)");
     TORCH_CHECK(!seen[s], op, ": steps[", i, "] names step ", s, " twice");
+    TORCH_CHECK(s != kSharpness || d.count == 0, op, ": steps[", i,
+                "]: sharpness must be the image's first step (it reads the input's neighbourhoods)");
     seen[s] = true;
-    if (s == kContrast) d.contrast_at = d.count;
-    d.steps |= static_cast<uint32_t>(s) << (4 * d.count++);
+    if (s == kContrast || s == kAutocontrast || s == kEqualize) {
+      TORCH_CHECK(d.stats_at < 0, op, ": steps[", i,
+                  "] has more than one of contrast, autocontrast and equalize (one reduction per image and call)");
+      d.stats_at = d.count;
+    }
+    d.steps |= static_cast<uint64_t>(s) << (4 * d.count++);
   }
   auto factor = [&](int step, const char* name) {
     const double v = f[step];
@@ -32,6 +40,12 @@ ColorImage describe_image(const char* op, int64_t i, const int64_t* steps, int64
         TORCH_CHECK(v >= -0.5 && v <= 0.5, op, ": the hue factor of image ", i, " (", v, ") is not in [-0.5, 0.5]");
       } else if (step == kSolarize) {
         TORCH_CHECK(v <= 255.0, op, ": the solarize threshold of image ", i, " (", v, ") is above 255");
+      } else if (step == kSolarizeAdd) {
+        TORCH_CHECK(v >= 0.0 && v <= 255.0 && v == std::floor(v), op, ": the solarize_add amount of image ", i, " (", v,
+                    ") is not an integer in [0, 255]");
+      } else if (step == kPosterize) {
+        TORCH_CHECK(v >= 0.0 && v <= 8.0 && v == std::floor(v), op, ": the posterize bits of image ", i, " (", v,
+                    ") are not an integer in [0, 8]");
       } else {
         TORCH_CHECK(v >= 0.0, op, ": the ", name, " factor of image ", i, " (", v, ") is negative");
       }
@@ -46,6 +60,10 @@ ColorImage describe_image(const char* op, int64_t i, const int64_t* steps, int64
   d.saturation_rest = static_cast<float>(1.0 - saturation);
   d.hue = static_cast<float>(factor(kHue, "hue"));
   d.solarize = static_cast<float>(factor(kSolarize, "solarize"));
+  d.sharpness_rest = static_cast<float>(1.0 - factor(kSharpness, "sharpness"));
+  d.solarize_add = static_cast<float>(factor(kSolarizeAdd, "solarize_add"));
+  const int bits = seen[kPosterize] ? static_cast<int>(factor(kPosterize, "posterize")) : 8;
+  d.posterize_mask = (0xFFu << (8 - bits)) & 0xFFu;
   return d;
 }
 
@@ -81,10 +99,14 @@ AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, 
   const at::Tensor s = steps.contiguous(), f = factors.contiguous();
   call.images.reserve(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    call.images.push_back(
-        describe_image(op, i, s.data_ptr<int64_t>() + i * s.size(1), s.size(1), f.data_ptr<double>() + i * 6));
-    p.contrast |= call.images.back().contrast_at >= 0;
+    call.images.push_back(describe_image(op, i, s.data_ptr<int64_t>() + i * s.size(1), s.size(1),
+                                         f.data_ptr<double>() + i * kColorSteps));
+    p.stats |= call.images.back().stats_at >= 0;
+    p.sharpness |= first_pointwise_step(call.images.back()) == 1;
   }
+  // The statistics count pixels in 32 bits (the CPU's interleaved counts, the CUDA blocks' shared counts).
+  TORCH_CHECK(!p.stats || images.size(2) * images.size(3) < (int64_t{1} << 31), op, ": images of 2^31 pixels or more (",
+              images.size(2), " x ", images.size(3), ") cannot take contrast, autocontrast or equalize");
   p.in = images.data_ptr<uint8_t>();
   p.n = n, p.c = c, p.h = images.size(2), p.w = images.size(3);
   for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
@@ -100,6 +122,8 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
               out.scalar_type(), " ", out.sizes(), " on ", out.device());
   for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(out.stride(d) >= 0, op, ": out has a negative stride");
   check_in_place_or_apart(op, out, images, "images");  // each pixel is read and written by one thread
+  TORCH_CHECK(!call.params.sharpness || out.data_ptr() != images.data_ptr() || out.numel() == 0, op,
+              ": a sharpness step reads each pixel's neighbours: out must not be images");
   call.out = out;
   call.params.out = static_cast<uint8_t*>(out.data_ptr());
   for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);

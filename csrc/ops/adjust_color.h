@@ -17,14 +17,16 @@ struct AdjustColorCall {
   at::Tensor out;
 };
 
-// Checks images (uint8 (N, C, H, W), C = 1 or 3, non-negative strides), steps ((N, S) int64 CPU, S <= 6, codes
-// 0..5 or -1 for none, each at most once a row), factors ((N, 6) float64 CPU: brightness, contrast, saturation, hue,
-// unused, solarize threshold; each checked where its step is used) and rgb (the R, G, B channel indices).
+// Checks images (uint8 (N, C, H, W), C = 1 or 3, non-negative strides), steps ((N, S) int64 CPU, S <= 12, codes
+// 0..11 (color_math.h's ColorStep) or -1 for none, each at most once a row, sharpness only first, at most one of
+// contrast / autocontrast / equalize), factors ((N, 12) float64 CPU, indexed by step code: brightness, contrast,
+// saturation, hue, unused, solarize threshold, sharpness, posterize bits, unused x 3, solarize_add amount; each
+// checked where its step is used) and rgb (the R, G, B channel indices).
 AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
                                       const at::Tensor& factors, at::IntArrayRef rgb);
 
 // Points the call at `out`: images' shape and device, uint8, and either images itself (in place: the same storage,
-// offset and strides) or a tensor that does not overlap it.
+// offset and strides; not with a sharpness step) or a tensor that does not overlap it.
 void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out);
 
 using AdjustColorRun = void (*)(const at::Tensor& images, AdjustColorCall& call);

@@ -19,6 +19,7 @@ from fastload.io import decode
 from fastload.io.batch_decoder import check_decode_on, encoded
 from fastload.io.encoded_batch import EncodedBatch
 from fastload.normalization import Normalization
+from fastload.timm_augment import TimmRandAugment
 
 
 class CropCollate(PadCollate):
@@ -70,9 +71,11 @@ class CropCollate(PadCollate):
         blur_kernel_size: GaussianBlur's odd kernel size (torchvision's 23 for 224 crops is common).
         solarize_p: RandomSolarize's probability (0: not in the pipeline, no draw).
         solarize_threshold: RandomSolarize's threshold.
-        auto_augment: train only: None, or an `fl.RandAugment` / `fl.TrivialAugmentWide` (torchvision's arguments),
+        auto_augment: train only: None, an `fl.RandAugment` / `fl.TrivialAugmentWide` (torchvision's arguments),
             drawn per image after its box and flip as torchvision's pipeline [RandomResizedCrop,
-            RandomHorizontalFlip, RandAugment] draws it, applied to the uint8 crop (`augment`) before it is
+            RandomHorizontalFlip, RandAugment] draws it, or timm's grammar ("rand-m9-mstd0.5": an
+            `fl.TimmRandAugment` with create_transform's bilinear geometry and ImageNet-mean fill, drawn with
+            NumPy's and Python's generators as timm), applied to the uint8 crop (`augment`) before it is
             normalized. Not with the colour transforms (timm's recipe takes one or the other).
 
     Returns:
@@ -162,9 +165,12 @@ class CropCollate(PadCollate):
             raise ValueError("color_jitter, grayscale_p, blur_p and solarize_p apply to train crops only (train=True)")
         if self.color is not None and self.decode_on == "device":
             raise ValueError("colour draws need the crops decoded in the worker: decode_on='device' does not take them")
-        if auto_augment is not None and not isinstance(auto_augment, Policy):
+        if isinstance(auto_augment, str):
+            auto_augment = TimmRandAugment(auto_augment)  # a ValueError names what the grammar does not take
+        if auto_augment is not None and not isinstance(auto_augment, (Policy, TimmRandAugment)):
             raise TypeError(
-                f"auto_augment must be None, fl.RandAugment(...) or fl.TrivialAugmentWide(...), got {auto_augment!r}"
+                "auto_augment must be None, timm's grammar ('rand-m9-mstd0.5'), fl.RandAugment(...), "
+                f"fl.TrivialAugmentWide(...) or fl.TimmRandAugment(...), got {auto_augment!r}"
             )
         if auto_augment is not None and (not self.train or self.color is not None or self.decode_on == "device"):
             raise ValueError(

@@ -1,6 +1,8 @@
 """`augment`: RandAugment / TrivialAugmentWide operations on a uint8 batch, each image with its own operations and
-magnitudes, as torchvision v2 applies them image by image. Each step runs one batched call per operation over the
-images drawn for it (fastload.functional._augment_ops; colour through the compiled `adjust_color`)."""
+magnitudes, as torchvision v2 applies them image by image. Each step is one call of the compiled `adjust_color` for
+every image's value operation (brightness, colour, contrast, sharpness, posterize, solarize, autocontrast, equalize,
+invert) and one call of the compiled `warp_affine` for the images drawn a geometric one (fastload.functional.
+_augment_ops builds torchvision's matrices)."""
 
 from __future__ import annotations
 
@@ -33,14 +35,28 @@ OPS = (
     "AutoContrast",
     "Equalize",
     "Invert",
+    "SolarizeAdd",
 )
-"""The operations `augment` takes (torchvision's names, RandAugment's 14 and AutoAugment's Invert) and the meaning
-of their magnitudes: ShearX / ShearY tan of the shear angle (about the top-left corner), TranslateX / TranslateY
-pixels (truncated to an int), Rotate degrees counter-clockwise about the centre, Brightness / Color / Contrast /
-Sharpness the factor minus 1, Posterize the bits kept, Solarize the threshold over 255; Identity, AutoContrast,
-Equalize and Invert take none."""
+"""The operations `augment` takes (torchvision's names: RandAugment's 14, AutoAugment's Invert, and timm's
+SolarizeAdd) and the meaning of their magnitudes: ShearX / ShearY tan of the shear angle (about the top-left
+corner), TranslateX / TranslateY pixels (truncated to an int), Rotate degrees counter-clockwise about the centre,
+Brightness / Color / Contrast / Sharpness the factor minus 1, Posterize the bits kept, Solarize the threshold over
+255, SolarizeAdd what values under 128 gain (capped at 255); Identity, AutoContrast, Equalize and Invert take
+none."""
 GEOMETRIC = OPS[1:6]
-_COLOR = {"Brightness": "brightness", "Color": "saturation", "Contrast": "contrast", "Solarize": "solarize"}
+# The value operations: adjust_color's step and its factor from torchvision's magnitude.
+_VALUES = {
+    "Brightness": ("brightness", lambda m: 1.0 + m),
+    "Color": ("saturation", lambda m: 1.0 + m),
+    "Contrast": ("contrast", lambda m: 1.0 + m),
+    "Sharpness": ("sharpness", lambda m: 1.0 + m),
+    "Posterize": ("posterize", int),
+    "Solarize": ("solarize", lambda m: 255 * m),
+    "AutoContrast": ("autocontrast", lambda m: True),
+    "Equalize": ("equalize", lambda m: True),
+    "Invert": ("invert", lambda m: True),
+    "SolarizeAdd": ("solarize_add", int),
+}
 
 
 def _check_plan(ops, magnitudes, n: int) -> tuple[list[list[str]], list[list[float]]]:
@@ -78,6 +94,8 @@ def _magnitude(op: str, m, where: str) -> float:
         raise ValueError(f"{where}: {op}'s factor 1 + magnitude must be non-negative, got {m}")
     if op == "Posterize" and not 0 <= int(m) <= 8:
         raise ValueError(f"{where}: Posterize's bits must lie in [0, 8], got {m}")
+    if op == "SolarizeAdd" and not 0 <= int(m) <= 255:
+        raise ValueError(f"{where}: SolarizeAdd's amount must lie in [0, 255], got {m}")
     if op == "Solarize" and m > 1:
         raise ValueError(f"{where}: Solarize's threshold 255 * magnitude must be at most 255, got {m}")
     return m
@@ -112,53 +130,61 @@ def augment(
     interpolation = V.check_interpolation(interpolation)
     fill = check_fill(fill, c)
     input_order = V.check_order("input_order", input_order)
-    out = images.clone(memory_format=torch.contiguous_format)  # one copy, worked on in place step by step
+
+    def sharpen(x: torch.Tensor, step: list) -> torch.Tensor:
+        return _value_step(x, step, input_order, torch.empty_like(x))
+
+    def warp(x: torch.Tensor, step: list) -> torch.Tensor:
+        return _geometric(x, step, interpolation, fill)
+
+    out = images.clone(memory_format=torch.contiguous_format)  # worked on in place, step by step
     for k in range(len(names[0]) if n else 0):
         step = [(row[k], mags[k]) for row, mags in zip(names, values)]
-        _color_step(out, step, input_order)
-        for op in sorted({op for op, _ in step} - set(_COLOR) - {"Identity"}):
-            chosen = [i for i, (name, _) in enumerate(step) if name == op]
-            mags = [step[i][1] for i in chosen]
-            if len(chosen) == n:  # every image: no gather and scatter
-                out.copy_(_apply(op, out, mags, interpolation, fill))
-                continue
-            index = torch.tensor(chosen, device=out.device)
-            out.index_copy_(0, index, _apply(op, out.index_select(0, index), mags, interpolation, fill))
+        _value_step(out, [("Identity", 0.0) if op == "Sharpness" else (op, m) for op, m in step], input_order)
+        _on_subset(out, step, {"Sharpness"}, sharpen)  # sharpness reads neighbours: not in place
+        _on_subset(out, step, set(GEOMETRIC), warp)
     return out
 
 
-def _color_step(out: torch.Tensor, step: list, input_order: str) -> None:
-    """One call of the compiled `adjust_color`, in place, for the step's brightness, colour, contrast and solarize."""
-    factors = {key: [None] * len(step) for key in _COLOR.values()}
+def _on_subset(out: torch.Tensor, step: list, ops: set, fn) -> None:
+    """out's images whose step operation is in `ops` replaced by fn(those images, their (op, magnitude) pairs) (a
+    (g, C, H, W) batch in, one out); all of them: no gather."""
+    chosen = [i for i, (op, _) in enumerate(step) if op in ops]
+    if len(chosen) == out.shape[0]:
+        out.copy_(fn(out, step))
+    elif chosen:
+        result = fn(out.index_select(0, torch.tensor(chosen, device=out.device)), [step[i] for i in chosen])
+        for k, i in enumerate(chosen):  # image by image: ATen's uint8 index_copy_ runs ~10x slower than copies
+            out[i].copy_(result[k])
+
+
+def _value_step(images: torch.Tensor, step: list, input_order: str, out: torch.Tensor | None = None) -> torch.Tensor:
+    """One call of the compiled `adjust_color` for the step's value operations (one per image), into `out` (images
+    itself when None: in place; sharpness reads neighbours, so not for it). Returns out."""
+    out = images if out is None else out
+    factors: dict = {}
     for i, (op, m) in enumerate(step):
-        if op in _COLOR:
-            factors[_COLOR[op]][i] = 255 * m if op == "Solarize" else 1.0 + m
-    if any(v is not None for values in factors.values() for v in values):
-        adjust_color(out, **{k: v for k, v in factors.items()}, input_order=input_order, out=out)
+        if op in _VALUES:
+            name, factor = _VALUES[op]
+            factors.setdefault(name, [None] * len(step))[i] = factor(m)
+    if factors:
+        adjust_color(images, **factors, input_order=input_order, out=out)
+    return out
 
 
-def _apply(op: str, images: torch.Tensor, mags: list[float], interpolation: str, fill) -> torch.Tensor:
-    """The (g, C, H, W) images after `op`, image j with magnitude mags[j]."""
+def _geometric(images: torch.Tensor, step: list, interpolation: str, fill) -> torch.Tensor:
+    """The (g, C, H, W) images after their geometric operations (step[j] = (op, magnitude) of image j): one
+    `warp_affine` of every image's matrix, and torchvision's exact path for right-angle rotations."""
     g, c, h, w = images.shape
-    if op in GEOMETRIC:
-        turns = [ops_.rotation_turns(m, h, w) if op == "Rotate" else None for m in mags]
-        warped = [j for j, t in enumerate(turns) if t is None]
-        if len(warped) == g:
-            return ops_.affine(images, [ops_.affine_matrix(op, m, h, w) for m in mags], interpolation, fill)
-        out = images.clone()
-        for j, t in enumerate(turns):
-            if t is not None:  # torchvision's exact path for right angles
-                out[j] = torch.rot90(images[j], k=t, dims=(-2, -1))
-        if warped:
-            matrices = [ops_.affine_matrix(op, mags[j], h, w) for j in warped]
-            out[warped] = ops_.affine(images[warped], matrices, interpolation, fill)
-        return out
-    if op == "Sharpness":
-        return ops_.sharpen(images, [1.0 + m for m in mags])
-    if op == "Posterize":
-        return ops_.posterize(images, [int(m) for m in mags])
-    if op == "Invert":
-        return images.bitwise_not()
-    if op == "AutoContrast":
-        return ops_.autocontrast(images)
-    return ops_.equalize(images)
+    turns = [ops_.rotation_turns(m, h, w) if op == "Rotate" else None for op, m in step]
+    warped = [j for j, t in enumerate(turns) if t is None]
+    matrices = [ops_.affine_matrix(op, m, h, w) for j, (op, m) in enumerate(step) if turns[j] is None]
+    if len(warped) == g:
+        return ops_.affine(images, matrices, interpolation, fill)
+    out = images.clone()
+    for j, t in enumerate(turns):
+        if t is not None:
+            out[j] = torch.rot90(images[j], k=t, dims=(-2, -1))
+    if warped:
+        out[warped] = ops_.affine(images[warped], matrices, interpolation, fill)
+    return out

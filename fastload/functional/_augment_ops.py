@@ -1,21 +1,13 @@
-"""The image operations of RandAugment / TrivialAugmentWide on groups of uint8 images, batched: each takes a
-(g, C, H, W) uint8 batch and one magnitude per image and returns the (g, C, H, W) result, as torchvision v2's
-functions give it image by image (the same fp32 operations in the same order).
-
-- geometry: `affine` (shear, translate, rotate) on torchvision's inverse-affine matrices, by the compiled
-  `warp_affine`;
-- values: `posterize`, `autocontrast`, `equalize` (a histogram and a table per image and channel);
-- `sharpen`: torchvision's 3 x 3 smoothing blend (`adjust_sharpness`).
-
-Brightness, colour (saturation), contrast and solarize run on the compiled `adjust_color` (fastload.functional).
-"""
+"""The geometry of RandAugment / TrivialAugmentWide on groups of uint8 images: torchvision v2's inverse-affine
+matrices for shear, translate and rotate, and `affine`, which warps a (g, C, H, W) uint8 batch by them with the
+compiled `warp_affine`, as torchvision's functions give it image by image. The value operations run on the compiled
+`adjust_color`."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 
 from fastload.functional._warp import warp_affine
 
@@ -65,55 +57,3 @@ def rotation_turns(magnitude: float, height: int, width: int) -> int | None:
 def affine(images: torch.Tensor, matrices: list, interpolation: str, fill) -> torch.Tensor:
     """(g, C, H, W) uint8 images warped by their inverse `matrices` (one 6-list each): `warp_affine`."""
     return warp_affine(images, matrices, interpolation=interpolation, fill=fill)
-
-
-def sharpen(images: torch.Tensor, factors: list[float]) -> torch.Tensor:
-    """torchvision's `adjust_sharpness` of each (C, H, W) uint8 image with its factor: the interior blended with
-    the image smoothed by [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 (rounded), the border kept."""
-    g, c, h, w = images.shape
-    if h <= 2 or w <= 2:
-        return images
-    a, b = 1.0 / 13.0, 5.0 / 13.0
-    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=images.device).expand(c, 1, 3, 3)
-    out = torch.empty_like(images)
-    for i, f in enumerate(factors):  # image by image: a grouped conv2d over the group runs 3-5x slower on the CPU
-        x = images[i : i + 1].to(torch.float32, copy=True)
-        smooth = F.conv2d(x, kernel, groups=c).round_()
-        inner = x[..., 1:-1, 1:-1]
-        inner.add_(smooth.sub_(inner), alpha=1.0 - f)  # a Python alpha: ATen's add(alpha=) is a fused multiply-add
-        out[i] = x[0].clamp_(0, 255)
-    return out
-
-
-def posterize(images: torch.Tensor, bits: list[int]) -> torch.Tensor:
-    """Each image's values with only their top `bits` kept (torchvision's `posterize`)."""
-    masks = torch.tensor([(0xFF << (8 - k)) & 0xFF for k in bits], dtype=torch.uint8, device=images.device)
-    return images & masks.view(-1, 1, 1, 1)
-
-
-def autocontrast(images: torch.Tensor) -> torch.Tensor:
-    """Each image's channels stretched from their [min, max] to [0, 255]: torchvision's `autocontrast` on uint8,
-    in its fp32 operations."""
-    x = images.float()
-    lo = x.amin(dim=(-2, -1), keepdim=True)
-    hi = x.amax(dim=(-2, -1), keepdim=True)
-    flat = hi == lo
-    inv_scale = hi.sub_(lo).mul_(1.0 / 255)
-    lo[flat] = 0.0
-    inv_scale[flat] = 1.0
-    return x.sub_(lo).div_(inv_scale).clamp_(0, 255).to(torch.uint8)
-
-
-def equalize(images: torch.Tensor) -> torch.Tensor:
-    """PIL's histogram equalization of each image's channels (torchvision's `equalize`); a channel whose values
-    leave no step (all but a few pixels at its largest value) is kept."""
-    g, c, h, w = images.shape
-    flat = images.reshape(g, c, h * w).long()
-    hist = flat.new_zeros(g, c, 256, dtype=torch.int32)
-    hist.scatter_add_(-1, flat, hist.new_ones(1).expand_as(flat))
-    cum = hist.cumsum(-1)
-    top = hist.gather(-1, cum.argmax(-1, keepdim=True))  # the count of the largest value present
-    step = (h * w - top).div_(255, rounding_mode="floor")
-    lut = (cum[..., :-1] + step // 2).div_(step.clamp(min=1), rounding_mode="floor").clamp_(0, 255).to(torch.uint8)
-    lut = torch.cat([lut.new_zeros(g, c, 1), lut], dim=-1)
-    return torch.where(step.view(g, c, 1, 1) > 0, lut.gather(-1, flat).view(g, c, h, w), images)

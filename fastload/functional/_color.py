@@ -1,6 +1,7 @@
 """Colour adjustments of uint8 batches: torchvision v2's `adjust_brightness`, `adjust_contrast`,
-`adjust_saturation`, `adjust_hue`, `rgb_to_grayscale` and `solarize`, per image with its own factors and order, in one
-op (`fastload::adjust_color`). `fastload.data.color` draws them as torchvision's transforms do, for the collates."""
+`adjust_saturation`, `adjust_hue`, `rgb_to_grayscale` and `solarize`, and RandAugment's `adjust_sharpness`,
+`posterize`, `autocontrast`, `equalize` and `invert`, per image with its own factors and order, in one op
+(`fastload::adjust_color`). `fastload.data.color` draws them as torchvision's transforms do, for the collates."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from fastload import _validation as V
 
 STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
 JITTER = STEPS[:4]
+VALUE_STEPS = ("sharpness", "posterize", "autocontrast", "equalize", "invert", "solarize_add")
+CODES = {name: k for k, name in enumerate(STEPS + VALUE_STEPS)}  # the op's step codes (color_math.h)
+_FLAGS = ("grayscale", "autocontrast", "equalize", "invert")  # steps without a factor: a bool per image
+_STATS = ("contrast", "autocontrast", "equalize")  # steps that reduce over the image: one per image and call
 
 
 def _per_image(name: str, value, n: int, kind=numbers.Real) -> list | None:
@@ -40,8 +45,12 @@ def _check_factor(name: str, v: float) -> float:
         raise ValueError(f"hue must lie in [-0.5, 0.5], got {v}")
     if name == "solarize" and v > 255:
         raise ValueError(f"solarize (the threshold) must be at most 255, got {v}")
-    if name in ("brightness", "contrast", "saturation") and v < 0:
+    if name in ("brightness", "contrast", "saturation", "sharpness") and v < 0:
         raise ValueError(f"{name} must be non-negative, got {v}")
+    if name == "posterize" and (v != int(v) or not 0 <= v <= 8):
+        raise ValueError(f"posterize (the bits kept) must be an integer in [0, 8], got {v}")
+    if name == "solarize_add" and (v != int(v) or not 0 <= v <= 255):
+        raise ValueError(f"solarize_add (the amount) must be an integer in [0, 255], got {v}")
     return v
 
 
@@ -60,23 +69,35 @@ def _check_order(order, n: int) -> list[list[int]]:
 
 
 def color_tables(n: int, factors: dict, order=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The op's (N, 6) int64 steps and (N, 6) float64 factors for `factors` (step name -> per-image list or None):
-    the jitter steps in each image's `order`, then grayscale, then solarize."""
+    """The op's (N, 12) int64 steps and (N, 12) float64 factors for `factors` (step name -> per-image list or None;
+    a name left out is None): sharpness, the jitter steps in each image's `order`, grayscale, posterize, solarize,
+    solarize_add, autocontrast, equalize, invert."""
     orders = _check_order(order, n)
+    given = {name: factors.get(name) for name in CODES}
+
+    def applies(name: str, i: int) -> bool:
+        v = given[name]
+        return v is not None and v[i] is not None and (v[i] if name in _FLAGS else True)
+
+    width = len(CODES)
     steps, table = [], []  # built as lists, one tensor each: element-wise tensor writes cost ~15 us an image
     for i in range(n):
-        codes = [k for k in orders[i] if factors[JITTER[k]] is not None and factors[JITTER[k]][i] is not None]
-        if factors["grayscale"] is not None and factors["grayscale"][i]:
-            codes.append(4)
-        if factors["solarize"] is not None and factors["solarize"][i] is not None:
-            codes.append(5)
-        steps.append(codes + [-1] * (6 - len(codes)))
-        table.append(
-            [_check_factor(name, factors[name][i]) if k != 4 and k in codes else 0.0 for k, name in enumerate(STEPS)]
-        )
+        names = ["sharpness"] + [JITTER[k] for k in orders[i]] + ["grayscale", "posterize", "solarize", "solarize_add"]
+        names = [name for name in names + ["autocontrast", "equalize", "invert"] if applies(name, i)]
+        if sum(name in _STATS for name in names) > 1:
+            raise ValueError(
+                f"image {i} has more than one of contrast, autocontrast and equalize: each reduces over the image, "
+                "and one call takes one per image (call adjust_color twice)"
+            )
+        steps.append([CODES[name] for name in names] + [-1] * (width - len(names)))
+        row = [0.0] * width
+        for name in names:
+            if name not in _FLAGS:
+                row[CODES[name]] = _check_factor(name, given[name][i])
+        table.append(row)
     return (
-        torch.tensor(steps, dtype=torch.int64).reshape(n, 6),
-        torch.tensor(table, dtype=torch.float64).reshape(n, 6),
+        torch.tensor(steps, dtype=torch.int64).reshape(n, width),
+        torch.tensor(table, dtype=torch.float64).reshape(n, width),
     )
 
 
@@ -90,16 +111,25 @@ def adjust_color(
     order=None,
     grayscale=None,
     solarize=None,
+    sharpness=None,
+    posterize=None,
+    solarize_add=None,
+    autocontrast=None,
+    equalize=None,
+    invert=None,
     input_order: str = "rgb",
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """torchvision v2's colour adjustments of a uint8 batch, each image with its own factors, in one op.
 
-    Image i gets `adjust_brightness`, `adjust_contrast`, `adjust_saturation` and `adjust_hue` with its factors in
-    its `order` (ColorJitter's), then `rgb_to_grayscale(num_output_channels=3)` if `grayscale[i]`, then
-    `solarize(threshold=solarize[i])`: each step truncated to bytes as torchvision's, equal to torchvision v2's
-    functions on uint8 tensors (on the CPU bit for bit; within 1 grey level wherever ATen does not fuse the
-    multiply-adds of its blends).
+    Image i gets `adjust_sharpness(sharpness[i])`, then `adjust_brightness`, `adjust_contrast`,
+    `adjust_saturation` and `adjust_hue` with its factors in its `order` (ColorJitter's), then
+    `rgb_to_grayscale(num_output_channels=3)` if `grayscale[i]`, `posterize(posterize[i])`,
+    `solarize(threshold=solarize[i])`, timm's `solarize_add(solarize_add[i])`, `autocontrast`, `equalize`, `invert`
+    where asked: each step truncated to
+    bytes as torchvision's, equal to torchvision v2's functions on uint8 tensors (on the CPU bit for bit; within 1
+    grey level wherever ATen does not fuse the multiply-adds of its blends). One image takes at most one of
+    contrast, autocontrast and equalize (each reduces over the image as it is before that step).
 
     Args:
         images: an (N, C, H, W) uint8 tensor (C = 1 or 3; any strides, e.g. an (N, H, W, C) batch `.permute(0, 3,
@@ -111,7 +141,15 @@ def adjust_color(
         order: None (brightness, contrast, saturation, hue), a permutation of 0..3, or one per image (N, 4):
             ColorJitter's `fn_idx`.
         grayscale: None, a bool, or one per image: convert to grey (3 equal channels) after the jitter.
-        solarize: None, a threshold <= 255, or one per image (None skips): invert values >= threshold, last.
+        solarize: None, a threshold <= 255, or one per image (None skips): invert values >= threshold.
+        sharpness: as brightness, applied first (torchvision's 3 x 3 smoothing blend; the border kept). Not in
+            place.
+        posterize: None, the bits kept (an int in [0, 8]), or one per image (None skips).
+        solarize_add: None, an int in [0, 255], or one per image (None skips): timm's `solarize_add`, values under
+            128 raised by it (capped at 255).
+        autocontrast: None, a bool, or one per image: stretch each channel's [min, max] to [0, 255].
+        equalize: as autocontrast: PIL's histogram equalization of each channel.
+        invert: as autocontrast: 255 - value, last.
         input_order: the channel order of images, "rgb" or "bgr".
         out: None for a new tensor in images' layout; `images` itself (or a view of the same memory with the same
             strides) to adjust in place; or another uint8 tensor of images' shape and device that shares no memory
@@ -132,8 +170,10 @@ def adjust_color(
         raise ValueError(f"images must be an (N, C, H, W) batch with C = 1 or 3, got shape {tuple(images.shape)}")
     n = images.shape[0]
     given = dict(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue, solarize=solarize)
+    given.update(sharpness=sharpness, posterize=posterize, solarize_add=solarize_add)
     factors = {name: _per_image(name, value, n) for name, value in given.items()}
-    factors["grayscale"] = _per_image("grayscale", grayscale, n, kind=bool)
+    flags = dict(grayscale=grayscale, autocontrast=autocontrast, equalize=equalize, invert=invert)
+    factors.update({name: _per_image(name, value, n, kind=bool) for name, value in flags.items()})
     steps, table = color_tables(n, factors, order)
     order_name = V.check_order("input_order", input_order)
     rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if order_name == "rgb" else [2, 1, 0])
@@ -144,6 +184,8 @@ def adjust_color(
     same = out is images or (not compiling and out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
     if same and V.expanded(images):
         raise ValueError("images is expanded (one value at several indices): it cannot be adjusted in place")
+    if same and n and bool((steps[:, 0] == CODES["sharpness"]).any()):
+        raise ValueError("sharpness reads each pixel's neighbours: out must not be images (no in-place sharpening)")
     if not same and not compiling and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, out)

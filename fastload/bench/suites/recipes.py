@@ -18,7 +18,9 @@ The RandAugment recipe: the same with torchvision's `RandAugment()` (2 operation
 place of the jitter: fastload's `CropCollate(auto_augment=fl.RandAugment())` vs torchvision v2's pipeline with
 `v2.RandAugment()` on the uint8 tensor (the same draws; compared as per-image channel means, since equalize and
 posterize turn the crop's 1-level difference into large ones on a few pixels), and timm's `create_transform(...,
-auto_augment="rand-m9-mstd0.5")` (timm's own RandAugment: other operations, magnitude noise, PIL; not compared).
+auto_augment="rand-m9-mstd0.5")` (timm's own RandAugment: other operations, magnitude noise, PIL; not compared)
+beside fastload's `CropCollate(auto_augment="rand-m9-mstd0.5")` (timm's draws and operation list, torchvision's
+operations; not compared).
 
 DINO's multi-crop: `fl.MultiCropCollate(norm)` (2 global 224 crops at scale (0.4, 1) and 8 local 96 crops at
 (0.05, 0.4), bicubic, each with its flip, RandomApply(ColorJitter(0.4, 0.4, 0.2, 0.1), 0.8), RandomGrayscale(0.2),
@@ -89,6 +91,7 @@ def _rand_augment(settings) -> Case:
         "rand-m9-mstd0.5",
         compare=_image_means,
         tolerance=MEAN_LEVELS * GREY_LEVEL,
+        timm_grammar=True,
     )
 
 
@@ -151,10 +154,13 @@ def _image_means(batch: torch.Tensor) -> torch.Tensor:
     return batch.float().mean(dim=(-2, -1))
 
 
-def _recipe(settings, job, collate_kw, collate_note, tv_recipe, timm_aa, compare=None, tolerance=None) -> Case:
+def _recipe(
+    settings, job, collate_kw, collate_note, tv_recipe, timm_aa, compare=None, tolerance=None, timm_grammar=False
+) -> Case:
     """A recipe from the suite's files: fastload's CropCollate(**collate_kw), its reference, its plain crop,
     torchvision v2's `tv_recipe(size)` per sample (the same draws), timm's `create_transform` (auto_augment=timm_aa;
-    own draws, not compared)."""
+    own draws, not compared), and with `timm_grammar` fastload's CropCollate(auto_augment=timm_aa) (timm's draws and
+    operations list; not compared)."""
     device = settings.device
     _, _, size, root = case_tree(settings, CROP_SIZES, 256, 64)
     samples = fl.ImageFolder(root).samples
@@ -170,6 +176,18 @@ def _recipe(settings, job, collate_kw, collate_note, tv_recipe, timm_aa, compare
         f"CropCollate({size}, norm, {collate_note}) from the files",
         "PIL decode + v2 crop, flip, the recipe's step on uint8, normalize",
     )
+    if timm_grammar:
+        timm_collate = fl.CropCollate(size, NORM, auto_augment=timm_aa)
+        grammar = DataLoader(files, collate_fn=timm_collate, **loader_options(BATCH))
+        impls.insert(
+            3,
+            Impl(
+                f"{FASTLOAD} timm grammar",
+                lambda: epoch(grammar, device),
+                checked=False,
+                note=f"CropCollate({size}, norm, auto_augment={timm_aa!r}): timm's draws, torchvision's operations",
+            ),
+        )
     unavailable = {}
     timm, reason = peers.load("timm")
     if timm is None:
