@@ -2,8 +2,9 @@
 # `make sanitize`: the C++ extension built with AddressSanitizer + UndefinedBehaviorSanitizer (CPU only, every report
 # fatal) into build/sanitize, beside the ordinary build, and the tests of decoding, the collates and the worker rings
 # (the 10,000-file corrupted-JPEG fuzz and the EXIF fuzzes included), the detection collate and the keep-ratio resize
-# (flipped images read backwards), the multi-crop collate (union regions decoded) and the affine warps (gathers at
-# computed offsets) run on it. Prints "sanitize: 0 reports" when nothing was reported; any report
+# (flipped images read backwards), the multi-crop collate (union regions decoded), the affine warps (gathers at
+# computed offsets) and the colour steps (histograms and tables indexed by pixel values, sharpness' neighbours) run
+# on it. Prints "sanitize: 0 reports" when nothing was reported; any report
 # aborts the test process, and the run fails.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,6 +34,6 @@ symbols="$(nm -D "$out"/pkg/fastload/_C*.so)"
 [[ "$symbols" == *__asan_report* ]] || { echo "sanitize: the extension is not instrumented"; exit 1; }
 tests=(test_decoding.py test_jpeg_files.py test_exif.py test_formats.py test_files.py test_files_trust.py
        test_device_decode.py test_collate_loader.py test_detection_collate.py test_resize_pad_batch.py test_packed.py
-       test_ring.py test_ring_lifetime.py test_multi_crop.py test_warp_affine.py)
+       test_ring.py test_ring_lifetime.py test_multi_crop.py test_warp_affine.py test_adjust_color.py)
 "$py" -m pytest -q -p no:cacheprovider -x "${tests[@]/#/$root/tests/}" "$@"
 echo "sanitize: 0 reports (AddressSanitizer + UndefinedBehaviorSanitizer, ${#tests[@]} test modules)"
