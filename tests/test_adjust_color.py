@@ -231,3 +231,6 @@ def test_sharpness_in_place_is_refused_by_the_op():
         torch.ops.fastload.adjust_color_into(x, steps, factors, [0, 1, 2], x)
     with pytest.raises(RuntimeError, match="first step"):
         torch.ops.fastload.adjust_color(x, torch.tensor([[0, 6] + [-1] * 10]), factors, [0, 1, 2])
+    # Empty batches share a null data pointer without being one tensor: out= another one is not in place.
+    empty, buffer = torch.zeros(1, 3, 4, 0, dtype=torch.uint8), torch.zeros(1, 3, 4, 0, dtype=torch.uint8)
+    assert fl.adjust_color(empty, sharpness=0.4, out=buffer) is buffer

@@ -126,10 +126,10 @@ def adjust_color(
     `adjust_saturation` and `adjust_hue` with its factors in its `order` (ColorJitter's), then
     `rgb_to_grayscale(num_output_channels=3)` if `grayscale[i]`, `posterize(posterize[i])`,
     `solarize(threshold=solarize[i])`, timm's `solarize_add(solarize_add[i])`, `autocontrast`, `equalize`, `invert`
-    where asked: each step truncated to
-    bytes as torchvision's, equal to torchvision v2's functions on uint8 tensors (on the CPU bit for bit; within 1
-    grey level wherever ATen does not fuse the multiply-adds of its blends). One image takes at most one of
-    contrast, autocontrast and equalize (each reduces over the image as it is before that step).
+    where asked: each step truncated to bytes as torchvision's, equal to torchvision v2's functions on uint8 tensors
+    (on the CPU bit for bit; within 1 grey level wherever ATen does not fuse the multiply-adds of its blends). One
+    image takes at most one of contrast, autocontrast and equalize (each reduces over the image as it is before
+    that step).
 
     Args:
         images: an (N, C, H, W) uint8 tensor (C = 1 or 3; any strides, e.g. an (N, H, W, C) batch `.permute(0, 3,
@@ -184,7 +184,7 @@ def adjust_color(
     same = out is images or (not compiling and out.data_ptr() == images.data_ptr() and out.stride() == images.stride())
     if same and V.expanded(images):
         raise ValueError("images is expanded (one value at several indices): it cannot be adjusted in place")
-    if same and n and bool((steps[:, 0] == CODES["sharpness"]).any()):
+    if same and images.numel() and bool((steps[:, 0] == CODES["sharpness"]).any()):
         raise ValueError("sharpness reads each pixel's neighbours: out must not be images (no in-place sharpening)")
     if not same and not compiling and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
