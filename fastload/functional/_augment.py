@@ -1,8 +1,9 @@
 """`augment`: RandAugment / TrivialAugmentWide operations on a uint8 batch, each image with its own operations and
-magnitudes, as torchvision v2 applies them image by image. Each step is one call of the compiled `adjust_color` for
-every image's value operation (brightness, colour, contrast, sharpness, posterize, solarize, autocontrast, equalize,
-invert) and one call of the compiled `warp_affine` for the images drawn a geometric one (fastload.functional.
-_augment_ops builds torchvision's matrices)."""
+magnitudes, as torchvision v2 applies them image by image. Each step is at most three compiled calls: `adjust_color`
+in place for every image's value operation (brightness, colour, contrast, posterize, solarize, autocontrast,
+equalize, invert), `adjust_color` into a new batch for the images drawn sharpness (it reads neighbours), and
+`warp_affine` for the images drawn a geometric one, each with its own matrix (fastload.functional._augment_ops
+builds torchvision's matrices)."""
 
 from __future__ import annotations
 
