@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import torch
 
+from fastload import _validation as V
 from fastload.functional._augment import augment
 from fastload.functional._warp import check_fill
 
@@ -62,9 +63,13 @@ class AugmentDraw(NamedTuple):
     fill: object = None
 
     def apply(self, images: torch.Tensor, input_order: str = "rgb") -> torch.Tensor:
-        """The draws applied to the (N, C, H, W) uint8 `images` (`augment`): a new batch."""
+        """The draws applied to the (N, C, H, W) uint8 `images` in `input_order` (`augment`): a new batch. A
+        policy's fill of 3 values is in RGB order (torchvision's and timm's images are RGB): reversed for BGR."""
+        fill = self.fill
+        if isinstance(fill, (list, tuple)) and len(fill) == 3 and V.check_order("input_order", input_order) == "bgr":
+            fill = tuple(fill)[::-1]
         return augment(
-            images, self.ops, self.magnitudes, interpolation=self.interpolation, fill=self.fill, input_order=input_order
+            images, self.ops, self.magnitudes, interpolation=self.interpolation, fill=fill, input_order=input_order
         )
 
     def subset(self, indices: list[int]) -> AugmentDraw:

@@ -135,3 +135,20 @@ def test_crop_collate_takes_timms_grammar():
     ops, mags = [[op for op, _ in p] for p in pairs], [[m for _, m in p] for p in pairs]
     x = fl.augment(crops.permute(0, 3, 1, 2), ops, mags, interpolation="bilinear", fill=(124, 116, 104))
     assert torch.equal(batch["image"], fl.normalize(x.permute(0, 2, 3, 1), fl.IMAGENET, input_order="rgb"))
+
+
+def test_the_fill_is_the_models_mean_in_the_images_order():
+    """A string takes create_transform's fill: norm's mean as bytes (RGB), ImageNet's without norm; a policy's RGB
+    fill is reversed on BGR images, so BGR images give the RGB result with its channels reversed."""
+    clip = fl.Normalization.from_unit((0.4815, 0.4578, 0.4082), (0.2686, 0.2613, 0.2758))
+    assert fl.CropCollate(32, clip, auto_augment="rand-m9").auto_augment.fill == (123, 117, 104)
+    assert fl.CropCollate(32, clip.with_order("bgr"), auto_augment="rand-m9").auto_augment.fill == (123, 117, 104)
+    assert fl.CropCollate(32, auto_augment="rand-m9").auto_augment.fill == (124, 116, 104)
+    images = torch.from_numpy(np.stack([img[:32, :32] for img in smooth_images(6, 5)])).permute(0, 3, 1, 2)
+    policy = fl.TimmRandAugment("rand-m10-p1.0", fill=(250, 10, 120))
+    np.random.seed(4), random.seed(4)
+    draw = policy.draw(6, 32, 32)
+    assert any(op in ("Rotate", "ShearX", "ShearY", "TranslateX", "TranslateY") for row in draw.ops for op in row)
+    rgb = draw.apply(images, "rgb")
+    bgr = draw.apply(images.flip(1), "bgr")
+    assert torch.equal(bgr.flip(1), rgb)

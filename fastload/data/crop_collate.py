@@ -74,9 +74,9 @@ class CropCollate(PadCollate):
         auto_augment: train only: None, an `fl.RandAugment` / `fl.TrivialAugmentWide` (torchvision's arguments),
             drawn per image after its box and flip as torchvision's pipeline [RandomResizedCrop,
             RandomHorizontalFlip, RandAugment] draws it, or timm's grammar ("rand-m9-mstd0.5": an
-            `fl.TimmRandAugment` with create_transform's bilinear geometry and ImageNet-mean fill, drawn with
-            NumPy's and Python's generators as timm), applied to the uint8 crop (`augment`) before it is
-            normalized. Not with the colour transforms (timm's recipe takes one or the other).
+            `fl.TimmRandAugment` with create_transform's bilinear geometry and fill (norm's mean as bytes, ImageNet's
+            without norm), drawn with NumPy's and Python's generators as timm), applied to the uint8 crop (`augment`)
+            before it is normalized. Not with the colour transforms (timm's recipe takes one or the other).
 
     Returns:
         A callable `collate(samples) -> batch`: `(images, labels, ...)` for tuple samples, a dict for dict samples,
@@ -124,7 +124,7 @@ class CropCollate(PadCollate):
         blur_kernel_size: int = 23,
         solarize_p: float = 0.0,
         solarize_threshold: float = 128.0,
-        auto_augment: Policy | None = None,
+        auto_augment: Policy | TimmRandAugment | str | None = None,
     ):
         super().__init__(
             norm,
@@ -165,8 +165,11 @@ class CropCollate(PadCollate):
             raise ValueError("color_jitter, grayscale_p, blur_p and solarize_p apply to train crops only (train=True)")
         if self.color is not None and self.decode_on == "device":
             raise ValueError("colour draws need the crops decoded in the worker: decode_on='device' does not take them")
-        if isinstance(auto_augment, str):
-            auto_augment = TimmRandAugment(auto_augment)  # a ValueError names what the grammar does not take
+        if isinstance(auto_augment, str):  # create_transform's fill: the model's mean in bytes (RGB), else ImageNet's
+            mean = (124, 116, 104) if self.norm is None else self.norm.with_order("rgb").mean
+            fill = tuple(min(255, max(0, round(m))) for m in mean)
+            fill = fill[0] if len(fill) == 1 else fill
+            auto_augment = TimmRandAugment(auto_augment, fill=fill)  # a ValueError names what the grammar lacks
         if auto_augment is not None and not isinstance(auto_augment, (Policy, TimmRandAugment)):
             raise TypeError(
                 "auto_augment must be None, timm's grammar ('rand-m9-mstd0.5'), fl.RandAugment(...), "
