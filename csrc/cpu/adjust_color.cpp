@@ -169,15 +169,30 @@ FL_COLOR_LOOP void sharpen_row(const float* __restrict up, const float* __restri
   }
 }
 
+// Input rows held for a sharpness step: row r in slot r % 3 (3 planes of w floats each), each row read once a pass.
+struct RowWindow {
+  float* rows;
+  int64_t next;  // the next row to read (rows are asked for in increasing order within a pass)
+  float* slot(int64_t r, int64_t w) const { return rows + 3 * w * (r % 3); }
+};
+
 // Row y of image n as its first pointwise step sees it, into planes: the input row, or (a sharpness step first) the
-// row sharpened from the input rows around it (window: 3 rows of 3 planes). The first and last rows are kept.
+// row sharpened from the input rows around it, which `window` holds. The first and last rows and columns are kept.
 void load_stage_row(const AdjustColorParams& p, const ColorImage& d, int64_t n, int64_t y, float* planes,
-                    float* window) {
+                    RowWindow& window) {
   const int64_t w = p.w;
-  if (first_pointwise_step(d) == 0 || y == 0 || y == p.h - 1 || w <= 2) return load_row(p, n, y, planes, w);
-  for (int64_t k = 0; k < 3; ++k) load_row(p, n, y - 1 + k, window + 3 * w * k, w);
+  if (first_pointwise_step(d) == 0 || w <= 2 || p.h <= 2) return load_row(p, n, y, planes, w);
+  for (const int64_t last = std::min(y + 1, p.h - 1); window.next <= last; ++window.next) {
+    load_row(p, n, window.next, window.slot(window.next, w), w);
+  }
+  const float* mid = window.slot(y, w);
+  if (y == 0 || y == p.h - 1) {
+    std::copy(mid, mid + (p.c == 3 ? 3 : 1) * w, planes);
+    return;
+  }
+  const float *up = window.slot(y - 1, w), *down = window.slot(y + 1, w);
   for (int64_t j = 0; j < (p.c == 3 ? 3 : 1); ++j) {
-    sharpen_row(window + j * w, window + 3 * w + j * w, window + 6 * w + j * w, planes + j * w, d.sharpness_rest, w);
+    sharpen_row(up + j * w, mid + j * w, down + j * w, planes + j * w, d.sharpness_rest, w);
   }
 }
 
@@ -187,7 +202,7 @@ FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const f
   return sum;
 }
 
-// Scratch per thread: 3 planes of a row, a 3-row window of them (sharpness), the counts and tables of 3 planes.
+// Scratch per thread: 3 planes of a row, a 3-row window of input rows (sharpness), the counts and tables of 3 planes.
 struct Scratch {
   explicit Scratch(int64_t w) : floats(new float[static_cast<size_t>(12 * w)]) {}
   std::unique_ptr<float[]> floats;  // every value written before it is read
@@ -200,7 +215,7 @@ void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Sc
   if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
   const int64_t w = p.w;
   float* planes = scratch.floats.get();
-  float* window = planes + 3 * w;
+  RowWindow window{planes + 3 * w, 0};
   float* r = planes;
   float* g = p.c == 3 ? planes + w : planes;
   float* b = p.c == 3 ? planes + 2 * w : planes;
@@ -212,7 +227,7 @@ void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Sc
     std::fill(scratch.counts, scratch.counts + 3 * 4 * 256, 0);
     for (int j = 0; j < 3; ++j) scratch.range[2 * j] = 255.0f, scratch.range[2 * j + 1] = 0.0f;
     for (int64_t y = 0; y < p.h; ++y) {
-      load_stage_row(p, d, n, y, planes, window);
+      load_stage_row(p, d, n, y, planes, window);  // window.next: 0 at the start of each pass
       for (int k = first; k < d.stats_at; ++k) step_row(d, k, p.c, 0.0f, scratch.lut, r, g, b, w);
       if (stat == kContrast) {
         sum += grey_sum_row(p.c, r, g, b, w);
@@ -228,6 +243,7 @@ void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Sc
       build_tables(stat, p.c, scratch.counts, scratch.range, p.h * w, scratch.lut);
     }
   }
+  window.next = 0;
   for (int64_t y = 0; y < p.h; ++y) {
     load_stage_row(p, d, n, y, planes, window);
     for (int k = first; k < d.count; ++k) step_row(d, k, p.c, mean, scratch.lut, r, g, b, w);

@@ -42,26 +42,13 @@ FL_CPU_LOOP void range_row(int64_t c, const float* planes, int64_t w, float* ran
 // The autocontrast (from each plane's range) or equalize (from its counts, `pixels` values) table of each plane.
 void build_tables(int step, int64_t c, const int32_t* counts, const float* range, int64_t pixels, uint8_t* lut) {
   for (int64_t j = 0; j < (c == 3 ? 3 : 1); ++j) {
-    if (step == kAutocontrast) {
-      for (int v = 0; v < 256; ++v) {
-        lut[256 * j + v] =
-            static_cast<uint8_t>(autocontrast_value(static_cast<float>(v), range[2 * j], range[2 * j + 1]));
-      }
-      continue;
-    }
-    int64_t count[256];
-    for (int v = 0; v < 256; ++v) {
-      const int32_t* set = counts + 4 * 256 * j + v;
-      count[v] = int64_t{set[0]} + set[256] + set[512] + set[768];
-    }
-    int hi = 255;
-    while (hi > 0 && count[hi] == 0) --hi;
-    const unsigned long long step_size = static_cast<unsigned long long>(pixels - count[hi]) / 255;
-    unsigned long long below = 0;
-    for (int v = 0; v < 256; ++v) {
-      lut[256 * j + v] = static_cast<uint8_t>(equalize_value(v, below, step_size));
-      below += static_cast<unsigned long long>(count[v]);
-    }
+    const int32_t* sets = counts + 4 * 256 * j;
+    const auto count = [sets](int v) {
+      return static_cast<unsigned long long>(sets[v]) + sets[256 + v] + sets[512 + v] + sets[768 + v];
+    };
+    int lo = static_cast<int>(range[2 * j]), hi = static_cast<int>(range[2 * j + 1]);
+    if (step == kEqualize) count_range(count, lo, hi);
+    color_table(step, pixels, lo, hi, count, [&](int v, uint8_t value) { lut[256 * j + v] = value; });
   }
 }
 

@@ -102,19 +102,12 @@ struct ColorTables : SinglePhase {
     if (d.stats_at < 0 || j >= (p.c == 3 ? 3 : 1)) return;
     const int stat = color_step(d, d.stats_at);
     if (stat == kContrast) return;
-    const unsigned long long* count = p.histograms + (n * 3 + j) * 256;
-    int lo = 0, hi = 255;
-    while (lo < 255 && load(count + lo) == 0) ++lo;
-    while (hi > 0 && load(count + hi) == 0) --hi;
-    const unsigned long long step = (static_cast<unsigned long long>(p.h * p.w) - load(count + hi)) / 255;
-    unsigned long long below = 0;
-    for (int v = 0; v < 256; ++v) {
-      const float value = stat == kAutocontrast ? autocontrast_value(static_cast<float>(v), static_cast<float>(lo),
-                                                                     static_cast<float>(hi))
-                                                : equalize_value(v, below, step);
-      store(p.luts + (n * 3 + j) * 256 + v, static_cast<uint8_t>(value));
-      below += load(count + v);
-    }
+    const unsigned long long* counts = p.histograms + (n * 3 + j) * 256;
+    const auto count = [counts](int v) { return load(counts + v); };
+    int lo, hi;
+    count_range(count, lo, hi);
+    uint8_t* lut = p.luts + (n * 3 + j) * 256;
+    color_table(stat, p.h * p.w, lo, hi, count, [lut](int v, uint8_t value) { store(lut + v, value); });
   }
 };
 

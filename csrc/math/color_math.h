@@ -118,6 +118,32 @@ FL_HOST_DEVICE FL_INLINE float equalize_value(int v, unsigned long long below, u
   return static_cast<float>(e > 255 ? 255 : e);
 }
 
+// The smallest (lo) and largest (hi) value present in a plane, from count(v), the plane's count of byte v.
+template <typename Count>
+FL_HOST_DEVICE FL_INLINE void count_range(const Count& count, int& lo, int& hi) {
+  lo = 0, hi = 255;
+  while (lo < 255 && count(lo) == 0) ++lo;
+  while (hi > 0 && count(hi) == 0) --hi;
+}
+
+// The table autocontrast (`stat` kAutocontrast) or equalize maps a plane's byte values by, given to emit(v, byte):
+// from the plane's range [lo, hi] and count(v), its count of byte v among its `pixels` values (equalize reads it;
+// autocontrast only needs the range). Shared by the CPU and the CUDA kernels, so both build the same tables.
+template <typename Count, typename Emit>
+FL_HOST_DEVICE FL_INLINE void color_table(int stat, int64_t pixels, int lo, int hi, const Count& count,
+                                          const Emit& emit) {
+  const unsigned long long step =
+      stat == kAutocontrast ? 0 : (static_cast<unsigned long long>(pixels) - count(hi)) / 255;
+  unsigned long long below = 0;
+  for (int v = 0; v < 256; ++v) {
+    const float value = stat == kAutocontrast
+                            ? autocontrast_value(static_cast<float>(v), static_cast<float>(lo), static_cast<float>(hi))
+                            : equalize_value(v, below, step);
+    emit(v, static_cast<uint8_t>(value));
+    if (stat != kAutocontrast) below += count(v);
+  }
+}
+
 // posterize: the byte's top bits (`mask`) kept.
 FL_HOST_DEVICE FL_INLINE float posterize_value(float v, uint32_t mask) {
   return static_cast<float>(static_cast<uint32_t>(v) & mask);
