@@ -18,13 +18,15 @@ DEVICE_TYPES = ("cpu", "cuda")
 class OpDef:
     """One op: `name` of its schema (csrc/ops/<op>.cpp), its pure-PyTorch `reference` (same signature), its `fake`
     (the empty result for torch.compile/meta tensors; None for an op that returns nothing), the device types that
-    have compiled kernels, and `packed`, the name of its twin taking a PackedImages' buffers instead of a list."""
+    have compiled kernels, `packed`, the name of its twin taking a PackedImages' buffers instead of a list, and
+    `normalized`, the name of its twin that normalizes its result into a float batch (in the same files)."""
 
     name: str
     reference: Callable
     fake: Callable
     devices: tuple[str, ...] = DEVICE_TYPES
     packed: str | None = None
+    normalized: str | None = None
 
 
 def _pad_batch_fake(images, flip_masks, batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last):
@@ -135,6 +137,14 @@ OPS: dict[str, OpDef] = {
             lambda images, steps, factors, rgb: torch.empty_like(
                 images, memory_format=reference.adjust_color_layout(images)
             ),
+            normalized="adjust_color_normalize",
+        ),
+        OpDef(
+            "adjust_color_normalize",
+            reference.adjust_color_normalize,
+            lambda images, steps, factors, rgb, mean, inv_std, channel_map, dtype, channels_last: (
+                reference.adjust_color_normalize_output(images, dtype, channels_last)
+            ),
         ),
         OpDef(
             "warp_affine",
@@ -162,6 +172,7 @@ for _op in [
         "resized_crop_batch",
         "mix_pairs",
         "adjust_color",
+        "adjust_color_normalize",
         "warp_affine",
     )
 ]:

@@ -9,7 +9,12 @@ import inspect
 import numpy as np
 import torch
 
-from fastload.reference_color import adjust_color, adjust_color_layout  # noqa: F401 (the op table reads them here)
+from fastload.reference_color import (  # noqa: F401 (the op table reads them here)
+    adjust_color,
+    adjust_color_layout,
+    adjust_color_normalize,
+    adjust_color_normalize_output,
+)
 from fastload.reference_warp import warp_affine  # noqa: F401 (the op table reads it here)
 
 
@@ -381,4 +386,5 @@ resize_pad_batch_packed_into = _into(resize_pad_batch_packed)
 resized_crop_batch_into = _into(resized_crop_batch)
 mix_pairs_into = _into(mix_pairs)
 adjust_color_into = _into(adjust_color)
+adjust_color_normalize_into = _into(adjust_color_normalize)
 warp_affine_into = _into(warp_affine)

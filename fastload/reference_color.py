@@ -165,3 +165,30 @@ def adjust_color(images: torch.Tensor, steps: torch.Tensor, factors: torch.Tenso
         for k, v in zip(rgb, planes):
             out[i, k] = v.to(torch.uint8)
     return out
+
+
+def adjust_color_normalize_output(images: torch.Tensor, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
+    """Empty result of `adjust_color_normalize` for `images` (N, C, H, W): contiguous, or NHWC memory."""
+    n, c, h, w = images.shape
+    if channels_last:
+        return images.new_empty((n, h, w, c), dtype=dtype).permute(0, 3, 1, 2)
+    return images.new_empty((n, c, h, w), dtype=dtype)
+
+
+def adjust_color_normalize(
+    images: torch.Tensor,
+    steps: torch.Tensor,
+    factors: torch.Tensor,
+    rgb: list[int],
+    mean: list[float],
+    inv_std: list[float],
+    channel_map: list[int],
+    dtype: torch.dtype,
+    channels_last: bool,
+) -> torch.Tensor:
+    """`adjust_color`'s bytes normalized: (N, C, H, W) `dtype` (contiguous or channels_last), output channel k =
+    (adjusted channel channel_map[k] - mean[k]) * inv_std[k] in fp32, rounded once to dtype."""
+    x = adjust_color(images, steps, factors, rgb)[:, list(channel_map)].to(F32)
+    m = torch.tensor(mean, dtype=F32, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(inv_std, dtype=F32, device=x.device).view(1, -1, 1, 1)
+    return adjust_color_normalize_output(images, dtype, channels_last).copy_(((x - m) * s).to(dtype))

@@ -101,31 +101,34 @@ def run(device: str, quick: bool) -> None:
         for box in (None, (1, h - 1, 2, w - 3)):
             both("mix_pairs", fl.mix_pairs, batch, 0.3, box)
             both("mix_pairs in place", lambda b, box=box: fl.mix_pairs(c := b.clone(), 0.3, box, out=c), batch)
+        raw = fl.pad_batch(imgs, size_divisor=8, device=device, input_order=order)
+        raw = (raw.images if hasattr(raw, "images") else raw).permute(0, 3, 1, 2)  # (N, C, H, W), HWC strides
+        n = raw.shape[0]
+        color = dict(
+            brightness=1.3,
+            contrast=[0.6 + 0.2 * i for i in range(n)],
+            saturation=1.7,
+            hue=[0.3 - 0.15 * i for i in range(n)],
+            order=[[(i + k) % 4 for k in range(4)] for i in range(n)],
+            grayscale=[i == 1 for i in range(n)],
+            solarize=[None if i % 2 else 128.0 for i in range(n)],
+            input_order=order,
+        )
+        values = dict(  # RandAugment's value steps: sharpness (out of place), one reducing step per image
+            sharpness=[1.8 if i % 2 == 0 else None for i in range(n)],
+            posterize=[3 if i % 3 == 1 else None for i in range(n)],
+            solarize_add=[None if i % 2 else 90 for i in range(n)],
+            autocontrast=[i % 3 == 0 for i in range(n)],
+            equalize=[i % 3 == 1 for i in range(n)],
+            invert=[i % 2 == 1 for i in range(n)],
+            input_order=order,
+        )
+        normalized = dict(norm=norm, dtype=dtype, channels_last=channels_last)
+        both("adjust_color normalized", fl.adjust_color, raw, **color, **normalized)
+        both("adjust_color normalized, sharpness", fl.adjust_color, raw, **values, **normalized)
         if dtype == DTYPES[0]:  # uint8 in and out: once per layout and order
-            raw = fl.pad_batch(imgs, size_divisor=8, device=device, input_order=order)
-            raw = (raw.images if hasattr(raw, "images") else raw).permute(0, 3, 1, 2)  # (N, C, H, W), HWC strides
-            n = raw.shape[0]
-            color = dict(
-                brightness=1.3,
-                contrast=[0.6 + 0.2 * i for i in range(n)],
-                saturation=1.7,
-                hue=[0.3 - 0.15 * i for i in range(n)],
-                order=[[(i + k) % 4 for k in range(4)] for i in range(n)],
-                grayscale=[i == 1 for i in range(n)],
-                solarize=[None if i % 2 else 128.0 for i in range(n)],
-                input_order=order,
-            )
             both("adjust_color", fl.adjust_color, raw, **color)
             both("adjust_color in place", lambda b, kw=color: fl.adjust_color(c := b.clone(), **kw, out=c), raw)
-            values = dict(  # RandAugment's value steps: sharpness (out of place), one reducing step per image
-                sharpness=[1.8 if i % 2 == 0 else None for i in range(n)],
-                posterize=[3 if i % 3 == 1 else None for i in range(n)],
-                solarize_add=[None if i % 2 else 90 for i in range(n)],
-                autocontrast=[i % 3 == 0 for i in range(n)],
-                equalize=[i % 3 == 1 for i in range(n)],
-                invert=[i % 2 == 1 for i in range(n)],
-                input_order=order,
-            )
             both("adjust_color RandAugment steps", fl.adjust_color, raw, **values)
             h, w = raw.shape[2:]
             angles = [(-1) ** i * (7.0 + 40 * i) for i in range(n)]

@@ -104,6 +104,71 @@ test_opcheck = harness.opcheck_test(ADJUST_COLOR)
 test_compile = harness.compile_test(ADJUST_COLOR)
 
 
+def normalized_samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    """adjust_color with norm: random draws, input order, norm (mean/std in pixel units, either model order) and
+    output layout."""
+    x = harness.nchw_batch(rng, layout)
+    kw = draws(rng, x.shape[0])
+    order, model = (str(v) for v in rng.choice(["rgb", "bgr"], 2))
+    mean, std = rng.uniform(0, 255, x.shape[1]).tolist(), rng.uniform(0.5, 80, x.shape[1]).tolist()
+    norm = fl.Normalization(mean, std, model if x.shape[1] == 3 else "rgb")
+    last = bool(rng.integers(2))
+    kw.update(input_order=order, norm=norm, dtype=dtype, channels_last=last)
+    out = [Sample((x,), kw, f"{layout} {tuple(x.shape)} {order}->{norm.order} channels_last={last}")]
+    return out + [harness.with_out(s, fl.adjust_color) for s in out]
+
+
+def normalized_oracle(sample: Sample, result) -> None:
+    """torchvision v2's adjusted bytes (oracle's), then `fl.normalize`: the same bits on the CPU; elsewhere within
+    the 1 grey level the uint8 result may differ by."""
+    (x,) = sample.args
+    kw = sample.kwargs
+    norm, dtype = kw["norm"], kw["dtype"]
+    assert result.shape == x.shape and result.dtype == dtype
+    last = kw["channels_last"]
+    layout = torch.channels_last if last else torch.contiguous_format
+    assert result.is_contiguous(memory_format=layout) or result.numel() == 0, sample.label
+    bgr = kw["input_order"] == "bgr" and x.shape[1] == 3
+    adjusted = [torchvision_image(x[i].flip(0) if bgr else x[i], kw, i) for i in range(x.shape[0])]
+    adjusted = torch.stack(adjusted) if adjusted else torch.empty_like(x)
+    want = fl.normalize(adjusted.permute(0, 2, 3, 1), norm, input_order="rgb", dtype=dtype, channels_last=last)
+    if result.device.type == "cpu":
+        harness.assert_same_bits(result, want, sample.label)
+    else:
+        level = max(1.0 / s for s in norm.std) * 1.01 + 0.01
+        assert (result.cpu().float() - want.float()).abs().max() <= level, sample.label
+
+
+ADJUST_COLOR_NORMALIZE = OpTest(
+    "adjust_color_normalize",
+    fl.adjust_color,
+    normalized_samples,
+    normalized_oracle,
+    raw_ops=("adjust_color_normalize", "adjust_color_normalize_into"),
+)
+
+test_normalized_backends = harness.backend_test(ADJUST_COLOR_NORMALIZE)
+test_normalized_property = harness.property_test(ADJUST_COLOR_NORMALIZE, max_examples=30)
+test_normalized_opcheck = harness.opcheck_test(ADJUST_COLOR_NORMALIZE)
+test_normalized_compile = harness.compile_test(ADJUST_COLOR_NORMALIZE)
+
+
+def test_normalized_equals_adjust_then_normalize_on_every_backend():
+    """adjust_color(norm=) is adjust_color then normalize, bit for bit, on each backend (sharpness included: the CUDA
+    kernels then sharpen into a uint8 scratch batch first)."""
+    rng = np.random.default_rng(11)
+    x = harness.nchw_batch(rng, "odd", n=5, c=3)
+    kw = dict(sharpness=[1.7, None, 0.3, 2.0, None], brightness=1.3, equalize=[True, False, True, False, True])
+    kw.update(hue=[0.1, -0.2, None, 0.4, 0.0], order=[3, 1, 0, 2], input_order="bgr")
+    for mode in BACKENDS:
+        with backend(mode):
+            for dtype, last in ((torch.float32, False), (torch.bfloat16, True), (torch.float16, False)):
+                got = fl.adjust_color(x, **kw, norm=fl.IMAGENET, dtype=dtype, channels_last=last)
+                plain = fl.adjust_color(x, **kw).permute(0, 2, 3, 1)
+                want = fl.normalize(plain, fl.IMAGENET, input_order="bgr", dtype=dtype, channels_last=last)
+                harness.assert_same_bits(got, want, f"{mode} {dtype}")
+
+
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced", "odd"])
 def test_in_place_equals_a_new_batch(device, layout):
@@ -188,6 +253,17 @@ test_bad_input = harness.bad_input_test(
         Bad(lambda: fl.adjust_color(X, solarize_add=256), ValueError, ("solarize_add", "[0, 255]")),
         Bad(lambda: fl.adjust_color(X, contrast=0.5, equalize=True), ValueError, ("contrast", "equalize", "image 0")),
         Bad(lambda: fl.adjust_color(X, sharpness=2.0, out=X), ValueError, ("sharpness", "out")),
+        Bad(lambda: fl.adjust_color(X, dtype=torch.float16), ValueError, ("dtype", "norm")),
+        Bad(lambda: fl.adjust_color(X, norm=(1, 2)), TypeError, ("norm",)),
+        Bad(lambda: fl.adjust_color(X[:, :1], norm=fl.IMAGENET), ValueError, ("images", "channel")),
+        Bad(lambda: fl.adjust_color(X, norm=fl.IMAGENET, dtype=torch.int32), ValueError, ("dtype", "float32")),
+        Bad(lambda: fl.adjust_color(X, norm=fl.IMAGENET, out=torch.zeros(2, 3, 4, 5)[..., :4]), ValueError, ("out",)),
+        Bad(lambda: fl.adjust_color(X, norm=fl.IMAGENET, out=X), ValueError, ("out", "float32")),
+        Bad(
+            lambda: fl.adjust_color(X, norm=fl.IMAGENET, out=torch.zeros(2, 3, 5, 4).transpose(2, 3)),
+            ValueError,
+            ("out", "strides"),
+        ),
     ]
 )
 

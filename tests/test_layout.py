@@ -15,8 +15,8 @@ from fastload._op_table import OPS
 ROOT = Path(__file__).resolve().parents[1]
 CSRC = ROOT / "csrc"
 
-# The op families: an op table entry that is neither a packed twin nor an `_into` twin.
-TWINS = {op.packed for op in OPS.values() if op.packed} | {n for n in OPS if n.endswith("_into")}
+# The op families: an op table entry that is neither a packed or normalized twin nor an `_into` twin.
+TWINS = {t for op in OPS.values() for t in (op.packed, op.normalized) if t} | {n for n in OPS if n.endswith("_into")}
 FAMILIES = sorted(n for n in OPS if n not in TWINS)
 
 
@@ -26,8 +26,8 @@ def _text(path: Path) -> str:
 
 
 def _names(family: str) -> list[str]:
-    """The registered names of one family: the op, its packed twin and their `_into` twins."""
-    base = [family] + ([OPS[family].packed] if OPS[family].packed else [])
+    """The registered names of one family: the op, its packed and normalized twins and their `_into` twins."""
+    base = [family] + [t for t in (OPS[family].packed, OPS[family].normalized) if t]
     return base + [f"{n}_into" for n in base if f"{n}_into" in OPS]
 
 

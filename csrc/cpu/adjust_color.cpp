@@ -4,7 +4,8 @@
 // clone), and the row is stored as bytes. A contrast, autocontrast or equalize step needs statistics of the image as
 // it is just before that step: a first pass runs the steps before it and sums the floored grey values (contrast) or
 // counts each plane's values (a 256-entry table per plane is then built from the counts). The image is read once
-// (twice with statistics) and written once, in place or not.
+// (twice with statistics) and written once, in place or not, or normalized into a float batch
+// (adjust_color_normalize).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -14,6 +15,7 @@
 #include "cpu/color_stats.h"
 #include "cpu/isa.h"
 #include "math/color_math.h"
+#include "math/normalize_math.h"
 #include "ops/adjust_color.h"
 
 namespace fastload {
@@ -73,7 +75,29 @@ void load_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, i
     load_strided(row + k * p.in_stride[1], p.in_stride[3], plane_of(p, planes, k, count), p.w);
 }
 
+// One output channel of a normalized row, its values `stride` elements apart (1: planar; C: channels_last pixels).
+template <FloatDtype D>
+FL_CPU_CLONES void normalized_values(typename FloatTraits<D>::storage* __restrict dst, int64_t stride,
+                                     const float* __restrict v, float mean, float inv_std, int64_t w) {
+  if (stride == 1) {
+    for (int64_t x = 0; x < w; ++x) dst[x] = FloatTraits<D>::from_float(normalize_float(v[x], mean, inv_std));
+  } else {
+    for (int64_t x = 0; x < w; ++x) dst[x * stride] = FloatTraits<D>::from_float(normalize_float(v[x], mean, inv_std));
+  }
+}
+
 void store_row(const AdjustColorParams& p, int64_t n, int64_t y, float* planes, int64_t count) {
+  if (p.norm_out != nullptr) {  // adjust_color_normalize: the bytes' values, normalized
+    return dispatch_float_dtype(p.dtype, [&](auto d) {
+      constexpr FloatDtype D = decltype(d)::value;
+      auto* row =
+          static_cast<typename FloatTraits<D>::storage*>(p.norm_out) + n * p.norm_stride[0] + y * p.norm_stride[2];
+      for (int64_t k = 0; k < p.c; ++k) {
+        normalized_values<D>(row + k * p.norm_stride[1], p.norm_stride[3], planes + p.norm_from[k] * count, p.mean[k],
+                             p.inv_std[k], p.w);
+      }
+    });
+  }
   uint8_t* row = p.out + n * p.out_stride[0] + y * p.out_stride[2];
   if (p.c == 3 && p.out_stride[3] == 3 && p.out_stride[1] == 1) {
     return store_interleaved(row, plane_of(p, planes, 0, count), plane_of(p, planes, 1, count),
@@ -266,6 +290,8 @@ void run(const at::Tensor& /*images*/, AdjustColorCall& call) {
 TORCH_LIBRARY_IMPL(fastload, CPU, m) {
   m.impl("adjust_color", &adjust_color_op<run>);
   m.impl("adjust_color_into", &adjust_color_into_op<run>);
+  m.impl("adjust_color_normalize", &adjust_color_normalize_op<run>);
+  m.impl("adjust_color_normalize_into", &Into<kAdjustColorNormalizeInto, &adjust_color_normalize_op<run>>::run);
 }
 
 }  // namespace fastload

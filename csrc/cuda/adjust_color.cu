@@ -6,13 +6,15 @@
 // 256-entry table per plane; then a thread per group of 4 pixels of a row (kernel.h's row_grid over N x H rows) reads
 // its pixels, runs every step of its image (color_math.h's functions) and stores them. Bytes moved: the batch read once
 // (twice with statistics; with sharpness, once more, its neighbours from cache) and written once (twice with
-// sharpness); in place, each pixel is read and written by one thread. Loads and stores go through the strides byte by
-// byte; target 50% of a same-bytes copy, unmeasured (no GPU has run it). Torch-free (kernel.h only): the host compiler
-// builds the same source for the CUDA emulation.
+// sharpness); in place, each pixel is read and written by one thread. adjust_color_normalize's last launch stores
+// the values normalized into a float batch (its sharpness launch writes a uint8 scratch batch the caller gives). Loads
+// and stores go through the strides byte by byte; target 50% of a same-bytes copy, unmeasured (no GPU has run it).
+// Torch-free (kernel.h only): the host compiler builds the same source for the CUDA emulation.
 #include <stdint.h>
 
 #include "cuda/kernel.h"
 #include "cuda/launches.h"
+#include "cuda/stores.h"
 
 namespace fastload {
 namespace FL_KERNEL_NS {
@@ -181,6 +183,41 @@ struct ColorRows : SinglePhase {
   }
 };
 
+// ColorRows into a normalized float batch (adjust_color_normalize): output channel k of each pixel from its R, G or
+// B value norm_from[k], stored a 4-pixel group at a time (stores.h). The pixel loop is not unrolled (one copy of the
+// steps' code); each value goes to its lane of v through an unrolled select, which keeps v in registers.
+template <FloatDtype D, int C, bool ChannelsLast>
+struct ColorRowsNormalized : SinglePhase {
+  static constexpr const char* kName = "adjust_color_normalize_rows";
+  static constexpr int kMinBlocks = 4;  // the hue step's registers
+
+  static FL_DEVICE void phase(int, const Thread& t, Shared&, const AdjustColorParams& p) {
+    using S = typename FloatTraits<D>::storage;
+    for_each_group(t, p.n * p.h, p.w, [&](int64_t row, int64_t x0, int count) {
+      const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
+      const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
+      const ColorImage d = load(p.images + n);
+      const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
+      const float mean = grey ? contrast_mean(load(p.grey_sums + n), p.h * p.w) : 0.0f;
+      float v[C][4] = {};
+      for (int q = 0; q < count; ++q) {
+        float r, g, b;
+        load_pixel(p, n, y, x0 + q, r, g, b);
+        color_steps(d, first_pointwise_step(d), d.count, p.c, mean, ImageLut{p.luts, n}, r, g, b);
+#pragma unroll
+        for (int k = 0; k < C; ++k) {
+          const int j = p.norm_from[k];
+          const float value = normalize_float(j == 0 ? r : (j == 1 ? g : b), p.mean[k], p.inv_std[k]);
+#pragma unroll
+          for (int lane = 0; lane < 4; ++lane) v[k][lane] = lane == q ? value : v[k][lane];
+        }
+      }
+      S* dst = static_cast<S*>(p.norm_out) + n * p.norm_stride[0] + y * p.norm_stride[2] + x0 * p.norm_stride[3];
+      store_group<D, C, ChannelsLast>(dst, p.norm_stride[1], v, count);
+    });
+  }
+};
+
 }  // namespace
 
 void launch_adjust_color(const AdjustColorParams& p, cudaStream_t stream) {
@@ -199,7 +236,10 @@ void launch_adjust_color(const AdjustColorParams& p, cudaStream_t stream) {
     launch<ColorStats>(Grid{needed < per_image ? needed : per_image, p.n}, stream, p);
     launch<ColorTables>(Grid{1, p.n, 32}, stream, p);
   }
-  launch<ColorRows>(row_grid(p.n * p.h, p.w), stream, p);
+  if (p.norm_out == nullptr) return launch<ColorRows>(row_grid(p.n * p.h, p.w), stream, p);
+  dispatch_float_dtype(p.dtype, [&](auto d) {
+    launch_rows<ColorRowsNormalized, decltype(d)::value>(row_grid(p.n * p.h, p.w), stream, p);
+  });
 }
 
 }  // namespace FL_KERNEL_NS

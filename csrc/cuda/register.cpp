@@ -66,6 +66,7 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
     luts = at::empty({call.params.n, 3 * 256}, images.options().dtype(at::kByte));
     call.params.luts = luts.data_ptr<uint8_t>();
   }
+  const at::Tensor scratch = bind_sharpness_scratch(images, call);  // kept until the launches are enqueued
   launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
 }
 
@@ -195,6 +196,9 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
   m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
   m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
+  m.impl("adjust_color_normalize", &adjust_color_normalize_op<run_adjust_color>);
+  m.impl("adjust_color_normalize_into",
+         &Into<kAdjustColorNormalizeInto, &adjust_color_normalize_op<run_adjust_color>>::run);
   m.impl("warp_affine", &warp_affine_op<run_warp_affine>);
   m.impl("warp_affine_into", &warp_affine_into_op<run_warp_affine>);
 }

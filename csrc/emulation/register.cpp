@@ -101,6 +101,8 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
     buffers.push_back(tensor_buffer("histograms", histograms, true));
     buffers.push_back(tensor_buffer("luts", luts, true));
   }
+  const at::Tensor scratch = bind_sharpness_scratch(images, call);
+  if (scratch.defined()) buffers.push_back(tensor_buffer("sharpened", scratch, true));
   if (p.out != p.in) buffers.push_back(tensor_buffer("images", images, false));
   const emulation::BufferScope scope(std::move(buffers));
   emulation::launch_adjust_color(p, nullptr);
@@ -221,6 +223,9 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
   m.impl("adjust_color", &adjust_color_op<run_adjust_color>);
   m.impl("adjust_color_into", &adjust_color_into_op<run_adjust_color>);
+  m.impl("adjust_color_normalize", &adjust_color_normalize_op<run_adjust_color>);
+  m.impl("adjust_color_normalize_into",
+         &Into<kAdjustColorNormalizeInto, &adjust_color_normalize_op<run_adjust_color>>::run);
   m.impl("warp_affine", &warp_affine_op<run_warp_affine>);
   m.impl("warp_affine_into", &warp_affine_into_op<run_warp_affine>);
 }

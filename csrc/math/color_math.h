@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "math/float_convert.h"
 #include "math/macros.h"
 
 namespace fastload {
@@ -58,6 +59,15 @@ struct AdjustColorParams {
   uint8_t* luts;                   // CUDA: n x 3 x 256 tables autocontrast / equalize map each plane's values by
   bool stats;                      // some image has a stats step (CUDA: grey_sums and histograms hold zeros)
   bool sharpness;                  // some image has a sharpness step (never in place: it reads neighbours)
+  // adjust_color_normalize: the adjusted bytes normalized into a float batch of `dtype` in place of `out` (null
+  // then): output channel k is (value of R, G or B `norm_from[k]` (0, 1, 2: the rgb index) - mean[k]) * inv_std[k],
+  // rounded once to dtype, at norm_stride (elements of n, c, h, w: contiguous or channels_last).
+  void* norm_out;
+  FloatDtype dtype;
+  bool channels_last;
+  int norm_from[3];
+  float mean[3], inv_std[3];
+  int64_t norm_stride[4];
 };
 
 // Step k of image d.

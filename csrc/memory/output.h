@@ -47,6 +47,7 @@ void check_no_overlap(const char* op, const at::Tensor& out, const at::Tensor& i
 bool check_in_place_or_apart(const char* op, const at::Tensor& out, const at::Tensor& input, const char* input_name);
 
 // The names of the `_into` ops (schemas.cpp defines them from their allocating twins).
+inline constexpr char kAdjustColorNormalizeInto[] = "fastload::adjust_color_normalize_into";
 inline constexpr char kDenormalizeInto[] = "fastload::denormalize_into";
 inline constexpr char kPadBatchInto[] = "fastload::pad_batch_into";
 inline constexpr char kPadBatchPackedInto[] = "fastload::pad_batch_packed_into";

@@ -1,9 +1,12 @@
 // fastload::adjust_color: the argument checks shared by its kernels.
 #include "ops/adjust_color.h"
 
+#include <ATen/ops/empty.h>
+
 #include <cmath>
 
 #include "memory/output.h"
+#include "ops/common.h"
 
 namespace fastload {
 namespace {
@@ -127,6 +130,35 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
   call.out = out;
   call.params.out = static_cast<uint8_t*>(out.data_ptr());
   for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);
+}
+
+void bind_adjust_color_normalized(const char* op, const at::Tensor& images, AdjustColorCall& call,
+                                  at::ArrayRef<double> mean, at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
+                                  at::ScalarType dtype, bool channels_last) {
+  AdjustColorParams& p = call.params;
+  read_normalization(op, mean, inv_std, p.c, p.mean, p.inv_std);
+  int map[3];
+  read_channel_map(op, channel_map, p.c, map);
+  for (int64_t k = 0; k < p.c; ++k) {  // the R, G or B value (rgb's index) that output channel k reads
+    for (int j = 0; j < (p.c == 3 ? 3 : 1); ++j) {
+      if (p.rgb[j] == map[k]) p.norm_from[k] = j;
+    }
+  }
+  p.dtype = to_float_dtype(op, dtype);
+  p.channels_last = channels_last;
+  call.out = new_batch_output(p.n, p.c, p.h, p.w, dtype, channels_last, images.options());
+  p.norm_out = call.out.data_ptr();
+  p.out = nullptr;
+  for (int64_t d = 0; d < 4; ++d) p.norm_stride[d] = call.out.stride(d);
+}
+
+at::Tensor bind_sharpness_scratch(const at::Tensor& images, AdjustColorCall& call) {
+  AdjustColorParams& p = call.params;
+  if (p.norm_out == nullptr || !p.sharpness) return at::Tensor();
+  at::Tensor scratch = at::empty({p.n, p.c, p.h, p.w}, images.options().dtype(at::kByte));
+  p.out = scratch.data_ptr<uint8_t>();
+  for (int64_t d = 0; d < 4; ++d) p.out_stride[d] = scratch.stride(d);
+  return scratch;
 }
 
 }  // namespace fastload

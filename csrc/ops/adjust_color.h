@@ -29,6 +29,18 @@ AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, 
 // offset and strides; not with a sharpness step) or a tensor that does not overlap it.
 void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out);
 
+// Points the call at a new (N, C, H, W) float batch of `dtype` (contiguous or channels_last; inside an Into scope,
+// the caller's out) that the adjusted bytes are normalized into: output channel k is input channel channel_map[k]
+// minus mean[k], times inv_std[k].
+void bind_adjust_color_normalized(const char* op, const at::Tensor& images, AdjustColorCall& call,
+                                  at::ArrayRef<double> mean, at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
+                                  at::ScalarType dtype, bool channels_last);
+
+// CUDA (and its emulation): adjust_color_normalize with a sharpness step sharpens into a uint8 batch first, which
+// the last launch reads: a new contiguous (N, C, H, W) one on images' device, pointed to by params.out. Undefined
+// (nothing allocated) when the call needs none.
+at::Tensor bind_sharpness_scratch(const at::Tensor& images, AdjustColorCall& call);
+
 using AdjustColorRun = void (*)(const at::Tensor& images, AdjustColorCall& call);
 
 template <AdjustColorRun Run>
@@ -48,6 +60,18 @@ void adjust_color_into_op(const at::Tensor& images, const at::Tensor& steps, con
   AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
   bind_adjust_color_output(op, images, call, out);
   Run(images, call);
+}
+
+// adjust_color_normalize (the _into twin is Into<kAdjustColorNormalizeInto, &adjust_color_normalize_op<Run>>).
+template <AdjustColorRun Run>
+at::Tensor adjust_color_normalize_op(const at::Tensor& images, const at::Tensor& steps, const at::Tensor& factors,
+                                     at::IntArrayRef rgb, at::ArrayRef<double> mean, at::ArrayRef<double> inv_std,
+                                     at::IntArrayRef channel_map, at::ScalarType dtype, bool channels_last) {
+  const char* op = "fastload::adjust_color_normalize";
+  AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
+  bind_adjust_color_normalized(op, images, call, mean, inv_std, channel_map, dtype, channels_last);
+  Run(images, call);
+  return call.out;
 }
 
 }  // namespace fastload

@@ -21,10 +21,15 @@ void def_with_into(torch::Library& m, const char* schema) {
 }  // namespace
 
 void define_schemas(torch::Library& m) {
-  // torchvision's uint8 colour adjustments per image of an (N, C, H, W) batch: steps (N, S) int64 codes (0
-  // brightness, 1 contrast, 2 saturation, 3 hue, 4 grayscale, 5 solarize, -1 none) in order, factors (N, 6) float64,
-  // rgb the R, G, B channel indices; the _into twin takes out = images to adjust in place.
+  // torchvision's uint8 colour adjustments per image of an (N, C, H, W) batch: steps (N, S) int64 codes (color_math.h's
+  // ColorStep, -1 none) in order, factors (N, 12) float64 indexed by code, rgb the R, G, B channel indices; the _into
+  // twin takes out = images to adjust in place.
   def_with_into(m, "adjust_color(Tensor images, Tensor steps, Tensor factors, int[] rgb) -> Tensor");
+  // adjust_color's bytes normalized into an (N, C, H, W) float batch of dtype (output channel k: input channel
+  // channel_map[k], (v - mean[k]) * inv_std[k]), in the same pass.
+  def_with_into(m,
+                "adjust_color_normalize(Tensor images, Tensor steps, Tensor factors, int[] rgb, float[] mean, "
+                "float[] inv_std, int[] channel_map, ScalarType dtype, bool channels_last) -> Tensor");
   // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
   m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
   def_with_into(m, "denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");

@@ -14,7 +14,7 @@ import torch
 from fastload import _backend
 from fastload.functional import _geometry as G
 from fastload.functional._blur import blur_views
-from fastload.functional._color import JITTER, STEPS, color_tables
+from fastload.functional._color import JITTER, STEPS, adjust_color, color_tables
 
 
 class ColorSettings(NamedTuple):
@@ -163,27 +163,35 @@ def draw_crops_color(
     return [tuple(b) for b in boxes.tolist()], flips.tolist(), draws
 
 
-def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str) -> None:
-    """The colour steps of `draws` applied in place to the uint8 (N, C, H, W) `images`."""
+def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str, norm=None, **normalized) -> torch.Tensor:
+    """The colour steps of `draws` applied to the uint8 (N, C, H, W) `images`: in place (returns images), or with
+    `norm` into the normalized batch `adjust_color` returns (dtype, channels_last, out in `normalized`)."""
     factors = {name: [getattr(d, name) for d in draws] for name in STEPS}
-    steps, table = color_tables(len(draws), factors, [list(d.order) for d in draws])
+    order = [list(d.order) for d in draws]
+    if norm is not None:
+        return adjust_color(images, **factors, order=order, input_order=input_order, norm=norm, **normalized)
+    steps, table = color_tables(len(draws), factors, order)
     rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, images)
+    return images
 
 
-def apply_draws(images: torch.Tensor, draws: list[ColorDraw], kernel_size: int, input_order: str) -> torch.Tensor:
-    """`draws` (one per image) applied in place to the uint8 (N, C, H, W) crops in a pipeline's order: jitter and
-    grayscale, then the blur (of the images drawn to be blurred only), then solarize. Returns images."""
+def apply_draws(
+    images: torch.Tensor, draws: list[ColorDraw], kernel_size: int, input_order: str, norm=None, **normalized
+) -> torch.Tensor:
+    """`draws` (one per image) applied to the uint8 (N, C, H, W) crops in a pipeline's order: jitter and grayscale,
+    then the blur (of the images drawn to be blurred only), then solarize. Without `norm`, in place; returns images.
+    With `norm` (a `Normalization`), the last colour call also normalizes (`adjust_color(..., norm=norm,
+    **normalized)`: dtype, channels_last, out) and returns that float batch; images may be changed on the way."""
     blurred = [i for i, d in enumerate(draws) if d.blur is not None]
     if not blurred:
-        _adjust(images, draws, input_order)
-        return images
+        return _adjust(images, draws, input_order, norm, **normalized)
     _adjust(images, [d._replace(solarize=None) for d in draws], input_order)
     views = [images[i].permute(1, 2, 0) for i in blurred]  # read in place: no gathered copy
     out = blur_views(views, (kernel_size, kernel_size), [draws[i].blur for i in blurred])
     for k, i in enumerate(blurred):  # image by image: index_copy_ into the permuted batch runs 4x slower
         images[i].copy_(out[k])
-    if any(d.solarize is not None for d in draws):
+    if norm is not None or any(d.solarize is not None for d in draws):
         only = ColorDraw(None, None, None, None, (0, 1, 2, 3), False, None, None)
-        _adjust(images, [only._replace(solarize=d.solarize) for d in draws], input_order)
+        return _adjust(images, [only._replace(solarize=d.solarize) for d in draws], input_order, norm, **normalized)
     return images

@@ -109,6 +109,9 @@ class CropBatch(NamedTuple):
             into = out if norm is None and self.augment is None else None
             crops = plain.finish(None, input_order=input_order, device=device, out=into)
             order = V.check_order("input_order", input_order)
+            if self.color is not None and norm is not None:  # the last colour call normalizes: no uint8 pass more
+                kw = dict(dtype=dtype, channels_last=channels_last, out=out)
+                return apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order, norm, **kw)
             if self.color is not None:
                 apply_draws(crops.permute(0, 3, 1, 2), self.color, self.blur_kernel_size, order)  # in place
             else:

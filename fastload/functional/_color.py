@@ -12,6 +12,7 @@ import torch
 
 from fastload import _backend
 from fastload import _validation as V
+from fastload.normalization import channel_map, kernel_stats
 
 STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize")
 JITTER = STEPS[:4]
@@ -118,9 +119,13 @@ def adjust_color(
     equalize=None,
     invert=None,
     input_order: str = "rgb",
+    norm=None,
+    dtype: torch.dtype | None = None,
+    channels_last: bool = False,
     out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """torchvision v2's colour adjustments of a uint8 batch, each image with its own factors, in one op.
+    """torchvision v2's colour adjustments of a uint8 batch, each image with its own factors, in one op; with
+    `norm`, the adjusted bytes normalized in the same pass.
 
     Image i gets `adjust_sharpness(sharpness[i])`, then `adjust_brightness`, `adjust_contrast`,
     `adjust_saturation` and `adjust_hue` with its factors in its `order` (ColorJitter's), then
@@ -151,12 +156,18 @@ def adjust_color(
         equalize: as autocontrast: PIL's histogram equalization of each channel.
         invert: as autocontrast: 255 - value, last.
         input_order: the channel order of images, "rgb" or "bgr".
-        out: None for a new tensor in images' layout; `images` itself (or a view of the same memory with the same
-            strides) to adjust in place; or another uint8 tensor of images' shape and device that shares no memory
-            with it.
+        norm: None (a uint8 result), or a `Normalization`: the result is the adjusted batch normalized, as
+            `normalize(adjusted.permute(0, 2, 3, 1), norm, input_order=input_order)` gives it (channels in
+            norm.order), without the uint8 batch in between.
+        dtype: with norm, torch.float32 (default), torch.float16 or torch.bfloat16.
+        channels_last: with norm, a channels_last result.
+        out: without norm, None for a new tensor in images' layout; `images` itself (or a view of the same memory
+            with the same strides) to adjust in place; or another uint8 tensor of images' shape and device that
+            shares no memory with it. With norm, None or a float (N, C, H, W) tensor on images' device, contiguous or
+            channels_last, sharing no memory with images (its dtype and layout are used).
 
     Returns:
-        The adjusted (N, C, H, W) uint8 batch (`out` when given).
+        The adjusted (N, C, H, W) uint8 batch, or with norm the normalized float batch (`out` when given).
 
     Raises:
         TypeError: images not a uint8 tensor, a factor not a number, out not a tensor.
@@ -177,6 +188,8 @@ def adjust_color(
     steps, table = color_tables(n, factors, order)
     order_name = V.check_order("input_order", input_order)
     rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if order_name == "rgb" else [2, 1, 0])
+    if norm is not None or dtype is not None or channels_last is not False:
+        return _normalized(images, (steps, table, rgb), order_name, norm, dtype, channels_last, out)
     if out is None:
         return _backend.pick("adjust_color", images.device)(images, steps, table, rgb)
     V.check_image_out(out, images)  # images itself (in place) or a tensor apart from it
@@ -189,4 +202,29 @@ def adjust_color(
     if not same and not compiling and out.numel() and V.overlaps(out, images):
         raise ValueError("out shares memory with images without being images itself: pass out=images for in place")
     _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, out)
+    return out
+
+
+def _normalized(images: torch.Tensor, args: tuple, input_order: str, norm, dtype, channels_last, out):
+    """adjust_color with norm: the op's (steps, table, rgb) `args` through `adjust_color_normalize`, into `out` (a
+    float (N, C, H, W) batch, its dtype and layout used) or a new batch."""
+    if norm is None:
+        raise ValueError("dtype and channels_last need norm (without it, adjust_color returns the uint8 batch)")
+    norm = V.check_norm(norm)
+    V.check_channels(images.shape[1], norm, "images has")
+    channels_last = V.check_bool("channels_last", channels_last)
+    if isinstance(out, torch.Tensor) and dtype is None:
+        if out.dtype not in V.FLOAT_DTYPES:
+            raise ValueError(f"out must be a float32, float16 or bfloat16 tensor with norm, got {out.dtype}")
+        dtype = out.dtype
+    dtype = V.check_float_dtype(torch.float32 if dtype is None else dtype)
+    if isinstance(out, torch.Tensor) and out.dim() == 4 and not channels_last:
+        channels_last = out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+    args = (images, *args, *kernel_stats(norm), channel_map(images.shape[1], input_order, norm.order))
+    if out is None:
+        return _backend.pick("adjust_color_normalize", images.device)(*args, dtype, channels_last)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    expected = torch.empty(images.shape, dtype=dtype, device="meta", memory_format=layout)
+    V.check_out_as(out, expected, images.device, [images])
+    _backend.pick("adjust_color_normalize_into", images.device)(*args, dtype, channels_last, out)
     return out

@@ -4,7 +4,7 @@ ImageNet-style tree as the `files` suite, batches of 32, one epoch a timed call)
 timm's default recipe: `create_transform(224, is_training=True)` is RandomResizedCrop + flip + ColorJitter(0.4, 0.4,
 0.4) + normalize.
 - fastload: `fl.ImageFolder` + `CropCollate(224, norm, color_jitter=(0.4, 0.4, 0.4, 0))`: each crop's box decoded,
-  cropped to uint8, `adjust_color` with the drawn factors, normalized, in the workers;
+  cropped to uint8, then `adjust_color` with the drawn factors, normalizing in the same pass, in the workers;
 - fastload's plain crop from the same files (no colour): what the recipe costs on top of it;
 - torchvision v2: PIL decode, RandomResizedCrop, RandomHorizontalFlip, PILToTensor, ColorJitter on the uint8 tensor,
   ToDtype, Normalize per sample in the workers; each batch seeds the workers' torch RNG with its first index, so it
@@ -32,7 +32,8 @@ are not torchvision's tensor functions).
 
 The colour alone, on decoded images (no loader): 64 photos -> RandomResizedCrop 224 + flip + ColorJitter(0.4, 0.4,
 0.4, 0.1) in a random order per image + normalize, the same drawn boxes, flips, orders and factors on both sides:
-fastload's crop to uint8 + `adjust_color` in place + `normalize` (what `CropCollate(color_jitter=...)` runs) vs
+fastload's crop to uint8 + `adjust_color(..., norm=)` (adjusted and normalized in one pass: what
+`CropCollate(color_jitter=...)` runs) vs
 torchvision v2's functions per image (resized_crop, horizontal_flip, the four adjust_* in the order, to_dtype,
 normalize; stacked), and fastload's plain fused crop of the same boxes. On the same uint8 crop `adjust_color` equals
 torchvision's functions exactly (tests/test_adjust_color.py); here the crops differ by up to 1 grey level and a hue
@@ -224,9 +225,7 @@ def _colour_only(settings) -> Case:
 
     def fused():
         crops = fl.resized_crop_batch(rgb, boxes, size, flips=flips, input_order="rgb")
-        planes = crops.permute(0, 3, 1, 2)
-        fl.adjust_color(planes, **jitter, order=orders, out=planes)
-        return fl.normalize(crops, NORM, input_order="rgb")
+        return fl.adjust_color(crops.permute(0, 3, 1, 2), **jitter, order=orders, input_order="rgb", norm=NORM)
 
     def plain():
         return fl.resized_crop_batch(rgb, boxes, size, NORM, flips=flips, input_order="rgb")
@@ -246,7 +245,7 @@ def _colour_only(settings) -> Case:
         return torch.stack(out)
 
     impls = [
-        Impl(FASTLOAD, fused, note="crop to uint8, adjust_color in place, normalize (CropCollate's colour path)"),
+        Impl(FASTLOAD, fused, note="crop to uint8, adjust_color normalizing (CropCollate's colour path)"),
         Impl(REFERENCE, with_backend("reference", fused)),
         Impl(f"{FASTLOAD} plain crop", plain, checked=False, note="the fused crop + normalize of the same boxes"),
         Impl(TORCHVISION, torchvision, note="v2 functions per image: crop, flip, 4 adjust_* in order, normalize"),
