@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import torch
 
 from fastload.reference_color import (  # noqa: F401 (the op table reads them here)
@@ -15,22 +14,9 @@ from fastload.reference_color import (  # noqa: F401 (the op table reads them he
     adjust_color_normalize,
     adjust_color_normalize_output,
 )
+from fastload.reference_images import fill_channels, flip, normalize_output, pad_batch_output, unpack  # noqa: F401
+from fastload.reference_resize import resize_pad_batch, resize_pad_batch_packed  # noqa: F401 (the op table's)
 from fastload.reference_warp import warp_affine  # noqa: F401 (the op table reads it here)
-
-
-def normalize_output(img: torch.Tensor, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
-    """Empty result of `normalize` for `img` (H, W, C) / (N, H, W, C): (C, H, W) / (N, C, H, W), contiguous, or
-    HWC / NHWC memory when `channels_last` (the layout the compiled op allocates)."""
-    *lead, h, w, c = img.shape
-    if channels_last:
-        return img.new_empty((*lead, h, w, c), dtype=dtype).movedim(-1, -3)
-    return img.new_empty((*lead, c, h, w), dtype=dtype)
-
-
-def flip(img: torch.Tensor, flip_mask: int) -> torch.Tensor:
-    """`img` with every dim d whose bit is set in `flip_mask` reversed (the ops' encoding of negative strides)."""
-    dims = [d for d in range(img.dim()) if flip_mask & (1 << d)]
-    return img.flip(dims) if dims else img
 
 
 def normalize(
@@ -89,22 +75,6 @@ def denormalize(x: torch.Tensor, mean: list[float], std: list[float], channel_ma
     return v.to(torch.uint8).movedim(-3, -1).contiguous()
 
 
-def pad_batch_output(n: int, c: int, batch_hw, normalized: bool, dtype, channels_last: bool, device):
-    """Empty result of `pad_batch`: (N, C, Hp, Wp) `dtype` (contiguous or channels_last) when normalized, else
-    (N, Hp, Wp, C) uint8."""
-    h, w = batch_hw
-    if not normalized:
-        return torch.empty((n, h, w, c), dtype=torch.uint8, device=device)
-    out = torch.empty((n, h, w, c) if channels_last else (n, c, h, w), dtype=dtype or torch.float32, device=device)
-    return out.permute(0, 3, 1, 2) if channels_last else out
-
-
-def _fill_channels(out: torch.Tensor, values: list[float]) -> None:
-    """Fill channel k of the (N, C, H, W) `out` with values[k], rounded via fp32 as the kernels do."""
-    fill = torch.tensor(values, dtype=torch.float32, device=out.device).to(out.dtype)
-    out.copy_(fill.view(1, -1, 1, 1).expand_as(out))
-
-
 def pad_batch(
     images: list[torch.Tensor],
     flip_masks: list[int],
@@ -132,7 +102,7 @@ def pad_batch(
         device=device,
     )
     if normalized:
-        _fill_channels(out, pad_value)
+        fill_channels(out, pad_value)
         for i, img in enumerate(images):
             h, w = img.shape[:2]
             out[i, :, :h, :w] = normalize(img, mean, inv_std, channel_map, flip_masks[i], out.dtype, False)
@@ -143,11 +113,6 @@ def pad_batch(
             h, w = img.shape[:2]
             out[i, :h, :w] = flip(img, flip_masks[i])[..., list(channel_map)]
     return out
-
-
-def _unpack(data: torch.Tensor, offsets: torch.Tensor, sizes: torch.Tensor, channels: int) -> list[torch.Tensor]:
-    """The (h, w, C) views of a packed buffer (image i at byte offsets[i] of the 1-D `data`)."""
-    return [data[o : o + h * w * channels].view(h, w, channels) for o, (h, w) in zip(offsets.tolist(), sizes.tolist())]
 
 
 def pad_batch_packed(
@@ -164,109 +129,8 @@ def pad_batch_packed(
     channels_last: bool,
 ) -> torch.Tensor:
     """`pad_batch` over a packed buffer: image i is the contiguous (h, w, C) block at byte offsets[i] of `data`."""
-    images = _unpack(data, offsets, sizes, channels)
+    images = unpack(data, offsets, sizes, channels)
     return pad_batch(images, [0] * len(images), batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last)
-
-
-def _linear_taps(new: int, old: int):
-    """OpenCV INTER_LINEAR taps for `new` destination indices over `old` source ones: (i0, i1, frac) with frac fp32,
-    computed as the kernels do ((d + 0.5) * scale - 0.5 in double, rounded to fp32, clamped at the borders)."""
-    scale = 1.0 / (new / old)
-    pos = ((np.arange(new, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
-    base = np.floor(pos)
-    frac = (pos - base).astype(np.float32)
-    i0 = base.astype(np.int64)
-    frac[i0 < 0] = 0.0
-    i0[i0 < 0] = 0
-    high = i0 >= old - 1
-    frac[high] = 0.0
-    i0[high] = old - 1
-    i1 = np.minimum(i0 + 1, old - 1)
-    return torch.from_numpy(i0), torch.from_numpy(i1), torch.from_numpy(frac)
-
-
-def _nearest_index(new: int, old: int) -> torch.Tensor:
-    scale = 1.0 / (new / old)
-    return torch.from_numpy(np.minimum(np.floor(np.arange(new, dtype=np.float64) * scale).astype(np.int64), old - 1))
-
-
-def _blend(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return a * (1.0 - w) + b * w  # separate fp32 products and sum, as the kernels
-
-
-def resize_pad_batch(
-    images: list[torch.Tensor],
-    flip_masks: list[int],
-    new_sizes: list[int],
-    batch_hw: list[int],
-    mean: list[float],
-    inv_std: list[float],
-    channel_map: list[int],
-    pad_value: list[float],
-    interpolation: str,
-    dtype: torch.dtype,
-    channels_last: bool,
-) -> torch.Tensor:
-    """Resize image i to (new_sizes[2i], new_sizes[2i+1]) ("bilinear" or "nearest", OpenCV coordinates: half-pixel
-    centres, no antialias), swap channels, normalize, and pad into one (N, C, Hp, Wp) `dtype` batch."""
-    c = images[0].shape[-1]
-    device = images[0].device
-    out = pad_batch_output(
-        n=len(images), c=c, batch_hw=batch_hw, normalized=True, dtype=dtype, channels_last=channels_last, device=device
-    )
-    _fill_channels(out, pad_value)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=device)
-    inv_std_t = torch.tensor(inv_std, dtype=torch.float32, device=device)
-    for i, img in enumerate(images):
-        img = flip(img, flip_masks[i])[..., list(channel_map)]
-        h, w = img.shape[:2]
-        nh, nw = new_sizes[2 * i], new_sizes[2 * i + 1]
-        if nh == 0 or nw == 0:
-            continue
-        if interpolation == "nearest":
-            v = img[_nearest_index(nh, h).to(device)][:, _nearest_index(nw, w).to(device)].to(torch.float32)
-        else:
-            y0, y1, fy = (t.to(device) for t in _linear_taps(nh, h))
-            x0, x1, fx = (t.to(device) for t in _linear_taps(nw, w))
-            src = img.to(torch.float32)
-            fx = fx.view(1, -1, 1)
-            top = _blend(src[y0][:, x0], src[y0][:, x1], fx)
-            bottom = _blend(src[y1][:, x0], src[y1][:, x1], fx)
-            v = _blend(top, bottom, fy.view(-1, 1, 1))
-        out[i, :, :nh, :nw] = ((v - mean_t) * inv_std_t).to(dtype).permute(2, 0, 1)
-    return out
-
-
-def resize_pad_batch_packed(
-    data: torch.Tensor,
-    offsets: torch.Tensor,
-    sizes: torch.Tensor,
-    channels: int,
-    new_sizes,
-    batch_hw,
-    mean,
-    inv_std,
-    channel_map,
-    pad_value,
-    interpolation,
-    dtype,
-    channels_last,
-) -> torch.Tensor:
-    """`resize_pad_batch` over a packed buffer (see `pad_batch_packed`); the other arguments as there."""
-    images = _unpack(data, offsets, sizes, channels)
-    return resize_pad_batch(
-        images,
-        [0] * len(images),
-        new_sizes,
-        batch_hw,
-        mean,
-        inv_std,
-        channel_map,
-        pad_value,
-        interpolation,
-        dtype,
-        channels_last,
-    )
 
 
 def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Tensor:
