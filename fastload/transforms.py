@@ -10,6 +10,7 @@ from fastload import _validation as V
 from fastload.functional import _crop as crops
 from fastload.functional import _geometry as G
 from fastload.functional._boxes import as_boxes, rescale_boxes
+from fastload.functional._center_crop import resize_center_crop_batch
 from fastload.functional._geometry import rescale_size, resized_size
 from fastload.functional._normalize import denormalize, normalize
 from fastload.functional._resize_pad import resize_pad_batch
@@ -345,9 +346,7 @@ class ResizeCenterCropNormalize(_CropNormalize):
 
     def forward(self, img) -> torch.Tensor:
         hwc, order = _image_and_order(img, self.input_order, self.chw)
-        return _like(
-            crops.resize_center_crop_batch([hwc], self.resize, self.crop, self.norm, **self._options(order))[0], img
-        )
+        return _like(resize_center_crop_batch([hwc], self.resize, self.crop, self.norm, **self._options(order))[0], img)
 
     def extra_repr(self) -> str:
         return f"resize={self.resize}, crop={self.crop}, norm={self.norm}"

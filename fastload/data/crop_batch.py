@@ -10,7 +10,8 @@ import torch
 from fastload import _validation as V
 from fastload.autoaugment import AugmentDraw
 from fastload.data.color import apply_draws
-from fastload.functional._crop import resize_center_crop_regions, resized_crop_batch
+from fastload.functional._center_crop import resize_center_crop_regions
+from fastload.functional._crop import resized_crop_batch
 from fastload.functional._geometry import resized_short_side
 from fastload.functional._normalize import normalize
 from fastload.io.encoded_batch import EncodedBatch

@@ -13,7 +13,8 @@ from fastload.data.collate import PadCollate, batch_sizes
 from fastload.data.color import check_settings, draw_crops_color
 from fastload.data.crop_batch import CropBatch
 from fastload.functional import _geometry as G
-from fastload.functional._crop import check_resampling, eval_regions
+from fastload.functional._center_crop import eval_regions
+from fastload.functional._crop import check_resampling
 from fastload.functional._pad import pack_images
 from fastload.io import decode
 from fastload.io.batch_decoder import check_decode_on, encoded

@@ -8,8 +8,9 @@ from fastload.functional._augment import GEOMETRIC as AUGMENT_GEOMETRIC
 from fastload.functional._augment import OPS as AUGMENT_OPS
 from fastload.functional._augment import augment
 from fastload.functional._blur import gaussian_blur
+from fastload.functional._center_crop import resize_center_crop_batch
 from fastload.functional._color import adjust_color
-from fastload.functional._crop import resize_center_crop_batch, resized_crop_batch
+from fastload.functional._crop import resized_crop_batch
 from fastload.functional._geometry import (
     center_crop_anchor,
     random_resized_crop_params,
