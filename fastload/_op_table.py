@@ -143,7 +143,9 @@ OPS: dict[str, OpDef] = {
             "adjust_color_normalize",
             reference.adjust_color_normalize,
             lambda images, steps, factors, rgb, mean, inv_std, channel_map, dtype, channels_last: (
-                reference.adjust_color_normalize_output(images, dtype, channels_last)
+                reference.pad_batch_output(
+                    images.shape[0], images.shape[1], images.shape[2:], True, dtype, channels_last, images.device
+                )
             ),
         ),
         OpDef(

@@ -8,12 +8,7 @@ import inspect
 
 import torch
 
-from fastload.reference_color import (  # noqa: F401 (the op table reads them here)
-    adjust_color,
-    adjust_color_layout,
-    adjust_color_normalize,
-    adjust_color_normalize_output,
-)
+from fastload.reference_color import adjust_color, adjust_color_layout, adjust_color_normalize  # noqa: F401 (the op table reads them here)
 from fastload.reference_images import fill_channels, flip, normalize_output, pad_batch_output, unpack  # noqa: F401
 from fastload.reference_resize import resize_pad_batch, resize_pad_batch_packed  # noqa: F401 (the op table's)
 from fastload.reference_warp import warp_affine  # noqa: F401 (the op table reads it here)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fastload.reference_images import pad_batch_output
+
 BRIGHTNESS, CONTRAST, SATURATION, HUE, GRAYSCALE, SOLARIZE = range(6)
 SHARPNESS, POSTERIZE, AUTOCONTRAST, EQUALIZE, INVERT, SOLARIZE_ADD = range(6, 12)
 F32 = torch.float32
@@ -167,14 +169,6 @@ def adjust_color(images: torch.Tensor, steps: torch.Tensor, factors: torch.Tenso
     return out
 
 
-def adjust_color_normalize_output(images: torch.Tensor, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
-    """Empty result of `adjust_color_normalize` for `images` (N, C, H, W): contiguous, or NHWC memory."""
-    n, c, h, w = images.shape
-    if channels_last:
-        return images.new_empty((n, h, w, c), dtype=dtype).permute(0, 3, 1, 2)
-    return images.new_empty((n, c, h, w), dtype=dtype)
-
-
 def adjust_color_normalize(
     images: torch.Tensor,
     steps: torch.Tensor,
@@ -191,4 +185,6 @@ def adjust_color_normalize(
     x = adjust_color(images, steps, factors, rgb)[:, list(channel_map)].to(F32)
     m = torch.tensor(mean, dtype=F32, device=x.device).view(1, -1, 1, 1)
     s = torch.tensor(inv_std, dtype=F32, device=x.device).view(1, -1, 1, 1)
-    return adjust_color_normalize_output(images, dtype, channels_last).copy_(((x - m) * s).to(dtype))
+    n, c, h, w = images.shape
+    out = pad_batch_output(n, c, (h, w), True, dtype, channels_last, images.device)  # the kernels' layout
+    return out.copy_(((x - m) * s).to(dtype))

@@ -154,25 +154,43 @@ struct ColorSharpen : SinglePhase {
   }
 };
 
+// Row `row` of the N x H rows a row kernel walks: its image n, its y, the image's descriptor and its contrast step's
+// mean grey (0 without one).
+struct ImageRow {
+  int64_t n, y;
+  ColorImage d;
+  float mean;
+};
+
+FL_DEVICE ImageRow image_row(const AdjustColorParams& p, int64_t row) {
+  // 32-bit division (describe_adjust_color keeps N x H under 2^31): a 64-bit one is a call with a stack frame.
+  const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
+  const int64_t n = ni;
+  const ColorImage d = load(p.images + n);
+  const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
+  return {n, static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h), d,
+          grey ? contrast_mean(load(p.grey_sums + n), p.h * p.w) : 0.0f};
+}
+
+// Pixel x of row i as the image's steps leave it, in r, g, b.
+FL_DEVICE void adjusted_pixel(const AdjustColorParams& p, const ImageRow& i, int64_t x, float& r, float& g, float& b) {
+  load_pixel(p, i.n, i.y, x, r, g, b);
+  color_steps(i.d, first_pointwise_step(i.d), i.d.count, p.c, i.mean, ImageLut{p.luts, i.n}, r, g, b);
+}
+
 struct ColorRows : SinglePhase {
   static constexpr const char* kName = "adjust_color_rows";
   static constexpr int kMinBlocks = 4;  // the hue step's registers
 
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const AdjustColorParams& p) {
     for_each_group(t, p.n * p.h, p.w, [&](int64_t row, int64_t x0, int count) {
-      // 32-bit division (describe_adjust_color keeps N x H under 2^31): a 64-bit one is a call with a stack frame.
-      const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
-      const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
-      const ColorImage d = load(p.images + n);
-      if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
-      const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
-      const float mean = grey ? contrast_mean(load(p.grey_sums + n), p.h * p.w) : 0.0f;
+      const ImageRow i = image_row(p, row);
+      if (i.d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
       for (int q = 0; q < 4; ++q) {
         if (q >= count) break;
         float r, g, b;
-        load_pixel(p, n, y, x0 + q, r, g, b);
-        color_steps(d, first_pointwise_step(d), d.count, p.c, mean, ImageLut{p.luts, n}, r, g, b);
-        uint8_t* px = p.out + n * p.out_stride[0] + y * p.out_stride[2] + (x0 + q) * p.out_stride[3];
+        adjusted_pixel(p, i, x0 + q, r, g, b);
+        uint8_t* px = p.out + i.n * p.out_stride[0] + i.y * p.out_stride[2] + (x0 + q) * p.out_stride[3];
         store(px + p.rgb[0] * p.out_stride[1], static_cast<uint8_t>(r));
         if (p.c == 3) {
           store(px + p.rgb[1] * p.out_stride[1], static_cast<uint8_t>(g));
@@ -194,16 +212,11 @@ struct ColorRowsNormalized : SinglePhase {
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const AdjustColorParams& p) {
     using S = typename FloatTraits<D>::storage;
     for_each_group(t, p.n * p.h, p.w, [&](int64_t row, int64_t x0, int count) {
-      const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
-      const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
-      const ColorImage d = load(p.images + n);
-      const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
-      const float mean = grey ? contrast_mean(load(p.grey_sums + n), p.h * p.w) : 0.0f;
+      const ImageRow i = image_row(p, row);
       float v[C][4] = {};
       for (int q = 0; q < count; ++q) {
         float r, g, b;
-        load_pixel(p, n, y, x0 + q, r, g, b);
-        color_steps(d, first_pointwise_step(d), d.count, p.c, mean, ImageLut{p.luts, n}, r, g, b);
+        adjusted_pixel(p, i, x0 + q, r, g, b);
 #pragma unroll
         for (int k = 0; k < C; ++k) {
           const int j = p.norm_from[k];
@@ -212,7 +225,7 @@ struct ColorRowsNormalized : SinglePhase {
           for (int lane = 0; lane < 4; ++lane) v[k][lane] = lane == q ? value : v[k][lane];
         }
       }
-      S* dst = static_cast<S*>(p.norm_out) + n * p.norm_stride[0] + y * p.norm_stride[2] + x0 * p.norm_stride[3];
+      S* dst = static_cast<S*>(p.norm_out) + i.n * p.norm_stride[0] + i.y * p.norm_stride[2] + x0 * p.norm_stride[3];
       store_group<D, C, ChannelsLast>(dst, p.norm_stride[1], v, count);
     });
   }

@@ -14,7 +14,7 @@ import torch
 from fastload import _backend
 from fastload.functional import _geometry as G
 from fastload.functional._blur import blur_views
-from fastload.functional._color import JITTER, STEPS, adjust_color, color_tables
+from fastload.functional._color import JITTER, STEPS, adjust_color
 
 
 class ColorSettings(NamedTuple):
@@ -167,13 +167,11 @@ def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str, norm
     """The colour steps of `draws` applied to the uint8 (N, C, H, W) `images`: in place (returns images), or with
     `norm` into the normalized batch `adjust_color` returns (dtype, channels_last, out in `normalized`)."""
     factors = {name: [getattr(d, name) for d in draws] for name in STEPS}
-    order = [list(d.order) for d in draws]
-    if norm is not None:
-        return adjust_color(images, **factors, order=order, input_order=input_order, norm=norm, **normalized)
-    steps, table = color_tables(len(draws), factors, order)
-    rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
-    _backend.pick("adjust_color_into", images.device)(images, steps, table, rgb, images)
-    return images
+    if norm is None:
+        normalized = dict(out=images)
+    return adjust_color(
+        images, **factors, order=[list(d.order) for d in draws], input_order=input_order, norm=norm, **normalized
+    )
 
 
 def apply_draws(

@@ -10,7 +10,7 @@ import numbers
 
 import torch
 
-from fastload import _backend
+from fastload import _backend, reference
 from fastload import _validation as V
 from fastload.normalization import channel_map, kernel_stats
 
@@ -223,8 +223,8 @@ def _normalized(images: torch.Tensor, args: tuple, input_order: str, norm, dtype
     args = (images, *args, *kernel_stats(norm), channel_map(images.shape[1], input_order, norm.order))
     if out is None:
         return _backend.pick("adjust_color_normalize", images.device)(*args, dtype, channels_last)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    expected = torch.empty(images.shape, dtype=dtype, device="meta", memory_format=layout)
+    n, c, h, w = images.shape
+    expected = reference.pad_batch_output(n, c, (h, w), True, dtype, channels_last, "meta")  # the op's result
     V.check_out_as(out, expected, images.device, [images])
     _backend.pick("adjust_color_normalize_into", images.device)(*args, dtype, channels_last, out)
     return out
