@@ -5,6 +5,8 @@
 # make lint   ruff (lint + format) and clang-format over every source, changing nothing; `make format` fixes
 # make wheel  a wheel for other machines into dist/ (no CUDA emulation; SASS for every GPU torch targets; abi3);
 #             `make wheel-check` installs it into fresh venvs with only torch and numpy, no compiler, and checks it
+# make release-check  what CI leaves out for time (~20 minutes): README's user install built exactly as it says
+#             (.ci/user_install), then `make wheel` and `make wheel-check` in fresh venvs of Python 3.10-3.13
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,13 +22,13 @@ export FASTLOAD_CUDA_EMULATION ?= 1
 
 DEPS := torch==2.14.1 torchvision==0.29.1 numpy opencv-python-headless pybind11 ninja pytest pytest-benchmark \
         hypothesis pillow setuptools wheel rich matplotlib scikit-image scikit-learn webdataset==1.0.2 \
-        datasets==5.2.0 pycocotools==2.0.11 addict pyyaml termcolor yapf
+        datasets==5.2.0 pycocotools==2.0.11 addict pyyaml termcolor yapf timm==1.0.31
 # The detection tests check against mmcv's transforms and mmengine's stack_batch, and the detection benchmark times
 # an mmcv-style pipeline: both go in without their dependencies (they ask for opencv-python, which would clash with
 # opencv-python-headless); their remaining needs are in DEPS. mmcv-lite is mmcv without its compiled ops.
 DEPS_NODEPS := mmengine==0.10.7 mmcv-lite==2.2.0
-# Optional peers for `make bench`.
-PEERS := timm albumentations nvidia-dali-cuda130
+# timm is in DEPS: the erasing, Mixup and RandAugment tests check against it. Optional peers for `make bench`.
+PEERS := albumentations nvidia-dali-cuda130
 # libjpeg-turbo 3.x (headers and a static libjpeg.a: the JPEG decoder is linked with it, symbols hidden) from PyPI.
 # The wheel holds no Python code (py3-none) but says Requires-Python >= 3.12, hence --ignore-requires-python.
 LIBJPEG := --ignore-requires-python --no-deps comma-deps-libjpeg==3.1.0.post92
@@ -39,7 +41,7 @@ DOCS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocstrings==1.0.8 mkdocstrings-py
 CSRC = $(shell git ls-files 'csrc/*.h' 'csrc/*.cpp' 'csrc/*.cu' 2>/dev/null || find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 SOURCES := setup.py pyproject.toml $(shell find csrc -type f 2>/dev/null)
 
-.PHONY: test bench build deps clean sanitize .gl docs lint format wheel wheel-check
+.PHONY: test bench build deps clean sanitize .gl docs lint format wheel wheel-check release-check
 
 test: build
 	$(PY) -m pytest -q
@@ -61,7 +63,7 @@ $(VENV)/.deps: Makefile
 
 # A peer that fails to install is reported by `fastload bench` as "not installed", never fatal.
 $(VENV)/.peers: $(VENV)/.deps
-	@echo "== installing the benchmark's optional peers (timm, albumentations, DALI)"
+	@echo "== installing the benchmark's optional peers (albumentations, DALI)"
 	-$(PIP) install -q $(PEERS)
 	touch $@
 
@@ -97,6 +99,13 @@ $(VENV)/.wheel-tools: Makefile
 
 wheel-check: $(VENV)/.wheel-tools
 	WHEEL_CUDA_ARCH_LIST="$(WHEEL_CUDA_ARCH_LIST)" PY=$(PY) bash scripts/wheel_check.sh
+
+# Each compiles the CUDA code for every architecture torch targets (5-6 minutes on 2 cores): too long for CI's
+# 30 minutes, so run before a release and whenever the build, the install or the packaging changes.
+release-check: $(VENV)/.deps
+	bash .ci/user_install
+	$(MAKE) wheel
+	WHEEL_PYTHONS="3.10 3.11 3.12 3.13" $(MAKE) wheel-check
 
 # The guides and the API reference, rendered from the docstrings (read statically: no build needed).
 docs: $(VENV)/.docs
