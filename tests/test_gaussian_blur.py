@@ -77,6 +77,28 @@ def test_a_photo_within_one_level_of_torchvision_with_few_differences():
         assert d.max() <= 1 and (d > 0).float().mean() < 1e-3, (k, s, float((d > 0).float().mean()))
 
 
+def test_the_batched_kernels_are_torchvisions_bit_for_bit():
+    # The tap tables are built for every image at once (one division, square and softmax per batch): each row must
+    # be torchvision's own kernel for that sigma, and the folded reflected taps those of a single-image table.
+    from fastload.functional._blur import _axis, _kernels
+
+    kernel_1d = pytest.importorskip("torchvision.transforms.v2.functional._misc")._get_gaussian_kernel1d
+    rng = np.random.default_rng(3)
+    for size in (1, 3, 13, 23, 31):
+        sigmas = np.concatenate([rng.uniform(0.01, 20.0, 300), [0.1, 1.0, 2.0, 1e-3, 1e3]]).tolist()
+        got = _kernels(size, torch.tensor(sigmas, dtype=torch.float32))
+        for row, s in zip(got, sigmas):
+            assert torch.equal(row, kernel_1d(size, s, torch.float32, torch.device("cpu"))), (size, s)
+    for length, size in ((96, 13), (7, 13), (13, 23), (3, 5), (224, 23)):
+        sigmas = [None if rng.integers(3) == 0 else float(rng.uniform(0.1, 5.0)) for _ in range(20)]
+        starts, weights = _axis(length, size, sigmas)
+        for i, s in enumerate(sigmas):
+            one_starts, one_weights = _axis(length, size, [s])
+            assert torch.equal(starts[i], one_starts[0]) and torch.equal(weights[i], one_weights[0]), (length, i)
+            taps = weights[i].sum(dim=1, dtype=torch.float64)
+            assert torch.allclose(taps, torch.ones(length, dtype=torch.float64), atol=1e-6)  # reflections folded in
+
+
 X = torch.zeros(2, 3, 8, 9, dtype=torch.uint8)
 
 test_bad_input = harness.bad_input_test(

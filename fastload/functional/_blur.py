@@ -13,33 +13,37 @@ from fastload.functional._crop import resample_batch
 from fastload.functional._pad import BatchSource
 
 
-def _kernel_1d(size: int, sigma: float) -> torch.Tensor:
-    """torchvision v2's `_get_gaussian_kernel1d` in float32: softmax of -((linspace(-lim, lim) / sigma)^2), lim =
-    (size - 1) / (2 sqrt 2)."""
+def _kernels(size: int, sigmas: torch.Tensor) -> torch.Tensor:
+    """torchvision v2's `_get_gaussian_kernel1d` in float32 for each of the (M,) float32 `sigmas`, as (M, size): softmax
+    of -((linspace(-lim, lim) / sigma)^2), lim = (size - 1) / (2 sqrt 2). Row for row the bits of torchvision's one
+    kernel (the same float32 division, square and per-row softmax), in a few ops for the whole batch."""
     lim = (size - 1) / (2.0 * math.sqrt(2.0))
-    x = torch.linspace(-lim, lim, steps=size, dtype=torch.float32).div_(sigma).pow_(2)
-    return torch.softmax(x.neg_(), dim=0)
+    x = torch.linspace(-lim, lim, steps=size, dtype=torch.float32)[None, :] / sigmas[:, None]
+    return torch.softmax(x.pow_(2).neg_(), dim=1)
 
 
 def _axis(length: int, size: int, sigmas: list) -> tuple[torch.Tensor, torch.Tensor]:
     """(starts, weights) of one axis for every image: output index y reads y - r .. y + r with torch's "reflect"
     padding (index -1 is 1, length is length - 2), each reflected tap's weight added to the one it lands on, so a
-    row reads one contiguous run; an image with sigma None gets the identity (one tap of weight 1)."""
-    r = size // 2
-    starts = torch.zeros((len(sigmas), length), dtype=torch.int64)
-    weights = torch.zeros((len(sigmas), length, size), dtype=torch.float32)
+    row reads one contiguous run; an image with sigma None gets the identity (one tap of weight 1). Built for the
+    whole batch at once (a Python loop over the images cost ~15 us an image, as much as blurring a 96 x 96 crop)."""
+    r, n = size // 2, len(sigmas)
     y = torch.arange(length)
     taps = y[:, None] + torch.arange(-r, r + 1)[None, :]  # (length, size) source indices before reflection
     taps = torch.where(taps < 0, -taps, taps)
     taps = torch.where(taps >= length, 2 * (length - 1) - taps, taps)
     first = taps.min(dim=1).values
-    for i, sigma in enumerate(sigmas):
-        starts[i] = first if sigma is not None else y
-        if sigma is None:
-            weights[i, :, 0] = 1.0
-            continue
-        k = _kernel_1d(size, sigma).expand(length, size)
-        weights[i].scatter_add_(1, taps - first[:, None], k)  # folded taps summed in fp32, tap order
+    starts = y.repeat(n, 1)
+    weights = torch.zeros((n, length, size), dtype=torch.float32)
+    weights[:, :, 0] = 1.0
+    blurred = [i for i, sigma in enumerate(sigmas) if sigma is not None]
+    if blurred:
+        k = _kernels(size, torch.tensor([sigmas[i] for i in blurred], dtype=torch.float32))
+        shape = (len(blurred), length, size)
+        folded = torch.zeros(shape, dtype=torch.float32)  # folded taps summed in fp32, in tap order
+        folded.scatter_add_(2, (taps - first[:, None]).expand(shape), k[:, None, :].expand(shape))
+        index = torch.tensor(blurred)
+        weights[index], starts[index] = folded, first
     return starts, weights
 
 
