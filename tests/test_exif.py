@@ -17,7 +17,7 @@ from PIL import Image
 
 import fastload as fl
 from fastload.io import decode as decoding
-from fastload.io import formats
+from fastload.io import formats, orientation
 
 needs_libjpeg = pytest.mark.skipif(decoding.jpeg_decoder() != "libjpeg-turbo", reason="built without libjpeg-turbo")
 TAGS = [
@@ -257,5 +257,5 @@ def test_the_compiled_reader_equals_its_python_twin():
     ]
     for blob in blobs:
         compiled = torch.ops.fastload._tiff_orientation(torch.tensor(list(blob), dtype=torch.uint8))
-        twin = formats.tiff_orientation(blob)
+        twin = orientation.tiff_orientation(blob)
         assert compiled == (-1 if twin is None else twin), blob

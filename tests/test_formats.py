@@ -16,6 +16,7 @@ from PIL import Image
 
 import fastload as fl
 from fastload.io import formats
+from fastload.keep_ratio import resize_uint8
 
 
 def pil_file(pil: Image.Image, fmt: str, **save) -> bytes:
@@ -106,7 +107,7 @@ def test_without_opencv_rescale_is_within_a_grey_level_of_it():
         for interpolation in ("bilinear", "nearest"):
             t = fl.transforms.RescaleKeepRatio((70, 50), interpolation=interpolation)
             want, _ = t._resize(img)
-            got = fl.transforms._resize_uint8(img, t.scale, interpolation)
+            got = resize_uint8(img, t.scale, interpolation)
             assert got.shape == want.shape and got.dtype == np.uint8
             assert int(np.abs(got.astype(int) - want).max()) <= (1 if interpolation == "bilinear" else 0)
 

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from fastload.io.decode import EncodedImage, check_strict, decode_image, is_jpeg, jpeg_header
-from fastload.io.formats import EXIF_TRANSFORMS, MAX_PIXELS, jpeg_orientation
+from fastload.io.formats import MAX_PIXELS
+from fastload.io.orientation import EXIF_TRANSFORMS, jpeg_orientation
 from fastload.memory import ring
 from fastload.memory.packed import PackedImages
 
