@@ -4,6 +4,7 @@ with those draws; files decoded once per image (the union of its boxes) give the
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -174,3 +175,62 @@ def test_the_compiled_draws_equal_the_python_draws(draws, monkeypatch):
     random.seed(8)
     assert collate._all_draws(sizes) == compiled
     assert (torch.rand(1), random.random()) == after
+
+
+class SeededCollate:
+    """A MultiCropCollate that seeds torch's and Python's generators from the batch's first label, so that a batch
+    made in a DataLoader worker can be made again here."""
+
+    def __init__(self, collate):
+        self.collate = collate
+
+    def __call__(self, samples):
+        torch.manual_seed(int(samples[0][1]))
+        random.seed(int(samples[0][1]))
+        return self.collate(samples)
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="the ring needs Linux memfd")
+@pytest.mark.parametrize(
+    "norm, dtype, channels_last",
+    [(fl.IMAGENET, torch.float32, False), (None, None, False), (fl.IMAGENET, torch.float16, True)],
+)
+def test_every_view_of_a_batch_arrives_through_one_ring_slot(norm, dtype, channels_last):
+    # The 6 views of a batch are written into one slot of the worker's ring and sent as one (a slot goes out by
+    # reference once: sent one by one, all but the first would be copied into new shared memory).
+    from torch.utils.data import DataLoader
+
+    from fastload.memory import ring
+
+    imgs = smooth_images(12, 6)
+    kw = dict(dtype=dtype, channels_last=channels_last) if norm is not None else {}
+    collate = SeededCollate(fl.MultiCropCollate(norm, GROUPS, blur_kernel_size=KERNEL, **kw))
+    samples = [(img, i) for i, img in enumerate(imgs)]
+    before = ring.stats()["received"]
+    loader = DataLoader(samples, batch_size=4, num_workers=2, collate_fn=collate, multiprocessing_context="fork")
+    for crops, labels in loader:
+        assert type(crops) is list and len(crops) == 6
+        assert len({c.untyped_storage().data_ptr() for c in crops}) == 1  # one slot holds them all
+        want, _ = collate([samples[i] for i in labels.tolist()])  # here: no ring, a plain list
+        assert type(want) is list
+        for got, expected in zip(crops, want):
+            assert torch.equal(got, expected) and got.stride() == expected.stride() and got.dtype == expected.dtype
+    assert ring.stats()["received"] - before == 3
+    del crops, labels, loader, got, expected, want
+    assert all(state == 0 for r in ring.stats()["rings"] for state in r["states"])  # every slot went back
+
+
+def test_views_not_in_their_slot_pickle_as_a_plain_list():
+    import pickle
+
+    from fastload.memory.slot_views import SlotViews, _views
+
+    buffer = torch.arange(256, dtype=torch.uint8)
+    inside = [buffer[64:128].view(torch.float32).view(4, 4), buffer[:8]]
+    sent = SlotViews(buffer, inside)
+    assert sent.__reduce__()[0] is _views  # offsets, shapes, strides and dtypes of the buffer's bytes
+    back = pickle.loads(pickle.dumps(sent))
+    assert type(back) is list and all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(back, inside))
+    for stranger in (torch.zeros(4), buffer.clone()[:8], "not a tensor"):
+        back = pickle.loads(pickle.dumps(SlotViews(buffer, [*inside, stranger])))
+        assert type(back) is list and len(back) == 3 and torch.equal(back[0], inside[0])

@@ -9,8 +9,9 @@ from fastload.data.coco import CocoDetection
 from fastload.data.collate import PadCollate, keep_batch
 from fastload.data.crop_batch import CropBatch
 from fastload.data.crop_collate import CropCollate
+from fastload.data.crop_groups import CropGroup, dino_groups
 from fastload.data.datasets import ImageFiles, ImageFolder
-from fastload.data.multi_crop import CropGroup, MultiCropCollate, dino_groups
+from fastload.data.multi_crop import MultiCropCollate
 from fastload.data.prefetcher import DevicePrefetcher
 
 __all__ = [

@@ -1,62 +1,29 @@
 """`MultiCropCollate`: the multi-crop views of self-supervised training (DINO, iBOT, SwAV) from one decode per
 image. Every image's crops are drawn as DINO draws them, the union of its boxes is decoded once, and each group of
-equal-size crops is made by one fused crop (uint8), one colour pass, one blur of the drawn crops and one
-normalize over the whole batch."""
+equal-size crops is made by one fused crop (uint8), one colour pass, one blur of the drawn crops and the last colour
+pass normalizing. In a DataLoader worker every view is written into one slot of the worker's ring and the list is
+sent as that one slot (`fastload.memory.slot_views`): no copy into new shared memory."""
 
 from __future__ import annotations
 
 import math
 import random
-from typing import NamedTuple
 
 import torch
 
+from fastload import _validation as V
 from fastload.data.collate import batch_sizes
 from fastload.data.color import ColorDraw, check_settings, draw_crops_color
 from fastload.data.crop_batch import CropBatch
 from fastload.data.crop_collate import CropCollate
+from fastload.data.crop_groups import CropGroup, dino_groups
 from fastload.functional import _geometry as G
 from fastload.io.batch_decoder import encoded
+from fastload.memory.slot_views import SlotViews, reserve_tensors
 from fastload.normalization import Normalization
+from fastload.reference_images import pad_batch_output
 
 _PLAIN = ColorDraw(None, None, None, None, (0, 1, 2, 3), False, None, None)  # a crop with no colour step
-
-
-class CropGroup(NamedTuple):
-    """`count` crops of one size, each with its own flip and colour draws (a NamedTuple).
-
-    Args:
-        size: the crops' (h, w), or an int for a square.
-        scale: RandomResizedCrop's (low, high) area fraction.
-        count: how many crops of the group each image gets.
-        blur_p: the probability of each crop's blur (0: no blur transform, no draw).
-        solarize_p: the probability of each crop's solarize (0: no solarize transform, no draw).
-    """
-
-    size: int | tuple[int, int]
-    scale: tuple[float, float]
-    count: int = 1
-    blur_p: float = 0.0
-    solarize_p: float = 0.0
-
-
-def dino_groups(global_scale=(0.4, 1.0), local_scale=(0.05, 0.4), local_count: int = 8) -> list[CropGroup]:
-    """DINO's `DataAugmentationDINO` crops: a 224 global crop always blurred, a 224 global crop blurred with p 0.1
-    and solarized with p 0.2, and `local_count` 96 crops blurred with p 0.5.
-
-    Args:
-        global_scale: the global crops' scale (DINO's `global_crops_scale`).
-        local_scale: the local crops' scale (`local_crops_scale`).
-        local_count: how many local crops (`local_crops_number`).
-
-    Returns:
-        The three `CropGroup`s, for `MultiCropCollate(norm, groups)`.
-    """
-    return [
-        CropGroup(224, global_scale, 1, blur_p=1.0),
-        CropGroup(224, global_scale, 1, blur_p=0.1, solarize_p=0.2),
-        CropGroup(96, local_scale, local_count, blur_p=0.5),
-    ]
 
 
 class MultiCropCollate(CropCollate):
@@ -258,10 +225,12 @@ class MultiCropCollate(CropCollate):
         else:
             sources = images
             boxes, flips, colors = self._all_draws(batch_sizes(images))
+        slot = self._slot(sources)  # every group's batch in one slot of the worker's ring, sent as one
         crops = []
         for k in range(len(self.groups)):
             per_image = [b[k] for b in boxes], [f[k] for f in flips], [c[k] for c in colors]
-            crops += self._group(sources, regions, k, *per_image)
+            crops += self._group(sources, regions, k, *per_image, out=None if slot is None else slot[1][k])
+        crops = crops if slot is None else SlotViews(slot[0], crops)
         meta = {
             "crop_box": [[tuple(b[k][j]) for b in boxes] for k, g in enumerate(self.groups) for j in range(g.count)],
             "flip": [[f[k][j] for f in flips] for k, g in enumerate(self.groups) for j in range(g.count)],
@@ -271,9 +240,21 @@ class MultiCropCollate(CropCollate):
         }
         return crops, meta, kept
 
-    def _group(self, sources: list, regions, k: int, boxes: list, flips: list, colors: list) -> list:
+    def _slot(self, sources: list):
+        """`reserve_tensors` of every group's batch (None: no ring here, no free slot, or no images)."""
+        if not self.ring or not sources:
+            return None
+        c, normalized = V.image_channels(sources[0]), self.norm is not None
+        likes = [
+            pad_batch_output(g.count * len(sources), c, g.size, normalized, self.dtype, self.channels_last, "meta")
+            for g in self.groups
+        ]
+        return reserve_tensors(likes)
+
+    def _group(self, sources: list, regions, k: int, boxes: list, flips: list, colors: list, out=None) -> list:
         """Group k's crops of every image: one CropBatch over the images repeated crop-major (crop j of every
-        image, then crop j + 1), finished in one pass each of crop, colour, blur and normalize, then split."""
+        image, then crop j + 1), finished in one pass each of crop, colour, blur and normalize (into `out` when
+        given), then split."""
         g, n = self.groups[k], len(sources)
         h, w = g.size
         if n == 0:
@@ -293,8 +274,8 @@ class MultiCropCollate(CropCollate):
             color=None if all(c == _PLAIN for c in colors_) else colors_,
             blur_kernel_size=self.blur_kernel_size,
         )
-        out = batch.finish(self.norm, input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last)
-        return list(out.split(n))
+        kw = dict(input_order=self.input_order, dtype=self.dtype, channels_last=self.channels_last, out=out)
+        return list(batch.finish(self.norm, **kw).split(n))
 
 
 def _union(boxes: list) -> tuple[int, int, int, int]:
