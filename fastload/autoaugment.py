@@ -106,6 +106,8 @@ def check_policy_options(interpolation: str, fill) -> tuple[str, object]:
 class Policy:
     """What RandAugment and TrivialAugmentWide share: the draws image after image and their application."""
 
+    draws_from_torch = True  # torch's global RNG: a collate interleaves these draws with each image's box and flip
+
     def __init__(self, interpolation: str, fill):
         self.interpolation, self.fill = check_policy_options(interpolation, fill)
 

@@ -109,6 +109,8 @@ class TimmRandAugment:
         fill: pixels the geometric operations bring in: create_transform passes the mean, round(255 * mean).
     """
 
+    draws_from_torch = False  # NumPy's and Python's generators: torch's stream (the boxes, the flips) is untouched
+
     def __init__(self, config: str, interpolation: str = "bilinear", fill=(124, 116, 104)):
         self.config = config
         self.options = parse_timm_config(config)

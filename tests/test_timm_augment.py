@@ -152,3 +152,26 @@ def test_the_fill_is_the_models_mean_in_the_images_order():
     rgb = draw.apply(images, "rgb")
     bgr = draw.apply(images.flip(1), "bgr")
     assert torch.equal(bgr.flip(1), rgb)
+
+
+def test_the_collate_draws_what_the_per_image_pipeline_draws():
+    # timm's draws come from NumPy's and Python's generators, so the collate draws every box and flip first (torch's
+    # generator, compiled) and then the policy's draws: each stream must still give what the per-image pipeline
+    # (box, flip, then the policy's draws, image after image) gives it.
+    from fastload.functional import _geometry as G
+
+    imgs = smooth_images(9, 6)
+    collate = fl.CropCollate(32, fl.IMAGENET, input_order="rgb", auto_augment="rand-m9-n3-mstd0.5-p0.7")
+    torch.manual_seed(4), np.random.seed(4), random.seed(4)
+    batch = collate([{"image": img, "label": i} for i, img in enumerate(imgs)])
+    after = (torch.rand(1), np.random.rand(), random.random())
+    torch.manual_seed(4), np.random.seed(4), random.seed(4)
+    draws = []
+    sizes = [img.shape[:2] for img in imgs]
+    policy = collate.auto_augment
+    boxes, flips = G.draw_crops(
+        sizes, collate.scale, collate.ratio, 0.5, after_each=lambda: draws.append(policy.draw(1, 32, 32))
+    )
+    assert (torch.rand(1), np.random.rand(), random.random()) == after
+    assert batch["crop_box"] == [tuple(b) for b in boxes] and batch["flip"] == flips
+    assert batch["augment"] == [list(zip(d.ops[0], d.magnitudes[0])) for d in draws]

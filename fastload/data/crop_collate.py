@@ -191,6 +191,11 @@ class CropCollate(PadCollate):
             boxes, flips, colors = draw_crops_color(sizes, self.scale, self.ratio, self.flip_p, self.color, name)
             return boxes, flips, dict(color=colors)
         policy, draws, after_each = self.auto_augment, [], None
+        if policy is not None and not getattr(policy, "draws_from_torch", True):
+            # Its generators are not torch's: the boxes and flips (compiled) then its draws give every stream what
+            # the interleaved per-image pipeline gives it.
+            boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, name=name)
+            return boxes, flips, dict(augment=policy.draw(len(boxes), *self.size))
         if policy is not None:
             after_each = lambda: draws.append(policy.draw(1, *self.size))  # noqa: E731
         boxes, flips = G.draw_crops(sizes, self.scale, self.ratio, self.flip_p, name=name, after_each=after_each)
