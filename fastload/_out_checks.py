@@ -73,13 +73,13 @@ def check_out_as(out, expected: torch.Tensor, device: torch.device, inputs) -> N
         )
         raise ValueError(f"out must be {layout} (strides {expected.stride()}), got strides {out.stride()}")
     if not torch.compiler.is_compiling() and out.numel():
-        out_range = _byte_range(out)  # once, not once per input (a batch has many)
+        out_range = byte_range(out)  # once, not once per input (a batch has many)
         for t in inputs:
             if t.numel() and overlaps(out, t, out_range):
                 raise ValueError("out overlaps an input in memory: the op would overwrite values it has still to read")
 
 
-def _byte_range(t: torch.Tensor) -> tuple[int, int]:
+def byte_range(t: torch.Tensor) -> tuple[int, int]:
     """[first, last] byte address a non-empty tensor touches (torch strides are never negative)."""
     span = 0
     for n, stride in zip(t.shape, t.stride()):  # a loop, not sum() over a generator: called once per batch input
@@ -108,10 +108,10 @@ def expanded(t: torch.Tensor) -> bool:
 
 def overlaps(a: torch.Tensor, b: torch.Tensor, a_range: tuple[int, int] | None = None) -> bool:
     """Whether two tensors' memory ranges intersect: by address, so views through another storage (numpy) count.
-    `a_range`: a's `_byte_range`, when the caller has it (a batch's out= against each input)."""
+    `a_range`: a's `byte_range`, when the caller has it (a batch's out= against each input)."""
     if a.device != b.device:
         return False
-    a0, a1 = a_range or _byte_range(a)
+    a0, a1 = a_range or byte_range(a)
     if b.data_ptr() > a1:  # b starts past a's last byte: its span is not needed
         return False
-    return _byte_range(b)[1] >= a0
+    return byte_range(b)[1] >= a0

@@ -17,7 +17,16 @@ from fastload.normalization import Normalization
 def resize_uint8(img: np.ndarray, scale, interpolation: str) -> np.ndarray:
     """`img` (h, w) or (h, w, C) uint8 resized as resize_pad_batch resizes it for `scale` (OpenCV's INTER_LINEAR /
     INTER_NEAREST coordinates, the size `resized_size` gives), the kernel's float result rounded back to uint8. Each
-    channel goes as a one-channel image of one batch, so any channel count resizes (BGRA as cv2.resize takes it)."""
+    channel goes as a one-channel image of one batch, so any channel count resizes (BGRA as cv2.resize takes it).
+
+    Args:
+        img: an (h, w) or (h, w, C) uint8 numpy array (checked by the caller).
+        scale: mmcv's keep-ratio scale, as `rescale_size` takes it.
+        interpolation: "bilinear" or "nearest".
+
+    Returns:
+        The resized uint8 array, 2-D or 3-D as `img`.
+    """
     planes = [img[:, :, None]] if img.ndim == 2 else [img[:, :, c : c + 1] for c in range(img.shape[2])]
     identity = Normalization([0.0], [1.0], check_units=False)
     batch = resize_pad_batch(planes, identity, scale=scale, size_divisor=1, interpolation=interpolation).images

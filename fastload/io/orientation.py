@@ -111,7 +111,15 @@ EXIF_TRANSFORMS = {
 
 
 def orient(img: np.ndarray, orientation: int) -> np.ndarray:
-    """OpenCV's ExifTransform of an (h, w, 3) array."""
+    """OpenCV's ExifTransform of an (h, w, 3) array.
+
+    Args:
+        img: the decoded (h, w, 3) array.
+        orientation: 1..8 (anything else: 1, left as it is).
+
+    Returns:
+        A contiguous (h, w, 3) array, or (w, h, 3) for orientations 5-8.
+    """
     transpose, flips = EXIF_TRANSFORMS.get(orientation, EXIF_TRANSFORMS[1])
     out = img.transpose(1, 0, 2) if transpose else img
     return np.ascontiguousarray(out[tuple(slice(None, None, -1) if d in flips else slice(None) for d in range(2))])

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import torch
 
+from fastload._out_checks import byte_range
 from fastload.memory import ring
 
 ALIGN = 64  # each tensor starts on a cache line: a multiple of every dtype's size
 
 
 def reserve_tensors(likes: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]] | None:
-    """(the slot's 1-D uint8 buffer, a tensor of each of `likes`' shapes, strides and dtypes in it, back to back),
-    `likes` being dense tensors (any device, e.g. "meta"); None when no ring slot is free or this is not a worker
-    (`ring.reserve`)."""
+    """Room for several tensors in one free slot of this worker's ring, back to back (each on a 64-byte boundary).
+
+    Args:
+        likes: dense tensors (any device, e.g. "meta") whose shapes, strides and dtypes the tensors take.
+
+    Returns:
+        (the slot's 1-D uint8 buffer, a tensor like each of `likes` in it), or None when this is not a DataLoader
+        worker, rings are off or no slot is free (`ring.reserve`): the caller then allocates as usual.
+    """
     spans, total = [], 0
     for like in likes:
         nbytes = like.numel() * like.element_size()
@@ -31,9 +38,14 @@ def reserve_tensors(likes: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch
 
 
 class SlotViews(list):
-    """A list of CPU tensors lying in `buffer` (a `reserve_tensors` slot) that pickles as the buffer and each
-    tensor's place in it (byte offset, shape, strides, dtype): one ring send for all of them. Unpickled, a plain list
-    of views of the buffer. A list whose tensors are not all in the buffer pickles as a plain list."""
+    """A list of CPU tensors lying in one `reserve_tensors` slot that pickles as the slot (by reference: one ring
+    send for all of them) and each tensor's place in it (byte offset, shape, strides, dtype); unpickled, a plain
+    list of views of the slot. A list holding anything not in the slot pickles as a plain list.
+
+    Args:
+        buffer: the slot's 1-D uint8 buffer, as `reserve_tensors` returns it.
+        tensors: the tensors (views of `buffer`), in the list's order.
+    """
 
     def __init__(self, buffer: torch.Tensor, tensors):
         super().__init__(tensors)
@@ -41,26 +53,17 @@ class SlotViews(list):
 
     def __reduce__(self):
         start, end = self.buffer.data_ptr(), self.buffer.data_ptr() + self.buffer.numel()
+        storage = self.buffer.untyped_storage().data_ptr()
         places = []
         for t in self:
-            if (
-                not isinstance(t, torch.Tensor)
-                or t.device.type != "cpu"
-                or t.untyped_storage().data_ptr() != (self.buffer.untyped_storage().data_ptr())
-            ):
-                return (list, (list(self),))
-            offset = t.data_ptr() - start
-            if offset < 0 or t.data_ptr() + _extent(t) > end or offset % t.element_size():
+            inside = (
+                isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.untyped_storage().data_ptr() == storage
+            )
+            offset = t.data_ptr() - start if inside else -1
+            if offset < 0 or offset % t.element_size() or (t.numel() and byte_range(t)[1] >= end):
                 return (list, (list(self),))
             places.append((offset, tuple(t.shape), t.stride(), t.dtype))
         return (_views, (ring.RingTensor(self.buffer), places))
-
-
-def _extent(t: torch.Tensor) -> int:
-    """Bytes from t's first element to just past its last (non-negative strides)."""
-    if t.numel() == 0:
-        return 0
-    return (1 + sum((size - 1) * stride for size, stride in zip(t.shape, t.stride()))) * t.element_size()
 
 
 def _views(buffer: torch.Tensor, places: list) -> list[torch.Tensor]:
