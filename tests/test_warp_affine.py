@@ -4,7 +4,11 @@ uint8 tensors) on every backend x layout, bit for bit between backends and again
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
+import mmap
+import sys
 
 import harness
 import numpy as np
@@ -114,6 +118,47 @@ def test_positions_off_every_image_give_the_fill_on_every_backend(interpolation)
         with backend(mode):
             assert torch.equal(fl.warp_affine(x, m, interpolation=interpolation, fill=[9, 130, 250]), want), mode
             assert not fl.warp_affine(x, m, interpolation=interpolation).any(), mode
+
+
+@contextlib.contextmanager
+def image_at_page_end(h: int, w: int, layout: str):
+    """A (1, 3, h, w) uint8 image, "interleaved" (HWC memory) or "planar" (CHW), whose last byte is the last byte of
+    a readable page, the next page unreadable: a kernel that reads one byte past the image crashes instead of
+    passing."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    page = mmap.PAGESIZE
+    nbytes = h * w * 3
+    assert nbytes <= page
+    mem = mmap.mmap(-1, 2 * page)
+    guard = ctypes.addressof(ctypes.c_char.from_buffer(mem)) + page
+    assert libc.mprotect(guard, page, 0) == 0, ctypes.get_errno()  # PROT_NONE
+    flat = torch.frombuffer(mem, dtype=torch.uint8, count=nbytes, offset=page - nbytes)
+    flat.copy_(torch.randint(0, 256, (nbytes,), dtype=torch.uint8, generator=torch.Generator().manual_seed(nbytes)))
+    image = flat.view(1, h, w, 3).permute(0, 3, 1, 2) if layout == "interleaved" else flat.view(1, 3, h, w)
+    try:
+        yield image
+    finally:
+        del flat, image
+        assert libc.mprotect(guard, page, 3) == 0  # readable again before the mapping goes
+        mem.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect")
+@pytest.mark.parametrize("layout", ["interleaved", "planar"])
+@pytest.mark.parametrize("simd", ["avx512", "avx2", "none"])
+def test_word_reads_stop_at_the_image_end(simd, layout):
+    """The kernels' 8-pixel loops read source bytes as 4-byte words (a pixel's 3 interleaved channels, or a plane's
+    tap pair); where a word would pass the image's last byte (the last pixels' taps) they must read byte by byte.
+    An image ending at a page before an unreadable one, warped so that its last pixels are read: equal to
+    torchvision, and no crash."""
+    for h, w in ((4, 16), (5, 24), (1, 8)):
+        with image_at_page_end(h, w, layout) as x:
+            for m in ([1.0, 0, 0, 0, 1.0, 0], [1.0, 0, 0.6, 0, 1.0, 0.3], affine_matrix("Rotate", 180.0, h, w)):
+                for interpolation in ("nearest", "bilinear"):
+                    with backend("auto"), _backend.cpu_simd(simd):
+                        got = fl.warp_affine(x, [m], interpolation=interpolation)
+                    assert torch.equal(got[0], torchvision_image(x[0], m, interpolation, None)), (h, w, m)
 
 
 def test_cpp_op_rechecks_its_arguments():

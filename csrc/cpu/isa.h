@@ -23,6 +23,7 @@ inline std::atomic<int>& cpu_simd_cap() {
 #define FL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define FL_AVX512_VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
 #define FL_AVX2 __attribute__((target("avx2")))
+#define FL_AVX2_FMA __attribute__((target("avx2,fma")))
 #include <immintrin.h>
 
 namespace fastload {
@@ -41,6 +42,11 @@ inline bool cpu_has_avx512_vbmi() {
 inline bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has && cpu_simd_cap().load(std::memory_order_relaxed) >= kSimdAvx2;
+}
+// Whether the hand-written AVX2 loops with fused multiply-adds may run here.
+inline bool cpu_has_avx2_fma() {
+  static const bool has = __builtin_cpu_supports("fma");
+  return has && cpu_has_avx2();
 }
 }  // namespace fastload
 #else

@@ -1,50 +1,194 @@
 // fastload::warp_affine on the CPU: threads take output rows (image, row); the row's source positions come from its
 // image's grid coefficients (warp_math.h: torch's fp32 grid and grid_sample's unnormalize), then each pixel's taps
-// are found once and every channel read through the strides (nearest: one byte; bilinear: four, weighted).
+// are found once, in loops the compiler vectorizes, and every channel read through the strides (nearest: one byte;
+// bilinear: four, weighted), 8 pixels at a time by warp_rows_avx2.h's gathers where they apply. 32 images of
+// 224 x 224 rotated 20 degrees with a fill, one thread, AMD EPYC (before -> after): interleaved channels nearest
+// 6-10 -> 2-3 ms, bilinear 28-29 -> 8-9 ms; planes nearest 7 -> 5-6 ms, bilinear 27.5 -> 14 ms.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/isa.h"
+#include "cpu/warp_rows_avx2.h"
 #include "math/warp_math.h"
 #include "ops/warp_affine.h"
 
 namespace fastload {
 namespace {
 
-// One output row, in vectorizable loops over its pixels: the source positions, then (nearest) their byte offsets or
-// (bilinear) their four taps' offsets and weights, then the channels read through the strides.
-FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t n, int64_t y, float* sx, float* sy,
-                          int64_t* offsets, WarpTaps* taps) {
+// The largest offset from channel `ch`'s first byte whose 4-byte word ends at or before the image's last byte (at
+// most INT32_MAX: the 32-bit offsets never pass it).
+int32_t word_limit(const WarpAffineParams& p, int64_t ch) {
+  const int64_t last = (p.c - 1) * p.in_stride[1] + (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3];
+  return static_cast<int32_t>(std::min<int64_t>(last - ch * p.in_stride[1] - 3, INT32_MAX));
+}
+
+// The taps of pixels 0 .. w - 1 at source positions (sx, sy), each array its own restrict parameter (GCC does not
+// trust restrict on pointers loaded from a struct and would not vectorize the loop).
+template <typename Index>
+FL_CPU_LOOP void bilinear_tap_arrays(const float* __restrict sx, const float* __restrict sy, int64_t w, float fw,
+                                     float fh, Index sh, Index sw, Index* __restrict o0, Index* __restrict o1,
+                                     Index* __restrict o2, Index* __restrict o3, float* __restrict w0,
+                                     float* __restrict w1, float* __restrict w2, float* __restrict w3,
+                                     float* __restrict mask) {
+  for (int64_t x = 0; x < w; ++x) {
+    const WarpAxis ax = warp_axis(sx[x], fw), ay = warp_axis(sy[x], fh);
+    const Index top = static_cast<Index>(ay.lo) * sh, bottom = static_cast<Index>(ay.hi) * sh;
+    const Index left = static_cast<Index>(ax.lo) * sw, right = static_cast<Index>(ax.hi) * sw;
+    o0[x] = top + left, o1[x] = top + right, o2[x] = bottom + left, o3[x] = bottom + right;
+    const float nw = ay.wlo * ax.wlo, ne = ay.wlo * ax.whi, sw_ = ay.whi * ax.wlo, se = ay.whi * ax.whi;
+    w0[x] = nw, w1[x] = ne, w2[x] = sw_, w3[x] = se;
+    mask[x] = nw + ne + sw_ + se;
+  }
+}
+
+template <typename Index>
+void bilinear_taps(const WarpAffineParams& p, const float* sx, const float* sy, const TapRow<Index>& t, int64_t count) {
+  bilinear_tap_arrays<Index>(sx, sy, count, static_cast<float>(p.w), static_cast<float>(p.h),
+                             static_cast<Index>(p.in_stride[2]), static_cast<Index>(p.in_stride[3]), t.offset[0],
+                             t.offset[1], t.offset[2], t.offset[3], t.weight[0], t.weight[1], t.weight[2], t.weight[3],
+                             t.mask);
+}
+
+// Pixels x0 .. x1 - 1 of one channel of a bilinear row, a byte at a time: `plane` is the channel's first source
+// byte, `out` its first output byte, pixels `ow` bytes apart.
+template <typename Index>
+FL_CPU_LOOP void bilinear_channel(const uint8_t* __restrict plane, uint8_t* __restrict out, int64_t ow,
+                                  const TapRow<Index>& t, bool has_fill, float fill, int64_t x0, int64_t x1) {
+  const Index *o0 = t.offset[0], *o1 = t.offset[1], *o2 = t.offset[2], *o3 = t.offset[3];
+  const float *w0 = t.weight[0], *w1 = t.weight[1], *w2 = t.weight[2], *w3 = t.weight[3];
+  for (int64_t x = x0; x < x1; ++x) {
+    out[x * ow] = warp_value(plane[o0[x]], plane[o1[x]], plane[o2[x]], plane[o3[x]], w0[x], w1[x], w2[x], w3[x],
+                             t.mask[x], has_fill, fill);
+  }
+}
+
+// A bilinear row from its taps: with 32-bit offsets and AVX2, 8 pixels at a time (3 interleaved channels together,
+// else channel by channel), every other pixel a byte at a time.
+template <typename Index>
+void bilinear_row(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, const TapRow<Index>& t, int64_t count) {
+  const int64_t sc = p.in_stride[1], oc = p.out_stride[1], ow = p.out_stride[3];
+  const auto bytes = [&](int64_t x0, int64_t x1) {
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      bilinear_channel<Index>(in + ch * sc, out + ch * oc, ow, t, p.has_fill, warp_fill_value(p, ch), x0, x1);
+    }
+  };
+#if FL_HAVE_AVX2_ROWS
+  if constexpr (std::is_same_v<Index, int32_t>) {
+    if (cpu_has_avx2_fma()) {
+      const int64_t groups = count / 8 * 8;
+      if (p.c == 3 && sc == 1) {
+        const int32_t limit = word_limit(p, 0);
+        for (int64_t x = 0; x < groups; x += 8) {
+          if (!warp_avx2::bilinear_rgb8(p, in, out, oc, ow, t, x, limit)) bytes(x, x + 8);
+        }
+      } else if (p.in_stride[3] <= 3) {
+        for (int64_t ch = 0; ch < p.c; ++ch) {
+          const int32_t limit = word_limit(p, ch);
+          const float fill = warp_fill_value(p, ch);
+          for (int64_t x = 0; x < groups; x += 8) {
+            if (!warp_avx2::bilinear_plane8(in + ch * sc, out + ch * oc, ow, t, x, limit, p.has_fill, fill)) {
+              bilinear_channel<Index>(in + ch * sc, out + ch * oc, ow, t, p.has_fill, fill, x, x + 8);
+            }
+          }
+        }
+      } else {
+        return bytes(0, count);
+      }
+      return bytes(groups, count);
+    }
+  }
+#endif
+  bytes(0, count);
+}
+
+// The source byte offsets of pixels 0 .. w - 1 at positions (sx, sy) (warp_nearest's: -1 outside).
+template <typename Index>
+FL_CPU_LOOP void nearest_offset_array(const float* __restrict sx, const float* __restrict sy, int64_t w, float fw,
+                                      float fh, Index sh, Index sw, Index* __restrict offsets) {
+  for (int64_t x = 0; x < w; ++x) offsets[x] = warp_nearest<Index>(sx[x], sy[x], fw, fh, sh, sw);
+}
+
+template <typename Index>
+void nearest_offsets(const WarpAffineParams& p, const float* sx, const float* sy, Index* offsets, int64_t count) {
+  nearest_offset_array<Index>(sx, sy, count, static_cast<float>(p.w), static_cast<float>(p.h),
+                              static_cast<Index>(p.in_stride[2]), static_cast<Index>(p.in_stride[3]), offsets);
+}
+
+// Pixels x0 .. x1 - 1 of one channel of a nearest row, a byte at a time (`fill` where the offset is -1).
+template <typename Index>
+void nearest_channel(const uint8_t* plane, uint8_t* out, int64_t ow, const Index* offsets, uint8_t fill, int64_t x0,
+                     int64_t x1) {
+  for (int64_t x = x0; x < x1; ++x) out[x * ow] = offsets[x] >= 0 ? plane[offsets[x]] : fill;
+}
+
+// A nearest row from its offsets: with 32-bit offsets, AVX2 and 3 interleaved channels, 8 pixels at a time (per
+// channel, gathers measured slower than bytes: 32 planar images of 224 x 224, 10 ms against 5), every other pixel a
+// byte at a time.
+template <typename Index>
+void nearest_row(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, const Index* offsets, int64_t count) {
+  const int64_t sc = p.in_stride[1], oc = p.out_stride[1], ow = p.out_stride[3];
+  uint8_t fill[kWarpChannels];
+  for (int64_t ch = 0; ch < p.c; ++ch) fill[ch] = warp_fill(p, ch);
+  const auto bytes = [&](int64_t x0, int64_t x1) {
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      nearest_channel<Index>(in + ch * sc, out + ch * oc, ow, offsets, fill[ch], x0, x1);
+    }
+  };
+#if FL_HAVE_AVX2_ROWS
+  if constexpr (std::is_same_v<Index, int32_t>) {
+    if (p.c == 3 && sc == 1 && cpu_has_avx2_fma()) {
+      const int64_t groups = count / 8 * 8;
+      const int32_t limit = word_limit(p, 0);
+      const int32_t fill_word = fill[0] | fill[1] << 8 | fill[2] << 16;
+      for (int64_t x = 0; x < groups; x += 8) {
+        if (!warp_avx2::nearest_rgb8(in, out, oc, ow, offsets, x, limit, fill_word)) bytes(x, x + 8);
+      }
+      return bytes(groups, count);
+    }
+  }
+#endif
+  bytes(0, count);
+}
+
+// A thread's row buffers: source positions, then the nearest offsets or the bilinear taps.
+struct RowBuffers {
+  explicit RowBuffers(int64_t w) : floats(static_cast<size_t>(7 * w)), indices(static_cast<size_t>(4 * w)) {}
+  std::vector<float> floats;     // sx, sy, 4 weights, mask
+  std::vector<int64_t> indices;  // nearest offsets, or 4 tap offsets (int64_t or int32_t)
+};
+
+// One output row: its source positions, then (nearest) their byte offsets or (bilinear) their four taps' offsets
+// and weights, each in a loop the compiler vectorizes, then the channels read through the strides.
+template <typename Index>
+FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t n, int64_t y, RowBuffers& b) {
   const uint8_t* in = p.in + n * p.in_stride[0];
   uint8_t* out = p.out + n * p.out_stride[0] + y * p.out_stride[2];
   const float half_w = static_cast<float>(p.w) / 2, half_h = static_cast<float>(p.h) / 2;
   const float by = p.base_y[y];
-  for (int64_t x = 0; x < p.w; ++x) {
+  const int64_t count = p.w;
+  float* sx = b.floats.data();
+  float* sy = sx + count;
+  for (int64_t x = 0; x < count; ++x) {
     sx[x] = warp_source(warp_grid(p.base_x[x], by, d.a0, d.a1, d.a2), half_w);
     sy[x] = warp_source(warp_grid(p.base_x[x], by, d.b0, d.b1, d.b2), half_h);
   }
-  const int64_t sh = p.in_stride[2], sw = p.in_stride[3], sc = p.in_stride[1];
-  const int64_t oc = p.out_stride[1], ow = p.out_stride[3];
+  Index* offsets = reinterpret_cast<Index*>(b.indices.data());
   if (!p.bilinear) {
-    for (int64_t x = 0; x < p.w; ++x) offsets[x] = warp_nearest(p, sx[x], sy[x], sh, sw);
-    uint8_t fill[kWarpChannels];
-    for (int64_t ch = 0; ch < p.c; ++ch) fill[ch] = warp_fill(p, ch);
-    for (int64_t x = 0; x < p.w; ++x) {
-      const int64_t o = offsets[x];
-      for (int64_t ch = 0; ch < p.c; ++ch) out[x * ow + ch * oc] = o >= 0 ? in[o + ch * sc] : fill[ch];
-    }
-    return;
+    nearest_offsets<Index>(p, sx, sy, offsets, count);
+    return nearest_row<Index>(p, in, out, offsets, count);
   }
-  for (int64_t x = 0; x < p.w; ++x) taps[x] = warp_bilinear(p, sx[x], sy[x], sh, sw);
-  for (int64_t ch = 0; ch < p.c; ++ch) {
-    const uint8_t* plane = in + ch * sc;
-    for (int64_t x = 0; x < p.w; ++x) {
-      out[x * ow + ch * oc] = warp_blend(p, taps[x], ch, [&](int64_t o) { return plane[o]; });
-    }
-  }
+  float* weights = sy + count;
+  const TapRow<Index> taps{{offsets, offsets + count, offsets + 2 * count, offsets + 3 * count},
+                           {weights, weights + count, weights + 2 * count, weights + 3 * count},
+                           weights + 4 * count};
+  bilinear_taps<Index>(p, sx, sy, taps, count);
+  bilinear_row<Index>(p, in, out, taps, count);
 }
 
 void run(const at::Tensor& /*images*/, WarpAffineCall& call) {
@@ -53,14 +197,18 @@ void run(const at::Tensor& /*images*/, WarpAffineCall& call) {
   p.images = call.images.data();
   p.base_x = call.base_x.data_ptr<float>();
   p.base_y = call.base_y.data_ptr<float>();
+  // 32-bit tap offsets when the image's largest byte offset fits (strides are non-negative).
+  const bool narrow = (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3] <= INT32_MAX;
   const int64_t grain = std::max<int64_t>(1, 16384 / p.w);
   at::parallel_for(0, p.n * p.h, grain, [&](int64_t begin, int64_t end) {
-    std::vector<float> positions(static_cast<size_t>(2 * p.w));  // every value written first
-    std::vector<int64_t> offsets(p.bilinear ? 0 : static_cast<size_t>(p.w));
-    std::vector<WarpTaps> taps(p.bilinear ? static_cast<size_t>(p.w) : 0);
+    RowBuffers buffers(p.w);  // every value written before it is read
     for (int64_t r = begin; r < end; ++r) {
-      warp_row(p, call.images[r / p.h], r / p.h, r % p.h, positions.data(), positions.data() + p.w, offsets.data(),
-               taps.data());
+      const int64_t n = r / p.h, y = r % p.h;
+      if (narrow) {
+        warp_row<int32_t>(p, call.images[n], n, y, buffers);
+      } else {
+        warp_row<int64_t>(p, call.images[n], n, y, buffers);
+      }
     }
   });
 }

@@ -43,7 +43,7 @@ struct WarpRows : SinglePhase {
             store(px + ch * p.out_stride[1], warp_blend(p, taps, ch, [&](int64_t o) { return load(plane + o); }));
           }
         } else {
-          const int64_t o = warp_nearest(p, sx, sy, sh, sw);
+          const int64_t o = warp_nearest(sx, sy, static_cast<float>(p.w), static_cast<float>(p.h), sh, sw);
           for (int64_t ch = 0; ch < p.c; ++ch) {
             store(px + ch * p.out_stride[1], o >= 0 ? load(in + o + ch * sc) : warp_fill(p, ch));
           }

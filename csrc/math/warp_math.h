@@ -44,28 +44,53 @@ FL_HOST_DEVICE FL_INLINE float warp_grid(float bx, float by, float k0, float k1,
   return bx * k0 + by * k1 + k2;
 }
 
-FL_HOST_DEVICE FL_INLINE bool warp_inside(const WarpAffineParams& p, float x, float y) {
-  return x >= 0.0f && x < static_cast<float>(p.w) && y >= 0.0f && y < static_cast<float>(p.h);
+// Nearest: the byte offset (rows `sh`, columns `sw` bytes apart) of the pixel at (nearbyint(sx), nearbyint(sy))
+// (half to even, as grid_sample), or -1 outside the image of w x h pixels (a NaN or infinite position included).
+// Index: int64_t, or int32_t where every byte offset of the image fits (the CPU's vector loops).
+template <typename Index>
+FL_HOST_DEVICE FL_INLINE Index warp_nearest(float sx, float sy, float w, float h, Index sh, Index sw) {
+  const float rx = nearbyintf(sx), ry = nearbyintf(sy);
+  const bool inside = rx >= 0.0f && rx < w && ry >= 0.0f && ry < h;
+  return inside ? static_cast<Index>(ry) * sh + static_cast<Index>(rx) * sw : Index(-1);
 }
 
-// Nearest: the byte offset (rows `sh`, columns `sw` bytes apart) of the pixel at (nearbyint(sx), nearbyint(sy))
-// (half to even, as grid_sample), or -1 outside the image (a NaN or infinite position included).
-FL_HOST_DEVICE FL_INLINE int64_t warp_nearest(const WarpAffineParams& p, float sx, float sy, int64_t sh, int64_t sw) {
-  const float rx = nearbyintf(sx), ry = nearbyintf(sy);
-  return warp_inside(p, rx, ry) ? static_cast<int64_t>(ry) * sh + static_cast<int64_t>(rx) * sw : -1;
+// Channel `ch`'s fill value (0 without one).
+FL_HOST_DEVICE FL_INLINE float warp_fill_value(const WarpAffineParams& p, int64_t ch) {
+  return p.has_fill ? (ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2])) : 0.0f;
 }
 
 // Channel `ch` of a pixel from outside the image: the fill rounded half to even (torchvision's mask, then
 // `.round_()`), or 0 without one.
 FL_HOST_DEVICE FL_INLINE uint8_t warp_fill(const WarpAffineParams& p, int64_t ch) {
-  const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
-  return static_cast<uint8_t>(p.has_fill ? nearbyintf(fill) : 0.0f);
+  return static_cast<uint8_t>(nearbyintf(warp_fill_value(p, ch)));
 }
 
-// Bilinear: grid_sample's four neighbours nw, ne, sw, se of source position (sx, sy) as byte offsets, with their
-// weights; a neighbour outside the image (zeros padding) reads offset 0 with weight 0, so it adds exactly nothing and
-// a NaN or infinite position (all four outside) gives 0. `mask` is the weights inside, summed as torchvision's ones
-// channel is.
+// One axis of grid_sample's bilinear taps at source position s over `size` pixels: the neighbours floor(s) and
+// floor(s) + 1 with weights 1 - (s - floor(s)) and s - floor(s). A neighbour outside the image (zeros padding) gets
+// weight 0, so it adds exactly nothing; both are clamped into the image (a NaN or infinite position included), so
+// every read is valid.
+struct WarpAxis {
+  float lo, hi;    // the neighbours' pixel indices, clamped
+  float wlo, whi;  // their weights, 0 outside
+};
+
+FL_HOST_DEVICE FL_INLINE float warp_clamp_index(float i, float size) {
+  return i >= 0.0f ? (i <= size - 1.0f ? i : size - 1.0f) : 0.0f;  // NaN: 0
+}
+
+FL_HOST_DEVICE FL_INLINE WarpAxis warp_axis(float s, float size) {
+  const float f = floorf(s), g = f + 1.0f, d = s - f;
+  WarpAxis a;
+  a.wlo = f >= 0.0f && f < size ? 1.0f - d : 0.0f;
+  a.whi = g >= 0.0f && g < size ? d : 0.0f;
+  a.lo = warp_clamp_index(f, size);
+  a.hi = warp_clamp_index(g, size);
+  return a;
+}
+
+// Bilinear: grid_sample's four neighbours nw, ne, sw, se of source position (sx, sy) as byte offsets (rows `sh`,
+// columns `sw` bytes apart), with their weights (y weight times x weight, as ATen's nw = (1 - dy) (1 - dx) ...; 0
+// outside) and `mask`, the weights summed in that order as torchvision's ones channel is.
 struct WarpTaps {
   int64_t offset[4];
   float weight[4];
@@ -73,35 +98,38 @@ struct WarpTaps {
 };
 
 FL_HOST_DEVICE FL_INLINE WarpTaps warp_bilinear(const WarpAffineParams& p, float sx, float sy, int64_t sh, int64_t sw) {
+  const WarpAxis ax = warp_axis(sx, static_cast<float>(p.w)), ay = warp_axis(sy, static_cast<float>(p.h));
+  const int64_t top = static_cast<int64_t>(ay.lo) * sh, bottom = static_cast<int64_t>(ay.hi) * sh;
+  const int64_t left = static_cast<int64_t>(ax.lo) * sw, right = static_cast<int64_t>(ax.hi) * sw;
   WarpTaps t;
-  const float x0 = floorf(sx), y0 = floorf(sy);
-  const float dx = sx - x0, dy = sy - y0;
-  const float ex = 1.0f - dx, ey = 1.0f - dy;
-  const float weights[4] = {ey * ex, ey * dx, dy * ex, dy * dx};  // nw, ne, sw, se
-  for (int k = 0; k < 4; ++k) {
-    const float x = k & 1 ? x0 + 1.0f : x0, y = k & 2 ? y0 + 1.0f : y0;
-    const bool inside = warp_inside(p, x, y);
-    t.offset[k] = inside ? static_cast<int64_t>(y) * sh + static_cast<int64_t>(x) * sw : 0;
-    t.weight[k] = inside ? weights[k] : 0.0f;
-    t.mask = k == 0 ? t.weight[0] : t.mask + t.weight[k];
-  }
+  t.offset[0] = top + left, t.offset[1] = top + right, t.offset[2] = bottom + left, t.offset[3] = bottom + right;
+  t.weight[0] = ay.wlo * ax.wlo, t.weight[1] = ay.wlo * ax.whi;
+  t.weight[2] = ay.whi * ax.wlo, t.weight[3] = ay.whi * ax.whi;
+  t.mask = t.weight[0] + t.weight[1] + t.weight[2] + t.weight[3];
   return t;
 }
 
-// Channel `ch` of the output pixel sampled at `t`; `read(offset)` reads that channel's source byte at a tap's
-// offset. The four weighted values are summed nw, ne, sw, se with fused multiply-adds (ATen's nw*w + ne*w + sw*w +
-// se*w, contracted), then with a fill the mask blend (v - fill) * mask + fill (three ops, as torchvision's sub_,
-// mul_, add_); rounded half to even and converted as torchvision's `.round_().to(uint8)`.
-template <typename Read>
-FL_HOST_DEVICE FL_INLINE uint8_t warp_blend(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
-  float value = static_cast<float>(read(t.offset[0])) * t.weight[0];
-  for (int k = 1; k < 4; ++k) value = fmaf(static_cast<float>(read(t.offset[k])), t.weight[k], value);
-  if (p.has_fill) {
-    const float fill = ch == 0 ? p.fill[0] : (ch == 1 ? p.fill[1] : p.fill[2]);
-    value = (value - fill) * t.mask + fill;
-  }
+// The output value of channel `ch` from its four tap values and weights: summed nw, ne, sw, se with fused
+// multiply-adds (ATen's nw*w + ne*w + sw*w + se*w, contracted), then with a fill the mask blend
+// (v - fill) * mask + fill (three ops, as torchvision's sub_, mul_, add_); rounded half to even and converted as
+// torchvision's `.round_().to(uint8)`.
+FL_HOST_DEVICE FL_INLINE uint8_t warp_value(float v0, float v1, float v2, float v3, float w0, float w1, float w2,
+                                            float w3, float mask, bool has_fill, float fill) {
+  float value = v0 * w0;
+  value = fmaf(v1, w1, value);
+  value = fmaf(v2, w2, value);
+  value = fmaf(v3, w3, value);
+  if (has_fill) value = (value - fill) * mask + fill;
   const float r = nearbyintf(value);
   return static_cast<uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
+}
+
+// Channel `ch` of the output pixel sampled at `t`; `read(offset)` reads that channel's source byte at a tap's offset.
+template <typename Read>
+FL_HOST_DEVICE FL_INLINE uint8_t warp_blend(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
+  return warp_value(static_cast<float>(read(t.offset[0])), static_cast<float>(read(t.offset[1])),
+                    static_cast<float>(read(t.offset[2])), static_cast<float>(read(t.offset[3])), t.weight[0],
+                    t.weight[1], t.weight[2], t.weight[3], t.mask, p.has_fill, warp_fill_value(p, ch));
 }
 
 }  // namespace fastload

@@ -1,0 +1,145 @@
+// warp_affine's AVX2 loops: 8 output pixels at a time, each source byte read as the low byte of a gathered 4-byte
+// word, or with 3 interleaved channels (channel stride 1: an NHWC batch permuted to NCHW) a pixel's three bytes as
+// one word (its fourth byte unused); the output stored as 8 interleaved pixels (ow 3, oc 1), planes (ow 1) or byte
+// by byte. A loop returns false, having written nothing, where a word would pass the image's last byte (an offset
+// above `limit`), and the caller takes those pixels one byte at a time.
+#pragma once
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu/isa.h"
+#include "math/warp_math.h"
+
+namespace fastload {
+
+// A row's bilinear taps, one array per tap (nw, ne, sw, se) so that the loops over the row vectorize; offsets as
+// Index (int32_t where every byte offset of the image fits, so that a vector holds twice as many).
+template <typename Index>
+struct TapRow {
+  Index* offset[4];
+  float* weight[4];
+  float* mask;
+};
+
+#if FL_HAVE_AVX2_ROWS
+namespace warp_avx2 {
+
+// Byte `i` of each 32-bit lane, as floats.
+FL_AVX2_FMA inline __m256 byte_of(__m256i words, int i) {
+  return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(words, 8 * i), _mm256_set1_epi32(0xff)));
+}
+
+// Whether any of the 8 offsets is above `limit`.
+FL_AVX2_FMA inline bool any_above(__m256i offsets, int32_t limit) {
+  const __m256i above = _mm256_cmpgt_epi32(offsets, _mm256_set1_epi32(limit));
+  return !_mm256_testz_si256(above, above);
+}
+
+// The 8 lanes' values (0 .. 255) as 8 bytes, `ow` bytes apart from `px` on.
+FL_AVX2_FMA inline void store_bytes(uint8_t* px, int64_t ow, __m256i values) {
+  const __m256i words = _mm256_packus_epi32(values, values);  // the packs keep the order within each 128-bit half
+  const __m256i bytes = _mm256_packus_epi16(words, words);
+  const uint64_t eight = static_cast<uint32_t>(_mm256_extract_epi32(bytes, 0)) |
+                         static_cast<uint64_t>(static_cast<uint32_t>(_mm256_extract_epi32(bytes, 4))) << 32;
+  if (ow == 1) {
+    memcpy(px, &eight, 8);
+  } else {
+    for (int i = 0; i < 8; ++i) px[i * ow] = static_cast<uint8_t>(eight >> (8 * i));
+  }
+}
+
+// 8 pixels, each lane R | G << 8 | B << 16 (the top byte ignored), stored from `px` on, pixels `ow` and channels
+// `oc` bytes apart.
+FL_AVX2_FMA inline void store_pixels(uint8_t* px, int64_t oc, int64_t ow, __m256i pixels) {
+  if (ow == 3 && oc == 1) {  // each half's 4 pixels packed into 12 bytes
+    const __m256i packed =
+        _mm256_shuffle_epi8(pixels, _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4,
+                                                     5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+    const __m128i halves[2] = {_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1)};
+    for (int h = 0; h < 2; ++h) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(px + 12 * h), halves[h]);
+      const int32_t tail = _mm_extract_epi32(halves[h], 2);
+      memcpy(px + 12 * h + 8, &tail, 4);
+    }
+    return;
+  }
+  for (int ch = 0; ch < 3; ++ch) {
+    store_bytes(px + ch * oc, ow, _mm256_and_si256(_mm256_srli_epi32(pixels, 8 * ch), _mm256_set1_epi32(0xff)));
+  }
+}
+
+// Nearest, pixels x .. x + 7, all 3 interleaved channels: `offsets` as warp_nearest's (-1 outside: the fill word,
+// `fill_word`, no read).
+FL_AVX2_FMA inline bool nearest_rgb8(const uint8_t* in, uint8_t* out, int64_t oc, int64_t ow, const int32_t* offsets,
+                                     int64_t x, int32_t limit, int32_t fill_word) {
+  const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets + x));
+  if (any_above(at, limit)) return false;
+  const __m256i inside = _mm256_cmpgt_epi32(at, _mm256_set1_epi32(-1));
+  const __m256i words =
+      _mm256_mask_i32gather_epi32(_mm256_set1_epi32(fill_word), reinterpret_cast<const int*>(in), at, inside, 1);
+  store_pixels(out + x * ow, oc, ow, words);
+  return true;
+}
+
+// The taps' offsets of pixels x .. x + 7; false where one is above `limit`.
+FL_AVX2_FMA inline bool tap_offsets(const TapRow<int32_t>& t, int64_t x, int32_t limit, __m256i* offsets) {
+  for (int k = 0; k < 4; ++k) {
+    offsets[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.offset[k] + x));
+    if (any_above(offsets[k], limit)) return false;
+  }
+  return true;
+}
+
+// warp_value 8 lanes at a time (the same roundings: a product, three fused multiply-adds, the fill blend's three
+// ops, round half to even): the taps' values `v` weighted; the results as int32 lanes.
+FL_AVX2_FMA inline __m256i blend8(const __m256* v, const TapRow<int32_t>& t, int64_t x, bool has_fill, float fill) {
+  __m256 value = _mm256_mul_ps(v[0], _mm256_loadu_ps(t.weight[0] + x));
+  for (int k = 1; k < 4; ++k) value = _mm256_fmadd_ps(v[k], _mm256_loadu_ps(t.weight[k] + x), value);
+  if (has_fill) {
+    const __m256 f = _mm256_set1_ps(fill);
+    value = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(value, f), _mm256_loadu_ps(t.mask + x)), f);
+  }
+  value = _mm256_round_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  value = _mm256_min_ps(_mm256_max_ps(value, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+  return _mm256_cvttps_epi32(value);
+}
+
+// Bilinear, pixels x .. x + 7, all 3 interleaved channels (one gathered word a tap).
+FL_AVX2_FMA inline bool bilinear_rgb8(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, int64_t oc,
+                                      int64_t ow, const TapRow<int32_t>& t, int64_t x, int32_t limit) {
+  __m256i offsets[4], words[4];
+  if (!tap_offsets(t, x, limit, offsets)) return false;
+  for (int k = 0; k < 4; ++k) words[k] = _mm256_i32gather_epi32(reinterpret_cast<const int*>(in), offsets[k], 1);
+  __m256i pixels = _mm256_setzero_si256();
+  for (int ch = 0; ch < 3; ++ch) {
+    const __m256 v[4] = {byte_of(words[0], ch), byte_of(words[1], ch), byte_of(words[2], ch), byte_of(words[3], ch)};
+    pixels = _mm256_or_si256(pixels, _mm256_slli_epi32(blend8(v, t, x, p.has_fill, p.fill[ch]), 8 * ch));
+  }
+  store_pixels(out + x * ow, oc, ow, pixels);
+  return true;
+}
+
+// Bilinear, pixels x .. x + 7 of one channel whose columns are at most 3 bytes apart (a plane: 1): a tap pair
+// (nw, ne; sw, se) comes in one gathered word, the right tap `offset[1] - offset[0]` (0 where clamped) bytes after
+// the left. `plane` is the channel's first source byte.
+FL_AVX2_FMA inline bool bilinear_plane8(const uint8_t* plane, uint8_t* out, int64_t ow, const TapRow<int32_t>& t,
+                                        int64_t x, int32_t limit, bool has_fill, float fill) {
+  __m256i offsets[4];
+  if (!tap_offsets(t, x, limit, offsets)) return false;
+  const __m256i low = _mm256_set1_epi32(0xff);
+  __m256 v[4];
+  for (int row = 0; row < 2; ++row) {
+    const __m256i left = offsets[2 * row], right = offsets[2 * row + 1];
+    const __m256i word = _mm256_i32gather_epi32(reinterpret_cast<const int*>(plane), left, 1);
+    const __m256i shift = _mm256_slli_epi32(_mm256_sub_epi32(right, left), 3);
+    v[2 * row] = _mm256_cvtepi32_ps(_mm256_and_si256(word, low));
+    v[2 * row + 1] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shift), low));
+  }
+  store_bytes(out + x * ow, ow, blend8(v, t, x, has_fill, fill));
+  return true;
+}
+
+}  // namespace warp_avx2
+#endif
+
+}  // namespace fastload
