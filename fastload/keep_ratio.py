@@ -10,7 +10,8 @@ from fastload import _validation as V
 from fastload.functional._boxes import as_boxes, rescale_boxes
 from fastload.functional._geometry import rescale_size, resized_size
 from fastload.functional._resize_pad import resize_pad_batch
-from fastload.io.decode import EncodedImage, decode_image
+from fastload.io.decode import decode_image
+from fastload.io.encoded_image import EncodedImage
 from fastload.normalization import Normalization
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 import torch
 from torch.utils.data import Dataset
 
-from fastload.io.decode import EncodedImage
+from fastload.io.encoded_image import EncodedImage
 
 # How category ids become labels: "detection" 1..K in the file's category order (0 is the background: torchvision's
 # detection models), "mmdet" 0..K-1 (background K: mmdetection, detectron2), "category_id" the file's own ids

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from torch.utils.data import Dataset
 
 from fastload.data import folder_index
-from fastload.io.decode import EncodedImage
+from fastload.io.encoded_image import EncodedImage
 
 # torchvision's IMG_EXTENSIONS, compared case-insensitively as torchvision does.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

@@ -4,6 +4,7 @@ Inside: `decode` (those three), `formats` (header sizes and the non-JPEG decoder
 batch's files, decoded by a thread pool into one packed batch), `encoded_batch` (files shipped undecoded to a
 device) and `pil` (PIL images as arrays)."""
 
-from fastload.io.decode import EncodedImage, decode_image, image_size
+from fastload.io.decode import decode_image, image_size
+from fastload.io.encoded_image import EncodedImage
 
 __all__ = ["EncodedImage", "decode_image", "image_size"]

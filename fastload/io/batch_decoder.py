@@ -14,7 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from fastload.io.decode import EncodedImage, check_strict, decode_image, read_size
+from fastload.io.decode import check_strict, decode_image, read_size
+from fastload.io.encoded_image import EncodedImage
 from fastload.memory import ring
 from fastload.memory.packed import PackedImages
 

@@ -11,10 +11,11 @@ import warnings
 import numpy as np
 import torch
 
-from fastload.io.decode import EncodedImage, check_strict, decode_image, is_jpeg, jpeg_header
+from fastload.io.decode import check_strict, decode_image, is_jpeg, jpeg_header
+from fastload.io.encoded_image import EncodedImage
 from fastload.io.formats import MAX_PIXELS
 from fastload.io.orientation import EXIF_TRANSFORMS, jpeg_orientation
-from fastload.memory import ring
+from fastload.memory import ring, ring_pickle
 from fastload.memory.packed import PackedImages
 
 
@@ -140,7 +141,7 @@ class EncodedBatch:
     def __reduce__(self):
         return (
             EncodedBatch,
-            (ring.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths, self.strict),
+            (ring_pickle.RingTensor(self.data), self.offsets, self.lengths, self.sizes, self.paths, self.strict),
         )
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from fastload.memory import ring
+from fastload.memory import ring, ring_pickle
 
 
 class PackedImages:
@@ -89,7 +89,7 @@ class PackedImages:
         return PackedImages(self.data.to(device, non_blocking=non_blocking), self.offsets, self.sizes, self.channels)
 
     def __reduce__(self):
-        return (PackedImages, (ring.RingTensor(self.data), self.offsets, self.sizes, self.channels))
+        return (PackedImages, (ring_pickle.RingTensor(self.data), self.offsets, self.sizes, self.channels))
 
     def __repr__(self) -> str:
         return (

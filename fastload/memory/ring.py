@@ -12,7 +12,7 @@ path: a batch never waits and never fails.
 them are made in C++ (csrc/memory/ring.cpp), whose deleters hold the mapping and count each slot's live tensors:
 - in the worker, a slot is taken again only when every tensor sharing its storage is gone, whatever object made
   them (a collate that returns ``pack_images(...)[0]``, ``.unpack()`` or ``.data`` keeps its slot until torch has
-  pickled them); the worker's pickler sends every tensor in a slot by reference (``_reduce_tensor``), so collates
+  pickled them); the worker's pickler sends every tensor in a slot by reference (``ring_pickle``), so collates
   return plain tensors and a user's function wrapping one sees tensors;
 - a slot goes out by reference at most once per use (``reference``): a batch sent again (a cached pack) goes the
   ordinary way, so the main process never holds two views for one release;
@@ -124,7 +124,9 @@ def reserve(nbytes: int) -> torch.Tensor | None:
             ring = _producer = _ProducerRing(slot_bytes, DEPTH)
         except (OSError, RuntimeError):  # no memory for the ring (memfd size limits): the ordinary path still works
             return None
-        _route_ring_tensors()
+        from fastload.memory import ring_pickle  # it imports this module
+
+        ring_pickle.route_ring_tensors()
     buffer = ring.take(nbytes)
     if buffer is None:
         ring.words[_FULL] += 1
@@ -284,57 +286,6 @@ def stats() -> dict:
         )
 
 
-def _same(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor
-
-
-def _by_reference(tensor: torch.Tensor):
-    """The pickle reduction of a tensor in a slot of this worker's ring not sent since it was taken: the slot's
-    coordinates, arriving in the main process as a tensor viewing the slot, of the same shape, strides and dtype
-    (marks the slot sent). None for any other tensor."""
-    ref = reference(tensor) if tensor.device.type == "cpu" else None
-    return None if ref is None else (_tensor_from_ring, (ref, tuple(tensor.shape), tensor.stride(), tensor.dtype))
-
-
-class RingTensor:
-    """How fastload's batch types (PackedImages, EncodedBatch, EncodedImage) pickle their buffer: by reference when
-    it lies in a slot of this worker's ring; else the ordinary way, only the bytes it uses (a view of a larger CPU
-    storage would pickle all of it)."""
-
-    __slots__ = ("tensor",)
-
-    def __init__(self, tensor: torch.Tensor):
-        self.tensor = tensor
-
-    def __reduce__(self):
-        t = self.tensor
-        found = _by_reference(t)
-        if found is None and t.device.type == "cpu" and t.untyped_storage().nbytes() > t.numel() * t.element_size():
-            t = t.clone()
-        return found or (_same, (t,))
-
-
-def _reduce_tensor(tensor: torch.Tensor):
-    """What a worker's pickler (ForkingPickler: the DataLoader's result queue) does with any tensor: by reference
-    when it lies in a slot of the worker's ring, torch's way otherwise."""
-    from torch.multiprocessing.reductions import reduce_tensor
-
-    return _by_reference(tensor) or reduce_tensor(tensor)
-
-
-def _route_ring_tensors() -> None:
-    """Makes this worker's pickler send ring tensors by reference, whatever holds them (a collate's batch, a user's
-    function wrapping it, a dict or tuple of them): collates return plain tensors. Done when the worker's ring is
-    made, before anything it holds is pickled."""
-    from multiprocessing.reduction import ForkingPickler
-
-    ForkingPickler.register(torch.Tensor, _reduce_tensor)
-
-
 def tensor_in_slot(buffer: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A tensor of `like`'s shape, strides and dtype over a `reserve`d buffer (slots start page-aligned)."""
     return buffer.view(like.dtype).as_strided(like.shape, like.stride())
-
-
-def _tensor_from_ring(ref: tuple, shape: tuple, stride: tuple, dtype: torch.dtype) -> torch.Tensor:
-    return view(ref).view(dtype).as_strided(shape, stride)

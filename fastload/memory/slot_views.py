@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from fastload._out_checks import byte_range
-from fastload.memory import ring
+from fastload.memory import ring, ring_pickle
 
 ALIGN = 64  # each tensor starts on a cache line: a multiple of every dtype's size
 
@@ -63,7 +63,7 @@ class SlotViews(list):
             if offset < 0 or offset % t.element_size() or (t.numel() and byte_range(t)[1] >= end):
                 return (list, (list(self),))
             places.append((offset, tuple(t.shape), t.stride(), t.dtype))
-        return (_views, (ring.RingTensor(self.buffer), places))
+        return (_views, (ring_pickle.RingTensor(self.buffer), places))
 
 
 def _views(buffer: torch.Tensor, places: list) -> list[torch.Tensor]:
