@@ -1,7 +1,7 @@
 // fastload::warp_affine on the CPU: threads take output rows (image, row); the row's source positions come from its
 // image's grid coefficients (warp_math.h: torch's fp32 grid and grid_sample's unnormalize), then each pixel's taps
 // are found once, in loops the compiler vectorizes, and every channel read through the strides (nearest: one byte;
-// bilinear: four, weighted), 8 pixels at a time by warp_rows_avx2.h's gathers where they apply. 32 images of
+// bilinear: four, weighted; with AVX2, 8 pixels at a time by warp_rows_avx2.h's gathers). 32 images of
 // 224 x 224 rotated 20 degrees with a fill, one thread, AMD EPYC (before -> after): interleaved channels nearest
 // 6-10 -> 2-3 ms, bilinear 28-29 -> 8-9 ms; planes nearest 7 -> 2 ms, bilinear 27.5 -> 14 ms.
 #include <ATen/Parallel.h>
@@ -120,52 +120,25 @@ void nearest_offsets(const WarpAffineParams& p, const float* sx, const float* sy
                               static_cast<Index>(p.in_stride[2]), static_cast<Index>(p.in_stride[3]), offsets);
 }
 
-// Pixels x0 .. x1 - 1 of one channel of a nearest row, a byte at a time (`fill` where the offset is -1).
-template <typename Index>
-void nearest_channel(const uint8_t* plane, uint8_t* out, int64_t ow, const Index* offsets, uint8_t fill, int64_t x0,
-                     int64_t x1) {
-  for (int64_t x = x0; x < x1; ++x) out[x * ow] = offsets[x] >= 0 ? plane[offsets[x]] : fill;
-}
-
-// The same for 3 channels together: one pass over the offsets (32 planar images of 224 rotated, one thread: 2 ms,
-// where a pass per channel took 5-6).
-template <typename Index>
-void nearest_pixels3(const uint8_t* in, int64_t sc, uint8_t* out, int64_t oc, int64_t ow, const Index* offsets,
-                     const uint8_t* fill, int64_t x0, int64_t x1) {
-  for (int64_t x = x0; x < x1; ++x) {
+// A nearest row from its offsets, a byte at a time, the C channels together: one pass over the offsets (32 planar
+// images of 224 rotated, one thread: 2 ms, where a pass per channel took 5-6; AVX2 gathers of 8 interleaved pixels
+// measured no faster).
+template <int C, typename Index>
+void nearest_pixels(const uint8_t* in, int64_t sc, uint8_t* out, int64_t oc, int64_t ow, const Index* offsets,
+                    const uint8_t* fill, int64_t count) {
+  for (int64_t x = 0; x < count; ++x) {
     const int64_t o = offsets[x];
-    for (int ch = 0; ch < 3; ++ch) out[x * ow + ch * oc] = o >= 0 ? in[o + ch * sc] : fill[ch];
+    for (int ch = 0; ch < C; ++ch) out[x * ow + ch * oc] = o >= 0 ? in[o + ch * sc] : fill[ch];
   }
 }
 
-// A nearest row from its offsets: with 32-bit offsets, AVX2 and 3 interleaved channels, 8 pixels at a time (per
-// channel, gathers measured slower than bytes: 32 planar images of 224 x 224, 10 ms against 5), every other pixel a
-// byte at a time.
 template <typename Index>
 void nearest_row(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, const Index* offsets, int64_t count) {
   const int64_t sc = p.in_stride[1], oc = p.out_stride[1], ow = p.out_stride[3];
   uint8_t fill[kWarpChannels];
   for (int64_t ch = 0; ch < p.c; ++ch) fill[ch] = warp_fill(p, ch);
-  const auto bytes = [&](int64_t x0, int64_t x1) {
-    if (p.c == 3) return nearest_pixels3<Index>(in, sc, out, oc, ow, offsets, fill, x0, x1);
-    for (int64_t ch = 0; ch < p.c; ++ch) {
-      nearest_channel<Index>(in + ch * sc, out + ch * oc, ow, offsets, fill[ch], x0, x1);
-    }
-  };
-#if FL_HAVE_AVX2_ROWS
-  if constexpr (std::is_same_v<Index, int32_t>) {
-    if (p.c == 3 && sc == 1 && cpu_has_avx2_fma()) {
-      const int64_t groups = count / 8 * 8;
-      const int32_t limit = word_limit(p, 0);
-      const int32_t fill_word = fill[0] | fill[1] << 8 | fill[2] << 16;
-      for (int64_t x = 0; x < groups; x += 8) {
-        if (!warp_avx2::nearest_rgb8(in, out, oc, ow, offsets, x, limit, fill_word)) bytes(x, x + 8);
-      }
-      return bytes(groups, count);
-    }
-  }
-#endif
-  bytes(0, count);
+  if (p.c == 3) return nearest_pixels<3, Index>(in, sc, out, oc, ow, offsets, fill, count);
+  nearest_pixels<1, Index>(in, sc, out, oc, ow, offsets, fill, count);
 }
 
 // A thread's row buffers: source positions, then the nearest offsets or the bilinear taps.

@@ -1,8 +1,8 @@
-// warp_affine's AVX2 loops: 8 output pixels at a time, each source byte read as the low byte of a gathered 4-byte
-// word, or with 3 interleaved channels (channel stride 1: an NHWC batch permuted to NCHW) a pixel's three bytes as
-// one word (its fourth byte unused); the output stored as 8 interleaved pixels (ow 3, oc 1), planes (ow 1) or byte
-// by byte. A loop returns false, having written nothing, where a word would pass the image's last byte (an offset
-// above `limit`), and the caller takes those pixels one byte at a time.
+// warp_affine's bilinear AVX2 loops: 8 output pixels at a time, with 3 interleaved channels (channel stride 1: an
+// NHWC batch permuted to NCHW) each tap's three bytes as one gathered 4-byte word (its fourth byte unused), on planes
+// a tap pair as one word; the output stored as 8 interleaved pixels (ow 3, oc 1), planes (ow 1) or byte by byte. A loop
+// returns false, having written nothing, where a word would pass the image's last byte (an offset above `limit`), and
+// the caller takes those pixels one byte at a time.
 #pragma once
 #include <stdint.h>
 #include <string.h>
@@ -66,19 +66,6 @@ FL_AVX2_FMA inline void store_pixels(uint8_t* px, int64_t oc, int64_t ow, __m256
   for (int ch = 0; ch < 3; ++ch) {
     store_bytes(px + ch * oc, ow, _mm256_and_si256(_mm256_srli_epi32(pixels, 8 * ch), _mm256_set1_epi32(0xff)));
   }
-}
-
-// Nearest, pixels x .. x + 7, all 3 interleaved channels: `offsets` as warp_nearest's (-1 outside: the fill word,
-// `fill_word`, no read).
-FL_AVX2_FMA inline bool nearest_rgb8(const uint8_t* in, uint8_t* out, int64_t oc, int64_t ow, const int32_t* offsets,
-                                     int64_t x, int32_t limit, int32_t fill_word) {
-  const __m256i at = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offsets + x));
-  if (any_above(at, limit)) return false;
-  const __m256i inside = _mm256_cmpgt_epi32(at, _mm256_set1_epi32(-1));
-  const __m256i words =
-      _mm256_mask_i32gather_epi32(_mm256_set1_epi32(fill_word), reinterpret_cast<const int*>(in), at, inside, 1);
-  store_pixels(out + x * ow, oc, ow, words);
-  return true;
 }
 
 // The taps' offsets of pixels x .. x + 7; false where one is above `limit`.
