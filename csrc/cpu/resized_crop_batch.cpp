@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "cpu/byte_stores_avx2.h"
 #include "cpu/crop_columns.h"
 #include "cpu/isa.h"
 #include "math/crop_math.h"
@@ -111,12 +112,15 @@ FL_CPU_CLONES void normalized_pixels(typename FloatTraits<D>::storage* __restric
   }
 }
 
-// The uint8 output row (interleaved pixels) from acc's C planes, rounded half to even and clamped.
+// The uint8 output row (interleaved pixels) from acc's C planes, rounded half to even and clamped. FL_CPU_LOOP: in
+// a plain clone nearbyintf stays a library call per value (32 crops of 224, one thread: 5.2 ms against 3.3 for the
+// normalized fp32 output).
 template <int C>
-FL_CPU_CLONES void rounded_row(uint8_t* __restrict dst, const float* __restrict acc, int64_t plane, int64_t w) {
+FL_CPU_LOOP void rounded_row(uint8_t* __restrict dst, const float* __restrict acc, int64_t plane, int64_t w) {
   for (int64_t x = 0; x < w; ++x) {
     for (int k = 0; k < C; ++k) {
-      dst[x * C + k] = static_cast<uint8_t>(std::clamp(std::nearbyint(acc[k * plane + x]), 0.0f, 255.0f));
+      const float r = nearbyintf(acc[k * plane + x]);
+      dst[x * C + k] = static_cast<uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
     }
   }
 }
@@ -147,10 +151,33 @@ void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const fl
   }
 }
 
+#if FL_HAVE_AVX2_ROWS
+// rounded_row<3>, 8 pixels at a time: each plane's 8 values rounded half to even (_mm256_round_ps, nearbyintf's
+// rounding) and clamped, the three bytes of a pixel combined into one word and the words packed into 24 bytes (GCC's
+// vectorized stride-3 stores took 3x longer). Returns the pixels written (a multiple of 8).
+FL_AVX2 int64_t rounded_pixels3_avx2(uint8_t* dst, const float* acc, int64_t plane, int64_t w) {
+  int64_t x = 0;
+  for (; x + 8 <= w; x += 8) {
+    __m256i pixels = _mm256_setzero_si256();
+    for (int k = 0; k < 3; ++k) {
+      __m256 v = _mm256_round_ps(_mm256_loadu_ps(acc + k * plane + x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+      pixels = _mm256_or_si256(pixels, _mm256_slli_epi32(_mm256_cvttps_epi32(v), 8 * k));
+    }
+    byte_stores::store_pixels(dst + 3 * x, 1, 3, pixels);
+  }
+  return x;
+}
+#endif
+
 void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
   uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c;
-  if (p.c == 3) return rounded_row<3>(out, acc, plane, p.out_w);
-  rounded_row<1>(out, acc, plane, p.out_w);
+  if (p.c == 1) return rounded_row<1>(out, acc, plane, p.out_w);
+  int64_t done = 0;
+#if FL_HAVE_AVX2_ROWS
+  if (cpu_has_avx2()) done = rounded_pixels3_avx2(out, acc, plane, p.out_w);
+#endif
+  rounded_row<3>(out + 3 * done, acc + done, plane, p.out_w - done);
 }
 
 // values[i] rounded half up to a byte's value (ResizedCropParams::bytes_between_passes: negative weights), after

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu/byte_stores_avx2.h"
 #include "cpu/isa.h"
 #include "math/warp_math.h"
 
@@ -33,39 +34,6 @@ FL_AVX2_FMA inline __m256 byte_of(__m256i words, int i) {
 FL_AVX2_FMA inline bool any_above(__m256i offsets, int32_t limit) {
   const __m256i above = _mm256_cmpgt_epi32(offsets, _mm256_set1_epi32(limit));
   return !_mm256_testz_si256(above, above);
-}
-
-// The 8 lanes' values (0 .. 255) as 8 bytes, `ow` bytes apart from `px` on.
-FL_AVX2_FMA inline void store_bytes(uint8_t* px, int64_t ow, __m256i values) {
-  const __m256i words = _mm256_packus_epi32(values, values);  // the packs keep the order within each 128-bit half
-  const __m256i bytes = _mm256_packus_epi16(words, words);
-  const uint64_t eight = static_cast<uint32_t>(_mm256_extract_epi32(bytes, 0)) |
-                         static_cast<uint64_t>(static_cast<uint32_t>(_mm256_extract_epi32(bytes, 4))) << 32;
-  if (ow == 1) {
-    memcpy(px, &eight, 8);
-  } else {
-    for (int i = 0; i < 8; ++i) px[i * ow] = static_cast<uint8_t>(eight >> (8 * i));
-  }
-}
-
-// 8 pixels, each lane R | G << 8 | B << 16 (the top byte ignored), stored from `px` on, pixels `ow` and channels
-// `oc` bytes apart.
-FL_AVX2_FMA inline void store_pixels(uint8_t* px, int64_t oc, int64_t ow, __m256i pixels) {
-  if (ow == 3 && oc == 1) {  // each half's 4 pixels packed into 12 bytes
-    const __m256i packed =
-        _mm256_shuffle_epi8(pixels, _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4,
-                                                     5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
-    const __m128i halves[2] = {_mm256_castsi256_si128(packed), _mm256_extracti128_si256(packed, 1)};
-    for (int h = 0; h < 2; ++h) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(px + 12 * h), halves[h]);
-      const int32_t tail = _mm_extract_epi32(halves[h], 2);
-      memcpy(px + 12 * h + 8, &tail, 4);
-    }
-    return;
-  }
-  for (int ch = 0; ch < 3; ++ch) {
-    store_bytes(px + ch * oc, ow, _mm256_and_si256(_mm256_srli_epi32(pixels, 8 * ch), _mm256_set1_epi32(0xff)));
-  }
 }
 
 // The taps' offsets of pixels x .. x + 7; false where one is above `limit`.
@@ -102,7 +70,7 @@ FL_AVX2_FMA inline bool bilinear_rgb8(const WarpAffineParams& p, const uint8_t* 
     const __m256 v[4] = {byte_of(words[0], ch), byte_of(words[1], ch), byte_of(words[2], ch), byte_of(words[3], ch)};
     pixels = _mm256_or_si256(pixels, _mm256_slli_epi32(blend8(v, t, x, p.has_fill, p.fill[ch]), 8 * ch));
   }
-  store_pixels(out + x * ow, oc, ow, pixels);
+  byte_stores::store_pixels(out + x * ow, oc, ow, pixels);
   return true;
 }
 
@@ -122,7 +90,7 @@ FL_AVX2_FMA inline bool bilinear_plane8(const uint8_t* plane, uint8_t* out, int6
     v[2 * row] = _mm256_cvtepi32_ps(_mm256_and_si256(word, low));
     v[2 * row + 1] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(word, shift), low));
   }
-  store_bytes(out + x * ow, ow, blend8(v, t, x, has_fill, fill));
+  byte_stores::store_bytes(out + x * ow, ow, blend8(v, t, x, has_fill, fill));
   return true;
 }
 
