@@ -1,4 +1,4 @@
-// 8 rounded values (int32 lanes of 0 .. 255) stored as bytes with AVX2: one channel's 8 bytes, or 8 pixels of 3
+// 8 values rounded to bytes (int32 lanes of 0 .. 255) and stored with AVX2: one channel's 8 bytes, or 8 pixels of 3
 // channels (each lane R | G << 8 | B << 16) as interleaved pixels or through any strides. Shared by the warp and crop
 // kernels' vector loops.
 #pragma once
@@ -10,6 +10,12 @@
 #if FL_HAVE_AVX2_ROWS
 namespace fastload {
 namespace byte_stores {
+
+// 8 values rounded half to even (nearbyintf's rounding, the default mode) and clamped to [0, 255], as int32 lanes.
+FL_AVX2 inline __m256i rounded_lanes(__m256 v) {
+  v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return _mm256_cvttps_epi32(_mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)));
+}
 
 // The 8 lanes' values (0 .. 255) as 8 bytes, `ow` bytes apart from `px` on.
 FL_AVX2 inline void store_bytes(uint8_t* px, int64_t ow, __m256i values) {

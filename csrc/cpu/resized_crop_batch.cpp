@@ -152,17 +152,16 @@ void store_normalized(const ResizedCropParams& p, int64_t n, int64_t y, const fl
 }
 
 #if FL_HAVE_AVX2_ROWS
-// rounded_row<3>, 8 pixels at a time: each plane's 8 values rounded half to even (_mm256_round_ps, nearbyintf's
-// rounding) and clamped, the three bytes of a pixel combined into one word and the words packed into 24 bytes (GCC's
-// vectorized stride-3 stores took 3x longer). Returns the pixels written (a multiple of 8).
+// rounded_row<3>, 8 pixels at a time: each plane's 8 values rounded half to even and clamped (rounded_lanes), the three
+// bytes of a pixel combined into one word and the words packed into 24 bytes (GCC's vectorized stride-3 stores took 3x
+// longer). Returns the pixels written (a multiple of 8).
 FL_AVX2 int64_t rounded_pixels3_avx2(uint8_t* dst, const float* acc, int64_t plane, int64_t w) {
   int64_t x = 0;
   for (; x + 8 <= w; x += 8) {
     __m256i pixels = _mm256_setzero_si256();
     for (int k = 0; k < 3; ++k) {
-      __m256 v = _mm256_round_ps(_mm256_loadu_ps(acc + k * plane + x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      v = _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
-      pixels = _mm256_or_si256(pixels, _mm256_slli_epi32(_mm256_cvttps_epi32(v), 8 * k));
+      const __m256i values = byte_stores::rounded_lanes(_mm256_loadu_ps(acc + k * plane + x));
+      pixels = _mm256_or_si256(pixels, _mm256_slli_epi32(values, 8 * k));
     }
     byte_stores::store_pixels(dst + 3 * x, 1, 3, pixels);
   }

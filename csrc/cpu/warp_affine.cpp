@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -28,8 +27,8 @@ int32_t word_limit(const WarpAffineParams& p, int64_t ch) {
   return static_cast<int32_t>(std::min<int64_t>(last - ch * p.in_stride[1] - 3, INT32_MAX));
 }
 
-// The taps of pixels 0 .. w - 1 at source positions (sx, sy), each array its own restrict parameter (GCC does not
-// trust restrict on pointers loaded from a struct and would not vectorize the loop).
+// warp_bilinear's taps of pixels 0 .. w - 1 at source positions (sx, sy), each array its own restrict parameter (GCC
+// does not trust restrict on pointers loaded from a struct and would not vectorize the loop).
 template <typename Index>
 FL_CPU_LOOP void bilinear_tap_arrays(const float* __restrict sx, const float* __restrict sy, int64_t w, float fw,
                                      float fh, Index sh, Index sw, Index* __restrict o0, Index* __restrict o1,
@@ -37,13 +36,10 @@ FL_CPU_LOOP void bilinear_tap_arrays(const float* __restrict sx, const float* __
                                      float* __restrict w1, float* __restrict w2, float* __restrict w3,
                                      float* __restrict mask) {
   for (int64_t x = 0; x < w; ++x) {
-    const WarpAxis ax = warp_axis(sx[x], fw), ay = warp_axis(sy[x], fh);
-    const Index top = static_cast<Index>(ay.lo) * sh, bottom = static_cast<Index>(ay.hi) * sh;
-    const Index left = static_cast<Index>(ax.lo) * sw, right = static_cast<Index>(ax.hi) * sw;
-    o0[x] = top + left, o1[x] = top + right, o2[x] = bottom + left, o3[x] = bottom + right;
-    const float nw = ay.wlo * ax.wlo, ne = ay.wlo * ax.whi, sw_ = ay.whi * ax.wlo, se = ay.whi * ax.whi;
-    w0[x] = nw, w1[x] = ne, w2[x] = sw_, w3[x] = se;
-    mask[x] = nw + ne + sw_ + se;
+    const WarpTaps<Index> t = warp_bilinear<Index>(sx[x], sy[x], fw, fh, sh, sw);
+    o0[x] = t.offset[0], o1[x] = t.offset[1], o2[x] = t.offset[2], o3[x] = t.offset[3];
+    w0[x] = t.weight[0], w1[x] = t.weight[1], w2[x] = t.weight[2], w3[x] = t.weight[3];
+    mask[x] = t.mask;
   }
 }
 
@@ -78,33 +74,30 @@ void bilinear_row(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, co
       bilinear_channel<Index>(in + ch * sc, out + ch * oc, ow, t, p.has_fill, warp_fill_value(p, ch), x0, x1);
     }
   };
+  int64_t done = 0;  // pixels the 8-pixel loops took
 #if FL_HAVE_AVX2_ROWS
   if constexpr (std::is_same_v<Index, int32_t>) {
-    if (cpu_has_avx2_fma()) {
-      const int64_t groups = count / 8 * 8;
-      if (p.c == 3 && sc == 1) {
-        const int32_t limit = word_limit(p, 0);
-        for (int64_t x = 0; x < groups; x += 8) {
-          if (!warp_avx2::bilinear_rgb8(p, in, out, oc, ow, t, x, limit)) bytes(x, x + 8);
-        }
-      } else if (p.in_stride[3] <= 3) {
-        for (int64_t ch = 0; ch < p.c; ++ch) {
-          const int32_t limit = word_limit(p, ch);
-          const float fill = warp_fill_value(p, ch);
-          for (int64_t x = 0; x < groups; x += 8) {
-            if (!warp_avx2::bilinear_plane8(in + ch * sc, out + ch * oc, ow, t, x, limit, p.has_fill, fill)) {
-              bilinear_channel<Index>(in + ch * sc, out + ch * oc, ow, t, p.has_fill, fill, x, x + 8);
-            }
+    if (p.c == 3 && sc == 1 && cpu_has_avx2_fma()) {  // interleaved: a pixel's 3 bytes in one word
+      done = count / 8 * 8;
+      const int32_t limit = word_limit(p, 0);
+      for (int64_t x = 0; x < done; x += 8) {
+        if (!warp_avx2::bilinear_rgb8(p, in, out, oc, ow, t, x, limit)) bytes(x, x + 8);
+      }
+    } else if (p.in_stride[3] <= 3 && cpu_has_avx2_fma()) {  // channel by channel: a tap pair in one word
+      done = count / 8 * 8;
+      for (int64_t ch = 0; ch < p.c; ++ch) {
+        const int32_t limit = word_limit(p, ch);
+        const float fill = warp_fill_value(p, ch);
+        for (int64_t x = 0; x < done; x += 8) {
+          if (!warp_avx2::bilinear_plane8(in + ch * sc, out + ch * oc, ow, t, x, limit, p.has_fill, fill)) {
+            bilinear_channel<Index>(in + ch * sc, out + ch * oc, ow, t, p.has_fill, fill, x, x + 8);
           }
         }
-      } else {
-        return bytes(0, count);
       }
-      return bytes(groups, count);
     }
   }
 #endif
-  bytes(0, count);
+  bytes(done, count);
 }
 
 // The source byte offsets of pixels 0 .. w - 1 at positions (sx, sy) (warp_nearest's: -1 outside).

@@ -54,9 +54,7 @@ FL_AVX2_FMA inline __m256i blend8(const __m256* v, const TapRow<int32_t>& t, int
     const __m256 f = _mm256_set1_ps(fill);
     value = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(value, f), _mm256_loadu_ps(t.mask + x)), f);
   }
-  value = _mm256_round_ps(value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  value = _mm256_min_ps(_mm256_max_ps(value, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
-  return _mm256_cvttps_epi32(value);
+  return byte_stores::rounded_lanes(value);
 }
 
 // Bilinear, pixels x .. x + 7, all 3 interleaved channels (one gathered word a tap).

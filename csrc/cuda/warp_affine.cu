@@ -37,7 +37,8 @@ struct WarpRows : SinglePhase {
         const float sy = warp_source(warp_grid(bx, by, d.b0, d.b1, d.b2), half_h);
         uint8_t* px = p.out + n * p.out_stride[0] + y * p.out_stride[2] + x * p.out_stride[3];
         if (Bilinear) {
-          const WarpTaps taps = warp_bilinear(p, sx, sy, sh, sw);
+          const WarpTaps<int64_t> taps =
+              warp_bilinear(sx, sy, static_cast<float>(p.w), static_cast<float>(p.h), sh, sw);
           for (int64_t ch = 0; ch < p.c; ++ch) {
             const uint8_t* plane = in + ch * sc;
             store(px + ch * p.out_stride[1], warp_blend(p, taps, ch, [&](int64_t o) { return load(plane + o); }));

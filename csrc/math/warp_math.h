@@ -88,20 +88,23 @@ FL_HOST_DEVICE FL_INLINE WarpAxis warp_axis(float s, float size) {
   return a;
 }
 
-// Bilinear: grid_sample's four neighbours nw, ne, sw, se of source position (sx, sy) as byte offsets (rows `sh`,
-// columns `sw` bytes apart), with their weights (y weight times x weight, as ATen's nw = (1 - dy) (1 - dx) ...; 0
-// outside) and `mask`, the weights summed in that order as torchvision's ones channel is.
+// Bilinear: grid_sample's four neighbours nw, ne, sw, se of source position (sx, sy) in an image of w x h pixels, as
+// byte offsets (rows `sh`, columns `sw` bytes apart), with their weights (y weight times x weight, as ATen's nw =
+// (1 - dy) (1 - dx) ...; 0 outside) and `mask`, the weights summed in that order as torchvision's ones channel is.
+// Index: int64_t, or int32_t where every byte offset of the image fits (the CPU's vector loops).
+template <typename Index>
 struct WarpTaps {
-  int64_t offset[4];
+  Index offset[4];
   float weight[4];
   float mask;
 };
 
-FL_HOST_DEVICE FL_INLINE WarpTaps warp_bilinear(const WarpAffineParams& p, float sx, float sy, int64_t sh, int64_t sw) {
-  const WarpAxis ax = warp_axis(sx, static_cast<float>(p.w)), ay = warp_axis(sy, static_cast<float>(p.h));
-  const int64_t top = static_cast<int64_t>(ay.lo) * sh, bottom = static_cast<int64_t>(ay.hi) * sh;
-  const int64_t left = static_cast<int64_t>(ax.lo) * sw, right = static_cast<int64_t>(ax.hi) * sw;
-  WarpTaps t;
+template <typename Index>
+FL_HOST_DEVICE FL_INLINE WarpTaps<Index> warp_bilinear(float sx, float sy, float w, float h, Index sh, Index sw) {
+  const WarpAxis ax = warp_axis(sx, w), ay = warp_axis(sy, h);
+  const Index top = static_cast<Index>(ay.lo) * sh, bottom = static_cast<Index>(ay.hi) * sh;
+  const Index left = static_cast<Index>(ax.lo) * sw, right = static_cast<Index>(ax.hi) * sw;
+  WarpTaps<Index> t;
   t.offset[0] = top + left, t.offset[1] = top + right, t.offset[2] = bottom + left, t.offset[3] = bottom + right;
   t.weight[0] = ay.wlo * ax.wlo, t.weight[1] = ay.wlo * ax.whi;
   t.weight[2] = ay.whi * ax.wlo, t.weight[3] = ay.whi * ax.whi;
@@ -126,7 +129,8 @@ FL_HOST_DEVICE FL_INLINE uint8_t warp_value(float v0, float v1, float v2, float 
 
 // Channel `ch` of the output pixel sampled at `t`; `read(offset)` reads that channel's source byte at a tap's offset.
 template <typename Read>
-FL_HOST_DEVICE FL_INLINE uint8_t warp_blend(const WarpAffineParams& p, const WarpTaps& t, int64_t ch, Read read) {
+FL_HOST_DEVICE FL_INLINE uint8_t warp_blend(const WarpAffineParams& p, const WarpTaps<int64_t>& t, int64_t ch,
+                                            Read read) {
   return warp_value(static_cast<float>(read(t.offset[0])), static_cast<float>(read(t.offset[1])),
                     static_cast<float>(read(t.offset[2])), static_cast<float>(read(t.offset[3])), t.weight[0],
                     t.weight[1], t.weight[2], t.weight[3], t.mask, p.has_fill, warp_fill_value(p, ch));
