@@ -127,6 +127,21 @@ OPS: dict[str, OpDef] = {
             ),
         ),
         OpDef(
+            "resized_crop_color",
+            reference.resized_crop_color,
+            lambda images, flip_masks, y_starts, y_weights, x_starts, x_weights, steps, factors, rgb, mean, inv_std, channel_map, dtype, channels_last: (  # noqa: E501
+                reference.pad_batch_output(
+                    len(images),
+                    images[0].shape[-1],
+                    (y_starts.shape[1], x_starts.shape[1]),
+                    True,
+                    dtype,
+                    channels_last,
+                    images[0].device,
+                )  # fmt: skip
+            ),
+        ),
+        OpDef(
             "mix_pairs",
             reference.mix_pairs,
             lambda x, lam, box: torch.empty_like(x, memory_format=reference.mix_pairs_layout(x)),
@@ -172,6 +187,7 @@ for _op in [
         "resize_pad_batch",
         "resize_pad_batch_packed",
         "resized_crop_batch",
+        "resized_crop_color",
         "mix_pairs",
         "adjust_color",
         "adjust_color_normalize",

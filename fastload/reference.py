@@ -128,6 +128,32 @@ def pad_batch_packed(
     return pad_batch(images, [0] * len(images), batch_hw, mean, inv_std, channel_map, pad_value, dtype, channels_last)
 
 
+def resized_crop_color(
+    images: list[torch.Tensor],
+    flip_masks: list[int],
+    y_starts: torch.Tensor,
+    y_weights: torch.Tensor,
+    x_starts: torch.Tensor,
+    x_weights: torch.Tensor,
+    steps: torch.Tensor,
+    factors: torch.Tensor,
+    rgb: list[int],
+    mean: list[float],
+    inv_std: list[float],
+    channel_map: list[int],
+    dtype: torch.dtype,
+    channels_last: bool,
+) -> torch.Tensor:
+    """`resized_crop_batch`'s uint8 crop (channels in the input's order) through `adjust_color_normalize` with
+    steps, factors, rgb, mean, inv_std, channel_map, dtype and channels_last: (N, C, h, w) `dtype`."""
+    c = images[0].shape[-1]
+    crops = resized_crop_batch(images, flip_masks, y_starts, y_weights, x_starts, x_weights, None, None, [*range(c)],
+                               None, False)  # fmt: skip
+    return adjust_color_normalize(
+        crops.permute(0, 3, 1, 2), steps, factors, rgb, mean, inv_std, channel_map, dtype, channels_last
+    )
+
+
 def channel_stats(images: list[torch.Tensor], flip_masks: list[int]) -> torch.Tensor:
     """(2, C) int64: per-channel sum and sum of squares over every pixel of every uint8 image (exact); image i is
     read with the dims in bit mask flip_masks[i] reversed (a reversed channel dim swaps channels)."""
@@ -243,6 +269,7 @@ pad_batch_packed_into = _into(pad_batch_packed)
 resize_pad_batch_into = _into(resize_pad_batch)
 resize_pad_batch_packed_into = _into(resize_pad_batch_packed)
 resized_crop_batch_into = _into(resized_crop_batch)
+resized_crop_color_into = _into(resized_crop_color)
 mix_pairs_into = _into(mix_pairs)
 adjust_color_into = _into(adjust_color)
 adjust_color_normalize_into = _into(adjust_color_normalize)

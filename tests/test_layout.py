@@ -42,6 +42,7 @@ def test_the_op_table_has_the_families_the_recipe_covers():
             "pad_batch",
             "resize_pad_batch",
             "resized_crop_batch",
+            "resized_crop_color",
             "warp_affine",
         ]
     )

@@ -162,7 +162,9 @@ def test_bicubic_upscale_of_hard_edges_is_clamped_like_torchvisions(rng):
     assert unclamped.min() < -5 and unclamped.max() > 260  # the case is one that overshoots
 
 
-def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+def samples(rng: np.random.Generator, layout: str, dtype, color=None) -> list[Sample]:
+    """Crops of 1-3 images in `layout`; with `color(rng, n)` (test_resized_crop_color's), always normalized, with
+    `color=` its draws."""
     n = int(rng.integers(1, 4))
     channels = int(rng.choice([1, 3]))
     sizes = [harness.image_size(rng, layout if layout != "empty" else "contiguous") for _ in range(n)]
@@ -173,7 +175,7 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
         bh, bw = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
         boxes.append((int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1)), bh, bw))
     size = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
-    norm = random_norm(rng, channels) if rng.integers(4) else None
+    norm = random_norm(rng, channels) if color is not None or rng.integers(4) else None
     interpolation = str(rng.choice(["bilinear", "bicubic", "nearest"]))
     kw = dict(
         flips=[bool(f) for f in rng.integers(0, 2, n)],
@@ -183,7 +185,9 @@ def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
         dtype=dtype,
         channels_last=layout == "channels_last",
     )
-    out = [Sample((images, boxes, size, norm), kw, f"{layout} {sizes} {boxes} -> {size}")]
+    if color is not None:
+        kw.update(channels_last=kw["channels_last"] or bool(rng.integers(4) == 0), color=color(rng, n))
+    out = [Sample((images, boxes, size, norm), kw, f"{layout} {channels}ch {sizes} {boxes} -> {size}")]
     if layout in ("contiguous", "flipped", "odd"):
         out.append(Sample((fl.pack_images(images), boxes, size, norm), kw, f"{layout} packed"))
     return out + [harness.with_out(s, fl.resized_crop_batch) for s in out]

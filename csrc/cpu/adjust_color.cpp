@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "cpu/adjust_image.h"
 #include "cpu/color_stats.h"
 #include "cpu/isa.h"
 #include "math/color_math.h"
@@ -226,16 +227,11 @@ FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const f
   return sum;
 }
 
-// Scratch per thread: 3 planes of a row, a 3-row window of input rows (sharpness), the counts and tables of 3 planes.
-struct Scratch {
-  explicit Scratch(int64_t w) : floats(new float[static_cast<size_t>(12 * w)]) {}
-  std::unique_ptr<float[]> floats;  // every value written before it is read
-  int32_t counts[3 * 4 * 256];      // count_row's (an image's pixels stay under 2^31 per set: H x W < 2^33)
-  float range[6];
-  uint8_t lut[3 * 256];
-};
+}  // namespace
 
-void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Scratch& scratch) {
+ColorScratch::ColorScratch(int64_t w) : floats(new float[static_cast<size_t>(12 * w)]) {}
+
+void adjust_color_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, ColorScratch& scratch) {
   if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
   const int64_t w = p.w;
   float* planes = scratch.floats.get();
@@ -275,13 +271,15 @@ void adjust_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, Sc
   }
 }
 
+namespace {
+
 void run(const at::Tensor& /*images*/, AdjustColorCall& call) {
   const AdjustColorParams& p = call.params;
   if (p.n * p.h * p.w == 0) return;
   const int64_t grain = std::max<int64_t>(1, 65536 / (p.h * p.w));
   at::parallel_for(0, p.n, grain, [&](int64_t begin, int64_t end) {
-    const std::unique_ptr<Scratch> scratch(new Scratch(p.w));
-    for (int64_t n = begin; n < end; ++n) adjust_image(p, call.images[n], n, *scratch);
+    const std::unique_ptr<ColorScratch> scratch(new ColorScratch(p.w));
+    for (int64_t n = begin; n < end; ++n) adjust_color_image(p, call.images[n], n, *scratch);
   });
 }
 

@@ -16,6 +16,7 @@
 
 #include "cpu/byte_stores_avx2.h"
 #include "cpu/crop_columns.h"
+#include "cpu/crop_rows.h"
 #include "cpu/isa.h"
 #include "math/crop_math.h"
 #include "memory/output.h"
@@ -169,8 +170,8 @@ FL_AVX2 int64_t rounded_pixels3_avx2(uint8_t* dst, const float* acc, int64_t pla
 }
 #endif
 
-void store_bytes(const ResizedCropParams& p, int64_t n, int64_t y, const float* acc, int64_t plane) {
-  uint8_t* out = static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c;
+// One uint8 output row (out_w interleaved pixels at `out`) from acc's C planes.
+void store_bytes(const ResizedCropParams& p, uint8_t* out, const float* acc, int64_t plane) {
   if (p.c == 1) return rounded_row<1>(out, acc, plane, p.out_w);
   int64_t done = 0;
 #if FL_HAVE_AVX2_ROWS
@@ -205,8 +206,9 @@ void round_to_bytes(float* values, int64_t count) {
   round_to_bytes_portable(values, count);
 }
 
-// Output rows y0 .. y1 - 1 of image n.
-void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
+}  // namespace
+
+void crop_image_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1, uint8_t* bytes) {
   const int64_t* ys = p.y_starts + n * p.out_h;
   const float* wy = p.y_weights + n * p.out_h * p.ky;
   const ColumnTaps columns = column_taps(p, n);
@@ -248,13 +250,17 @@ void crop_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t y1) {
       sum_rows(acc.get(), rows, weights, taps, row_values);
       if (p.bytes_between_passes) round_to_bytes(acc.get(), row_values);
     }
-    if (!p.normalize) {
-      store_bytes(p, n, y, acc.get(), plane);
+    if (bytes != nullptr) {
+      store_bytes(p, bytes + y * p.out_w * p.c, acc.get(), plane);
+    } else if (!p.normalize) {
+      store_bytes(p, static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c, acc.get(), plane);
     } else {
       dispatch_float_dtype(p.dtype, [&](auto d) { store_normalized<decltype(d)::value>(p, n, y, acc.get(), plane); });
     }
   }
 }
+
+namespace {
 
 at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_masks, const at::Tensor& y_starts,
                                   const at::Tensor& y_weights, const at::Tensor& x_starts, const at::Tensor& x_weights,
@@ -277,7 +283,7 @@ at::Tensor resized_crop_batch_cpu(at::TensorList images, at::IntArrayRef flip_ma
   at::parallel_for(0, std::min(threads, tasks), 1, [&](int64_t, int64_t) {
     for (int64_t task = next++; task < tasks; task = next++) {
       const int64_t n = task / pieces, y0 = task % pieces * rows_per_piece;
-      if (y0 < p.out_h) crop_rows(p, n, y0, std::min(p.out_h, y0 + rows_per_piece));
+      if (y0 < p.out_h) crop_image_rows(p, n, y0, std::min(p.out_h, y0 + rows_per_piece));
     }
 #if FL_HAVE_AVX2_ROWS
     _mm_sfence();  // streaming stores (stream_normalized_*) are visible to every reader before the op returns

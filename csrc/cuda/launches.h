@@ -5,6 +5,7 @@
 #pragma once
 #include "cuda/stream.h"
 #include "math/color_math.h"
+#include "math/crop_color_math.h"
 #include "math/crop_math.h"
 #include "math/denormalize_math.h"
 #include "math/images.h"
@@ -23,6 +24,7 @@ void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream);
 void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream);
 void launch_resize_pad_batch(const ResizePadBatchParams& p, cudaStream_t stream);
 void launch_resized_crop_batch(const ResizedCropParams& p, cudaStream_t stream);
+void launch_resized_crop_color(const CropColorParams& p, cudaStream_t stream);
 void launch_channel_stats(const ChannelStatsParams& p, cudaStream_t stream);
 void launch_mix_pairs(const MixPairsParams& p, cudaStream_t stream);
 void launch_warp_affine(const WarpAffineParams& p, cudaStream_t stream);

@@ -21,6 +21,7 @@
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
 #include "ops/resized_crop_batch.h"
+#include "ops/resized_crop_color.h"
 #include "ops/warp_affine.h"
 
 namespace fastload {
@@ -164,6 +165,28 @@ at::Tensor resized_crop_batch_cuda(at::TensorList images, at::IntArrayRef flip_m
                                  cuda::launch_resized_crop_batch, tables);
 }
 
+// fastload::resized_crop_color on CUDA: the image and colour descriptors and the tap tables go to the device in one
+// small asynchronous copy, then resized_crop_color.cu's launches (with a contrast step, the first sums into zeroed
+// grey sums).
+void run_resized_crop_color(ResizedCropColorCall& call, const at::Tensor& y_starts, const at::Tensor& y_weights,
+                            const at::Tensor& x_starts, const at::Tensor& x_weights) {
+  TORCH_CHECK(call.out.is_cuda(), "fastload::resized_crop_color (CUDA kernel): images must be CUDA tensors");
+  const c10::cuda::CUDAGuard guard(call.out.device());
+  CropColorParams& p = call.params;
+  at::Tensor sums;
+  if (p.color.stats) {
+    sums = at::zeros({p.n}, call.out.options().dtype(at::kLong));
+    p.color.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+  }
+  const std::vector<HostTable> tables{{p.y_starts, y_starts.nbytes(), &p.y_starts},
+                                      {p.y_weights, y_weights.nbytes(), &p.y_weights},
+                                      {p.x_starts, x_starts.nbytes(), &p.x_starts},
+                                      {p.x_weights, x_weights.nbytes(), &p.x_weights},
+                                      {call.colors.data(), call.colors.size() * sizeof(ColorImage), &p.color.images}};
+  launch_with_descriptors("fastload::resized_crop_color", call, call.out.device(), cuda::launch_resized_crop_color,
+                          tables);
+}
+
 // fastload::channel_stats on CUDA: the image descriptors go to the device in one small asynchronous copy, then one
 // reduction kernel for the whole batch adds into the (2, C) totals on the current stream.
 at::Tensor channel_stats_cuda(at::TensorList images, at::IntArrayRef flip_masks) {
@@ -191,6 +214,8 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_cuda>::run);
   m.impl("resized_crop_batch", &resized_crop_batch_cuda);
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_cuda>::run);
+  m.impl("resized_crop_color", &resized_crop_color_op<run_resized_crop_color>);
+  m.impl("resized_crop_color_into", &Into<kResizedCropColorInto, &resized_crop_color_op<run_resized_crop_color>>::run);
   m.impl("channel_stats", &channel_stats_cuda);
   m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);

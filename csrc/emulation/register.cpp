@@ -19,6 +19,7 @@
 #include "ops/pad_batch.h"
 #include "ops/resize_pad_batch.h"
 #include "ops/resized_crop_batch.h"
+#include "ops/resized_crop_color.h"
 #include "ops/warp_affine.h"
 #include "ops/schemas.h"
 #include "memory/output.h"
@@ -189,6 +190,26 @@ at::Tensor resized_crop_batch_emulated(at::TensorList images, at::IntArrayRef fl
                     tensor_buffer("x_starts", x_starts, false), tensor_buffer("x_weights", x_weights, false)});
 }
 
+// Beside run_batch's buffers: the tap tables, the colour descriptors and, with a contrast step, the grey sums
+// (run_batch takes a copy of the call; p.color.images points into this one's, alive until it returns).
+void run_resized_crop_color(ResizedCropColorCall& call, const at::Tensor& y_starts, const at::Tensor& y_weights,
+                            const at::Tensor& x_starts, const at::Tensor& x_weights) {
+  CropColorParams& p = call.params;
+  p.color.images = call.colors.data();
+  const auto colors = reinterpret_cast<uintptr_t>(call.colors.data());
+  std::vector<Buffer> buffers{
+      tensor_buffer("y_starts", y_starts, false), tensor_buffer("y_weights", y_weights, false),
+      tensor_buffer("x_starts", x_starts, false), tensor_buffer("x_weights", x_weights, false),
+      Buffer{"colour descriptors", colors, colors + call.colors.size() * sizeof(ColorImage), false}};
+  at::Tensor sums;
+  if (p.color.stats) {
+    sums = at::zeros({p.n}, at::kLong);
+    p.color.grey_sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    buffers.push_back(tensor_buffer("grey_sums", sums, true));
+  }
+  run_batch(call, emulation::launch_resized_crop_color, std::move(buffers));
+}
+
 at::Tensor channel_stats_emulated(at::TensorList images, at::IntArrayRef flip_masks) {
   return run_batch(describe_channel_stats(images, flip_masks), emulation::launch_channel_stats);
 }
@@ -219,6 +240,8 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("channel_stats", &channel_stats_emulated);
   m.impl("resized_crop_batch", &resized_crop_batch_emulated);
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_emulated>::run);
+  m.impl("resized_crop_color", &resized_crop_color_op<run_resized_crop_color>);
+  m.impl("resized_crop_color_into", &Into<kResizedCropColorInto, &resized_crop_color_op<run_resized_crop_color>>::run);
   m.impl("mix_pairs", &mix_pairs_op<run_mix_pairs>);
   m.impl("mix_pairs_into", &mix_pairs_into_op<run_mix_pairs>);
   m.impl("adjust_color", &adjust_color_op<run_adjust_color>);

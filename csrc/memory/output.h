@@ -54,6 +54,7 @@ inline constexpr char kPadBatchPackedInto[] = "fastload::pad_batch_packed_into";
 inline constexpr char kResizePadBatchInto[] = "fastload::resize_pad_batch_into";
 inline constexpr char kResizePadBatchPackedInto[] = "fastload::resize_pad_batch_packed_into";
 inline constexpr char kResizedCropBatchInto[] = "fastload::resized_crop_batch_into";
+inline constexpr char kResizedCropColorInto[] = "fastload::resized_crop_color_into";
 
 // The `_into` form `Name` of an op implementation `Fn(args...) -> Tensor`: `run(args..., out)` checks that `out`
 // overlaps no tensor argument, then runs Fn with `out` standing in for the tensor Fn allocates. One adapter serves

@@ -72,13 +72,8 @@ ColorImage describe_image(const char* op, int64_t i, const int64_t* steps, int64
 
 }  // namespace
 
-AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
-                                      const at::Tensor& factors, at::IntArrayRef rgb) {
-  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
-  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
-              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
-  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
-  const int64_t n = images.size(0), c = images.size(1);
+AdjustColorCall describe_color_steps(const char* op, int64_t n, int64_t c, int64_t h, int64_t w,
+                                     const at::Tensor& steps, const at::Tensor& factors, at::IntArrayRef rgb) {
   TORCH_CHECK(steps.is_cpu() && steps.scalar_type() == at::kLong && steps.dim() == 2 && steps.size(0) == n &&
                   steps.size(1) <= kColorSteps,
               op, ": steps must be an (N, S) int64 CPU tensor with S <= ", kColorSteps, ", got ", steps.scalar_type(),
@@ -108,14 +103,25 @@ AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, 
     p.sharpness |= first_pointwise_step(call.images.back()) == 1;
   }
   // The statistics count pixels in 32 bits (the CPU's interleaved counts, the CUDA blocks' shared counts).
-  TORCH_CHECK(!p.stats || images.size(2) * images.size(3) < (int64_t{1} << 31), op, ": images of 2^31 pixels or more (",
-              images.size(2), " x ", images.size(3), ") cannot take contrast, autocontrast or equalize");
-  p.in = images.data_ptr<uint8_t>();
-  p.n = n, p.c = c, p.h = images.size(2), p.w = images.size(3);
-  for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
+  TORCH_CHECK(!p.stats || h * w < (int64_t{1} << 31), op, ": images of 2^31 pixels or more (", h, " x ", w,
+              ") cannot take contrast, autocontrast or equalize");
+  p.n = n, p.c = c, p.h = h, p.w = w;
   // The CUDA kernels split their row index with 32-bit divisions and take one grid row per image for the sums.
   TORCH_CHECK(n * p.h < (int64_t{1} << 31) && n < 65536, op, ": images has too many rows (", n, " x ", p.h,
               "): N x H must stay under 2^31 and N under 65536");
+  return call;
+}
+
+AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
+                                      const at::Tensor& factors, at::IntArrayRef rgb) {
+  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
+  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
+              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
+  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  AdjustColorCall call =
+      describe_color_steps(op, images.size(0), images.size(1), images.size(2), images.size(3), steps, factors, rgb);
+  call.params.in = images.data_ptr<uint8_t>();
+  for (int64_t d = 0; d < 4; ++d) call.params.in_stride[d] = images.stride(d);
   return call;
 }
 
@@ -132,7 +138,7 @@ void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustCo
   for (int64_t d = 0; d < 4; ++d) call.params.out_stride[d] = out.stride(d);
 }
 
-void bind_adjust_color_normalized(const char* op, const at::Tensor& images, AdjustColorCall& call,
+void bind_adjust_color_normalized(const char* op, const at::TensorOptions& options, AdjustColorCall& call,
                                   at::ArrayRef<double> mean, at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
                                   at::ScalarType dtype, bool channels_last) {
   AdjustColorParams& p = call.params;
@@ -146,7 +152,7 @@ void bind_adjust_color_normalized(const char* op, const at::Tensor& images, Adju
   }
   p.dtype = to_float_dtype(op, dtype);
   p.channels_last = channels_last;
-  call.out = new_batch_output(p.n, p.c, p.h, p.w, dtype, channels_last, images.options());
+  call.out = new_batch_output(p.n, p.c, p.h, p.w, dtype, channels_last, options);
   p.norm_out = call.out.data_ptr();
   p.out = nullptr;
   for (int64_t d = 0; d < 4; ++d) p.norm_stride[d] = call.out.stride(d);

@@ -25,14 +25,19 @@ struct AdjustColorCall {
 AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
                                       const at::Tensor& factors, at::IntArrayRef rgb);
 
+// describe_adjust_color's checks of steps, factors and rgb for a batch of n images of c channels and h x w pixels,
+// without an input yet (params.in and in_stride unset): resized_crop_color's colour steps, on its uint8 crops.
+AdjustColorCall describe_color_steps(const char* op, int64_t n, int64_t c, int64_t h, int64_t w,
+                                     const at::Tensor& steps, const at::Tensor& factors, at::IntArrayRef rgb);
+
 // Points the call at `out`: images' shape and device, uint8, and either images itself (in place: the same storage,
 // offset and strides; not with a sharpness step) or a tensor that does not overlap it.
 void bind_adjust_color_output(const char* op, const at::Tensor& images, AdjustColorCall& call, const at::Tensor& out);
 
-// Points the call at a new (N, C, H, W) float batch of `dtype` (contiguous or channels_last; inside an Into scope,
-// the caller's out) that the adjusted bytes are normalized into: output channel k is input channel channel_map[k]
-// minus mean[k], times inv_std[k].
-void bind_adjust_color_normalized(const char* op, const at::Tensor& images, AdjustColorCall& call,
+// Points the call at a new (N, C, H, W) float batch of `dtype` with `options`' device (contiguous or channels_last;
+// inside an Into scope, the caller's out) that the adjusted bytes are normalized into: output channel k is input
+// channel channel_map[k] minus mean[k], times inv_std[k].
+void bind_adjust_color_normalized(const char* op, const at::TensorOptions& options, AdjustColorCall& call,
                                   at::ArrayRef<double> mean, at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
                                   at::ScalarType dtype, bool channels_last);
 
@@ -69,7 +74,7 @@ at::Tensor adjust_color_normalize_op(const at::Tensor& images, const at::Tensor&
                                      at::IntArrayRef channel_map, at::ScalarType dtype, bool channels_last) {
   const char* op = "fastload::adjust_color_normalize";
   AdjustColorCall call = describe_adjust_color(op, images, steps, factors, rgb);
-  bind_adjust_color_normalized(op, images, call, mean, inv_std, channel_map, dtype, channels_last);
+  bind_adjust_color_normalized(op, images.options(), call, mean, inv_std, channel_map, dtype, channels_last);
   Run(images, call);
   return call.out;
 }

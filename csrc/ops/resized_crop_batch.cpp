@@ -49,7 +49,7 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
                                             const at::Tensor& x_starts, const at::Tensor& x_weights,
                                             std::optional<at::ArrayRef<double>> mean,
                                             std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
-                                            std::optional<at::ScalarType> dtype, bool channels_last) {
+                                            std::optional<at::ScalarType> dtype, bool channels_last, bool with_output) {
   const char* op = "fastload::resized_crop_batch";
   ResizedCropCall call;
   int64_t channels = 0;
@@ -85,6 +85,7 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
   p.channels_last = channels_last;
   const std::optional<at::ScalarType> float_dtype =
       read_batch_normalization(op, mean, inv_std, dtype, channels, p.mean, p.inv_std, &p.dtype);
+  if (!with_output) return call;
   call.out = new_batch_output(n, channels, p.out_h, p.out_w, float_dtype, channels_last, images[0].options());
   p.out = call.out.data_ptr();
   return call;

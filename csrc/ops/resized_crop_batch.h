@@ -9,7 +9,8 @@
 
 namespace fastload {
 
-// A checked call: host descriptors, the kernel description (params.images still unset) and the output.
+// A checked call: host descriptors, the kernel description (params.images still unset) and the output (none, and
+// params.out null, when described without it: resized_crop_color keeps the uint8 crop in scratch).
 struct ResizedCropCall {
   std::vector<ImageDesc> images;
   ResizedCropParams params;
@@ -21,6 +22,7 @@ ResizedCropCall describe_resized_crop_batch(at::TensorList images, at::IntArrayR
                                             const at::Tensor& x_starts, const at::Tensor& x_weights,
                                             std::optional<at::ArrayRef<double>> mean,
                                             std::optional<at::ArrayRef<double>> inv_std, at::IntArrayRef channel_map,
-                                            std::optional<at::ScalarType> dtype, bool channels_last);
+                                            std::optional<at::ScalarType> dtype, bool channels_last,
+                                            bool with_output = true);
 
 }  // namespace fastload

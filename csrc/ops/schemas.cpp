@@ -62,6 +62,13 @@ void define_schemas(torch::Library& m) {
       "resized_crop_batch(Tensor[] images, int[] flip_masks, Tensor y_starts, Tensor y_weights, Tensor x_starts, "
       "Tensor x_weights, float[]? mean, float[]? inv_std, int[] channel_map, ScalarType? dtype, bool channels_last) "
       "-> Tensor");
+  // resized_crop_batch's uint8 crop through adjust_color_normalize's steps (no sharpness, autocontrast or equalize),
+  // each crop in one pass: the normalized (N, C, h, w) batch.
+  def_with_into(
+      m,
+      "resized_crop_color(Tensor[] images, int[] flip_masks, Tensor y_starts, Tensor y_weights, Tensor x_starts, "
+      "Tensor x_weights, Tensor steps, Tensor factors, int[] rgb, float[] mean, float[] inv_std, int[] channel_map, "
+      "ScalarType dtype, bool channels_last) -> Tensor");
   def_with_into(m,
                 "resize_pad_batch(Tensor[] images, int[] flip_masks, int[] new_sizes, int[] batch_hw, float[] mean, "
                 "float[] inv_std, int[] channel_map, float[] pad_value, str interpolation, ScalarType dtype, "

@@ -163,15 +163,25 @@ def draw_crops_color(
     return [tuple(b) for b in boxes.tolist()], flips.tolist(), draws
 
 
+def color_steps(draws: list[ColorDraw]) -> dict | None:
+    """`adjust_color`'s step arguments (one value per image and step, and the jitter orders) for `draws`, as
+    `resized_crop_batch(..., color=)` takes them; None when some image is blurred (the blur comes between the jitter
+    and solarize, outside a pointwise pass)."""
+    return None if any(d.blur is not None for d in draws) else _step_arguments(draws)
+
+
+def _step_arguments(draws: list[ColorDraw]) -> dict:
+    """`adjust_color`'s step arguments for `draws` (their blurs left out)."""
+    return {**{name: [getattr(d, name) for d in draws] for name in STEPS}, "order": [list(d.order) for d in draws]}
+
+
 def _adjust(images: torch.Tensor, draws: list[ColorDraw], input_order: str, norm=None, **normalized) -> torch.Tensor:
-    """The colour steps of `draws` applied to the uint8 (N, C, H, W) `images`: in place (returns images), or with
-    `norm` into the normalized batch `adjust_color` returns (dtype, channels_last, out in `normalized`)."""
-    factors = {name: [getattr(d, name) for d in draws] for name in STEPS}
+    """The colour steps of `draws` (their blurs left out) applied to the uint8 (N, C, H, W) `images`: in place
+    (returns images), or with `norm` into the normalized batch `adjust_color` returns (dtype, channels_last, out in
+    `normalized`)."""
     if norm is None:
         normalized = dict(out=images)
-    return adjust_color(
-        images, **factors, order=[list(d.order) for d in draws], input_order=input_order, norm=norm, **normalized
-    )
+    return adjust_color(images, **_step_arguments(draws), input_order=input_order, norm=norm, **normalized)
 
 
 def apply_draws(

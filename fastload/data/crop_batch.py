@@ -9,7 +9,7 @@ import torch
 
 from fastload import _validation as V
 from fastload.autoaugment import AugmentDraw
-from fastload.data.color import apply_draws
+from fastload.data.color import apply_draws, color_steps
 from fastload.functional._center_crop import resize_center_crop_regions
 from fastload.functional._crop import resized_crop_batch
 from fastload.functional._geometry import resized_short_side
@@ -105,7 +105,9 @@ class CropBatch(NamedTuple):
         if isinstance(images, EncodedBatch):  # decoded in the order a uint8 result keeps; normalized, any will do
             input_order = "rgb" if norm is not None else V.check_order("input_order", input_order)
             images = images.decode(device, input_order)
-        if self.color is not None or self.augment is not None:  # crop to uint8, colour / augment, then normalize
+        # Colour without a blur, normalized: resized_crop_batch's color=, each crop adjusted in the crop's pass.
+        fused = None if self.color is None or norm is None or self.resize is not None else color_steps(self.color)
+        if fused is None and (self.color is not None or self.augment is not None):  # crop to uint8, adjust, normalize
             plain = self._replace(images=images, color=None, augment=None)  # decoded already
             into = out if norm is None and self.augment is None else None
             crops = plain.finish(None, input_order=input_order, device=device, out=into)
@@ -135,6 +137,7 @@ class CropBatch(NamedTuple):
                 flips=self.flips,
                 interpolation=self.interpolation,
                 antialias=self.antialias,
+                color=fused,
                 **kw,
             )
         return resize_center_crop_regions(

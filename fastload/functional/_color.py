@@ -118,6 +118,17 @@ def color_tables(n: int, factors: dict, order=None) -> tuple[torch.Tensor, torch
     )
 
 
+def step_tables(n: int, channels: int, input_order: str, order, given: dict) -> tuple:
+    """The op's (steps, factors, rgb) for n images of `channels` channels in `input_order`, from `adjust_color`'s
+    per-step arguments `given` (step name -> None, one value, or one per image; checked here) and `order`."""
+    factors = {
+        name: _per_image(name, value, n, kind=bool if name in _FLAGS else numbers.Real) for name, value in given.items()
+    }
+    steps, table = color_tables(n, factors, order)
+    order_name = V.check_order("input_order", input_order)
+    return steps, table, [0] if channels == 1 else ([0, 1, 2] if order_name == "rgb" else [2, 1, 0])
+
+
 def adjust_color(
     images: torch.Tensor,
     *,
@@ -195,15 +206,11 @@ def adjust_color(
         raise TypeError(f"images must be a uint8 tensor, got {what}")
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"images must be an (N, C, H, W) batch with C = 1 or 3, got shape {tuple(images.shape)}")
-    n = images.shape[0]
     given = dict(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue, solarize=solarize)
-    given.update(sharpness=sharpness, posterize=posterize, solarize_add=solarize_add)
-    factors = {name: _per_image(name, value, n) for name, value in given.items()}
-    flags = dict(grayscale=grayscale, autocontrast=autocontrast, equalize=equalize, invert=invert)
-    factors.update({name: _per_image(name, value, n, kind=bool) for name, value in flags.items()})
-    steps, table = color_tables(n, factors, order)
+    given.update(sharpness=sharpness, posterize=posterize, solarize_add=solarize_add, grayscale=grayscale)
+    given.update(autocontrast=autocontrast, equalize=equalize, invert=invert)
+    steps, table, rgb = step_tables(images.shape[0], images.shape[1], input_order, order, given)
     order_name = V.check_order("input_order", input_order)
-    rgb = [0] if images.shape[1] == 1 else ([0, 1, 2] if order_name == "rgb" else [2, 1, 0])
     if norm is not None or dtype is not None or channels_last is not False:
         return _normalized(images, (steps, table, rgb), order_name, norm, dtype, channels_last, out)
     if out is None:

@@ -16,6 +16,7 @@ import torch
 
 from fastload import _backend
 from fastload import _validation as V
+from fastload.functional._color import step_tables
 from fastload.functional._crop_taps import axis_table, table_mode
 from fastload.functional._geometry import check_pair
 from fastload.functional._pad import BatchSource
@@ -132,9 +133,11 @@ def resample_batch(
     channels_last: bool,
     device,
     out,
+    color: tuple | None = None,
 ) -> torch.Tensor:
     """Runs fastload::resized_crop_batch on the checked images (a BatchSource) with the (starts, weights) tables of
-    each axis: every separable resampling of the package (crops, resizes, blurs) goes through here."""
+    each axis: every separable resampling of the package (crops, resizes, blurs) goes through here. With `color`
+    (adjust_color's (steps, factors, rgb); norm given), fastload::resized_crop_color instead."""
     channels_last = V.check_bool("channels_last", channels_last)
     input_order = V.check_order("input_order", input_order)
     n = len(src.sizes)
@@ -150,11 +153,37 @@ def resample_batch(
         tensors, masks = src.packed.unpack(), [0] * n
     else:
         tensors, masks = src.tensors, src.masks
-    args = (tensors, masks, *tables, mean, inv_std, cmap, out_dtype, channels_last)
+    op, args = "resized_crop_batch", (tensors, masks, *tables, mean, inv_std, cmap, out_dtype, channels_last)
+    if color is not None:
+        args = (tensors, masks, *tables, *color, mean, inv_std, cmap, out_dtype, channels_last)
+        op = "resized_crop_color"
     if out is None:
-        return _backend.pick("resized_crop_batch", src.device)(*args)
-    _backend.pick("resized_crop_batch_into", src.device)(*args, out)
+        return _backend.pick(op, src.device)(*args)
+    _backend.pick(f"{op}_into", src.device)(*args, out)
     return out
+
+
+# adjust_color's steps that resized_crop_batch's `color` takes (the pointwise ones and contrast).
+FUSED_STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize", "posterize", "solarize_add")
+FUSED_STEPS += ("invert",)
+
+
+def _color_tables(color, norm, n: int, channels: int, input_order: str) -> tuple | None:
+    """resized_crop_batch's checked `color` as the op's (steps, factors, rgb), or None."""
+    if color is None:
+        return None
+    if not isinstance(color, dict):
+        raise TypeError(f"color must be a dict of adjust_color's step arguments, got {type(color).__name__}")
+    if norm is None:
+        raise ValueError("color needs norm: the adjusted crops are normalized in the same pass")
+    unknown = sorted(set(color) - {*FUSED_STEPS, "order"})
+    if unknown:
+        raise ValueError(
+            f"color takes {', '.join(FUSED_STEPS)} and order (adjust_color's arguments), got {', '.join(unknown)} "
+            "(for sharpness, autocontrast or equalize, crop to uint8 and call adjust_color)"
+        )
+    given = {name: value for name, value in color.items() if name != "order"}
+    return step_tables(n, channels, input_order, color.get("order"), given)
 
 
 def resized_crop_batch(
@@ -171,9 +200,11 @@ def resized_crop_batch(
     channels_last: bool = False,
     device=None,
     out: torch.Tensor | None = None,
+    color: dict | None = None,
 ) -> torch.Tensor:
     """Crop a box of each image, resize it to `size`, optionally flip it horizontally, and normalize, for a whole
-    batch in one pass: torchvision's `resized_crop` + `horizontal_flip` + `to_dtype` + `normalize` per image, fused.
+    batch in one pass: torchvision's `resized_crop` + `horizontal_flip` + `to_dtype` + `normalize` per image, fused;
+    with `color`, each uint8 crop's colour adjusted (`adjust_color`) in the same pass, before it is normalized.
 
     Args:
         images: a sequence of (H, W, C) uint8 images (numpy or torch, any strides, equal C) or a `PackedImages`.
@@ -192,6 +223,11 @@ def resized_crop_batch(
         channels_last: give the output channels_last strides.
         device: where the batch is built (default: where the images are).
         out: optional buffer exactly like the result, written into and returned.
+        color: None, or a dict of `adjust_color`'s arguments (brightness, contrast, saturation, hue, order,
+            grayscale, solarize, posterize, solarize_add, invert: one value or one per image), with norm: the
+            result equals `adjust_color(<the uint8 crops>.permute(0, 3, 1, 2), **color, input_order=input_order,
+            norm=norm, dtype=dtype, channels_last=channels_last)` bit for bit, without the uint8 batch in between
+            (a contrast step's mean grey is of each crop).
 
     Returns:
         (N, C, h, w) `dtype` normalized with channels in `norm.order`, or (N, h, w, C) uint8 without `norm`
@@ -199,13 +235,15 @@ def resized_crop_batch(
 
     Raises:
         ValueError: a box outside its image, an empty box, a box of bools or floats, a bad size or flips, an output
-            too large for any machine (naming the argument and the image).
+            too large for any machine (naming the argument and the image); color without norm, with a step it does
+            not take, or with a factor out of range.
         TypeError: non-uint8 images or a wrong argument type, naming the parameter.
     """
     src, norm, interpolation, antialias = checked_source(images, norm, interpolation, antialias)
     out_h, out_w = check_pair("size", size)
     boxes = _box_tensor(boxes, src.sizes)
     flips = _flip_tensor(flips, len(src.sizes))
+    color = _color_tables(color, norm, len(src.sizes), src.channels, input_order)
     dtype = check_batch(src=src, out_hw=(out_h, out_w), norm=norm, dtype=dtype, culprit="size")
     top, left, bh, bw = boxes.unbind(1)
     mode, zero = table_mode(interpolation, antialias), torch.zeros_like(bh)
@@ -225,4 +263,5 @@ def resized_crop_batch(
         channels_last=channels_last,
         device=device,
         out=out,
+        color=color,
     )
