@@ -105,12 +105,12 @@ struct CropColorTiles {
     const float mean = grey ? contrast_mean(load(p.color.grey_sums + tile.n), p.out_h * p.out_w) : 0.0f;
     color_steps(d, 0, d.count, C, mean, NoLut{}, v[0], v[1], v[2]);
     const AdjustColorParams& c = p.color;
-    S* const dst = static_cast<S*>(c.norm_out) + tile.n * c.norm_stride[0] + y * c.norm_stride[2] +
-                   x * c.norm_stride[3];
+    S* const dst =
+        static_cast<S*>(c.norm_out) + tile.n * c.norm_stride[0] + y * c.norm_stride[2] + x * c.norm_stride[3];
 #pragma unroll
     for (int j = 0; j < C; ++j) {
-      store(dst + j * c.norm_stride[1], T::from_float(normalize_float(pick<3>(v, c.norm_from[j]), c.mean[j],
-                                                                      c.inv_std[j])));
+      store(dst + j * c.norm_stride[1],
+            T::from_float(normalize_float(pick<3>(v, c.norm_from[j]), c.mean[j], c.inv_std[j])));
     }
   }
 };
@@ -121,7 +121,7 @@ void launch_resized_crop_color(const CropColorParams& p, cudaStream_t stream) {
   if (p.n * p.out_h * p.out_w == 0) return;
   const int64_t tiles = (p.out_w + kTileCols - 1) / kTileCols, bands = (p.out_h + kBandRows - 1) / kBandRows;
   const Grid grid{p.n * bands * tiles, 1};  // one block per (image, band, tile), as resized_crop_batch
-  if (p.color.stats) {  // p.color.grey_sums: zeros
+  if (p.color.stats) {                      // p.color.grey_sums: zeros
     p.c == 1 ? launch<CropColorStats<1>>(grid, stream, p) : launch<CropColorStats<3>>(grid, stream, p);
   }
   dispatch_float_dtype(p.dtype, [&](auto d) { launch_rows<CropColorTiles, decltype(d)::value>(grid, stream, p); });

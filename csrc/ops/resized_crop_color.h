@@ -41,9 +41,9 @@ at::Tensor resized_crop_color_op(at::TensorList images, at::IntArrayRef flip_mas
                                  const at::Tensor& steps, const at::Tensor& factors, at::IntArrayRef rgb,
                                  at::ArrayRef<double> mean, at::ArrayRef<double> inv_std, at::IntArrayRef channel_map,
                                  at::ScalarType dtype, bool channels_last) {
-  ResizedCropColorCall call = describe_resized_crop_color(images, flip_masks, y_starts, y_weights, x_starts, x_weights,
-                                                          steps, factors, rgb, mean, inv_std, channel_map, dtype,
-                                                          channels_last);
+  ResizedCropColorCall call =
+      describe_resized_crop_color(images, flip_masks, y_starts, y_weights, x_starts, x_weights, steps, factors, rgb,
+                                  mean, inv_std, channel_map, dtype, channels_last);
   Run(call, y_starts, y_weights, x_starts, x_weights);
   return call.out;
 }
