@@ -171,6 +171,11 @@ OPS: dict[str, OpDef] = {
             ),
         ),
         OpDef(
+            "augment",
+            reference.augment,
+            lambda images, kinds, steps, factors, matrices, fill, interpolation, rgb: images.new_empty(images.shape),
+        ),
+        OpDef(
             "channel_stats",
             reference.channel_stats,
             lambda images, flip_masks: images[0].new_empty((2, images[0].shape[-1]), dtype=torch.int64),

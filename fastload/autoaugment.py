@@ -1,5 +1,5 @@
 """`RandAugment` and `TrivialAugmentWide` on uint8 batches: torchvision v2's policies, drawn with its RNG calls
-image after image, applied by `fastload.functional.augment` (each operation batched over the images drawn for it)."""
+image after image, applied by `fastload.functional.augment` (one compiled op: each image's operations its stages)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import torch
 from fastload.reference_color import adjust_color, adjust_color_layout, adjust_color_normalize  # noqa: F401 (the op table reads them here)
 from fastload.reference_images import fill_channels, flip, normalize_output, pad_batch_output, unpack  # noqa: F401
 from fastload.reference_resize import resize_pad_batch, resize_pad_batch_packed  # noqa: F401 (the op table's)
-from fastload.reference_warp import warp_affine  # noqa: F401 (the op table reads it here)
+from fastload.reference_warp import augment, warp_affine  # noqa: F401 (the op table reads them here)
 
 
 def normalize(

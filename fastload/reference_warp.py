@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from fastload.reference_color import adjust_color_layout
+from fastload.reference_color import adjust_color, adjust_color_layout
 
 F32 = torch.float32
 
@@ -76,4 +76,33 @@ def warp_affine(images: torch.Tensor, matrices: torch.Tensor, fill: list[float],
     if fill:
         value = (value - fills) * mask + fills
     out.copy_(torch.round(value).clamp(0, 255).to(torch.uint8))
+    return out
+
+
+def augment(
+    images: torch.Tensor,
+    kinds: torch.Tensor,
+    steps: torch.Tensor,
+    factors: torch.Tensor,
+    matrices: torch.Tensor,
+    fill: list[float],
+    interpolation: str,
+    rgb: list[int],
+) -> torch.Tensor:
+    """Image i of the uint8 (N, C, H, W) `images` through its stages kinds[i] in order (0 none, 1 `adjust_color` with
+    steps and factors row i * S + k, 2 `warp_affine` with matrices row i * S + k, 3..5 `torch.rot90` by 1..3 quarter
+    turns): a new contiguous batch."""
+    n, stages = kinds.shape
+    out = torch.empty(images.shape, dtype=torch.uint8, device=images.device)
+    for i in range(n):
+        x = images[i : i + 1]
+        for k, kind in enumerate(kinds[i].tolist()):
+            row = slice(i * stages + k, i * stages + k + 1)
+            if kind == 1:
+                x = adjust_color(x, steps[row], factors[row], rgb)
+            elif kind == 2:
+                x = warp_affine(x, matrices[row], fill, interpolation)
+            elif kind >= 3:
+                x = torch.rot90(x, kind - 2, dims=(-2, -1))
+        out[i] = x[0]
     return out

@@ -4,10 +4,12 @@ draw (the same torch RNG calls, the same state after) with the same images; bad 
 
 from __future__ import annotations
 
+import harness
 import numpy as np
 import pytest
 import torch
 from conftest import devices
+from harness import OpTest, Sample
 from images import files_with_a_bad_one, smooth_images
 
 import fastload as fl
@@ -131,6 +133,51 @@ def test_on_every_device(device, rng):
     mags = [[9.0, 0.0], [0.2, 0.5], [0.4, 4.0]] * 2
     want = fl.augment(images, ops, mags)
     assert torch.equal(fl.augment(images.to(device), ops, mags).cpu(), want)
+
+
+def samples(rng: np.random.Generator, layout: str, dtype) -> list[Sample]:
+    """0-3 random operations per image at magnitudes torchvision's spaces hold, either interpolation, a fill or
+    none, either channel order."""
+    x = harness.nchw_batch(rng, layout)
+    n, c = x.shape[:2]
+    stages, names = int(rng.integers(0, 4)), list(fl.AUGMENT_OPS)
+    ops = [[names[int(rng.integers(len(names)))] for _ in range(stages)] for _ in range(n)]
+    mags = [[float(rng.choice(MAGNITUDES.get(op, [0.0]))) for op in row] for row in ops]
+    fill = [None, float(rng.integers(0, 256)), [float(v) for v in rng.integers(0, 256, c)]][int(rng.integers(3))]
+    order = str(rng.choice(["rgb", "bgr"]))
+    kw = dict(interpolation=str(rng.choice(["nearest", "bilinear"])), fill=fill, input_order=order)
+    return [Sample((x, ops, mags), kw, f"{layout} {tuple(x.shape)} {ops} {mags} {kw}")]
+
+
+def oracle(sample: Sample, result) -> None:
+    """torchvision v2's functions image by image: bit for bit on the CPU (within 1 level elsewhere)."""
+    x, ops, mags = sample.args
+    kw = sample.kwargs
+    assert result.shape == x.shape and result.dtype == torch.uint8 and result.is_contiguous()
+    bgr = kw["input_order"] == "bgr" and x.shape[1] == 3
+    fill = kw["fill"]
+    if isinstance(fill, list) and bgr:
+        fill = fill[::-1]
+    for i in range(x.shape[0]):
+        want = x[i].flip(0) if bgr else x[i]
+        for op, m in zip(ops[i], mags[i]):
+            want = _torchvision(want, op, m, kw["interpolation"], fill)
+        got = result[i].cpu().flip(0) if bgr else result[i].cpu()
+        if result.device.type == "cpu":
+            assert torch.equal(got, want), (sample.label, i)
+        else:
+            assert (got.int() - want.int()).abs().max() <= 1, (sample.label, i)
+
+
+AUGMENT = OpTest(
+    "augment", fl.augment, samples, oracle, raw_ops=("augment",), dtypes=(None,),
+    layouts=tuple(x for x in harness.LAYOUTS if x != "empty"),
+)  # fmt: skip
+
+test_backends = harness.backend_test(AUGMENT)
+test_property = harness.property_test(AUGMENT, max_examples=30)
+test_opcheck = harness.opcheck_test(AUGMENT)
+test_compile = harness.compile_test(AUGMENT)
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ def test_the_op_table_has_the_families_the_recipe_covers():
     assert FAMILIES == sorted(
         [
             "adjust_color",
+            "augment",
             "channel_stats",
             "denormalize",
             "mix_pairs",

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cpu/isa.h"
+#include "cpu/warp_image.h"
 #include "cpu/warp_rows_avx2.h"
 #include "math/warp_math.h"
 #include "ops/warp_affine.h"
@@ -134,17 +135,10 @@ void nearest_row(const WarpAffineParams& p, const uint8_t* in, uint8_t* out, con
   nearest_pixels<1, Index>(in, sc, out, oc, ow, offsets, fill, count);
 }
 
-// A thread's row buffers: source positions, then the nearest offsets or the bilinear taps.
-struct RowBuffers {
-  explicit RowBuffers(int64_t w) : floats(static_cast<size_t>(7 * w)), indices(static_cast<size_t>(4 * w)) {}
-  std::vector<float> floats;     // sx, sy, 4 weights, mask
-  std::vector<int64_t> indices;  // nearest offsets, or 4 tap offsets (int64_t or int32_t)
-};
-
 // One output row: its source positions, then (nearest) their byte offsets or (bilinear) their four taps' offsets
 // and weights, each in a loop the compiler vectorizes, then the channels read through the strides.
 template <typename Index>
-FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t n, int64_t y, RowBuffers& b) {
+FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t n, int64_t y, WarpRowBuffers& b) {
   const uint8_t* in = p.in + n * p.in_stride[0];
   uint8_t* out = p.out + n * p.out_stride[0] + y * p.out_stride[2];
   const float half_w = static_cast<float>(p.w) / 2, half_h = static_cast<float>(p.h) / 2;
@@ -169,17 +163,38 @@ FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t
   bilinear_row<Index>(p, in, out, taps, count);
 }
 
+// 32-bit tap offsets when the image's largest byte offset fits (strides are non-negative).
+bool narrow_offsets(const WarpAffineParams& p) {
+  return (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3] <= INT32_MAX;
+}
+
+}  // namespace
+
+WarpRowBuffers::WarpRowBuffers(int64_t w) : floats(static_cast<size_t>(7 * w)), indices(static_cast<size_t>(4 * w)) {}
+
+void warp_image(const WarpAffineParams& p, const WarpImage& d, int64_t n, WarpRowBuffers& buffers) {
+  const bool narrow = narrow_offsets(p);
+  for (int64_t y = 0; y < p.h; ++y) {
+    if (narrow) {
+      warp_row<int32_t>(p, d, n, y, buffers);
+    } else {
+      warp_row<int64_t>(p, d, n, y, buffers);
+    }
+  }
+}
+
+namespace {
+
 void run(const at::Tensor& /*images*/, WarpAffineCall& call) {
   WarpAffineParams& p = call.params;
   if (p.n * p.h * p.w == 0) return;
   p.images = call.images.data();
   p.base_x = call.base_x.data_ptr<float>();
   p.base_y = call.base_y.data_ptr<float>();
-  // 32-bit tap offsets when the image's largest byte offset fits (strides are non-negative).
-  const bool narrow = (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3] <= INT32_MAX;
+  const bool narrow = narrow_offsets(p);
   const int64_t grain = std::max<int64_t>(1, 16384 / p.w);
   at::parallel_for(0, p.n * p.h, grain, [&](int64_t begin, int64_t end) {
-    RowBuffers buffers(p.w);  // every value written before it is read
+    WarpRowBuffers buffers(p.w);  // every value written before it is read
     for (int64_t r = begin; r < end; ++r) {
       const int64_t n = r / p.h, y = r % p.h;
       if (narrow) {

@@ -125,6 +125,7 @@ struct ColorSharpen : SinglePhase {
       const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
       const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
       const ColorImage d = load(p.images + n);
+      if (d.count < 0) return;  // augment: an image this stage leaves to another launch
       const bool sharpened = first_pointwise_step(d) == 1;
       for (int q = 0; q < 4; ++q) {
         if (q >= count) break;
@@ -185,7 +186,8 @@ struct ColorRows : SinglePhase {
   static FL_DEVICE void phase(int, const Thread& t, Shared&, const AdjustColorParams& p) {
     for_each_group(t, p.n * p.h, p.w, [&](int64_t row, int64_t x0, int count) {
       const ImageRow i = image_row(p, row);
-      if (i.d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
+      // Nothing to do in place (an image a draw left alone), or (augment) an image another launch writes.
+      if (i.d.count < 0 || (i.d.count == 0 && p.out == p.in)) return;
       for (int q = 0; q < 4; ++q) {
         if (q >= count) break;
         float r, g, b;

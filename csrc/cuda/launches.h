@@ -4,6 +4,7 @@
 // the launch (C10_CUDA_KERNEL_LAUNCH_CHECK).
 #pragma once
 #include "cuda/stream.h"
+#include "math/augment_math.h"
 #include "math/color_math.h"
 #include "math/crop_color_math.h"
 #include "math/crop_math.h"
@@ -19,6 +20,7 @@ namespace fastload {
 namespace FL_KERNEL_NS {
 
 void launch_normalize(const NormalizeParams& p, cudaStream_t stream);
+void launch_augment(const AugmentParams& p, cudaStream_t stream);
 void launch_adjust_color(const AdjustColorParams& p, cudaStream_t stream);
 void launch_denormalize(const DenormalizeParams& p, cudaStream_t stream);
 void launch_pad_batch(const PadBatchParams& p, cudaStream_t stream);

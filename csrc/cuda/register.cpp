@@ -14,6 +14,7 @@
 #include "cuda/launches.h"
 #include "memory/output.h"
 #include "ops/adjust_color.h"
+#include "ops/augment.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/mix_pairs.h"
@@ -69,6 +70,47 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   }
   const at::Tensor scratch = bind_sharpness_scratch(images, call);  // kept until the launches are enqueued
   launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
+}
+
+// fastload::augment on CUDA: the stages' descriptors, kinds and torch's linspace coordinates go to the device in one
+// small asynchronous copy; two scratch batches, zeroed sums and counts per stage and one set of tables for the
+// statistics; then augment.cu's launches, stage after stage.
+void run_augment(const at::Tensor& images, AugmentCall& call) {
+  const c10::cuda::CUDAGuard guard(images.device());
+  AugmentParams& p = call.params;
+  if (p.stages == 0) {
+    call.out.copy_(images);
+    return;
+  }
+  const at::Tensor scratch = at::empty({p.stages > 1 ? 2 : 0, p.n, p.c, p.h, p.w}, call.out.options());
+  if (p.stages > 1) p.scratch[0] = scratch[0].data_ptr<uint8_t>(), p.scratch[1] = scratch[1].data_ptr<uint8_t>();
+  const at::Tensor sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, images.options().dtype(at::kLong));
+  p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+  const at::Tensor luts = at::empty({p.n, 3 * 256}, images.options().dtype(at::kByte));
+  p.color.luts = luts.data_ptr<uint8_t>();
+  p.stage_uses = call.stage_uses.data();  // host memory: the launcher reads it
+  const std::vector<HostTable> tables{
+      {call.turns.data(), call.turns.size() * sizeof(int32_t), &p.turns},
+      {call.colors.data(), call.colors.size() * sizeof(ColorImage), &p.colors},
+      {call.warps.data(), call.warps.size() * sizeof(WarpImage), &p.warps},
+      {call.base_x.data_ptr<float>(), static_cast<size_t>(p.w) * sizeof(float), &p.warp.base_x},
+      {call.base_y.data_ptr<float>(), static_cast<size_t>(p.h) * sizeof(float), &p.warp.base_y}};
+  // launch_with_descriptors uploads a call's `images` into its params' `images`: here the kinds.
+  struct Kinds {
+    const int32_t* images;
+  };
+  struct Upload {
+    std::vector<int32_t>& images;
+    Kinds params;
+    at::Tensor out;
+  } upload{call.kinds, Kinds{nullptr}, call.out};
+  launch_with_descriptors(
+      "fastload::augment", upload, images.device(),
+      [&p](const Kinds& kinds, cudaStream_t stream) {
+        p.kinds = kinds.images;
+        cuda::launch_augment(p, stream);
+      },
+      tables);
 }
 
 // fastload::warp_affine / warp_affine_into on CUDA: the per-image grid coefficients and torch's linspace columns and
@@ -224,6 +266,7 @@ TORCH_LIBRARY_IMPL(fastload, CUDA, m) {
   m.impl("adjust_color_normalize", &adjust_color_normalize_op<run_adjust_color>);
   m.impl("adjust_color_normalize_into",
          &Into<kAdjustColorNormalizeInto, &adjust_color_normalize_op<run_adjust_color>>::run);
+  m.impl("augment", &augment_op<run_augment>);
   m.impl("warp_affine", &warp_affine_op<run_warp_affine>);
   m.impl("warp_affine_into", &warp_affine_into_op<run_warp_affine>);
 }

@@ -25,6 +25,7 @@ struct WarpRows : SinglePhase {
       const uint32_t ni = static_cast<uint32_t>(row) / static_cast<uint32_t>(p.h);
       const int64_t n = ni, y = static_cast<uint32_t>(row) - ni * static_cast<uint32_t>(p.h);
       const WarpImage d = load(p.images + n);
+      if (d.skip) return;  // augment: an image this stage leaves to another launch
       const float half_w = static_cast<float>(p.w) / 2, half_h = static_cast<float>(p.h) / 2;
       const float by = load(p.base_y + y);
       const uint8_t* in = p.in + n * p.in_stride[0];

@@ -4,6 +4,7 @@
 // FASTLOAD_CUDA_EMULATION=1; selected with FASTLOAD_BACKEND=cuda-emulation.
 #define FL_EMULATION 1
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/zeros.h>
 #include <torch/library.h>
 
@@ -12,6 +13,7 @@
 
 #include "cuda/launches.h"
 #include "ops/adjust_color.h"
+#include "ops/augment.h"
 #include "ops/channel_stats.h"
 #include "ops/denormalize.h"
 #include "ops/mix_pairs.h"
@@ -45,9 +47,9 @@ Buffer image_buffer(std::string name, const ImageDesc& d, int64_t c) {
 }
 
 template <typename Desc>
-Buffer descriptor_buffer(const std::vector<Desc>& descs) {
+Buffer descriptor_buffer(const std::vector<Desc>& descs, std::string name = "descriptors") {
   const auto begin = reinterpret_cast<uintptr_t>(descs.data());
-  return Buffer{"descriptors", begin, begin + descs.size() * sizeof(Desc), false};
+  return Buffer{std::move(name), begin, begin + descs.size() * sizeof(Desc), false};
 }
 
 void run_normalize(const at::Tensor& img, const NormalizeParams& p) {
@@ -107,6 +109,33 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   if (p.out != p.in) buffers.push_back(tensor_buffer("images", images, false));
   const emulation::BufferScope scope(std::move(buffers));
   emulation::launch_adjust_color(p, nullptr);
+}
+
+// The stages' descriptors, torch's linspace tables, the images (read-only), the scratch batches, sums, tables and
+// out (writable) are buffers.
+void run_augment(const at::Tensor& images, AugmentCall& call) {
+  AugmentParams& p = call.params;
+  if (p.stages == 0) {
+    call.out.copy_(images);
+    return;
+  }
+  p.kinds = call.kinds.data(), p.turns = call.turns.data(), p.colors = call.colors.data();
+  p.warps = call.warps.data(), p.stage_uses = call.stage_uses.data();
+  p.warp.base_x = call.base_x.data_ptr<float>();
+  p.warp.base_y = call.base_y.data_ptr<float>();
+  const at::Tensor scratch = at::empty({2, p.n, p.c, p.h, p.w}, at::kByte);
+  p.scratch[0] = scratch[0].data_ptr<uint8_t>(), p.scratch[1] = scratch[1].data_ptr<uint8_t>();
+  const at::Tensor sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, at::kLong);
+  p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+  const at::Tensor luts = at::zeros({p.n, 3 * 256}, at::kByte);
+  p.color.luts = luts.data_ptr<uint8_t>();
+  const emulation::BufferScope scope(
+      {descriptor_buffer(call.kinds, "kinds"), descriptor_buffer(call.turns, "turns"),
+       descriptor_buffer(call.colors, "colours"), descriptor_buffer(call.warps, "warps"),
+       tensor_buffer("base_x", call.base_x, false), tensor_buffer("base_y", call.base_y, false),
+       tensor_buffer("images", images, false), tensor_buffer("scratch", scratch, true),
+       tensor_buffer("sums", sums, true), tensor_buffer("luts", luts, true), tensor_buffer("out", call.out, true)});
+  emulation::launch_augment(p, nullptr);
 }
 
 // The descriptors, torch's linspace tables, the images (read-only) and out (writable) are buffers.
@@ -196,11 +225,9 @@ void run_resized_crop_color(ResizedCropColorCall& call, const at::Tensor& y_star
                             const at::Tensor& x_starts, const at::Tensor& x_weights) {
   CropColorParams& p = call.params;
   p.color.images = call.colors.data();
-  const auto colors = reinterpret_cast<uintptr_t>(call.colors.data());
-  std::vector<Buffer> buffers{
-      tensor_buffer("y_starts", y_starts, false), tensor_buffer("y_weights", y_weights, false),
-      tensor_buffer("x_starts", x_starts, false), tensor_buffer("x_weights", x_weights, false),
-      Buffer{"colour descriptors", colors, colors + call.colors.size() * sizeof(ColorImage), false}};
+  std::vector<Buffer> buffers{tensor_buffer("y_starts", y_starts, false), tensor_buffer("y_weights", y_weights, false),
+                              tensor_buffer("x_starts", x_starts, false), tensor_buffer("x_weights", x_weights, false),
+                              descriptor_buffer(call.colors, "colour descriptors")};
   at::Tensor sums;
   if (p.color.stats) {
     sums = at::zeros({p.n}, at::kLong);
@@ -238,6 +265,7 @@ TORCH_LIBRARY_IMPL(fastload_emulation, CPU, m) {
   m.impl("resize_pad_batch_into", &Into<kResizePadBatchInto, &resize_pad_batch_emulated>::run);
   m.impl("resize_pad_batch_packed_into", &Into<kResizePadBatchPackedInto, &resize_pad_batch_packed_emulated>::run);
   m.impl("channel_stats", &channel_stats_emulated);
+  m.impl("augment", &augment_op<run_augment>);
   m.impl("resized_crop_batch", &resized_crop_batch_emulated);
   m.impl("resized_crop_batch_into", &Into<kResizedCropBatchInto, &resized_crop_batch_emulated>::run);
   m.impl("resized_crop_color", &resized_crop_color_op<run_resized_crop_color>);

@@ -40,7 +40,7 @@ constexpr int kColorSteps = 12;
 // histograms): `stats_at`, whose statistics are of the image as it is just before that step.
 struct ColorImage {
   uint64_t steps;
-  int32_t count;
+  int32_t count;     // -1 (augment's stages): not this launch's image, left alone
   int32_t stats_at;  // index of the contrast / autocontrast / equalize step in steps, or -1
   float brightness, contrast, contrast_rest, saturation, saturation_rest, hue, solarize, sharpness_rest, solarize_add;
   uint32_t posterize_mask;  // the bits posterize keeps

@@ -18,6 +18,7 @@ constexpr int kWarpChannels = 3;
 // linspace coordinates).
 struct WarpImage {
   float a0, a1, a2, b0, b1, b2;
+  int32_t skip;  // augment: an image this launch leaves alone (its stage is not a warp)
 };
 
 struct WarpAffineParams {

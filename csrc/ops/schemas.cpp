@@ -30,6 +30,12 @@ void define_schemas(torch::Library& m) {
   def_with_into(m,
                 "adjust_color_normalize(Tensor images, Tensor steps, Tensor factors, int[] rgb, float[] mean, "
                 "float[] inv_std, int[] channel_map, ScalarType dtype, bool channels_last) -> Tensor");
+  // RandAugment's / TrivialAugmentWide's operations per image of a uint8 (N, C, H, W) batch, S stages: kinds (N, S)
+  // int64 (0 none, 1 colour, 2 warp, 3-5: 1-3 quarter turns), adjust_color's steps and factors and warp_affine's
+  // matrices one row per image and stage (row i * S + k), fill, interpolation, rgb. A new contiguous batch.
+  m.def(
+      "augment(Tensor images, Tensor kinds, Tensor steps, Tensor factors, Tensor matrices, float[] fill, "
+      "str interpolation, int[] rgb) -> Tensor");
   // (2, C) int64: row 0 the sum of every channel's values over all pixels of all images, row 1 the sum of squares.
   m.def("channel_stats(Tensor[] images, int[] flip_masks) -> Tensor");
   def_with_into(m, "denormalize(Tensor x, float[] mean, float[] std, int[] channel_map) -> Tensor");

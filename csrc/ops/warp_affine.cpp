@@ -10,13 +10,9 @@
 
 namespace fastload {
 
-WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, const at::Tensor& matrices,
-                                    at::ArrayRef<double> fill, c10::string_view interpolation, const at::Tensor& out) {
-  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
-  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
-              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
-  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
-  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+WarpAffineCall describe_warp_images(const char* op, int64_t n, int64_t c, int64_t h, int64_t w,
+                                    const at::Tensor& matrices, at::ArrayRef<double> fill,
+                                    c10::string_view interpolation) {
   TORCH_CHECK(matrices.is_cpu() && matrices.scalar_type() == at::kDouble && matrices.dim() == 2 &&
                   matrices.size(0) == n && matrices.size(1) == 6,
               op, ": matrices must be an (N, 6) float64 CPU tensor, got ", matrices.scalar_type(), " ",
@@ -41,17 +37,29 @@ WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, co
     for (int k = 0; k < 6; ++k) TORCH_CHECK(std::isfinite(v[k]), op, ": matrices[", i, "] is not finite");
     auto f = [&](int k, float half) { return static_cast<float>(v[k]) / half; };
     call.images.push_back(
-        WarpImage{f(0, half_w), f(1, half_w), f(2, half_w), f(3, half_h), f(4, half_h), f(5, half_h)});
+        WarpImage{f(0, half_w), f(1, half_w), f(2, half_w), f(3, half_h), f(4, half_h), f(5, half_h), 0});
   }
   const auto floats = at::TensorOptions().dtype(at::kFloat);
   call.base_x = at::linspace((1.0 - static_cast<double>(w)) * 0.5, (static_cast<double>(w) - 1.0) * 0.5, w, floats);
   call.base_y = at::linspace((1.0 - static_cast<double>(h)) * 0.5, (static_cast<double>(h) - 1.0) * 0.5, h, floats);
-  p.in = images.data_ptr<uint8_t>();
   p.n = n, p.c = c, p.h = h, p.w = w;
-  for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
   p.has_fill = !fill.empty();
   for (size_t k = 0; k < fill.size(); ++k) p.fill[k] = static_cast<float>(fill[k]);
   p.bilinear = interpolation == "bilinear";
+  return call;
+}
+
+WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, const at::Tensor& matrices,
+                                    at::ArrayRef<double> fill, c10::string_view interpolation, const at::Tensor& out) {
+  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
+  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
+              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
+  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  WarpAffineCall call = describe_warp_images(op, images.size(0), images.size(1), images.size(2), images.size(3),
+                                             matrices, fill, interpolation);
+  WarpAffineParams& p = call.params;
+  p.in = images.data_ptr<uint8_t>();
+  for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
   if (out.defined()) {
     TORCH_CHECK(out.sizes() == images.sizes() && out.scalar_type() == at::kByte && out.device() == images.device(), op,
                 ": out must be a uint8 tensor of shape ", images.sizes(), " on ", images.device(), ", got ",

@@ -24,6 +24,12 @@ struct WarpAffineCall {
 WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, const at::Tensor& matrices,
                                     at::ArrayRef<double> fill, c10::string_view interpolation, const at::Tensor& out);
 
+// describe_warp_affine's checks of matrices (n rows), fill and interpolation for images of c channels and h x w
+// pixels, without an input or output yet (params.in, out and their strides unset): augment's warp stages.
+WarpAffineCall describe_warp_images(const char* op, int64_t n, int64_t c, int64_t h, int64_t w,
+                                    const at::Tensor& matrices, at::ArrayRef<double> fill,
+                                    c10::string_view interpolation);
+
 using WarpAffineRun = void (*)(const at::Tensor& images, WarpAffineCall& call);
 
 template <WarpAffineRun Run>

@@ -1,9 +1,9 @@
 """`augment`: RandAugment / TrivialAugmentWide operations on a uint8 batch, each image with its own operations and
-magnitudes, as torchvision v2 applies them image by image. Each step is at most three compiled calls: `adjust_color`
-in place for every image's value operation (brightness, colour, contrast, posterize, solarize, autocontrast,
-equalize, invert), `adjust_color` into a new batch for the images drawn sharpness (it reads neighbours), and
-`warp_affine` for the images drawn a geometric one, each with its own matrix (fastload.functional._augment_ops
-builds torchvision's matrices)."""
+magnitudes, as torchvision v2 applies them image by image, in one compiled op (`fastload::augment`): each operation
+is a stage of its image, adjust_color's steps for the value operations (brightness, colour, contrast, sharpness,
+posterize, solarize, autocontrast, equalize, invert), warp_affine's resampling for the geometric ones (torchvision's
+matrices from fastload.functional._augment_ops) or torch.rot90's quarter turns where torchvision's rotate takes
+that exact path."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import numbers
 
 import torch
 
+from fastload import _backend
 from fastload import _validation as V
 from fastload.functional import _augment_ops as ops_
-from fastload.functional._color import adjust_color
+from fastload.functional._color import color_tables
 from fastload.functional._warp import check_fill, check_images
 
 # torchvision's names; the magnitudes are what its `_apply_image_or_video_transform` takes: shears as tan(angle),
@@ -131,72 +132,31 @@ def augment(
     interpolation = V.check_interpolation(interpolation)
     fill = check_fill(fill, c)
     input_order = V.check_order("input_order", input_order)
-
-    def sharpen(x: torch.Tensor, step: list) -> torch.Tensor:
-        sharpened = torch.empty_like(x)
-        _value_step(x, step, input_order, sharpened)
-        return sharpened
-
-    def warp(x: torch.Tensor, step: list) -> torch.Tensor:
-        return _geometric(x, step, interpolation, fill)
-
-    # The new batch, contiguous (N, C, H, W) planes whatever images' layout (the kernels run faster on planes than
-    # on interleaved pixels: a channels_last batch made RandAugment 1.3x slower), worked on in place.
-    out = None
-    for k in range(len(names[0]) if n else 0):
-        step = [(row[k], mags[k]) for row, mags in zip(names, values)]
-        values_only = [("Identity", 0.0) if op == "Sharpness" else (op, m) for op, m in step]
-        if out is None:  # the first step's value operations read images and write the new batch: no copy first
-            out = torch.empty(images.shape, dtype=images.dtype, device=images.device)
-            if not _value_step(images, values_only, input_order, out):
-                out.copy_(images)
-        else:
-            _value_step(out, values_only, input_order)
-        _on_subset(out, step, {"Sharpness"}, sharpen)  # sharpness reads neighbours: not in place
-        _on_subset(out, step, set(GEOMETRIC), warp)
-    return images.clone(memory_format=torch.contiguous_format) if out is None else out
-
-
-def _on_subset(out: torch.Tensor, step: list, ops: set, fn) -> None:
-    """out's images whose step operation is in `ops` replaced by fn(those images, their (op, magnitude) pairs) (a
-    (g, C, H, W) batch in, one out); all of them: no gather."""
-    chosen = [i for i, (op, _) in enumerate(step) if op in ops]
-    if len(chosen) == out.shape[0]:
-        out.copy_(fn(out, step))
-    elif chosen:
-        result = fn(out.index_select(0, torch.tensor(chosen, device=out.device)), [step[i] for i in chosen])
-        for k, i in enumerate(chosen):  # image by image: ATen's uint8 index_copy_ runs ~10x slower than copies
-            out[i].copy_(result[k])
-
-
-def _value_step(images: torch.Tensor, step: list, input_order: str, out: torch.Tensor | None = None) -> bool:
-    """One call of the compiled `adjust_color` for the step's value operations (one per image), into `out` (images
-    itself when None: in place; sharpness reads neighbours, so not for it). Returns whether there was any (else out
-    is left as it was)."""
-    out = images if out is None else out
+    stages = len(names[0]) if n else 0
+    kinds, matrices = [], []
     factors: dict = {}
-    for i, (op, m) in enumerate(step):
-        if op in _VALUES:
-            name, factor = _VALUES[op]
-            factors.setdefault(name, [None] * len(step))[i] = factor(m)
-    if factors:
-        adjust_color(images, **factors, input_order=input_order, out=out)
-    return bool(factors)
+    for i, (row, mags) in enumerate(zip(names, values)):
+        for k, (op, m) in enumerate(zip(row, mags)):
+            kinds.append(_stage(op, m, h, w))
+            matrices += ops_.affine_matrix(op, m, h, w) if kinds[-1] == 2 else [0.0] * 6
+            if op in _VALUES:
+                name, factor = _VALUES[op]
+                factors.setdefault(name, [None] * (n * stages))[i * stages + k] = factor(m)
+    steps, table = color_tables(n * stages, factors)
+    rgb = [0] if c == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
+    kind_table = torch.tensor(kinds, dtype=torch.int64).reshape(n, stages)
+    matrix_table = torch.tensor(matrices, dtype=torch.float64).reshape(n * stages, 6)
+    args = (images, kind_table, steps, table, matrix_table, fill or [], interpolation, rgb)
+    return _backend.pick("augment", images.device)(*args)
 
 
-def _geometric(images: torch.Tensor, step: list, interpolation: str, fill) -> torch.Tensor:
-    """The (g, C, H, W) images after their geometric operations (step[j] = (op, magnitude) of image j): one
-    `warp_affine` of every image's matrix, and torchvision's exact path for right-angle rotations."""
-    g, c, h, w = images.shape
-    turns = [ops_.rotation_turns(m, h, w) if op == "Rotate" else None for op, m in step]
-    warped = [j for j, t in enumerate(turns) if t is None]
-    matrices = [ops_.affine_matrix(op, m, h, w) for j, (op, m) in enumerate(step) if turns[j] is None]
-    if len(warped) == g:
-        return ops_.affine(images, matrices, interpolation, fill)
-    out = images.clone()
-    for j, t in enumerate(turns):
-        if t is not None:
-            out[j] = torch.rot90(images[j], k=t, dims=(-2, -1))
-    if warped:
-        out[warped] = ops_.affine(images[warped], matrices, interpolation, fill)
-    return out
+def _stage(op: str, magnitude: float, height: int, width: int) -> int:
+    """The op's stage kind: 0 none, 1 colour, 2 warp, 3..5 quarter turns (torchvision's exact path for right-angle
+    rotations: rot90)."""
+    if op in _VALUES:
+        return 1
+    if op == "Rotate":
+        turns = ops_.rotation_turns(magnitude, height, width)
+        if turns is not None:
+            return 0 if turns == 0 else 2 + turns
+    return 2 if op in GEOMETRIC else 0

@@ -1,15 +1,10 @@
-"""The geometry of RandAugment / TrivialAugmentWide on groups of uint8 images: torchvision v2's inverse-affine
-matrices for shear, translate and rotate, and `affine`, which warps a (g, C, H, W) uint8 batch by them with the
-compiled `warp_affine`, as torchvision's functions give it image by image. The value operations run on the compiled
-`adjust_color`."""
+"""The geometry of RandAugment / TrivialAugmentWide: torchvision v2's inverse-affine matrices for shear, translate
+and rotate (what `fastload::augment`'s warp stages resample by), and when its rotate takes the exact quarter-turn
+path."""
 
 from __future__ import annotations
 
 import math
-
-import torch
-
-from fastload.functional._warp import warp_affine
 
 
 def inverse_affine(center, angle: float, translate, shear) -> list[float]:
@@ -52,8 +47,3 @@ def rotation_turns(magnitude: float, height: int, width: int) -> int | None:
     if angle in (0.0, 180.0) or (height == width and angle in (90.0, 270.0)):
         return int(angle // 90)
     return None
-
-
-def affine(images: torch.Tensor, matrices: list, interpolation: str, fill) -> torch.Tensor:
-    """(g, C, H, W) uint8 images warped by their inverse `matrices` (one 6-list each): `warp_affine`."""
-    return warp_affine(images, matrices, interpolation=interpolation, fill=fill)
