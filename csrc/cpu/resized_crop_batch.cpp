@@ -250,8 +250,9 @@ void crop_image_rows(const ResizedCropParams& p, int64_t n, int64_t y0, int64_t 
       sum_rows(acc.get(), rows, weights, taps, row_values);
       if (p.bytes_between_passes) round_to_bytes(acc.get(), row_values);
     }
-    if (bytes != nullptr) {
-      store_bytes(p, bytes + y * p.out_w * p.c, acc.get(), plane);
+    if (bytes != nullptr) {  // planes: each a plain rounding loop (the interleaving loads would cost a reader more)
+      for (int64_t k = 0; k < p.c; ++k)
+        rounded_row<1>(bytes + (k * p.out_h + y) * p.out_w, acc.get() + k * plane, plane, p.out_w);
     } else if (!p.normalize) {
       store_bytes(p, static_cast<uint8_t*>(p.out) + (n * p.out_h + y) * p.out_w * p.c, acc.get(), plane);
     } else {

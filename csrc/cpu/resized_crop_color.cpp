@@ -1,5 +1,5 @@
 // fastload::resized_crop_color on the CPU: threads take whole images, one at a time. Each image is cropped to uint8
-// (resized_crop_batch's rows, crop_rows.h) into a scratch of one crop that stays in the thread's cache (150 KB for
+// (resized_crop_batch's rows, crop_rows.h) into planes of one crop that stay in the thread's cache (150 KB for
 // 224 x 224 x 3), then adjust_color's per-image pass (adjust_image.h) reads it from there, runs the steps (a contrast
 // step's mean grey is a reduction over that scratch) and normalizes into the batch. Against crop, then
 // adjust_color_normalize: the same bytes and the same arithmetic, so the same bits, without the uint8 batch written
@@ -31,7 +31,8 @@ void run(ResizedCropColorCall& call, const at::Tensor&, const at::Tensor&, const
     ColorScratch scratch(p.out_w);
     AdjustColorParams color = p.color;
     color.in = crop.get();
-    color.in_stride[0] = 0;  // every image's crop in the one scratch
+    const int64_t planes[4] = {0, p.out_h * p.out_w, p.out_w, 1};  // every image's crop in the one scratch, planar
+    for (int d = 0; d < 4; ++d) color.in_stride[d] = planes[d];
     for (int64_t n = next++; n < p.n; n = next++) {
       crop_image_rows(p, n, 0, p.out_h, crop.get());
       adjust_color_image(color, p.color.images[n], n, scratch);
