@@ -15,7 +15,7 @@ import torch
 from fastload import _backend
 from fastload import _validation as V
 from fastload.functional import _augment_ops as ops_
-from fastload.functional._color import color_tables
+from fastload.functional._color import step_tables
 from fastload.functional._warp import check_fill, check_images
 
 # torchvision's names; the magnitudes are what its `_apply_image_or_video_transform` takes: shears as tan(angle),
@@ -142,8 +142,7 @@ def augment(
             if op in _VALUES:
                 name, factor = _VALUES[op]
                 factors.setdefault(name, [None] * (n * stages))[i * stages + k] = factor(m)
-    steps, table = color_tables(n * stages, factors)
-    rgb = [0] if c == 1 else ([0, 1, 2] if input_order == "rgb" else [2, 1, 0])
+    steps, table, rgb = step_tables(n * stages, c, input_order, None, factors)
     kind_table = torch.tensor(kinds, dtype=torch.int64).reshape(n, stages)
     matrix_table = torch.tensor(matrices, dtype=torch.float64).reshape(n * stages, 6)
     args = (images, kind_table, steps, table, matrix_table, fill or [], interpolation, rgb)
