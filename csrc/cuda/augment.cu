@@ -5,7 +5,8 @@
 // each pixel's channels read through torch.rot90's index map). Each launch skips the images of the other kinds
 // (colour descriptors of count -1, warps marked skip, the turns kernel reading the kinds), so each image is written
 // once a stage. Bytes moved: the batch read and written once a stage (read twice with statistics). Target: 50% of a
-// same-bytes copy per stage, as adjust_color's and warp_affine's kernels; unmeasured (no GPU has run it). Torch-free (kernel.h only): the host compiler builds the same source for the CUDA emulation.
+// same-bytes copy per stage, as adjust_color's and warp_affine's kernels; unmeasured (no GPU has run it). Torch-free
+// (kernel.h only): the host compiler builds the same source for the CUDA emulation.
 #include <stdint.h>
 
 #include "cuda/kernel.h"
