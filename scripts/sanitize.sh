@@ -34,6 +34,7 @@ symbols="$(nm -D "$out"/pkg/fastload/_C*.so)"
 [[ "$symbols" == *__asan_report* ]] || { echo "sanitize: the extension is not instrumented"; exit 1; }
 tests=(test_decoding.py test_jpeg_files.py test_exif.py test_formats.py test_files.py test_files_trust.py
        test_device_decode.py test_collate_loader.py test_detection_collate.py test_resize_pad_batch.py test_packed.py
-       test_ring.py test_ring_lifetime.py test_multi_crop.py test_warp_affine.py test_adjust_color.py)
+       test_ring.py test_ring_lifetime.py test_multi_crop.py test_warp_affine.py test_adjust_color.py
+       test_resized_crop_color.py test_augment.py)
 "$py" -m pytest -q -p no:cacheprovider -x "${tests[@]/#/$root/tests/}" "$@"
 echo "sanitize: 0 reports (AddressSanitizer + UndefinedBehaviorSanitizer, ${#tests[@]} test modules)"
