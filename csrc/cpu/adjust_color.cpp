@@ -232,7 +232,9 @@ FL_COLOR_LOOP unsigned long long grey_sum_row(int64_t c, const float* r, const f
 ColorScratch::ColorScratch(int64_t w) : floats(new float[static_cast<size_t>(12 * w)]) {}
 
 void adjust_color_image(const AdjustColorParams& p, const ColorImage& d, int64_t n, ColorScratch& scratch) {
-  if (d.count == 0 && p.out == p.in) return;  // nothing to do in place (an image a draw left alone)
+  // Nothing to do in place (an image a draw left alone), or (count -1) an image another op's launch writes: the
+  // descriptors mean what they mean on CUDA.
+  if (d.count < 0 || (d.count == 0 && p.out == p.in)) return;
   const int64_t w = p.w;
   float* planes = scratch.floats.get();
   RowWindow window{planes + 3 * w, 0};

@@ -24,7 +24,7 @@ struct ImageView {
   int64_t stride[3];
 };
 
-// Quarter turns of one image (C channels) from `src` into `dst` (dst's strides: c, h, w).
+// Quarter turns of one image (C channels; 0 turns: a copy) from `src` into `dst` (dst's strides: c, h, w).
 void turn_image(const AugmentParams& p, int turns, const ImageView& src, uint8_t* dst, const int64_t* ds) {
   for (int64_t ch = 0; ch < p.c; ++ch) {
     for (int64_t y = 0; y < p.h; ++y) {
@@ -81,17 +81,7 @@ void augment_image(const AugmentParams& p, int64_t n, Scratch& scratch) {
   const int64_t planar[3] = {plane, p.w, 1};
   uint8_t* out = p.out + n * p.out_stride[0];
   const int64_t* out_stride = p.out_stride + 1;
-  if (last < 0) {  // no stage changes it: a copy
-    for (int64_t ch = 0; ch < p.c; ++ch) {
-      for (int64_t y = 0; y < p.h; ++y) {
-        for (int64_t x = 0; x < p.w; ++x) {
-          out[ch * out_stride[0] + y * out_stride[1] + x * out_stride[2]] =
-              src.data[ch * src.stride[0] + y * src.stride[1] + x * src.stride[2]];
-        }
-      }
-    }
-    return;
-  }
+  if (last < 0) return turn_image(p, 0, src, out, out_stride);  // no stage changes it: a copy
   int next = 0;
   for (int64_t k = 0; k <= last; ++k) {
     if (p.kinds[k * p.n + n] == kAugmentIdentity) continue;

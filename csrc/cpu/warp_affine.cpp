@@ -163,9 +163,11 @@ FL_CPU_LOOP void warp_row(const WarpAffineParams& p, const WarpImage& d, int64_t
   bilinear_row<Index>(p, in, out, taps, count);
 }
 
-// 32-bit tap offsets when the image's largest byte offset fits (strides are non-negative).
-bool narrow_offsets(const WarpAffineParams& p) {
-  return (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3] <= INT32_MAX;
+// Rows y0 .. y1 - 1 of image n: 32-bit tap offsets when the image's largest byte offset fits (strides are
+// non-negative).
+void warp_rows(const WarpAffineParams& p, const WarpImage& d, int64_t n, int64_t y0, int64_t y1, WarpRowBuffers& b) {
+  const bool narrow = (p.h - 1) * p.in_stride[2] + (p.w - 1) * p.in_stride[3] <= INT32_MAX;
+  for (int64_t y = y0; y < y1; ++y) narrow ? warp_row<int32_t>(p, d, n, y, b) : warp_row<int64_t>(p, d, n, y, b);
 }
 
 }  // namespace
@@ -173,14 +175,7 @@ bool narrow_offsets(const WarpAffineParams& p) {
 WarpRowBuffers::WarpRowBuffers(int64_t w) : floats(static_cast<size_t>(7 * w)), indices(static_cast<size_t>(4 * w)) {}
 
 void warp_image(const WarpAffineParams& p, const WarpImage& d, int64_t n, WarpRowBuffers& buffers) {
-  const bool narrow = narrow_offsets(p);
-  for (int64_t y = 0; y < p.h; ++y) {
-    if (narrow) {
-      warp_row<int32_t>(p, d, n, y, buffers);
-    } else {
-      warp_row<int64_t>(p, d, n, y, buffers);
-    }
-  }
+  warp_rows(p, d, n, 0, p.h, buffers);
 }
 
 namespace {
@@ -191,17 +186,13 @@ void run(const at::Tensor& /*images*/, WarpAffineCall& call) {
   p.images = call.images.data();
   p.base_x = call.base_x.data_ptr<float>();
   p.base_y = call.base_y.data_ptr<float>();
-  const bool narrow = narrow_offsets(p);
   const int64_t grain = std::max<int64_t>(1, 16384 / p.w);
   at::parallel_for(0, p.n * p.h, grain, [&](int64_t begin, int64_t end) {
-    WarpRowBuffers buffers(p.w);  // every value written before it is read
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t n = r / p.h, y = r % p.h;
-      if (narrow) {
-        warp_row<int32_t>(p, call.images[n], n, y, buffers);
-      } else {
-        warp_row<int64_t>(p, call.images[n], n, y, buffers);
-      }
+    WarpRowBuffers buffers(p.w);         // every value written before it is read
+    for (int64_t r = begin; r < end;) {  // the range's rows image by image
+      const int64_t n = r / p.h, y = r % p.h, y1 = std::min(p.h, y + end - r);
+      warp_rows(p, call.images[n], n, y, y1, buffers);
+      r += y1 - y;
     }
   });
 }

@@ -60,8 +60,10 @@ void launch_augment(const AugmentParams& p, cudaStream_t stream) {
     if (uses & (kUsesColor | kUsesIdentity)) {
       c.stats = (uses & kUsesStats) != 0;
       c.sharpness = (uses & kUsesSharpness) != 0;
-      c.grey_sums = p.sums + k * p.n * (1 + 3 * 256);  // zeros
-      c.histograms = c.grey_sums + p.n;
+      if (c.stats) {  // this stage's zeroed sums and counts (p.sums is null when no stage has statistics)
+        c.grey_sums = p.sums + k * p.n * (1 + 3 * 256);
+        c.histograms = c.grey_sums + p.n;
+      }
       launch_adjust_color(c, stream);
     }
     if (uses & kUsesWarp) {

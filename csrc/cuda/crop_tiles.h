@@ -125,6 +125,17 @@ FL_DEVICE bool pixel(const Thread& t, const CropShared<C>& s, const ResizedCropP
   return true;
 }
 
+// Phase k of a tiled crop kernel: 0 fills the band's horizontal sums; 1 computes this thread's output pixel and, if
+// it lies in the batch, hands store(tile, y, x, v) its values before normalization.
+template <int C, typename Params, typename Store>
+FL_DEVICE void crop_tile_phase(int k, const Thread& t, CropShared<C>& s, const Params& p, Store&& store) {
+  if (k == 0) return fill_sums<C>(t, s, p);
+  const CropTile tile(p, t.block_x);
+  int64_t y = 0, x = 0;
+  float v[C];
+  if (pixel<C>(t, s, p, tile, y, x, v)) store(tile, y, x, v);
+}
+
 // A crop's value as its uint8 output stores it: rounded half to even (rintf, the CPU's nearbyint) and clamped.
 FL_DEVICE uint32_t crop_byte(float v) {
   const float rounded = rintf(v);

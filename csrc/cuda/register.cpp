@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "cuda/descriptors.h"
@@ -72,9 +73,10 @@ void run_adjust_color(const at::Tensor& images, AdjustColorCall& call) {
   launch_with_descriptors("fastload::adjust_color", call, images.device(), cuda::launch_adjust_color);
 }
 
-// fastload::augment on CUDA: the stages' descriptors, kinds and torch's linspace coordinates go to the device in one
-// small asynchronous copy; two scratch batches, zeroed sums and counts per stage and one set of tables for the
-// statistics; then augment.cu's launches, stage after stage.
+// fastload::augment on CUDA: the stages' kinds and descriptors and torch's linspace coordinates go to the device in
+// one small asynchronous copy; the scratch batches the stages alternate between (none for one stage, one for two)
+// and, when a stage has a statistics step, zeroed sums and counts per stage and one set of tables; then augment.cu's
+// launches, stage after stage.
 void run_augment(const at::Tensor& images, AugmentCall& call) {
   const c10::cuda::CUDAGuard guard(images.device());
   AugmentParams& p = call.params;
@@ -82,35 +84,23 @@ void run_augment(const at::Tensor& images, AugmentCall& call) {
     call.out.copy_(images);
     return;
   }
-  const at::Tensor scratch = at::empty({p.stages > 1 ? 2 : 0, p.n, p.c, p.h, p.w}, call.out.options());
-  if (p.stages > 1) p.scratch[0] = scratch[0].data_ptr<uint8_t>(), p.scratch[1] = scratch[1].data_ptr<uint8_t>();
-  const at::Tensor sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, images.options().dtype(at::kLong));
-  p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
-  const at::Tensor luts = at::empty({p.n, 3 * 256}, images.options().dtype(at::kByte));
-  p.color.luts = luts.data_ptr<uint8_t>();
+  const at::Tensor scratch = at::empty({std::min<int64_t>(p.stages - 1, 2), p.n, p.c, p.h, p.w}, call.out.options());
+  for (int64_t k = 0; k < scratch.size(0); ++k) p.scratch[k] = scratch[k].data_ptr<uint8_t>();
+  at::Tensor sums, luts;
+  if (augment_has_statistics(call)) {
+    sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, images.options().dtype(at::kLong));
+    p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    luts = at::empty({p.n, 3 * 256}, images.options().dtype(at::kByte));
+    p.color.luts = luts.data_ptr<uint8_t>();
+  }
   p.stage_uses = call.stage_uses.data();  // host memory: the launcher reads it
-  const std::vector<HostTable> tables{
-      {call.turns.data(), call.turns.size() * sizeof(int32_t), &p.turns},
-      {call.colors.data(), call.colors.size() * sizeof(ColorImage), &p.colors},
-      {call.warps.data(), call.warps.size() * sizeof(WarpImage), &p.warps},
-      {call.base_x.data_ptr<float>(), static_cast<size_t>(p.w) * sizeof(float), &p.warp.base_x},
-      {call.base_y.data_ptr<float>(), static_cast<size_t>(p.h) * sizeof(float), &p.warp.base_y}};
-  // launch_with_descriptors uploads a call's `images` into its params' `images`: here the kinds.
-  struct Kinds {
-    const int32_t* images;
-  };
-  struct Upload {
-    std::vector<int32_t>& images;
-    Kinds params;
-    at::Tensor out;
-  } upload{call.kinds, Kinds{nullptr}, call.out};
-  launch_with_descriptors(
-      "fastload::augment", upload, images.device(),
-      [&p](const Kinds& kinds, cudaStream_t stream) {
-        p.kinds = kinds.images;
-        cuda::launch_augment(p, stream);
-      },
-      tables);
+  launch_with_tables("fastload::augment", p, images.device(), cuda::launch_augment,
+                     {{call.kinds.data(), call.kinds.size() * sizeof(int32_t), &p.kinds},
+                      {call.turns.data(), call.turns.size() * sizeof(int32_t), &p.turns},
+                      {call.colors.data(), call.colors.size() * sizeof(ColorImage), &p.colors},
+                      {call.warps.data(), call.warps.size() * sizeof(WarpImage), &p.warps},
+                      {call.base_x.data_ptr<float>(), static_cast<size_t>(p.w) * sizeof(float), &p.warp.base_x},
+                      {call.base_y.data_ptr<float>(), static_cast<size_t>(p.h) * sizeof(float), &p.warp.base_y}});
 }
 
 // fastload::warp_affine / warp_affine_into on CUDA: the per-image grid coefficients and torch's linspace columns and

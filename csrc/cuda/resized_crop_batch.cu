@@ -26,22 +26,19 @@ struct CropNormalizedTiles {
   static constexpr int kPhases = 2;
   static constexpr int kMinBlocks = kCropMinBlocks;
   static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const ResizedCropParams& p) {
-    if (k == 0) return fill_sums<C>(t, s, p);
     using T = FloatTraits<D>;
     using S = typename T::storage;
-    const CropTile tile(p, t.block_x);
-    int64_t y = 0, x = 0;
-    float v[C];
-    if (!pixel<C>(t, s, p, tile, y, x, v)) return;
-    S* const out = static_cast<S*>(p.out);
-    const int64_t plane = p.out_h * p.out_w;
+    crop_tile_phase<C>(k, t, s, p, [&](const CropTile& tile, int64_t y, int64_t x, const float (&v)[C]) {
+      S* const out = static_cast<S*>(p.out);
+      const int64_t plane = p.out_h * p.out_w;
 #pragma unroll
-    for (int c = 0; c < C; ++c) {
-      const S value = T::from_float(normalize_float(v[c], p.mean[c], p.inv_std[c]));
-      store(ChannelsLast ? out + ((tile.n * p.out_h + y) * p.out_w + x) * C + c
-                         : out + (tile.n * C + c) * plane + y * p.out_w + x,
-            value);
-    }
+      for (int c = 0; c < C; ++c) {
+        const S value = T::from_float(normalize_float(v[c], p.mean[c], p.inv_std[c]));
+        store(ChannelsLast ? out + ((tile.n * p.out_h + y) * p.out_w + x) * C + c
+                           : out + (tile.n * C + c) * plane + y * p.out_w + x,
+              value);
+      }
+    });
   }
 };
 
@@ -52,14 +49,11 @@ struct CropBytesTiles {
   static constexpr int kPhases = 2;
   static constexpr int kMinBlocks = kCropMinBlocks;
   static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const ResizedCropParams& p) {
-    if (k == 0) return fill_sums<C>(t, s, p);
-    const CropTile tile(p, t.block_x);
-    int64_t y = 0, x = 0;
-    float v[C];
-    if (!pixel<C>(t, s, p, tile, y, x, v)) return;
-    uint8_t* dst = static_cast<uint8_t*>(p.out) + ((tile.n * p.out_h + y) * p.out_w + x) * C;
+    crop_tile_phase<C>(k, t, s, p, [&](const CropTile& tile, int64_t y, int64_t x, const float (&v)[C]) {
+      uint8_t* dst = static_cast<uint8_t*>(p.out) + ((tile.n * p.out_h + y) * p.out_w + x) * C;
 #pragma unroll
-    for (int c = 0; c < C; ++c) store(dst + c, static_cast<uint8_t>(crop_byte(v[c])));
+      for (int c = 0; c < C; ++c) store(dst + c, static_cast<uint8_t>(crop_byte(v[c])));
+    });
   }
 };
 

@@ -25,28 +25,16 @@ struct NoLut {
   FL_DEVICE float operator()(int, float v) const { return v; }
 };
 
-// v[j] for j in 0..C-1 through selects (an array indexed at run time would live in local memory).
+// A crop pixel's values as the uint8 crop holds them (rounded to bytes), in R, G, B (C = 1: r).
 template <int C>
-FL_DEVICE float pick(const float (&v)[C], int j) {
+FL_DEVICE void crop_rgb(const CropColorParams& p, const float (&v)[C], float& r, float& g, float& b) {
   if constexpr (C == 1) {
-    return v[0];
+    r = static_cast<float>(crop_byte(v[0])), g = b = 0.0f;
   } else {
-    return j == 0 ? v[0] : (j == 1 ? v[1] : v[2]);
+    const float bytes[3] = {static_cast<float>(crop_byte(v[0])), static_cast<float>(crop_byte(v[1])),
+                            static_cast<float>(crop_byte(v[2]))};
+    r = channel(bytes, p.color.rgb[0]), g = channel(bytes, p.color.rgb[1]), b = channel(bytes, p.color.rgb[2]);
   }
-}
-
-// This thread's crop pixel (y, x) as the uint8 crop holds it, in R, G, B (C = 1: r), or false outside the batch.
-template <int C>
-FL_DEVICE bool crop_pixel(const Thread& t, const CropShared<C>& s, const CropColorParams& p, const CropTile& tile,
-                          int64_t& y, int64_t& x, float& r, float& g, float& b) {
-  float v[C];
-  if (!pixel<C>(t, s, p, tile, y, x, v)) return false;
-#pragma unroll
-  for (int k = 0; k < C; ++k) v[k] = static_cast<float>(crop_byte(v[k]));
-  r = pick<C>(v, p.color.rgb[0]);
-  g = C == 3 ? pick<C>(v, p.color.rgb[1]) : 0.0f;
-  b = C == 3 ? pick<C>(v, p.color.rgb[2]) : 0.0f;
-  return true;
 }
 
 // The first launch: each image's sum of floored grey values just before its contrast step, into color.grey_sums.
@@ -68,9 +56,11 @@ struct CropColorStats {
     if (k == 0) return fill_sums<C>(t, s.crop, p);
     if (k == 1) {
       int64_t y = 0, x = 0;
-      float r, g, b;
+      float v[C];
       unsigned long long grey = 0;
-      if (crop_pixel<C>(t, s.crop, p, tile, y, x, r, g, b)) {
+      if (pixel<C>(t, s.crop, p, tile, y, x, v)) {
+        float r, g, b;
+        crop_rgb<C>(p, v, r, g, b);
         color_steps(d, 0, d.stats_at, C, 0.0f, NoLut{}, r, g, b);
         grey = contrast_grey(C, r, g, b);
       }
@@ -93,25 +83,24 @@ struct CropColorTiles {
   static constexpr int kMinBlocks = kCropMinBlocks;
 
   static FL_DEVICE void phase(int k, const Thread& t, Shared& s, const CropColorParams& p) {
-    if (k == 0) return fill_sums<C>(t, s, p);
     using T = FloatTraits<D>;
     using S = typename T::storage;
-    const CropTile tile(p, t.block_x);
-    int64_t y = 0, x = 0;
-    float v[3];
-    if (!crop_pixel<C>(t, s, p, tile, y, x, v[0], v[1], v[2])) return;
-    const ColorImage d = load(p.color.images + tile.n);
-    const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
-    const float mean = grey ? contrast_mean(load(p.color.grey_sums + tile.n), p.out_h * p.out_w) : 0.0f;
-    color_steps(d, 0, d.count, C, mean, NoLut{}, v[0], v[1], v[2]);
-    const AdjustColorParams& c = p.color;
-    S* const dst =
-        static_cast<S*>(c.norm_out) + tile.n * c.norm_stride[0] + y * c.norm_stride[2] + x * c.norm_stride[3];
+    crop_tile_phase<C>(k, t, s, p, [&](const CropTile& tile, int64_t y, int64_t x, const float (&crop)[C]) {
+      float v[3];
+      crop_rgb<C>(p, crop, v[0], v[1], v[2]);
+      const ColorImage d = load(p.color.images + tile.n);
+      const bool grey = d.stats_at >= 0 && color_step(d, d.stats_at) == kContrast;
+      const float mean = grey ? contrast_mean(load(p.color.grey_sums + tile.n), p.out_h * p.out_w) : 0.0f;
+      color_steps(d, 0, d.count, C, mean, NoLut{}, v[0], v[1], v[2]);
+      const AdjustColorParams& c = p.color;
+      S* const dst =
+          static_cast<S*>(c.norm_out) + tile.n * c.norm_stride[0] + y * c.norm_stride[2] + x * c.norm_stride[3];
 #pragma unroll
-    for (int j = 0; j < C; ++j) {
-      store(dst + j * c.norm_stride[1],
-            T::from_float(normalize_float(pick<3>(v, c.norm_from[j]), c.mean[j], c.inv_std[j])));
-    }
+      for (int j = 0; j < C; ++j) {
+        store(dst + j * c.norm_stride[1],
+              T::from_float(normalize_float(channel(v, c.norm_from[j]), c.mean[j], c.inv_std[j])));
+      }
+    });
   }
 };
 

@@ -123,18 +123,25 @@ void run_augment(const at::Tensor& images, AugmentCall& call) {
   p.warps = call.warps.data(), p.stage_uses = call.stage_uses.data();
   p.warp.base_x = call.base_x.data_ptr<float>();
   p.warp.base_y = call.base_y.data_ptr<float>();
-  const at::Tensor scratch = at::empty({2, p.n, p.c, p.h, p.w}, at::kByte);
-  p.scratch[0] = scratch[0].data_ptr<uint8_t>(), p.scratch[1] = scratch[1].data_ptr<uint8_t>();
-  const at::Tensor sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, at::kLong);
-  p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
-  const at::Tensor luts = at::zeros({p.n, 3 * 256}, at::kByte);
-  p.color.luts = luts.data_ptr<uint8_t>();
-  const emulation::BufferScope scope(
-      {descriptor_buffer(call.kinds, "kinds"), descriptor_buffer(call.turns, "turns"),
-       descriptor_buffer(call.colors, "colours"), descriptor_buffer(call.warps, "warps"),
-       tensor_buffer("base_x", call.base_x, false), tensor_buffer("base_y", call.base_y, false),
-       tensor_buffer("images", images, false), tensor_buffer("scratch", scratch, true),
-       tensor_buffer("sums", sums, true), tensor_buffer("luts", luts, true), tensor_buffer("out", call.out, true)});
+  // As the CUDA runner allocates them: scratch batches for the stages before the last (at most two), statistics
+  // buffers only when a stage has a statistics step.
+  const at::Tensor scratch = at::empty({std::min<int64_t>(p.stages - 1, 2), p.n, p.c, p.h, p.w}, at::kByte);
+  for (int64_t k = 0; k < scratch.size(0); ++k) p.scratch[k] = scratch[k].data_ptr<uint8_t>();
+  std::vector<Buffer> buffers{descriptor_buffer(call.kinds, "kinds"),      descriptor_buffer(call.turns, "turns"),
+                              descriptor_buffer(call.colors, "colours"),   descriptor_buffer(call.warps, "warps"),
+                              tensor_buffer("base_x", call.base_x, false), tensor_buffer("base_y", call.base_y, false),
+                              tensor_buffer("images", images, false),      tensor_buffer("scratch", scratch, true),
+                              tensor_buffer("out", call.out, true)};
+  at::Tensor sums, luts;
+  if (augment_has_statistics(call)) {
+    sums = at::zeros({p.stages, p.n, 1 + 3 * 256}, at::kLong);
+    p.sums = reinterpret_cast<unsigned long long*>(sums.data_ptr<int64_t>());
+    luts = at::zeros({p.n, 3 * 256}, at::kByte);
+    p.color.luts = luts.data_ptr<uint8_t>();
+    buffers.push_back(tensor_buffer("sums", sums, true));
+    buffers.push_back(tensor_buffer("luts", luts, true));
+  }
+  const emulation::BufferScope scope(std::move(buffers));
   emulation::launch_augment(p, nullptr);
 }
 

@@ -33,18 +33,19 @@ struct AugmentParams {
   int64_t stage;         // CUDA: the stage a launch runs
   int64_t in_stride[4];  // n, c, h, w, in bytes
   int64_t out_stride[4];
-  uint8_t* scratch[2];       // CUDA: two contiguous (N, C, H, W) batches the stages alternate between
-  unsigned long long* sums;  // CUDA: per stage, n grey sums and n x 3 x 256 counts (zeros)
+  uint8_t* scratch[2];       // CUDA: contiguous (N, C, H, W) batches the stages before the last alternate between
+  unsigned long long* sums;  // CUDA: per stage, n grey sums and n x 3 x 256 counts (zeros); null without statistics
 };
 
 constexpr uint8_t kUsesColor = 1, kUsesStats = 2, kUsesSharpness = 4, kUsesWarp = 8, kUsesTurns = 16;
 constexpr uint8_t kUsesIdentity = 32;
 
-// The source pixel (sy, sx) of output pixel (y, x) of torch.rot90(image, turns, dims=(-2, -1)) on an h x w image.
+// The source pixel (sy, sx) of output pixel (y, x) of torch.rot90(image, turns, dims=(-2, -1)) on an h x w image
+// (turns 0 to 3; 0: the pixel itself).
 FL_HOST_DEVICE FL_INLINE void turn_source(int turns, int64_t y, int64_t x, int64_t h, int64_t w, int64_t& sy,
                                           int64_t& sx) {
-  sy = turns == 1 ? x : (turns == 2 ? h - 1 - y : h - 1 - x);
-  sx = turns == 1 ? w - 1 - y : (turns == 2 ? w - 1 - x : y);
+  sy = turns == 0 ? y : (turns == 1 ? x : (turns == 2 ? h - 1 - y : h - 1 - x));
+  sx = turns == 0 ? x : (turns == 1 ? w - 1 - y : (turns == 2 ? w - 1 - x : y));
 }
 
 }  // namespace fastload

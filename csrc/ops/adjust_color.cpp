@@ -7,6 +7,7 @@
 
 #include "memory/output.h"
 #include "ops/common.h"
+#include "ops/image_inputs.h"
 
 namespace fastload {
 namespace {
@@ -114,10 +115,7 @@ AdjustColorCall describe_color_steps(const char* op, int64_t n, int64_t c, int64
 
 AdjustColorCall describe_adjust_color(const char* op, const at::Tensor& images, const at::Tensor& steps,
                                       const at::Tensor& factors, at::IntArrayRef rgb) {
-  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
-  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
-              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
-  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  check_image_batch(op, images);
   AdjustColorCall call =
       describe_color_steps(op, images.size(0), images.size(1), images.size(2), images.size(3), steps, factors, rgb);
   call.params.in = images.data_ptr<uint8_t>();

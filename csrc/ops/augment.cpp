@@ -1,9 +1,9 @@
 // fastload::augment: the argument checks shared by its kernels.
 #include "ops/augment.h"
 
-#include <ATen/ops/empty.h>
-
+#include "memory/output.h"
 #include "ops/adjust_color.h"
+#include "ops/image_inputs.h"
 #include "ops/warp_affine.h"
 
 namespace fastload {
@@ -12,10 +12,7 @@ AugmentCall describe_augment(const at::Tensor& images, const at::Tensor& kinds, 
                              const at::Tensor& factors, const at::Tensor& matrices, at::ArrayRef<double> fill,
                              c10::string_view interpolation, at::IntArrayRef rgb) {
   const char* op = "fastload::augment";
-  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
-  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
-              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
-  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  check_image_batch(op, images);
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
   TORCH_CHECK(kinds.is_cpu() && kinds.scalar_type() == at::kLong && kinds.dim() == 2 && kinds.size(0) == n, op,
               ": kinds must be an (N, S) int64 CPU tensor, got ", kinds.scalar_type(), " ", kinds.sizes(), " on ",
@@ -64,7 +61,7 @@ AugmentCall describe_augment(const at::Tensor& images, const at::Tensor& kinds, 
   p.in = images.data_ptr<uint8_t>();
   p.n = n, p.c = c, p.h = h, p.w = w, p.stages = stages;
   for (int64_t d = 0; d < 4; ++d) p.in_stride[d] = images.stride(d);
-  call.out = at::empty({n, c, h, w}, images.options());
+  call.out = new_output({n, c, h, w}, images.options());  // the CPU output cache: no page faults per call
   p.out = call.out.data_ptr<uint8_t>();
   for (int64_t d = 0; d < 4; ++d) p.out_stride[d] = call.out.stride(d);
   return call;

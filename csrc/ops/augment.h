@@ -29,6 +29,14 @@ AugmentCall describe_augment(const at::Tensor& images, const at::Tensor& kinds, 
                              const at::Tensor& factors, const at::Tensor& matrices, at::ArrayRef<double> fill,
                              c10::string_view interpolation, at::IntArrayRef rgb);
 
+// Whether some stage of the call has a contrast, autocontrast or equalize step (CUDA: statistics buffers needed).
+inline bool augment_has_statistics(const AugmentCall& call) {
+  for (const uint8_t uses : call.stage_uses) {
+    if (uses & kUsesStats) return true;
+  }
+  return false;
+}
+
 using AugmentRun = void (*)(const at::Tensor& images, AugmentCall& call);
 
 template <AugmentRun Run>

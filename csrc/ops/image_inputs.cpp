@@ -5,6 +5,13 @@
 
 namespace fastload {
 
+void check_image_batch(const char* op, const at::Tensor& images) {
+  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
+  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
+              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
+  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+}
+
 const uint8_t* flipped_origin(const char* op, const at::Tensor& t, int64_t flip_mask, int64_t* strides) {
   const int64_t dims = t.dim();
   TORCH_CHECK(flip_mask >= 0 && flip_mask < (int64_t{1} << dims), op, ": flip mask ", flip_mask,

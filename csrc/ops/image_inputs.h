@@ -14,6 +14,9 @@ namespace fastload {
 // dims); checks the mask against t's dims.
 const uint8_t* flipped_origin(const char* op, const at::Tensor& t, int64_t flip_mask, int64_t* strides);
 
+// Checks an (N, C, H, W) uint8 batch with C = 1 or 3 and non-negative strides (adjust_color, warp_affine, augment).
+void check_image_batch(const char* op, const at::Tensor& images);
+
 // Descriptors of a list of HWC uint8 tensors on one device with equal channel counts, 1 or 3 (returned in
 // `channels`), image i read with flip_masks[i].
 std::vector<ImageDesc> describe_images(const char* op, at::TensorList images, at::IntArrayRef flip_masks,

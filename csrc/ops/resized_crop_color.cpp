@@ -38,12 +38,7 @@ ResizedCropColorCall describe_resized_crop_color(at::TensorList images, at::IntA
   call.params.color = color.params;
   call.params.dtype = color.params.dtype;  // the output's, as the launchers dispatch on them (the crop is uint8)
   call.params.channels_last = channels_last;
-  // The crop as an (N, C, h, w) view of (N, h, w, C) bytes, as the uint8 crop is (CUDA computes its pixels in
-  // registers: in unused; the CPU kernel points in and the strides at its planar one-image scratch).
-  AdjustColorParams& c = call.params.color;
-  const int64_t strides[4] = {p.out_h * p.out_w * p.c, 1, p.out_w * p.c, p.c};
-  for (int d = 0; d < 4; ++d) c.in_stride[d] = strides[d];
-  return call;
+  return call;  // color.in and its strides unset: the CPU kernel points them at its scratch, CUDA never reads a crop
 }
 
 }  // namespace fastload

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "memory/output.h"
+#include "ops/image_inputs.h"
 
 namespace fastload {
 
@@ -51,10 +52,7 @@ WarpAffineCall describe_warp_images(const char* op, int64_t n, int64_t c, int64_
 
 WarpAffineCall describe_warp_affine(const char* op, const at::Tensor& images, const at::Tensor& matrices,
                                     at::ArrayRef<double> fill, c10::string_view interpolation, const at::Tensor& out) {
-  TORCH_CHECK(images.scalar_type() == at::kByte, op, ": images must be uint8, got ", images.scalar_type());
-  TORCH_CHECK(images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3), op,
-              ": images must be an (N, C, H, W) batch with C = 1 or 3, got shape ", images.sizes());
-  for (int64_t d = 0; d < 4; ++d) TORCH_CHECK(images.stride(d) >= 0, op, ": negative strides are not supported");
+  check_image_batch(op, images);
   WarpAffineCall call = describe_warp_images(op, images.size(0), images.size(1), images.size(2), images.size(3),
                                              matrices, fill, interpolation);
   WarpAffineParams& p = call.params;

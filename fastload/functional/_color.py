@@ -22,6 +22,9 @@ VALUE_STEPS = ("sharpness", "posterize", "autocontrast", "equalize", "invert", "
 CODES = {name: k for k, name in enumerate(STEPS + VALUE_STEPS)}  # the op's step codes (color_math.h)
 _FLAGS = ("grayscale", "autocontrast", "equalize", "invert")  # steps without a factor: a bool per image
 _STATS = ("contrast", "autocontrast", "equalize")  # steps that reduce over the image: one per image and call
+# The steps resized_crop_batch's `color` takes in the crop's pass: all but those that read more than the pixel and
+# one mean (sharpness: neighbours; autocontrast and equalize: histograms).
+FUSED_STEPS = tuple(name for name in CODES if name not in ("sharpness", "autocontrast", "equalize"))
 
 
 def _per_image(name: str, value, n: int, kind=numbers.Real) -> list | None:

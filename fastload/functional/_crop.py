@@ -16,7 +16,7 @@ import torch
 
 from fastload import _backend
 from fastload import _validation as V
-from fastload.functional._color import step_tables
+from fastload.functional._color import FUSED_STEPS, step_tables
 from fastload.functional._crop_taps import axis_table, table_mode
 from fastload.functional._geometry import check_pair
 from fastload.functional._pad import BatchSource
@@ -161,11 +161,6 @@ def resample_batch(
         return _backend.pick(op, src.device)(*args)
     _backend.pick(f"{op}_into", src.device)(*args, out)
     return out
-
-
-# adjust_color's steps that resized_crop_batch's `color` takes (the pointwise ones and contrast).
-FUSED_STEPS = ("brightness", "contrast", "saturation", "hue", "grayscale", "solarize", "posterize", "solarize_add")
-FUSED_STEPS += ("invert",)
 
 
 def _color_tables(color, norm, n: int, channels: int, input_order: str) -> tuple | None:
